@@ -1,0 +1,32 @@
+# Two commands do everything on a fresh Debian 12 machine: `make demo` and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+export QT_QPA_PLATFORM := offscreen
+
+.PHONY: demo test bench system venv clean
+
+system:
+	@command -v qgis_process.bin >/dev/null && /usr/bin/python3 -c "import qgis.core, venv" 2>/dev/null || { \
+	  echo "Installing QGIS from Debian (about 3 minutes)..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    qgis python3-qgis qgis-providers python3-venv gdal-bin python3-gdal >/dev/null; }
+
+$(VENV)/.installed: requirements.txt constraints.txt | system
+	/usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -r requirements.txt
+	touch $@
+
+venv: system $(VENV)/.installed
+
+demo: venv
+	$(PY) scripts/demo.py
+
+test: venv
+	$(PY) -m pytest -q test
+
+bench: venv
+	$(PY) bench/bench_band_ratio.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

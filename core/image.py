@@ -1,0 +1,287 @@
+"""An input image: one GDAL dataset (a file or a VRT stacking several files on one grid),
+its sensor, the mapping band name -> raster band, reflectance scaling and nodata.
+
+Band names come from, in order of trust: an explicit BAND_ORDER, band descriptions,
+file names, or a sensor's default stack for the band count. Sources that disagree are
+an error, never a guess (a silent band shift ruins a map)."""
+import glob
+import math
+import os
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+from osgeo import gdal
+
+from .errors import InputError
+from .sensors import sensor as get_sensor
+
+gdal.UseExceptions()
+
+# Reflectance scaling choices; the order is the order of the SCALING parameter.
+SCALINGS = {
+    "auto": "Automatic: float data as stored; integer data from product metadata (Landsat MTL, Sentinel-2 MTD)",
+    "reflectance": "Already reflectance (no scaling)",
+    "landsat_c2_l2": "Landsat Collection 2 Level-2 surface reflectance: DN x 0.0000275 - 0.2",
+    "sentinel2_offset": "Sentinel-2 L1C/L2A, processing baseline 04.00 or later: (DN - 1000) / 10000",
+    "sentinel2_no_offset": "Sentinel-2 L1C/L2A, before processing baseline 04.00: DN / 10000",
+    "custom": "Custom: DN x SCALE + OFFSET",
+}
+FIXED_SCALINGS = {"reflectance": (1.0, 0.0), "landsat_c2_l2": (0.0000275, -0.2),
+                  "sentinel2_offset": (1e-4, -0.1), "sentinel2_no_offset": (1e-4, 0.0)}
+RESAMPLINGS = ["none", "nearest", "bilinear", "cubic", "average"]
+
+# '..._SR_B4.TIF', 'T33UVP_..._B8A_20m.jp2', 'B12.tif', '..._B03.jp2'
+_FILE_BAND = re.compile(r"(?:^|[_\-.])(?:SR_)?(B\d{1,2}A?N?)(?=$|[_\-.])", re.IGNORECASE)
+
+
+class Image:
+    def __init__(self, dataset, sensor, band_index, scaling, nodata, sources, scaling_source, keep=()):
+        self.ds = dataset
+        self.sensor = sensor
+        self.band_index = band_index  # name -> 1-based band of self.ds
+        self.scaling = scaling  # name -> (scale, offset) to reflectance
+        self.nodata = nodata  # name -> raw nodata value or None
+        self.sources = sources  # input file paths
+        self.scaling_source = scaling_source  # one line on where the scaling came from
+        self._keep = keep  # datasets a VRT reads from must outlive it
+        self.width, self.height = dataset.RasterXSize, dataset.RasterYSize
+        self.geotransform = dataset.GetGeoTransform()
+        self.projection = dataset.GetProjection()
+
+    @property
+    def band_names(self):
+        return list(self.band_index)
+
+    def require(self, names, parameter):
+        """Canonical names of bands a preset or formula needs; error if the image lacks one."""
+        out = []
+        for n in names:
+            c = self.sensor.canonical(n, parameter)
+            if c not in self.band_index:
+                raise InputError(parameter, f"needs band {c}, which the input image does not have "
+                                            f"(it has {', '.join(self.band_names)}).")
+            out.append(c)
+        return out
+
+    def read(self, names, window):
+        """Reflectance (float32) of the named bands in window, and the mask of pixels valid in all of them."""
+        xoff, yoff, w, h = window
+        valid = np.ones((h, w), dtype=bool)
+        out = {}
+        for n in names:
+            raw = self.ds.GetRasterBand(self.band_index[n]).ReadAsArray(xoff, yoff, w, h)
+            nd = self.nodata[n]
+            if nd is not None:
+                valid &= raw != nd
+            scale, offset = self.scaling[n]
+            refl = raw.astype(np.float32, copy=raw.dtype != np.float32)
+            if scale != 1.0:
+                refl *= np.float32(scale)
+            if offset != 0.0:
+                refl += np.float32(offset)
+            if raw.dtype.kind == "f":
+                valid &= np.isfinite(refl)
+            out[n] = refl
+        return out, valid
+
+    def sample(self, names, max_pixels=1_000_000):
+        """A decimated read of whole bands (at most max_pixels each) for statistics such as stretches."""
+        f = max(1.0, math.sqrt(self.width * self.height / max_pixels))
+        bw, bh = max(1, int(self.width / f)), max(1, int(self.height / f))
+        valid = np.ones((bh, bw), dtype=bool)
+        out = {}
+        for n in names:
+            raw = self.ds.GetRasterBand(self.band_index[n]).ReadAsArray(buf_xsize=bw, buf_ysize=bh)
+            if self.nodata[n] is not None:
+                valid &= raw != self.nodata[n]
+            s, o = self.scaling[n]
+            out[n] = raw.astype(np.float32) * np.float32(s) + np.float32(o)
+        return out, valid
+
+
+def open_image(paths, sensor_id, band_order=None, scaling="auto", scale=None, offset=None,
+               nodata=None, resampling="none", resolution=None):
+    """Build an Image from one multiband raster or several single-band rasters."""
+    sensor = get_sensor(sensor_id)
+    if isinstance(paths, str):
+        paths = [paths]
+    if not paths:
+        raise InputError("INPUT", "no raster given; choose one multiband raster or several single-band rasters.")
+    datasets = [_open(p) for p in paths]
+    if len(datasets) > 1:
+        for p, ds in zip(paths, datasets):
+            if ds.RasterCount != 1:
+                raise InputError("INPUT", f"'{os.path.basename(p)}' has {ds.RasterCount} bands; when several "
+                                          "rasters are given each must hold one band.")
+    names = _band_names(paths, datasets, sensor, band_order)
+    dataset, keep = _one_grid(paths, datasets, resampling, resolution)
+    scale_offset, how, product_nodata = _scaling(paths, datasets, sensor, names, scaling, scale, offset)
+    raw_nodata = {}
+    for i, n in enumerate(names):
+        if nodata is not None:
+            raw_nodata[n] = nodata
+        else:
+            nd = dataset.GetRasterBand(i + 1).GetNoDataValue()
+            raw_nodata[n] = nd if nd is not None else product_nodata
+    return Image(dataset, sensor, {n: i + 1 for i, n in enumerate(names)}, scale_offset, raw_nodata,
+                 list(paths), how, keep=tuple(datasets))
+
+
+def _open(path):
+    if not os.path.exists(path) and not path.startswith("/vsi"):
+        raise InputError("INPUT", f"'{path}' does not exist.")
+    try:
+        ds = gdal.Open(path)
+    except RuntimeError:
+        ds = None
+    if ds is None or ds.RasterCount == 0:
+        raise InputError("INPUT", f"'{os.path.basename(path)}' is not a raster GDAL can read.")
+    return ds
+
+
+def _described_names(paths, datasets, sensor):
+    """Band names from descriptions (all bands) or else file names (one per file); None if neither names every band."""
+    descriptions = [ds.GetRasterBand(i + 1).GetDescription().strip() for ds in datasets
+                    for i in range(ds.RasterCount)]
+    if all(descriptions):
+        # Sentinel-2 SAFE through GDAL describes bands as 'B4, central wavelength 665 nm'.
+        found = [re.split(r"[,\s]", d)[0] for d in descriptions]
+        if all(sensor.find(f) for f in found):
+            return [sensor.canonical(f) for f in found], "band descriptions", descriptions
+    if len(datasets) > 1:
+        found = []
+        for p in paths:
+            m = _FILE_BAND.findall(os.path.basename(p))
+            found.append(m[-1] if m else None)
+        if all(f and sensor.find(f) for f in found):
+            return [sensor.canonical(f) for f in found], "file names", [os.path.basename(p) for p in paths]
+    return None, None, descriptions
+
+
+def _band_names(paths, datasets, sensor, band_order):
+    count = sum(ds.RasterCount for ds in datasets)
+    named, how, seen = _described_names(paths, datasets, sensor)
+    if band_order:
+        wanted = [sensor.canonical(b, "BAND_ORDER") for b in band_order]
+        if len(wanted) != count:
+            raise InputError("BAND_ORDER", f"lists {len(wanted)} bands ({', '.join(wanted)}) but the input "
+                                           f"has {count}.")
+        if named and named != wanted:
+            raise InputError("BAND_ORDER", f"says {', '.join(wanted)} but the {how} say "
+                                           f"{', '.join(named)}; correct one of them.")
+        names = wanted
+    elif named:
+        names = named
+    else:
+        stacks = [list(s) for s in sensor.default_stacks if len(s) == count]
+        if not stacks:
+            known = "; ".join(f"{len(s)} bands: {', '.join(s)}" for s in sensor.default_stacks)
+            listed = ", ".join(d or "(no description)" for d in seen)
+            raise InputError("BAND_ORDER", f"the input has {count} bands ({listed}) and their names could not "
+                                           f"be read, and {sensor.name} has no standard stack of {count} bands "
+                                           f"(known stacks: {known}). Give the band names in order in BAND_ORDER.")
+        names = stacks[0]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError("BAND_ORDER", f"band {', '.join(dup)} appears more than once in {', '.join(names)}.")
+    return names
+
+
+def _grid(ds):
+    return ds.RasterXSize, ds.RasterYSize, tuple(round(v, 9) for v in ds.GetGeoTransform())
+
+
+def _one_grid(paths, datasets, resampling, resolution):
+    """The dataset to read from: the input itself, or a VRT stacking the inputs on one grid."""
+    srs = [ds.GetSpatialRef() for ds in datasets]
+    for p, s in zip(paths[1:], srs[1:]):
+        if (s is None) != (srs[0] is None) or (s is not None and not s.IsSame(srs[0])):
+            raise InputError("INPUT", f"'{os.path.basename(p)}' is in a different coordinate reference system "
+                                      f"from '{os.path.basename(paths[0])}'; reproject the rasters to one CRS first.")
+    same = len({_grid(ds) for ds in datasets}) == 1
+    if len(datasets) == 1 and not resolution:
+        return datasets[0], ()
+    if (not same or resolution) and resampling in (None, "none"):
+        detail = ", ".join(f"{os.path.basename(p)}: {ds.RasterXSize}x{ds.RasterYSize} px of "
+                           f"{abs(ds.GetGeoTransform()[1]):g}" for p, ds in zip(paths, datasets))
+        why = "the rasters are on different grids" if not same else "RESOLUTION asks for a new grid"
+        raise InputError("RESAMPLING", f"{why} ({detail}); choose a resampling method "
+                                       f"(nearest, bilinear, cubic or average) to bring them onto one grid.")
+    opts = dict(separate=len(datasets) > 1, resampleAlg=None if resampling in (None, "none") else resampling)
+    if resolution:
+        opts.update(resolution="user", xRes=resolution, yRes=resolution)
+    else:
+        opts.update(resolution="highest")
+    vrt = gdal.BuildVRT("", datasets, options=gdal.BuildVRTOptions(**opts))
+    return vrt, tuple(datasets)
+
+
+def _scaling(paths, datasets, sensor, names, scaling, scale, offset):
+    """({band: (scale, offset)}, how it was decided, nodata the product defines or None)."""
+    if scaling == "custom":
+        if scale is None or offset is None:
+            raise InputError("SCALE", "custom scaling needs both SCALE and OFFSET.")
+        return {n: (float(scale), float(offset)) for n in names}, f"custom: DN x {scale} + {offset}", None
+    if scaling in FIXED_SCALINGS:
+        s, o = FIXED_SCALINGS[scaling]
+        return {n: (s, o) for n in names}, SCALINGS[scaling], 0 if scaling != "reflectance" else None
+    if scaling != "auto":
+        raise InputError("SCALING", f"unknown choice '{scaling}'; choose one of {', '.join(SCALINGS)}.")
+    dtype_kinds = {np.dtype(gdal.GetDataTypeName(ds.GetRasterBand(1).DataType).lower()
+                            .replace("byte", "uint8")).kind for ds in datasets}
+    if dtype_kinds == {"f"}:
+        return {n: (1.0, 0.0) for n in names}, "float data taken as reflectance", None
+    found = _landsat_mtl(paths[0], names) or _sentinel2_mtd(paths[0], names)
+    if found:
+        return found[0], found[1], 0
+    raise InputError("SCALING", f"the input holds integer values (digital numbers) and no product metadata "
+                                f"(Landsat *_MTL.txt, Sentinel-2 MTD_MSIL2A.xml / MTD_MSIL1C.xml) was found beside "
+                                f"it, so its reflectance scale is unknown for {sensor.name}. Choose the product's "
+                                f"scaling in SCALING, or 'custom' with SCALE and OFFSET.")
+
+
+def _landsat_mtl(path, names):
+    for mtl in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(path)), "*_MTL.txt"))):
+        with open(mtl, errors="replace") as f:
+            text = f.read()
+        values = dict(re.findall(r"^\s*(\w+)\s*=\s*\"?([^\"\n]*)\"?\s*$", text, re.MULTILINE))
+        out = {}
+        for n in names:
+            m, a = values.get(f"REFLECTANCE_MULT_BAND_{n[1:]}"), values.get(f"REFLECTANCE_ADD_BAND_{n[1:]}")
+            if m is None or a is None:
+                break
+            out[n] = (float(m), float(a))
+        else:
+            if "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS" in text:
+                return out, f"surface reflectance scale and offset from {os.path.basename(mtl)}"
+            # Level-1: TOA reflectance needs the sun elevation correction (USGS Landsat 8 handbook, eq. 5.2).
+            sun = math.sin(math.radians(float(values["SUN_ELEVATION"])))
+            return ({n: (m / sun, a / sun) for n, (m, a) in out.items()},
+                    f"top-of-atmosphere reflectance from {os.path.basename(mtl)}, sun elevation corrected")
+    return None
+
+
+_S2_INDEX = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12"]
+
+
+def _sentinel2_mtd(path, names):
+    folder = os.path.dirname(os.path.abspath(path))
+    for _ in range(6):  # SAFE/GRANULE/<id>/IMG_DATA/R10m/<band>.jp2: the product file is up to 5 levels up
+        for fn in ("MTD_MSIL2A.xml", "MTD_MSIL1C.xml"):
+            mtd = os.path.join(folder, fn)
+            if os.path.exists(mtd):
+                root = ET.parse(mtd).getroot()
+                quant, offsets = None, {}
+                for el in root.iter():
+                    tag = el.tag.split("}")[-1]
+                    if tag in ("BOA_QUANTIFICATION_VALUE", "QUANTIFICATION_VALUE"):
+                        quant = float(el.text)
+                    elif tag in ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET"):
+                        offsets[_S2_INDEX[int(el.get("band_id"))]] = float(el.text)
+                if quant:
+                    return ({n: (1.0 / quant, offsets.get(n, 0.0) / quant) for n in names},
+                            f"quantification value {quant:g} and offsets {sorted(set(offsets.values())) or [0]} "
+                            f"from {fn}")
+        folder = os.path.dirname(folder)
+    return None
