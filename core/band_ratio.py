@@ -1,7 +1,8 @@
 """Band ratio in reflectance: sum(numerator bands) / sum(denominator bands), block by block."""
 import numpy as np
 
-from .blocks import RasterWriter, step, windows
+from .band_composite import cumulative_cut
+from .blocks import RasterWriter, sample_valid, step, windows
 from .errors import InputError
 
 RATIO_NODATA = -9999.0
@@ -21,8 +22,8 @@ def ratio_block(bands, valid, numerator, denominator):
     return out
 
 
-def band_ratio(image, numerator, denominator, output, feedback, description="ratio"):
-    """Write the ratio raster; returns {'valid_pixels': n, 'min': .., 'max': ..}."""
+def band_ratio(image, numerator, denominator, output, feedback, description="ratio", cut=(2.0, 98.0)):
+    """Write the ratio raster; returns {'valid_pixels', 'min', 'max', 'stretch': (lo, hi) of the cumulative cut}."""
     numerator = image.require(numerator, "NUMERATOR")
     denominator = image.require(denominator, "DENOMINATOR")
     needed = list(dict.fromkeys(numerator + denominator))
@@ -46,4 +47,4 @@ def band_ratio(image, numerator, denominator, output, feedback, description="rat
         w.set_metadata({"PROSPECTRA_FORMULA": f"({'+'.join(numerator)}) / ({'+'.join(denominator)})",
                         "PROSPECTRA_SCALING": image.scaling_source})
     feedback.setProgress(100)
-    return {"valid_pixels": count, "min": lo, "max": hi}
+    return {"valid_pixels": count, "min": lo, "max": hi, "stretch": cumulative_cut(sample_valid(output), *cut)}

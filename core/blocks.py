@@ -14,11 +14,12 @@ TILE = 256  # output tile edge; windows are multiples of it so each write fills 
 BLOCK_PIXELS = 2 ** 22  # ~4 Mpixel per window: bounded memory whatever the raster size
 
 
-def windows(width, height, block_pixels=BLOCK_PIXELS):
+def windows(width, height, block_pixels=None):
     """(xoff, yoff, xsize, ysize) windows covering the grid, row-major, tile aligned.
 
     Full-width strips when a strip of TILE rows fits the budget (sequential reads of
     striped inputs), otherwise TILE-aligned rectangles."""
+    block_pixels = block_pixels or BLOCK_PIXELS
     if width * TILE <= block_pixels:
         bw = width
         bh = max(TILE, (block_pixels // width) // TILE * TILE)
@@ -95,3 +96,13 @@ def step(feedback, done, total):
     if feedback.isCanceled():
         raise Canceled("Canceled by the user; no output was written.")
     feedback.setProgress(100.0 * done / max(total, 1))
+
+
+def sample_valid(path, band=1, max_pixels=1_000_000):
+    """Valid values of one band of a written raster, from a decimated read of at most max_pixels."""
+    ds = gdal.Open(path)
+    b = ds.GetRasterBand(band)
+    f = max(1.0, (ds.RasterXSize * ds.RasterYSize / max_pixels) ** 0.5)
+    a = b.ReadAsArray(buf_xsize=max(1, int(ds.RasterXSize / f)), buf_ysize=max(1, int(ds.RasterYSize / f)))
+    nd = b.GetNoDataValue()
+    return a[(a != nd) & np.isfinite(a)] if nd is not None else a[np.isfinite(a)]

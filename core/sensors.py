@@ -76,16 +76,18 @@ def _read_srf(filename):
 
 @functools.lru_cache(maxsize=None)
 def sensors():
-    """All registered sensors by id, in a stable order (the order of SENSOR enum choices)."""
-    out = {}
-    for fn in sorted(os.listdir(SENSOR_DIR)):
+    """All registered sensors by id, in their files' "order" (the order of the SENSOR choices)."""
+    files = []
+    for fn in os.listdir(SENSOR_DIR):
         if fn.endswith(".json"):
             with open(os.path.join(SENSOR_DIR, fn)) as f:
-                d = json.load(f)
-            bands = tuple(Band(b["name"], b["label"], b["centre_nm"], b["fwhm_nm"], b["resolution_m"],
-                               tuple(b.get("aliases", ())), b.get("thermal", False)) for b in d["bands"])
-            out[d["id"]] = Sensor(d["id"], d["name"], d["family"], bands,
-                                  tuple(tuple(s) for s in d["default_stacks"]), d["srf_file"], d["srf_source"])
+                files.append(json.load(f))
+    out = {}
+    for d in sorted(files, key=lambda d: d["order"]):
+        bands = tuple(Band(b["name"], b["label"], b["centre_nm"], b["fwhm_nm"], b["resolution_m"],
+                           tuple(b.get("aliases", ())), b.get("thermal", False)) for b in d["bands"])
+        out[d["id"]] = Sensor(d["id"], d["name"], d["family"], bands,
+                              tuple(tuple(s) for s in d["default_stacks"]), d["srf_file"], d["srf_source"])
     return out
 
 

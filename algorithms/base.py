@@ -1,0 +1,110 @@
+"""What every Prospectra algorithm shares: the image parameters, error translation, styling hand-off."""
+import os
+
+from qgis.core import (QgsProcessing, QgsProcessingAlgorithm, QgsProcessingException,
+                       QgsProcessingLayerPostProcessorInterface, QgsProcessingParameterDefinition,
+                       QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterNumber, QgsProcessingParameterString)
+from qgis.PyQt.QtGui import QIcon
+
+from ..core.errors import Canceled, InputError
+from ..core.image import RESAMPLINGS, SCALINGS, open_image
+from ..core.sensors import sensors
+from .provider_icon import ICON
+
+DEFAULT_SENSOR = "sentinel2a_msi"
+
+
+def citation_list(presets, describe):
+    return "".join(f"<li><b>{p.label}</b>: {describe(p)}. <i>{p.source}</i></li>" for p in presets)
+
+
+class ProspectraAlgorithm(QgsProcessingAlgorithm):
+    """Base: createInstance, icon, image parameters, and execute() that turns engine errors into messages."""
+
+    def createInstance(self):  # noqa: N802
+        return type(self)()
+
+    def icon(self):
+        return QIcon(ICON)
+
+    def add_image_parameters(self):
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            "INPUT", "Input image (one multiband raster, or one single-band raster per band)",
+            QgsProcessing.TypeRaster))
+        self.addParameter(QgsProcessingParameterEnum(
+            "SENSOR", "Sensor", [s.name for s in sensors().values()],
+            defaultValue=list(sensors()).index(DEFAULT_SENSOR)))
+        self.addParameter(QgsProcessingParameterString(
+            "BAND_ORDER", "Band names in input order, comma separated (empty: read from band descriptions, "
+                          "file names or the sensor's standard stack)", optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            "SCALING", "Reflectance scaling", list(SCALINGS.values()), defaultValue=0))
+        advanced = [
+            QgsProcessingParameterNumber("SCALE", "Custom scale (reflectance = DN x SCALE + OFFSET)",
+                                         QgsProcessingParameterNumber.Double, optional=True),
+            QgsProcessingParameterNumber("OFFSET", "Custom offset", QgsProcessingParameterNumber.Double,
+                                         optional=True),
+            QgsProcessingParameterNumber("INPUT_NODATA", "Input nodata value (empty: from the raster or product)",
+                                         QgsProcessingParameterNumber.Double, optional=True),
+            QgsProcessingParameterEnum("RESAMPLING", "Resampling when bands are on different grids",
+                                       RESAMPLINGS, defaultValue=0),
+            QgsProcessingParameterNumber("RESOLUTION", "Output pixel size in the input's units (0: the finest band)",
+                                         QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0),
+        ]
+        for p in advanced:
+            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(p)
+
+    def image(self, parameters, context):
+        layers = self.parameterAsLayerList(parameters, "INPUT", context)
+        if not layers:
+            raise InputError("INPUT", "no raster layer given.")
+        paths = []
+        for layer in layers:
+            if layer.type() != layer.RasterLayer:
+                raise InputError("INPUT", f"'{layer.name()}' is not a raster layer.")
+            paths.append(layer.source())
+        order = self.parameterAsString(parameters, "BAND_ORDER", context).strip()
+
+        def number(name):
+            return None if parameters.get(name) in (None, "") else self.parameterAsDouble(parameters, name, context)
+
+        return open_image(
+            paths, list(sensors())[self.parameterAsEnum(parameters, "SENSOR", context)],
+            band_order=[b for b in order.replace(";", ",").split(",") if b.strip()] or None,
+            scaling=list(SCALINGS)[self.parameterAsEnum(parameters, "SCALING", context)],
+            scale=number("SCALE"), offset=number("OFFSET"), nodata=number("INPUT_NODATA"),
+            resampling=RESAMPLINGS[self.parameterAsEnum(parameters, "RESAMPLING", context)],
+            resolution=self.parameterAsDouble(parameters, "RESOLUTION", context) or None)
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        try:
+            return self.execute(parameters, context, feedback)
+        except InputError as e:
+            raise QgsProcessingException(str(e)) from None
+        except Canceled as e:
+            raise QgsProcessingException(str(e)) from None
+
+    def output_path(self, parameters, name, context):
+        path = self.parameterAsOutputLayer(parameters, name, context)
+        if path and not os.path.splitext(path)[1].lower() in (".tif", ".tiff"):
+            raise InputError(name, f"'{path}' is not a GeoTIFF name; Prospectra writes .tif files.")
+        return path
+
+    def load_style_on_completion(self, context, output, qml):
+        """Style the output when QGIS loads it (toolbox, modeler); the .qml beside it serves qgis_process users."""
+        if context.willLoadLayerOnCompletion(output):
+            processor = LoadStyle(qml)
+            self._post_processors = getattr(self, "_post_processors", []) + [processor]
+            context.layerToLoadOnCompletionDetails(output).setPostProcessor(processor)
+
+
+class LoadStyle(QgsProcessingLayerPostProcessorInterface):
+    def __init__(self, qml):
+        super().__init__()
+        self.qml = qml
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+        layer.loadNamedStyle(self.qml)
+        layer.triggerRepaint()

@@ -1,0 +1,27 @@
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from .band_composite import BandComposite
+from .band_ratio import BandRatio
+from .provider_icon import ICON
+
+
+class ProspectraProvider(QgsProcessingProvider):
+    def id(self):
+        return "prospectra"
+
+    def name(self):
+        return "Prospectra"
+
+    def longName(self):  # noqa: N802
+        return "Prospectra: mineral exploration from multispectral imagery"
+
+    def icon(self):
+        return QIcon(ICON)
+
+    def svgIconPath(self):  # noqa: N802
+        return ICON
+
+    def loadAlgorithms(self):  # noqa: N802
+        for alg in (BandComposite(), BandRatio()):
+            self.addAlgorithm(alg)

@@ -1,0 +1,57 @@
+"""Raster styles written as .qml beside each output: QGIS loads a same-named .qml with the layer."""
+import os
+
+from qgis.core import (QgsColorRampShader, QgsContrastEnhancement, QgsGradientColorRamp, QgsGradientStop,
+                       QgsMultiBandColorRenderer, QgsRasterLayer, QgsRasterMinMaxOrigin, QgsRasterShader,
+                       QgsSingleBandPseudoColorRenderer)
+from qgis.PyQt.QtGui import QColor
+
+# Diverging blue-yellow-red ramp (ColorBrewer 'Spectral', reversed: high ratios red).
+RATIO_RAMP = ["#2b83ba", "#abdda4", "#ffffbf", "#fdae61", "#d7191c"]
+
+
+def _save(layer, path):
+    qml = os.path.splitext(path)[0] + ".qml"
+    message, ok = layer.saveNamedStyle(qml)
+    if not ok:
+        raise RuntimeError(f"could not write the style {qml}: {message}")
+    return qml
+
+
+def style_multiband(path, stretch, cut):
+    """RGB layer, each band stretched min-max over its cumulative cut (lower %, upper %)."""
+    layer = QgsRasterLayer(path, "composite", "gdal")
+    provider = layer.dataProvider()
+    renderer = QgsMultiBandColorRenderer(provider, 1, 2, 3)
+    setters = (renderer.setRedContrastEnhancement, renderer.setGreenContrastEnhancement,
+               renderer.setBlueContrastEnhancement)
+    for band, (setter, (lo, hi)) in enumerate(zip(setters, stretch), start=1):
+        ce = QgsContrastEnhancement(provider.dataType(band))
+        ce.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+        ce.setMinimumValue(lo)
+        ce.setMaximumValue(hi)
+        setter(ce)
+    origin = QgsRasterMinMaxOrigin()
+    origin.setLimits(QgsRasterMinMaxOrigin.CumulativeCut)
+    origin.setCumulativeCutLower(cut[0] / 100.0)
+    origin.setCumulativeCutUpper(cut[1] / 100.0)
+    renderer.setMinMaxOrigin(origin)
+    layer.setRenderer(renderer)
+    return _save(layer, path)
+
+
+def style_pseudocolor(path, lo, hi, colours=RATIO_RAMP):
+    """Single band coloured along a continuous ramp from lo to hi."""
+    layer = QgsRasterLayer(path, "ratio", "gdal")
+    stops = [QgsGradientStop(i / (len(colours) - 1), QColor(c)) for i, c in enumerate(colours[1:-1], start=1)]
+    ramp = QgsGradientColorRamp(QColor(colours[0]), QColor(colours[-1]), False, stops)
+    shader = QgsColorRampShader(lo, hi, ramp, QgsColorRampShader.Interpolated)
+    shader.setClassificationMode(QgsColorRampShader.Continuous)
+    shader.classifyColorRamp(len(colours))
+    raster_shader = QgsRasterShader(lo, hi)
+    raster_shader.setRasterShaderFunction(shader)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, raster_shader)
+    renderer.setClassificationMin(lo)
+    renderer.setClassificationMax(hi)
+    layer.setRenderer(renderer)
+    return _save(layer, path)

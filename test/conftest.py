@@ -1,0 +1,65 @@
+"""Test set-up: the repo is importable as the package 'prospectra'; QGIS starts headless once per session
+for the tests that ask for it (the core tests never do)."""
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")
+DATA = os.path.join(ROOT, "test", "data")
+PLUGINS = os.path.join(ROOT, "build", "plugins")
+
+
+def _link_plugin():
+    """QGIS and Python import the plugin by its folder name: build/plugins/prospectra -> the checkout."""
+    os.makedirs(PLUGINS, exist_ok=True)
+    link = os.path.join(PLUGINS, "prospectra")
+    if not os.path.islink(link) or os.path.realpath(link) != ROOT:
+        if os.path.lexists(link):
+            os.remove(link)
+        os.symlink(ROOT, link)
+
+
+_link_plugin()
+sys.path.insert(0, PLUGINS)
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session")
+def qgis_processing(tmp_path_factory):
+    """A running headless QGIS with Processing and the Prospectra provider registered."""
+    os.environ["HOME"] = str(tmp_path_factory.mktemp("home"))
+    from qgis.core import QgsApplication
+
+    app = QgsApplication([], False)
+    app.initQgis()
+    sys.path.append("/usr/share/qgis/python/plugins")
+    from processing.core.Processing import Processing
+
+    Processing.initialize()
+    from prospectra.algorithms.provider import ProspectraProvider
+
+    provider = ProspectraProvider()  # keep a reference, or its algorithms vanish
+    QgsApplication.processingRegistry().addProvider(provider)
+    import processing
+
+    yield processing
+    QgsApplication.processingRegistry().removeProvider(provider)
+
+
+class RecordingFeedback:
+    """Feedback that cancels once a given number of blocks has been reported."""
+
+    def __init__(self, cancel_after=None):
+        self.calls, self.cancel_after, self.progress = 0, cancel_after, []
+
+    def setProgress(self, p):  # noqa: N802
+        self.progress.append(p)
+
+    def isCanceled(self):  # noqa: N802
+        self.calls += 1
+        return self.cancel_after is not None and self.calls > self.cancel_after
+
+    def pushInfo(self, text):  # noqa: N802
+        pass

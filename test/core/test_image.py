@@ -1,0 +1,167 @@
+"""Band mapping, grids and reflectance scaling of input images, on real scenes from test/data."""
+import glob
+import os
+import random
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from conftest import DATA
+from prospectra.core.blocks import windows
+from prospectra.core.errors import InputError
+from prospectra.core.image import open_image
+
+S2_L2A = os.path.join(DATA, "sen2_rstoolbox_12band.tif")
+L1C = os.path.join(DATA, "sentinel2_l1c")
+TM = sorted(glob.glob(os.path.join(DATA, "landsat5_tm", "*_B?.TIF")))
+PAPER000_STACK = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"]
+
+
+def write_tif(path, array, dtype=gdal.GDT_Float32, nodata=None, descriptions=None, epsg_wkt=None, gt=None):
+    bands, rows, cols = array.shape
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), cols, rows, bands, dtype)
+    ref = gdal.Open(S2_L2A)
+    ds.SetGeoTransform(gt or ref.GetGeoTransform())
+    ds.SetProjection(epsg_wkt or ref.GetProjection())
+    for i in range(bands):
+        ds.GetRasterBand(i + 1).WriteArray(array[i])
+        if nodata is not None:
+            ds.GetRasterBand(i + 1).SetNoDataValue(nodata)
+        if descriptions:
+            ds.GetRasterBand(i + 1).SetDescription(descriptions[i])
+    ds = None
+    return str(path)
+
+
+def full(image, names):
+    return image.read(names, (0, 0, image.width, image.height))
+
+
+def test_names_from_band_descriptions():
+    image = open_image(S2_L2A, "sentinel2a_msi")
+    assert image.band_names == PAPER000_STACK
+    assert image.scaling_source == "float data taken as reflectance"
+
+
+def test_band_order_that_contradicts_descriptions_is_an_error():
+    shifted = PAPER000_STACK[1:] + PAPER000_STACK[:1]
+    with pytest.raises(InputError, match="BAND_ORDER: says B2, .* but the band descriptions say B1, B2"):
+        open_image(S2_L2A, "sentinel2a_msi", band_order=shifted)
+    assert open_image(S2_L2A, "sentinel2a_msi", band_order=PAPER000_STACK).band_names == PAPER000_STACK
+
+
+def test_undescribed_stack_gets_the_sensor_default_for_its_band_count(tmp_path):
+    data = gdal.Open(S2_L2A).ReadAsArray()
+    plain = write_tif(tmp_path / "plain.tif", data)
+    image = open_image(plain, "sentinel2a_msi")
+    assert image.band_names == PAPER000_STACK
+    bands, _ = full(image, ["B8A", "B11"])
+    assert np.array_equal(bands["B8A"], data[8]) and np.array_equal(bands["B11"], data[10])
+
+
+def test_unknown_band_count_lists_what_was_found_and_expected(tmp_path):
+    plain = write_tif(tmp_path / "five.tif", gdal.Open(S2_L2A).ReadAsArray()[:5])
+    with pytest.raises(InputError) as e:
+        open_image(plain, "sentinel2a_msi")
+    assert e.value.parameter == "BAND_ORDER"
+    assert "has 5 bands" in str(e.value) and "12 bands: B1, B2" in str(e.value)
+    with pytest.raises(InputError, match="lists 4 bands .* but the input has 5"):
+        open_image(plain, "sentinel2a_msi", band_order=["B2", "B3", "B4", "B8"])
+
+
+def test_single_band_files_are_named_from_file_names_whatever_their_order():
+    shuffled = TM[:]
+    random.Random(1).shuffle(shuffled)
+    image = open_image(shuffled, "landsat5_tm", scaling="custom", scale=1, offset=0)
+    assert sorted(image.band_names) == ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    bands, _ = full(image, ["B3", "B5"])
+    assert np.array_equal(bands["B3"], gdal.Open(TM[2]).ReadAsArray().astype(np.float32))
+    assert np.array_equal(bands["B5"], gdal.Open(TM[4]).ReadAsArray().astype(np.float32))
+
+
+def test_files_on_different_grids_need_a_resampling_choice():
+    files = sorted(glob.glob(os.path.join(L1C, "*.jp2")))
+    with pytest.raises(InputError) as e:
+        open_image(files, "sentinel2a_msi")
+    assert e.value.parameter == "RESAMPLING" and "different grids" in str(e.value)
+    fine = open_image(files, "sentinel2a_msi", resampling="nearest")
+    assert (fine.width, fine.height, fine.geotransform[1]) == (96, 96, 10.0)  # default: the finest band
+    coarse = open_image(files, "sentinel2a_msi", resampling="average", resolution=20)
+    assert (coarse.width, coarse.height) == (48, 48)
+    # Nearest-neighbour on the 10 m grid repeats each 20 m value 2 x 2: compare with the 20 m file itself.
+    b12_20m = gdal.Open(os.path.join(L1C, "T33TWM_B12_20m.jp2")).ReadAsArray()
+    refl, _ = full(fine, ["B12"])
+    assert np.allclose(refl["B12"][::2, ::2], (b12_20m - 1000) / 10000.0, atol=1e-6)
+
+
+def test_different_crs_is_an_error(tmp_path):
+    a = write_tif(tmp_path / "a.tif", np.ones((1, 5, 5), np.float32), descriptions=["B4"])
+    from osgeo import osr
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    b = write_tif(tmp_path / "b.tif", np.ones((1, 5, 5), np.float32), descriptions=["B8"],
+                  epsg_wkt=srs.ExportToWkt(), gt=(0, 10, 0, 0, 0, -10))
+    with pytest.raises(InputError, match="INPUT: 'b.tif' is in a different coordinate reference system"):
+        open_image([a, b], "sentinel2a_msi")
+
+
+def test_not_a_raster_is_an_error(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a raster")
+    with pytest.raises(InputError, match="INPUT: 'notes.txt' is not a raster GDAL can read"):
+        open_image(str(text), "sentinel2a_msi")
+
+
+def test_sentinel2_offset_read_from_product_metadata():
+    """DN = reflectance x 10000 + 1000 (baseline 04.00): MTD_MSIL1C.xml beside the stack gives the offset."""
+    image = open_image(os.path.join(L1C, "stack_13band.tif"), "sentinel2a_msi")
+    assert "MTD_MSIL1C.xml" in image.scaling_source
+    truth = np.load(os.path.join(L1C, "reflectance_13band.npy"))
+    bands, valid = full(image, image.band_names)
+    assert valid.all()
+    for i, name in enumerate(image.band_names):
+        assert np.abs(bands[name] - truth[:, :, i]).max() <= 0.5e-4 + 1e-6, name
+
+
+def test_integer_data_without_metadata_needs_a_scaling(tmp_path):
+    dn = gdal.Open(os.path.join(L1C, "stack_13band.tif")).ReadAsArray()
+    plain = write_tif(tmp_path / "dn.tif", dn, gdal.GDT_UInt16, nodata=0)
+    with pytest.raises(InputError) as e:
+        open_image(plain, "sentinel2a_msi")
+    assert e.value.parameter == "SCALING" and "digital numbers" in str(e.value)
+    image = open_image(plain, "sentinel2a_msi", scaling="sentinel2_offset")
+    bands, _ = full(image, ["B11"])
+    assert np.allclose(bands["B11"], (dn[11].astype(np.float64) - 1000) / 10000, atol=1e-6)
+
+
+def test_landsat_collection2_scaling_and_fill(tmp_path):
+    dn = np.array([[[0, 7273, 10000, 43636]]], dtype=np.uint16).repeat(7, axis=0)
+    path = write_tif(tmp_path / "LC09_SR.tif", dn, gdal.GDT_UInt16)
+    image = open_image(path, "landsat9_oli2", scaling="landsat_c2_l2")
+    bands, valid = full(image, ["B4"])
+    # USGS: SR = DN x 0.0000275 - 0.2; DN 0 is fill.
+    assert np.allclose(bands["B4"][0, 1:], [7273 * 0.0000275 - 0.2, 10000 * 0.0000275 - 0.2, 43636 * 0.0000275 - 0.2],
+                       atol=1e-6)
+    assert valid.tolist() == [[False, True, True, True]]
+
+
+def test_landsat_mtl_scaling_is_found(tmp_path):
+    dn = np.full((7, 2, 2), 20000, dtype=np.uint16)
+    path = write_tif(tmp_path / "LC08_L2SP_stack.tif", dn, gdal.GDT_UInt16)
+    lines = ["GROUP = LEVEL2_SURFACE_REFLECTANCE_PARAMETERS"]
+    lines += [f"    REFLECTANCE_MULT_BAND_{i} = 2.75E-05\n    REFLECTANCE_ADD_BAND_{i} = -0.200000" for i in range(1, 8)]
+    (tmp_path / "LC08_L2SP_MTL.txt").write_text("\n".join(lines + ["END_GROUP = LEVEL2_SURFACE_REFLECTANCE_PARAMETERS"]))
+    image = open_image(path, "landsat8_oli")
+    assert "LC08_L2SP_MTL.txt" in image.scaling_source
+    assert full(image, ["B7"])[0]["B7"][0, 0] == pytest.approx(20000 * 2.75e-5 - 0.2, abs=1e-6)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (300, 7), (257, 1000), (5000, 900), (20000, 3)])
+def test_windows_cover_every_pixel_once(size):
+    w, h = size
+    hits = np.zeros((h, w), np.uint8)
+    for x, y, bw, bh in windows(w, h, block_pixels=2 ** 16):
+        hits[y:y + bh, x:x + bw] += 1
+        assert x % 256 == 0 and y % 256 == 0
+    assert (hits == 1).all()
