@@ -3,7 +3,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from .blocks import RasterWriter, step, windows
+from .blocks import RasterWriter, bounded_cache, step
 from .errors import InputError
 
 COMPOSITE_NODATA = -9999.0
@@ -35,10 +35,10 @@ def band_composite(image, rgb, output, feedback, cut=(2.0, 98.0), output_byte=No
     stretch = [cumulative_cut(sample[b][sample_valid], *cut) for b in rgb]
     if stretch[0] is None:
         raise InputError("INPUT", f"no pixel has valid data in bands {', '.join(rgb)}: the image is all nodata there.")
-    blocks = list(windows(image.width, image.height))
+    blocks = list(image.windows())
     args = (image.width, image.height, 3)
     geo = (image.geotransform, image.projection)
-    with RasterWriter(output, *args, np.float32, *geo, COMPOSITE_NODATA, rgb) as w, \
+    with bounded_cache(), RasterWriter(output, *args, np.float32, *geo, COMPOSITE_NODATA, rgb) as w, \
             (RasterWriter(output_byte, *args, np.uint8, *geo, 0, rgb) if output_byte else nullcontext()) as wb:
         any_valid = False
         for i, win in enumerate(blocks):

@@ -2,24 +2,25 @@
 import numpy as np
 
 from .band_composite import cumulative_cut
-from .blocks import RasterWriter, sample_valid, step, windows
+from .blocks import RasterWriter, Subsample, bounded_cache, step
 from .errors import InputError
 
 RATIO_NODATA = -9999.0
 
 
 def ratio_block(bands, valid, numerator, denominator):
-    """Ratio of one block; nodata where an input is nodata or the denominator is not positive.
+    """Ratio of one block and its validity; nodata where an input is nodata or the denominator is not positive.
 
     Reflectance is never negative or zero in a real denominator: such values are noise
     near zero (or fill), and dividing by them gives huge or sign-flipped ratios."""
-    num = bands[numerator[0]].copy() if len(numerator) == 1 else np.sum([bands[b] for b in numerator], axis=0)
+    num = bands[numerator[0]] if len(numerator) == 1 else np.sum([bands[b] for b in numerator], axis=0)
     den = bands[denominator[0]] if len(denominator) == 1 else np.sum([bands[b] for b in denominator], axis=0)
     ok = valid & (den > 0)
     out = np.full(num.shape, RATIO_NODATA, dtype=np.float32)
     np.divide(num, den, out=out, where=ok)
-    out[~np.isfinite(out)] = RATIO_NODATA
-    return out
+    ok &= np.isfinite(out)
+    out[~ok] = RATIO_NODATA
+    return out, ok
 
 
 def band_ratio(image, numerator, denominator, output, feedback, description="ratio", cut=(2.0, 98.0)):
@@ -27,19 +28,22 @@ def band_ratio(image, numerator, denominator, output, feedback, description="rat
     numerator = image.require(numerator, "NUMERATOR")
     denominator = image.require(denominator, "DENOMINATOR")
     needed = list(dict.fromkeys(numerator + denominator))
-    blocks = list(windows(image.width, image.height))
+    blocks = list(image.windows())
+    sample = Subsample(image.width, image.height)
     count, lo, hi = 0, np.inf, -np.inf
-    with RasterWriter(output, image.width, image.height, 1, np.float32, image.geotransform,
-                      image.projection, RATIO_NODATA, [description]) as w:
+    with bounded_cache(), RasterWriter(output, image.width, image.height, 1, np.float32, image.geotransform,
+                                       image.projection, RATIO_NODATA, [description]) as w:
         for i, win in enumerate(blocks):
             step(feedback, i, len(blocks))
             bands, valid = image.read(needed, win)
-            out = ratio_block(bands, valid, numerator, denominator)
+            out, ok = ratio_block(bands, valid, numerator, denominator)
             w.write(0, win[0], win[1], out)
-            good = out[out != RATIO_NODATA]
-            if good.size:
-                count += good.size
+            n = int(np.count_nonzero(ok))
+            if n:
+                count += n
+                good = out[ok]
                 lo, hi = min(lo, float(good.min())), max(hi, float(good.max()))
+                sample.add(win, out, ok)
         if count == 0:
             raise InputError("INPUT", "no pixel has valid data in the bands the ratio needs "
                                       f"({', '.join(needed)}): the image is all nodata there, or the "
@@ -47,4 +51,4 @@ def band_ratio(image, numerator, denominator, output, feedback, description="rat
         w.set_metadata({"PROSPECTRA_FORMULA": f"({'+'.join(numerator)}) / ({'+'.join(denominator)})",
                         "PROSPECTRA_SCALING": image.scaling_source})
     feedback.setProgress(100)
-    return {"valid_pixels": count, "min": lo, "max": hi, "stretch": cumulative_cut(sample_valid(output), *cut)}
+    return {"valid_pixels": count, "min": lo, "max": hi, "stretch": cumulative_cut(sample.values(), *cut)}

@@ -1,7 +1,9 @@
 """Block-wise raster I/O: aligned windows over a grid, and a GeoTIFF writer that only
 appears under its final name when everything was written."""
+import math
 import os
 import uuid
+from contextlib import contextmanager
 
 import numpy as np
 from osgeo import gdal
@@ -14,15 +16,17 @@ TILE = 256  # output tile edge; windows are multiples of it so each write fills 
 BLOCK_PIXELS = 2 ** 22  # ~4 Mpixel per window: bounded memory whatever the raster size
 
 
-def windows(width, height, block_pixels=None):
+def windows(width, height, block_pixels=None, input_block_rows=1):
     """(xoff, yoff, xsize, ysize) windows covering the grid, row-major, tile aligned.
 
-    Full-width strips when a strip of TILE rows fits the budget (sequential reads of
-    striped inputs), otherwise TILE-aligned rectangles."""
+    Full-width strips when a strip fits the budget (sequential reads), otherwise TILE-aligned
+    rectangles. Strip heights are multiples of the input's block height too (when that is
+    small), so no input block is read twice."""
     block_pixels = block_pixels or BLOCK_PIXELS
-    if width * TILE <= block_pixels:
+    unit = math.lcm(TILE, input_block_rows) if input_block_rows <= 1024 else TILE
+    if width * unit <= block_pixels:
         bw = width
-        bh = max(TILE, (block_pixels // width) // TILE * TILE)
+        bh = max(unit, (block_pixels // width) // unit * unit)
     else:
         bh = TILE
         bw = max(TILE, (block_pixels // TILE) // TILE * TILE)
@@ -91,18 +95,40 @@ class RasterWriter:
         return False
 
 
+@contextmanager
+def bounded_cache(max_bytes=256 * 2 ** 20):
+    """Cap GDAL's block cache during a streaming pass.
+
+    Each block is read and written once, so caching gains nothing, while GDAL's default cache
+    (5 % of RAM) would fill with the whole pass and make memory grow with the raster."""
+    old = gdal.GetCacheMax()
+    gdal.SetCacheMax(min(old, max_bytes))
+    try:
+        yield
+    finally:
+        gdal.SetCacheMax(old)
+
+
+class Subsample:
+    """Every k-th row and column of a raster, gathered block by block during a pass, for
+    statistics such as stretches without reading the output again (about max_pixels values)."""
+
+    def __init__(self, width, height, max_pixels=1_000_000):
+        self.k = max(1, math.ceil(math.sqrt(width * height / max_pixels)))
+        self.parts = []
+
+    def add(self, window, values, valid):
+        x, y = window[0], window[1]
+        rows, cols = slice((-y) % self.k, None, self.k), slice((-x) % self.k, None, self.k)
+        self.parts.append(values[rows, cols][valid[rows, cols]])
+
+    def values(self):
+        return np.concatenate(self.parts) if self.parts else np.empty(0, np.float32)
+
+
 def step(feedback, done, total):
     """Report progress and stop on cancel, once per block."""
     if feedback.isCanceled():
         raise Canceled("Canceled by the user; no output was written.")
     feedback.setProgress(100.0 * done / max(total, 1))
 
-
-def sample_valid(path, band=1, max_pixels=1_000_000):
-    """Valid values of one band of a written raster, from a decimated read of at most max_pixels."""
-    ds = gdal.Open(path)
-    b = ds.GetRasterBand(band)
-    f = max(1.0, (ds.RasterXSize * ds.RasterYSize / max_pixels) ** 0.5)
-    a = b.ReadAsArray(buf_xsize=max(1, int(ds.RasterXSize / f)), buf_ysize=max(1, int(ds.RasterYSize / f)))
-    nd = b.GetNoDataValue()
-    return a[(a != nd) & np.isfinite(a)] if nd is not None else a[np.isfinite(a)]

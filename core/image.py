@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 from osgeo import gdal
 
+from .blocks import windows
 from .errors import InputError
 from .sensors import sensor as get_sensor
 
@@ -52,6 +53,10 @@ class Image:
     @property
     def band_names(self):
         return list(self.band_index)
+
+    def windows(self):
+        """Block windows over the image, aligned to its own block rows."""
+        return windows(self.width, self.height, input_block_rows=self.ds.GetRasterBand(1).GetBlockSize()[1])
 
     def require(self, names, parameter):
         """Canonical names of bands a preset or formula needs; error if the image lacks one."""

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""The main job on bundled sample data, through qgis_process as a user would script it.
+
+Writes every output into demo-output/ (or the folder given as the first argument) and prints one line
+per output saying what it is."""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, "test", "data")
+QGIS_PROCESS = os.path.join(ROOT, "scripts", "qgis_process")
+sys.path.insert(0, os.path.join(ROOT, "build", "plugins"))
+
+
+def preset_index(kind, preset_id):
+    from prospectra.core.presets import composites, ratios
+
+    return 1 + [p.id for p in (composites() if kind == "composite" else ratios())].index(preset_id)
+
+
+def sensor_index(sensor_id):
+    from prospectra.core.sensors import sensors
+
+    return list(sensors()).index(sensor_id)
+
+
+def run(alg, params, inputs):
+    args = [QGIS_PROCESS, "run", f"prospectra:{alg}", "--"] + [f"INPUT={p}" for p in inputs]
+    args += [f"{k}={v}" for k, v in params.items()]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"failed: {' '.join(args)}\n{proc.stdout}\n{proc.stderr}")
+
+
+def main():
+    out = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "demo-output"))
+    os.makedirs(out, exist_ok=True)
+    # Inputs are copied: QGIS writes statistics side files next to rasters it opens.
+    scenes = os.path.join(out, "inputs")
+    shutil.copytree(DATA, scenes, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py", "*.md", "*.npy"))
+    s2 = os.path.join(scenes, "sen2_rstoolbox_12band.tif")
+    l1c = sorted(glob.glob(os.path.join(scenes, "sentinel2_l1c", "*.jp2")))
+    tm = sorted(glob.glob(os.path.join(scenes, "landsat5_tm", "*_B?.TIF")))
+    s2_sensor = {"SENSOR": sensor_index("sentinel2a_msi")}
+    tm_sensor = {"SENSOR": sensor_index("landsat5_tm"), "SCALING": 5, "SCALE": 1, "OFFSET": 0}
+    jobs = [
+        ("bandcomposite", s2, s2_sensor, "msi_432", "s2_natural_colour.tif",
+         "Sentinel-2 L2A (Amazon, RStoolbox): natural colour 4-3-2"),
+        ("bandcomposite", s2, s2_sensor, "msi_8_12_3", "s2_composite_8_12_3.tif",
+         "Sentinel-2 8-12-3: bedrock dark grey against vegetation (Rakhymberdina et al. 2025, Fig. 2b)"),
+        ("bandcomposite", s2, s2_sensor, "msi_8_11_12", "s2_composite_8_11_12.tif",
+         "Sentinel-2 8-11-12: bedrock exposures in blue (Rakhymberdina et al. 2025, Fig. 2c)"),
+        ("bandratio", s2, s2_sensor, "msi_11_12", "s2_ratio_11_12.tif",
+         "Sentinel-2 11/12: high = clay, mica and carbonate alteration (Sabins 1999)"),
+        ("bandratio", s2, s2_sensor, "msi_3_8", "s2_ratio_3_8.tif",
+         "Sentinel-2 3/8: high = water, low = vegetation (Rakhymberdina et al. 2025, Fig. 6d)"),
+        ("bandcomposite", l1c, dict(s2_sensor, RESAMPLING=2), "msi_12_8a_4", "s2_l1c_jp2_composite_12_8a_4.tif",
+         "Sentinel-2 L1C from 13 single-band JPEG 2000 files at 10/20/60 m, bilinear onto 10 m, "
+         "offset from MTD_MSIL1C.xml: SWIR geology 12-8A-4"),
+        ("bandcomposite", tm, tm_sensor, "tm_742", "tm_composite_7_4_2.tif",
+         "Landsat-5 TM (Brazil, 1988) from 7 single-band files: SWIR geology 7-4-2 (DN)"),
+        ("bandratio", tm, tm_sensor, "tm_3_1", "tm_ratio_3_1.tif",
+         "Landsat-5 TM 3/1: high = ferric iron oxides (Sabins 1999; DN ratio, no reflectance metadata)"),
+    ]
+    for i, (alg, inputs, params, preset, name, what) in enumerate(jobs, 1):
+        kind = "composite" if alg == "bandcomposite" else "ratio"
+        target = os.path.join(out, name)
+        run(alg, dict(params, PRESET=preset_index(kind, preset), OUTPUT=target),
+            inputs if isinstance(inputs, list) else [inputs])
+        print(f"[{i}/{len(jobs)}] {target}\n      {what}; style: {os.path.splitext(name)[0]}.qml", flush=True)
+    print(f"\nAll outputs in {out}. Open the .tif files in QGIS: each loads with its style.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""End to end through scripts/qgis_process (qgis_process with this checkout's plugin), as a user scripts it."""
+import json
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from conftest import DATA, ROOT
+
+S2_L2A = os.path.join(DATA, "sen2_rstoolbox_12band.tif")
+SCRIPT = os.path.join(ROOT, "scripts", "qgis_process")
+MODEL = os.path.join(ROOT, "test", "cli", "composite_then_ratio.model3")
+
+
+@pytest.fixture(scope="module")
+def qgis_process(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    env = {**os.environ, "HOME": str(home), "PROSPECTRA_QGIS_PROFILE": str(home / "profile")}
+
+    def run(*args, check=True):
+        proc = subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env, timeout=300)
+        if check:
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc
+
+    return run
+
+
+@pytest.fixture
+def s2(tmp_path):
+    return shutil.copy(S2_L2A, tmp_path)
+
+
+def test_list_shows_the_provider(qgis_process):
+    out = qgis_process("list").stdout
+    assert "prospectra:bandcomposite" in out and "prospectra:bandratio" in out
+
+
+def test_help_explains_presets(qgis_process):
+    out = qgis_process("help", "prospectra:bandratio").stdout
+    assert "Sabins (1999)" in out and "Rakhymberdina et al. (2025)" in out and "BAND_ORDER" in out
+
+
+def test_ratio_json_run(qgis_process, s2, tmp_path):
+    out = str(tmp_path / "ratio.tif")
+    proc = qgis_process("--json", "run", "prospectra:bandratio", "--", f"INPUT={s2}", f"OUTPUT={out}")
+    result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert result["results"]["OUTPUT"] == out
+    stack = gdal.Open(S2_L2A).ReadAsArray().astype(np.float64)
+    assert np.allclose(gdal.Open(out).ReadAsArray(), stack[10] / stack[11], rtol=1e-6)
+    assert os.path.exists(str(tmp_path / "ratio.qml"))
+
+
+def test_composite_of_single_band_files_with_resampling(qgis_process, tmp_path):
+    l1c = os.path.join(DATA, "sentinel2_l1c")
+    names = ["T33TWM_B08_10m.jp2", "T33TWM_B11_20m.jp2", "T33TWM_B12_20m.jp2", "MTD_MSIL1C.xml"]
+    for n in names:
+        shutil.copy(os.path.join(l1c, n), tmp_path)
+        if n.endswith(".jp2"):
+            shutil.copy(os.path.join(l1c, n + ".aux.xml"), tmp_path)
+    out = str(tmp_path / "c.tif")
+    inputs = [f"INPUT={tmp_path / n}" for n in names[:3]]
+    qgis_process("run", "prospectra:bandcomposite", "--", *inputs, "PRESET=0", "BANDS=B8,B11,B12",
+                 "RESAMPLING=1", "RESOLUTION=20", f"OUTPUT={out}")
+    got = gdal.Open(out).ReadAsArray()
+    assert got.shape == (3, 48, 48)
+    b11 = gdal.Open(os.path.join(l1c, "T33TWM_B11_20m.jp2")).ReadAsArray()
+    assert np.allclose(got[1], (b11 - 1000.0) / 10000.0, atol=1e-6)  # offset from MTD_MSIL1C.xml
+
+
+def test_bad_input_exits_nonzero_with_the_parameter_named(qgis_process, s2, tmp_path):
+    proc = qgis_process("run", "prospectra:bandratio", "--", f"INPUT={s2}", "PRESET=0", "NUMERATOR=B11",
+                        "DENOMINATOR=B99", f"OUTPUT={tmp_path / 'r.tif'}", check=False)
+    assert proc.returncode != 0
+    assert "DENOMINATOR: 'B99' is not a band of Sentinel-2A MSI" in proc.stdout + proc.stderr
+    assert not os.path.exists(str(tmp_path / "r.tif"))
+
+
+def test_model_chains_composite_and_ratio(qgis_process, s2, tmp_path):
+    composite, ratio = str(tmp_path / "composite.tif"), str(tmp_path / "ratio.tif")
+    qgis_process("run", MODEL, "--", f"scene={s2}", f"composite:composite={composite}",
+                 f"ratio:ratio={ratio}")
+    stack = gdal.Open(S2_L2A).ReadAsArray().astype(np.float64)
+    assert np.allclose(gdal.Open(composite).ReadAsArray(), stack[[10, 3, 11]])  # B11, B4, B12
+    assert np.allclose(gdal.Open(ratio).ReadAsArray(), stack[10] / stack[11], rtol=1e-6)
