@@ -4,11 +4,11 @@ import os
 from qgis.core import (QgsProcessing, QgsProcessingAlgorithm, QgsProcessingException,
                        QgsProcessingLayerPostProcessorInterface, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterNumber, QgsProcessingParameterString)
+                       QgsProcessingParameterNumber, QgsProcessingParameterString, QgsRasterLayer)
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import Canceled, InputError
-from ..core.image import RESAMPLINGS, SCALINGS, open_image
+from ..core.image import RESAMPLINGS, SCALINGS, open_image, open_raster
 from ..core.sensors import sensors
 from .provider_icon import ICON
 
@@ -62,7 +62,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             raise InputError("INPUT", "no raster layer given.")
         paths = []
         for layer in layers:
-            if layer.type() != layer.RasterLayer:
+            if not isinstance(layer, QgsRasterLayer):
                 raise InputError("INPUT", f"'{layer.name()}' is not a raster layer.")
             paths.append(layer.source())
         order = self.parameterAsString(parameters, "BAND_ORDER", context).strip()
@@ -77,6 +77,17 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             scale=number("SCALE"), offset=number("OFFSET"), nodata=number("INPUT_NODATA"),
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, "RESAMPLING", context)],
             resolution=self.parameterAsDouble(parameters, "RESOLUTION", context) or None)
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        """QGIS only says 'Incorrect parameter value for INPUT' for a file that is no raster: say which and why."""
+        values = parameters.get("INPUT")
+        for value in values if isinstance(values, (list, tuple)) else [values]:
+            if isinstance(value, str) and os.path.isfile(value):
+                try:
+                    open_raster(value)
+                except InputError as e:
+                    return False, str(e)
+        return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:

@@ -113,7 +113,7 @@ def open_image(paths, sensor_id, band_order=None, scaling="auto", scale=None, of
         paths = [paths]
     if not paths:
         raise InputError("INPUT", "no raster given; choose one multiband raster or several single-band rasters.")
-    datasets = [_open(p) for p in paths]
+    datasets = [open_raster(p) for p in paths]
     if len(datasets) > 1:
         for p, ds in zip(paths, datasets):
             if ds.RasterCount != 1:
@@ -133,7 +133,8 @@ def open_image(paths, sensor_id, band_order=None, scaling="auto", scale=None, of
                  list(paths), how, keep=tuple(datasets))
 
 
-def _open(path):
+def open_raster(path):
+    """The GDAL dataset of path, or an INPUT error that says what is wrong with it."""
     if not os.path.exists(path) and not path.startswith("/vsi"):
         raise InputError("INPUT", f"'{path}' does not exist.")
     try:

@@ -6,7 +6,6 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")
 DATA = os.path.join(ROOT, "test", "data")
 PLUGINS = os.path.join(ROOT, "build", "plugins")
 

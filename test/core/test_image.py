@@ -165,3 +165,38 @@ def test_windows_cover_every_pixel_once(size):
         hits[y:y + bh, x:x + bw] += 1
         assert x % 256 == 0 and y % 256 == 0
     assert (hits == 1).all()
+
+
+def test_sentinel2_l2a_boa_offset_from_product_metadata(tmp_path):
+    granule = tmp_path / "S2B_MSIL2A.SAFE" / "GRANULE" / "L2A_T33" / "IMG_DATA" / "R20m"
+    granule.mkdir(parents=True)
+    dn = np.array([[[0, 1000, 2500, 11000]]], dtype=np.uint16)
+    files = [write_tif(granule / f"T33TWM_{b}_20m.tif", dn, gdal.GDT_UInt16) for b in ("B11", "B12")]
+    offsets = "".join(f'<BOA_ADD_OFFSET band_id="{i}">-1000</BOA_ADD_OFFSET>' for i in range(13))
+    (tmp_path / "S2B_MSIL2A.SAFE" / "MTD_MSIL2A.xml").write_text(
+        '<n1:Level-2A_User_Product xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-2A.xsd">'
+        "<General_Info><Product_Image_Characteristics><QUANTIFICATION_VALUES_LIST>"
+        "<BOA_QUANTIFICATION_VALUE>10000</BOA_QUANTIFICATION_VALUE></QUANTIFICATION_VALUES_LIST>"
+        f"<BOA_ADD_OFFSET_VALUES_LIST>{offsets}</BOA_ADD_OFFSET_VALUES_LIST>"
+        "</Product_Image_Characteristics></General_Info></n1:Level-2A_User_Product>")
+    image = open_image(files, "sentinel2b_msi")
+    assert image.band_names == ["B11", "B12"] and "MTD_MSIL2A.xml" in image.scaling_source
+    bands, valid = full(image, ["B12"])
+    # ESA: L2A BOA reflectance = (DN + BOA_ADD_OFFSET) / QUANTIFICATION_VALUE; DN 0 = no data.
+    assert np.allclose(bands["B12"][0, 1:], [0.0, 0.15, 1.0], atol=1e-6)
+    assert valid.tolist() == [[False, True, True, True]]
+
+
+def test_landsat_surface_reflectance_file_names(tmp_path):
+    dn = np.full((1, 3, 3), 9000, dtype=np.uint16)
+    files = [write_tif(tmp_path / f"LC09_L2SP_166029_20240815_20240816_02_T1_SR_B{i}.TIF", dn, gdal.GDT_UInt16)
+             for i in (7, 6, 5, 4, 3, 2, 1)]
+    image = open_image(files, "landsat9_oli2", scaling="landsat_c2_l2")
+    assert image.band_names == ["B7", "B6", "B5", "B4", "B3", "B2", "B1"]
+
+
+def test_gdal_sentinel2_driver_band_descriptions(tmp_path):
+    data = np.ones((3, 2, 2), np.float32)
+    path = write_tif(tmp_path / "safe.tif", data, descriptions=[
+        "B4, central wavelength 665 nm", "B3, central wavelength 560 nm", "B2, central wavelength 490 nm"])
+    assert open_image(path, "sentinel2a_msi").band_names == ["B4", "B3", "B2"]
