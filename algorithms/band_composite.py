@@ -1,5 +1,5 @@
-from qgis.core import (QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
+from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterString)
 
 from ..core.band_composite import band_composite
 from ..core.blocks import check_output_path
@@ -50,12 +50,7 @@ class BandComposite(ProspectraAlgorithm):
         self.addParameter(QgsProcessingParameterEnum("PRESET", "Band combination", labels, defaultValue=default))
         self.addParameter(QgsProcessingParameterString(
             "BANDS", "Custom bands as R,G,B (used when the combination is Custom)", optional=True))
-        for name, label, value in (("CUT_LOWER", "Stretch: lower cumulative cut (%)", 2.0),
-                                   ("CUT_UPPER", "Stretch: upper cumulative cut (%)", 98.0)):
-            p = QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Double,
-                                             defaultValue=value, minValue=0.0, maxValue=100.0)
-            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(p)
+        self.add_cut_parameters()
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Composite (reflectance)"))
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTPUT_8BIT", "Stretched 8-bit copy for export", optional=True, createByDefault=False))
@@ -73,10 +68,7 @@ class BandComposite(ProspectraAlgorithm):
             preset = composites()[preset_index - 1]
             check_family(preset, image.sensor)
             rgb, title = list(preset.bands), preset.label
-        cut = (self.parameterAsDouble(parameters, "CUT_LOWER", context),
-               self.parameterAsDouble(parameters, "CUT_UPPER", context))
-        if not cut[0] < cut[1]:
-            raise InputError("CUT_LOWER", f"the lower cut ({cut[0]} %) must be below the upper cut ({cut[1]} %).")
+        cut = self.cut(parameters, context)
         output = self.output_path(parameters, "OUTPUT", context)
         output_byte = self.output_path(parameters, "OUTPUT_8BIT", context) or None
         for out in filter(None, (output, output_byte)):

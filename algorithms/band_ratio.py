@@ -1,5 +1,4 @@
-from qgis.core import (QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
+from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterRasterDestination, QgsProcessingParameterString
 
 from ..core.band_ratio import band_ratio
 from ..core.blocks import check_output_path
@@ -47,12 +46,7 @@ class BandRatio(ProspectraAlgorithm):
             "NUMERATOR", "Custom numerator: a band or a sum of bands (e.g. B11 or B5+B7)", optional=True))
         self.addParameter(QgsProcessingParameterString(
             "DENOMINATOR", "Custom denominator: a band or a sum of bands", optional=True))
-        for name, label, value in (("CUT_LOWER", "Style stretch: lower cumulative cut (%)", 2.0),
-                                   ("CUT_UPPER", "Style stretch: upper cumulative cut (%)", 98.0)):
-            p = QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Double,
-                                             defaultValue=value, minValue=0.0, maxValue=100.0)
-            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(p)
+        self.add_cut_parameters("Style stretch")
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Band ratio"))
 
     def execute(self, parameters, context, feedback):
@@ -66,8 +60,7 @@ class BandRatio(ProspectraAlgorithm):
             preset = ratios()[preset_index - 1]
             check_family(preset, image.sensor)
             numerator, denominator, title = list(preset.numerator), list(preset.denominator), preset.label
-        cut = (self.parameterAsDouble(parameters, "CUT_LOWER", context),
-               self.parameterAsDouble(parameters, "CUT_UPPER", context))
+        cut = self.cut(parameters, context)
         output = self.output_path(parameters, "OUTPUT", context)
         check_output_path(output, image.sources)
         feedback.pushInfo(f"{title} on {image.sensor.name}; bands mapped as {', '.join(image.band_names)}; "

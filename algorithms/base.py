@@ -28,13 +28,19 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
     def icon(self):
         return QIcon(ICON)
 
+    def add_sensor_parameter(self):
+        self.addParameter(QgsProcessingParameterEnum(
+            "SENSOR", "Sensor", [s.name for s in sensors().values()],
+            defaultValue=list(sensors()).index(DEFAULT_SENSOR)))
+
+    def sensor(self, parameters, context):
+        return list(sensors().values())[self.parameterAsEnum(parameters, "SENSOR", context)]
+
     def add_image_parameters(self):
         self.addParameter(QgsProcessingParameterMultipleLayers(
             "INPUT", "Input image (one multiband raster, or one single-band raster per band)",
             QgsProcessing.TypeRaster))
-        self.addParameter(QgsProcessingParameterEnum(
-            "SENSOR", "Sensor", [s.name for s in sensors().values()],
-            defaultValue=list(sensors()).index(DEFAULT_SENSOR)))
+        self.add_sensor_parameter()
         self.addParameter(QgsProcessingParameterString(
             "BAND_ORDER", "Band names in input order, comma separated (empty: read from band descriptions, "
                           "file names or the sensor's standard stack)", optional=True))
@@ -53,8 +59,24 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                                          QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0),
         ]
         for p in advanced:
-            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(p)
+            self.add_advanced(p)
+
+    def add_advanced(self, parameter):
+        parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(parameter)
+
+    def add_cut_parameters(self, label="Stretch"):
+        for name, bound, value in (("CUT_LOWER", "lower", 2.0), ("CUT_UPPER", "upper", 98.0)):
+            self.add_advanced(QgsProcessingParameterNumber(
+                name, f"{label}: {bound} cumulative cut (%)", QgsProcessingParameterNumber.Double,
+                defaultValue=value, minValue=0.0, maxValue=100.0))
+
+    def cut(self, parameters, context):
+        cut = (self.parameterAsDouble(parameters, "CUT_LOWER", context),
+               self.parameterAsDouble(parameters, "CUT_UPPER", context))
+        if not cut[0] < cut[1]:
+            raise InputError("CUT_LOWER", f"the lower cut ({cut[0]} %) must be below the upper cut ({cut[1]} %).")
+        return cut
 
     def image(self, parameters, context):
         layers = self.parameterAsLayerList(parameters, "INPUT", context)
@@ -71,7 +93,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             return None if parameters.get(name) in (None, "") else self.parameterAsDouble(parameters, name, context)
 
         return open_image(
-            paths, list(sensors())[self.parameterAsEnum(parameters, "SENSOR", context)],
+            paths, self.sensor(parameters, context).id,
             band_order=[b for b in order.replace(";", ",").split(",") if b.strip()] or None,
             scaling=list(SCALINGS)[self.parameterAsEnum(parameters, "SCALING", context)],
             scale=number("SCALE"), offset=number("OFFSET"), nodata=number("INPUT_NODATA"),

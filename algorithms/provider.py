@@ -4,6 +4,8 @@ from qgis.PyQt.QtGui import QIcon
 from .band_composite import BandComposite
 from .band_ratio import BandRatio
 from .provider_icon import ICON
+from .resample_library import ResampleLibrary
+from .spectral_angle_mapper import SpectralAngleMapper
 
 
 class ProspectraProvider(QgsProcessingProvider):
@@ -23,5 +25,5 @@ class ProspectraProvider(QgsProcessingProvider):
         return ICON
 
     def loadAlgorithms(self):  # noqa: N802
-        for alg in (BandComposite(), BandRatio()):
+        for alg in (BandComposite(), BandRatio(), ResampleLibrary(), SpectralAngleMapper()):
             self.addAlgorithm(alg)

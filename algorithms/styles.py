@@ -2,12 +2,16 @@
 import os
 
 from qgis.core import (QgsColorRampShader, QgsContrastEnhancement, QgsGradientColorRamp, QgsGradientStop,
-                       QgsMultiBandColorRenderer, QgsRasterLayer, QgsRasterMinMaxOrigin, QgsRasterShader,
-                       QgsSingleBandPseudoColorRenderer)
+                       QgsMultiBandColorRenderer, QgsPalettedRasterRenderer, QgsRasterLayer, QgsRasterMinMaxOrigin,
+                       QgsRasterShader, QgsSingleBandPseudoColorRenderer)
 from qgis.PyQt.QtGui import QColor
 
 # Diverging blue-yellow-red ramp (ColorBrewer 'Spectral', reversed: high ratios red).
 RATIO_RAMP = ["#2b83ba", "#abdda4", "#ffffbf", "#fdae61", "#d7191c"]
+# Distinct class colours (Kelly's 22 colours of maximum contrast, without white and black).
+CLASS_COLOURS = ["#f3c300", "#875692", "#f38400", "#a1caf1", "#be0032", "#c2b280", "#848482", "#008856", "#e68fac",
+                 "#0067a5", "#f99379", "#604e97", "#f6a600", "#b3446c", "#dcd300", "#882d17", "#8db600", "#654522",
+                 "#e25822", "#2b3d26"]
 
 
 def _save(layer, path):
@@ -54,4 +58,12 @@ def style_pseudocolor(path, lo, hi, colours=RATIO_RAMP):
     renderer.setClassificationMin(lo)
     renderer.setClassificationMax(hi)
     layer.setRenderer(renderer)
+    return _save(layer, path)
+
+
+def style_paletted(path, classes):
+    """Classes as (value, label, '#rrggbb'): a paletted layer with names in the legend."""
+    layer = QgsRasterLayer(path, "classes", "gdal")
+    palette = [QgsPalettedRasterRenderer.Class(value, QColor(colour), label) for value, label, colour in classes]
+    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, palette))
     return _save(layer, path)

@@ -32,6 +32,9 @@ class Sensor:
     default_stacks: tuple
     srf_file: str
     srf_source: str = field(repr=False, default="")
+    # Bands left out of spectral matching by default: dominated by the atmosphere (aerosol, water
+    # vapour, cirrus) or thermal.
+    atmospheric_bands: tuple = ()
 
     @property
     def band_names(self):
@@ -87,7 +90,8 @@ def sensors():
         bands = tuple(Band(b["name"], b["label"], b["centre_nm"], b["fwhm_nm"], b["resolution_m"],
                            tuple(b.get("aliases", ())), b.get("thermal", False)) for b in d["bands"])
         out[d["id"]] = Sensor(d["id"], d["name"], d["family"], bands,
-                              tuple(tuple(s) for s in d["default_stacks"]), d["srf_file"], d["srf_source"])
+                              tuple(tuple(s) for s in d["default_stacks"]), d["srf_file"], d["srf_source"],
+                              tuple(d["atmospheric_bands"]))
     return out
 
 

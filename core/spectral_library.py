@@ -1,0 +1,329 @@
+"""Spectral libraries: named reflectance spectra, either at full resolution (with wavelengths in nm)
+or already in a sensor's bands, and their resampling to a sensor by its spectral response curves.
+
+Sources: the bundled USGS splib07 (Kokaly et al. 2017), a CSV file, an ENVI spectral library
+(.sli + .hdr), or the image itself at points. All end up as one SpectralLibrary."""
+import csv
+import difflib
+import functools
+import json
+import os
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import InputError
+
+LIBRARY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "library")
+USGS_CITATION = ("Kokaly, R.F., Clark, R.N., Swayze, G.A., et al., 2017, USGS Spectral Library Version 7: "
+                 "U.S. Geological Survey Data Series 1035, doi:10.3133/ds1035")
+COVERAGE = 0.99  # a band is resampled only if the spectrum covers 99 % of its response
+
+
+@dataclass
+class Spectrum:
+    name: str
+    values: np.ndarray  # reflectance
+    wavelengths: np.ndarray = None  # nm, for full-resolution spectra
+    bands: tuple = None  # band names, for spectra already in a sensor's bands
+    info: dict = field(default_factory=dict)
+
+
+def convolve(wavelengths, values, sensor, band_names):
+    """Band values of one spectrum: linear interpolation onto the response-curve grid, then
+    sum(response x reflectance) / sum(response). NaN where the spectrum misses a band."""
+    grid, curves = sensor.srf()
+    out = np.full(len(band_names), np.nan)
+    ok = np.isfinite(values)
+    if ok.sum() < 2:
+        return out
+    order = np.argsort(wavelengths[ok])
+    w, v = wavelengths[ok][order], values[ok][order]
+    inside = (grid >= w[0]) & (grid <= w[-1])
+    resampled = np.interp(grid[inside], w, v)
+    for i, b in enumerate(band_names):
+        r = curves.get(b)
+        if r is None:  # thermal bands have no reflective response
+            continue
+        covered = r[inside]
+        if covered.sum() >= COVERAGE * r.sum() > 0:
+            out[i] = float(np.dot(covered, resampled) / covered.sum())
+    return out
+
+
+class SpectralLibrary:
+    def __init__(self, spectra, source):
+        self.spectra = list(spectra)
+        self.source = source
+
+    def __len__(self):
+        return len(self.spectra)
+
+    @property
+    def names(self):
+        return [s.name for s in self.spectra]
+
+    def select(self, wanted, parameter="ENDMEMBERS"):
+        """The spectra named in wanted (case-insensitive), in that order; an unknown name lists close matches."""
+        by_name = {s.name.lower(): s for s in self.spectra}
+        chosen = []
+        for w in wanted:
+            s = by_name.get(w.strip().lower())
+            if s is None:
+                raise unknown_name(w, self.names, parameter, self.source)
+            chosen.append(s)
+        return SpectralLibrary(chosen, self.source)
+
+    def resample(self, sensor, band_names, parameter="ENDMEMBERS"):
+        """(spectra x bands) matrix in the given bands; an error names spectra that miss a band."""
+        rows = []
+        for s in self.spectra:
+            if s.wavelengths is not None:
+                rows.append(convolve(s.wavelengths, s.values, sensor, band_names))
+            else:
+                lookup = {sensor.find(b) or b: v for b, v in zip(s.bands, s.values)}
+                missing = [b for b in band_names if b not in lookup]
+                if missing:
+                    raise InputError(parameter, f"'{s.name}' from {self.source} has bands {', '.join(s.bands)} "
+                                                f"but the image needs {', '.join(band_names)} "
+                                                f"(missing {', '.join(missing)}).")
+                rows.append(np.array([lookup[b] for b in band_names], dtype=np.float64))
+        matrix = np.array(rows, dtype=np.float64).reshape(len(rows), len(band_names))
+        for s, row in zip(self.spectra, matrix):
+            gaps = [b for b, v in zip(band_names, row) if not np.isfinite(v)]
+            if gaps:
+                raise InputError(parameter, f"'{s.name}' does not cover band(s) {', '.join(gaps)} of {sensor.name} "
+                                            f"(its wavelengths do not span that band's response); leave those bands "
+                                            f"out with BANDS or use another spectrum.")
+        return matrix
+
+
+def unknown_name(name, known, parameter, source):
+    close = difflib.get_close_matches(name, known, n=5, cutoff=0.6)
+    hint = f" Close matches: {', '.join(close)}." if close else ""
+    return InputError(parameter, f"'{name}' is not in {source}.{hint}")
+
+
+# ---- the bundled USGS library ------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _usgs_tables():
+    arrays = np.load(os.path.join(LIBRARY_DIR, "usgs_splib07.npz"), allow_pickle=False)
+    with open(os.path.join(LIBRARY_DIR, "usgs_splib07.csv")) as f:
+        index = list(csv.DictReader(f))
+    with open(os.path.join(LIBRARY_DIR, "usgs_selection.json")) as f:
+        selection = json.load(f)
+    return {k: arrays[k] for k in arrays.files}, index, selection
+
+
+def usgs_selection():
+    return _usgs_tables()[2]
+
+
+@functools.lru_cache(maxsize=1)
+def usgs_library():
+    """All 1310 splib07a Beckman and ASD spectra, named by their file key (e.g. 'Kaolinite_CM9_BECKb_AREF')."""
+    arrays, index, _ = _usgs_tables()
+    spectra = []
+    for row in index:
+        grid = row["grid"]
+        info = dict(row, citation=USGS_CITATION)
+        spectra.append(Spectrum(row["key"], arrays[grid][int(row["row"])].astype(np.float64),
+                                wavelengths=arrays[f"wavelengths_{grid}"].astype(np.float64), info=info))
+    return SpectralLibrary(spectra, "the bundled USGS splib07 library")
+
+
+def usgs_endmembers(names, parameter="ENDMEMBERS"):
+    """USGS spectra by mineral name ('Calcite', 'Feldspar'), title ('Kaolinite CM9') or key.
+
+    A bare mineral name takes the sample USGS also resampled to sensors (usgs_selection.json), or else
+    the first reflectance (AREF) sample of that mineral; the spectrum is named as asked."""
+    library = usgs_library()
+    selection = usgs_selection()
+    by_key = {s.name.lower(): s for s in library.spectra}
+    by_title = {s.info["title"].lower(): s for s in library.spectra}
+    by_mineral = {}
+    for s in library.spectra:
+        if s.info["mineral"]:
+            by_mineral.setdefault(s.info["mineral"].lower(), []).append(s)
+    preferred = {m.lower(): k for m, k in selection["preferred_samples"].items()}
+    aliases = {a.lower(): m.lower() for a, m in selection["aliases"].items()}
+    absent = {a.lower(): a for a in selection["absent"]}
+    chosen = []
+    for name in names:
+        key = name.strip().lower()
+        if key in absent:
+            raise InputError(parameter, f"{absent[key]} is not in USGS splib07 (the library has no spectrum of it); "
+                                        f"leave it out, or give a spectrum of your own in LIBRARY.")
+        mineral = aliases.get(key, key)
+        s = by_key.get(key) or by_title.get(key)
+        if s is None and mineral in by_mineral:
+            s = by_key.get(preferred.get(mineral, "").lower()) or sorted(
+                by_mineral[mineral], key=lambda t: (t.info["measurement"] != "AREF", t.name))[0]
+        if s is None:
+            known = sorted({x.info["mineral"] for x in library.spectra if x.info["mineral"]}) + list(selection["aliases"])
+            raise unknown_name(name.strip(), known, parameter, library.source)
+        chosen.append(Spectrum(name.strip(), s.values, s.wavelengths, None, s.info))
+    return SpectralLibrary(chosen, library.source)
+
+
+# ---- files ------------------------------------------------------------------------------------------
+
+def _wavelength_factor(wavelengths, units, parameter):
+    if units == "nm":
+        return 1.0
+    if units in ("um", "micrometers", "micrometres", "microns"):
+        return 1000.0
+    if units not in ("auto", "", None):
+        raise InputError(parameter, f"unknown wavelength unit '{units}'; use nm or um.")
+    # Reflective spectra span about 0.35-2.5 um, i.e. 350-2500 nm: the two never overlap.
+    return 1000.0 if np.nanmax(wavelengths) < 30 else 1.0
+
+
+def read_csv_library(path, units="auto", parameter="LIBRARY"):
+    """CSV: a header row, then either wavelength + one column per spectrum, or (as Prospectra writes
+    resampled libraries) a 'band' column, an optional 'centre_nm' column and one column per spectrum."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
+    if len(rows) < 3 or len(rows[0]) < 2:
+        raise InputError(parameter, f"'{os.path.basename(path)}' needs a header row and at least two rows of "
+                                    f"wavelength (or band) and reflectance.")
+    header = [h.strip() for h in rows[0]]
+    band_space = header[0].lower() == "band"
+    first_value = 2 if band_space and len(header) > 2 and header[1].lower() == "centre_nm" else 1
+
+    def number(text, where):
+        try:
+            return float(text) if text.strip() else np.nan
+        except ValueError:
+            raise InputError(parameter, f"'{os.path.basename(path)}': '{text}' in {where} is not a number.") from None
+
+    values = np.array([[number(c, f"row {i + 2}") for c in r[first_value:len(header)]] for i, r in enumerate(rows[1:])])
+    source = f"'{os.path.basename(path)}'"
+    names = header[first_value:]
+    if band_space:
+        bands = tuple(r[0].strip() for r in rows[1:])
+        return SpectralLibrary([Spectrum(n, values[:, i], bands=bands, info={"source": path})
+                                for i, n in enumerate(names)], source)
+    wavelengths = np.array([number(r[0], "the wavelength column") for r in rows[1:]])
+    wavelengths = wavelengths * _wavelength_factor(wavelengths, units, parameter)
+    return SpectralLibrary([Spectrum(n, values[:, i], wavelengths=wavelengths, info={"source": path})
+                            for i, n in enumerate(names)], source)
+
+
+_ENVI_TYPES = {1: np.uint8, 2: np.int16, 3: np.int32, 4: np.float32, 5: np.float64, 12: np.uint16, 13: np.uint32}
+
+
+def read_envi_header(path):
+    with open(path) as f:
+        text = f.read()
+    if not text.lstrip().upper().startswith("ENVI"):
+        raise ValueError("not an ENVI header")
+    out = {}
+    for key, value in re.findall(r"^\s*([^=\n]+?)\s*=\s*(\{[^}]*\}|[^\n]*)", text, re.MULTILINE):
+        value = value.strip()
+        out[key.strip().lower()] = [v.strip() for v in value[1:-1].split(",")] if value.startswith("{") else value
+    return out
+
+
+def read_envi_library(path, parameter="LIBRARY"):
+    """ENVI spectral library: .sli (binary, one spectrum per line) with its .hdr."""
+    base = os.path.splitext(path)[0]
+    header_path = next((p for p in (path + ".hdr", base + ".hdr") if os.path.exists(p)), None)
+    if header_path is None:
+        raise InputError(parameter, f"'{os.path.basename(path)}' has no ENVI header (.hdr) beside it.")
+    try:
+        h = read_envi_header(header_path)
+        samples, lines = int(h["samples"]), int(h["lines"])
+        dtype = np.dtype(_ENVI_TYPES[int(h.get("data type", 4))]).newbyteorder(">" if h.get("byte order") == "1" else "<")
+        offset = int(h.get("header offset", 0))
+    except (KeyError, ValueError) as e:
+        raise InputError(parameter, f"'{os.path.basename(header_path)}' is not a readable ENVI header ({e}).") from None
+    data = np.fromfile(path, dtype=dtype, offset=offset)
+    if data.size != samples * lines:
+        raise InputError(parameter, f"'{os.path.basename(path)}' holds {data.size} values; its header promises "
+                                    f"{lines} spectra x {samples} channels.")
+    data = data.reshape(lines, samples).astype(np.float64) * float(h.get("reflectance scale factor", 1) or 1)
+    names = h.get("spectra names") or [f"spectrum {i + 1}" for i in range(lines)]
+    wavelengths = np.array([float(w) for w in h["wavelength"]]) if "wavelength" in h else None
+    if wavelengths is None or len(wavelengths) != samples:
+        raise InputError(parameter, f"'{os.path.basename(header_path)}' lists no wavelength for each of its "
+                                    f"{samples} channels.")
+    unit = str(h.get("wavelength units", "auto")).lower()
+    wavelengths = wavelengths * _wavelength_factor(wavelengths, {"nanometers": "nm", "micrometers": "um"}.get(unit, unit),
+                                                   parameter)
+    return SpectralLibrary([Spectrum(n, data[i], wavelengths=wavelengths, info={"source": path})
+                            for i, n in enumerate(names)], f"'{os.path.basename(path)}'")
+
+
+def read_library_file(path, units="auto", parameter="LIBRARY"):
+    if not os.path.isfile(path):
+        raise InputError(parameter, f"'{path}' does not exist.")
+    if path.lower().endswith(".csv") or path.lower().endswith(".txt"):
+        return read_csv_library(path, units, parameter)
+    if path.lower().endswith((".sli", ".esl")):
+        return read_envi_library(path, parameter)
+    raise InputError(parameter, f"'{os.path.basename(path)}' is neither a CSV (.csv) nor an ENVI spectral library "
+                                f"(.sli with .hdr).")
+
+
+# ---- the image itself -------------------------------------------------------------------------------
+
+def library_from_points(image, points, window=3, parameter="POINTS"):
+    """One spectrum per label: the mean reflectance of window x window pixels around each point
+    (points as (x, y, label) in the image's CRS), averaged over the points of that label."""
+    x0, dx, _, y0, _, dy = image.geotransform
+    half = window // 2
+    sums, counts, skipped = {}, {}, 0
+    names = image.band_names
+    for x, y, label in points:
+        col, row = int((x - x0) / dx), int((y - y0) / dy)
+        c0, r0 = max(col - half, 0), max(row - half, 0)
+        c1, r1 = min(col + half + 1, image.width), min(row + half + 1, image.height)
+        if c0 >= c1 or r0 >= r1 or not (0 <= col < image.width and 0 <= row < image.height):
+            skipped += 1
+            continue
+        bands, valid = image.read(names, (c0, r0, c1 - c0, r1 - r0))
+        if not valid.any():
+            skipped += 1
+            continue
+        spectrum = np.array([bands[n][valid].mean() for n in names])
+        key = str(label)
+        sums[key] = sums.get(key, 0) + spectrum
+        counts[key] = counts.get(key, 0) + 1
+    if not sums:
+        raise InputError(parameter, f"none of the {len(points)} points falls on valid pixels of the image.")
+    spectra = [Spectrum(k, sums[k] / counts[k], bands=tuple(names), info={"points": counts[k]}) for k in sums]
+    library = SpectralLibrary(spectra, "the image at the given points")
+    library.skipped = skipped
+    return library
+
+
+# ---- choosing endmembers, writing results -----------------------------------------------------------
+
+def default_endmember_names():
+    """The alteration minerals of Munzareen et al. (2025) that USGS splib07 holds (chalcocite is absent)."""
+    return [e["name"] for e in usgs_selection()["paper001_endmembers"]]
+
+
+def endmember_library(names=None, library_path=None, units="auto", points_library=None, parameter="ENDMEMBERS"):
+    """The spectra to match: from points of the image, a library file, or the bundled USGS library."""
+    if library_path and points_library is not None:
+        raise InputError("LIBRARY", "give spectra either in LIBRARY or from POINTS, not both.")
+    if points_library is not None:
+        library = points_library
+    elif library_path:
+        library = read_library_file(library_path, units)
+    else:
+        return usgs_endmembers(names or default_endmember_names(), parameter)
+    return library.select(names, parameter) if names else library
+
+
+def write_resampled_csv(path, sensor, band_names, names, matrix):
+    """Bands as rows, spectra as columns: the layout read_csv_library reads back as a band-space library."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["band", "centre_nm"] + list(names))
+        for j, b in enumerate(band_names):
+            w.writerow([b, f"{sensor.band(b).centre_nm:.2f}"] + [f"{v:.6f}" for v in matrix[:, j]])

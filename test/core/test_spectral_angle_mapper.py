@@ -1,0 +1,119 @@
+"""SAM against Spectral Python on real data, and on a simulated scene with known minerals."""
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from conftest import DATA
+from prospectra.core.errors import InputError, NullFeedback
+from prospectra.core.image import open_image
+from prospectra.core.spectral_angle_mapper import CLASS_NODATA, RULE_NODATA, spectral_angle_mapper
+from prospectra.core.spectral_library import default_endmember_names, usgs_endmembers
+from test_image import write_tif
+
+S2_L2A = os.path.join(DATA, "sen2_rstoolbox_12band.tif")
+BANDS = ["B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12"]
+
+
+def run_sam(tmp_path, image, names, matrix, bands, max_angle=0.1, class_angles=None):
+    out, rule = str(tmp_path / "classes.tif"), str(tmp_path / "angles.tif")
+    summary = spectral_angle_mapper(image, names, matrix, bands, max_angle, class_angles or {}, out,
+                                    NullFeedback(), rule)
+    return gdal.Open(out).ReadAsArray(), gdal.Open(rule).ReadAsArray(), summary
+
+
+def test_angles_equal_spectral_python_on_real_sentinel2(tmp_path):
+    from spectral import spectral_angles
+
+    image = open_image(S2_L2A, "sentinel2a_msi")
+    lib = usgs_endmembers(default_endmember_names())
+    matrix = lib.resample(image.sensor, BANDS)
+    classes, angles, summary = run_sam(tmp_path, image, lib.names, matrix, BANDS, max_angle=0.25)
+    cube = gdal.Open(S2_L2A).ReadAsArray().astype(np.float64)
+    index = [image.band_names.index(b) for b in BANDS]
+    reference = spectral_angles(np.moveaxis(cube[index], 0, -1), matrix)  # (rows, cols, k), float64
+    assert np.abs(np.moveaxis(angles, 0, -1) - reference).max() < 1e-5
+    best = reference.argmin(axis=-1)
+    expected = np.where(reference.min(axis=-1) <= 0.25, best + 1, 0)
+    assert np.array_equal(classes, expected)
+    counts = {row["name"]: row["pixels"] for row in summary["classes"]}
+    assert counts["unclassified"] == int((expected == 0).sum())
+    assert sum(counts.values()) == classes.size
+
+
+def test_per_class_angles(tmp_path):
+    from spectral import spectral_angles
+
+    image = open_image(S2_L2A, "sentinel2a_msi")
+    lib = usgs_endmembers(["Calcite", "Sericite", "Dolomite"])
+    matrix = lib.resample(image.sensor, BANDS)
+    limits = {"Calcite": 0.15, "Sericite": 0.3}
+    classes, _, _ = run_sam(tmp_path, image, lib.names, matrix, BANDS, 0.2, limits)
+    cube = gdal.Open(S2_L2A).ReadAsArray().astype(np.float64)
+    reference = spectral_angles(np.moveaxis(cube[[image.band_names.index(b) for b in BANDS]], 0, -1), matrix)
+    best = reference.argmin(axis=-1)
+    limit = np.array([0.15, 0.3, 0.2])[best]
+    assert np.array_equal(classes, np.where(reference.min(axis=-1) <= limit, best + 1, 0))
+
+
+@pytest.mark.parametrize("sensor_id", ["sentinel2a_msi", "landsat8_oli"])
+def test_simulated_scene_pure_patches_are_recovered(tmp_path, sensor_id):
+    from data.simulated_minerals import MINERALS, make_scene
+
+    path = tmp_path / "scene.tif"
+    truth, mixed = make_scene(path, sensor_id)
+    image = open_image(str(path), sensor_id)
+    lib = usgs_endmembers(MINERALS)
+    matrix = lib.resample(image.sensor, image.band_names)
+    classes, _, _ = run_sam(tmp_path, image, lib.names, matrix, image.band_names, max_angle=0.10)
+    report = []
+    for k, name in enumerate(MINERALS, start=1):
+        pure = np.mean(classes[truth == k] == k)
+        mix = np.mean(classes[mixed == k] == k)
+        report.append(f"{name}: pure {100 * pure:.0f} %, 70 % mixture {100 * mix:.0f} %")
+        assert pure >= 0.95, name
+    print(f"\n{sensor_id} simulated scene, per-class accuracy: " + "; ".join(report))
+
+
+def test_nodata_zero_and_negative_pixels_are_nodata_everywhere(tmp_path):
+    cube = np.full((10, 1, 5), 0.2, np.float32)
+    cube[:, 0, 1] = 0.0  # all zero
+    cube[:, 0, 2] = -0.01  # all negative
+    cube[3, 0, 3] = -9999.0  # nodata in one band
+    cube[:, 0, 4] = np.linspace(0.1, 0.5, 10)
+    path = write_tif(tmp_path / "in.tif", cube, nodata=-9999.0, descriptions=BANDS)
+    image = open_image(path, "sentinel2a_msi")
+    lib = usgs_endmembers(["Calcite", "Hematite"])
+    classes, angles, summary = run_sam(tmp_path, image, lib.names, lib.resample(image.sensor, BANDS), BANDS, 1.5)
+    assert classes[0].tolist()[1:4] == [CLASS_NODATA] * 3
+    assert classes[0, 0] in (1, 2) and classes[0, 4] in (1, 2)
+    assert (angles[:, 0, 1:4] == RULE_NODATA).all()
+    assert summary["nodata_pixels"] == 3
+
+
+def test_bad_endmembers_and_thresholds(tmp_path):
+    image = open_image(S2_L2A, "sentinel2a_msi")
+    lib = usgs_endmembers(["Calcite", "Alunite"])
+    matrix = lib.resample(image.sensor, BANDS)
+    zero = matrix.copy()
+    zero[1] = 0
+    with pytest.raises(InputError, match="ENDMEMBERS: 'Alunite' is zero in every band used"):
+        run_sam(tmp_path, image, lib.names, zero, BANDS)
+    for bad in (0.0, -0.1, 2.0):
+        with pytest.raises(InputError, match="MAX_ANGLE: the maximum angle for Calcite is"):
+            run_sam(tmp_path, image, lib.names, matrix, BANDS, bad)
+    with pytest.raises(InputError, match="CLASS_ANGLES: Kaolinite is not one of the endmembers"):
+        run_sam(tmp_path, image, lib.names, matrix, BANDS, 0.1, {"Kaolinite": 0.1})
+    assert os.listdir(tmp_path) == []
+
+
+def test_band_space_library_with_other_bands_is_refused(tmp_path):
+    from prospectra.core.spectral_library import Spectrum, SpectralLibrary
+
+    image = open_image(S2_L2A, "sentinel2a_msi")
+    landsat_like = SpectralLibrary([Spectrum("rock", np.full(7, 0.3), bands=("B1", "B2", "B3", "B4", "B5", "B6", "B7"))],
+                                   "'rocks.csv'")
+    with pytest.raises(InputError, match="ENDMEMBERS: 'rock' from 'rocks.csv' has bands B1, .* but the image needs "
+                                         "B2, .*missing B8, B8A, B11, B12"):
+        landsat_like.resample(image.sensor, BANDS)
