@@ -3,7 +3,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from .blocks import RasterWriter, bounded_cache, step
+from .blocks import RasterWriter, bounded_cache
 from .errors import InputError
 
 COMPOSITE_NODATA = -9999.0
@@ -35,20 +35,17 @@ def band_composite(image, rgb, output, feedback, cut=(2.0, 98.0), output_byte=No
     stretch = [cumulative_cut(sample[b][sample_valid], *cut) for b in rgb]
     if stretch[0] is None:
         raise InputError("INPUT", f"no pixel has valid data in bands {', '.join(rgb)}: the image is all nodata there.")
-    blocks = list(image.windows())
     args = (image.width, image.height, 3)
     geo = (image.geotransform, image.projection)
     with bounded_cache(), RasterWriter(output, *args, np.float32, *geo, COMPOSITE_NODATA, rgb) as w, \
             (RasterWriter(output_byte, *args, np.uint8, *geo, 0, rgb) if output_byte else nullcontext()) as wb:
         any_valid = False
-        for i, win in enumerate(blocks):
-            step(feedback, i, len(blocks))
-            bands, valid = image.read(rgb, win)
+        for win, stack, valid in image.blocks(rgb, feedback):
             any_valid |= bool(valid.any())
-            for k, b in enumerate(rgb):
-                w.write(k, win[0], win[1], np.where(valid, bands[b], np.float32(COMPOSITE_NODATA)))
+            for k, band in enumerate(stack):
+                w.write(k, win[0], win[1], np.where(valid, band, np.float32(COMPOSITE_NODATA)))
                 if wb:
-                    wb.write(k, win[0], win[1], stretch_to_byte(bands[b], valid, *stretch[k]))
+                    wb.write(k, win[0], win[1], stretch_to_byte(band, valid, *stretch[k]))
         if not any_valid:
             raise InputError("INPUT", f"no pixel has valid data in bands {', '.join(rgb)}.")
         meta = {"PROSPECTRA_BANDS": "-".join(rgb), "PROSPECTRA_SCALING": image.scaling_source,

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .band_composite import cumulative_cut
-from .blocks import RasterWriter, Subsample, bounded_cache, step
+from .blocks import RasterWriter, Subsample, bounded_cache
 from .errors import InputError
 
 RATIO_NODATA = -9999.0
@@ -28,15 +28,12 @@ def band_ratio(image, numerator, denominator, output, feedback, description="rat
     numerator = image.require(numerator, "NUMERATOR")
     denominator = image.require(denominator, "DENOMINATOR")
     needed = list(dict.fromkeys(numerator + denominator))
-    blocks = list(image.windows())
     sample = Subsample(image.width, image.height)
     count, lo, hi = 0, np.inf, -np.inf
     with bounded_cache(), RasterWriter(output, image.width, image.height, 1, np.float32, image.geotransform,
                                        image.projection, RATIO_NODATA, [description]) as w:
-        for i, win in enumerate(blocks):
-            step(feedback, i, len(blocks))
-            bands, valid = image.read(needed, win)
-            out, ok = ratio_block(bands, valid, numerator, denominator)
+        for win, stack, valid in image.blocks(needed, feedback):
+            out, ok = ratio_block(dict(zip(needed, stack)), valid, numerator, denominator)
             w.write(0, win[0], win[1], out)
             n = int(np.count_nonzero(ok))
             if n:

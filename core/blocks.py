@@ -13,23 +13,23 @@ from .errors import Canceled, InputError
 gdal.UseExceptions()
 
 TILE = 256  # output tile edge; windows are multiples of it so each write fills whole tiles
-BLOCK_PIXELS = 2 ** 22  # ~4 Mpixel per window: bounded memory whatever the raster size
+BLOCK_PIXELS = 2 ** 21  # ~2 Mpixel (8 MB per float32 band) per window: memory bounded whatever the raster size
 
 
-def windows(width, height, block_pixels=None, input_block_rows=1):
-    """(xoff, yoff, xsize, ysize) windows covering the grid, row-major, tile aligned.
+def windows(width, height, block_pixels=None, input_block=(1, 1)):
+    """(xoff, yoff, xsize, ysize) windows covering the grid, row-major.
 
-    Full-width strips when a strip fits the budget (sequential reads), otherwise TILE-aligned
-    rectangles. Strip heights are multiples of the input's block height too (when that is
-    small), so no input block is read twice."""
+    Window edges fall on multiples of the output TILE and of the input's own block size (when that
+    is small), so every input block is read once and every output tile written whole. Full-width
+    strips when one fits the pixel budget, otherwise rectangles."""
     block_pixels = block_pixels or BLOCK_PIXELS
-    unit = math.lcm(TILE, input_block_rows) if input_block_rows <= 1024 else TILE
-    if width * unit <= block_pixels:
+    unit_x, unit_y = (math.lcm(TILE, b) if b <= 1024 else TILE for b in input_block)
+    if width * unit_y <= block_pixels:
         bw = width
-        bh = max(unit, (block_pixels // width) // unit * unit)
+        bh = max(unit_y, (block_pixels // width) // unit_y * unit_y)
     else:
-        bh = TILE
-        bw = max(TILE, (block_pixels // TILE) // TILE * TILE)
+        bh = unit_y
+        bw = max(unit_x, (block_pixels // unit_y) // unit_x * unit_x)
     for y in range(0, height, bh):
         for x in range(0, width, bw):
             yield x, y, min(bw, width - x), min(bh, height - y)
@@ -96,11 +96,11 @@ class RasterWriter:
 
 
 @contextmanager
-def bounded_cache(max_bytes=256 * 2 ** 20):
+def bounded_cache(max_bytes=64 * 2 ** 20):
     """Cap GDAL's block cache during a streaming pass.
 
-    Each block is read and written once, so caching gains nothing, while GDAL's default cache
-    (5 % of RAM) would fill with the whole pass and make memory grow with the raster."""
+    Windows never split an input block, so each is read once and caching gains nothing, while
+    GDAL's default cache (5 % of RAM) would fill with the whole pass."""
     old = gdal.GetCacheMax()
     gdal.SetCacheMax(min(old, max_bytes))
     try:

@@ -7,13 +7,15 @@ an error, never a guess (a silent band shift ruins a map)."""
 import glob
 import math
 import os
+import queue
 import re
+import threading
 import xml.etree.ElementTree as ET
 
 import numpy as np
 from osgeo import gdal
 
-from .blocks import windows
+from .blocks import step, windows
 from .errors import InputError
 from .sensors import sensor as get_sensor
 
@@ -56,7 +58,7 @@ class Image:
 
     def windows(self):
         """Block windows over the image, aligned to its own block rows."""
-        return windows(self.width, self.height, input_block_rows=self.ds.GetRasterBand(1).GetBlockSize()[1])
+        return windows(self.width, self.height, input_block=self.ds.GetRasterBand(1).GetBlockSize())
 
     def require(self, names, parameter):
         """Canonical names of bands a preset or formula needs; error if the image lacks one."""
@@ -69,26 +71,65 @@ class Image:
             out.append(c)
         return out
 
-    def read(self, names, window):
-        """Reflectance (float32) of the named bands in window, and the mask of pixels valid in all of them."""
+    def read_stack(self, names, window):
+        """Reflectance of the named bands in window as one (bands, rows, cols) float32 array, and the mask
+        of pixels valid in all of them. Scaling is fused with the type conversion: one pass per band."""
         xoff, yoff, w, h = window
+        stack = np.empty((len(names), h, w), dtype=np.float32)
         valid = np.ones((h, w), dtype=bool)
-        out = {}
-        for n in names:
+        for i, n in enumerate(names):
             raw = self.ds.GetRasterBand(self.band_index[n]).ReadAsArray(xoff, yoff, w, h)
-            nd = self.nodata[n]
-            if nd is not None:
-                valid &= raw != nd
+            if self.nodata[n] is not None:
+                valid &= raw != self.nodata[n]
             scale, offset = self.scaling[n]
-            refl = raw.astype(np.float32, copy=raw.dtype != np.float32)
-            if scale != 1.0:
-                refl *= np.float32(scale)
+            np.multiply(raw, np.float32(scale), out=stack[i], casting="unsafe")
             if offset != 0.0:
-                refl += np.float32(offset)
+                stack[i] += np.float32(offset)
             if raw.dtype.kind == "f":
-                valid &= np.isfinite(refl)
-            out[n] = refl
-        return out, valid
+                valid &= np.isfinite(stack[i])
+        return stack, valid
+
+    def read(self, names, window):
+        """Reflectance (float32) of the named bands in window by name, and the mask of pixels valid in all."""
+        stack, valid = self.read_stack(names, window)
+        return dict(zip(names, stack)), valid
+
+    def blocks(self, names, feedback=None):
+        """(window, stack, valid) for every window of the image, in order, with progress and cancel checked
+        per block. The next window is read in a background thread while the caller works on this one:
+        GDAL and numpy release the GIL, so reading and computing overlap on two cores."""
+        windows = list(self.windows())
+        q = queue.Queue(maxsize=1)
+        stop = threading.Event()
+
+        def reader():
+            try:
+                for win in windows:
+                    if stop.is_set():
+                        return
+                    q.put((win, *self.read_stack(names, win)))
+                q.put(None)
+            except BaseException as e:  # handed to the caller, raised there
+                q.put(e)
+
+        thread = threading.Thread(target=reader, daemon=True)
+        thread.start()
+        try:
+            for i in range(len(windows)):
+                if feedback is not None:
+                    step(feedback, i, len(windows))
+                item = q.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while thread.is_alive():  # unblock a reader waiting to put
+                try:
+                    q.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            thread.join()
 
     def sample(self, names, max_pixels=1_000_000):
         """A decimated read of whole bands (at most max_pixels each) for statistics such as stretches."""

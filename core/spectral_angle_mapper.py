@@ -5,7 +5,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from .blocks import RasterWriter, bounded_cache, step
+from .blocks import RasterWriter, bounded_cache
 from .errors import InputError
 
 CLASS_NODATA = 255
@@ -40,23 +40,30 @@ def unit_endmembers(names, matrix, bands):
 
 
 def classify_block(pixels, valid, unit, cos_limits, want_angles):
-    """pixels: (n, bands) float32. Returns class (uint8) and, if asked, angles (n, k) float32.
+    """pixels: (bands, n) float32 reflectance; valid: (n,) bool. Returns the classes (uint8) and, if
+    asked, the angles (endmembers, n) float32.
 
-    One matrix product gives every cosine; only the winner is compared with its limit, so the
-    class map needs no arccos at all."""
-    valid = valid & (pixels > 0).any(axis=1)  # all-zero or all-negative pixels have no spectrum
-    norms = np.sqrt(np.einsum("ij,ij->i", pixels, pixels))
-    norms[~valid] = 1.0
-    cos = pixels @ unit.T
-    cos /= norms[:, None]
-    best = np.argmax(cos, axis=1)
-    best_cos = np.take_along_axis(cos, best[:, None], axis=1)[:, 0]
-    classes = np.where(best_cos >= cos_limits[best], best + 1, 0).astype(np.uint8)
+    One matrix product gives every pixel's dot product with every unit endmember. The winner is the
+    largest dot (the pixel's norm is common to all classes), and only pixels whose best cosine reaches
+    the widest class limit can be classified, so argmax runs on those alone and no arccos is needed
+    for the class map."""
+    valid = valid & (pixels > 0).any(axis=0)  # all-zero or all-negative pixels have no spectrum
+    norms = np.sqrt(np.einsum("bn,bn->n", pixels, pixels))
+    dots = unit @ pixels
+    best_dot = dots.max(axis=0)
+    candidates = np.flatnonzero(valid & (best_dot >= cos_limits.min() * norms))
+    classes = np.zeros(pixels.shape[1], dtype=np.uint8)
+    if candidates.size:
+        best = dots[:, candidates].argmax(axis=0)
+        inside = best_dot[candidates] >= cos_limits[best] * norms[candidates]
+        classes[candidates[inside]] = best[inside] + 1
     classes[~valid] = CLASS_NODATA
     angles = None
     if want_angles:
-        angles = np.arccos(np.clip(cos, -1.0, 1.0, out=cos), out=cos)
-        angles[~valid] = RULE_NODATA
+        norms[~valid] = 1.0
+        dots /= norms
+        angles = np.arccos(np.clip(dots, -1.0, 1.0, out=dots), out=dots)
+        angles[:, ~valid] = RULE_NODATA
     return classes, angles
 
 
@@ -67,24 +74,28 @@ def spectral_angle_mapper(image, names, matrix, bands, max_angle, class_angles, 
     unit = unit_endmembers(names, matrix, bands)
     angles = check_angles(names, max_angle, class_angles)
     cos_limits = np.cos(angles).astype(np.float32)
-    blocks = list(image.windows())
     counts = np.zeros(256, dtype=np.int64)
+    # Pixels handed to the kernel at once: small enough for its products to stay in the CPU caches
+    # (measured 29 ns/pixel at 64 K pixels against 52 at 1 M, 20 endmembers, 10 bands).
+    chunk_pixels = 2 ** 16
     geo = (image.geotransform, image.projection)
     size = (image.width, image.height)
     with bounded_cache(), RasterWriter(output, *size, 1, np.uint8, *geo, CLASS_NODATA, ["class"]) as w, \
             (RasterWriter(output_rule, *size, len(names), np.float32, *geo, RULE_NODATA, names)
              if output_rule else nullcontext()) as rule:
-        for i, win in enumerate(blocks):
-            step(feedback, i, len(blocks))
-            data, valid = image.read(bands, win)
-            h, wd = win[3], win[2]
-            pixels = np.stack([data[b] for b in bands], axis=-1).reshape(-1, len(bands))
-            classes, block_angles = classify_block(pixels, valid.ravel(), unit, cos_limits, output_rule is not None)
-            w.write(0, win[0], win[1], classes.reshape(h, wd))
-            counts += np.bincount(classes, minlength=256)
-            if output_rule:
-                for k in range(len(names)):
-                    rule.write(k, win[0], win[1], block_angles[:, k].reshape(h, wd))
+        for win, stack, valid in image.blocks(bands, feedback):
+            x, y, width, height = win
+            rows = max(1, chunk_pixels // width)
+            for r in range(0, height, rows):
+                part = stack[:, r:r + rows].reshape(len(bands), -1)
+                h = part.shape[1] // width
+                classes, block_angles = classify_block(part, valid[r:r + rows].ravel(), unit, cos_limits,
+                                                       output_rule is not None)
+                w.write(0, x, y + r, classes.reshape(h, width))
+                counts += np.bincount(classes, minlength=256)
+                if output_rule:
+                    for k in range(len(names)):
+                        rule.write(k, x, y + r, block_angles[k].reshape(h, width))
         if counts[:CLASS_NODATA].sum() == 0:
             raise InputError("INPUT", f"no pixel has a valid spectrum in bands {', '.join(bands)}: the image is "
                                       f"nodata, zero or negative there.")

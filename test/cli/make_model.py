@@ -1,19 +1,49 @@
 #!/usr/bin/env python3
-"""Writes composite_then_ratio.model3: the chain a user would draw in the graphical modeler.
+"""Writes the .model3 files of the CLI tests: the chains a user would draw in the graphical modeler.
 
-A Sentinel-2 scene -> 'Band composite' with the 11-4-12 preset (Rakhymberdina et al. 2025, Table 1) -> 'Band
-ratio' 11/12 computed on the composite itself: the composite's band descriptions (B11, B4, B12) carry the band
-names to the next algorithm. Run: QT_QPA_PLATFORM=offscreen .venv/bin/python test/cli/make_model.py"""
+composite_then_ratio.model3: a Sentinel-2 scene -> 'Band composite' 11-4-12 (Rakhymberdina et al. 2025, Table 1)
+-> 'Band ratio' 11/12 computed on the composite itself: the composite's band descriptions (B11, B4, B12) carry
+the band names to the next algorithm.
+ratio_and_sam.model3: a Sentinel-2 scene -> 'Band ratio' 11/12, and 'Resample spectral library' (default
+alteration minerals to Sentinel-2) -> 'Spectral Angle Mapper' with that CSV as its library.
+Run: QT_QPA_PLATFORM=offscreen .venv/bin/python test/cli/make_model.py"""
 import os
 import sys
 
+os.environ.setdefault("QT_HASH_SEED", "0")  # stable attribute order in the written XML
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 import conftest  # noqa: E402,F401  (makes 'prospectra' importable)
-from qgis.core import (QgsApplication, QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,  # noqa: E402
-                       QgsProcessingModelChildParameterSource as Source, QgsProcessingModelOutput,
-                       QgsProcessingModelParameter, QgsProcessingParameterMultipleLayers, QgsProcessing)
+from qgis.core import (QgsApplication, QgsProcessing, QgsProcessingModelAlgorithm,  # noqa: E402
+                       QgsProcessingModelChildAlgorithm, QgsProcessingModelChildParameterSource as Source,
+                       QgsProcessingModelOutput, QgsProcessingModelParameter, QgsProcessingParameterMultipleLayers)
 from qgis.PyQt.QtCore import QPointF  # noqa: E402
+
+
+def new_model(name):
+    model = QgsProcessingModelAlgorithm(name, "Prospectra examples")
+    model.addModelParameter(QgsProcessingParameterMultipleLayers("scene", "Sentinel-2 scene", QgsProcessing.TypeRaster),
+                            QgsProcessingModelParameter("scene"))
+    model.parameterComponent("scene").setPosition(QPointF(100, 60))
+    return model
+
+
+def add_child(model, alg_id, child_id, description, position, sources, outputs):
+    """sources: {parameter: Source}; outputs: {model output name: (child output, description)}."""
+    child = QgsProcessingModelChildAlgorithm(alg_id)
+    child.setChildId(child_id)
+    child.setDescription(description)
+    child.setPosition(QPointF(*position))
+    for parameter, source in sources.items():
+        child.addParameterSources(parameter, [source])
+    model_outputs = {}
+    for name, (child_output, label) in outputs.items():
+        out = QgsProcessingModelOutput(name, label)
+        out.setChildOutputName(child_output)
+        out.setChildId(child_id)
+        model_outputs[name] = out
+    child.setModelOutputs(model_outputs)
+    model.addChildAlgorithm(child)
 
 
 def main():
@@ -21,41 +51,35 @@ def main():
     app.initQgis()
     from prospectra.algorithms.provider import ProspectraProvider
     from prospectra.core.presets import composites, ratios
+    from prospectra.core.sensors import sensors
 
     provider = ProspectraProvider()
     QgsApplication.processingRegistry().addProvider(provider)
-    model = QgsProcessingModelAlgorithm("Composite then ratio", "Prospectra examples")
-    model.addModelParameter(QgsProcessingParameterMultipleLayers("scene", "Sentinel-2 scene", QgsProcessing.TypeRaster),
-                            QgsProcessingModelParameter("scene"))
-    model.parameterComponent("scene").setPosition(QPointF(100, 60))
+    preset = {p.id: i + 1 for i, p in enumerate(composites())}
+    preset.update({p.id: i + 1 for i, p in enumerate(ratios())})
+    scene = Source.fromModelParameter("scene")
 
-    composite = QgsProcessingModelChildAlgorithm("prospectra:bandcomposite")
-    composite.setChildId("composite")
-    composite.setDescription("Band composite 11-4-12")
-    composite.setPosition(QPointF(300, 160))
-    composite.addParameterSources("INPUT", [Source.fromModelParameter("scene")])
-    composite.addParameterSources("PRESET", [Source.fromStaticValue(1 + [p.id for p in composites()].index("msi_11_4_12"))])
-    out = QgsProcessingModelOutput("composite", "Composite 11-4-12")
-    out.setChildOutputName("OUTPUT")
-    out.setChildId("composite")
-    composite.setModelOutputs({"composite": out})
-    model.addChildAlgorithm(composite)
+    model = new_model("Composite then ratio")
+    add_child(model, "prospectra:bandcomposite", "composite", "Band composite 11-4-12", (300, 160),
+              {"INPUT": scene, "PRESET": Source.fromStaticValue(preset["msi_11_4_12"])},
+              {"composite": ("OUTPUT", "Composite 11-4-12")})
+    add_child(model, "prospectra:bandratio", "ratio", "Band ratio 11/12 of the composite", (500, 260),
+              {"INPUT": Source.fromChildOutput("composite", "OUTPUT"),
+               "PRESET": Source.fromStaticValue(preset["msi_11_12"])},
+              {"ratio": ("OUTPUT", "Ratio 11/12")})
+    assert model.toFile(os.path.join(HERE, "composite_then_ratio.model3"))
 
-    ratio = QgsProcessingModelChildAlgorithm("prospectra:bandratio")
-    ratio.setChildId("ratio")
-    ratio.setDescription("Band ratio 11/12 of the composite")
-    ratio.setPosition(QPointF(500, 260))
-    ratio.addParameterSources("INPUT", [Source.fromChildOutput("composite", "OUTPUT")])
-    ratio.addParameterSources("PRESET", [Source.fromStaticValue(1 + [p.id for p in ratios()].index("msi_11_12"))])
-    ratio_out = QgsProcessingModelOutput("ratio", "Ratio 11/12")
-    ratio_out.setChildOutputName("OUTPUT")
-    ratio_out.setChildId("ratio")
-    ratio.setModelOutputs({"ratio": ratio_out})
-    model.addChildAlgorithm(ratio)
-
-    path = os.path.join(HERE, "composite_then_ratio.model3")
-    assert model.toFile(path), "could not write the model"
-    print(path)
+    model = new_model("Ratio and spectral angle mapper")
+    add_child(model, "prospectra:bandratio", "ratio", "Band ratio 11/12", (300, 160),
+              {"INPUT": scene, "PRESET": Source.fromStaticValue(preset["msi_11_12"])},
+              {"ratio": ("OUTPUT", "Ratio 11/12")})
+    add_child(model, "prospectra:resamplelibrary", "library", "Alteration minerals in Sentinel-2 bands", (300, 300),
+              {"SENSOR": Source.fromStaticValue(list(sensors()).index("sentinel2a_msi"))}, {"library": ("OUTPUT", "Resampled library")})
+    add_child(model, "prospectra:spectralanglemapper", "sam", "Spectral Angle Mapper", (550, 300),
+              {"INPUT": scene, "LIBRARY": Source.fromChildOutput("library", "OUTPUT"),
+               "MAX_ANGLE": Source.fromStaticValue(0.25)},
+              {"minerals": ("OUTPUT", "Mineral classes"), "angles": ("OUTPUT_RULE", "Spectral angles")})
+    assert model.toFile(os.path.join(HERE, "ratio_and_sam.model3"))
 
 
 if __name__ == "__main__":

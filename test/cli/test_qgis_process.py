@@ -86,3 +86,33 @@ def test_model_chains_composite_and_ratio(qgis_process, s2, tmp_path):
     stack = gdal.Open(S2_L2A).ReadAsArray().astype(np.float64)
     assert np.allclose(gdal.Open(composite).ReadAsArray(), stack[[10, 3, 11]])  # B11, B4, B12
     assert np.allclose(gdal.Open(ratio).ReadAsArray(), stack[10] / stack[11], rtol=1e-6)
+
+
+def test_sam_json_run_on_simulated_sentinel2(qgis_process, tmp_path):
+    from data.simulated_minerals import make_scene
+
+    scene = str(tmp_path / "scene.tif")
+    truth, _ = make_scene(scene, "sentinel2a_msi")
+    out = str(tmp_path / "minerals.tif")
+    proc = qgis_process("--json", "run", "prospectra:spectralanglemapper", "--", f"INPUT={scene}",
+                        "ENDMEMBERS=Calcite,Alunite,Kaolinite,Hematite,Epidote,Muscovite", f"OUTPUT={out}",
+                        f"OUTPUT_SUMMARY={tmp_path / 'summary.csv'}")
+    result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert result["results"]["OUTPUT"] == out
+    classes = gdal.Open(out).ReadAsArray()
+    assert all(np.mean(classes[truth == k] == k) >= 0.95 for k in range(1, 7))
+    assert os.path.exists(str(tmp_path / "minerals.qml"))
+
+
+def test_model_chains_ratio_library_and_sam(qgis_process, s2, tmp_path):
+    outputs = {name: str(tmp_path / f"{name}.{ext}") for name, ext in
+               (("ratio", "tif"), ("library", "csv"), ("minerals", "tif"), ("angles", "tif"))}
+    qgis_process("run", os.path.join(ROOT, "test", "cli", "ratio_and_sam.model3"), "--", f"scene={s2}",
+                 f"ratio:ratio={outputs['ratio']}", f"library:library={outputs['library']}",
+                 f"sam:minerals={outputs['minerals']}", f"sam:angles={outputs['angles']}")
+    angles = gdal.Open(outputs["angles"]).ReadAsArray()
+    classes = gdal.Open(outputs["minerals"]).ReadAsArray()
+    assert angles.shape[0] == 14  # the default alteration minerals, through the resampled CSV
+    assert np.array_equal(classes, np.where(angles.min(axis=0) <= 0.25, angles.argmin(axis=0) + 1, 0))
+    stack = gdal.Open(S2_L2A).ReadAsArray().astype(np.float64)
+    assert np.allclose(gdal.Open(outputs["ratio"]).ReadAsArray(), stack[10] / stack[11], rtol=1e-6)

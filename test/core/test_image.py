@@ -158,12 +158,16 @@ def test_landsat_mtl_scaling_is_found(tmp_path):
 
 
 @pytest.mark.parametrize("size", [(1, 1), (300, 7), (257, 1000), (5000, 900), (20000, 3)])
-def test_windows_cover_every_pixel_once(size):
+@pytest.mark.parametrize("input_block", [(1, 1), (512, 512), (300, 1), (2048, 2048)])
+def test_windows_cover_every_pixel_once_on_whole_input_blocks(size, input_block):
     w, h = size
     hits = np.zeros((h, w), np.uint8)
-    for x, y, bw, bh in windows(w, h, block_pixels=2 ** 16):
+    for x, y, bw, bh in windows(w, h, block_pixels=2 ** 16, input_block=input_block):
         hits[y:y + bh, x:x + bw] += 1
         assert x % 256 == 0 and y % 256 == 0
+        for offset, block in zip((x, y), input_block):
+            if block <= 1024:
+                assert offset % block == 0
     assert (hits == 1).all()
 
 

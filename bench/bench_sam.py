@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Benchmark: Spectral Angle Mapper with 20 USGS endmembers on a generated 12-band 10980 x 10980 uint16
+Sentinel-2 L2A raster (10 bands compared: B1 and B9 left out), against in the same run
+  (a) a plain GDAL read of the same bands of the same file, in the same windows (the floor for any
+      algorithm that reads the image), and
+  (b) Spectral Python's spectral_angles on one block already in memory, against Prospectra's block kernel.
+Reports times, peak memory (/usr/bin/time -v) and ratios.
+
+Usage: bench/bench_sam.py [--size 10980] [--workdir DIR]"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "build", "plugins"))
+from bench_band_ratio import generate  # noqa: E402
+
+MINERALS = ["Feldspar", "Chlorite", "Pyrite", "Epidote", "Malachite", "Calcite", "Alunite", "Magnetite", "Biotite",
+            "Serpentine", "Dolomite", "Chalcopyrite", "Azurite", "Sericite", "Kaolinite", "Hematite", "Goethite",
+            "Jarosite", "Montmorillonite", "Illite"]
+PRELUDE = ("import sys; sys.path.insert(0, sys.argv[1]);"
+           "from prospectra.core.image import open_image;"
+           "im = open_image(sys.argv[2], 'sentinel2a_msi', scaling='sentinel2_offset');"
+           "bands = [b for b in im.band_names if b not in im.sensor.atmospheric_bands];")
+READ_ONLY = PRELUDE + (
+    "from prospectra.core.blocks import bounded_cache\n"
+    "with bounded_cache():\n"
+    "    for w in im.windows():\n"
+    "        [im.ds.GetRasterBand(im.band_index[b]).ReadAsArray(*w) for b in bands]")
+SAM = PRELUDE + (
+    "from prospectra.core.spectral_library import usgs_endmembers;"
+    "from prospectra.core.spectral_angle_mapper import spectral_angle_mapper;"
+    "from prospectra.core.errors import NullFeedback;"
+    f"lib = usgs_endmembers({MINERALS!r});"
+    "spectral_angle_mapper(im, lib.names, lib.resample(im.sensor, bands), bands, 0.1, {}, sys.argv[3], NullFeedback())")
+
+
+def timed(code, *args):
+    start = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", code, *args], capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(proc.stderr)
+    wall = time.perf_counter() - start
+    return wall, int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1)) / 1024
+
+
+def kernel_comparison():
+    """One 1024 x 1024 block of 10 bands in memory: Spectral Python against Prospectra's kernel."""
+    from spectral import spectral_angles
+
+    from prospectra.core.sensors import sensor
+    from prospectra.core.spectral_angle_mapper import classify_block, unit_endmembers
+    from prospectra.core.spectral_library import usgs_endmembers
+
+    s2 = sensor("sentinel2a_msi")
+    bands = ["B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12"]
+    matrix = usgs_endmembers(MINERALS).resample(s2, bands)
+    rng = np.random.default_rng(0)
+    block = (0.2 + 0.05 * rng.standard_normal((1024, 1024, len(bands)))).astype(np.float32)
+    unit = unit_endmembers(MINERALS, matrix, bands)
+    limits = np.full(len(MINERALS), np.cos(0.1), np.float32)
+    pixels = np.ascontiguousarray(block.reshape(-1, len(bands)).T)  # Prospectra's (bands, pixels) layout
+    valid = np.ones(pixels.shape[1], bool)
+
+    def best_of(f, n=3):
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    t_spy = best_of(lambda: spectral_angles(block, matrix))
+    t_class = best_of(lambda: classify_block(pixels, valid, unit, limits, False))
+    t_rule = best_of(lambda: classify_block(pixels, valid, unit, limits, True))
+    return t_spy, t_class, t_rule
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=10980)
+    ap.add_argument("--workdir")
+    args = ap.parse_args()
+    work = args.workdir or tempfile.mkdtemp(prefix="prospectra-bench-")
+    os.makedirs(work, exist_ok=True)
+    src = os.path.join(work, f"s2_l2a_{args.size}.tif")
+    if not os.path.exists(src):
+        print(f"generating {src} ...", flush=True)
+        generate(src, args.size)
+    out = os.path.join(work, "sam_classes.tif")
+    if os.path.exists(out):
+        os.remove(out)
+    plugins = os.path.join(ROOT, "build", "plugins")
+    t_read, m_read = timed(READ_ONLY, plugins, src)
+    t_sam, m_sam = timed(SAM, plugins, src, out)
+    t_spy, t_class, t_rule = kernel_comparison()
+    print(f"raster: 12 bands x {args.size} x {args.size} uint16, 10 bands compared, {len(MINERALS)} endmembers")
+    print(f"plain GDAL read of the 10 bands : {t_read:7.1f} s, peak memory {m_read:6.0f} MiB")
+    print(f"Prospectra SAM (class raster)   : {t_sam:7.1f} s, peak memory {m_sam:6.0f} MiB")
+    print(f"SAM / read time ratio: {t_sam / t_read:.2f}")
+    print(f"one 1024 x 1024 block in memory: Spectral Python spectral_angles {t_spy * 1000:.0f} ms; Prospectra "
+          f"class map {t_class * 1000:.0f} ms ({t_spy / t_class:.1f}x faster), with all angles "
+          f"{t_rule * 1000:.0f} ms ({t_spy / t_rule:.1f}x faster)")
+
+
+if __name__ == "__main__":
+    main()

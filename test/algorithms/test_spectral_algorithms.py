@@ -1,0 +1,115 @@
+"""spectralanglemapper and resamplelibrary through processing.run in a real headless QGIS."""
+import csv
+import json
+import os
+import shutil
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from conftest import DATA
+from test_band_algorithms import SENSORS
+from test_bad_inputs import run_fails  # noqa: F401 (fixture)
+
+
+@pytest.fixture
+def scene(tmp_path):
+    from data.simulated_minerals import make_scene
+
+    path = tmp_path / "simulated_landsat8.tif"
+    truth, _ = make_scene(path, "landsat8_oli")
+    return str(path), truth
+
+
+def test_sam_on_simulated_landsat8_with_styled_classes(qgis_processing, scene, tmp_path):
+    path, truth = scene
+    out, rule, summary = (str(tmp_path / n) for n in ("minerals.tif", "angles.tif", "summary.csv"))
+    qgis_processing.run("prospectra:spectralanglemapper", {
+        "INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"),
+        "ENDMEMBERS": "Calcite, Alunite, Kaolinite, Hematite, Epidote, Muscovite, Feldspar",
+        "OUTPUT": out, "OUTPUT_RULE": rule, "OUTPUT_SUMMARY": summary})
+    classes = gdal.Open(out).ReadAsArray()
+    for k in range(1, 7):
+        assert np.mean(classes[truth == k] == k) >= 0.95
+    ds = gdal.Open(rule)
+    assert ds.RasterCount == 7
+    assert [ds.GetRasterBand(i + 1).GetDescription() for i in range(7)][-1] == "Feldspar"
+    # the class map is the argmin of the rule image wherever that angle is within 0.10 rad
+    angles = ds.ReadAsArray()
+    assert np.array_equal(classes, np.where(angles.min(axis=0) <= 0.10, angles.argmin(axis=0) + 1, 0))
+    with open(summary) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["pixels"]) for r in rows] == [int((classes == k).sum()) for k in range(8)]
+    assert float(rows[1]["area"]) == pytest.approx(int(rows[1]["pixels"]) * 900.0)
+    palette = ET.parse(str(tmp_path / "minerals.qml")).getroot().find("pipe/rasterrenderer")
+    assert palette.get("type") == "paletted"
+    entries = {int(e.get("value")): (e.get("label"), e.get("color").lower()) for e in palette.iter("paletteEntry")}
+    assert entries[1][0] == "Calcite" and entries[7] == ("Feldspar", "#fe00fe")
+    assert len({c for _, c in entries.values()}) == len(entries)
+
+
+def test_sam_with_spectra_from_image_points(qgis_processing, scene, tmp_path):
+    path, truth = scene
+    ds = gdal.Open(path)
+    x0, dx, _, y0, _, dy = ds.GetGeoTransform()
+    features = [{"type": "Feature", "properties": {"rock": name},
+                 "geometry": {"type": "Point", "coordinates": [x0 + (col + 0.5) * dx, y0 + (row + 0.5) * dy]}}
+                for name, (col, row) in {"calcite outcrop": (4, 4), "alunite outcrop": (12, 3),
+                                         "background": (30, 20)}.items()]
+    points = str(tmp_path / "points.geojson")
+    with open(points, "w") as f:
+        json.dump({"type": "FeatureCollection", "features": features,
+                   "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}}}, f)
+    out = str(tmp_path / "classes.tif")
+    qgis_processing.run("prospectra:spectralanglemapper", {
+        "INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "POINTS": points, "LABEL_FIELD": "rock",
+        "MAX_ANGLE": 0.05, "OUTPUT": out, "OUTPUT_RULE": None, "OUTPUT_SUMMARY": None})
+    classes = gdal.Open(out).ReadAsArray()
+    assert np.mean(classes[truth == 1] == 1) >= 0.95  # calcite patch
+    assert np.mean(classes[truth == 2] == 2) >= 0.95  # alunite patch
+    assert np.mean(classes[16:, :] == 3) >= 0.95  # background rows
+    assert not os.path.exists(str(tmp_path / "classes.csv"))
+
+
+def test_resample_library_csv_plot_and_round_trip_into_sam(qgis_processing, scene, tmp_path):
+    csv_path, png = str(tmp_path / "lib.csv"), str(tmp_path / "lib.png")
+    qgis_processing.run("prospectra:resamplelibrary", {
+        "SENSOR": SENSORS.index("landsat8_oli"), "SPECTRA": "Calcite, Kaolinite CM9", "OUTPUT": csv_path,
+        "OUTPUT_PLOT": png})
+    with open(csv_path) as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["band", "centre_nm", "Calcite", "Kaolinite CM9"] and len(rows) == 8
+    from prospectra.core.sensors import sensor
+    from prospectra.core.spectral_library import usgs_endmembers
+
+    expected = usgs_endmembers(["Calcite"]).resample(sensor("landsat8_oli"), [r[0] for r in rows[1:]])[0]
+    assert np.allclose([float(r[2]) for r in rows[1:]], expected, atol=1e-6)
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    path, truth = scene  # the written CSV is a library SAM can use directly
+    out = str(tmp_path / "classes.tif")
+    qgis_processing.run("prospectra:spectralanglemapper", {
+        "INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "LIBRARY": csv_path, "OUTPUT": out,
+        "BANDS": "B1,B2,B3,B4,B5,B6,B7"})
+    assert np.mean(gdal.Open(out).ReadAsArray()[truth == 1] == 1) >= 0.95
+
+
+def test_sam_bad_inputs(run_fails, scene, tmp_path):  # noqa: F811
+    path, _ = scene
+    base = {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli")}
+    run_fails("prospectra:spectralanglemapper", dict(base, ENDMEMBERS="Calcite, Kaolinit"),
+              "ENDMEMBERS: 'Kaolinit' is not in the bundled USGS splib07 library", "Close matches: Kaolinite")
+    run_fails("prospectra:spectralanglemapper", dict(base, ENDMEMBERS="Chalcocite"),
+              "Chalcocite is not in USGS splib07")
+    run_fails("prospectra:spectralanglemapper", dict(base, MAX_ANGLE=3.0), "MAX_ANGLE", "at most pi/2")
+    run_fails("prospectra:spectralanglemapper", dict(base, BANDS="B2,B13"), "BANDS: 'B13' is not a band")
+    vnir = tmp_path / "vnir.csv"
+    vnir.write_text("wavelength,leaf\n" + "".join(f"{w},{0.05 + w / 4000}\n" for w in range(400, 1001, 10)))
+    run_fails("prospectra:spectralanglemapper", dict(base, LIBRARY=str(vnir)),
+              "'leaf' does not cover band(s) B6, B7 of Landsat-8 OLI")
+    s2_lib = tmp_path / "s2.csv"
+    s2_lib.write_text("band,rock\nB2,0.1\nB3,0.2\nB4,0.3\n")
+    run_fails("prospectra:spectralanglemapper", dict(base, LIBRARY=str(s2_lib)),
+              "'rock' from 's2.csv' has bands B2, B3, B4 but the image needs B1, B2, B3, B4, B5, B6, B7")
