@@ -26,7 +26,8 @@ test: venv
 	$(PY) -m pytest -q test
 
 bench: venv
-	$(PY) bench/bench_band_ratio.py
+	$(PY) bench/bench_band_ratio.py --workdir build/bench
+	$(PY) bench/bench_sam.py --workdir build/bench
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

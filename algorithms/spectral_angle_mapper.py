@@ -33,9 +33,21 @@ def parse_class_angles(text):
 
 
 def class_colours(names):
+    """Paper 001's colours for its minerals; distinct colours, none close to one already used, for the rest."""
     known = {e["name"].lower(): e["colour"] for e in usgs_selection()["paper001_endmembers"]}
-    free = iter([c for c in CLASS_COLOURS if c.lower() not in {v.lower() for v in known.values()}] * 20)
-    return [known.get(n.lower()) or next(free) for n in names]
+    out = [known.get(n.lower()) for n in names]
+
+    def rgb(colour):
+        return [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+
+    def far_from_used(colour):
+        return all(sum((a - b) ** 2 for a, b in zip(rgb(colour), rgb(u))) > 80 ** 2 for u in filter(None, out))
+
+    for i, colour in enumerate(out):
+        if colour is None:
+            out[i] = next((c for c in CLASS_COLOURS if far_from_used(c)),
+                          CLASS_COLOURS[i % len(CLASS_COLOURS)])
+    return out
 
 
 class SpectralAngleMapper(ProspectraAlgorithm):

@@ -12,7 +12,12 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "test", "data")
 QGIS_PROCESS = os.path.join(ROOT, "scripts", "qgis_process")
-sys.path.insert(0, os.path.join(ROOT, "build", "plugins"))
+PLUGINS = os.path.join(ROOT, "build", "plugins")
+os.makedirs(PLUGINS, exist_ok=True)
+if not os.path.lexists(os.path.join(PLUGINS, "prospectra")):  # import the checkout as the package 'prospectra'
+    os.symlink(ROOT, os.path.join(PLUGINS, "prospectra"))
+sys.path.insert(0, PLUGINS)
+sys.path.insert(0, os.path.join(ROOT, "test"))  # the simulated mineral scene is made by test/data code
 
 
 def preset_index(kind, preset_id):
@@ -27,7 +32,7 @@ def sensor_index(sensor_id):
     return list(sensors()).index(sensor_id)
 
 
-def run(alg, params, inputs):
+def run(alg, params, inputs=()):
     args = [QGIS_PROCESS, "run", f"prospectra:{alg}", "--"] + [f"INPUT={p}" for p in inputs]
     args += [f"{k}={v}" for k, v in params.items()]
     proc = subprocess.run(args, capture_output=True, text=True)
@@ -65,12 +70,32 @@ def main():
         ("bandratio", tm, tm_sensor, "tm_3_1", "tm_ratio_3_1.tif",
          "Landsat-5 TM 3/1: high = ferric iron oxides (Sabins 1999; DN ratio, no reflectance metadata)"),
     ]
+    from data.simulated_minerals import MINERALS, make_scene
+
+    simulated = os.path.join(scenes, "simulated_minerals_landsat8.tif")
+    make_scene(simulated, "landsat8_oli")
+    l8 = {"SENSOR": sensor_index("landsat8_oli")}
+    spectral_jobs = [
+        ("resamplelibrary", [], dict(s2_sensor, OUTPUT_PLOT=os.path.join(out, "library_sentinel2.png")),
+         "library_sentinel2.csv", "default alteration minerals (USGS splib07) in Sentinel-2 bands; plot: "
+                                  "library_sentinel2.png"),
+        ("spectralanglemapper", [simulated], dict(l8, ENDMEMBERS=",".join(MINERALS),
+                                                  OUTPUT_RULE=os.path.join(out, "sam_angles_simulated.tif"),
+                                                  OUTPUT_SUMMARY=os.path.join(out, "sam_summary_simulated.csv")),
+         "sam_minerals_simulated.tif", "SIMULATED Landsat-8 scene (USGS spectra in patches on a real background): "
+                                       "Spectral Angle Mapper classes, 0.10 rad; angles and summary beside it"),
+    ]
+    total = len(jobs) + len(spectral_jobs)
     for i, (alg, inputs, params, preset, name, what) in enumerate(jobs, 1):
         kind = "composite" if alg == "bandcomposite" else "ratio"
         target = os.path.join(out, name)
         run(alg, dict(params, PRESET=preset_index(kind, preset), OUTPUT=target),
             inputs if isinstance(inputs, list) else [inputs])
-        print(f"[{i}/{len(jobs)}] {target}\n      {what}; style: {os.path.splitext(name)[0]}.qml", flush=True)
+        print(f"[{i}/{total}] {target}\n      {what}; style: {os.path.splitext(name)[0]}.qml", flush=True)
+    for i, (alg, inputs, params, name, what) in enumerate(spectral_jobs, len(jobs) + 1):
+        target = os.path.join(out, name)
+        run(alg, dict(params, OUTPUT=target), inputs)
+        print(f"[{i}/{total}] {target}\n      {what}", flush=True)
     print(f"\nAll outputs in {out}. Open the .tif files in QGIS: each loads with its style.")
 
 
