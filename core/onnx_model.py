@@ -1,0 +1,154 @@
+"""ONNX models that describe themselves (models/MODEL_SPEC.md): load once, check against an image
+before any pixel is read, run in batches."""
+import functools
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import InputError
+from .sensors import sensors
+
+MODEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+REQUIRED = ("prospectra_spec", "task", "sensor", "bands", "patch_size", "version", "licence", "training_data")
+TASKS = ("tagging", "classification", "regression")
+MISSING_PACKAGE = ("the Python package onnxruntime is missing. Install it into the Python that QGIS uses: "
+                   "python3 -m pip install onnxruntime (Windows: from the OSGeo4W shell)")
+
+
+@dataclass
+class OnnxModel:
+    path: str
+    task: str
+    sensor: str  # sensor id, or '' when declared by the user without one
+    bands: list
+    patch_size: int
+    stride: int
+    classes: list = field(default_factory=list)
+    colours: list = field(default_factory=list)
+    threshold: float = 0.5
+    mean: np.ndarray = None
+    std: np.ndarray = None
+    meta: dict = field(default_factory=dict)
+    declared: bool = False  # the user declared what the model's metadata lacks
+
+    @property
+    def name(self):
+        return os.path.splitext(os.path.basename(self.path))[0]
+
+    def session(self):
+        return _session(self.path, os.path.getmtime(self.path))
+
+    def check_image(self, image, parameter="MODEL"):
+        """The image has the model's bands from a compatible sensor; raises before any pixel is read."""
+        if self.sensor:
+            family = sensors()[self.sensor].family if self.sensor in sensors() else self.sensor
+            if family != image.sensor.family:
+                raise InputError(parameter, f"'{self.name}' was trained for {self.sensor} but SENSOR is "
+                                            f"{image.sensor.name}; choose a model for {image.sensor.name}.")
+        missing = [b for b in self.bands if b not in image.band_names]
+        if missing:
+            raise InputError(parameter, f"'{self.name}' needs bands {', '.join(self.bands)}; the image lacks "
+                                        f"{', '.join(missing)} (it has {', '.join(image.band_names)}).")
+
+    def predict(self, patches):
+        """patches: (n, bands, patch, patch) float32 reflectance -> (n, outputs) float32."""
+        x = patches
+        if self.mean is not None:
+            x = (x - self.mean[None, :, None, None]) / self.std[None, :, None, None]
+        session = self.session()
+        out = session.run(None, {session.get_inputs()[0].name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+        return np.asarray(out, dtype=np.float32).reshape(len(patches), -1)
+
+
+@functools.lru_cache(maxsize=8)
+def _session(path, mtime):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    options.log_severity_level = 3
+    providers = ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")  # onnxruntime falls back to the CPU where CUDA fails
+    return ort.InferenceSession(path, options, providers=providers)
+
+
+def bundled_models():
+    """{name: path} of the ONNX files shipped in models/."""
+    if not os.path.isdir(MODEL_DIR):
+        return {}
+    return {os.path.splitext(f)[0]: os.path.join(MODEL_DIR, f) for f in sorted(os.listdir(MODEL_DIR))
+            if f.endswith(".onnx")}
+
+
+def bundled_model_for(sensor, task="tagging"):
+    """The bundled model of that task whose sensor family matches, or None."""
+    for path in bundled_models().values():
+        meta = read_metadata(path)
+        model_sensor = sensors().get(meta.get("sensor"))
+        if meta.get("task") == task and model_sensor is not None and model_sensor.family == sensor.family:
+            return path
+    return None
+
+
+def read_metadata(path, parameter="MODEL"):
+    if not os.path.isfile(path):
+        raise InputError(parameter, f"'{path}' does not exist.")
+    try:
+        session = _session(path, os.path.getmtime(path))
+    except ImportError:
+        raise InputError(parameter, MISSING_PACKAGE) from None
+    except Exception as e:  # onnxruntime raises its own types for corrupt or foreign files
+        raise InputError(parameter, f"'{os.path.basename(path)}' is not a readable ONNX model "
+                                    f"({str(e).splitlines()[0][:200]}).") from None
+    return dict(session.get_modelmeta().custom_metadata_map)
+
+
+def load_model(path, parameter="MODEL", bands=None, patch_size=None):
+    """Read and check a model's metadata; bands and patch_size declare what a foreign model lacks."""
+    meta = read_metadata(path, parameter)
+    session = _session(path, os.path.getmtime(path))
+    inputs = session.get_inputs()
+    shape = inputs[0].shape
+    if len(inputs) != 1 or len(shape) != 4:
+        raise InputError(parameter, f"'{os.path.basename(path)}' takes {len(inputs)} input(s) of shape {shape}; "
+                                    f"Prospectra feeds one tensor [batch, bands, patch, patch] (rank 4).")
+    declared = False
+    missing = [k for k in REQUIRED if k not in meta]
+    if missing:
+        if not (bands and patch_size):
+            raise InputError(parameter, f"'{os.path.basename(path)}' lacks Prospectra metadata ({', '.join(missing)}; "
+                                        f"see models/MODEL_SPEC.md). Declare its input instead: MODEL_BANDS (band "
+                                        f"names in input order) and MODEL_PATCH_SIZE.")
+        n_out = session.get_outputs()[0].shape[-1]
+        meta = {"task": "tagging", "sensor": "", "bands": ",".join(bands), "patch_size": str(patch_size),
+                "classes": json.dumps([f"class {i + 1}" for i in range(n_out if isinstance(n_out, int) else 1)])}
+        declared = True
+    try:
+        task = meta["task"]
+        if task not in TASKS:
+            raise ValueError(f"task '{task}' is not one of {', '.join(TASKS)}")
+        model_bands = [b.strip() for b in meta["bands"].split(",") if b.strip()]
+        patch = int(meta["patch_size"])
+        stride = int(meta.get("stride") or max(1, patch // 2))
+        classes = json.loads(meta.get("classes", "[]"))
+        norm = json.loads(meta["normalisation"]) if meta.get("normalisation") else None
+        mean = np.asarray(norm["mean"], np.float32) if norm else None
+        std = np.asarray(norm["std"], np.float32) if norm else None
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(parameter, f"'{os.path.basename(path)}' has malformed Prospectra metadata: {e}.") from None
+    for dim, expected, what in ((shape[1], len(model_bands), "bands"), (shape[2], patch, "patch size"),
+                                (shape[3], patch, "patch size")):
+        if isinstance(dim, int) and dim != expected:
+            raise InputError(parameter, f"'{os.path.basename(path)}' takes {dim} for its {what} but its metadata "
+                                        f"says {expected}.")
+    if mean is not None and (len(mean) != len(model_bands) or len(std) != len(model_bands) or (std <= 0).any()):
+        raise InputError(parameter, f"'{os.path.basename(path)}': the normalisation needs one mean and one "
+                                    f"positive std per band ({len(model_bands)}).")
+    if task != "regression" and not classes:
+        raise InputError(parameter, f"'{os.path.basename(path)}' names no classes in its metadata.")
+    return OnnxModel(path, task, meta.get("sensor", ""), model_bands, patch, stride, classes,
+                     json.loads(meta.get("colours", "[]")), float(meta.get("threshold", 0.5)), mean, std, meta,
+                     declared)

@@ -1,0 +1,100 @@
+"""Tiled ONNX inference against a brute-force reference, with closed-form models built by code."""
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from onnx_fixtures import band_mean_model, brute_force_probabilities
+from prospectra.core.errors import InputError, NullFeedback
+from prospectra.core.image import open_image
+from prospectra.core.onnx_model import load_model
+from prospectra.core.patch_tagging import PROBABILITY_NODATA, TAG_NODATA, tag_image
+from test_image import write_tif
+
+OLI = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+
+
+def scene(tmp_path, rows, cols, nodata_at=()):
+    cube = np.random.default_rng(rows * 1000 + cols).random((7, rows, cols)).astype(np.float32)
+    for r, c in nodata_at:
+        cube[:, r, c] = -9999.0
+    path = write_tif(tmp_path / f"scene_{rows}x{cols}.tif", cube, nodata=-9999.0, descriptions=OLI,
+                     gt=(500000, 30, 0, 4000000, 0, -30))
+    return path, cube, (cube != -9999.0).all(axis=0)
+
+
+def run(tmp_path, image, model, **kw):
+    out, prob = str(tmp_path / "tags.tif"), str(tmp_path / "probabilities.tif")
+    records = []
+    summary = tag_image(image, model, out, NullFeedback(), prob, on_patches=records.extend, **kw)
+    return gdal.Open(out).ReadAsArray(), gdal.Open(prob).ReadAsArray(), records, summary
+
+
+@pytest.mark.parametrize("rows, cols, patch, stride, rows_per_pass", [
+    (23, 37, 8, 3, 256),  # odd sizes, overlapping patches, edges not on the stride grid
+    (23, 37, 8, 3, 5),  # the same in passes of 5 rows: no seams where passes meet
+    (40, 32, 8, 8, 16),  # patches side by side
+    (5, 6, 8, 4, 256),  # smaller than one patch: edge-padded
+    (64, 9, 8, 1, 7),  # every pixel a patch origin
+])
+def test_probabilities_equal_the_brute_force_reference(tmp_path, rows, cols, patch, stride, rows_per_pass):
+    path, cube, valid = scene(tmp_path, rows, cols)
+    model = load_model(band_mean_model(tmp_path / "m.onnx", OLI, patch))
+    tags, probs, records, summary = run(tmp_path, open_image(path, "landsat8_oli"), model, stride=stride,
+                                        rows_per_pass=rows_per_pass)
+    expected = brute_force_probabilities(cube, valid, patch, stride, 7)
+    assert probs.shape == (7, rows, cols)
+    assert np.allclose(probs, expected, atol=1e-5)
+    best = expected.argmax(axis=0)
+    assert np.array_equal(tags, np.where(expected.max(axis=0) >= 0.5, best + 1, 0))
+    assert summary["padded"] == (rows < patch or cols < patch)
+    # the grid cells tile the whole extent exactly once
+    cover = np.zeros((rows, cols), int)
+    for c0, r0, c1, r1, _ in records:
+        cover[r0:r1, c0:c1] += 1
+    assert (cover == 1).all()
+
+
+def test_nodata_patches_are_skipped_and_uncovered_pixels_are_nodata(tmp_path):
+    path, cube, valid = scene(tmp_path, 24, 24, nodata_at=[(0, 0), (12, 12), (23, 23)])
+    model = load_model(band_mean_model(tmp_path / "m.onnx", OLI, 8))
+    tags, probs, _, _ = run(tmp_path, open_image(path, "landsat8_oli"), model, stride=4)
+    expected = brute_force_probabilities(cube, valid, 8, 4, 7)
+    uncovered = np.isnan(expected[0])
+    assert uncovered[0, 0] and uncovered[12, 12] and not uncovered[6, 6]
+    assert (probs[:, uncovered] == PROBABILITY_NODATA).all() and (tags[uncovered] == TAG_NODATA).all()
+    assert np.allclose(probs[:, ~uncovered], expected[:, ~uncovered], atol=1e-5)
+
+
+def test_model_checks_before_any_pixel(tmp_path):
+    path, _, _ = scene(tmp_path, 16, 16)
+    image = open_image(path, "landsat8_oli")
+    other = load_model(band_mean_model(tmp_path / "s2.onnx", ["B2", "B3", "B4"], 8, sensor="sentinel2a_msi"))
+    with pytest.raises(InputError, match="MODEL: 's2' was trained for sentinel2a_msi but SENSOR is Landsat-8 OLI"):
+        tag_image(image, other, str(tmp_path / "t.tif"), NullFeedback())
+    missing = load_model(band_mean_model(tmp_path / "b9.onnx", ["B2", "B9"], 8, sensor="landsat9_oli2"))
+    with pytest.raises(InputError, match="MODEL: 'b9' needs bands B2, B9; the image lacks B9"):
+        tag_image(image, missing, str(tmp_path / "t.tif"), NullFeedback())
+    with pytest.raises(InputError, match="STRIDE"):
+        tag_image(image, load_model(band_mean_model(tmp_path / "m.onnx", OLI, 8)), str(tmp_path / "t.tif"),
+                  NullFeedback(), stride=9)
+    assert sorted(os.listdir(tmp_path)) == ["b9.onnx", "m.onnx", "s2.onnx", "scene_16x16.tif"]
+
+
+def test_bad_model_files(tmp_path):
+    with pytest.raises(InputError, match="lacks Prospectra metadata .*MODEL_BANDS .* MODEL_PATCH_SIZE"):
+        load_model(band_mean_model(tmp_path / "bare.onnx", OLI, 8, metadata=False))
+    declared = load_model(str(tmp_path / "bare.onnx"), bands=OLI, patch_size=8)
+    assert declared.declared and declared.classes == [f"class {i}" for i in range(1, 8)]
+    (tmp_path / "notes.onnx").write_text("this is not a model")
+    with pytest.raises(InputError, match="'notes.onnx' is not a readable ONNX model"):
+        load_model(str(tmp_path / "notes.onnx"))
+    good = open(band_mean_model(tmp_path / "good.onnx", OLI, 8), "rb").read()
+    (tmp_path / "cut.onnx").write_bytes(good[:len(good) // 2])
+    with pytest.raises(InputError, match="'cut.onnx' is not a readable ONNX model"):
+        load_model(str(tmp_path / "cut.onnx"))
+    with pytest.raises(InputError, match="takes 1 input\\(s\\) of shape \\['batch', 7, 8\\]; .* \\(rank 4\\)"):
+        load_model(band_mean_model(tmp_path / "rank3.onnx", OLI, 8, rank=3))
+    with pytest.raises(InputError, match="takes 8 for its patch size but its metadata says 16"):
+        load_model(band_mean_model(tmp_path / "lie.onnx", OLI, 8, extra_meta={"patch_size": "16"}))
