@@ -102,6 +102,8 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         """QGIS only says 'Incorrect parameter value for INPUT' for a file that is no raster: say which and why."""
+        if not isinstance(self.parameterDefinition("INPUT"), QgsProcessingParameterMultipleLayers):
+            return super().checkParameterValues(parameters, context)
         values = parameters.get("INPUT")
         for value in values if isinstance(values, (list, tuple)) else [values]:
             if isinstance(value, str) and os.path.isfile(value):

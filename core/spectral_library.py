@@ -7,6 +7,7 @@ import csv
 import difflib
 import functools
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -278,7 +279,7 @@ def library_from_points(image, points, window=3, parameter="POINTS"):
     sums, counts, skipped = {}, {}, 0
     names = image.band_names
     for x, y, label in points:
-        col, row = int((x - x0) / dx), int((y - y0) / dy)
+        col, row = math.floor((x - x0) / dx), math.floor((y - y0) / dy)  # floor: points left of or above the image stay outside
         c0, r0 = max(col - half, 0), max(row - half, 0)
         c1, r1 = min(col + half + 1, image.width), min(row + half + 1, image.height)
         if c0 >= c1 or r0 >= r1 or not (0 <= col < image.width and 0 <= row < image.height):

@@ -6,6 +6,7 @@ composite_then_ratio.model3: a Sentinel-2 scene -> 'Band composite' 11-4-12 (Rak
 the band names to the next algorithm.
 ratio_and_sam.model3: a Sentinel-2 scene -> 'Band ratio' 11/12, and 'Resample spectral library' (default
 alteration minerals to Sentinel-2) -> 'Spectral Angle Mapper' with that CSV as its library.
+ratio_and_tagging.model3: a Landsat-8 scene -> 'Band ratio' 6/7 and 'Tag minerals' with the bundled model.
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python test/cli/make_model.py"""
 import os
 import sys
@@ -80,6 +81,16 @@ def main():
                "MAX_ANGLE": Source.fromStaticValue(0.25)},
               {"minerals": ("OUTPUT", "Mineral classes"), "angles": ("OUTPUT_RULE", "Spectral angles")})
     assert model.toFile(os.path.join(HERE, "ratio_and_sam.model3"))
+
+    model = new_model("Ratio and mineral tagging")
+    landsat = Source.fromStaticValue(list(sensors()).index("landsat8_oli"))
+    add_child(model, "prospectra:bandratio", "ratio", "Band ratio 6/7", (300, 160),
+              {"INPUT": scene, "SENSOR": landsat, "PRESET": Source.fromStaticValue(preset["oli_6_7"])},
+              {"ratio": ("OUTPUT", "Ratio 6/7")})
+    add_child(model, "prospectra:tagminerals", "tagging", "Tag minerals", (300, 300),
+              {"INPUT": scene, "SENSOR": landsat},
+              {"tags": ("OUTPUT", "Mineral tags"), "grid": ("OUTPUT_GRID", "Patch grid")})
+    assert model.toFile(os.path.join(HERE, "ratio_and_tagging.model3"))
 
 
 if __name__ == "__main__":

@@ -116,3 +116,34 @@ def test_model_chains_ratio_library_and_sam(qgis_process, s2, tmp_path):
     assert np.array_equal(classes, np.where(angles.min(axis=0) <= 0.25, angles.argmin(axis=0) + 1, 0))
     stack = gdal.Open(S2_L2A).ReadAsArray().astype(np.float64)
     assert np.allclose(gdal.Open(outputs["ratio"]).ReadAsArray(), stack[10] / stack[11], rtol=1e-6)
+
+
+def test_tagging_json_run_with_a_model_file(qgis_process, tmp_path):
+    from data.tagging_scene import OLI, scene
+    from data.tiny_models import band_mean_model, brute_force_probabilities
+
+    path, cube, valid = scene(tmp_path, 21, 34)
+    model = band_mean_model(tmp_path / "mean.onnx", OLI, 8)
+    prob = str(tmp_path / "p.tif")
+    proc = qgis_process("--json", "run", "prospectra:tagminerals", "--", f"INPUT={path}", "SENSOR=0",
+                        f"MODEL_FILE={model}", f"OUTPUT={tmp_path / 't.tif'}", f"OUTPUT_PROBABILITIES={prob}",
+                        f"OUTPUT_GRID={tmp_path / 'grid.gpkg'}")
+    result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert set(result["results"]) >= {"OUTPUT", "OUTPUT_PROBABILITIES", "OUTPUT_GRID"}
+    assert np.allclose(gdal.Open(prob).ReadAsArray(), brute_force_probabilities(cube, valid, 8, 4, 7), atol=1e-5)
+
+
+def test_model_chains_ratio_and_tagging(qgis_process, tmp_path):
+    from data.simulated_minerals import make_scene
+
+    scene = str(tmp_path / "landsat.tif")
+    make_scene(scene, "landsat8_oli", bands=["B1", "B2", "B3", "B4", "B5", "B6", "B7"])
+    ratio, tags, grid = (str(tmp_path / n) for n in ("ratio.tif", "tags.tif", "grid.gpkg"))
+    qgis_process("run", os.path.join(ROOT, "test", "cli", "ratio_and_tagging.model3"), "--", f"scene={scene}",
+                 f"ratio:ratio={ratio}", f"tagging:tags={tags}", f"tagging:grid={grid}")
+    cube = gdal.Open(scene).ReadAsArray().astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.where(cube[6] > 0, cube[5] / cube[6], -9999.0)
+    assert np.allclose(gdal.Open(ratio).ReadAsArray(), expected, rtol=1e-5)
+    assert gdal.Open(tags).GetMetadataItem("PROSPECTRA_MODEL") == "tagger_landsat_oli"
+    assert os.path.getsize(grid) > 0

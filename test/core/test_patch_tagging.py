@@ -5,24 +5,12 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from onnx_fixtures import band_mean_model, brute_force_probabilities
+from data.tiny_models import band_mean_model, brute_force_probabilities
 from prospectra.core.errors import InputError, NullFeedback
 from prospectra.core.image import open_image
 from prospectra.core.onnx_model import load_model
 from prospectra.core.patch_tagging import PROBABILITY_NODATA, TAG_NODATA, tag_image
-from test_image import write_tif
-
-OLI = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
-
-
-def scene(tmp_path, rows, cols, nodata_at=()):
-    cube = np.random.default_rng(rows * 1000 + cols).random((7, rows, cols)).astype(np.float32)
-    for r, c in nodata_at:
-        cube[:, r, c] = -9999.0
-    path = write_tif(tmp_path / f"scene_{rows}x{cols}.tif", cube, nodata=-9999.0, descriptions=OLI,
-                     gt=(500000, 30, 0, 4000000, 0, -30))
-    return path, cube, (cube != -9999.0).all(axis=0)
-
+from data.tagging_scene import OLI, scene
 
 def run(tmp_path, image, model, **kw):
     out, prob = str(tmp_path / "tags.tif"), str(tmp_path / "probabilities.tif")

@@ -1,0 +1,101 @@
+from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingOutputFile,
+                       QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
+                       QgsProcessingParameterString)
+
+from ..core.band_correlation import band_correlation
+from ..core.blocks import check_output_path
+from ..core.errors import InputError
+from ..core.geochem_report import json_path
+from .base import ProspectraAlgorithm
+from .kriging import input_paths, read_points
+
+
+class BandCorrelation(ProspectraAlgorithm):
+    def name(self):
+        return "bandcorrelation"
+
+    def displayName(self):  # noqa: N802
+        return "Band correlation with sample values"
+
+    def group(self):
+        return "Geochemistry and inversion"
+
+    def groupId(self):  # noqa: N802
+        return "inversion"
+
+    def shortHelpString(self):  # noqa: N802
+        return (
+            "<p>Correlates a numeric field of sample points (e.g. RE2O3 or La content) with the reflectance of each "
+            "band of an image at those points: <b>Spearman's rank correlation</b> (Spearman 1904) and "
+            "<b>Pearson's</b> linear correlation, with two-sided p-values (scipy.stats).</p>"
+            "<p>Cheng et al. (2023, Frontiers in Earth Science, doi:10.3389/feart.2022.1086325, section 2.5 and "
+            "Table 3) use Spearman's coefficient because contents are not normally distributed, and mark significant "
+            "bands with * (p &lt; 0.05) and ** (p &lt; 0.01); the report shows the same table. Bands with a "
+            "significant correlation are the candidates for an inversion model; the SIGNIFICANT_BANDS output lists "
+            "them (Spearman, p &lt; 0.05) for the next step of a model.</p>"
+            "<p>The image is read in reflectance (SCALING, as in every Prospectra algorithm). Each point takes the "
+            "pixel under it, or the mean of the valid pixels in a WINDOW x WINDOW square around it. To correlate with "
+            "kriged contents instead of point values (the 'surface-to-surface' set of Cheng et al.), krige the "
+            "samples onto the image grid first (Kriging algorithm) and sample that raster at the points.</p>"
+            "<p>Points outside the image or on nodata are skipped and counted; at least 10 samples on valid pixels "
+            "are needed. Outputs: an HTML report (table, bar chart; a JSON of the same name beside it) and a CSV "
+            "with one row per band.</p>")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add_image_parameters()
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "POINTS", "Sample points", [QgsProcessing.TypeVectorPoint]))
+        self.addParameter(QgsProcessingParameterField(
+            "FIELD", "Field to correlate (numeric)", parentLayerParameterName="POINTS",
+            type=QgsProcessingParameterField.Numeric))
+        self.addParameter(QgsProcessingParameterString(
+            "BANDS", "Bands to correlate, comma separated (empty: all bands)", optional=True))
+        self.add_advanced(QgsProcessingParameterNumber(
+            "WINDOW", "Window around each point (pixels, odd; 1 = the pixel under the point)",
+            QgsProcessingParameterNumber.Integer, defaultValue=1, minValue=1, maxValue=31))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            "OUTPUT_REPORT", "Correlation report (HTML; a JSON of the same name is written beside it)",
+            fileFilter="HTML files (*.html)"))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            "OUTPUT_TABLE", "Correlation per band (CSV)", fileFilter="CSV files (*.csv)", optional=True,
+            createByDefault=True))
+        self.addOutput(QgsProcessingOutputFile("OUTPUT_JSON", "Correlation report as JSON"))
+        self.addOutput(QgsProcessingOutputString(
+            "SIGNIFICANT_BANDS", "Bands with a significant Spearman correlation (p < 0.05), comma separated"))
+        self.addOutput(QgsProcessingOutputNumber("SAMPLES", "Samples used"))
+
+    def execute(self, parameters, context, feedback):
+        image = self.image(parameters, context)
+        source = self.parameterAsSource(parameters, "POINTS", context)
+        field = self.parameterAsString(parameters, "FIELD", context)
+        crs = QgsCoordinateReferenceSystem.fromWkt(image.projection)
+        if not crs.isValid():
+            raise InputError("INPUT", "the image has no coordinate reference system, so the points cannot be placed "
+                                      "on it; assign its CRS first.")
+        x, y, values, no_geometry = read_points(source, field, crs, context, "POINTS", "FIELD")
+        if no_geometry:
+            feedback.pushInfo(f"{no_geometry} features have no geometry (or could not be transformed) and were "
+                              f"skipped.")
+        bands = [b.strip() for b in self.parameterAsString(parameters, "BANDS", context).replace(";", ",").split(",")
+                 if b.strip()]
+        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
+        table = self.parameterAsFileOutput(parameters, "OUTPUT_TABLE", context) or None
+        inputs = image.sources + input_paths(parameters.get("POINTS"))
+        for name, path in (("OUTPUT_REPORT", report), ("OUTPUT_TABLE", table)):
+            if path:
+                check_output_path(path, inputs, name)
+        result = band_correlation(image, x, y, values, field, bands or None,
+                                  self.parameterAsInt(parameters, "WINDOW", context), feedback, report, table)
+        s = result["samples"]
+        feedback.pushInfo(f"{s['used']} samples used; skipped: {s['without_value']} without a value, "
+                          f"{s['outside_image']} outside the image, {s['on_nodata']} on nodata pixels.")
+        for r in result["bands"]:
+            feedback.pushInfo(f"  {r['band']}: Spearman rho {r['spearman_rho']:.3f}{r['spearman_sig']} "
+                              f"(p {r['spearman_p']:.3g}), Pearson r {r['pearson_r']:.3f}{r['pearson_sig']} "
+                              f"(p {r['pearson_p']:.3g})")
+        results = {"OUTPUT_REPORT": report, "OUTPUT_JSON": json_path(report),
+                   "SIGNIFICANT_BANDS": ",".join(result["significant_bands"]), "SAMPLES": s["used"]}
+        if table:
+            results["OUTPUT_TABLE"] = table
+        return results

@@ -1,0 +1,242 @@
+from qgis.core import (NULL, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsCsException, QgsFeatureRequest,
+                       QgsProcessing, QgsProcessingException, QgsProcessingOutputFile,
+                       QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterBoolean,
+                       QgsProcessingParameterCrs, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.blocks import check_output_path
+from ..core.errors import InputError
+from ..core.geochem_report import json_path
+from ..core.kriging import (DEFAULT_LAGS, DEFAULT_NEIGHBOURS, VARIOGRAM_MODELS, Grid, MissingPackage, kriging,
+                            parse_variogram_parameters)
+from .base import ProspectraAlgorithm
+from .styles import style_pseudocolor
+
+MODEL_CHOICES = ["auto"] + list(VARIOGRAM_MODELS)
+# Sequential yellow-green-blue (ColorBrewer YlGnBu) for the variance: darker is less certain.
+VARIANCE_RAMP = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]
+
+
+def read_points(source, field, crs, context, points_parameter="INPUT", field_parameter="FIELD"):
+    """x, y (in crs) and the field's value of every point (each vertex of multipoints), and how many features
+    had no usable geometry. A text field is refused here, where its type is known."""
+    if source is None:
+        raise InputError(points_parameter, "choose a point layer.")
+    if not field:
+        raise InputError(field_parameter, "choose the numeric field that holds the measured values.")
+    fields = source.fields()
+    index = fields.lookupField(field)
+    if index < 0:
+        raise InputError(field_parameter, f"the point layer has no field '{field}'.")
+    if not fields.at(index).isNumeric():
+        # Decimal fields first: measurements are usually decimals, identifiers integers.
+        numeric = sorted((f for f in fields if f.isNumeric() and f.name().lower() != "fid"),
+                         key=lambda f: f.type() != QVariant.Double)
+        numeric = [f.name() for f in numeric]
+        raise InputError(field_parameter, f"'{field}' is a {fields.at(index).typeName()} field, not numbers; choose "
+                                          f"a numeric field" + (f" (this layer has e.g. {', '.join(numeric[:5])})"
+                                                                if numeric else "") + ".")
+    transform = QgsCoordinateTransform(source.sourceCrs(), crs, context.transformContext())
+    xs, ys, values, no_geometry = [], [], [], 0
+    for feature in source.getFeatures(QgsFeatureRequest().setSubsetOfAttributes([index])):
+        geometry = feature.geometry()
+        if geometry is None or geometry.isEmpty():
+            no_geometry += 1
+            continue
+        try:
+            geometry.transform(transform)
+        except QgsCsException:
+            no_geometry += 1
+            continue
+        value = feature.attribute(index)
+        value = None if value is None or value == NULL else value
+        for p in geometry.vertices():
+            xs.append(p.x())
+            ys.append(p.y())
+            values.append(value)
+    return xs, ys, values, no_geometry
+
+
+class Kriging(ProspectraAlgorithm):
+    def name(self):
+        return "kriging"
+
+    def displayName(self):  # noqa: N802
+        return "Kriging (ordinary) of point samples"
+
+    def group(self):
+        return "Geochemistry and inversion"
+
+    def groupId(self):  # noqa: N802
+        return "inversion"
+
+    def shortHelpString(self):  # noqa: N802
+        return (
+            "<p>Interpolates a numeric field of a point layer (e.g. element contents of soil or till samples) onto a "
+            "raster grid by <b>ordinary Kriging</b> (Matheron 1963, Economic Geology 58; Cressie 1993, Statistics "
+            "for Spatial Data). The variogram fit and every prediction are done by <b>pykrige</b> (Murphy, Mueller, "
+            "Yurchak et al., GeoStat-Framework); QGIS itself has no Kriging.</p>"
+            "<p>This is the first step of the 'surface-to-surface' sample set of Cheng et al. (2023, Frontiers in "
+            "Earth Science, doi:10.3389/feart.2022.1086325, section 2.4): sample contents kriged onto the image grid "
+            "so that content and pixel spectra refer to the same area.</p>"
+            "<p><b>Grid</b>: the grid of REFERENCE (e.g. the image), or EXTENT with PIXEL_SIZE in CRS (empty: the "
+            "extent's CRS, else the point layer's). The CRS must be projected (distances in metres). Points outside "
+            "the grid are used: they inform the prediction near its edges; the log and report say how many.</p>"
+            "<p><b>Variogram</b> (VARIOGRAM_MODEL): linear, power, gaussian, spherical or exponential, fitted by "
+            "pykrige's least squares on NLAGS distance classes, or <i>automatic</i>: each model is fitted and the one "
+            "with the lowest leave-one-out RMSE is used (the log and the VARIOGRAM_MODEL output say which). Fixed "
+            "parameters can be given in VARIOGRAM_PARAMETERS, e.g. <code>sill=144, range=36000, nugget=50</code> "
+            "(linear: slope, nugget; power: scale, exponent, nugget).</p>"
+            "<p><b>Neighbourhood</b> (N_CLOSEST): each pixel is kriged from its N nearest samples (a moving "
+            "neighbourhood, default 16), block by block, so memory stays flat however large the grid; 0 uses all "
+            "samples (up to 3000).</p>"
+            "<p><b>Leave-one-out cross-validation</b>: each sample predicted from its neighbours without itself "
+            "(variogram fitted on all samples). The report gives its RMSE, mean error (bias) and mean absolute error "
+            "beside the sample standard deviation: an RMSE below the SD means Kriging predicts better than the "
+            "mean.</p>"
+            "<p><b>Outputs</b>: the kriged values and the Kriging variance (float32 GeoTIFFs, nodata -9999, styled "
+            "with colour ramps), an HTML report (variogram plot, cross-validation table and plot) with a JSON of the "
+            "same name beside it.</p>"
+            "<p>Bad inputs are refused with a message: a text field, a constant field, fewer than 10 samples, and "
+            "samples at the same location (average duplicates first, e.g. with 'Aggregate').</p>")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "INPUT", "Sample points", [QgsProcessing.TypeVectorPoint]))
+        self.addParameter(QgsProcessingParameterField(
+            "FIELD", "Field to interpolate (numeric)", parentLayerParameterName="INPUT",
+            type=QgsProcessingParameterField.Numeric))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            "REFERENCE", "Reference raster whose grid the output takes (or give EXTENT and PIXEL_SIZE)",
+            optional=True))
+        self.addParameter(QgsProcessingParameterExtent(
+            "EXTENT", "Output extent (when no reference raster is given)", optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            "PIXEL_SIZE", "Output cell size, in units of the output CRS (with EXTENT)",
+            QgsProcessingParameterNumber.Double, optional=True, minValue=0.0))
+        self.addParameter(QgsProcessingParameterCrs(
+            "CRS", "Output CRS with EXTENT (empty: the extent's CRS, else the point layer's)", optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            "VARIOGRAM_MODEL", "Variogram model", ["automatic (lowest leave-one-out RMSE)"] + list(VARIOGRAM_MODELS),
+            defaultValue=0))
+        self.add_advanced(QgsProcessingParameterNumber(
+            "N_CLOSEST", "Samples per pixel (moving neighbourhood; 0 = all samples)",
+            QgsProcessingParameterNumber.Integer, defaultValue=DEFAULT_NEIGHBOURS, minValue=0))
+        self.add_advanced(QgsProcessingParameterNumber(
+            "NLAGS", "Distance classes (lags) of the experimental variogram", QgsProcessingParameterNumber.Integer,
+            defaultValue=DEFAULT_LAGS, minValue=2, maxValue=200))
+        self.add_advanced(QgsProcessingParameterBoolean(
+            "WEIGHT", "Weight short lags more in the variogram fit", defaultValue=False))
+        self.add_advanced(QgsProcessingParameterString(
+            "VARIOGRAM_PARAMETERS", "Fixed variogram parameters instead of a fit, e.g. sill=144, range=36000, "
+                                    "nugget=50", optional=True))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Kriged values"))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            "OUTPUT_VARIANCE", "Kriging variance", optional=True, createByDefault=True))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            "OUTPUT_REPORT", "Kriging report (HTML; a JSON of the same name is written beside it)",
+            fileFilter="HTML files (*.html)", optional=True, createByDefault=True))
+        self.addOutput(QgsProcessingOutputFile("OUTPUT_JSON", "Kriging report as JSON"))
+        self.addOutput(QgsProcessingOutputString("VARIOGRAM_MODEL", "Variogram model used"))
+        self.addOutput(QgsProcessingOutputNumber("LOO_RMSE", "Leave-one-out RMSE"))
+        self.addOutput(QgsProcessingOutputNumber("LOO_MEAN_ERROR", "Leave-one-out mean error"))
+        self.addOutput(QgsProcessingOutputNumber("SAMPLE_SD", "Standard deviation of the samples"))
+        self.addOutput(QgsProcessingOutputNumber("SAMPLES", "Samples used"))
+        self.addOutput(QgsProcessingOutputNumber("SAMPLES_OUTSIDE", "Samples outside the grid (used)"))
+
+    def grid(self, parameters, context, source):
+        reference = self.parameterAsRasterLayer(parameters, "REFERENCE", context)
+        has_extent = parameters.get("EXTENT") not in (None, "")
+        if reference is not None and has_extent:
+            raise InputError("EXTENT", "give either a REFERENCE raster or an EXTENT with PIXEL_SIZE, not both.")
+        if reference is not None:
+            return Grid.of_raster(reference.source(), "REFERENCE"), reference.crs()
+        if not has_extent:
+            raise InputError("REFERENCE", "choose a reference raster for the output grid, or give an EXTENT and "
+                                          "PIXEL_SIZE.")
+        crs = self.parameterAsCrs(parameters, "CRS", context)
+        if not crs.isValid():
+            crs = self.parameterAsExtentCrs(parameters, "EXTENT", context)
+        if not crs.isValid():
+            crs = source.sourceCrs()
+        rect = self.parameterAsExtent(parameters, "EXTENT", context, crs)
+        pixel = self.parameterAsDouble(parameters, "PIXEL_SIZE", context) if parameters.get("PIXEL_SIZE") not in (
+            None, "") else 0.0
+        wkt = crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED_GDAL)
+        return Grid.of_extent(rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum(), pixel, wkt), crs
+
+    def execute(self, parameters, context, feedback):
+        source = self.parameterAsSource(parameters, "INPUT", context)
+        if source is None:
+            raise InputError("INPUT", "choose a point layer.")
+        grid, crs = self.grid(parameters, context, source)
+        field = self.parameterAsString(parameters, "FIELD", context)
+        x, y, values, no_geometry = read_points(source, field, crs, context)
+        if no_geometry:
+            feedback.pushInfo(f"{no_geometry} features have no geometry (or could not be transformed) and were "
+                              f"skipped.")
+        model = MODEL_CHOICES[self.parameterAsEnum(parameters, "VARIOGRAM_MODEL", context)]
+        fixed = parse_variogram_parameters(self.parameterAsString(parameters, "VARIOGRAM_PARAMETERS", context), model)
+        output = self.output_path(parameters, "OUTPUT", context)
+        variance = self.output_path(parameters, "OUTPUT_VARIANCE", context) or None
+        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context) or None
+        inputs = input_paths(parameters.get("INPUT"), self.parameterAsRasterLayer(parameters, "REFERENCE", context))
+        for name, path in (("OUTPUT", output), ("OUTPUT_VARIANCE", variance), ("OUTPUT_REPORT", report)):
+            if path:
+                check_output_path(path, inputs, name)
+        try:
+            summary = kriging(x, y, values, field, grid, output, feedback, output_variance=variance,
+                              variogram_model=model, neighbours=self.parameterAsInt(parameters, "N_CLOSEST", context),
+                              nlags=self.parameterAsInt(parameters, "NLAGS", context),
+                              weight=self.parameterAsBool(parameters, "WEIGHT", context),
+                              variogram_parameters=fixed, report=report)
+        except MissingPackage as e:
+            raise QgsProcessingException(str(e)) from None
+        s, v, cv = summary["samples"], summary["variogram"], summary["cross_validation"]
+        feedback.pushInfo(f"{s['used']} samples of '{field}' used ({s['without_value']} without a value skipped); "
+                          f"{s['outside_grid']} lie outside the grid and inform the prediction near its edges.")
+        feedback.pushInfo(f"Variogram: {v['model']} ({v['chosen_by']}): "
+                          + ", ".join(f"{k} {value:.4g}" for k, value in v["parameters"].items()) + ".")
+        for m in cv["models"]:
+            feedback.pushInfo(f"  leave-one-out RMSE {m['model']}: " +
+                              (f"{m['rmse']:.4g}" if m["rmse"] is not None else f"fit failed ({m['error']})"))
+        feedback.pushInfo(f"Leave-one-out RMSE {cv['rmse']:.4g}, mean error {cv['mean_error']:.4g}; sample SD "
+                          f"{cv['sample_sd']:.4g}.")
+        rasters = summary["rasters"]
+        self.load_style_on_completion(context, output, style_pseudocolor(output, *_range(rasters["prediction"])))
+        results = {"OUTPUT": output, "VARIOGRAM_MODEL": v["model"], "LOO_RMSE": cv["rmse"],
+                   "LOO_MEAN_ERROR": cv["mean_error"], "SAMPLE_SD": cv["sample_sd"], "SAMPLES": s["used"],
+                   "SAMPLES_OUTSIDE": s["outside_grid"]}
+        if variance:
+            self.load_style_on_completion(context, variance,
+                                          style_pseudocolor(variance, *_range(rasters["variance"]), VARIANCE_RAMP))
+            results["OUTPUT_VARIANCE"] = variance
+        if report:
+            results["OUTPUT_REPORT"] = report
+            results["OUTPUT_JSON"] = json_path(report)
+        return results
+
+
+def input_paths(*inputs):
+    """File paths of the inputs (a path, or a layer's source without its '|layername=' part), so that no output
+    overwrites one."""
+    out = []
+    for item in inputs:
+        path = item if isinstance(item, str) else item.source() if hasattr(item, "source") else None
+        if path:
+            out.append(path.split("|")[0])
+    return out
+
+
+def _range(stats):
+    """Colour ramp limits: the 2-98 % cut, widened when the raster is (nearly) constant."""
+    lo, hi = stats["stretch"] or (stats["min"], stats["max"])
+    if not hi > lo:
+        lo, hi = stats["min"], stats["max"]
+    if not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    return lo, hi

@@ -1,0 +1,142 @@
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsGeometry, QgsProcessing,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink, QgsProcessingParameterFile,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterString, QgsRectangle, QgsWkbTypes)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.blocks import check_output_path
+from ..core.errors import InputError
+from ..core.onnx_model import bundled_model_for, bundled_models, load_model
+from ..core.patch_tagging import tag_image
+from .base import ProspectraAlgorithm
+from .spectral_angle_mapper import class_colours, split_names
+from .styles import style_paletted
+
+AUTOMATIC = "Automatic: the bundled model for the image's sensor"
+
+
+class TagMinerals(ProspectraAlgorithm):
+    def name(self):
+        return "tagminerals"
+
+    def displayName(self):  # noqa: N802
+        return "Tag minerals in image patches (CNN)"
+
+    def group(self):
+        return "Spectral mapping"
+
+    def groupId(self):  # noqa: N802
+        return "spectral"
+
+    def shortHelpString(self):  # noqa: N802
+        return (
+            "<p>Runs a convolutional neural network over the image patch by patch and tags each patch with the "
+            "minerals it probably holds, after Munzareen et al. (2025), who tagged Landsat-8 patches as feldspar or "
+            "chalcocite with a Conv2D 32-32-64-128 / Dense 512 network.</p>"
+            "<p><b>Models</b> are ONNX files that describe themselves (sensor, bands, patch size, normalisation, "
+            "minerals; see models/MODEL_SPEC.md). Bundled: one for Landsat-8/9 OLI and one for Sentinel-2, trained "
+            "on <b>simulated</b> patches (USGS splib07 minerals mixed into real Sentinel-2 backgrounds); their model "
+            "cards in models/ give the held-out precision, recall and F1 per mineral. Treat their tags as hypotheses "
+            "and retrain on patches of your own area for real use. Any ONNX model with Prospectra metadata works in "
+            "MODEL_FILE; one without it runs if MODEL_BANDS and MODEL_PATCH_SIZE declare its input.</p>"
+            "<p>Patches start every STRIDE pixels (default: the model's, half a patch) plus one flush with the "
+            "image's edge, so the outputs cover the whole extent; each pixel's probability is the mean over all "
+            "patches covering it, so there are no seams. Patches holding nodata are skipped; an image smaller than "
+            "a patch is padded by repeating its edge.</p>"
+            "<p><b>Outputs</b>: tag raster (the most probable mineral where its probability reaches THRESHOLD, "
+            "0 = none, named and coloured), probability raster (one band per mineral, band descriptions = names), "
+            "and a grid of patch cells with a <code>tags</code> field (minerals at or above THRESHOLD, comma "
+            "separated), the top mineral and one probability field per mineral, to filter and label on the map.</p>")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add_image_parameters()
+        self.addParameter(QgsProcessingParameterEnum("MODEL", "Bundled model", [AUTOMATIC] + list(bundled_models()),
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterFile(
+            "MODEL_FILE", "Model file instead of a bundled model (ONNX)", optional=True,
+            fileFilter="ONNX models (*.onnx)"))
+        self.add_advanced(QgsProcessingParameterString(
+            "MODEL_BANDS", "For a model without Prospectra metadata: its input bands, comma separated", optional=True))
+        self.add_advanced(QgsProcessingParameterNumber(
+            "MODEL_PATCH_SIZE", "For a model without Prospectra metadata: its patch size (pixels)",
+            QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "THRESHOLD", "Probability threshold (empty: the model's)", QgsProcessingParameterNumber.Double,
+            optional=True, minValue=0.0, maxValue=1.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "STRIDE", "Stride between patches in pixels (0: the model's)", QgsProcessingParameterNumber.Integer,
+            defaultValue=0, minValue=0))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Mineral tags"))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            "OUTPUT_PROBABILITIES", "Mineral probabilities", optional=True, createByDefault=True))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "OUTPUT_GRID", "Patch grid with tags", QgsProcessing.TypeVectorPolygon, optional=True,
+            createByDefault=True))
+
+    def model(self, parameters, context, image):
+        path = self.parameterAsFile(parameters, "MODEL_FILE", context)
+        parameter = "MODEL_FILE"
+        if not path:
+            parameter = "MODEL"
+            choice = self.parameterAsEnum(parameters, "MODEL", context)
+            path = list(bundled_models().values())[choice - 1] if choice else bundled_model_for(image.sensor)
+            if not path:
+                raise InputError("MODEL", f"no bundled model is for {image.sensor.name}; give one in MODEL_FILE.")
+        bands = split_names(self.parameterAsString(parameters, "MODEL_BANDS", context)) or None
+        patch = self.parameterAsInt(parameters, "MODEL_PATCH_SIZE", context) or None
+        model = load_model(path, parameter, bands, patch)
+        model.check_image(image, parameter)
+        return model
+
+    def execute(self, parameters, context, feedback):
+        image = self.image(parameters, context)
+        model = self.model(parameters, context, image)
+        if model.task != "tagging":
+            raise InputError("MODEL", f"'{model.name}' is a {model.task} model; this algorithm runs tagging models.")
+        output = self.output_path(parameters, "OUTPUT", context)
+        probabilities = self.output_path(parameters, "OUTPUT_PROBABILITIES", context) or None
+        for name, path in (("OUTPUT", output), ("OUTPUT_PROBABILITIES", probabilities)):
+            if path:
+                check_output_path(path, image.sources, name)
+        threshold = None if parameters.get("THRESHOLD") in (None, "") else \
+            self.parameterAsDouble(parameters, "THRESHOLD", context)
+        threshold = model.threshold if threshold is None else threshold
+        fields = QgsFields()
+        fields.append(QgsField("tags", QVariant.String))
+        fields.append(QgsField("top", QVariant.String))
+        for c in model.classes:
+            fields.append(QgsField(c, QVariant.Double))
+        sink, grid_id = self.parameterAsSink(parameters, "OUTPUT_GRID", context, fields, QgsWkbTypes.Polygon,
+                                             QgsCoordinateReferenceSystem.fromWkt(image.projection))
+        x0, dx, _, y0, _, dy = image.geotransform
+
+        def add_patches(records):
+            for c0, r0, c1, r1, probs in records:
+                f = QgsFeature(fields)
+                f.setGeometry(QgsGeometry.fromRect(QgsRectangle(x0 + c0 * dx, y0 + r1 * dy, x0 + c1 * dx, y0 + r0 * dy)))
+                f.setAttributes([", ".join(n for n, p in zip(model.classes, probs) if p >= threshold),
+                                 model.classes[int(probs.argmax())]] + [float(p) for p in probs])
+                sink.addFeature(f, QgsFeatureSink.FastInsert)
+
+        feedback.pushInfo(f"Model '{model.name}' ({model.meta.get('training_data', 'declared by the user')}); "
+                          f"bands {', '.join(model.bands)}; patch {model.patch_size} px; scaling: {image.scaling_source}.")
+        summary = tag_image(image, model, output, feedback, probabilities,
+                            self.parameterAsInt(parameters, "STRIDE", context) or None, threshold,
+                            add_patches if sink is not None else None)
+        if summary["padded"]:
+            feedback.pushWarning(f"The image is smaller than one {model.patch_size}-pixel patch: it was padded by "
+                                 f"repeating its edge pixels.")
+        feedback.pushInfo(f"{summary['patches']} patches, stride {summary['stride']}, threshold {summary['threshold']}.")
+        for name, count in summary["pixels_per_tag"].items():
+            feedback.pushInfo(f"  {name}: {count} pixels")
+        colours = model.colours if len(model.colours) == len(model.classes) else class_colours(model.classes)
+        classes = [(0, "none", "#d0d0d0")] + [(i + 1, c, colour) for i, (c, colour) in
+                                              enumerate(zip(model.classes, colours))]
+        self.load_style_on_completion(context, output, style_paletted(output, classes))
+        results = {"OUTPUT": output}
+        if probabilities:
+            results["OUTPUT_PROBABILITIES"] = probabilities
+        if sink is not None:
+            results["OUTPUT_GRID"] = grid_id
+        return results
+

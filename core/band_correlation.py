@@ -1,0 +1,206 @@
+"""Correlation between a sample field and each band's reflectance at the sample points: Spearman's rank
+correlation (Spearman 1904), which Cheng et al. (2023, Table 3) use because content is not normally
+distributed, and Pearson's, with two-sided p-values from scipy.stats and the marks of their Table 3
+(* p < 0.05, ** p < 0.01)."""
+import csv
+import io
+import math
+import warnings
+
+import numpy as np
+
+from .blocks import step
+from .errors import InputError
+from .geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
+                             write_json)
+from .geochem_samples import MIN_SAMPLES, numeric_samples
+
+REFERENCES = [
+    "Cheng G. et al. (2023). Research on quantitative inversion of ion adsorption type rare earth ore based on "
+    "convolutional neural network. Frontiers in Earth Science, doi:10.3389/feart.2022.1086325 (section 2.5 and "
+    "Table 3: Spearman correlation of RE2O3 content with GF-2 band reflectance, two-sided significance).",
+    "Spearman C. (1904). The proof and measurement of association between two things. American Journal of "
+    "Psychology 15, 72-101.",
+    "Pearson K. (1896). Mathematical contributions to the theory of evolution III. Regression, heredity and "
+    "panmixia. Philosophical Transactions of the Royal Society A 187, 253-318.",
+    "Virtanen P. et al. (2020). SciPy 1.0. Nature Methods 17, 261-272 (scipy.stats.spearmanr, pearsonr).",
+]
+CSV_FIELDS = ["band", "centre_nm", "n", "spearman_rho", "spearman_p", "spearman_sig", "pearson_r", "pearson_p",
+              "pearson_sig", "mean_reflectance"]
+
+
+def significance(p):
+    """Table 3's marks: '**' below 0.01, '*' below 0.05, '' otherwise (and for a missing p)."""
+    if p is None or not np.isfinite(p):
+        return ""
+    return "**" if p < 0.01 else "*" if p < 0.05 else ""
+
+
+def pixel_of(geotransform, x, y):
+    """(col, row) of the pixel containing each point (arrays), for any affine geotransform."""
+    a, b, c, d, e, f = geotransform
+    det = b * f - c * e
+    col = np.floor(((x - a) * f - (y - d) * c) / det).astype(np.int64)
+    row = np.floor(((y - d) * b - (x - a) * e) / det).astype(np.int64)
+    return col, row
+
+
+def sample_image(image, bands, x, y, window=1, feedback=None):
+    """Reflectance of bands at each point: the pixel under it (window 1) or the mean of the valid pixels of a
+    window x window square centred on it, clipped at the image edge. Returns (values (points, bands) float64,
+    status array: 'ok', 'outside' (the point's pixel is off the image) or 'nodata' (no valid pixel))."""
+    if window < 1 or window % 2 == 0:
+        raise InputError("WINDOW", f"the window must be an odd number of pixels (1, 3, 5...), not {window}.")
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    col, row = pixel_of(image.geotransform, x, y)
+    half = window // 2
+    values = np.full((len(x), len(bands)), np.nan)
+    status = np.full(len(x), "ok", dtype=object)
+    for i in range(len(x)):
+        if feedback is not None and i % 256 == 0:
+            step(feedback, i, len(x))
+        if not (0 <= col[i] < image.width and 0 <= row[i] < image.height):
+            status[i] = "outside"
+            continue
+        c0, r0 = max(col[i] - half, 0), max(row[i] - half, 0)
+        c1, r1 = min(col[i] + half + 1, image.width), min(row[i] + half + 1, image.height)
+        stack, valid = image.read_stack(bands, (int(c0), int(r0), int(c1 - c0), int(r1 - r0)))
+        if not valid.any():
+            status[i] = "nodata"
+            continue
+        values[i] = stack[:, valid].astype(np.float64).mean(axis=1)
+    return values, status
+
+
+def _correlate(v, b):
+    """(Spearman rho, p, Pearson r, p); NaN where a band is constant over the samples (no correlation exists)."""
+    from scipy import stats
+
+    if np.ptp(b) == 0:
+        return math.nan, math.nan, math.nan, math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy warns on near-constant input; the values are still returned
+        rho, p_rho = stats.spearmanr(v, b)
+        r, p_r = stats.pearsonr(v, b)
+    return float(rho), float(p_rho), float(r), float(p_r)
+
+
+def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=None, report=None, table_path=None):
+    """Correlate field values (at x, y in the image's CRS) with the reflectance of each band at those points.
+
+    Writes the HTML report (JSON beside it) and the CSV table when paths are given; returns the result dict."""
+    try:
+        import scipy.stats  # noqa: F401
+    except ImportError:
+        raise InputError("INPUT", "band correlation needs scipy (python3 -m pip install scipy).") from None
+    bands = image.require(bands, "BANDS") if bands else image.band_names
+    samples = numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="POINTS",
+                              purpose="correlate")
+    reflectance, status = sample_image(image, bands, samples.x, samples.y, window, feedback)
+    used = status == "ok"
+    n = int(used.sum())
+    outside, nodata = int((status == "outside").sum()), int((status == "nodata").sum())
+    where = f"{outside} fall outside the image and {nodata} on nodata pixels"
+    if n == 0:
+        raise InputError("POINTS", f"none of the {len(samples)} samples with a value of '{field}' lies on valid "
+                                   f"pixels of the image ({where}); check that the points and the image cover "
+                                   f"the same area.")
+    if n < MIN_SAMPLES:
+        raise InputError("POINTS", f"only {n} of the {len(samples)} samples lie on valid pixels of the image "
+                                   f"({where}); at least {MIN_SAMPLES} are needed for a correlation.")
+    v = samples.values[used]
+    if v.min() == v.max():
+        raise InputError("FIELD", f"'{field}' is {v[0]:g} at every one of the {n} samples on the image: a constant "
+                                  f"field has no variation to correlate.")
+    rows = []
+    for k, band in enumerate(bands):
+        b = reflectance[used, k]
+        rho, p_rho, r, p_r = _correlate(v, b)
+        rows.append({"band": band, "centre_nm": image.sensor.band(band).centre_nm, "n": n,
+                     "spearman_rho": rho, "spearman_p": p_rho, "spearman_sig": significance(p_rho),
+                     "pearson_r": r, "pearson_p": p_r, "pearson_sig": significance(p_r),
+                     "mean_reflectance": float(b.mean())})
+    if feedback is not None:
+        feedback.setProgress(100)
+    result = {"field": field, "sensor": image.sensor.name, "scaling": image.scaling_source, "window": window,
+              "samples": {"points": samples.counts["points"], "without_value": samples.counts["no_value"],
+                          "outside_image": outside, "on_nodata": nodata, "used": n},
+              "field_statistics": {"mean": float(v.mean()), "sd": float(v.std(ddof=1)), "min": float(v.min()),
+                                   "median": float(np.median(v)), "max": float(v.max())},
+              "bands": rows,
+              "significant_bands": [r["band"] for r in rows if r["spearman_sig"]]}
+    if table_path:
+        write_table(result, table_path)
+    if report:
+        try:
+            write_report(result, report)
+        except BaseException:
+            remove_files(table_path)  # all outputs or none
+            raise
+    return result
+
+
+def write_table(result, path):
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in result["bands"]:
+        w.writerow({k: ("" if isinstance(r[k], float) and not np.isfinite(r[k]) else
+                        f"{r[k]:.6g}" if isinstance(r[k], float) else r[k]) for k in CSV_FIELDS})
+    write_atomic(path, buf.getvalue())
+
+
+def _bars_png(result):
+    plt = figure()
+    if plt is None:
+        return NO_PLOT
+    rows = result["bands"]
+    fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(rows) + 2), 3.8))
+    pos = np.arange(len(rows))
+    rho = [r["spearman_rho"] for r in rows]
+    r = [r["pearson_r"] for r in rows]
+    ax.bar(pos - 0.2, np.nan_to_num(rho), 0.4, color="#2b83ba", label="Spearman rho")
+    ax.bar(pos + 0.2, np.nan_to_num(r), 0.4, color="#fdae61", label="Pearson r")
+    for i, row in enumerate(rows):
+        for dx, key, value in ((-0.2, "spearman_sig", rho[i]), (0.2, "pearson_sig", r[i])):
+            if row[key] and np.isfinite(value):
+                ax.text(i + dx, value, row[key], ha="center", va="bottom" if value >= 0 else "top")
+    ax.axhline(0, color="#444", lw=0.8)
+    ax.set_xticks(pos, [row["band"] for row in rows])
+    ax.set_ylabel(f"correlation with {result['field']}")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return png(fig, "correlation per band")
+
+
+def write_report(result, html_path):
+    s = result["samples"]
+    rows = result["bands"]
+    head = ["", *[esc(r["band"]) for r in rows]]
+    t3 = table(head, [
+        ["Spearman correlation coefficient", *[fmt(r["spearman_rho"], 3) + r["spearman_sig"] for r in rows]],
+        ["Sig. (two-sided)", *[fmt(r["spearman_p"], 3) for r in rows]],
+        ["Pearson correlation coefficient", *[fmt(r["pearson_r"], 3) + r["pearson_sig"] for r in rows]],
+        ["Sig. (two-sided)", *[fmt(r["pearson_p"], 3) for r in rows]],
+        ["band centre (nm)", *[fmt(r["centre_nm"], 4) for r in rows]],
+        ["mean reflectance at the samples", *[fmt(r["mean_reflectance"], 3) for r in rows]]])
+    how = "the pixel under each point" if result["window"] == 1 else \
+        f"the mean of the valid pixels in a {result['window']} x {result['window']} window around each point"
+    body = (
+        f"<p>Correlation of <b>{esc(result['field'])}</b> with the reflectance of each band of the "
+        f"{esc(result['sensor'])} image ({esc(result['scaling'])}), sampled at {esc(how)}. "
+        f"n = {s['used']} samples.</p>" + t3 +
+        "<p class=note>* significant at p &lt; 0.05, ** at p &lt; 0.01 (two-sided), as in Cheng et al. (2023) "
+        "Table 3. Spearman's rho does not assume normally distributed values; Pearson's r measures a linear "
+        "relation. A band constant over the samples has no coefficient (-).</p>"
+        + _bars_png(result)
+        + "<h2>Samples</h2>"
+        + table(["", "count"], [["points in the layer", s["points"]], ["without a value", s["without_value"]],
+                                ["outside the image", s["outside_image"]], ["on nodata pixels", s["on_nodata"]],
+                                ["used", s["used"]]])
+        + "<p>" + esc(result["field"]) + " at the samples used: " + ", ".join(
+            f"{k} {fmt(v)}" for k, v in result["field_statistics"].items()) + ".</p>"
+        + "<h2>References</h2><ul>" + "".join(f"<li>{esc(r)}</li>" for r in REFERENCES) + "</ul>")
+    write_atomic(html_path, page(f"Band correlation of {result['field']}", body))
+    write_json(json_path(html_path), result)

@@ -1,0 +1,79 @@
+"""Geochemical point samples as the engine takes them: coordinates in the raster's CRS and one numeric value
+each, checked once (numbers, enough of them, not constant, no two at one place) so Kriging and band
+correlation refuse the same bad inputs with the same sentences."""
+import math
+
+import numpy as np
+
+from .errors import InputError
+
+MIN_SAMPLES = 10  # fewer give no usable variogram and no meaningful correlation test
+SAME_PLACE = 1e-3  # samples closer than this (map units: 1 mm in a metric CRS) count as one location
+
+
+class Samples:
+    """x, y, values: float64 arrays of the samples that have a value; counts: what was dropped and why."""
+
+    def __init__(self, x, y, values, field, counts):
+        self.x, self.y, self.values, self.field, self.counts = x, y, values, field, counts
+
+    def __len__(self):
+        return len(self.values)
+
+    def statistics(self):
+        v = self.values
+        return {"n": len(v), "mean": float(v.mean()), "sd": float(v.std(ddof=1)), "min": float(v.min()),
+                "median": float(np.median(v)), "max": float(v.max())}
+
+
+def _number(value, field, parameter):
+    """float(value), None for a missing value; text is an error (a text field is not a measurement)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        raise InputError(parameter, f"'{field}' holds true/false values, not measurements; choose a numeric field.")
+    if isinstance(value, (str, bytes)):
+        raise InputError(parameter, f"'{field}' holds text (for example '{value}'), not numbers; choose a numeric "
+                                    f"field (integer or decimal), or convert it with the field calculator.")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(parameter, f"'{field}' holds values that are not numbers (for example {value!r}); "
+                                    f"choose a numeric field.") from None
+    return None if math.isnan(v) else v
+
+
+def numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="INPUT", minimum=MIN_SAMPLES,
+                    purpose="interpolate"):
+    """Samples with a value in field; errors for text, too few values or a constant field."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if len(values) < minimum:
+        raise InputError(points_parameter, f"the layer has {len(values)} sample points; at least {minimum} are "
+                                           f"needed to {purpose} '{field}'.")
+    numbers = [_number(v, field, parameter) for v in values]
+    has_value = np.array([v is not None for v in numbers]) & np.isfinite(x) & np.isfinite(y)
+    v = np.array([n for n, ok in zip(numbers, has_value) if ok], dtype=np.float64)
+    counts = {"points": len(values), "no_value": int(len(values) - has_value.sum())}
+    if len(v) < minimum:
+        raise InputError(parameter, f"'{field}' has a value at only {len(v)} of the {len(values)} sample points "
+                                    f"({counts['no_value']} are empty); at least {minimum} are needed to {purpose} it.")
+    if v.min() == v.max():
+        raise InputError(parameter, f"'{field}' is {v[0]:g} at every one of the {len(v)} samples: a constant field "
+                                    f"has no variation to {purpose}; choose another field.")
+    return Samples(x[has_value], y[has_value], v, field, counts)
+
+
+def refuse_duplicates(samples, parameter="INPUT"):
+    """Two samples at one location make the Kriging system singular: say how many and where, and what to do."""
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(np.column_stack([samples.x, samples.y])).query_pairs(SAME_PLACE, output_type="ndarray")
+    if len(pairs):
+        involved = np.unique(pairs)
+        i, j = pairs[0]
+        raise InputError(parameter, f"{len(involved)} samples of '{samples.field}' share their location with another "
+                                    f"sample ({len(pairs)} pairs; the first at x={samples.x[i]:.3f}, "
+                                    f"y={samples.y[i]:.3f}, values {samples.values[i]:g} and {samples.values[j]:g}). "
+                                    f"Kriging needs one value per location: average the duplicates first (e.g. "
+                                    f"'Aggregate' grouped by the coordinates) or remove them.")

@@ -1,0 +1,286 @@
+"""Quantitative inversion of a content (e.g. RE2O3 %) from pixel reflectance, after Cheng et al. (2023):
+a sample set, a spatially blocked 2:1 split, several regressors fitted and compared by R2, RMSE and RPD,
+the best (by cross-validation on the training part only) exported as an ONNX pixel model.
+
+The paper fits only its CNN; Prospectra fits it beside honest baselines (multiple linear regression,
+PLS, Random Forest, an MLP) on the same split, so a user can see whether the CNN earns its keep."""
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import InputError
+
+MODEL_NAMES = {"linear": "Multiple linear regression", "pls": "Partial least squares",
+               "random_forest": "Random Forest", "mlp": "Multilayer perceptron",
+               "cnn": "CNN on the 4 x 4 band matrix (Cheng et al. 2023)"}
+MIN_SAMPLES = 10
+
+
+def regression_metrics(measured, predicted):
+    """R2 and RMSE as scikit-learn computes them; RPD = SD of the measured values / RMSE (Williams 1987)."""
+    from sklearn.metrics import mean_squared_error, r2_score
+
+    rmse = float(np.sqrt(mean_squared_error(measured, predicted)))
+    sd = float(np.std(measured, ddof=1))
+    return {"r2": float(r2_score(measured, predicted)), "rmse": rmse, "rpd": sd / rmse if rmse > 0 else float("inf"),
+            "n": int(len(measured))}
+
+
+def rating(metrics):
+    """Cheng et al. (2023): R2 >= 0.9 and RPD >= 3 is excellent."""
+    if metrics["r2"] >= 0.9 and metrics["rpd"] >= 3:
+        return "excellent"
+    if metrics["rpd"] >= 2:
+        return "good"
+    if metrics["rpd"] >= 1.4:
+        return "fair"
+    return "poor"
+
+
+def spatial_blocks(rows, cols, block):
+    """A group id per sample: the block of block x block pixels it falls in."""
+    return (np.asarray(rows) // block) * 1_000_003 + np.asarray(cols) // block
+
+
+def blocked_split(groups, test_fraction=1 / 3, seed=0):
+    """Test mask: whole spatial blocks, drawn at random until about test_fraction of the samples.
+    Neighbouring pixels are nearly identical; splitting them between train and test would flatter every model."""
+    rng = np.random.default_rng(seed)
+    blocks, counts = np.unique(groups, return_counts=True)
+    order = rng.permutation(len(blocks))
+    chosen, total = [], 0
+    for i in order:
+        if total >= test_fraction * len(groups):
+            break
+        chosen.append(blocks[i])
+        total += counts[i]
+    return np.isin(groups, chosen)
+
+
+@dataclass
+class Fit:
+    key: str
+    estimator: object  # a scikit-learn pipeline, or a torch module for the CNN
+    train: dict
+    test: dict
+    cv_rmse: float
+    predicted_train: np.ndarray = field(repr=False, default=None)
+    predicted_test: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def name(self):
+        return MODEL_NAMES[self.key]
+
+
+def _sklearn_model(key, n_bands, seed):
+    from sklearn.cross_decomposition import PLSRegression
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.linear_model import LinearRegression
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    estimator = {"linear": LinearRegression(),
+                 "pls": PLSRegression(n_components=max(1, min(3, n_bands - 1))),
+                 "random_forest": RandomForestRegressor(n_estimators=200, min_samples_leaf=3, max_features=0.7,
+                                                        n_jobs=-1, random_state=seed),
+                 "mlp": _ScaledTargetMLP(hidden_layer_sizes=(32, 16), max_iter=2000, early_stopping=True,
+                                         random_state=seed)}[key]
+    return make_pipeline(StandardScaler(), estimator)
+
+
+def _ScaledTargetMLP(**kw):  # noqa: N802 (a class factory: scikit-learn is imported lazily)
+    """An MLPRegressor fitted on the standardised target, then rescaled in its output layer so it predicts
+    the target itself: contents of a few hundredths of a percent are too small for the default MLP, and
+    the rescaled network stays a plain MLPRegressor that skl2onnx converts."""
+    from sklearn.neural_network import MLPRegressor
+
+    class ScaledTargetMLP(MLPRegressor):
+        def fit(self, x, y):
+            mean, std = float(np.mean(y)), float(np.std(y)) or 1.0
+            super().fit(x, (np.asarray(y) - mean) / std)
+            self.coefs_[-1] = self.coefs_[-1] * std
+            self.intercepts_[-1] = self.intercepts_[-1] * std + mean
+            return self
+
+    return ScaledTargetMLP(**kw)
+
+
+def torch_available():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _CnnRegressor:
+    """Cheng et al. (2023), section 3.2: the 4 GF-2 bands copied four times into a 4 x 4 matrix (n bands:
+    n x n), a 2 x 2 convolution, max-pooling, a dense layer, dropout keeping 70 %, learning rate 0.001. The
+    paper trains 5,000 iterations; here Adam runs until a 15 % validation part stops improving (at most 200
+    epochs). Standardisation of inputs and target is folded into the exported network."""
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def build(self, n_bands):
+        import torch
+        from torch import nn
+
+        side = (n_bands - 1 + 1) // 2  # after the 2 x 2 convolution and 2 x 2 max-pooling (rounded up)
+
+        class Net(nn.Module):
+            def __init__(self, mean, std, y_mean, y_std):
+                super().__init__()
+                self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1))
+                self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1))
+                self.y_mean, self.y_std = float(y_mean), float(y_std)
+                self.conv = nn.Conv2d(1, 16, 2)
+                self.pool = nn.MaxPool2d(2, ceil_mode=True)
+                self.dense = nn.Linear(16 * side * side, 32)
+                self.drop = nn.Dropout(0.3)  # keep 0.7
+                self.out = nn.Linear(32, 1)
+
+            def forward(self, x):
+                z = (x.reshape(x.shape[0], -1) - self.mean) / self.std
+                matrix = z.reshape(-1, 1, 1, n_bands).repeat(1, 1, n_bands, 1)  # the bands copied n times
+                h = self.pool(torch.relu(self.conv(matrix)))
+                h = self.drop(torch.relu(self.dense(h.flatten(1))))
+                return self.out(h) * self.y_std + self.y_mean
+
+        return Net
+
+    def fit(self, x, y):
+        import torch
+
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        val = rng.random(len(x)) < 0.15
+        Net = self.build(x.shape[1])
+        self.net = Net(x[~val].mean(axis=0), x[~val].std(axis=0) + 1e-9, y[~val].mean(), y[~val].std() + 1e-12)
+        opt = torch.optim.Adam(self.net.parameters(), lr=1e-3)
+        xt, yt = torch.tensor(x[~val], dtype=torch.float32), torch.tensor(y[~val], dtype=torch.float32)[:, None]
+        xv, yv = torch.tensor(x[val], dtype=torch.float32), torch.tensor(y[val], dtype=torch.float32)[:, None]
+        best, state, patience = np.inf, None, 0
+        for _ in range(200):
+            self.net.train()
+            order = torch.randperm(len(xt))
+            for b in range(0, len(xt), 256):
+                idx = order[b:b + 256]
+                opt.zero_grad()
+                loss = torch.mean((self.net(xt[idx]) - yt[idx]) ** 2)
+                loss.backward()
+                opt.step()
+            self.net.eval()
+            with torch.no_grad():
+                v = float(torch.mean((self.net(xv) - yv) ** 2)) if len(xv) else float(loss)
+            if v < best - 1e-12:
+                best, state, patience = v, {k: t.clone() for k, t in self.net.state_dict().items()}, 0
+            else:
+                patience += 1
+                if patience >= 20:
+                    break
+        self.net.load_state_dict(state)
+        self.net.eval()
+        return self
+
+    def predict(self, x):
+        import torch
+
+        with torch.no_grad():
+            return self.net(torch.tensor(x, dtype=torch.float32)).numpy()[:, 0]
+
+
+def fit_models(x, y, groups, test, keys=None, seed=0, feedback=None):
+    """Fit each model on the training part, measure on both parts, and cross-validate on the training part
+    (5 folds of whole spatial blocks) to choose. Returns (fits sorted by CV RMSE, notes)."""
+    from sklearn.model_selection import GroupKFold
+
+    keys = list(keys or MODEL_NAMES)
+    notes = []
+    if "cnn" in keys and not torch_available():
+        keys.remove("cnn")
+        notes.append("The CNN was not fitted: PyTorch is not installed (pip install torch, CPU build).")
+    train = ~test
+    if train.sum() < MIN_SAMPLES or test.sum() < 2:
+        raise InputError("INPUT", f"{int(train.sum())} training and {int(test.sum())} test samples: too few to fit "
+                                  f"and judge a model (at least {MIN_SAMPLES} and 2).")
+    folds = min(5, len(np.unique(groups[train])))
+    fits = []
+    for i, key in enumerate(keys):
+        if feedback is not None:
+            if feedback.isCanceled():
+                from .errors import Canceled
+                raise Canceled("Canceled by the user; no output was written.")
+            feedback.setProgress(100.0 * i / len(keys))
+            feedback.pushInfo(f"Fitting {MODEL_NAMES[key]} ...")
+
+        def make():
+            return _CnnRegressor(seed) if key == "cnn" else _sklearn_model(key, x.shape[1], seed)
+
+        cv_errors = []
+        if folds >= 2:
+            for a, b in GroupKFold(n_splits=folds).split(x[train], y[train], groups[train]):
+                model = make().fit(x[train][a], y[train][a])
+                cv_errors.append(np.mean((np.ravel(model.predict(x[train][b])) - y[train][b]) ** 2))
+        model = make().fit(x[train], y[train])
+        p_train, p_test = np.ravel(model.predict(x[train])), np.ravel(model.predict(x[test]))
+        fits.append(Fit(key, model, regression_metrics(y[train], p_train), regression_metrics(y[test], p_test),
+                        float(np.sqrt(np.mean(cv_errors))) if cv_errors else float("nan"), p_train, p_test))
+    fits.sort(key=lambda f: (np.isnan(f.cv_rmse), f.cv_rmse))
+    return fits, notes
+
+
+def export_onnx(fit, path, bands, sensor_id, scaling, target, unit, training_data, version="1.0.0"):
+    """Write the fitted model as a pixel model of models/MODEL_SPEC.md: input [n, bands, 1, 1]."""
+    import onnx
+    from onnx import helper
+
+    n = len(bands)
+    if fit.key == "cnn":
+        import torch
+
+        torch.onnx.export(fit.estimator.net, torch.zeros(1, n, 1, 1), path, input_names=["pixels"],
+                          output_names=["content"], dynamic_axes={"pixels": {0: "batch"}, "content": {0: "batch"}},
+                          opset_version=17, dynamo=False)
+        model = onnx.load(path)
+    else:
+        from skl2onnx import convert_sklearn
+        from skl2onnx.common.data_types import FloatTensorType
+
+        from sklearn.base import clone
+        from sklearn.neural_network import MLPRegressor
+
+        pipeline = fit.estimator
+        last = pipeline.steps[-1][1]
+        if isinstance(last, MLPRegressor) and type(last) is not MLPRegressor:
+            plain = MLPRegressor(**last.get_params())  # skl2onnx knows the plain class; the weights are the same
+            plain.__dict__.update(last.__dict__)
+            pipeline = clone(pipeline)
+            pipeline.steps[-1] = (pipeline.steps[-1][0], plain)
+            pipeline.steps[0] = (pipeline.steps[0][0], fit.estimator.steps[0][1])
+        model = convert_sklearn(pipeline, initial_types=[("flat", FloatTensorType([None, n]))], target_opset=17)
+        # Prospectra feeds [n, bands, 1, 1]: flatten it first.
+        graph = model.graph
+        graph.input[0].name = "pixels"
+        graph.input[0].type.tensor_type.shape.ClearField("dim")
+        for d in ("batch", n, 1, 1):
+            dim = graph.input[0].type.tensor_type.shape.dim.add()
+            if isinstance(d, str):
+                dim.dim_param = d
+            else:
+                dim.dim_value = d
+        graph.node.insert(0, helper.make_node("Flatten", ["pixels"], ["flat"], axis=1))
+    meta = {"prospectra_spec": "1", "task": "regression", "sensor": sensor_id, "bands": ",".join(bands),
+            "patch_size": "1", "stride": "1", "target": target, "unit": unit, "scaling": scaling,
+            "estimator": fit.name, "version": version, "licence": "GPL-3.0-or-later", "training_data": training_data,
+            "metrics": json.dumps({"train": fit.train, "test": fit.test, "cv_rmse": fit.cv_rmse})}
+    del model.metadata_props[:]
+    for key, value in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path

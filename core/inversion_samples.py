@@ -1,0 +1,91 @@
+"""Sample sets for content inversion (Cheng et al. 2023, section 2.4).
+
+Point-to-pixel: each sample's measured content against the reflectance of the pixel under it.
+Surface-to-surface: the samples are kriged onto the image grid, and every pixel near the samples pairs its
+reflectance with its kriged content, so the model sees the whole sampled surface instead of a few hundred
+pixels. 'Near' is within twice the median nearest-neighbour spacing of the samples: farther out the
+kriged surface is little more than the mean."""
+import os
+import tempfile
+
+import numpy as np
+from osgeo import gdal
+from scipy.spatial import cKDTree
+
+from .band_correlation import sample_image
+from .blocks import windows
+from .errors import InputError, NullFeedback
+from .geochem_samples import numeric_samples, refuse_duplicates
+from .kriging import Grid, kriging
+
+MAX_SURFACE_SAMPLES = 20_000  # enough to fit every model; more only slows the CNN and the forests
+
+
+def point_samples(image, bands, x, y, values, field):
+    samples = numeric_samples(x, y, values, field, purpose="fit a model of")
+    spectra, status = sample_image(image, bands, samples.x, samples.y)
+    ok = status == "ok"
+    if ok.sum() < 10:
+        raise InputError("POINTS", f"only {int(ok.sum())} samples fall on valid pixels of the image "
+                                   f"({int((status == 'outside').sum())} outside, {int((status == 'nodata').sum())} on "
+                                   f"nodata); at least 10 are needed.")
+    col = np.floor((samples.x[ok] - image.geotransform[0]) / image.geotransform[1]).astype(int)
+    row = np.floor((samples.y[ok] - image.geotransform[3]) / image.geotransform[5]).astype(int)
+    info = {"method": "point-to-pixel", "samples": len(samples), "used": int(ok.sum()),
+            "outside": int((status == "outside").sum()), "nodata": int((status == "nodata").sum())}
+    return spectra[ok], samples.values[ok], row, col, info
+
+
+def surface_samples(image, bands, x, y, values, field, feedback=None, max_samples=MAX_SURFACE_SAMPLES, seed=0,
+                    **kriging_options):
+    """(spectra (n, bands), kriged content (n,), rows, cols, info) from pixels near the samples."""
+    feedback = feedback or NullFeedback()
+    samples = numeric_samples(x, y, values, field, purpose="fit a model of")
+    refuse_duplicates(samples, "POINTS")
+    grid = Grid(image.width, image.height, image.geotransform, image.projection, "INPUT")
+    inside = grid.contains(samples.x, samples.y)
+    if inside.sum() < 10:
+        raise InputError("POINTS", f"only {int(inside.sum())} of the {len(samples)} samples fall inside the image; "
+                                   f"at least 10 are needed.")
+    tree = cKDTree(np.column_stack([samples.x, samples.y]))
+    spacing = float(np.median(tree.query(np.column_stack([samples.x, samples.y]), k=2)[0][:, 1]))
+    reach = 2.0 * spacing
+    tmp = tempfile.mkdtemp(prefix="prospectra-surface-")
+    surface = os.path.join(tmp, "kriged.tif")
+    try:
+        summary = kriging(samples.x, samples.y, samples.values, field, grid, surface, feedback, **kriging_options)
+        near = []  # per window: flat indices of pixels within reach of a sample
+        wins = list(windows(image.width, image.height))
+        for win in wins:
+            px, py = grid.centres(win)
+            near.append(np.flatnonzero(tree.query(np.column_stack([px, py]), distance_upper_bound=reach)[0] <= reach))
+        total = sum(len(n) for n in near)
+        if total == 0:
+            raise InputError("POINTS", "no pixel of the image lies near the samples.")
+        keep = min(1.0, max_samples / total)
+        rng = np.random.default_rng(seed)
+        ds = gdal.Open(surface)
+        kriged_band = ds.GetRasterBand(1)
+        out_x, out_y, out_r, out_c = [], [], [], []
+        for win, idx in zip(wins, near):
+            if not len(idx):
+                continue
+            idx = idx[rng.random(len(idx)) < keep]
+            stack, valid = image.read_stack(bands, win)
+            content = kriged_band.ReadAsArray(*win).ravel()
+            flat = stack.reshape(len(bands), -1)
+            idx = idx[valid.ravel()[idx]]
+            out_x.append(flat[:, idx].T)
+            out_y.append(content[idx].astype(np.float64))
+            out_r.append(win[1] + idx // win[2])
+            out_c.append(win[0] + idx % win[2])
+        ds = None
+    finally:
+        for fn in os.listdir(tmp):
+            os.remove(os.path.join(tmp, fn))
+        os.rmdir(tmp)
+    info = {"method": "surface-to-surface (kriged)", "samples": len(samples), "inside": int(inside.sum()),
+            "pixels_near_samples": int(total), "reach": reach, "used": int(sum(len(v) for v in out_y)),
+            "variogram": summary["variogram"]["model"], "kriging_loo_rmse": summary["cross_validation"]["rmse"],
+            "sample_sd": summary["cross_validation"]["sample_sd"]}
+    return np.concatenate(out_x), np.concatenate(out_y), np.concatenate(out_r), np.concatenate(out_c), info

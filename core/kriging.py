@@ -1,0 +1,485 @@
+"""Ordinary Kriging (Matheron 1963; Cressie 1993) of point samples onto a raster grid, with pykrige
+(Murphy et al., GeoStat-Framework) doing the variogram fit and every prediction.
+
+The grid is kriged window by window: each window's pixel centres go to pykrige's
+OrdinaryKriging.execute('points', ..., n_closest_points=k), so only the k nearest samples enter each
+pixel's system (a moving neighbourhood) and memory depends on the window, not on the grid. The variogram
+model is given, or chosen as the one with the lowest leave-one-out cross-validation RMSE. Leave-one-out is
+computed here (pykrige has none): each sample is predicted from its k nearest other samples with the
+variogram fitted on all samples, the usual practice (Cressie 1993, section 2.6.4); the tests check it against
+pykrige refitted without the sample."""
+import math
+from contextlib import nullcontext
+
+import numpy as np
+from osgeo import gdal, osr
+
+from .band_composite import cumulative_cut
+from .blocks import RasterWriter, Subsample, bounded_cache, step, windows
+from .errors import InputError
+from .geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
+                             write_json)
+from .geochem_samples import numeric_samples, refuse_duplicates
+
+gdal.UseExceptions()
+
+VARIOGRAM_MODELS = ("linear", "power", "gaussian", "spherical", "exponential")
+# pykrige's parameter order per model; the bounded models' first is the partial sill (sill - nugget).
+PARAMETER_NAMES = {"linear": ("slope", "nugget"), "power": ("scale", "exponent", "nugget"),
+                   "gaussian": ("psill", "range", "nugget"), "spherical": ("psill", "range", "nugget"),
+                   "exponential": ("psill", "range", "nugget")}
+NODATA = -9999.0
+DEFAULT_NEIGHBOURS = 16
+DEFAULT_LAGS = 12
+MAX_GLOBAL_SAMPLES = 3000  # 'all samples' solves an (n+1)-square system per call: beyond this, use neighbours
+MAX_GRID_SIDE = 100_000
+# Pixels per window: pykrige holds pixels x neighbours distances and indices (16 bytes each), ~16 MB here.
+WINDOW_PIXELS = 2 ** 16
+# Sample distances per pykrige call when every sample is used (global neighbourhood): 64 MB of float64.
+DISTANCES_PER_CALL = 2 ** 23
+PYKRIGE_HELP = ("Kriging needs the Python package pykrige, which is not installed in the Python that QGIS uses. "
+                "Install it with: python3 -m pip install pykrige (on Windows, in the OSGeo4W Shell), then restart "
+                "QGIS.")
+
+
+class MissingPackage(RuntimeError):
+    """An optional Python package the algorithm needs is not installed; the message says how to install it."""
+
+
+def ordinary_kriging_class():
+    try:
+        from pykrige.ok import OrdinaryKriging
+    except ImportError:
+        raise MissingPackage(PYKRIGE_HELP) from None
+    return OrdinaryKriging
+
+
+def _one_blas_thread():
+    """pykrige's C loop solves one tiny system per pixel; a multi-threaded BLAS spends more time waking threads
+    than solving (measured 5-25x slower on 2 cores), so BLAS gets one thread while kriging. threadpoolctl comes
+    with scikit-learn; without it the pure-Python loop backend is faster than C with threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return nullcontext(), "loop"
+    return threadpool_limits(1, user_api="blas"), "C"
+
+
+# ---- the grid ------------------------------------------------------------------------------------------
+
+class Grid:
+    """A raster grid: size, GDAL geotransform and CRS (WKT)."""
+
+    def __init__(self, width, height, geotransform, projection, parameter="REFERENCE"):
+        self.parameter = parameter  # the parameter that defined the grid, named in errors about it
+        self.width, self.height = int(width), int(height)
+        self.geotransform = tuple(float(v) for v in geotransform)
+        self.projection = projection
+
+    @classmethod
+    def of_raster(cls, path, parameter="REFERENCE"):
+        try:
+            ds = gdal.Open(path)
+        except RuntimeError:
+            ds = None
+        if ds is None:
+            raise InputError(parameter, f"'{path}' is not a raster GDAL can read.")
+        return cls(ds.RasterXSize, ds.RasterYSize, ds.GetGeoTransform(), ds.GetProjection(), parameter)
+
+    @classmethod
+    def of_extent(cls, xmin, ymin, xmax, ymax, pixel_size, projection):
+        """North-up grid from xmin, ymax covering the extent (the last row and column may reach past it)."""
+        if not pixel_size or pixel_size <= 0:
+            raise InputError("PIXEL_SIZE", "give a cell size above 0 (in the units of the output CRS) to build a "
+                                           "grid from EXTENT.")
+        if not (xmax > xmin and ymax > ymin):
+            raise InputError("EXTENT", f"the extent {xmin:g}, {xmax:g}, {ymin:g}, {ymax:g} (xmin, xmax, ymin, ymax) "
+                                       f"is empty.")
+        width = max(1, math.ceil((xmax - xmin) / pixel_size - 1e-9))
+        height = max(1, math.ceil((ymax - ymin) / pixel_size - 1e-9))
+        if max(width, height) > MAX_GRID_SIDE:
+            raise InputError("PIXEL_SIZE", f"a cell size of {pixel_size:g} gives a grid of {width} x {height} "
+                                           f"pixels; choose a larger cell size or a smaller extent.")
+        return cls(width, height, (xmin, pixel_size, 0.0, ymax, 0.0, -pixel_size), projection, "CRS")
+
+    def check_projected(self):
+        parameter = self.parameter
+        srs = osr.SpatialReference()
+        if not self.projection or srs.ImportFromWkt(self.projection) != 0:
+            raise InputError(parameter, "the grid has no coordinate reference system; Kriging needs a projected CRS "
+                                        "(distances in metres).")
+        if srs.IsGeographic():
+            raise InputError(parameter, f"the grid's CRS ({srs.GetName()}) is geographic (degrees): Kriging needs "
+                                        f"distances in metres; choose or reproject to a projected CRS (e.g. UTM).")
+        return srs.GetName()
+
+    def centres(self, window):
+        """x and y of the pixel centres of window (xoff, yoff, w, h), row-major, as flat float64 arrays."""
+        xoff, yoff, w, h = window
+        g = self.geotransform
+        col = np.arange(xoff, xoff + w, dtype=np.float64) + 0.5
+        row = np.arange(yoff, yoff + h, dtype=np.float64)[:, None] + 0.5
+        x = g[0] + col * g[1] + row * g[2]
+        y = g[3] + col * g[4] + row * g[5]
+        return np.broadcast_to(x, (h, w)).ravel(), np.broadcast_to(y, (h, w)).ravel()
+
+    def contains(self, x, y):
+        """Which points (x, y arrays) fall inside the grid."""
+        a, b, c, d, e, f = self.geotransform
+        det = b * f - c * e
+        col = ((x - a) * f - (y - d) * c) / det
+        row = ((y - d) * b - (x - a) * e) / det
+        return (col >= 0) & (col < self.width) & (row >= 0) & (row < self.height)
+
+    def describe(self, crs_name):
+        g = self.geotransform
+        xs = [g[0] + i * g[1] + j * g[2] for i in (0, self.width) for j in (0, self.height)]
+        ys = [g[3] + i * g[4] + j * g[5] for i in (0, self.width) for j in (0, self.height)]
+        return {"width": self.width, "height": self.height, "pixel_size": [abs(g[1]), abs(g[5])],
+                "extent": [min(xs), min(ys), max(xs), max(ys)], "crs": crs_name}
+
+
+# ---- the variogram and cross-validation ----------------------------------------------------------------
+
+def parse_variogram_parameters(text, model):
+    """'sill=80, range=40000, nugget=60' -> the dict pykrige takes for model; None for empty text."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if model not in PARAMETER_NAMES:
+        raise InputError("VARIOGRAM_PARAMETERS", "fixed parameters need a fixed model: choose one in "
+                                                 "VARIOGRAM_MODEL instead of automatic, or leave the parameters empty.")
+    given = {}
+    for item in filter(None, (t.strip() for t in text.replace(";", ",").split(","))):
+        name, _, value = item.partition("=")
+        try:
+            given[name.strip().lower()] = float(value)
+        except ValueError:
+            raise InputError("VARIOGRAM_PARAMETERS", f"'{item}' is not name=number (e.g. range=40000).") from None
+    names = list(PARAMETER_NAMES[model])
+    accepted = names + (["sill"] if "psill" in names else [])
+    unknown = [n for n in given if n not in accepted]
+    if "sill" in given and "psill" in given:
+        unknown.append("sill and psill together")
+    if "sill" in given:
+        given["psill"] = given.pop("sill") - given.get("nugget", 0.0)
+    missing = [n for n in names if n not in given]
+    if unknown or missing:
+        need = ", ".join("sill (or psill)" if n == "psill" else n for n in names)
+        raise InputError("VARIOGRAM_PARAMETERS", f"the {model} model takes {need}"
+                                                 + (f"; not known: {', '.join(unknown)}" if unknown else "")
+                                                 + (f"; missing: {', '.join(missing)}" if missing else "") + ".")
+    return {n: given[n] for n in names}
+
+
+def fit_variogram(samples, model, nlags=DEFAULT_LAGS, weight=False, parameters=None):
+    """pykrige's OrdinaryKriging on the samples: the variogram fitted (or fixed to parameters)."""
+    OrdinaryKriging = ordinary_kriging_class()
+    return OrdinaryKriging(samples.x, samples.y, samples.values, variogram_model=model,
+                           variogram_parameters=parameters, nlags=nlags, weight=weight)
+
+
+def named_parameters(ok):
+    names = PARAMETER_NAMES[ok.variogram_model]
+    out = dict(zip(names, (float(v) for v in ok.variogram_model_parameters)))
+    if "psill" in out:
+        out["sill"] = out["psill"] + out["nugget"]
+    return out
+
+
+def _solve_batch(ok, data_xy, z, idx, dist):
+    """Ordinary Kriging of each target from the samples idx[i] at distances dist[i], in one batched solve:
+    the same system pykrige solves per point (variogram matrix with a zero diagonal, bordered by ones)."""
+    m, k = idx.shape
+    pts = data_xy[idx]
+    between = np.sqrt(((pts[:, :, None, :] - pts[:, None, :, :]) ** 2).sum(axis=-1))
+    a = np.ones((m, k + 1, k + 1))
+    a[:, :k, :k] = -ok.variogram_function(ok.variogram_model_parameters, between)
+    a[:, np.arange(k), np.arange(k)] = 0.0
+    a[:, k, k] = 0.0
+    b = np.ones((m, k + 1))
+    b[:, :k] = -ok.variogram_function(ok.variogram_model_parameters, dist)
+    weights = np.linalg.solve(a, b[..., None])[..., 0]
+    return (weights[:, :k] * z[idx]).sum(axis=1), -(weights * b).sum(axis=1)
+
+
+def leave_one_out(ok, neighbours):
+    """Each sample predicted without itself: (predictions, Kriging variances). neighbours=None uses all other
+    samples, through Dubrule's (1983) identity on the inverse of the full Kriging matrix."""
+    from scipy.spatial import cKDTree
+
+    xy = np.column_stack([ok.X_ADJUSTED, ok.Y_ADJUSTED])
+    z = ok.Z
+    n = len(z)
+    if neighbours is None:
+        inverse = np.linalg.inv(ok._get_kriging_matrix(n))  # pykrige's own matrix, so the same variogram
+        diagonal = np.diag(inverse)[:n]
+        residual = (inverse @ np.append(z, 0.0))[:n] / diagonal
+        return z - residual, 1.0 / diagonal
+    dist, idx = cKDTree(xy).query(xy, k=neighbours + 1)
+    # Drop each sample itself from its own neighbours (samples never share a location: duplicates are refused).
+    others = idx != np.arange(n)[:, None]
+    order = np.argsort(~others, axis=1, kind="stable")[:, :neighbours]
+    idx, dist = np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1)
+    predicted, variance = np.empty(n), np.empty(n)
+    rows = max(1, 2 ** 20 // (neighbours + 1) ** 2)  # batched systems of ~8 MB each, whatever the neighbourhood
+    for a in range(0, n, rows):
+        part = slice(a, a + rows)
+        predicted[part], variance[part] = _solve_batch(ok, xy, z, idx[part], dist[part])
+    return predicted, variance
+
+
+def cross_validation(ok, neighbours):
+    """Leave-one-out statistics: RMSE, mean error (bias) and mean absolute error of predicted - measured."""
+    predicted, variance = leave_one_out(ok, neighbours)
+    error = predicted - ok.Z
+    return {"rmse": float(np.sqrt(np.mean(error ** 2))), "mean_error": float(error.mean()),
+            "mae": float(np.abs(error).mean()), "predicted": predicted, "variance": variance}
+
+
+def _variogram_candidates(samples, model, nlags, weight, parameters, neighbours, feedback):
+    """[(model, OrdinaryKriging or None, cross-validation or None, error text or None)] for the models tried."""
+    models = VARIOGRAM_MODELS if model == "auto" else (model,)
+    out = []
+    for i, m in enumerate(models):
+        step(feedback, 0.1 * i / len(models), 1.0)
+        try:
+            ok = fit_variogram(samples, m, nlags, weight, parameters)
+            cv = cross_validation(ok, neighbours)
+            if not np.isfinite(cv["rmse"]):
+                raise np.linalg.LinAlgError("the cross-validation gave no finite error")
+            out.append((m, ok, cv, None))
+        except (ValueError, RuntimeError, np.linalg.LinAlgError) as e:
+            if isinstance(e, MissingPackage):
+                raise
+            out.append((m, None, None, str(e) or type(e).__name__))
+    if not any(ok is not None for _, ok, _, _ in out):
+        detail = "; ".join(f"{m}: {err}" for m, _, _, err in out)
+        raise InputError("VARIOGRAM_MODEL", f"no variogram could be fitted to '{samples.field}' ({detail}). Try "
+                                            f"another model, more lags (NLAGS), or fixed VARIOGRAM_PARAMETERS.")
+    return out
+
+
+# ---- the whole run -------------------------------------------------------------------------------------
+
+def kriging(x, y, values, field, grid, output, feedback, output_variance=None, variogram_model="auto",
+            neighbours=DEFAULT_NEIGHBOURS, nlags=DEFAULT_LAGS, weight=False, variogram_parameters=None,
+            report=None, window_pixels=None):
+    """Krige values (at x, y in the grid's CRS) onto grid; write the prediction (and the Kriging variance) as
+    float32 GeoTIFFs and, if report is a path, the HTML report with its JSON beside it. Returns the summary.
+
+    variogram_model: one of VARIOGRAM_MODELS or 'auto' (lowest leave-one-out RMSE); neighbours: samples per
+    pixel (moving neighbourhood), 0 or None for all samples; variogram_parameters: a dict as pykrige takes it
+    (None: fitted by pykrige's least squares on nlags lags)."""
+    ordinary_kriging_class()  # say a missing pykrige before anything else
+    crs_name = grid.check_projected()
+    if variogram_model != "auto" and variogram_model not in VARIOGRAM_MODELS:
+        raise InputError("VARIOGRAM_MODEL", f"unknown model '{variogram_model}'; choose automatic or one of "
+                                            f"{', '.join(VARIOGRAM_MODELS)}.")
+    if variogram_parameters is not None and variogram_model == "auto":
+        raise InputError("VARIOGRAM_PARAMETERS", "fixed parameters need a fixed model: choose one in VARIOGRAM_MODEL.")
+    if nlags < 2:
+        raise InputError("NLAGS", f"{nlags} lags cannot show a variogram's shape; use 6 or more.")
+    samples = numeric_samples(x, y, values, field)
+    refuse_duplicates(samples)
+    n = len(samples)
+    if neighbours in (None, 0) or neighbours >= n:
+        if n > MAX_GLOBAL_SAMPLES:
+            raise InputError("N_CLOSEST", f"using all {n} samples for every pixel would solve a {n + 1}-square system "
+                                          f"per pixel block; use a moving neighbourhood (e.g. {DEFAULT_NEIGHBOURS}).")
+        neighbours = None
+    elif neighbours < 2:
+        raise InputError("N_CLOSEST", f"{neighbours} neighbour cannot be kriged; use 2 or more (16 is usual), or 0 "
+                                      f"for all samples.")
+    inside = grid.contains(samples.x, samples.y)
+    limit, backend = _one_blas_thread()
+    with limit:
+        candidates = _variogram_candidates(samples, variogram_model, nlags, weight, variogram_parameters,
+                                           neighbours, feedback)
+        fitted = [c for c in candidates if c[1] is not None]
+        model, ok, cv, _ = min(fitted, key=lambda c: c[2]["rmse"])
+        stats = _write_rasters(ok, grid, output, output_variance, neighbours, backend, feedback,
+                               window_pixels or WINDOW_PIXELS,
+                               {"PROSPECTRA_FIELD": field, "PROSPECTRA_VARIOGRAM": model,
+                                "PROSPECTRA_LOO_RMSE": f"{cv['rmse']:.6g}"})
+    feedback.setProgress(100)
+    summary = _summary(samples, grid, crs_name, inside, candidates, model, ok, cv, variogram_model, neighbours,
+                       nlags, weight, variogram_parameters, backend, stats, output, output_variance)
+    if report:
+        try:
+            write_report(summary, report)
+        except BaseException:
+            remove_files(output, output_variance)  # all outputs or none
+            raise
+    return summary
+
+
+def _write_rasters(ok, grid, output, output_variance, neighbours, backend, feedback, window_pixels, metadata):
+    per_call = max(256, DISTANCES_PER_CALL // (neighbours or len(ok.Z)))
+    geo = (grid.geotransform, grid.projection)
+    wins = list(windows(grid.width, grid.height, block_pixels=window_pixels))
+    samples = {"prediction": Subsample(grid.width, grid.height), "variance": Subsample(grid.width, grid.height)}
+    ranges = {k: [np.inf, -np.inf] for k in samples}
+    size = (grid.width, grid.height)
+    with bounded_cache(), \
+            RasterWriter(output, *size, 1, np.float32, *geo, NODATA, ["kriged " + metadata["PROSPECTRA_FIELD"]]) as w, \
+            (RasterWriter(output_variance, *size, 1, np.float32, *geo, NODATA, ["kriging variance"])
+             if output_variance else nullcontext()) as wv:
+        for i, win in enumerate(wins):
+            step(feedback, 0.1 * len(wins) + 0.9 * i, len(wins))
+            xs, ys = grid.centres(win)
+            z, s = np.empty(xs.size), np.empty(xs.size)
+            for a in range(0, xs.size, per_call):
+                z[a:a + per_call], s[a:a + per_call] = ok.execute(
+                    "points", xs[a:a + per_call], ys[a:a + per_call], backend=backend, n_closest_points=neighbours)
+            shape = (win[3], win[2])
+            for name, values, writer in (("prediction", z, w), ("variance", s, wv)):
+                if writer is None:
+                    continue
+                block = values.reshape(shape).astype(np.float32)
+                writer.write(0, win[0], win[1], block)
+                finite = np.isfinite(block)
+                if finite.any():
+                    ranges[name] = [min(ranges[name][0], float(block[finite].min())),
+                                    max(ranges[name][1], float(block[finite].max()))]
+                samples[name].add(win, block, finite)
+        for writer in (w, wv):
+            if writer is not None:
+                writer.set_metadata(metadata)
+    return {k: {"min": ranges[k][0], "max": ranges[k][1], "stretch": cumulative_cut(samples[k].values())}
+            for k in samples if k == "prediction" or output_variance}
+
+
+def _summary(samples, grid, crs_name, inside, candidates, model, ok, cv, asked, neighbours, nlags, weight,
+             parameters, backend, stats, output, output_variance):
+    import pykrige
+
+    stat = samples.statistics()
+    lags = np.asarray(ok.lags, dtype=float)
+    return {
+        "field": samples.field,
+        "samples": {**stat, "points": samples.counts["points"], "without_value": samples.counts["no_value"],
+                    "used": len(samples), "outside_grid": int((~inside).sum()), "inside_grid": int(inside.sum())},
+        "grid": grid.describe(crs_name),
+        "variogram": {"model": model, "parameters": named_parameters(ok),
+                      "chosen_by": ("lowest leave-one-out RMSE among " + ", ".join(c[0] for c in candidates)
+                                    if asked == "auto" else "given"),
+                      "fitted": parameters is None, "nlags": nlags, "weighted_fit": bool(weight),
+                      "experimental": {"lag": lags.tolist(), "semivariance": np.asarray(ok.semivariance).tolist()}},
+        "neighbourhood": {"neighbours": neighbours, "description": (f"moving: the {neighbours} nearest samples"
+                                                                     if neighbours else "all samples")},
+        "cross_validation": {
+            "method": "leave-one-out with the variogram fitted on all samples, same neighbourhood as the map",
+            "rmse": cv["rmse"], "mean_error": cv["mean_error"], "mae": cv["mae"], "sample_sd": stat["sd"],
+            "rmse_over_sd": cv["rmse"] / stat["sd"],
+            "models": [{"model": m, "rmse": c["rmse"] if c else None, "mean_error": c["mean_error"] if c else None,
+                        "mae": c["mae"] if c else None, "parameters": named_parameters(o) if o else None,
+                        "error": err} for m, o, c, err in candidates],
+            "per_sample": {"x": samples.x, "y": samples.y, "measured": samples.values, "predicted": cv["predicted"],
+                           "kriging_variance": cv["variance"]}},
+        "rasters": stats,
+        "outputs": {"prediction": output, "variance": output_variance},
+        "software": {"pykrige": pykrige.__version__, "backend": backend},
+    }
+
+
+# ---- the report ----------------------------------------------------------------------------------------
+
+REFERENCES = [
+    "Matheron G. (1963). Principles of geostatistics. Economic Geology 58, 1246-1266.",
+    "Cressie N. (1993). Statistics for Spatial Data, revised edition. Wiley (ordinary Kriging; cross-validation).",
+    "Dubrule O. (1983). Cross validation of kriging in a unique neighborhood. Mathematical Geology 15, 687-699.",
+    "Murphy B., Mueller S., Yurchak R. et al. PyKrige: Kriging toolkit for Python, "
+    "https://github.com/GeoStat-Framework/PyKrige (the library used).",
+    "Cheng G. et al. (2023). Research on quantitative inversion of ion adsorption type rare earth ore based on "
+    "convolutional neural network. Frontiers in Earth Science, doi:10.3389/feart.2022.1086325 (section 2.4: "
+    "samples kriged onto the image grid, the 'surface-to-surface' sample set).",
+]
+
+
+def _variogram_png(summary, ok_function):
+    plt = figure()
+    if plt is None:
+        return NO_PLOT
+    v = summary["variogram"]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    lag, sv = v["experimental"]["lag"], v["experimental"]["semivariance"]
+    ax.plot(lag, sv, "o", color="#2b83ba", label="experimental (pykrige lags)")
+    d = np.linspace(0, max(lag) * 1.05 if lag else 1.0, 200)
+    ax.plot(d, ok_function(d), "-", color="#d7191c", label=f"{v['model']} model")
+    ax.set_xlabel("lag distance (map units)")
+    ax.set_ylabel("semivariance")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return png(fig, "variogram")
+
+
+def _loo_png(summary):
+    plt = figure()
+    if plt is None:
+        return NO_PLOT
+    cv = summary["cross_validation"]
+    measured, predicted = np.asarray(cv["per_sample"]["measured"]), np.asarray(cv["per_sample"]["predicted"])
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(measured, predicted, ".", ms=4, alpha=0.6, color="#2b83ba")
+    lo, hi = float(min(measured.min(), predicted.min())), float(max(measured.max(), predicted.max()))
+    ax.plot([lo, hi], [lo, hi], "-", color="#888", lw=1)
+    ax.set_xlabel(f"measured {summary['field']}")
+    ax.set_ylabel("leave-one-out prediction")
+    ax.set_title(f"RMSE {cv['rmse']:.4g} (sample SD {cv['sample_sd']:.4g})")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return png(fig, "leave-one-out predictions against measured values")
+
+
+def write_report(summary, html_path):
+    """The HTML report and its JSON (same name, .json); returns the JSON path."""
+    s, v, cv, g = summary["samples"], summary["variogram"], summary["cross_validation"], summary["grid"]
+    model = v["model"]
+    p = v["parameters"]
+    # The fitted curve for the plot, from pykrige's own variogram function of the chosen model.
+    from pykrige import variogram_models as vm
+
+    function = getattr(vm, f"{model}_variogram_model")
+    order = [p[n] for n in PARAMETER_NAMES[model]]
+    weighted = ", short lags weighted" if v["weighted_fit"] else ""
+    how = f"fitted by pykrige (least squares on {v['nlags']} lags{weighted})" if v["fitted"] else "given"
+    rows = []
+    for m in cv["models"]:
+        mark = " (chosen)" if m["model"] == model else ""
+        rows.append([esc(m["model"] + mark), fmt(m["rmse"]), fmt(m["mean_error"]), fmt(m["mae"]),
+                     esc(", ".join(f"{k} {fmt(x)}" for k, x in m["parameters"].items())) if m["parameters"]
+                     else esc("fit failed: " + (m["error"] or ""))])
+    body = (
+        f"<p>Ordinary Kriging of <b>{esc(summary['field'])}</b> onto a grid of {g['width']} x {g['height']} pixels "
+        f"of {fmt(g['pixel_size'][0])} x {fmt(g['pixel_size'][1])} ({esc(g['crs'])}), with pykrige "
+        f"{esc(summary['software']['pykrige'])}; neighbourhood: {esc(summary['neighbourhood']['description'])}.</p>"
+        "<h2>Samples</h2>"
+        + table(["", "value"], [
+            ["points in the layer", s["points"]], ["without a value (skipped)", s["without_value"]],
+            ["used", s["used"]], ["outside the grid (used: they inform the prediction)", s["outside_grid"]],
+            ["mean", fmt(s["mean"])], ["standard deviation (n-1)", fmt(s["sd"])], ["minimum", fmt(s["min"])],
+            ["median", fmt(s["median"])], ["maximum", fmt(s["max"])]])
+        + "<h2>Variogram</h2>"
+        f"<p>Model <b>{esc(model)}</b> ({esc(v['chosen_by'])}); parameters {esc(how)}: "
+        + esc(", ".join(f"{k} {fmt(x)}" for k, x in p.items())) + ".</p>"
+        + _variogram_png(summary, lambda d: function(order, d))
+        + "<h2>Leave-one-out cross-validation</h2>"
+        f"<p>Each sample predicted from the others (variogram fitted on all samples, "
+        f"{esc(summary['neighbourhood']['description'])}). RMSE <b>{fmt(cv['rmse'])}</b>, mean error "
+        f"{fmt(cv['mean_error'])}, mean absolute error {fmt(cv['mae'])}; for comparison the sample standard "
+        f"deviation is {fmt(cv['sample_sd'])} (RMSE / SD = {cv['rmse_over_sd']:.3f}: below 1, Kriging predicts "
+        f"better than the sample mean).</p>"
+        + table(["model", "RMSE", "mean error", "MAE", "parameters"], rows)
+        + _loo_png(summary)
+        + "<h2>Outputs</h2>"
+        + table(["raster", "file", "minimum", "maximum"],
+                [[k, esc(summary["outputs"][k]), fmt(r["min"]), fmt(r["max"])]
+                 for k, r in summary["rasters"].items()], left=2)
+        + "<h2>References</h2><ul>" + "".join(f"<li>{esc(r)}</li>" for r in REFERENCES) + "</ul>")
+    write_atomic(html_path, page(f"Kriging of {summary['field']}", body))
+    path = json_path(html_path)
+    write_json(path, summary)
+    return path

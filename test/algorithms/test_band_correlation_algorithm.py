@@ -1,0 +1,92 @@
+"""prospectra:bandcorrelation through processing.run: real GTK till La against a SIMULATED GF-2 raster over the
+points (test/data/simulated_till_raster.py), checked against scipy.stats on pixels read by hand."""
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from data.simulated_till_raster import TILL, make_raster, sampled_by_hand, till_points
+from test_kriging_algorithm import grid_points, write_points
+
+FIELD = "La_ppm_511"
+GF2 = 6  # SENSOR option: GF-2 PMS
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    return make_raster(str(tmp_path_factory.mktemp("sim") / "gf2_simulated.tif"))
+
+
+def test_correlation_equals_scipy_and_lists_significant_bands(qgis_processing, scene, tmp_path):
+    report, table = str(tmp_path / "corr.html"), str(tmp_path / "corr.csv")
+    result = qgis_processing.run("prospectra:bandcorrelation", {
+        "INPUT": [scene], "SENSOR": GF2, "POINTS": TILL, "FIELD": FIELD, "WINDOW": 3,
+        "OUTPUT_REPORT": report, "OUTPUT_TABLE": table})
+    x, y, la = till_points(FIELD)
+    values, status = sampled_by_hand(scene, x, y, window=3)
+    used = [i for i, s in enumerate(status) if s == "ok"]
+    refl = np.array([values[i] for i in used])
+    with open(table) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["band"] for r in rows] == ["B1", "B2", "B3", "B4"]
+    significant = []
+    for k, row in enumerate(rows):
+        rho, p_rho = stats.spearmanr(la[used], refl[:, k])
+        r, p_r = stats.pearsonr(la[used], refl[:, k])
+        assert int(row["n"]) == len(used)
+        assert float(row["spearman_rho"]) == pytest.approx(rho, rel=1e-5)
+        assert float(row["spearman_p"]) == pytest.approx(p_rho, rel=1e-4)
+        assert float(row["pearson_r"]) == pytest.approx(r, rel=1e-5)
+        assert float(row["pearson_p"]) == pytest.approx(p_r, rel=1e-4)
+        if p_rho < 0.05:
+            significant.append(row["band"])
+    assert result["SIGNIFICANT_BANDS"] == ",".join(significant) == "B2,B3,B4"
+    assert result["SAMPLES"] == len(used)
+    with open(result["OUTPUT_JSON"]) as f:
+        saved = json.load(f)
+    assert saved["samples"]["outside_image"] == status.count("outside") > 0
+    assert saved["samples"]["on_nodata"] == status.count("nodata") > 0
+
+
+@pytest.fixture
+def run_fails(qgis_processing, scene, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    def run(params, *expected):
+        out = tmp_path / "out"
+        out.mkdir(exist_ok=True)
+        params = {"INPUT": [scene], "SENSOR": GF2, "POINTS": TILL, "FIELD": FIELD,
+                  "OUTPUT_REPORT": str(out / "c.html"), "OUTPUT_TABLE": str(out / "c.csv"), **params}
+        with pytest.raises(QgsProcessingException) as e:
+            qgis_processing.run("prospectra:bandcorrelation", params)
+        for text in expected:
+            assert text in str(e.value), str(e.value)
+        assert os.listdir(out) == [], "output or temporary files were left behind"
+        return str(e.value)
+
+    return run
+
+
+def test_text_field(run_fails):
+    run_fails({"FIELD": "Map_sheet_"}, "FIELD: 'Map_sheet_' is a String field, not numbers")
+
+
+def test_constant_field(run_fails, tmp_path):
+    layer = write_points(tmp_path / "constant.gpkg", grid_points(20, lambda i: 7.0))
+    run_fails({"POINTS": layer, "FIELD": "value"}, "FIELD: 'value' is 7 at every one of the 20 samples")
+
+
+def test_fewer_than_ten_samples(run_fails, tmp_path):
+    layer = write_points(tmp_path / "few.gpkg", grid_points(9, float))
+    run_fails({"POINTS": layer, "FIELD": "value"}, "POINTS: the layer has 9 sample points; at least 10 are needed")
+
+
+def test_samples_all_outside_the_image(run_fails, tmp_path):
+    far = [(100000 + 500 * i, 6700000 + 300 * i, {"value": float(i)}) for i in range(15)]
+    layer = write_points(tmp_path / "far.gpkg", far)
+    run_fails({"POINTS": layer, "FIELD": "value"},
+              "POINTS: none of the 15 samples with a value of 'value' lies on valid pixels of the image",
+              "15 fall outside the image")

@@ -1,0 +1,72 @@
+"""tagminerals through processing.run: closed-form models built by code, and the bundled models."""
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal, ogr
+
+from data.tiny_models import band_mean_model, brute_force_probabilities
+from test_bad_inputs import run_fails  # noqa: F401 (fixture)
+from test_band_algorithms import SENSORS
+from data.tagging_scene import OLI, scene
+
+
+def test_tiny_model_outputs_and_grid(qgis_processing, tmp_path):
+    path, cube, valid = scene(tmp_path, 30, 41)
+    model = band_mean_model(tmp_path / "mean.onnx", OLI, 8)
+    out, prob, grid = (str(tmp_path / n) for n in ("tags.tif", "probabilities.tif", "grid.gpkg"))
+    qgis_processing.run("prospectra:tagminerals", {
+        "INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model, "STRIDE": 3,
+        "THRESHOLD": 0.55, "OUTPUT": out, "OUTPUT_PROBABILITIES": prob, "OUTPUT_GRID": grid})
+    expected = brute_force_probabilities(cube, valid, 8, 3, 7)
+    assert np.allclose(gdal.Open(prob).ReadAsArray(), expected, atol=1e-5)
+    tags = gdal.Open(out).ReadAsArray()
+    assert np.array_equal(tags, np.where(expected.max(axis=0) >= 0.55, expected.argmax(axis=0) + 1, 0))
+    source = ogr.Open(grid)  # keep the data source alive while its layer is read
+    layer = source.GetLayer(0)
+    names = [layer.GetLayerDefn().GetFieldDefn(i).GetName() for i in range(layer.GetLayerDefn().GetFieldCount())]
+    assert names[:3] == ["tags", "top", "mineral 1"]
+    area = 0.0
+    for f in layer:
+        probs = [f.GetField(f"mineral {j}") for j in range(1, 8)]
+        assert f.GetField("tags") == ", ".join(f"mineral {j + 1}" for j, p in enumerate(probs) if p >= 0.55)
+        area += f.GetGeometryRef().GetArea()
+    assert area == pytest.approx(30 * 41 * 30 * 30)  # the cells tile the whole image
+
+
+def test_bundled_model_is_chosen_for_the_sensor(qgis_processing, tmp_path):
+    from data.simulated_minerals import make_scene
+
+    path = tmp_path / "simulated_s2.tif"
+    make_scene(path, "sentinel2a_msi")
+    out = str(tmp_path / "tags.tif")
+    qgis_processing.run("prospectra:tagminerals", {"INPUT": [str(path)], "OUTPUT": out,
+                                                   "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": None})
+    ds = gdal.Open(out)
+    assert ds.GetMetadataItem("PROSPECTRA_MODEL") == "tagger_sentinel2_msi"
+    assert os.path.exists(str(tmp_path / "tags.qml"))
+
+
+def test_tagging_bad_inputs(run_fails, tmp_path):  # noqa: F811
+    path, _, _ = scene(tmp_path, 16, 16)
+    base = {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli")}
+    bare = band_mean_model(tmp_path / "bare.onnx", OLI, 8, metadata=False)
+    run_fails("prospectra:tagminerals", dict(base, MODEL_FILE=bare), "MODEL_FILE", "lacks Prospectra metadata",
+              "MODEL_BANDS")
+    b9 = band_mean_model(tmp_path / "b9.onnx", ["B2", "B9"], 8, sensor="landsat9_oli2")
+    run_fails("prospectra:tagminerals", dict(base, MODEL_FILE=b9), "MODEL_FILE: 'b9' needs bands B2, B9")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x08\x07garbage" * 10)
+    run_fails("prospectra:tagminerals", dict(base, MODEL_FILE=str(junk)), "is not a readable ONNX model")
+    s2 = band_mean_model(tmp_path / "s2.onnx", ["B2", "B3"], 8, sensor="sentinel2a_msi")
+    run_fails("prospectra:tagminerals", dict(base, MODEL_FILE=s2), "trained for sentinel2a_msi but SENSOR is Landsat-8")
+
+
+def test_model_without_metadata_runs_when_declared(qgis_processing, tmp_path):
+    path, cube, valid = scene(tmp_path, 20, 20)
+    bare = band_mean_model(tmp_path / "bare.onnx", OLI, 8, metadata=False)
+    prob = str(tmp_path / "p.tif")
+    qgis_processing.run("prospectra:tagminerals", {
+        "INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": bare, "MODEL_BANDS": ",".join(OLI),
+        "MODEL_PATCH_SIZE": 8, "OUTPUT": str(tmp_path / "t.tif"), "OUTPUT_PROBABILITIES": prob, "OUTPUT_GRID": None})
+    assert np.allclose(gdal.Open(prob).ReadAsArray(), brute_force_probabilities(cube, valid, 8, 4, 7), atol=1e-5)

@@ -1,0 +1,101 @@
+"""Band correlation against scipy.stats on values sampled by hand: real GTK till La at the points, a SIMULATED
+GF-2 raster over them (test/data/simulated_till_raster.py; no real imagery of the area exists here)."""
+import csv
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal
+from scipy import stats
+
+from data.simulated_till_raster import make_raster, sampled_by_hand, till_points
+from prospectra.core.band_correlation import band_correlation, significance
+from prospectra.core.errors import InputError, NullFeedback
+from prospectra.core.image import open_image
+
+FIELD = "La_ppm_511"
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    return make_raster(str(tmp_path_factory.mktemp("sim") / "gf2_simulated.tif"))
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_spearman_and_pearson_equal_scipy_on_hand_sampled_values(scene, tmp_path, window):
+    x, y, la = till_points(FIELD)
+    report, table = str(tmp_path / "c.html"), str(tmp_path / "c.csv")
+    result = band_correlation(open_image(scene, "gf2_pms"), x, y, la, FIELD, window=window, feedback=NullFeedback(),
+                              report=report, table_path=table)
+    values, status = sampled_by_hand(scene, x, y, window)
+    used = [i for i, s in enumerate(status) if s == "ok"]
+    refl = np.array([values[i] for i in used])
+    v = la[used]
+    assert result["samples"] == {"points": len(la), "without_value": 0, "outside_image": status.count("outside"),
+                                 "on_nodata": status.count("nodata"), "used": len(used)}
+    assert status.count("outside") > 0 and status.count("nodata") > 0
+    for k, row in enumerate(result["bands"]):
+        rho, p_rho = stats.spearmanr(v, refl[:, k])
+        r, p_r = stats.pearsonr(v, refl[:, k])
+        assert row["band"] == f"B{k + 1}" and row["n"] == len(used)
+        assert row["spearman_rho"] == pytest.approx(rho, rel=1e-6)
+        assert row["spearman_p"] == pytest.approx(p_rho, rel=1e-4, abs=1e-300)
+        assert row["pearson_r"] == pytest.approx(r, rel=1e-6)
+        assert row["pearson_p"] == pytest.approx(p_r, rel=1e-4, abs=1e-300)
+        assert row["spearman_sig"] == ("**" if p_rho < 0.01 else "*" if p_rho < 0.05 else "")
+    # The simulation lowers B2..B4 with La: those must come out significantly negative.
+    assert all(row["spearman_rho"] < 0 and row["spearman_sig"] == "**" for row in result["bands"][1:])
+    with open(table) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["band"] for r in rows] == ["B1", "B2", "B3", "B4"]
+    assert float(rows[2]["spearman_rho"]) == pytest.approx(result["bands"][2]["spearman_rho"], rel=1e-5)
+    with open(os.path.splitext(report)[0] + ".json") as f:
+        assert json.load(f)["samples"]["used"] == len(used)
+    html = open(report).read()
+    assert "Sig. (two-sided)" in html and "**" in html and "Spearman C. (1904)" in html
+
+
+def test_significance_marks_as_in_table_3():
+    # Cheng et al. (2023) Table 3: p 0.054 unmarked, 0.008 and 0.004 '**'.
+    assert [significance(p) for p in (0.054, 0.008, 0.004, 0.049, 0.01, float("nan"))] == \
+        ["", "**", "**", "*", "*", ""]
+
+
+def test_band_constant_at_the_samples_has_no_coefficient(tmp_path):
+    path = str(tmp_path / "flat.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 10, 10, 4, gdal.GDT_Float32)
+    ds.SetGeoTransform((0, 1, 0, 10, 0, -1))
+    data = np.random.default_rng(0).uniform(0.05, 0.3, (4, 10, 10)).astype(np.float32)
+    data[2] = 0.2
+    for i in range(4):
+        ds.GetRasterBand(i + 1).WriteArray(data[i])
+    ds = None
+    x, y = np.arange(12) * 0.8 + 0.3, np.arange(12) * 0.7 + 1.1
+    result = band_correlation(open_image(path, "gf2_pms"), x, y, np.arange(12.0), "Ce")
+    assert math.isnan(result["bands"][2]["spearman_rho"]) and result["bands"][2]["spearman_sig"] == ""
+    assert not math.isnan(result["bands"][0]["spearman_rho"])
+
+
+def test_all_samples_outside_the_image(scene):
+    x, y, la = till_points(FIELD)
+    with pytest.raises(InputError) as e:
+        band_correlation(open_image(scene, "gf2_pms"), x + 1e6, y, la, FIELD)
+    assert e.value.parameter == "POINTS"
+    assert f"none of the {len(la)} samples with a value of '{FIELD}' lies on valid pixels" in str(e.value)
+    assert f"{len(la)} fall outside the image" in str(e.value)
+
+
+def test_too_few_samples_on_the_image(scene):
+    x, y, la = till_points(FIELD)
+    x = x.copy()
+    x[8:] += 1e6  # only 8 stay on the image (if valid there)
+    with pytest.raises(InputError, match="POINTS: only [0-8] of the 1112 samples lie on valid pixels"):
+        band_correlation(open_image(scene, "gf2_pms"), x, y, la, FIELD)
+
+
+def test_unknown_band(scene):
+    x, y, la = till_points(FIELD)
+    with pytest.raises(InputError, match="BANDS"):
+        band_correlation(open_image(scene, "gf2_pms"), x, y, la, FIELD, bands=["B7"])

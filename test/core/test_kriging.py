@@ -1,0 +1,206 @@
+"""Ordinary Kriging against pykrige called directly with the same settings, on the real GTK till points;
+leave-one-out against pykrige refitted without each sample; bad inputs."""
+import json
+import os
+import sys
+
+import numpy as np
+import pykrige.ok as pykrige_ok  # a plugin dependency: missing, the tests fail rather than skip
+import pytest
+from osgeo import gdal, ogr
+
+import prospectra.core.blocks as blocks
+from conftest import RecordingFeedback
+from data.simulated_till_raster import TILL, till_points
+from prospectra.core.errors import Canceled, InputError, NullFeedback
+from prospectra.core.geochem_samples import numeric_samples
+from prospectra.core.kriging import (NODATA, PARAMETER_NAMES, Grid, MissingPackage, fit_variogram, kriging,
+                                     leave_one_out, parse_variogram_parameters)
+
+FIELD = "La_ppm_511"
+
+
+@pytest.fixture(scope="module")
+def till():
+    x, y, z = till_points(FIELD)
+    ds = ogr.Open(TILL)  # the dataset must outlive its layer
+    wkt = ds.GetLayer().GetSpatialRef().ExportToWkt()
+    return x, y, z, wkt
+
+
+def small_grid(wkt, pixel=2500.0, x0=352000.0, y1=7530000.0, width=20, height=24):
+    return Grid(width, height, (x0, pixel, 0.0, y1, 0.0, -pixel), wkt)
+
+
+def centres(grid):
+    g = grid.geotransform
+    return g[0] + (np.arange(grid.width) + 0.5) * g[1], g[3] + (np.arange(grid.height) + 0.5) * g[5]
+
+
+def read(path):
+    ds = gdal.Open(path)
+    band = ds.GetRasterBand(1)
+    return band.ReadAsArray().astype(np.float64), band.GetNoDataValue(), ds.GetGeoTransform()
+
+
+@pytest.mark.parametrize("model", ["spherical", "exponential", "linear"])
+def test_grid_equals_pykrige_with_the_same_moving_neighbourhood(till, tmp_path, monkeypatch, model):
+    x, y, z, wkt = till
+    monkeypatch.setattr(blocks, "TILE", 16)  # small windows: many blocks on a small grid
+    grid = small_grid(wkt)
+    out, var = str(tmp_path / "k.tif"), str(tmp_path / "v.tif")
+    summary = kriging(x, y, z, FIELD, grid, out, NullFeedback(), output_variance=var, variogram_model=model,
+                      neighbours=16, nlags=12, window_pixels=16 * 16)
+    reference = pykrige_ok.OrdinaryKriging(x, y, z, variogram_model=model, nlags=12)
+    gx, gy = centres(grid)
+    expected, expected_var = reference.execute("grid", gx, gy, backend="loop", n_closest_points=16)
+    got, nodata, transform = read(out)
+    got_var = read(var)[0]
+    assert nodata == NODATA and transform == grid.geotransform
+    assert np.allclose(got, expected, rtol=1e-6, atol=0)
+    assert np.allclose(got_var, expected_var, rtol=1e-6, atol=0)
+    assert summary["variogram"]["model"] == model
+    fitted = summary["variogram"]["parameters"]
+    assert [fitted[n] for n in PARAMETER_NAMES[model]] == pytest.approx(reference.variogram_model_parameters,
+                                                                        rel=1e-9)
+
+
+def test_global_neighbourhood_equals_pykrige(till, tmp_path):
+    x, y, z, wkt = till
+    grid = small_grid(wkt, width=12, height=10, pixel=5000.0)
+    out = str(tmp_path / "k.tif")
+    kriging(x, y, z, FIELD, grid, out, NullFeedback(), variogram_model="spherical", neighbours=0, nlags=12)
+    gx, gy = centres(grid)
+    expected, _ = pykrige_ok.OrdinaryKriging(x, y, z, variogram_model="spherical", nlags=12).execute(
+        "grid", gx, gy, backend="vectorized")
+    assert np.allclose(read(out)[0], expected, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("neighbours", [16, None])
+def test_leave_one_out_equals_pykrige_refitted_without_the_sample(till, neighbours):
+    x, y, z, _ = till
+    ok = fit_variogram(numeric_samples(x, y, z, FIELD), "spherical", nlags=12)
+    predicted, variance = leave_one_out(ok, neighbours)
+    fixed = dict(zip(PARAMETER_NAMES["spherical"], ok.variogram_model_parameters))
+    for i in np.random.default_rng(1).choice(len(z), 4, replace=False):
+        keep = np.arange(len(z)) != i
+        without = pykrige_ok.OrdinaryKriging(x[keep], y[keep], z[keep], variogram_model="spherical",
+                                             variogram_parameters=fixed)
+        if neighbours:
+            zi, si = without.execute("points", [x[i]], [y[i]], backend="loop", n_closest_points=neighbours)
+        else:
+            zi, si = without.execute("points", [x[i]], [y[i]], backend="vectorized")
+        assert predicted[i] == pytest.approx(zi[0], rel=1e-6)
+        assert variance[i] == pytest.approx(si[0], rel=1e-6)
+
+
+def test_real_till_lanthanum_cross_validation_beats_the_sample_sd(till, tmp_path):
+    """GTK till La (ppm): leave-one-out RMSE of the automatically chosen variogram below the plain SD."""
+    x, y, z, wkt = till
+    out, report = str(tmp_path / "la.tif"), str(tmp_path / "la.html")
+    summary = kriging(x, y, z, FIELD, small_grid(wkt, width=6, height=6, pixel=10000.0), out, NullFeedback(),
+                      report=report)
+    cv = summary["cross_validation"]
+    assert cv["sample_sd"] == pytest.approx(np.std(z, ddof=1), rel=1e-12)
+    assert cv["rmse"] < 0.85 * cv["sample_sd"]
+    assert abs(cv["mean_error"]) < 0.05 * cv["rmse"]
+    tried = {m["model"]: m["rmse"] for m in cv["models"]}
+    assert set(tried) == {"linear", "power", "gaussian", "spherical", "exponential"}
+    assert summary["variogram"]["model"] == min(tried, key=tried.get)
+    assert cv["rmse"] == tried[summary["variogram"]["model"]]
+    # The per-sample residuals behind the RMSE, recomputed by hand.
+    per = cv["per_sample"]
+    assert np.sqrt(np.mean((np.asarray(per["predicted"]) - z) ** 2)) == pytest.approx(cv["rmse"], rel=1e-12)
+    with open(os.path.splitext(report)[0] + ".json") as f:
+        saved = json.load(f)
+    assert saved["variogram"]["model"] == summary["variogram"]["model"]
+    assert saved["cross_validation"]["rmse"] == pytest.approx(cv["rmse"])
+    text = open(report).read()
+    assert "Leave-one-out" in text and "data:image/png;base64," in text and "Matheron" in text
+
+
+def test_points_outside_the_grid_are_used_and_counted(till, tmp_path):
+    x, y, z, wkt = till
+    grid = small_grid(wkt, x0=380000.0, y1=7500000.0, width=8, height=8, pixel=2500.0)  # a corner of the area
+    summary = kriging(x, y, z, FIELD, grid, str(tmp_path / "k.tif"), NullFeedback(), variogram_model="spherical")
+    inside = (x >= 380000) & (x < 400000) & (y > 7480000) & (y <= 7500000)
+    assert summary["samples"]["outside_grid"] == int((~inside).sum()) > 0
+    assert summary["samples"]["used"] == len(z)
+
+
+def test_fixed_variogram_parameters_equal_pykrige_with_them(till, tmp_path):
+    x, y, z, wkt = till
+    fixed = parse_variogram_parameters("sill=140, range=30000, nugget=55", "exponential")
+    assert fixed == {"psill": 85.0, "range": 30000.0, "nugget": 55.0}
+    grid = small_grid(wkt, width=8, height=8, pixel=5000.0)
+    out = str(tmp_path / "k.tif")
+    kriging(x, y, z, FIELD, grid, out, NullFeedback(), variogram_model="exponential", variogram_parameters=fixed)
+    gx, gy = centres(grid)
+    expected, _ = pykrige_ok.OrdinaryKriging(x, y, z, variogram_model="exponential", variogram_parameters=fixed
+                                             ).execute("grid", gx, gy, backend="loop", n_closest_points=16)
+    assert np.allclose(read(out)[0], expected, rtol=1e-6, atol=0)
+    with pytest.raises(InputError, match="VARIOGRAM_PARAMETERS: the exponential model takes sill \\(or psill\\), "
+                                         "range, nugget; missing: range"):
+        parse_variogram_parameters("sill=140, nugget=55", "exponential")
+
+
+def test_cancel_leaves_no_output(till, tmp_path, monkeypatch):
+    x, y, z, wkt = till
+    monkeypatch.setattr(blocks, "TILE", 16)
+    with pytest.raises(Canceled):
+        kriging(x, y, z, FIELD, small_grid(wkt), str(tmp_path / "k.tif"), RecordingFeedback(cancel_after=3),
+                output_variance=str(tmp_path / "v.tif"), variogram_model="spherical", window_pixels=256)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("values, parameter, text", [
+    (["a"] * 12, "FIELD", "'Cu' holds text (for example 'a'), not numbers"),
+    ([5.0] * 12, "FIELD", "'Cu' is 5 at every one of the 12 samples"),
+    ([1.0, 2.0] * 4 + [None] * 4, "FIELD", "'Cu' has a value at only 8 of the 12 sample points (4 are empty)"),
+    ([1.0, 2.0] * 4, "INPUT", "the layer has 8 sample points; at least 10 are needed"),
+])
+def test_bad_fields(till, tmp_path, values, parameter, text):
+    _, _, _, wkt = till
+    n = len(values)
+    with pytest.raises(InputError) as e:
+        kriging(np.arange(n) * 100.0 + 360000, np.arange(n) * 50.0 + 7500000, values, "Cu", small_grid(wkt),
+                str(tmp_path / "k.tif"), NullFeedback())
+    assert e.value.parameter == parameter and text in str(e.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_duplicate_coordinates_are_refused_with_field_and_count(till, tmp_path):
+    x, y, z, wkt = till
+    x, y, z = np.append(x, x[:3]), np.append(y, y[:3]), np.append(z, z[:3] + 1)
+    with pytest.raises(InputError) as e:
+        kriging(x, y, z, FIELD, small_grid(wkt), str(tmp_path / "k.tif"), NullFeedback())
+    assert e.value.parameter == "INPUT"
+    assert f"6 samples of '{FIELD}' share their location with another sample (3 pairs" in str(e.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_geographic_grid_is_refused(till, tmp_path):
+    x, y, z, _ = till
+    from osgeo import osr
+
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(4326)
+    grid = Grid.of_extent(24, 67, 26, 68, 0.1, srs.ExportToWkt())
+    with pytest.raises(InputError, match="CRS: the grid's CRS \\(WGS 84\\) is geographic"):
+        kriging(x, y, z, FIELD, grid, str(tmp_path / "k.tif"), NullFeedback())
+
+
+def test_missing_pykrige_says_how_to_install_it(till, tmp_path, monkeypatch):
+    x, y, z, wkt = till
+    monkeypatch.setitem(sys.modules, "pykrige.ok", None)  # import fails as if not installed
+    with pytest.raises(MissingPackage, match="pip install pykrige"):
+        kriging(x, y, z, FIELD, small_grid(wkt), str(tmp_path / "k.tif"), NullFeedback())
+    assert os.listdir(tmp_path) == []
+
+
+def test_grid_of_extent_covers_it():
+    grid = Grid.of_extent(100.0, 200.0, 1050.0, 700.0, 100.0, "")
+    assert (grid.width, grid.height) == (10, 5)
+    assert grid.geotransform == (100.0, 100.0, 0.0, 700.0, 0.0, -100.0)
+    with pytest.raises(InputError, match="PIXEL_SIZE: a cell size of 0.001 gives a grid of"):
+        Grid.of_extent(0, 0, 1000, 1000, 0.001, "")
