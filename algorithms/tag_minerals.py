@@ -116,7 +116,8 @@ class TagMinerals(ProspectraAlgorithm):
                 f.setGeometry(QgsGeometry.fromRect(QgsRectangle(x0 + c0 * dx, y0 + r1 * dy, x0 + c1 * dx, y0 + r0 * dy)))
                 f.setAttributes([", ".join(n for n, p in zip(model.classes, probs) if p >= threshold),
                                  model.classes[int(probs.argmax())]] + [float(p) for p in probs])
-                sink.addFeature(f, QgsFeatureSink.FastInsert)
+                if not sink.addFeature(f, QgsFeatureSink.FastInsert):
+                    raise InputError("OUTPUT_GRID", f"a patch cell could not be written: {sink.lastError()}")
 
         feedback.pushInfo(f"Model '{model.name}' ({model.meta.get('training_data', 'declared by the user')}); "
                           f"bands {', '.join(model.bands)}; patch {model.patch_size} px; scaling: {image.scaling_source}.")

@@ -45,7 +45,7 @@ def predict_content(image, model, output, feedback):
                         "PROSPECTRA_UNIT": model.meta.get("unit", ""), "PROSPECTRA_SCALING": image.scaling_source})
     feedback.setProgress(100)
     mean = total / count
-    return {"pixels": count, "mean": mean, "sd": float(np.sqrt(max(total_sq / count - mean ** 2, 0.0))),
+    return {"pixels": count, "mean": float(mean), "sd": float(np.sqrt(max(total_sq / count - mean ** 2, 0.0))),
             "min": float(lo), "max": float(hi)}
 
 
@@ -99,7 +99,7 @@ def anomaly_zones(content_path, threshold, min_pixels=1):
             z = feature.GetField("zone")
             if counts[z] >= min_pixels:
                 geometry = feature.GetGeometryRef()
-                out.append((bytes(geometry.ExportToWkb()), geometry.GetArea(), int(counts[z]), sums[z] / counts[z],
+                out.append((bytes(geometry.ExportToWkb()), float(geometry.GetArea()), int(counts[z]), float(sums[z] / counts[z]),
                             float(maxima[z])))
         return sorted(out, key=lambda r: -r[3])
     finally:

@@ -7,6 +7,8 @@ the band names to the next algorithm.
 ratio_and_sam.model3: a Sentinel-2 scene -> 'Band ratio' 11/12, and 'Resample spectral library' (default
 alteration minerals to Sentinel-2) -> 'Spectral Angle Mapper' with that CSV as its library.
 ratio_and_tagging.model3: a Landsat-8 scene -> 'Band ratio' 6/7 and 'Tag minerals' with the bundled model.
+krige_train_predict.model3: a GF-2 scene and soil samples -> 'Kriging' onto the scene's grid, and 'Train content
+inversion model' -> 'Predict content map' with the trained model.
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python test/cli/make_model.py"""
 import os
 import sys
@@ -17,7 +19,8 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 import conftest  # noqa: E402,F401  (makes 'prospectra' importable)
 from qgis.core import (QgsApplication, QgsProcessing, QgsProcessingModelAlgorithm,  # noqa: E402
                        QgsProcessingModelChildAlgorithm, QgsProcessingModelChildParameterSource as Source,
-                       QgsProcessingModelOutput, QgsProcessingModelParameter, QgsProcessingParameterMultipleLayers)
+                       QgsProcessingModelOutput, QgsProcessingModelParameter, QgsProcessingParameterField,
+                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterVectorLayer)
 from qgis.PyQt.QtCore import QPointF  # noqa: E402
 
 
@@ -91,6 +94,26 @@ def main():
               {"INPUT": scene, "SENSOR": landsat},
               {"tags": ("OUTPUT", "Mineral tags"), "grid": ("OUTPUT_GRID", "Patch grid")})
     assert model.toFile(os.path.join(HERE, "ratio_and_tagging.model3"))
+
+    model = new_model("Krige, train and predict content")
+    model.addModelParameter(QgsProcessingParameterVectorLayer("samples", "Soil samples", [QgsProcessing.TypeVectorPoint]),
+                            QgsProcessingModelParameter("samples"))
+    model.addModelParameter(QgsProcessingParameterField("field", "Content field", parentLayerParameterName="samples",
+                                                        type=QgsProcessingParameterField.Numeric),
+                            QgsProcessingModelParameter("field"))
+    gf2 = Source.fromStaticValue(list(sensors()).index("gf2_pms"))
+    samples, field = Source.fromModelParameter("samples"), Source.fromModelParameter("field")
+    add_child(model, "prospectra:kriging", "kriging", "Kriging onto the scene's grid", (300, 120),
+              {"INPUT": samples, "FIELD": field, "REFERENCE": scene}, {"kriged": ("OUTPUT", "Kriged content")})
+    add_child(model, "prospectra:traininversion", "train", "Train content inversion model", (300, 260),
+              {"INPUT": scene, "SENSOR": gf2, "POINTS": samples, "FIELD": field,
+               "MODELS": Source.fromStaticValue([0, 1]), "MAX_SAMPLES": Source.fromStaticValue(3000)},
+              {"model": ("OUTPUT_MODEL", "Inversion model"), "report": ("OUTPUT_REPORT", "Model comparison")})
+    add_child(model, "prospectra:predictcontent", "predict", "Predict content map", (550, 260),
+              {"INPUT": scene, "SENSOR": gf2, "MODEL_FILE": Source.fromChildOutput("train", "OUTPUT_MODEL"),
+               "ANOMALY": Source.fromStaticValue(2)},
+              {"content": ("OUTPUT", "Content map"), "zones": ("OUTPUT_ZONES", "Anomaly zones")})
+    assert model.toFile(os.path.join(HERE, "krige_train_predict.model3"))
 
 
 if __name__ == "__main__":

@@ -147,3 +147,29 @@ def test_model_chains_ratio_and_tagging(qgis_process, tmp_path):
     assert np.allclose(gdal.Open(ratio).ReadAsArray(), expected, rtol=1e-5)
     assert gdal.Open(tags).GetMetadataItem("PROSPECTRA_MODEL") == "tagger_landsat_oli"
     assert os.path.getsize(grid) > 0
+
+
+def test_inversion_json_run_and_model_chaining_kriging_training_prediction(qgis_process, tmp_path):
+    from data.simulated_ree import make_ree_scene, write_samples
+
+    scene = str(tmp_path / "gf2.tif")
+    content = make_ree_scene(scene)
+    samples = str(tmp_path / "samples.gpkg")
+    write_samples(samples, content)
+    model = str(tmp_path / "re2o3.onnx")
+    proc = qgis_process("--json", "run", "prospectra:traininversion", "--", f"INPUT={scene}", "SENSOR=6",
+                        f"POINTS={samples}", "FIELD=RE2O3", "MODELS=0", "MAX_SAMPLES=2000",
+                        f"OUTPUT_MODEL={model}", f"OUTPUT_REPORT={tmp_path / 'r.html'}")
+    result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert result["results"]["CHOSEN_MODEL"] == "linear" and os.path.exists(model)
+
+    out = {n: str(tmp_path / f"chain_{n}.{e}") for n, e in
+           (("kriged", "tif"), ("model", "onnx"), ("report", "html"), ("content", "tif"), ("zones", "gpkg"))}
+    qgis_process("run", os.path.join(ROOT, "test", "cli", "krige_train_predict.model3"), "--", f"scene={scene}",
+                 f"samples={samples}", "field=RE2O3", f"kriging:kriged={out['kriged']}", f"train:model={out['model']}",
+                 f"train:report={out['report']}", f"predict:content={out['content']}", f"predict:zones={out['zones']}")
+    kriged, predicted = gdal.Open(out["kriged"]).ReadAsArray(), gdal.Open(out["content"]).ReadAsArray()
+    assert kriged.shape == predicted.shape == content.shape
+    assert np.corrcoef(predicted.ravel(), content.ravel())[0, 1] > 0.9
+    assert np.corrcoef(kriged.ravel(), content.ravel())[0, 1] > 0.8
+    assert os.path.getsize(out["zones"]) > 0

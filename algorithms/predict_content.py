@@ -1,0 +1,115 @@
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsGeometry,
+                       QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterFile, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterDestination, QgsWkbTypes)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.blocks import check_output_path
+from ..core.content_prediction import anomaly_zones, predict_content
+from ..core.errors import InputError
+from ..core.onnx_model import bundled_model_for, bundled_models, load_model
+from .base import ProspectraAlgorithm
+from .styles import style_pseudocolor
+
+AUTOMATIC = "Automatic: the bundled inversion model for the image's sensor"
+ANOMALY = ["No anomaly zones", "Zones at or above THRESHOLD", "Zones at or above mean + K_SD x SD of the map"]
+# Sequential yellow-orange-red (ColorBrewer YlOrRd): high content dark red.
+CONTENT_RAMP = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
+ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"]
+
+
+class PredictContent(ProspectraAlgorithm):
+    def name(self):
+        return "predictcontent"
+
+    def displayName(self):  # noqa: N802
+        return "Predict content map"
+
+    def group(self):
+        return "Geochemistry and inversion"
+
+    def groupId(self):  # noqa: N802
+        return "inversion"
+
+    def shortHelpString(self):  # noqa: N802
+        return (
+            "<p>Applies a content inversion model (from <i>Train content inversion model</i>, a bundled one, or any "
+            "pixel regression ONNX model with Prospectra metadata, models/MODEL_SPEC.md) to every pixel, block by "
+            "block: a content raster in the model's unit, styled yellow to red.</p>"
+            "<p>Optionally outlines anomaly zones: connected areas (8 neighbours) at or above a threshold, given as a "
+            "value or as the map's mean + K_SD standard deviations, as polygons numbered I, II, ... by falling mean "
+            "content with their area, pixel count, mean and maximum. Cheng et al. (2023) name their two high-anomaly "
+            "areas I (a known mine) and II (a prospect) this way.</p>"
+            "<p>The bundled GF-2 model was trained on <b>simulated</b> data (its model card says how and how well); "
+            "it demonstrates the workflow. Retrain on your own samples before drawing conclusions.</p>")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add_image_parameters()
+        inversion = [n for n, p in bundled_models().items() if n.startswith("inversion_")]
+        self.addParameter(QgsProcessingParameterEnum("MODEL", "Bundled model", [AUTOMATIC] + inversion, defaultValue=0))
+        self.addParameter(QgsProcessingParameterFile("MODEL_FILE", "Model file instead (ONNX)", optional=True,
+                                                     fileFilter="ONNX models (*.onnx)"))
+        self.addParameter(QgsProcessingParameterEnum("ANOMALY", "Anomaly zones", ANOMALY, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber("THRESHOLD", "Threshold content (model's unit)",
+                                                       QgsProcessingParameterNumber.Double, optional=True))
+        self.addParameter(QgsProcessingParameterNumber("K_SD", "K for mean + K x SD", QgsProcessingParameterNumber.Double,
+                                                       defaultValue=2.0, minValue=0.0))
+        self.add_advanced(QgsProcessingParameterNumber("MIN_PIXELS", "Smallest zone (pixels)",
+                                                       QgsProcessingParameterNumber.Integer, defaultValue=4, minValue=1))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Content map"))
+        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT_ZONES", "Anomaly zones",
+                                                            QgsProcessing.TypeVectorPolygon, optional=True,
+                                                            createByDefault=True))
+
+    def execute(self, parameters, context, feedback):
+        image = self.image(parameters, context)
+        path = self.parameterAsFile(parameters, "MODEL_FILE", context)
+        parameter = "MODEL_FILE" if path else "MODEL"
+        if not path:
+            choice = self.parameterAsEnum(parameters, "MODEL", context)
+            names = [n for n in bundled_models() if n.startswith("inversion_")]
+            path = bundled_models()[names[choice - 1]] if choice else bundled_model_for(image.sensor, "regression")
+            if not path:
+                raise InputError("MODEL", f"no bundled inversion model is for {image.sensor.name}; train one with "
+                                          f"'Train content inversion model' and give it in MODEL_FILE.")
+        model = load_model(path, parameter)
+        model.check_image(image, parameter)
+        mode = self.parameterAsEnum(parameters, "ANOMALY", context)
+        if mode == 1 and parameters.get("THRESHOLD") in (None, ""):
+            raise InputError("THRESHOLD", "give the content above which a pixel is anomalous.")
+        output = self.output_path(parameters, "OUTPUT", context)
+        check_output_path(output, image.sources)
+        unit = model.meta.get("unit", "")
+        target = model.meta.get("target", "content")
+        feedback.pushInfo(f"Model '{model.name}': {model.meta.get('estimator', '')}, {target} in {unit}; trained on "
+                          f"{model.meta.get('training_data', '?')}.")
+        stats = predict_content(image, model, output, feedback)
+        feedback.pushInfo(f"{target}: mean {stats['mean']:.4g}, SD {stats['sd']:.4g}, range {stats['min']:.4g} to "
+                          f"{stats['max']:.4g} {unit} over {stats['pixels']} pixels.")
+        lo, hi = stats["mean"] - 2 * stats["sd"], stats["mean"] + 2 * stats["sd"]
+        self.load_style_on_completion(context, output, style_pseudocolor(output, max(lo, stats["min"]),
+                                                                         min(hi, stats["max"]), CONTENT_RAMP))
+        results = {"OUTPUT": output}
+        if mode:
+            threshold = float(self.parameterAsDouble(parameters, "THRESHOLD", context) if mode == 1
+                              else stats["mean"] + self.parameterAsDouble(parameters, "K_SD", context) * stats["sd"])
+            zones = anomaly_zones(output, threshold, self.parameterAsInt(parameters, "MIN_PIXELS", context))
+            feedback.pushInfo(f"{len(zones)} anomaly zones at or above {threshold:.4g} {unit}.")
+            fields = QgsFields()
+            for name, kind in (("zone", QVariant.String), ("area", QVariant.Double), ("pixels", QVariant.Int),
+                               ("mean", QVariant.Double), ("max", QVariant.Double), ("threshold", QVariant.Double)):
+                fields.append(QgsField(name, kind))
+            sink, sink_id = self.parameterAsSink(parameters, "OUTPUT_ZONES", context, fields, QgsWkbTypes.Polygon,
+                                                 QgsCoordinateReferenceSystem.fromWkt(image.projection))
+            if sink is not None:
+                for i, (wkb, area, pixels, mean, peak) in enumerate(zones):
+                    f = QgsFeature(fields)
+                    geometry = QgsGeometry()
+                    geometry.fromWkb(wkb)
+                    f.setGeometry(geometry)
+                    f.setAttributes([ROMAN[i] if i < len(ROMAN) else str(i + 1), area, pixels, mean, peak, threshold])
+                    if not sink.addFeature(f, QgsFeatureSink.FastInsert):
+                        raise InputError("OUTPUT_ZONES", f"zone {ROMAN[i] if i < len(ROMAN) else i + 1} could not be "
+                                                         f"written: {sink.lastError()}")
+                results["OUTPUT_ZONES"] = sink_id
+        return results

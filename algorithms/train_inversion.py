@@ -1,0 +1,133 @@
+import os
+
+import numpy as np
+from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingOutputString,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
+                       QgsProcessingParameterString)
+
+from ..core.blocks import check_output_path
+from ..core.errors import InputError
+from ..core.geochem_report import remove_files
+from ..core.inversion import MODEL_NAMES, blocked_split, export_onnx, fit_models, rating, spatial_blocks
+from ..core.inversion_report import write_inversion_report
+from ..core.inversion_samples import MAX_SURFACE_SAMPLES, point_samples, surface_samples
+from .base import ProspectraAlgorithm
+from .kriging import input_paths, read_points
+
+SAMPLE_SETS = ["Surface-to-surface: samples kriged onto the image grid (Cheng et al. 2023)",
+               "Point-to-pixel: the pixel under each sample"]
+SPLITS = ["Whole spatial blocks (honest for neighbouring pixels)", "Random samples (as most papers do)"]
+
+
+class TrainInversion(ProspectraAlgorithm):
+    def name(self):
+        return "traininversion"
+
+    def displayName(self):  # noqa: N802
+        return "Train content inversion model"
+
+    def group(self):
+        return "Geochemistry and inversion"
+
+    def groupId(self):  # noqa: N802
+        return "inversion"
+
+    def shortHelpString(self):  # noqa: N802
+        return (
+            "<p>Fits models that predict a measured content (e.g. RE2O3 %) from pixel reflectance, compares them on "
+            "the same split, and saves the best as an ONNX model for <i>Predict content map</i>. After Cheng et al. "
+            "(2023, Front. Earth Sci., doi:10.3389/feart.2022.1086325), who kriged 374 soil samples onto a GF-2 "
+            "image ('surface-to-surface' sample set), split it 2:1, and fitted a small CNN on the four bands copied "
+            "into a 4 x 4 matrix; they judged it by R2, RMSE and RPD (R2 >= 0.9 and RPD >= 3: excellent) and compared "
+            "no other method.</p>"
+            "<p>Prospectra fits that CNN (needs PyTorch: <code>python3 -m pip install torch</code>; without it the "
+            "CNN is skipped and said so) beside multiple linear regression, partial least squares, Random Forest "
+            "and a multilayer perceptron (scikit-learn). The split and the 5 cross-validation folds use whole "
+            "spatial blocks of BLOCK_SIZE pixels by default: kriged neighbouring pixels are nearly identical, and "
+            "a random split would flatter every model (Roberts et al. 2017). The model with the lowest "
+            "cross-validated RMSE on the training part is chosen; the held-out part only reports.</p>"
+            "<p>The surface-to-surface set uses the pixels within twice the samples' median spacing, at most "
+            f"{MAX_SURFACE_SAMPLES} drawn at random; Kriging (ordinary, variogram chosen by leave-one-out RMSE) is "
+            "that of the <i>Kriging</i> algorithm.</p>"
+            "<p>Outputs: the chosen model (ONNX with target, unit, bands, sensor and scaling in its metadata) and an "
+            "HTML report with every model's R2, RMSE and RPD on both parts and predicted-against-measured plots, "
+            "with a JSON beside it.</p>")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add_image_parameters()
+        self.addParameter(QgsProcessingParameterFeatureSource("POINTS", "Sample points",
+                                                              [QgsProcessing.TypeVectorPoint]))
+        self.addParameter(QgsProcessingParameterField("FIELD", "Measured content (numeric field)",
+                                                      parentLayerParameterName="POINTS",
+                                                      type=QgsProcessingParameterField.Numeric))
+        self.addParameter(QgsProcessingParameterString("UNIT", "Unit of the content", defaultValue="%"))
+        self.addParameter(QgsProcessingParameterEnum("SAMPLE_SET", "Sample set", SAMPLE_SETS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum("MODELS", "Models to fit", list(MODEL_NAMES.values()),
+                                                     allowMultiple=True, defaultValue=list(range(len(MODEL_NAMES)))))
+        self.add_advanced(QgsProcessingParameterNumber(
+            "TEST_FRACTION", "Held-out fraction (1/3: the paper's 2:1 split)", QgsProcessingParameterNumber.Double,
+            defaultValue=1 / 3, minValue=0.1, maxValue=0.5))
+        self.add_advanced(QgsProcessingParameterEnum("SPLIT", "Split", SPLITS, defaultValue=0))
+        self.add_advanced(QgsProcessingParameterNumber("BLOCK_SIZE", "Spatial block size (pixels)",
+                                                       QgsProcessingParameterNumber.Integer, defaultValue=16,
+                                                       minValue=1))
+        self.add_advanced(QgsProcessingParameterNumber("MAX_SAMPLES", "Most pixels in the surface sample set",
+                                                       QgsProcessingParameterNumber.Integer,
+                                                       defaultValue=MAX_SURFACE_SAMPLES, minValue=100))
+        self.add_advanced(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer,
+                                                       defaultValue=0))
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Chosen model (ONNX)",
+                                                                fileFilter="ONNX models (*.onnx)"))
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Model comparison report",
+                                                                fileFilter="HTML files (*.html)"))
+        self.addOutput(QgsProcessingOutputString("CHOSEN_MODEL", "The chosen model"))
+
+    def execute(self, parameters, context, feedback):
+        image = self.image(parameters, context)
+        field = self.parameterAsString(parameters, "FIELD", context)
+        x, y, values, _ = read_points(self.parameterAsSource(parameters, "POINTS", context), field,
+                                      QgsCoordinateReferenceSystem.fromWkt(image.projection), context, "POINTS")
+        model_path = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
+        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
+        inputs = image.sources + input_paths(parameters.get("POINTS"))
+        for name, path in (("OUTPUT_MODEL", model_path), ("OUTPUT_REPORT", report)):
+            check_output_path(path, inputs, name)
+        keys = [list(MODEL_NAMES)[i] for i in self.parameterAsEnums(parameters, "MODELS", context)]
+        if not keys:
+            raise InputError("MODELS", "choose at least one model to fit.")
+        seed = self.parameterAsInt(parameters, "SEED", context)
+        bands = image.band_names
+        if self.parameterAsEnum(parameters, "SAMPLE_SET", context) == 0:
+            feedback.pushInfo("Kriging the samples onto the image grid ...")
+            spectra, content, rows, cols, info = surface_samples(
+                image, bands, x, y, values, field, feedback,
+                self.parameterAsInt(parameters, "MAX_SAMPLES", context), seed)
+        else:
+            spectra, content, rows, cols, info = point_samples(image, bands, x, y, values, field)
+        block = self.parameterAsInt(parameters, "BLOCK_SIZE", context)
+        fraction = self.parameterAsDouble(parameters, "TEST_FRACTION", context)
+        if self.parameterAsEnum(parameters, "SPLIT", context) == 0:
+            groups = spatial_blocks(rows, cols, block)
+            split = f"whole spatial blocks of {block} x {block} pixels, {fraction:.0%} held out"
+        else:
+            groups = np.arange(len(content))
+            split = f"random samples, {fraction:.0%} held out"
+        test = blocked_split(groups, fraction, seed)
+        fits, notes = fit_models(spectra, content, groups, test, keys, seed, feedback)
+        for n in notes:
+            feedback.pushWarning(n)
+        chosen = fits[0]
+        for f in fits:
+            feedback.pushInfo(f"{f.name}: held out R2 {f.test['r2']:.3f}, RMSE {f.test['rmse']:.4g}, RPD "
+                              f"{f.test['rpd']:.2f} ({rating(f.test)}); CV RMSE {f.cv_rmse:.4g}")
+        unit = self.parameterAsString(parameters, "UNIT", context)
+        try:
+            export_onnx(chosen, model_path, bands, image.sensor.id, image.scaling_source, field, unit,
+                        f"{info['used']} samples ({info['method']}) from {os.path.basename(image.sources[0])}")
+            write_inversion_report(report, fits, chosen, info, split, field, unit, content, test, notes)
+        except BaseException:
+            remove_files(model_path, report)  # all outputs or none
+            raise
+        feedback.pushInfo(f"Chosen: {chosen.name}.")
+        return {"OUTPUT_MODEL": model_path, "OUTPUT_REPORT": report, "CHOSEN_MODEL": chosen.key}
