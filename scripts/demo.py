@@ -34,7 +34,7 @@ def sensor_index(sensor_id):
 
 def run(alg, params, inputs=()):
     args = [QGIS_PROCESS, "run", f"prospectra:{alg}", "--"] + [f"INPUT={p}" for p in inputs]
-    args += [f"{k}={v}" for k, v in params.items()]
+    args += [f"{k}={x}" for k, v in params.items() for x in (v if isinstance(v, list) else [v])]
     proc = subprocess.run(args, capture_output=True, text=True)
     if proc.returncode:
         sys.exit(f"failed: {' '.join(args)}\n{proc.stdout}\n{proc.stderr}")
@@ -71,10 +71,16 @@ def main():
          "Landsat-5 TM 3/1: high = ferric iron oxides (Sabins 1999; DN ratio, no reflectance metadata)"),
     ]
     from data.simulated_minerals import MINERALS, make_scene
+    from data.simulated_ree import make_ree_scene, write_samples
 
     simulated = os.path.join(scenes, "simulated_minerals_landsat8.tif")
-    make_scene(simulated, "landsat8_oli")
+    make_scene(simulated, "landsat8_oli", bands=["B1", "B2", "B3", "B4", "B5", "B6", "B7"])
     l8 = {"SENSOR": sensor_index("landsat8_oli")}
+    gf2_scene = os.path.join(scenes, "simulated_gf2_ree.tif")
+    samples = os.path.join(scenes, "simulated_ree_samples.gpkg")
+    write_samples(samples, make_ree_scene(gf2_scene))
+    gf2 = {"SENSOR": sensor_index("gf2_pms")}
+    till = os.path.join(scenes, "IOCG_CLB_Till_Geochem_reg_511p.gpkg")
     spectral_jobs = [
         ("resamplelibrary", [], dict(s2_sensor, OUTPUT_PLOT=os.path.join(out, "library_sentinel2.png")),
          "library_sentinel2.csv", "default alteration minerals (USGS splib07) in Sentinel-2 bands; plot: "
@@ -84,6 +90,27 @@ def main():
                                                   OUTPUT_SUMMARY=os.path.join(out, "sam_summary_simulated.csv")),
          "sam_minerals_simulated.tif", "SIMULATED Landsat-8 scene (USGS spectra in patches on a real background): "
                                        "Spectral Angle Mapper classes, 0.10 rad; angles and summary beside it"),
+        ("tagminerals", [simulated], dict(l8, OUTPUT_PROBABILITIES=os.path.join(out, "tag_probabilities.tif"),
+                                          OUTPUT_GRID=os.path.join(out, "tag_grid.gpkg")),
+         "tag_minerals.tif", "the same SIMULATED scene tagged by the bundled Landsat CNN (trained on simulated "
+                             "patches): dominant mineral per pixel, probabilities and a patch grid beside it"),
+        ("kriging", [], dict(INPUT=till, FIELD="La_ppm_511", EXTENT="346000,414000,7458000,7540000 [EPSG:3067]",
+                             PIXEL_SIZE=500, OUTPUT_VARIANCE=os.path.join(out, "till_la_kriging_variance.tif"),
+                             OUTPUT_REPORT=os.path.join(out, "till_la_kriging.html")),
+         "till_la_kriged.tif", "REAL GTK till geochemistry (1,112 samples, Lapland): La ppm kriged at 500 m; "
+                               "variance and leave-one-out report beside it"),
+        ("bandcorrelation", [gf2_scene], dict(gf2, POINTS=samples, FIELD="RE2O3",
+                                              OUTPUT_TABLE=os.path.join(out, "ree_band_correlation.csv")),
+         "ree_band_correlation.html", "SIMULATED GF-2 scene and 374 soil samples: Spearman and Pearson correlation "
+                                      "of RE2O3 with each band (as Cheng et al. 2023, Table 3)"),
+        ("traininversion", [gf2_scene], dict(gf2, POINTS=samples, FIELD="RE2O3", MAX_SAMPLES=5000, MODELS=[0, 1, 2, 3],
+                                             OUTPUT_MODEL=os.path.join(out, "ree_inversion.onnx")),
+         "ree_inversion_report.html", "the samples kriged onto the scene, four models compared by R2, RMSE and RPD "
+                                      "on held-out blocks; the chosen model saved as ree_inversion.onnx"),
+        ("predictcontent", [gf2_scene], dict(gf2, MODEL_FILE=os.path.join(out, "ree_inversion.onnx"), ANOMALY=2,
+                                             OUTPUT_ZONES=os.path.join(out, "ree_anomaly_zones.gpkg")),
+         "ree_content.tif", "RE2O3 content map from that model; anomaly zones (mean + 2 SD) numbered I, II, ... "
+                            "in ree_anomaly_zones.gpkg"),
     ]
     total = len(jobs) + len(spectral_jobs)
     for i, (alg, inputs, params, preset, name, what) in enumerate(jobs, 1):
@@ -94,7 +121,8 @@ def main():
         print(f"[{i}/{total}] {target}\n      {what}; style: {os.path.splitext(name)[0]}.qml", flush=True)
     for i, (alg, inputs, params, name, what) in enumerate(spectral_jobs, len(jobs) + 1):
         target = os.path.join(out, name)
-        run(alg, dict(params, OUTPUT=target), inputs)
+        key = {"bandcorrelation": "OUTPUT_REPORT", "traininversion": "OUTPUT_REPORT"}.get(alg, "OUTPUT")
+        run(alg, dict(params, **{key: target}), inputs)
         print(f"[{i}/{total}] {target}\n      {what}", flush=True)
     print(f"\nAll outputs in {out}. Open the .tif files in QGIS: each loads with its style.")
 
