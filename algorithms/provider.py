@@ -2,10 +2,17 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .band_composite import BandComposite
+from .band_correlation import BandCorrelation
 from .band_ratio import BandRatio
+from .classify_random_forest import ClassifyRandomForest
+from .kriging import Kriging
+from .predict_content import PredictContent
 from .provider_icon import ICON
 from .resample_library import ResampleLibrary
 from .spectral_angle_mapper import SpectralAngleMapper
+from .tag_minerals import TagMinerals
+from .train_inversion import TrainInversion
+from .train_random_forest import TrainRandomForest
 
 
 class ProspectraProvider(QgsProcessingProvider):
@@ -25,5 +32,7 @@ class ProspectraProvider(QgsProcessingProvider):
         return ICON
 
     def loadAlgorithms(self):  # noqa: N802
-        for alg in (BandComposite(), BandRatio(), ResampleLibrary(), SpectralAngleMapper()):
+        for alg in (BandComposite(), BandRatio(), ResampleLibrary(), SpectralAngleMapper(), TagMinerals(),
+                    TrainRandomForest(), ClassifyRandomForest(), Kriging(), BandCorrelation(), TrainInversion(),
+                    PredictContent()):
             self.addAlgorithm(alg)

@@ -1,0 +1,209 @@
+import os
+
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsCsException, QgsFeatureRequest,
+                       QgsProcessing, QgsProcessingException, QgsProcessingOutputFile, QgsProcessingOutputNumber,
+                       QgsProcessingParameterEnum,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterNumber, QgsProcessingParameterString, QgsRasterLayer)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.errors import InputError
+from ..core.random_forest import (BALANCING, MAX_SEARCH_SAMPLES, PACKAGES, TRAINING_PACKAGES, VALIDATION,
+                                  MissingPackage, require, train_random_forest)
+from ..core.training_samples import FeatureStack, extract_samples
+from .base import ProspectraAlgorithm
+
+CITATIONS = (
+    "<p><b>Sources</b>: Rakhymberdina M. et al. (2025), Remote sensing technologies in the search for rare metal "
+    "deposits in Eastern Kazakhstan, ISPRS Archives (Random Forest on the 12 Sentinel-2 bands with class balancing "
+    "and tuning; Figure 9's confusion matrix). Breiman L. (2001), Random Forests, Machine Learning 45, 5-32. "
+    "Roberts D.R. et al. (2017), Cross-validation strategies for data with temporal, spatial, hierarchical, or "
+    "phylogenetic structure, Ecography 40, 913-929. Cohen J. (1960), kappa, Educational and Psychological "
+    "Measurement 20, 37-46.</p>")
+
+
+def extra_features_parameter():
+    return QgsProcessingParameterMultipleLayers(
+        "EXTRA_FEATURES", "Extra feature rasters on the image's grid (e.g. band ratios), values as stored",
+        QgsProcessing.TypeRaster, optional=True)
+
+
+def extra_feature_paths(algorithm, parameters, context):
+    paths = []
+    for layer in algorithm.parameterAsLayerList(parameters, "EXTRA_FEATURES", context) or []:
+        if not isinstance(layer, QgsRasterLayer):
+            raise InputError("EXTRA_FEATURES", f"'{layer.name()}' is not a raster layer.")
+        paths.append(layer.source())
+    return paths
+
+
+def required_packages(modules):
+    """QgsProcessingException naming the missing packages and the pip command, before any work."""
+    try:
+        require(*modules)
+    except MissingPackage as e:
+        raise QgsProcessingException(str(e)) from None
+
+
+class TrainRandomForest(ProspectraAlgorithm):
+    def name(self):
+        return "trainrandomforest"
+
+    def displayName(self):  # noqa: N802
+        return "Train Random Forest classifier"
+
+    def group(self):
+        return "Classification"
+
+    def groupId(self):  # noqa: N802
+        return "classification"
+
+    def shortHelpString(self):  # noqa: N802
+        balancing = "".join(f"<li>{v}</li>" for v in BALANCING.values())
+        validation = "".join(f"<li>{v}</li>" for v in VALIDATION.values())
+        return (
+            "<p>Trains a Random Forest (Breiman 2001) to map classes such as lithologies from the image's bands, as "
+            "Rakhymberdina et al. (2025) separate sedimentary rocks, granites and pegmatites with the 12 Sentinel-2 "
+            "bands. Features are the bands in reflectance (SCALING), optionally a subset (BANDS) and extra rasters "
+            "on the same grid such as band ratios (EXTRA_FEATURES).</p>"
+            "<p><b>Training sites</b> (TRAINING): points (the pixel under each point) or polygons (every pixel whose "
+            "centre falls inside). The class FIELD holds integer codes (kept as the class raster's values) or text "
+            "names (numbered 1, 2, ... alphabetically, names kept for the legend). The layer is transformed to the "
+            "image's CRS; sites outside the image, without a class or on nodata are skipped and counted in the "
+            "report. Each class needs at least 2 pixels; a class with sites in a single place cannot be tested "
+            "fairly and the report says so.</p>"
+            f"<p><b>Class balancing</b> (CLASS_BALANCING), default balanced class weights:</p><ul>{balancing}</ul>"
+            "<p><b>Tuning</b>: a randomised search (SEARCH_ITERATIONS candidates, fixed SEED) over the number of "
+            "trees (50 to MAX_TREES), depth, features per split and minimum samples per leaf and split, scored "
+            f"by balanced accuracy (mean recall per class) with cross-validation. Above {MAX_SEARCH_SAMPLES:,} "
+            "samples the search runs on a random subset; the final model is fitted on all samples.</p>"
+            f"<p><b>Cross-validation</b> (VALIDATION, FOLDS):</p><ul>{validation}</ul>"
+            "<p>Neighbouring pixels are nearly identical, so random folds test a model on the twins of its training "
+            "pixels and overstate accuracy; spatial blocks (Roberts et al. 2017) keep each training feature whole "
+            "and nearby features together (BLOCK_SIZE in pixels, 0 chooses it from the sites' extent).</p>"
+            "<p><b>Outputs</b>: MODEL, an ONNX file (opened without running code, unlike a pickle) carrying the "
+            "sensor, band names in input order, the scaling, class names and values; REPORT, an HTML page with "
+            "the cross-validated confusion matrix in counts and row percentages (as paper 000's Figure 9, also "
+            "as PNG), overall accuracy, Cohen's kappa, per-class precision, recall and F1, the chosen "
+            "hyperparameters, permutation importance on held-out folds, sample counts, what was skipped, and a "
+            "check that the ONNX model labels pixels exactly as scikit-learn does; the same figures as JSON beside "
+            "it.</p>"
+            "<p>Needs the Python packages scikit-learn, skl2onnx, onnx, onnxruntime and matplotlib: "
+            f"<code>python3 -m pip install {' '.join(PACKAGES[m] for m in TRAINING_PACKAGES)}</code>.</p>"
+            + CITATIONS)
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add_image_parameters()
+        self.addParameter(QgsProcessingParameterString(
+            "BANDS", "Bands to use as features, comma separated (empty: all bands of the image)", optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "TRAINING", "Training sites (points or polygons)",
+            [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(QgsProcessingParameterField(
+            "FIELD", "Class field (integer codes or text names)", parentLayerParameterName="TRAINING",
+            type=QgsProcessingParameterField.Any))
+        self.addParameter(QgsProcessingParameterEnum(
+            "CLASS_BALANCING", "Class balancing", list(BALANCING.values()), defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(
+            "VALIDATION", "Cross-validation folds", list(VALIDATION.values()), defaultValue=0))
+        self.add_advanced(extra_features_parameter())
+        self.add_advanced(QgsProcessingParameterNumber(
+            "FOLDS", "Number of cross-validation folds", QgsProcessingParameterNumber.Integer, defaultValue=5,
+            minValue=2, maxValue=20))
+        self.add_advanced(QgsProcessingParameterNumber(
+            "BLOCK_SIZE", "Spatial block edge for cross-validation, in pixels (0: automatic)",
+            QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0))
+        self.add_advanced(QgsProcessingParameterNumber(
+            "SEARCH_ITERATIONS", "Hyperparameter candidates tried by the randomised search",
+            QgsProcessingParameterNumber.Integer, defaultValue=20, minValue=1, maxValue=500))
+        self.add_advanced(QgsProcessingParameterNumber(
+            "MAX_TREES", "Largest number of trees the search may choose", QgsProcessingParameterNumber.Integer,
+            defaultValue=500, minValue=10, maxValue=2000))
+        self.add_advanced(QgsProcessingParameterNumber(
+            "SEED", "Random seed (same seed and samples: same folds, search and model)",
+            QgsProcessingParameterNumber.Integer, defaultValue=42, minValue=0))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            "MODEL", "Random Forest model (ONNX)", "ONNX models (*.onnx)"))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            "REPORT", "Training report (HTML; JSON and PNG figures beside it)", "HTML files (*.html)"))
+        self.addOutput(QgsProcessingOutputFile("REPORT_JSON", "Training report (JSON)"))
+        self.addOutput(QgsProcessingOutputNumber("OVERALL_ACCURACY", "Cross-validated overall accuracy"))
+        self.addOutput(QgsProcessingOutputNumber("KAPPA", "Cross-validated Cohen's kappa"))
+
+    def training_features(self, parameters, context, image, feedback):
+        """[(WKB in the image's CRS or None, class label)] from the TRAINING layer and FIELD."""
+        source = self.parameterAsSource(parameters, "TRAINING", context)
+        if source is None:
+            raise InputError("TRAINING", "no training layer given; choose a point or polygon layer.")
+        field = self.parameterAsString(parameters, "FIELD", context)
+        index = source.fields().lookupField(field)
+        if not field or index < 0:
+            raise InputError("FIELD", f"the training layer has no field '{field}'; its fields are "
+                                      f"{', '.join(source.fields().names()) or 'none'}. Choose the field holding "
+                                      "each site's class.")
+        if not source.sourceCrs().isValid():
+            raise InputError("TRAINING", "the training layer has no coordinate reference system, so its sites "
+                                         "cannot be placed on the image. Set its CRS (Layer Properties > Source, "
+                                         "or 'Assign projection') and run again.")
+        target = QgsCoordinateReferenceSystem.fromWkt(image.projection) if image.projection else None
+        if target is None or not target.isValid():
+            raise InputError("INPUT", "the image has no coordinate reference system, so the training sites cannot "
+                                      "be placed on it. Assign one to the image first.")
+        transform = QgsCoordinateTransform(source.sourceCrs(), target, context.transformContext())
+        same = source.sourceCrs() == target
+        request = QgsFeatureRequest().setSubsetOfAttributes([index])
+        features = []
+        for feature in source.getFeatures(request):
+            if feedback.isCanceled():
+                break
+            value = feature.attributes()[index]
+            label = None if value is None or isinstance(value, QVariant) else value
+            geometry = feature.geometry()
+            wkb = None
+            if geometry is not None and not geometry.isEmpty():
+                try:
+                    if not same:
+                        geometry.transform(transform)
+                    wkb = bytes(geometry.asWkb())
+                except QgsCsException:
+                    wkb = None  # counted as 'no geometry' in the report
+            features.append((wkb, label))
+        return features
+
+    def execute(self, parameters, context, feedback):
+        required_packages(TRAINING_PACKAGES)
+        image = self.image(parameters, context)
+        bands = [b.strip() for b in self.parameterAsString(parameters, "BANDS", context).replace(";", ",").split(",")
+                 if b.strip()]
+        stack = FeatureStack(image, bands or None, extra_feature_paths(self, parameters, context))
+        model_path = self.parameterAsFileOutput(parameters, "MODEL", context)
+        report_path = self.parameterAsFileOutput(parameters, "REPORT", context)
+        if os.path.splitext(model_path)[1].lower() != ".onnx":
+            raise InputError("MODEL", f"'{model_path}' is not an .onnx file name; the model is written as ONNX.")
+        if os.path.splitext(report_path)[1].lower() not in (".html", ".htm"):
+            raise InputError("REPORT", f"'{report_path}' is not an .html file name.")
+        features = self.training_features(parameters, context, image, feedback)
+        samples = extract_samples(stack, features)
+        feedback.pushInfo(f"{len(samples)} training pixels from {samples.counts['features_used']} of "
+                          f"{len(features)} features; features {', '.join(stack.names)}; scaling: "
+                          f"{image.scaling_source}.")
+        description = {"image": ", ".join(os.path.basename(p) for p in image.sources),
+                       "training layer": self.parameterAsSource(parameters, "TRAINING", context).sourceName(),
+                       "class field": self.parameterAsString(parameters, "FIELD", context)}
+        result = train_random_forest(
+            stack, samples, model_path, report_path,
+            balancing=list(BALANCING)[self.parameterAsEnum(parameters, "CLASS_BALANCING", context)],
+            validation=list(VALIDATION)[self.parameterAsEnum(parameters, "VALIDATION", context)],
+            folds=self.parameterAsInt(parameters, "FOLDS", context),
+            block_pixels=self.parameterAsInt(parameters, "BLOCK_SIZE", context),
+            iterations=self.parameterAsInt(parameters, "SEARCH_ITERATIONS", context),
+            max_trees=self.parameterAsInt(parameters, "MAX_TREES", context),
+            seed=self.parameterAsInt(parameters, "SEED", context),
+            description=description, feedback=feedback)
+        m = result.metrics
+        feedback.pushInfo(f"Overall accuracy {m['overall_accuracy']:.3f}, kappa {m['kappa']:.3f} "
+                          f"({result.folds.description}); ONNX labels equal scikit-learn's on "
+                          f"{result.agreement['agree']} of {result.agreement['rows']} pixels.")
+        return {"MODEL": model_path, "REPORT": report_path, "REPORT_JSON": result.json_path,
+                "OVERALL_ACCURACY": m["overall_accuracy"], "KAPPA": m["kappa"]}

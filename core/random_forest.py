@@ -1,0 +1,691 @@
+"""Random Forest classification of an image (Breiman 2001), as paper 000 (Rakhymberdina et al. 2025) maps
+sedimentary rocks, granites and pegmatites from Sentinel-2 bands: class balancing, a cross-validated
+hyperparameter search on spatially blocked folds (Roberts et al. 2017), an honest accuracy assessment, and a
+model saved as ONNX (no code runs when it is opened, unlike a pickle) that carries its sensor, band names
+and classes so the classifier can refuse an image it does not fit.
+
+scikit-learn, skl2onnx, onnx, onnxruntime and matplotlib are imported inside the functions that need them:
+the rest of Prospectra works without them."""
+import datetime
+import importlib
+import json
+import os
+import uuid
+import warnings
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import numpy as np
+from osgeo import gdal
+
+from .blocks import RasterWriter, bounded_cache, check_output_path, windows
+from .errors import Canceled, InputError
+from .training_samples import FeatureStack, spatial_blocks
+
+gdal.UseExceptions()
+
+# pip names and the versions tested with Debian 12's numpy 1.24.2 / scipy 1.10.1.
+PACKAGES = {"sklearn": "scikit-learn==1.9.1", "skl2onnx": "skl2onnx==1.20.0", "onnx": "onnx==1.23.2",
+            "onnxruntime": "onnxruntime==1.31.1", "matplotlib": "matplotlib"}
+TRAINING_PACKAGES = ("sklearn", "skl2onnx", "onnx", "onnxruntime", "matplotlib")
+CLASSIFY_PACKAGES = ("onnxruntime",)
+
+# The order of these is the order of the algorithms' enum parameters.
+BALANCING = {
+    "balanced": "Class weights inversely proportional to class frequency in the training data (balanced)",
+    "balanced_subsample": "Class weights recomputed in each tree's bootstrap sample (balanced_subsample)",
+    "none": "No balancing (every sample weighs the same)",
+}
+VALIDATION = {
+    "spatial": "Spatially blocked folds: each training feature kept whole in one block (Roberts et al. 2017)",
+    "stratified": "Stratified random folds (pixels of one polygon may fall in training and test: optimistic)",
+}
+SCORING = "balanced_accuracy"  # mean recall per class: rare classes such as pegmatite count as much as common ones
+MAX_SEARCH_SAMPLES = 20_000  # larger sets are searched on a random subset of this size, then refit on all
+IMPORTANCE_ROWS = 5_000  # held-out rows per fold used for permutation importance
+IMPORTANCE_REPEATS = 5
+VERIFY_PIXELS = 20_000  # image pixels (random 32 x 32 windows) on which ONNX is checked against scikit-learn
+MAX_FOREST_NODES = 15_000_000  # ~1 GB of ONNX (about 70 bytes a node): well below protobuf's 2 GB limit
+BLOCK_PIXELS = 2 ** 20  # pixels per classification window: 12 float32 features = 48 MB
+CHUNK_ROWS = 65_536  # rows per onnxruntime call
+TIE = 1e-9  # top-two probability margin below which the forest's vote is an exact tie up to rounding
+PARALLEL_ROWS = 10_000  # fits and predictions on fewer rows run on one thread
+PROBABILITY_NODATA = -9999.0
+ONNX_INPUT = "reflectance"
+# Qualitative colours for class rasters (ColorBrewer 'Set1' then 'Dark2', Brewer 2002), cycled.
+CLASS_COLOURS = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#ffff33", "#a65628", "#f781bf",
+                 "#999999", "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
+
+
+class MissingPackage(RuntimeError):
+    """A Python package the Random Forest algorithms need is not installed."""
+
+
+def require(*modules):
+    """Import the named modules, or raise MissingPackage naming every missing one and the pip command."""
+    missing = []
+    for m in modules:
+        try:
+            importlib.import_module(m)
+        except ImportError:
+            missing.append(m)
+    if missing:
+        pins = " ".join(PACKAGES[m] for m in missing)
+        raise MissingPackage(
+            f"Random Forest needs the Python package{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(PACKAGES[m].split('==')[0] for m in missing)}, not installed in the Python QGIS runs. "
+            f"Install {'them' if len(missing) > 1 else 'it'} with: python3 -m pip install {pins} "
+            "(on Windows, in the OSGeo4W Shell), then restart QGIS.")
+
+
+def prospectra_version():
+    import configparser
+
+    meta = configparser.ConfigParser()
+    meta.read(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "metadata.txt"))
+    return meta.get("general", "version", fallback="unknown")
+
+
+def search_space(max_trees=500):
+    """Hyperparameters tried by the search; lists, so a seeded search draws the same candidates everywhere.
+
+    Ranges suit 50 to 100,000 samples: few deep trees overfit small sets, so depth and leaf size are tuned;
+    more features per split helps when few bands carry the signal (pegmatite vs granite)."""
+    trees = [t for t in (50, 100, 200, 300, 500) if t <= max_trees] or [int(max_trees)]
+    return {"n_estimators": trees,
+            "max_depth": [None, 8, 12, 16, 24, 32],
+            "max_features": ["sqrt", "log2", 0.33, 0.5, 1.0],
+            "min_samples_leaf": [1, 2, 4, 8],
+            "min_samples_split": [2, 5, 10]}
+
+
+def forest(params, balancing="balanced", seed=42, n_jobs=-1):
+    """The RandomForestClassifier the search, the evaluation and the final fit share. n_jobs uses threads
+    (scikit-learn's forests never start processes), which is safe inside QGIS; the fitted trees do not
+    depend on it."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(class_weight=None if balancing == "none" else balancing, random_state=seed,
+                                  n_jobs=n_jobs, **params)
+
+
+def _jobs(rows):
+    """Threads for a fit or predict on this many rows: below a few thousand rows starting threads costs more
+    than it saves (measured: 50 trees on 2,000 rows fit in 0.11 s on one thread, 0.24 s on two)."""
+    return -1 if rows >= PARALLEL_ROWS else 1
+
+
+@dataclass
+class Folds:
+    splits: list  # [(train indices, test indices)]
+    validation: str
+    groups: np.ndarray = None  # spatial block of each sample (spatial folds)
+    block_pixels: int = 0
+    description: str = ""
+    warnings: list = field(default_factory=list)
+
+
+def cross_validation_folds(samples, validation="spatial", folds=5, seed=42, block_pixels=0):
+    """Cross-validation splits: spatially blocked and stratified by class as far as blocks allow
+    (StratifiedGroupKFold over spatial blocks), or plain stratified random folds."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    y = samples.y
+    notes = []
+    if validation == "spatial":
+        groups, edge = spatial_blocks(samples, folds, block_pixels)
+        n_groups = len(np.unique(groups))
+        if n_groups < folds:
+            raise InputError("FOLDS", f"spatially blocked cross-validation with {folds} folds needs training "
+                                      f"features in at least {folds} separate blocks, but they fall in {n_groups} "
+                                      f"(blocks of {edge} px). Add training sites elsewhere in the image, lower "
+                                      "FOLDS, set a smaller BLOCK_SIZE, or choose stratified random folds.")
+        for v, name in zip(samples.classes.values, samples.classes.names):
+            blocks = len(np.unique(groups[y == v]))
+            if blocks == 1:
+                notes.append(f"class '{name}' was sampled in a single spatial block: when that block is held out no "
+                             "model has seen the class, so its recall is 0 by construction. Add sites of this class "
+                             "in other places.")
+        cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        splits = list(cv.split(np.zeros(len(y)), y, groups))
+        desc = (f"{folds} spatially blocked folds (StratifiedGroupKFold over {n_groups} square blocks of {edge} x "
+                f"{edge} px; every training feature kept whole in the block of its centre)")
+        return Folds(splits, validation, groups, edge, desc, notes)
+    if validation != "stratified":
+        raise InputError("VALIDATION", f"unknown choice '{validation}'; choose one of {', '.join(VALIDATION)}.")
+    smallest = min(np.count_nonzero(y == v) for v in samples.classes.values)
+    if smallest < folds:
+        notes.append(f"the smallest class has {smallest} samples, fewer than the {folds} folds: some folds test "
+                     "without it.")
+    if samples.geometry != "point":
+        notes.append("pixels of one polygon fall in both training and test folds, so neighbouring, near-identical "
+                     "pixels test each other: the accuracy below is optimistic. Spatially blocked folds avoid this.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the smallest-class warning is in the report instead
+        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    return Folds(splits, validation, None, 0, f"{folds} stratified random folds (StratifiedKFold, shuffled)", notes)
+
+
+class _Progress:
+    """Progress over [start, end] % of the run with a cancel check at each step."""
+
+    def __init__(self, feedback, start, end, total):
+        self.feedback, self.start, self.end, self.total, self.done = feedback, start, end, max(total, 1), 0
+
+    def step(self):
+        if self.feedback is None:
+            return
+        if self.feedback.isCanceled():
+            raise Canceled("Canceled by the user; no output was written.")
+        self.feedback.setProgress(self.start + (self.end - self.start) * self.done / self.total)
+        self.done += 1
+
+
+def _subset_splits(splits, keep):
+    pos = np.full(max(max(tr.max(), te.max()) for tr, te in splits) + 1, -1)
+    pos[keep] = np.arange(len(keep))
+    return [(pos[tr][pos[tr] >= 0], pos[te][pos[te] >= 0]) for tr, te in splits]
+
+
+def tune(X, y, splits, space, iterations=20, balancing="balanced", seed=42, feedback=None, progress=(0, 100)):
+    """Randomised search: the same candidates, scores and winner as scikit-learn's RandomizedSearchCV with
+    scoring='balanced_accuracy', cv=splits, random_state=seed (written out so QGIS can show progress and
+    cancel between fits). Returns (best parameters, [{params, mean, std}] in draw order, rows searched)."""
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import ParameterSampler
+
+    searched = len(y)
+    if len(y) > MAX_SEARCH_SAMPLES:
+        keep = np.sort(np.random.default_rng(seed).choice(len(y), MAX_SEARCH_SAMPLES, replace=False))
+        X, y, splits, searched = X[keep], y[keep], _subset_splits(splits, keep), MAX_SEARCH_SAMPLES
+    candidates = list(ParameterSampler(space, n_iter=iterations, random_state=seed))
+    bar = _Progress(feedback, *progress, len(candidates) * len(splits))
+    table = []
+    for params in candidates:
+        scores = []
+        for tr, te in splits:  # one after the other: threads over folds measured no faster here (GIL-bound)
+            bar.step()
+            model = forest(params, balancing, seed, _jobs(len(tr))).fit(X[tr], y[tr])
+            model.n_jobs = _jobs(len(te))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a test fold may miss a class
+                scores.append(balanced_accuracy_score(y[te], model.predict(X[te])))
+        table.append({"params": params, "mean": float(np.mean(scores)), "std": float(np.std(scores))})
+    best = max(range(len(table)), key=lambda i: (table[i]["mean"], -i))  # first of equals, as scikit-learn
+    return table[best]["params"], table, searched
+
+
+def evaluate(X, y, splits, params, classes, feature_names, balancing="balanced", seed=42, feedback=None,
+             progress=(0, 100)):
+    """Out-of-fold predictions of the chosen forest on the same folds, their confusion matrix and metrics,
+    and permutation importance measured on each held-out fold (Breiman 2001)."""
+    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import (accuracy_score, balanced_accuracy_score, cohen_kappa_score, confusion_matrix,
+                                 precision_recall_fscore_support)
+
+    predicted = np.zeros_like(y)
+    fold_of = np.zeros(len(y), dtype=np.int64)
+    importances, weights = [], []
+    bar = _Progress(feedback, *progress, len(splits))
+    rng = np.random.default_rng(seed)
+    for k, (tr, te) in enumerate(splits):
+        bar.step()
+        model = forest(params, balancing, seed, _jobs(len(tr))).fit(X[tr], y[tr])
+        model.n_jobs = _jobs(len(te))
+        predicted[te] = model.predict(X[te])
+        fold_of[te] = k
+        rows = te if len(te) <= IMPORTANCE_ROWS else np.sort(rng.choice(te, IMPORTANCE_ROWS, replace=False))
+        model.n_jobs = _jobs(len(rows))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            imp = permutation_importance(model, X[rows], y[rows], scoring=SCORING, n_repeats=IMPORTANCE_REPEATS,
+                                         random_state=seed)
+        importances.append(imp.importances)
+        weights.append(len(rows))
+    values = classes.values
+    cm = confusion_matrix(y, predicted, labels=values)
+    row_sums = cm.sum(axis=1, keepdims=True)
+    row_pct = np.divide(100.0 * cm, row_sums, out=np.zeros(cm.shape), where=row_sums > 0)
+    precision, recall, f1, support = precision_recall_fscore_support(y, predicted, labels=values, zero_division=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        balanced = balanced_accuracy_score(y, predicted)
+    w = np.repeat(np.array(weights, float), IMPORTANCE_REPEATS)
+    all_imp = np.concatenate(importances, axis=1)  # (features, folds x repeats)
+    mean_imp = (all_imp * w).sum(axis=1) / w.sum()
+    std_imp = np.sqrt(((all_imp - mean_imp[:, None]) ** 2 * w).sum(axis=1) / w.sum())
+    return {
+        "predicted": predicted, "fold": fold_of,
+        "confusion_matrix": cm.tolist(), "confusion_matrix_row_percent": np.round(row_pct, 2).tolist(),
+        "overall_accuracy": float(accuracy_score(y, predicted)),
+        "kappa": float(cohen_kappa_score(y, predicted, labels=values)),
+        "balanced_accuracy": float(balanced),
+        "per_class": [{"value": int(v), "name": n, "precision": float(p), "recall": float(r), "f1": float(f),
+                       "support": int(s)} for v, n, p, r, f, s in zip(values, classes.names, precision, recall, f1,
+                                                                      support)],
+        "permutation_importance": [{"feature": n, "mean": float(m), "std": float(s)}
+                                   for n, m, s in zip(feature_names, mean_imp, std_imp)],
+    }
+
+
+def _session(model_bytes):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+def to_onnx_bytes(model, n_features, metadata):
+    """The fitted forest as ONNX in Prospectra's model format (models/MODEL_SPEC.md): input float32
+    [batch, features, 1, 1] (a pixel-wise model, patch size 1), outputs 'probabilities' then 'label';
+    metadata in metadata_props.
+
+    Inside, the input is flattened and cast to float64 before the tree ensemble: onnxruntime then compares
+    and sums as scikit-learn does, so labels match exactly, ties included (with float32 inside, 0.03 % of
+    exact vote ties broke differently in our measurements). skl2onnx already shifts thresholds for
+    scikit-learn's float32 cast of the features, and float32 -> float64 is exact."""
+    import onnx
+    from onnx import TensorProto, helper
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    proto = to_onnx(model, initial_types=[("features_f64", DoubleTensorType([None, n_features]))],
+                    options={id(model): {"zipmap": False}}, target_opset={"": 17, "ai.onnx.ml": 3})
+    graph = proto.graph
+    del graph.input[:]
+    graph.input.append(helper.make_tensor_value_info(ONNX_INPUT, TensorProto.FLOAT, ["batch", n_features, 1, 1]))
+    prepend = [helper.make_node("Flatten", [ONNX_INPUT], ["features_f32"], axis=1, name="flatten_patch"),
+               helper.make_node("Cast", ["features_f32"], ["features_f64"], to=TensorProto.DOUBLE, name="to_double")]
+    nodes = prepend + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    outputs = {o.name: o for o in graph.output}
+    ordered = [outputs["probabilities"], outputs["label"]]
+    del graph.output[:]
+    graph.output.extend(ordered)
+    proto.producer_name = "prospectra"
+    proto.producer_version = metadata.get("prospectra_version", "")
+    proto.doc_string = metadata.get("description", "")
+    onnx.helper.set_model_props(proto, {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()})
+    onnx.checker.check_model(proto)
+    return proto.SerializeToString()
+
+
+def _as_patches(X):
+    """(rows, features) -> the model's (rows, features, 1, 1) float32 input, without copying float32 data."""
+    return np.ascontiguousarray(X, dtype=np.float32).reshape(len(X), -1, 1, 1)
+
+
+def onnx_agreement(model, model_bytes, X):
+    """Compare onnxruntime's labels and probabilities with scikit-learn's on X (rows of float32 features)."""
+    session = _session(model_bytes)
+    labels, probabilities = [], []
+    for i in range(0, len(X), CHUNK_ROWS):
+        prob, lab = session.run(None, {ONNX_INPUT: _as_patches(X[i:i + CHUNK_ROWS])})
+        labels.append(lab)
+        probabilities.append(prob)
+    labels = np.concatenate(labels) if labels else np.empty(0, np.int64)
+    probabilities = np.concatenate(probabilities) if probabilities else np.empty((0, len(model.classes_)))
+    ref_labels, ref_prob = model.predict(X), model.predict_proba(X)
+    differ = np.flatnonzero(labels != ref_labels)
+    out = {"rows": int(len(X)), "agree": int(len(X) - len(differ)),
+           "rate": float(1 - len(differ) / max(len(X), 1)),
+           "max_probability_difference": float(np.abs(probabilities - ref_prob).max()) if len(X) else 0.0}
+    if len(differ):
+        top = np.sort(ref_prob[differ], axis=1)
+        margins = top[:, -1] - top[:, -2]
+        out["disagreements_top_two_margin"] = [float(m) for m in margins[:20]]
+        out["disagreements_all_at_ties"] = bool(np.all(margins < TIE))
+    return out
+
+
+@dataclass
+class TrainingResult:
+    model_path: str
+    report_path: str
+    json_path: str
+    params: dict
+    metrics: dict
+    folds: Folds
+    samples: object
+    model: object  # the fitted scikit-learn forest (in memory only; the file is ONNX)
+    agreement: dict
+    report: dict
+
+
+class _Staged:
+    """Output files written under temporary names and renamed together only when everything succeeded."""
+
+    def __init__(self):
+        self.pairs = []
+
+    def path(self, final):
+        tmp = os.path.join(os.path.dirname(os.path.abspath(final)),
+                           f".{os.path.basename(final)}.{uuid.uuid4().hex[:8]}.part")
+        self.pairs.append((tmp, final))
+        return tmp
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        for tmp, final in self.pairs:
+            if exc_type is None:
+                os.replace(tmp, final)
+            elif os.path.exists(tmp):
+                os.remove(tmp)
+        return False
+
+
+def _check_classes(samples):
+    present = [v for v in samples.classes.values if np.any(samples.y == v)]
+    names = dict(zip(samples.classes.values, samples.classes.names))
+    if len(present) < 2:
+        lost = [names[v] for v in samples.classes.values if v not in present]
+        raise InputError("TRAINING", f"only class '{names[present[0]]}' has training pixels on valid image pixels"
+                                     + (f"; the features of {', '.join(repr(n) for n in lost)} fall outside the "
+                                        "image or on nodata" if lost else "")
+                                     + ". A classifier needs at least two classes.")
+    for v in present:
+        n = int(np.count_nonzero(samples.y == v))
+        if n < 2:
+            raise InputError("TRAINING", f"class '{names[v]}' has only 1 training pixel on the image; each class "
+                                         "needs at least 2 (better 10 or more, in several places) to be learnt and "
+                                         "tested. Add sites of this class or remove it from the layer.")
+    dropped = [names[v] for v in samples.classes.values if v not in present]
+    if dropped:
+        keep = [v in present for v in samples.classes.values]
+        samples.classes.values = [v for v, k in zip(samples.classes.values, keep) if k]
+        samples.classes.names = [n for n, k in zip(samples.classes.names, keep) if k]
+    return dropped
+
+
+def train_random_forest(stack, samples, model_path, report_path, balancing="balanced", validation="spatial",
+                        folds=5, block_pixels=0, iterations=20, max_trees=500, seed=42, description=None,
+                        feedback=None):
+    """Tune, assess and fit a Random Forest on samples; write the ONNX model and the HTML + JSON report
+    (with PNG figures beside it). Nothing appears at the output paths unless everything succeeded."""
+    require(*TRAINING_PACKAGES)
+    from . import random_forest_report
+
+    check_output_path(model_path, stack.image.sources, "MODEL")
+    check_output_path(report_path, stack.image.sources, "REPORT")
+    if balancing not in BALANCING:
+        raise InputError("CLASS_BALANCING", f"unknown choice '{balancing}'; choose one of {', '.join(BALANCING)}.")
+    dropped = _check_classes(samples)
+    log = feedback.pushInfo if feedback is not None else (lambda text: None)
+    fold_set = cross_validation_folds(samples, validation, folds, seed, block_pixels)
+    notes = list(fold_set.warnings)
+    if dropped:
+        notes.append(f"no training pixel of {', '.join(repr(d) for d in dropped)} lies on valid image pixels; "
+                     f"the model does not know {'these classes' if len(dropped) > 1 else 'this class'}.")
+    log(f"{len(samples)} training pixels in {len(samples.classes.values)} classes; {fold_set.description}.")
+    X, y = samples.X, samples.y
+    space = search_space(max_trees)
+    params, table, searched = tune(X, y, fold_set.splits, space, iterations, balancing, seed, feedback, (0, 60))
+    log(f"Best of {len(table)} candidates: {params}.")
+    metrics = evaluate(X, y, fold_set.splits, params, samples.classes, samples.feature_names, balancing, seed,
+                       feedback, (60, 85))
+    log(f"Cross-validated overall accuracy {metrics['overall_accuracy']:.3f}, kappa {metrics['kappa']:.3f}.")
+    _Progress(feedback, 85, 100, 1).step()
+    model = forest(params, balancing, seed, _jobs(len(y))).fit(X, y)
+    model.n_jobs = -1
+    nodes = int(sum(t.tree_.node_count for t in model.estimators_))
+    if nodes > MAX_FOREST_NODES:
+        raise InputError("MAX_TREES", f"the tuned forest has {nodes:,} nodes, too many for an ONNX file; lower "
+                                      "MAX_TREES (fewer trees) and train again.")
+    check = np.concatenate([X, stack.sample(VERIFY_PIXELS, seed)]) if VERIFY_PIXELS else X
+    image = stack.image
+    description = description or {}
+    summary = (f"Random Forest ({params['n_estimators']} trees) classifying {', '.join(samples.classes.names)} from "
+               f"{image.sensor.name} {', '.join(samples.feature_names)} in reflectance; trained by Prospectra.")
+    metadata = {
+        # keys of Prospectra's model format (models/MODEL_SPEC.md)
+        "prospectra_spec": "1", "task": "classification", "sensor": image.sensor.id, "bands": ",".join(stack.bands),
+        "patch_size": "1", "classes": samples.classes.names, "colours": class_colours(len(samples.classes.names)),
+        "multi_label": "false", "version": "1.0.0",
+        "licence": "not set: the trainer's choice (trained with Prospectra, GPL-3.0-or-later)",
+        "training_data": (f"{len(samples)} pixels of {description.get('training layer', 'training sites')} "
+                          f"(class field {description.get('class field', '?')}) on "
+                          f"{description.get('image', ', '.join(os.path.basename(p) for p in image.sources))}"),
+        "description": summary,
+        # what the Random Forest classifier needs besides
+        "prospectra_version": prospectra_version(), "algorithm": "random_forest",
+        "sensor_name": image.sensor.name, "sensor_family": image.sensor.family,
+        "extra_features": [e[3] for e in stack.extras], "feature_names": samples.feature_names,
+        "input": (f"'{ONNX_INPUT}': float32 [batch, {len(samples.feature_names)}, 1, 1], features in feature_names "
+                  "order; outputs 'probabilities' [batch, classes] then 'label' (class values)"),
+        "scaling": "bands in surface reflectance (0-1) as Prospectra reads them; the training image was scaled by: "
+                   + image.scaling_source,
+        "class_values": samples.classes.values,
+        "class_field_type": "text" if samples.classes.from_text else "integer",
+        "hyperparameters": params, "class_weight": balancing, "validation": fold_set.description,
+        "overall_accuracy": f"{metrics['overall_accuracy']:.4f}", "kappa": f"{metrics['kappa']:.4f}",
+        "sklearn_version": importlib.import_module("sklearn").__version__,
+        "skl2onnx_version": importlib.import_module("skl2onnx").__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    model_bytes = to_onnx_bytes(model, len(samples.feature_names), metadata)
+    agreement = onnx_agreement(model, model_bytes, check)
+    agreement["training_rows"], agreement["image_rows"] = int(len(X)), int(len(check) - len(X))
+    if agreement["rate"] < 1:
+        differ = agreement["rows"] - agreement["agree"]
+        if agreement["disagreements_all_at_ties"]:
+            notes.append(f"onnxruntime and scikit-learn label {differ} of {agreement['rows']} checked pixels "
+                         "differently, all at exact ties of the forest's vote (two classes with the same mean "
+                         "probability up to rounding): there the label depends only on the order in which each "
+                         "library sums the trees' probabilities, and either class is as right as the other.")
+        else:
+            notes.append(f"onnxruntime and scikit-learn label {differ} of {agreement['rows']} checked pixels "
+                         f"differently, not only at ties (top-two probability margins there: "
+                         f"{agreement['disagreements_top_two_margin']}); please report this.")
+    json_path = os.path.splitext(report_path)[0] + ".json"
+    report = random_forest_report.build(
+        samples=samples, folds=fold_set, params=params, table=table, searched=searched, space=space,
+        iterations=iterations, metrics=metrics, balancing=balancing, seed=seed, agreement=agreement,
+        notes=notes, model_path=model_path, metadata=metadata, description=description, nodes=nodes)
+    with _Staged() as staged:
+        tmp_model = staged.path(model_path)
+        with open(tmp_model, "wb") as f:
+            f.write(model_bytes)
+        random_forest_report.write(report, report_path, json_path, staged)
+    if feedback is not None:
+        feedback.setProgress(100)
+    return TrainingResult(model_path, report_path, json_path, params, metrics, fold_set, samples, model,
+                          agreement, report)
+
+
+@dataclass
+class RandomForestModel:
+    """A Prospectra Random Forest ONNX model, opened without running any code from the file."""
+    path: str
+    session: object
+    meta: dict
+
+    def __post_init__(self):
+        m = self.meta
+        self.sensor, self.sensor_name, self.sensor_family = m["sensor"], m.get("sensor_name", m["sensor"]), \
+            m.get("sensor_family", m["sensor"])
+        self.band_names = [b.strip() for b in m["bands"].split(",") if b.strip()]
+        self.feature_names = json.loads(m["feature_names"])
+        self.extra_features = json.loads(m.get("extra_features", "[]"))
+        self.class_values = [int(v) for v in json.loads(m["class_values"])]
+        self.class_names = [str(n) for n in json.loads(m["classes"])]
+        if len(self.class_values) != len(self.class_names) or self.feature_names[:len(self.band_names)] != \
+                self.band_names:
+            raise ValueError("class values and names, or bands and feature names, disagree")
+
+    def feature_stack(self, image, extra_paths=(), parameter="MODEL", extra_parameter="EXTRA_FEATURES"):
+        """The image's features in the model's order, or an error naming what the model and image each have."""
+        name = os.path.basename(self.path)
+        if image.sensor.id != self.sensor and image.sensor.family != self.sensor_family:
+            raise InputError(parameter, f"'{name}' was trained on {self.sensor_name} bands "
+                                        f"{', '.join(self.band_names)}, but the image is {image.sensor.name} "
+                                        f"(bands {', '.join(image.band_names)}). Classify a {self.sensor_name} image "
+                                        "(check SENSOR), or train a model on this sensor.")
+        missing = [b for b in self.band_names if b not in image.band_index]
+        if missing:
+            raise InputError(parameter, f"'{name}' needs bands {', '.join(self.band_names)} but the image has "
+                                        f"{', '.join(image.band_names)} (missing {', '.join(missing)}). Give an image "
+                                        "with all the model's bands (check BAND_ORDER), or train a model on these.")
+        stack = FeatureStack(image, self.band_names, extra_paths, parameter, extra_parameter)
+        if stack.names != self.feature_names:
+            raise InputError(extra_parameter, f"'{name}' was trained with the extra features "
+                                              f"{self.extra_features or 'none'}, but was given "
+                                              f"{[e[3] for e in stack.extras] or 'none'}. Give the same kind of "
+                                              "extra rasters, in the same order, as when it was trained.")
+        return stack
+
+
+_PICKLE_EXTENSIONS = (".pkl", ".pickle", ".joblib", ".sav", ".pck", ".p")
+_REQUIRED_META = ("task", "sensor", "bands", "feature_names", "class_values", "classes")
+
+
+def load_model(path, parameter="MODEL"):
+    """Open an ONNX model written by train_random_forest. Pickles are refused unread: unpickling can run code."""
+    require(*CLASSIFY_PACKAGES)
+    name = os.path.basename(path or "")
+    if not path or not os.path.isfile(path):
+        raise InputError(parameter, f"'{path}' does not exist; choose the .onnx file written by 'Train Random "
+                                    "Forest classifier'.")
+    with open(path, "rb") as f:
+        data = f.read()
+    if os.path.splitext(path)[1].lower() in _PICKLE_EXTENSIONS or (len(data) > 1 and data[0] == 0x80
+                                                                    and 2 <= data[1] <= 5):
+        raise InputError(parameter, f"'{name}' is a Python pickle. Prospectra never opens pickles, because opening "
+                                    "one can run any code hidden in it; give the .onnx model written by 'Train Random "
+                                    "Forest classifier'.")
+    try:
+        session = _session(data)
+    except Exception as e:  # onnxruntime raises its own exception types for unreadable protobuf
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise InputError(parameter, f"'{name}' is not a readable ONNX model ({first}); the file may be truncated or "
+                                    "of another kind. Train the model again with 'Train Random Forest "
+                                    "classifier'.") from None
+    meta = dict(session.get_modelmeta().custom_metadata_map)
+    missing = [k for k in _REQUIRED_META if k not in meta]
+    if missing:
+        raise InputError(parameter, f"'{name}' is an ONNX model but not one written by Prospectra's 'Train Random "
+                                    f"Forest classifier' (it lacks {', '.join(missing)} in its metadata), so its "
+                                    "bands and classes are unknown.")
+    if meta["task"] != "classification":
+        raise InputError(parameter, f"'{name}' is a {meta['task']} model, not a classification model.")
+    try:
+        model = RandomForestModel(path, session, meta)
+    except (ValueError, TypeError) as e:
+        raise InputError(parameter, f"'{name}' has unreadable Prospectra metadata ({e}).") from None
+    inputs = session.get_inputs()
+    if len(inputs) != 1 or inputs[0].name != ONNX_INPUT or list(inputs[0].shape[1:]) != \
+            [len(model.feature_names), 1, 1] or [o.name for o in session.get_outputs()] != ["probabilities", "label"]:
+        raise InputError(parameter, f"'{name}' does not have the input and outputs a Random Forest model of "
+                                    f"Prospectra has ({ONNX_INPUT} [batch, {len(model.feature_names)}, 1, 1] in, "
+                                    "probabilities and label out).")
+    return model
+
+
+def class_raster_type(values):
+    """(numpy dtype, nodata) of a class raster holding these class values: the smallest type with a free
+    nodata value, 0 when it is not a class (as is usual)."""
+    lo, hi = min(values), max(values)
+    if lo >= 1 and hi <= 255:
+        return np.uint8, 0
+    if lo >= 0 and hi <= 254:
+        return np.uint8, 255
+    if lo > -32768 and hi <= 32767:
+        return np.int16, -32768
+    return np.int32, int(np.iinfo(np.int32).min)
+
+
+def class_colours(n):
+    return [CLASS_COLOURS[i % len(CLASS_COLOURS)] for i in range(n)]
+
+
+def _predict(session, X):
+    labels, probabilities = [], []
+    for i in range(0, len(X), CHUNK_ROWS):
+        prob, lab = session.run(None, {ONNX_INPUT: _as_patches(X[i:i + CHUNK_ROWS])})
+        labels.append(lab)
+        probabilities.append(prob)
+    return np.concatenate(labels), np.concatenate(probabilities)
+
+
+def classify_random_forest(stack, model, output, probabilities=None, confidence=None, feedback=None):
+    """Classify the image block by block: class raster (paletted by the caller), optionally one probability
+    band per class and the confidence (highest probability). Returns {'pixels': {class value: count},
+    'valid_pixels'}. Memory stays flat: each window is read, predicted with onnxruntime and written."""
+    image = stack.image
+    outputs = [p for p in (output, probabilities, confidence) if p]
+    for p, name in zip((output, probabilities, confidence), ("OUTPUT", "PROBABILITIES", "CONFIDENCE")):
+        if p:
+            check_output_path(p, list(image.sources) + [model.path], name)
+    if len(set(os.path.realpath(p) for p in outputs)) != len(outputs):
+        raise InputError("OUTPUT", "the class, probability and confidence rasters need different file names.")
+    dtype, nodata = class_raster_type(model.class_values)
+    values = np.array(model.class_values)
+    blocks = list(windows(image.width, image.height, BLOCK_PIXELS,
+                          input_block=image.ds.GetRasterBand(1).GetBlockSize()))
+    counts = np.zeros(len(values), dtype=np.int64)
+    geo = (image.width, image.height)
+    with bounded_cache(), ExitStack() as stack_of_writers:
+        cls = stack_of_writers.enter_context(RasterWriter(output, *geo, 1, dtype, image.geotransform,
+                                                          image.projection, nodata, ["class"]))
+        if dtype == np.uint8:  # before any pixel: GeoTIFF cannot change its colour model once data is flushed
+            _colour_table(cls.ds.GetRasterBand(1), model.class_values)
+        prob = stack_of_writers.enter_context(RasterWriter(
+            probabilities, *geo, len(values), np.float32, image.geotransform, image.projection, PROBABILITY_NODATA,
+            [f"probability of {n}" for n in model.class_names])) if probabilities else None
+        conf = stack_of_writers.enter_context(RasterWriter(
+            confidence, *geo, 1, np.float32, image.geotransform, image.projection, PROBABILITY_NODATA,
+            ["confidence (highest class probability)"])) if confidence else None
+        for i, win in enumerate(blocks):
+            if feedback is not None:
+                if feedback.isCanceled():
+                    raise Canceled("Canceled by the user; no output was written.")
+                feedback.setProgress(100.0 * i / len(blocks))
+            cube, valid = stack.read(win)
+            h, w = valid.shape
+            X = cube[:, valid].T  # (pixels, features) float32
+            del cube
+            out = np.full((h, w), nodata, dtype=dtype)
+            p = None
+            if len(X):
+                labels, p = _predict(model.session, X)
+                out[valid] = labels
+                counts += np.array([np.count_nonzero(labels == v) for v in values])
+            cls.write(0, win[0], win[1], out)
+            if prob is not None:
+                band = np.full((h, w), PROBABILITY_NODATA, dtype=np.float32)
+                for k in range(len(values)):
+                    if p is not None:
+                        band[valid] = p[:, k]
+                    prob.write(k, win[0], win[1], band)
+            if conf is not None:
+                band = np.full((h, w), PROBABILITY_NODATA, dtype=np.float32)
+                if p is not None:
+                    band[valid] = p.max(axis=1)
+                conf.write(0, win[0], win[1], band)
+        if counts.sum() == 0:
+            raise InputError("INPUT", f"no pixel has valid data in every band the model needs "
+                                      f"({', '.join(stack.names)}); the image is all nodata there.")
+        classes = json.dumps(dict(zip([str(v) for v in model.class_values], model.class_names)))
+        meta = {"PROSPECTRA_MODEL": os.path.basename(model.path), "PROSPECTRA_CLASSES": classes,
+                "PROSPECTRA_SCALING": image.scaling_source}
+        for w in (cls, prob, conf):
+            if w is not None:
+                w.set_metadata(meta)
+    if feedback is not None:
+        feedback.setProgress(100)
+    return {"valid_pixels": int(counts.sum()),
+            "pixels": {n: int(c) for n, c in zip(model.class_names, counts)}}
+
+
+def _colour_table(band, values):
+    """A GeoTIFF colour table, so any GIS shows the classes in their colours even without the .qml (the
+    names are in the .qml and in PROSPECTRA_CLASSES: GeoTIFF has no tag for category names)."""
+    table = gdal.ColorTable()
+    for v, c in zip(values, class_colours(len(values))):
+        table.SetColorEntry(int(v), tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) + (255,))
+    band.SetRasterColorTable(table)

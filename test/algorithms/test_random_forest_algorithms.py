@@ -1,0 +1,246 @@
+"""trainrandomforest and classifyrandomforest through processing.run in a real headless QGIS: QGIS reads the
+layers and transforms the sites to the image's CRS; the maps must equal scikit-learn's on the same samples."""
+import json
+import os
+import pickle
+import shutil
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from osgeo import gdal, ogr, osr
+
+from data.random_forest_reference import (POLYGONS, S2_L2A, SIM_POINTS, SIM_SCENE, assert_same_labels, class_codes,
+                                          image_pixels, point_samples, polygon_samples, sklearn_forest)
+
+pytest.importorskip("sklearn")
+pytest.importorskip("onnxruntime")
+SEED = 11
+FAST = {"SEARCH_ITERATIONS": 2, "MAX_TREES": 50, "FOLDS": 3, "SEED": SEED}
+
+
+@pytest.fixture
+def run_fails(qgis_processing, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    def run(alg, params, *expected):
+        before = set(os.listdir(tmp_path))
+        with pytest.raises(QgsProcessingException) as e:
+            qgis_processing.run(alg, params)
+        for text in expected:
+            assert text in str(e.value), str(e.value)
+        assert set(os.listdir(tmp_path)) == before, "output or temporary files were left behind"
+        return str(e.value)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def trained(qgis_processing, tmp_path_factory):
+    """The real Sentinel-2 scene and its 25 land-cover polygons (text classes), trained once."""
+    folder = tmp_path_factory.mktemp("rf_alg")
+    scene = shutil.copy(S2_L2A, folder)
+    params = {"INPUT": [scene], "TRAINING": POLYGONS, "FIELD": "class", "MODEL": str(folder / "model.onnx"),
+              "REPORT": str(folder / "report.html"), **FAST}
+    return folder, scene, qgis_processing.run("prospectra:trainrandomforest", params)
+
+
+def test_provider_lists_both_with_described_parameters(qgis_processing):
+    from qgis.core import QgsApplication, QgsProcessingParameterDefinition
+
+    for alg_id in ("prospectra:trainrandomforest", "prospectra:classifyrandomforest"):
+        alg = QgsApplication.processingRegistry().algorithmById(alg_id)
+        assert alg is not None and "Breiman" in alg.shortHelpString()
+        for p in alg.parameterDefinitions():
+            assert p.description(), (alg_id, p.name())
+    train = QgsApplication.processingRegistry().algorithmById("prospectra:trainrandomforest")
+    for name in ("FOLDS", "BLOCK_SIZE", "SEARCH_ITERATIONS", "MAX_TREES", "SEED", "EXTRA_FEATURES"):
+        assert train.parameterDefinition(name).flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    assert "Roberts D.R. et al. (2017)" in train.shortHelpString() and "Rakhymberdina" in train.shortHelpString()
+
+
+def test_train_then_classify_equals_scikit_learn(qgis_processing, trained):
+    folder, scene, result = trained
+    assert result["MODEL"] == str(folder / "model.onnx") and os.path.isfile(result["MODEL"])
+    with open(result["REPORT_JSON"]) as f:
+        report = json.load(f)
+    assert result["OVERALL_ACCURACY"] == report["accuracy"]["overall_accuracy"]
+    assert result["KAPPA"] == report["accuracy"]["kappa"]
+    X, labels, _, _ = polygon_samples(S2_L2A, POLYGONS, "class")
+    codes = class_codes(labels)
+    assert report["samples"]["used"] == len(labels)
+    assert [c["name"] for c in report["classes"]] == sorted(codes)
+    out = {k: str(folder / f"{k}.tif") for k in ("classes", "probabilities", "confidence")}
+    classified = qgis_processing.run("prospectra:classifyrandomforest", {
+        "INPUT": [scene], "MODEL": result["MODEL"], "OUTPUT": out["classes"],
+        "PROBABILITIES": out["probabilities"], "CONFIDENCE": out["confidence"]})
+    assert classified == {"OUTPUT": out["classes"], "PROBABILITIES": out["probabilities"],
+                          "CONFIDENCE": out["confidence"]}
+    reference = sklearn_forest(report["model"]["hyperparameters"], "balanced", SEED).fit(
+        X, [codes[v] for v in labels])
+    pixels, valid = image_pixels(S2_L2A)
+    assert_same_labels(gdal.Open(out["classes"]).ReadAsArray().ravel(), reference, pixels)
+    proba = gdal.Open(out["probabilities"]).ReadAsArray().reshape(len(codes), -1).T
+    assert np.allclose(proba, reference.predict_proba(pixels), atol=1e-6)
+    renderer = ET.parse(str(folder / "classes.qml")).getroot().find("pipe/rasterrenderer")
+    assert renderer.get("type") == "paletted"
+    entries = {e.get("value"): e.get("label") for e in renderer.iter("paletteEntry")}
+    assert entries == {str(v): n for n, v in codes.items()}
+    assert os.path.isfile(str(folder / "confidence.qml"))
+
+
+def test_points_in_another_crs_with_integer_codes(qgis_processing, tmp_path):
+    scene = shutil.copy(SIM_SCENE, tmp_path)
+    bands = ["B2", "B3", "B4", "B8", "B11", "B12"]
+    result = qgis_processing.run("prospectra:trainrandomforest", {
+        "INPUT": [scene], "TRAINING": SIM_POINTS, "FIELD": "code", "VALIDATION": 1, "CLASS_BALANCING": 2,
+        "BANDS": "2, 3, 4, 8, 11, 12", "MODEL": str(tmp_path / "m.onnx"), "REPORT": str(tmp_path / "r.html"), **FAST})
+    with open(result["REPORT_JSON"]) as f:
+        report = json.load(f)
+    X, labels, _, _, skipped = point_samples(SIM_SCENE, SIM_POINTS, "code")  # transformed with OSR, not QGIS
+    for key in ("no_class", "outside", "on_nodata"):
+        assert report["samples"][key] == skipped[key] > 0
+    assert report["samples"]["used"] == len(labels)
+    assert [c["value"] for c in report["classes"]] == [1, 2, 3]  # paper 000's codes kept
+    assert report["validation"]["method"] == "stratified" and report["model"]["class_weight"] == "none"
+    assert report["inputs"]["features"] == bands
+    columns = [["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"].index(b) for b in bands]
+    qgis_processing.run("prospectra:classifyrandomforest", {"INPUT": [scene], "MODEL": result["MODEL"],
+                                                             "OUTPUT": str(tmp_path / "c.tif")})
+    reference = sklearn_forest(report["model"]["hyperparameters"], "none", SEED).fit(X[:, columns], labels)
+    pixels, valid = image_pixels(SIM_SCENE)
+    pixels = pixels[:, columns]
+    got = gdal.Open(str(tmp_path / "c.tif")).ReadAsArray().ravel()
+    assert_same_labels(got[valid.ravel()], reference, pixels[valid.ravel()])
+    assert np.all(got[~valid.ravel()] == 0)
+
+
+def write_points(path, points, srs_epsg=None, field_type=ogr.OFTInteger, driver="GeoJSON"):
+    """points: [(x, y, value)] in the given CRS (GeoJSON: WGS 84)."""
+    ds = ogr.GetDriverByName(driver).CreateDataSource(str(path))
+    srs = None
+    if srs_epsg:
+        srs = osr.SpatialReference()
+        srs.ImportFromEPSG(srs_epsg)
+    layer = ds.CreateLayer("sites", srs=srs, geom_type=ogr.wkbPoint)
+    layer.CreateField(ogr.FieldDefn("cls", field_type))
+    for x, y, value in points:
+        f = ogr.Feature(layer.GetLayerDefn())
+        f.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x} {y})"))
+        f.SetField("cls", value)
+        layer.CreateFeature(f)
+    ds = None
+    return str(path)
+
+
+@pytest.fixture
+def work(tmp_path_factory):
+    """Inputs in their own folder, so run_fails only watches the output folder."""
+    folder = tmp_path_factory.mktemp("inputs")
+    return folder, shutil.copy(S2_L2A, folder)
+
+
+def train_params(tmp_path, scene, training, field="cls", **more):
+    return {"INPUT": [scene], "TRAINING": training, "FIELD": field, "MODEL": str(tmp_path / "m.onnx"),
+            "REPORT": str(tmp_path / "r.html"), **FAST, **more}
+
+
+def inside_points(n, value):
+    ds = gdal.Open(S2_L2A)
+    gt = ds.GetGeoTransform()
+    return [(gt[0] + (20 + 7 * i) * gt[1], gt[3] + (30 + 5 * i) * gt[5], value(i)) for i in range(n)]
+
+
+def test_no_training_site_on_the_raster(run_fails, work, tmp_path):
+    far = write_points(work[0] / "far.geojson", [(10.0 + i, 45.0, i % 2) for i in range(6)])
+    run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], far),
+              "TRAINING: none of the 6 training features covers a pixel of the image")
+
+
+def test_a_single_class(run_fails, work, tmp_path):
+    one = write_points(work[0] / "one.geojson", inside_points(8, lambda i: 3))
+    run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], one),
+              "FIELD: holds a single class ('3')")
+
+
+def test_class_field_missing_or_empty(run_fails, work, tmp_path):
+    sites = write_points(work[0] / "sites.geojson", inside_points(8, lambda i: i % 2))
+    run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], sites, field="lithology"),
+              "FIELD: the training layer has no field 'lithology'", "its fields are cls")
+    empty = write_points(work[0] / "empty.geojson", inside_points(8, lambda i: None))
+    run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], empty),
+              "FIELD: no training feature has a value in the class field")
+
+
+def test_a_class_with_one_sample(run_fails, work, tmp_path):
+    sites = write_points(work[0] / "lonely.geojson", inside_points(9, lambda i: 2 if i == 4 else 1))
+    run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], sites),
+              "TRAINING: class '2' has only 1 training pixel on the image")
+
+
+def test_layer_without_crs(run_fails, work, tmp_path):
+    shp = write_points(work[0] / "nocrs.shp", inside_points(8, lambda i: i % 2), driver="ESRI Shapefile")
+    run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], shp),
+              "TRAINING: the training layer has no coordinate reference system")
+
+
+def test_model_from_another_sensor_or_band_set(run_fails, trained, work, tmp_path):
+    tm = sorted(os.path.join(os.path.dirname(S2_L2A), "landsat5_tm", f) for f in
+                os.listdir(os.path.join(os.path.dirname(S2_L2A), "landsat5_tm")) if f.endswith(".TIF"))
+    from prospectra.core.sensors import sensors
+
+    model = trained[2]["MODEL"]
+    run_fails("prospectra:classifyrandomforest",
+              {"INPUT": tm, "SENSOR": list(sensors()).index("landsat5_tm"), "SCALING": 1, "MODEL": model,
+               "OUTPUT": str(tmp_path / "c.tif")},
+              "MODEL: 'model.onnx' was trained on Sentinel-2A MSI bands B1, B2", "but the image is Landsat-4/5 TM")
+    ten = str(work[0] / "ten_bands.tif")
+    gdal.Translate(ten, trained[1], bandList=list(range(2, 12)))  # B2 .. B11, descriptions kept; closed at once
+    run_fails("prospectra:classifyrandomforest", {"INPUT": [ten], "MODEL": model, "OUTPUT": str(tmp_path / "c.tif")},
+              "MODEL: 'model.onnx' needs bands B1, B2", "missing B1, B12")
+
+
+def test_corrupted_and_pickled_models(run_fails, trained, tmp_path_factory, tmp_path):
+    folder = tmp_path_factory.mktemp("models")
+    (folder / "forest.pkl").write_bytes(pickle.dumps({"trees": []}))
+    (folder / "cut.onnx").write_bytes(open(trained[2]["MODEL"], "rb").read()[:300])
+    scene = trained[1]
+    run_fails("prospectra:classifyrandomforest",
+              {"INPUT": [scene], "MODEL": str(folder / "forest.pkl"), "OUTPUT": str(tmp_path / "c.tif")},
+              "MODEL: 'forest.pkl' is a Python pickle", "never opens pickles")
+    run_fails("prospectra:classifyrandomforest",
+              {"INPUT": [scene], "MODEL": str(folder / "cut.onnx"), "OUTPUT": str(tmp_path / "c.tif")},
+              "MODEL: 'cut.onnx' is not a readable ONNX model")
+
+
+def test_missing_package_names_the_pip_command(run_fails, trained, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    run_fails("prospectra:classifyrandomforest",
+              {"INPUT": [trained[1]], "MODEL": trained[2]["MODEL"], "OUTPUT": str(tmp_path / "c.tif")},
+              "onnxruntime", "pip install onnxruntime==")
+    monkeypatch.setitem(sys.modules, "skl2onnx", None)
+    run_fails("prospectra:trainrandomforest", train_params(tmp_path, trained[1], POLYGONS, field="class"),
+              "skl2onnx, onnxruntime", "python3 -m pip install skl2onnx==1.20.0")
+
+
+def test_cancel_midway_leaves_no_output(qgis_processing, trained, tmp_path, monkeypatch):
+    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+    import prospectra.core.blocks as blocks
+    import prospectra.core.random_forest as rf
+
+    monkeypatch.setattr(blocks, "TILE", 64)
+    monkeypatch.setattr(rf, "BLOCK_PIXELS", 64 * 64)  # 16 windows on the small scene
+
+    class CancelAfterFirstBlock(QgsProcessingFeedback):
+        def setProgress(self, p):  # noqa: N802
+            super().setProgress(p)
+            if p > 0:
+                self.cancel()
+
+    with pytest.raises(QgsProcessingException, match="Canceled"):
+        qgis_processing.run("prospectra:classifyrandomforest",
+                            {"INPUT": [trained[1]], "MODEL": trained[2]["MODEL"], "OUTPUT": str(tmp_path / "c.tif"),
+                             "PROBABILITIES": str(tmp_path / "p.tif")}, feedback=CancelAfterFirstBlock())
+    assert os.listdir(tmp_path) == []
