@@ -7,7 +7,7 @@ from qgis.core import (QgsProcessing, QgsProcessingAlgorithm, QgsProcessingExcep
                        QgsProcessingParameterNumber, QgsProcessingParameterString, QgsRasterLayer)
 from qgis.PyQt.QtGui import QIcon
 
-from ..core.errors import Canceled, InputError
+from ..core.errors import Canceled, InputError, MissingPackage
 from ..core.image import RESAMPLINGS, SCALINGS, open_image, open_raster
 from ..core.sensors import sensors
 from .provider_icon import ICON
@@ -116,9 +116,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
             return self.execute(parameters, context, feedback)
-        except InputError as e:
-            raise QgsProcessingException(str(e)) from None
-        except Canceled as e:
+        except (InputError, Canceled, MissingPackage) as e:
             raise QgsProcessingException(str(e)) from None
 
     def output_path(self, parameters, name, context):

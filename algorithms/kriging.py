@@ -1,5 +1,5 @@
 from qgis.core import (NULL, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsCsException, QgsFeatureRequest,
-                       QgsProcessing, QgsProcessingException, QgsProcessingOutputFile,
+                       QgsProcessing, QgsProcessingOutputFile,
                        QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterBoolean,
                        QgsProcessingParameterCrs, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
@@ -11,7 +11,7 @@ from qgis.PyQt.QtCore import QVariant
 from ..core.blocks import check_output_path
 from ..core.errors import InputError
 from ..core.geochem_report import json_path
-from ..core.kriging import (DEFAULT_LAGS, DEFAULT_NEIGHBOURS, VARIOGRAM_MODELS, Grid, MissingPackage, kriging,
+from ..core.kriging import (DEFAULT_LAGS, DEFAULT_NEIGHBOURS, VARIOGRAM_MODELS, Grid, kriging,
                             parse_variogram_parameters)
 from .base import ProspectraAlgorithm
 from .styles import style_pseudocolor
@@ -188,14 +188,11 @@ class Kriging(ProspectraAlgorithm):
         for name, path in (("OUTPUT", output), ("OUTPUT_VARIANCE", variance), ("OUTPUT_REPORT", report)):
             if path:
                 check_output_path(path, inputs, name)
-        try:
-            summary = kriging(x, y, values, field, grid, output, feedback, output_variance=variance,
-                              variogram_model=model, neighbours=self.parameterAsInt(parameters, "N_CLOSEST", context),
-                              nlags=self.parameterAsInt(parameters, "NLAGS", context),
-                              weight=self.parameterAsBool(parameters, "WEIGHT", context),
-                              variogram_parameters=fixed, report=report)
-        except MissingPackage as e:
-            raise QgsProcessingException(str(e)) from None
+        summary = kriging(x, y, values, field, grid, output, feedback, output_variance=variance,
+                          variogram_model=model, neighbours=self.parameterAsInt(parameters, "N_CLOSEST", context),
+                          nlags=self.parameterAsInt(parameters, "NLAGS", context),
+                          weight=self.parameterAsBool(parameters, "WEIGHT", context),
+                          variogram_parameters=fixed, report=report)
         s, v, cv = summary["samples"], summary["variogram"], summary["cross_validation"]
         feedback.pushInfo(f"{s['used']} samples of '{field}' used ({s['without_value']} without a value skipped); "
                           f"{s['outside_grid']} lie outside the grid and inform the prediction near its edges.")

@@ -9,6 +9,10 @@ class InputError(ValueError):
         self.parameter = parameter
 
 
+class MissingPackage(RuntimeError):
+    """An optional Python package an algorithm needs is not installed; the message says how to install it."""
+
+
 class Canceled(RuntimeError):
     """The user pressed cancel; outputs in progress have been removed."""
 

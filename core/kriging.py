@@ -16,7 +16,7 @@ from osgeo import gdal, osr
 
 from .band_composite import cumulative_cut
 from .blocks import RasterWriter, Subsample, bounded_cache, step, windows
-from .errors import InputError
+from .errors import InputError, MissingPackage
 from .geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
                              write_json)
 from .geochem_samples import numeric_samples, refuse_duplicates
@@ -40,10 +40,6 @@ DISTANCES_PER_CALL = 2 ** 23
 PYKRIGE_HELP = ("Kriging needs the Python package pykrige, which is not installed in the Python that QGIS uses. "
                 "Install it with: python3 -m pip install pykrige (on Windows, in the OSGeo4W Shell), then restart "
                 "QGIS.")
-
-
-class MissingPackage(RuntimeError):
-    """An optional Python package the algorithm needs is not installed; the message says how to install it."""
 
 
 def ordinary_kriging_class():

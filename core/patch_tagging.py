@@ -71,10 +71,13 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
             sums = np.zeros((k, y1 - y0, padded_w), np.float32)
             hits = np.zeros((y1 - y0, padded_w), np.float32)
             records = []
-            patch_ok = sliding_window_view(valid, (p, p)).all(axis=(-2, -1))
             windows = sliding_window_view(stack, (p, p), axis=(1, 2))
+            # Nodata pixels per patch from an integral image: four look-ups per patch, not p x p.
+            invalid = np.zeros((valid.shape[0] + 1, valid.shape[1] + 1), np.int32)
+            invalid[1:, 1:] = np.cumsum(np.cumsum(~valid, axis=0, dtype=np.int32), axis=1)
             for row_origin in rows:
-                ok = patch_ok[row_origin - r0, ox]
+                a, b = row_origin - r0, row_origin - r0 + p
+                ok = (invalid[b, ox + p] - invalid[a, ox + p] - invalid[b, ox] + invalid[a, ox]) == 0
                 if not ok.any():
                     continue
                 good = ox[ok]
@@ -88,9 +91,9 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
                 np.add.at(diff[k], good, 1.0)
                 np.add.at(diff[k], good + p, -1.0)
                 line = np.cumsum(diff[:, :padded_w], axis=1)
-                a, b = max(row_origin, y0) - y0, min(row_origin + p, y1) - y0
-                sums[:, a:b] += line[:k, None, :]
-                hits[a:b] += line[k][None, :]
+                top, bottom = max(row_origin, y0) - y0, min(row_origin + p, y1) - y0
+                sums[:, top:bottom] += line[:k, None, :]
+                hits[top:bottom] += line[k][None, :]
                 if on_patches is not None:
                     cell = np.searchsorted(oy, row_origin)
                     if y0 <= edges_y[cell] < y1:
@@ -100,8 +103,8 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
             covered = hits[:, :width] > 0.5
             mean = np.full((k, y1 - y0, width), PROBABILITY_NODATA, np.float32)
             np.divide(sums[:, :, :width], hits[None, :, :width], out=mean, where=covered[None])
-            best = mean.argmax(axis=0)
-            tag = np.where(np.take_along_axis(mean, best[None], axis=0)[0] >= threshold, best + 1, 0).astype(np.uint8)
+            best, top = argmax_first_axis(mean)
+            tag = np.where(top >= threshold, best + 1, 0).astype(np.uint8)
             tag[~covered] = TAG_NODATA
             tags_out.write(0, 0, y0, tag)
             counts += np.bincount(tag[covered], minlength=k + 1)
@@ -121,6 +124,18 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
     feedback.setProgress(100)
     return {"patches": patches_run, "stride": stride, "threshold": threshold, "padded": (width < p or height < p),
             "pixels_per_tag": {("none" if i == 0 else model.classes[i - 1]): int(c) for i, c in enumerate(counts)}}
+
+
+def argmax_first_axis(values):
+    """(index, value) of the maximum along axis 0, first index on ties, as numpy's argmax; one vectorised
+    comparison per class instead of numpy's slow reduction across a short leading axis."""
+    best = values[0].copy()
+    index = np.zeros(best.shape, np.intp)
+    for c in range(1, len(values)):
+        better = values[c] > best
+        np.copyto(best, values[c], where=better)
+        index[better] = c
+    return index, best
 
 
 def _read_padded(image, bands, r0, r1, padded_w):

@@ -19,7 +19,7 @@ import numpy as np
 from osgeo import gdal
 
 from .blocks import RasterWriter, bounded_cache, check_output_path, windows
-from .errors import Canceled, InputError
+from .errors import Canceled, InputError, MissingPackage
 from .training_samples import FeatureStack, spatial_blocks
 
 gdal.UseExceptions()
@@ -55,10 +55,6 @@ ONNX_INPUT = "reflectance"
 # Qualitative colours for class rasters (ColorBrewer 'Set1' then 'Dark2', Brewer 2002), cycled.
 CLASS_COLOURS = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#ffff33", "#a65628", "#f781bf",
                  "#999999", "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
-
-
-class MissingPackage(RuntimeError):
-    """A Python package the Random Forest algorithms need is not installed."""
 
 
 def require(*modules):
@@ -274,6 +270,9 @@ def _session(model_bytes):
     options = ort.SessionOptions()
     options.intra_op_num_threads = os.cpu_count() or 1
     options.inter_op_num_threads = 1
+    # Idle workers sleep instead of spinning: QGIS and GDAL share the cores, and on a busy 2-core machine
+    # spinning made prediction 35 % slower (measured: 12.9 s against 8.4 s for 1 M pixels, 100 trees).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
