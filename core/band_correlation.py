@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from .blocks import step
-from .errors import InputError
+from .errors import InputError, MissingPackage
 from .geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
                              write_json)
 from .geochem_samples import MIN_SAMPLES, numeric_samples
@@ -92,7 +92,8 @@ def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=
     try:
         import scipy.stats  # noqa: F401
     except ImportError:
-        raise InputError("INPUT", "band correlation needs scipy (python3 -m pip install scipy).") from None
+        raise MissingPackage("Band correlation needs the Python package scipy, which is not installed in the Python that "
+                             "QGIS uses. Install it with: python3 -m pip install scipy, then restart QGIS.") from None
     bands = image.require(bands, "BANDS") if bands else image.band_names
     samples = numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="POINTS",
                               purpose="correlate")

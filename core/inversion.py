@@ -5,7 +5,6 @@ the best (by cross-validation on the training part only) exported as an ONNX pix
 The paper fits only its CNN; Prospectra fits it beside honest baselines (multiple linear regression,
 PLS, Random Forest, an MLP) on the same split, so a user can see whether the CNN earns its keep."""
 import json
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,7 +77,6 @@ def _sklearn_model(key, n_bands, seed):
     from sklearn.cross_decomposition import PLSRegression
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.linear_model import LinearRegression
-    from sklearn.neural_network import MLPRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 

@@ -1,6 +1,7 @@
 """Test set-up: the repo is importable as the package 'prospectra'; QGIS starts headless once per session
 for the tests that ask for it (the core tests never do)."""
 import os
+import subprocess
 import sys
 
 import pytest
@@ -62,3 +63,39 @@ class RecordingFeedback:
 
     def pushInfo(self, text):  # noqa: N802
         pass
+
+
+@pytest.fixture(scope="session")
+def qgis_process(tmp_path_factory):
+    """scripts/qgis_process in an isolated HOME and QGIS profile; run(*args) asserts success unless check=False."""
+    home = tmp_path_factory.mktemp("home_cli")
+    env = {**os.environ, "HOME": str(home), "PROSPECTRA_QGIS_PROFILE": str(home / "profile")}
+    script = os.path.join(ROOT, "scripts", "qgis_process")
+
+    def run(*args, check=True):
+        proc = subprocess.run([script, *args], capture_output=True, text=True, env=env, timeout=600)
+        if check:
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc
+
+    return run
+
+
+@pytest.fixture
+def run_fails(qgis_processing, tmp_path):
+    """run(alg, params, *texts): the algorithm must fail with a QgsProcessingException holding every text and
+    leave nothing new in tmp_path; OUTPUT defaults to tmp_path/out.tif where the algorithm has one."""
+    from qgis.core import QgsApplication, QgsProcessingException
+
+    def run(alg, params, *expected):
+        before = set(os.listdir(tmp_path))
+        if QgsApplication.processingRegistry().algorithmById(alg).parameterDefinition("OUTPUT") is not None:
+            params.setdefault("OUTPUT", str(tmp_path / "out.tif"))
+        with pytest.raises(QgsProcessingException) as e:
+            qgis_processing.run(alg, params)
+        for text in expected:
+            assert text in str(e.value), str(e.value)
+        assert set(os.listdir(tmp_path)) == before, "output or temporary files were left behind"
+        return str(e.value)
+
+    return run

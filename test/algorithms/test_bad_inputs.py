@@ -11,23 +11,6 @@ from test_band_algorithms import S2_L2A, SENSORS
 
 
 @pytest.fixture
-def run_fails(qgis_processing, tmp_path):
-    from qgis.core import QgsProcessingException
-
-    def run(alg, params, *expected):
-        before = set(os.listdir(tmp_path))
-        params.setdefault("OUTPUT", str(tmp_path / "out.tif"))
-        with pytest.raises(QgsProcessingException) as e:
-            qgis_processing.run(alg, params)
-        for text in expected:
-            assert text in str(e.value), str(e.value)
-        assert set(os.listdir(tmp_path)) == before, "output or temporary files were left behind"
-        return str(e.value)
-
-    return run
-
-
-@pytest.fixture
 def s2(tmp_path):
     return shutil.copy(S2_L2A, tmp_path)
 

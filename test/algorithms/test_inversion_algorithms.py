@@ -1,13 +1,11 @@
 """traininversion and predictcontent through processing.run on the simulated GF-2 scene with known content."""
 import json
-import os
 
 import numpy as np
 import pytest
 from osgeo import gdal, ogr
 
 from data.simulated_ree import make_ree_scene, write_samples
-from test_bad_inputs import run_fails  # noqa: F401 (fixture)
 from test_band_algorithms import SENSORS
 
 GF2 = SENSORS.index("gf2_pms")
@@ -75,7 +73,7 @@ def test_content_map_and_anomaly_zones(qgis_processing, ree, trained, tmp_path):
     assert zone_i.GetField("mean") >= zone_i.GetField("threshold")
 
 
-def test_inversion_bad_inputs(run_fails, ree, trained, tmp_path):  # noqa: F811
+def test_inversion_bad_inputs(run_fails, ree, trained, tmp_path):
     scene, samples, content = ree
     base = {"INPUT": [scene], "SENSOR": GF2, "POINTS": samples, "OUTPUT_MODEL": str(tmp_path / "m.onnx"),
             "OUTPUT_REPORT": str(tmp_path / "r.html"), "MODELS": [0]}

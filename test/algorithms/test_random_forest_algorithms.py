@@ -20,22 +20,6 @@ SEED = 11
 FAST = {"SEARCH_ITERATIONS": 2, "MAX_TREES": 50, "FOLDS": 3, "SEED": SEED}
 
 
-@pytest.fixture
-def run_fails(qgis_processing, tmp_path):
-    from qgis.core import QgsProcessingException
-
-    def run(alg, params, *expected):
-        before = set(os.listdir(tmp_path))
-        with pytest.raises(QgsProcessingException) as e:
-            qgis_processing.run(alg, params)
-        for text in expected:
-            assert text in str(e.value), str(e.value)
-        assert set(os.listdir(tmp_path)) == before, "output or temporary files were left behind"
-        return str(e.value)
-
-    return run
-
-
 @pytest.fixture(scope="module")
 def trained(qgis_processing, tmp_path_factory):
     """The real Sentinel-2 scene and its 25 land-cover polygons (text classes), trained once."""

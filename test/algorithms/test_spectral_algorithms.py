@@ -2,16 +2,13 @@
 import csv
 import json
 import os
-import shutil
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 from osgeo import gdal
 
-from conftest import DATA
 from test_band_algorithms import SENSORS
-from test_bad_inputs import run_fails  # noqa: F401 (fixture)
 
 
 @pytest.fixture
@@ -96,7 +93,7 @@ def test_resample_library_csv_plot_and_round_trip_into_sam(qgis_processing, scen
     assert np.mean(gdal.Open(out).ReadAsArray()[truth == 1] == 1) >= 0.95
 
 
-def test_sam_bad_inputs(run_fails, scene, tmp_path):  # noqa: F811
+def test_sam_bad_inputs(run_fails, scene, tmp_path):
     path, _ = scene
     base = {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli")}
     run_fails("prospectra:spectralanglemapper", dict(base, ENDMEMBERS="Calcite, Kaolinit"),

@@ -6,7 +6,6 @@ import pytest
 from osgeo import gdal, ogr
 
 from data.tiny_models import band_mean_model, brute_force_probabilities
-from test_bad_inputs import run_fails  # noqa: F401 (fixture)
 from test_band_algorithms import SENSORS
 from data.tagging_scene import OLI, scene
 
@@ -47,7 +46,7 @@ def test_bundled_model_is_chosen_for_the_sensor(qgis_processing, tmp_path):
     assert os.path.exists(str(tmp_path / "tags.qml"))
 
 
-def test_tagging_bad_inputs(run_fails, tmp_path):  # noqa: F811
+def test_tagging_bad_inputs(run_fails, tmp_path):
     path, _, _ = scene(tmp_path, 16, 16)
     base = {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli")}
     bare = band_mean_model(tmp_path / "bare.onnx", OLI, 8, metadata=False)

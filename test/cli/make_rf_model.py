@@ -12,13 +12,15 @@ import sys
 os.environ.setdefault("QT_HASH_SEED", "0")  # stable attribute order in the written XML
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, HERE)
 import conftest  # noqa: E402,F401  (makes 'prospectra' importable)
 from qgis.core import (QgsApplication, QgsProcessing, QgsProcessingModelAlgorithm,  # noqa: E402
-                       QgsProcessingModelChildAlgorithm, QgsProcessingModelChildParameterSource as Source,
-                       QgsProcessingModelOutput, QgsProcessingModelParameter, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterNumber)
+                       QgsProcessingModelChildParameterSource as Source, QgsProcessingModelParameter,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber)
 from qgis.PyQt.QtCore import QPointF  # noqa: E402
+
+from make_model import add_child  # noqa: E402
 
 PATH = os.path.join(HERE, "train_then_classify.model3")
 
@@ -26,24 +28,6 @@ PATH = os.path.join(HERE, "train_then_classify.model3")
 def add_input(model, parameter, position):
     model.addModelParameter(parameter, QgsProcessingModelParameter(parameter.name()))
     model.parameterComponent(parameter.name()).setPosition(QPointF(*position))
-
-
-def add_child(model, alg_id, child_id, description, position, sources, outputs):
-    """sources: {parameter: Source}; outputs: {model output name: (child output, description)}."""
-    child = QgsProcessingModelChildAlgorithm(alg_id)
-    child.setChildId(child_id)
-    child.setDescription(description)
-    child.setPosition(QPointF(*position))
-    for parameter, source in sources.items():
-        child.addParameterSources(parameter, [source])
-    model_outputs = {}
-    for name, (child_output, label) in outputs.items():
-        out = QgsProcessingModelOutput(name, label)
-        out.setChildOutputName(child_output)
-        out.setChildId(child_id)
-        model_outputs[name] = out
-    child.setModelOutputs(model_outputs)
-    model.addChildAlgorithm(child)
 
 
 def main():

@@ -5,11 +5,9 @@ import os
 
 import numpy as np
 import pykrige.ok as pykrige_ok  # a plugin dependency: missing, the tests fail rather than skip
-import pytest
 from osgeo import gdal
 
 from data.simulated_till_raster import TILL, make_raster, till_points
-from test_qgis_process import qgis_process  # noqa: F401  (the fixture)
 
 FIELD = "La_ppm_511"
 

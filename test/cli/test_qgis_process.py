@@ -2,7 +2,6 @@
 import json
 import os
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -11,22 +10,7 @@ from osgeo import gdal
 from conftest import DATA, ROOT
 
 S2_L2A = os.path.join(DATA, "sen2_rstoolbox_12band.tif")
-SCRIPT = os.path.join(ROOT, "scripts", "qgis_process")
 MODEL = os.path.join(ROOT, "test", "cli", "composite_then_ratio.model3")
-
-
-@pytest.fixture(scope="module")
-def qgis_process(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    env = {**os.environ, "HOME": str(home), "PROSPECTRA_QGIS_PROFILE": str(home / "profile")}
-
-    def run(*args, check=True):
-        proc = subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env, timeout=300)
-        if check:
-            assert proc.returncode == 0, proc.stdout + proc.stderr
-        return proc
-
-    return run
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -14,22 +13,7 @@ from conftest import ROOT
 from data.random_forest_reference import SIM_POINTS, SIM_SCENE, image_pixels
 
 pytest.importorskip("onnxruntime")
-SCRIPT = os.path.join(ROOT, "scripts", "qgis_process")
 MODEL3 = os.path.join(ROOT, "test", "cli", "train_then_classify.model3")
-
-
-@pytest.fixture(scope="module")
-def qgis_process(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    env = {**os.environ, "HOME": str(home), "PROSPECTRA_QGIS_PROFILE": str(home / "profile")}
-
-    def run(*args, check=True):
-        proc = subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env, timeout=300)
-        if check:
-            assert proc.returncode == 0, proc.stdout + proc.stderr
-        return proc
-
-    return run
 
 
 def as_json(proc):

@@ -1,10 +1,7 @@
-import os
-
 import numpy as np
 import pytest
 from osgeo import gdal
 
-from conftest import DATA
 from prospectra.core.band_composite import COMPOSITE_NODATA, band_composite
 from prospectra.core.errors import NullFeedback
 from prospectra.core.image import open_image

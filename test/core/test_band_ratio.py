@@ -1,5 +1,4 @@
 """Band ratios on real scenes against numpy hand computation."""
-import glob
 import os
 
 import numpy as np
