@@ -13,17 +13,13 @@ DEFAULT_PRESET = "msi_8_12_3"
 
 
 class BandComposite(ProspectraAlgorithm):
+    group_id = "bands"
+
     def name(self):
         return "bandcomposite"
 
     def displayName(self):  # noqa: N802
         return "Band composite (false colour)"
-
-    def group(self):
-        return "Band combinations and ratios"
-
-    def groupId(self):  # noqa: N802
-        return "bands"
 
     def shortHelpString(self):  # noqa: N802
         return (

@@ -12,17 +12,13 @@ from .kriging import input_paths, read_points
 
 
 class BandCorrelation(ProspectraAlgorithm):
+    group_id = "inversion"
+
     def name(self):
         return "bandcorrelation"
 
     def displayName(self):  # noqa: N802
         return "Band correlation with sample values"
-
-    def group(self):
-        return "Geochemistry and inversion"
-
-    def groupId(self):  # noqa: N802
-        return "inversion"
 
     def shortHelpString(self):  # noqa: N802
         return (

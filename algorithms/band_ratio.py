@@ -11,17 +11,13 @@ DEFAULT_PRESET = "msi_11_12"
 
 
 class BandRatio(ProspectraAlgorithm):
+    group_id = "bands"
+
     def name(self):
         return "bandratio"
 
     def displayName(self):  # noqa: N802
         return "Band ratio"
-
-    def group(self):
-        return "Band combinations and ratios"
-
-    def groupId(self):  # noqa: N802
-        return "bands"
 
     def shortHelpString(self):  # noqa: N802
         return (

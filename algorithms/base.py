@@ -13,6 +13,8 @@ from ..core.sensors import sensors
 from .provider_icon import ICON
 
 DEFAULT_SENSOR = "sentinel2a_msi"
+GROUPS = {"bands": "Band combinations and ratios", "spectral": "Spectral mapping", "classification": "Classification",
+          "inversion": "Geochemistry and inversion"}
 
 
 def citation_list(presets, describe):
@@ -22,8 +24,16 @@ def citation_list(presets, describe):
 class ProspectraAlgorithm(QgsProcessingAlgorithm):
     """Base: createInstance, icon, image parameters, and execute() that turns engine errors into messages."""
 
+    group_id = ""  # a key of GROUPS, set by each algorithm
+
     def createInstance(self):  # noqa: N802
         return type(self)()
+
+    def group(self):
+        return GROUPS[self.group_id]
+
+    def groupId(self):  # noqa: N802
+        return self.group_id
 
     def icon(self):
         return QIcon(ICON)

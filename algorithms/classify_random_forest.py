@@ -13,17 +13,13 @@ CONFIDENCE_RAMP = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"]
 
 
 class ClassifyRandomForest(ProspectraAlgorithm):
+    group_id = "classification"
+
     def name(self):
         return "classifyrandomforest"
 
     def displayName(self):  # noqa: N802
         return "Classify with Random Forest model"
-
-    def group(self):
-        return "Classification"
-
-    def groupId(self):  # noqa: N802
-        return "classification"
 
     def shortHelpString(self):  # noqa: N802
         return (

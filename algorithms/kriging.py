@@ -62,17 +62,13 @@ def read_points(source, field, crs, context, points_parameter="INPUT", field_par
 
 
 class Kriging(ProspectraAlgorithm):
+    group_id = "inversion"
+
     def name(self):
         return "kriging"
 
     def displayName(self):  # noqa: N802
         return "Kriging (ordinary) of point samples"
-
-    def group(self):
-        return "Geochemistry and inversion"
-
-    def groupId(self):  # noqa: N802
-        return "inversion"
 
     def shortHelpString(self):  # noqa: N802
         return (

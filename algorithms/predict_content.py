@@ -19,17 +19,13 @@ ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"]
 
 
 class PredictContent(ProspectraAlgorithm):
+    group_id = "inversion"
+
     def name(self):
         return "predictcontent"
 
     def displayName(self):  # noqa: N802
         return "Predict content map"
-
-    def group(self):
-        return "Geochemistry and inversion"
-
-    def groupId(self):  # noqa: N802
-        return "inversion"
 
     def shortHelpString(self):  # noqa: N802
         return (

@@ -9,17 +9,13 @@ from .spectral_angle_mapper import UNITS, split_names
 
 
 class ResampleLibrary(ProspectraAlgorithm):
+    group_id = "spectral"
+
     def name(self):
         return "resamplelibrary"
 
     def displayName(self):  # noqa: N802
         return "Resample spectral library to a sensor"
-
-    def group(self):
-        return "Spectral mapping"
-
-    def groupId(self):  # noqa: N802
-        return "spectral"
 
     def shortHelpString(self):  # noqa: N802
         return (

@@ -51,17 +51,13 @@ def class_colours(names):
 
 
 class SpectralAngleMapper(ProspectraAlgorithm):
+    group_id = "spectral"
+
     def name(self):
         return "spectralanglemapper"
 
     def displayName(self):  # noqa: N802
         return "Spectral Angle Mapper"
-
-    def group(self):
-        return "Spectral mapping"
-
-    def groupId(self):  # noqa: N802
-        return "spectral"
 
     def shortHelpString(self):  # noqa: N802
         absent = ", ".join(usgs_selection()["absent"])

@@ -16,17 +16,13 @@ AUTOMATIC = "Automatic: the bundled model for the image's sensor"
 
 
 class TagMinerals(ProspectraAlgorithm):
+    group_id = "spectral"
+
     def name(self):
         return "tagminerals"
 
     def displayName(self):  # noqa: N802
         return "Tag minerals in image patches (CNN)"
-
-    def group(self):
-        return "Spectral mapping"
-
-    def groupId(self):  # noqa: N802
-        return "spectral"
 
     def shortHelpString(self):  # noqa: N802
         return (

@@ -21,17 +21,13 @@ SPLITS = ["Whole spatial blocks (honest for neighbouring pixels)", "Random sampl
 
 
 class TrainInversion(ProspectraAlgorithm):
+    group_id = "inversion"
+
     def name(self):
         return "traininversion"
 
     def displayName(self):  # noqa: N802
         return "Train content inversion model"
-
-    def group(self):
-        return "Geochemistry and inversion"
-
-    def groupId(self):  # noqa: N802
-        return "inversion"
 
     def shortHelpString(self):  # noqa: N802
         return (

@@ -47,17 +47,13 @@ def required_packages(modules):
 
 
 class TrainRandomForest(ProspectraAlgorithm):
+    group_id = "classification"
+
     def name(self):
         return "trainrandomforest"
 
     def displayName(self):  # noqa: N802
         return "Train Random Forest classifier"
-
-    def group(self):
-        return "Classification"
-
-    def groupId(self):  # noqa: N802
-        return "classification"
 
     def shortHelpString(self):  # noqa: N802
         balancing = "".join(f"<li>{v}</li>" for v in BALANCING.values())
