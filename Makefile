@@ -28,6 +28,9 @@ test: venv
 bench: venv
 	$(PY) bench/bench_band_ratio.py --workdir build/bench
 	$(PY) bench/bench_sam.py --workdir build/bench
+	$(PY) bench/bench_tagging.py --workdir build/bench
+	$(PY) bench/bench_kriging.py
+	$(PY) bench/bench_rf_predict.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
