@@ -174,16 +174,16 @@ def open_image(paths, sensor_id, band_order=None, scaling="auto", scale=None, of
                  list(paths), how, keep=tuple(datasets))
 
 
-def open_raster(path):
-    """The GDAL dataset of path, or an INPUT error that says what is wrong with it."""
+def open_raster(path, parameter="INPUT"):
+    """The GDAL dataset of path, or an error naming parameter that says what is wrong with it."""
     if not os.path.exists(path) and not path.startswith("/vsi"):
-        raise InputError("INPUT", f"'{path}' does not exist.")
+        raise InputError(parameter, f"'{path}' does not exist.")
     try:
         ds = gdal.Open(path)
     except RuntimeError:
         ds = None
     if ds is None or ds.RasterCount == 0:
-        raise InputError("INPUT", f"'{os.path.basename(path)}' is not a raster GDAL can read.")
+        raise InputError(parameter, f"'{os.path.basename(path)}' is not a raster GDAL can read.")
     return ds
 
 

@@ -20,6 +20,7 @@ from .errors import InputError, MissingPackage
 from .geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
                              write_json)
 from .geochem_samples import numeric_samples, refuse_duplicates
+from .image import open_raster
 
 gdal.UseExceptions()
 
@@ -74,12 +75,7 @@ class Grid:
 
     @classmethod
     def of_raster(cls, path, parameter="REFERENCE"):
-        try:
-            ds = gdal.Open(path)
-        except RuntimeError:
-            ds = None
-        if ds is None:
-            raise InputError(parameter, f"'{path}' is not a raster GDAL can read.")
+        ds = open_raster(path, parameter)
         return cls(ds.RasterXSize, ds.RasterYSize, ds.GetGeoTransform(), ds.GetProjection(), parameter)
 
     @classmethod

@@ -12,6 +12,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from .errors import Canceled, InputError
+from .image import open_raster
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -74,12 +75,7 @@ class FeatureStack:
 
 def _open_on_grid(path, image, parameter):
     name = os.path.basename(path)
-    try:
-        ds = gdal.Open(path)
-    except RuntimeError:
-        ds = None
-    if ds is None:
-        raise InputError(parameter, f"'{name}' is not a raster GDAL can read.")
+    ds = open_raster(path, parameter)
     gt, ref = ds.GetGeoTransform(), image.geotransform
     tol = 1e-6 * max(abs(ref[1]), abs(ref[5]))
     same_grid = (ds.RasterXSize, ds.RasterYSize) == (image.width, image.height) and \
