@@ -9,11 +9,11 @@ import warnings
 
 import numpy as np
 
-from .blocks import step
 from .errors import InputError, MissingPackage
 from .geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
                              write_json)
 from .geochem_samples import MIN_SAMPLES, numeric_samples
+from .image import sample_image
 
 REFERENCES = [
     "Cheng G. et al. (2023). Research on quantitative inversion of ion adsorption type rare earth ore based on "
@@ -34,42 +34,6 @@ def significance(p):
     if p is None or not np.isfinite(p):
         return ""
     return "**" if p < 0.01 else "*" if p < 0.05 else ""
-
-
-def pixel_of(geotransform, x, y):
-    """(col, row) of the pixel containing each point (arrays), for any affine geotransform."""
-    a, b, c, d, e, f = geotransform
-    det = b * f - c * e
-    col = np.floor(((x - a) * f - (y - d) * c) / det).astype(np.int64)
-    row = np.floor(((y - d) * b - (x - a) * e) / det).astype(np.int64)
-    return col, row
-
-
-def sample_image(image, bands, x, y, window=1, feedback=None):
-    """Reflectance of bands at each point: the pixel under it (window 1) or the mean of the valid pixels of a
-    window x window square centred on it, clipped at the image edge. Returns (values (points, bands) float64,
-    status array: 'ok', 'outside' (the point's pixel is off the image) or 'nodata' (no valid pixel))."""
-    if window < 1 or window % 2 == 0:
-        raise InputError("WINDOW", f"the window must be an odd number of pixels (1, 3, 5...), not {window}.")
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    col, row = pixel_of(image.geotransform, x, y)
-    half = window // 2
-    values = np.full((len(x), len(bands)), np.nan)
-    status = np.full(len(x), "ok", dtype=object)
-    for i in range(len(x)):
-        if feedback is not None and i % 256 == 0:
-            step(feedback, i, len(x))
-        if not (0 <= col[i] < image.width and 0 <= row[i] < image.height):
-            status[i] = "outside"
-            continue
-        c0, r0 = max(col[i] - half, 0), max(row[i] - half, 0)
-        c1, r1 = min(col[i] + half + 1, image.width), min(row[i] + half + 1, image.height)
-        stack, valid = image.read_stack(bands, (int(c0), int(r0), int(c1 - c0), int(r1 - r0)))
-        if not valid.any():
-            status[i] = "nodata"
-            continue
-        values[i] = stack[:, valid].astype(np.float64).mean(axis=1)
-    return values, status
 
 
 def _correlate(v, b):

@@ -7,7 +7,6 @@ import csv
 import difflib
 import functools
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import InputError
+from .image import sample_image
 
 LIBRARY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "library")
 USGS_CITATION = ("Kokaly, R.F., Clark, R.N., Swayze, G.A., et al., 2017, USGS Spectral Library Version 7: "
@@ -274,30 +274,19 @@ def read_library_file(path, units="auto", parameter="LIBRARY"):
 def library_from_points(image, points, window=3, parameter="POINTS"):
     """One spectrum per label: the mean reflectance of window x window pixels around each point
     (points as (x, y, label) in the image's CRS), averaged over the points of that label."""
-    x0, dx, _, y0, _, dy = image.geotransform
-    half = window // 2
-    sums, counts, skipped = {}, {}, 0
     names = image.band_names
-    for x, y, label in points:
-        col, row = math.floor((x - x0) / dx), math.floor((y - y0) / dy)  # floor: points left of or above the image stay outside
-        c0, r0 = max(col - half, 0), max(row - half, 0)
-        c1, r1 = min(col + half + 1, image.width), min(row + half + 1, image.height)
-        if c0 >= c1 or r0 >= r1 or not (0 <= col < image.width and 0 <= row < image.height):
-            skipped += 1
-            continue
-        bands, valid = image.read(names, (c0, r0, c1 - c0, r1 - r0))
-        if not valid.any():
-            skipped += 1
-            continue
-        spectrum = np.array([bands[n][valid].mean() for n in names])
-        key = str(label)
-        sums[key] = sums.get(key, 0) + spectrum
-        counts[key] = counts.get(key, 0) + 1
+    x, y, labels = zip(*points) if points else ((), (), ())
+    values, status = sample_image(image, names, x, y, window)
+    sums, counts = {}, {}
+    for spectrum, ok, label in zip(values, status == "ok", labels):
+        if ok:
+            sums[str(label)] = sums.get(str(label), 0) + spectrum
+            counts[str(label)] = counts.get(str(label), 0) + 1
     if not sums:
         raise InputError(parameter, f"none of the {len(points)} points falls on valid pixels of the image.")
     spectra = [Spectrum(k, sums[k] / counts[k], bands=tuple(names), info={"points": counts[k]}) for k in sums]
     library = SpectralLibrary(spectra, "the image at the given points")
-    library.skipped = skipped
+    library.skipped = int((status != "ok").sum())
     return library
 
 
