@@ -6,11 +6,11 @@ export QT_QPA_PLATFORM := offscreen
 .PHONY: demo test bench system venv clean
 
 system:
-	@command -v qgis_process.bin >/dev/null && /usr/bin/python3 -c "import qgis.core, venv, matplotlib" 2>/dev/null || { \
+	@command -v qgis_process.bin >/dev/null && command -v xvfb-run >/dev/null && /usr/bin/python3 -c "import qgis.core, venv, matplotlib" 2>/dev/null || { \
 	  echo "Installing QGIS from Debian (about 3 minutes)..."; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-	    qgis python3-qgis qgis-providers python3-venv gdal-bin python3-gdal python3-matplotlib >/dev/null; }
+	    qgis python3-qgis qgis-providers python3-venv gdal-bin python3-gdal python3-matplotlib xvfb xauth >/dev/null; }
 
 $(VENV)/.installed: requirements.txt constraints.txt | system
 	/usr/bin/python3 -m venv --system-site-packages $(VENV)
