@@ -1,4 +1,4 @@
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingOutputFile,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingOutputFile,
                        QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
@@ -7,6 +7,7 @@ from ..core.band_correlation import band_correlation
 from ..core.blocks import check_output_path
 from ..core.errors import InputError
 from ..core.geochem_report import json_path
+from .compat import INTEGER, POINTS
 from .base import ProspectraAlgorithm
 from .kriging import input_paths, read_points
 
@@ -41,7 +42,7 @@ class BandCorrelation(ProspectraAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_image_parameters()
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "POINTS", "Sample points", [QgsProcessing.TypeVectorPoint]))
+            "POINTS", "Sample points", [POINTS]))
         self.addParameter(QgsProcessingParameterField(
             "FIELD", "Field to correlate (numeric)", parentLayerParameterName="POINTS",
             type=QgsProcessingParameterField.Numeric))
@@ -49,7 +50,7 @@ class BandCorrelation(ProspectraAlgorithm):
             "BANDS", "Bands to correlate, comma separated (empty: all bands)", optional=True))
         self.add_advanced(QgsProcessingParameterNumber(
             "WINDOW", "Window around each point (pixels, odd; 1 = the pixel under the point)",
-            QgsProcessingParameterNumber.Integer, defaultValue=1, minValue=1, maxValue=31))
+            INTEGER, defaultValue=1, minValue=1, maxValue=31))
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT_REPORT", "Correlation report (HTML; a JSON of the same name is written beside it)",
             fileFilter="HTML files (*.html)"))

@@ -1,8 +1,8 @@
 """What every Prospectra algorithm shares: the image parameters, error translation, styling hand-off."""
 import os
 
-from qgis.core import (QgsProcessing, QgsProcessingAlgorithm, QgsProcessingException,
-                       QgsProcessingLayerPostProcessorInterface, QgsProcessingParameterDefinition,
+from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException,
+                       QgsProcessingLayerPostProcessorInterface,
                        QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterNumber, QgsProcessingParameterString, QgsRasterLayer)
 from qgis.PyQt.QtGui import QIcon
@@ -10,6 +10,7 @@ from qgis.PyQt.QtGui import QIcon
 from ..core.errors import Canceled, InputError, MissingPackage
 from ..core.image import RESAMPLINGS, SCALINGS, open_image, open_raster
 from ..core.sensors import sensors
+from .compat import ADVANCED, DOUBLE, RASTER
 from .provider_icon import ICON
 
 DEFAULT_SENSOR = "sentinel2a_msi"
@@ -49,7 +50,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
     def add_image_parameters(self):
         self.addParameter(QgsProcessingParameterMultipleLayers(
             "INPUT", "Input image (one multiband raster, or one single-band raster per band)",
-            QgsProcessing.TypeRaster))
+            RASTER))
         self.add_sensor_parameter()
         self.addParameter(QgsProcessingParameterString(
             "BAND_ORDER", "Band names in input order, comma separated (empty: read from band descriptions, "
@@ -58,27 +59,27 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             "SCALING", "Reflectance scaling", list(SCALINGS.values()), defaultValue=0))
         advanced = [
             QgsProcessingParameterNumber("SCALE", "Custom scale (reflectance = DN x SCALE + OFFSET)",
-                                         QgsProcessingParameterNumber.Double, optional=True),
-            QgsProcessingParameterNumber("OFFSET", "Custom offset", QgsProcessingParameterNumber.Double,
+                                         DOUBLE, optional=True),
+            QgsProcessingParameterNumber("OFFSET", "Custom offset", DOUBLE,
                                          optional=True),
             QgsProcessingParameterNumber("INPUT_NODATA", "Input nodata value (empty: from the raster or product)",
-                                         QgsProcessingParameterNumber.Double, optional=True),
+                                         DOUBLE, optional=True),
             QgsProcessingParameterEnum("RESAMPLING", "Resampling when bands are on different grids",
                                        RESAMPLINGS, defaultValue=0),
             QgsProcessingParameterNumber("RESOLUTION", "Output pixel size in the input's units (0: the finest band)",
-                                         QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0),
+                                         DOUBLE, defaultValue=0.0, minValue=0.0),
         ]
         for p in advanced:
             self.add_advanced(p)
 
     def add_advanced(self, parameter):
-        parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        parameter.setFlags(parameter.flags() | ADVANCED)
         self.addParameter(parameter)
 
     def add_cut_parameters(self, label="Stretch"):
         for name, bound, value in (("CUT_LOWER", "lower", 2.0), ("CUT_UPPER", "upper", 98.0)):
             self.add_advanced(QgsProcessingParameterNumber(
-                name, f"{label}: {bound} cumulative cut (%)", QgsProcessingParameterNumber.Double,
+                name, f"{label}: {bound} cumulative cut (%)", DOUBLE,
                 defaultValue=value, minValue=0.0, maxValue=100.0))
 
     def cut(self, parameters, context):

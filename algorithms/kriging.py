@@ -1,18 +1,18 @@
 from qgis.core import (NULL, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsCsException, QgsFeatureRequest,
-                       QgsProcessing, QgsProcessingOutputFile,
+                       QgsProcessingOutputFile,
                        QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterBoolean,
                        QgsProcessingParameterCrs, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
-from qgis.PyQt.QtCore import QVariant
 
 from ..core.blocks import check_output_path
 from ..core.errors import InputError
 from ..core.geochem_report import json_path
 from ..core.kriging import (DEFAULT_LAGS, DEFAULT_NEIGHBOURS, VARIOGRAM_MODELS, Grid, kriging,
                             parse_variogram_parameters)
+from .compat import DOUBLE, FIELD_TYPES, INTEGER, POINTS
 from .base import ProspectraAlgorithm
 from .styles import style_pseudocolor
 
@@ -35,7 +35,7 @@ def read_points(source, field, crs, context, points_parameter="INPUT", field_par
     if not fields.at(index).isNumeric():
         # Decimal fields first: measurements are usually decimals, identifiers integers.
         numeric = sorted((f for f in fields if f.isNumeric() and f.name().lower() != "fid"),
-                         key=lambda f: f.type() != QVariant.Double)
+                         key=lambda f: f.type() != FIELD_TYPES["double"])
         numeric = [f.name() for f in numeric]
         raise InputError(field_parameter, f"'{field}' is a {fields.at(index).typeName()} field, not numbers; choose "
                                           f"a numeric field" + (f" (this layer has e.g. {', '.join(numeric[:5])})"
@@ -102,7 +102,7 @@ class Kriging(ProspectraAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "INPUT", "Sample points", [QgsProcessing.TypeVectorPoint]))
+            "INPUT", "Sample points", [POINTS]))
         self.addParameter(QgsProcessingParameterField(
             "FIELD", "Field to interpolate (numeric)", parentLayerParameterName="INPUT",
             type=QgsProcessingParameterField.Numeric))
@@ -113,7 +113,7 @@ class Kriging(ProspectraAlgorithm):
             "EXTENT", "Output extent (when no reference raster is given)", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             "PIXEL_SIZE", "Output cell size, in units of the output CRS (with EXTENT)",
-            QgsProcessingParameterNumber.Double, optional=True, minValue=0.0))
+            DOUBLE, optional=True, minValue=0.0))
         self.addParameter(QgsProcessingParameterCrs(
             "CRS", "Output CRS with EXTENT (empty: the extent's CRS, else the point layer's)", optional=True))
         self.addParameter(QgsProcessingParameterEnum(
@@ -121,9 +121,9 @@ class Kriging(ProspectraAlgorithm):
             defaultValue=0))
         self.add_advanced(QgsProcessingParameterNumber(
             "N_CLOSEST", "Samples per pixel (moving neighbourhood; 0 = all samples)",
-            QgsProcessingParameterNumber.Integer, defaultValue=DEFAULT_NEIGHBOURS, minValue=0))
+            INTEGER, defaultValue=DEFAULT_NEIGHBOURS, minValue=0))
         self.add_advanced(QgsProcessingParameterNumber(
-            "NLAGS", "Distance classes (lags) of the experimental variogram", QgsProcessingParameterNumber.Integer,
+            "NLAGS", "Distance classes (lags) of the experimental variogram", INTEGER,
             defaultValue=DEFAULT_LAGS, minValue=2, maxValue=200))
         self.add_advanced(QgsProcessingParameterBoolean(
             "WEIGHT", "Weight short lags more in the variogram fit", defaultValue=False))

@@ -1,13 +1,13 @@
-from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsGeometry,
-                       QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsGeometry,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFile, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
+                       QgsProcessingParameterRasterDestination)
 
 from ..core.blocks import check_output_path
 from ..core.content_prediction import anomaly_zones, predict_content
 from ..core.errors import InputError
 from ..core.onnx_model import bundled_model_for, bundled_models, load_model
+from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGON_WKB, POLYGONS, field
 from .base import ProspectraAlgorithm
 from .styles import style_pseudocolor
 
@@ -47,14 +47,14 @@ class PredictContent(ProspectraAlgorithm):
                                                      fileFilter="ONNX models (*.onnx)"))
         self.addParameter(QgsProcessingParameterEnum("ANOMALY", "Anomaly zones", ANOMALY, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber("THRESHOLD", "Threshold content (model's unit)",
-                                                       QgsProcessingParameterNumber.Double, optional=True))
-        self.addParameter(QgsProcessingParameterNumber("K_SD", "K for mean + K x SD", QgsProcessingParameterNumber.Double,
+                                                       DOUBLE, optional=True))
+        self.addParameter(QgsProcessingParameterNumber("K_SD", "K for mean + K x SD", DOUBLE,
                                                        defaultValue=2.0, minValue=0.0))
         self.add_advanced(QgsProcessingParameterNumber("MIN_PIXELS", "Smallest zone (pixels)",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=4, minValue=1))
+                                                       INTEGER, defaultValue=4, minValue=1))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Content map"))
         self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT_ZONES", "Anomaly zones",
-                                                            QgsProcessing.TypeVectorPolygon, optional=True,
+                                                            POLYGONS, optional=True,
                                                             createByDefault=True))
 
     def execute(self, parameters, context, feedback):
@@ -92,10 +92,10 @@ class PredictContent(ProspectraAlgorithm):
             zones = anomaly_zones(output, threshold, self.parameterAsInt(parameters, "MIN_PIXELS", context))
             feedback.pushInfo(f"{len(zones)} anomaly zones at or above {threshold:.4g} {unit}.")
             fields = QgsFields()
-            for name, kind in (("zone", QVariant.String), ("area", QVariant.Double), ("pixels", QVariant.Int),
-                               ("mean", QVariant.Double), ("max", QVariant.Double), ("threshold", QVariant.Double)):
-                fields.append(QgsField(name, kind))
-            sink, sink_id = self.parameterAsSink(parameters, "OUTPUT_ZONES", context, fields, QgsWkbTypes.Polygon,
+            for name, kind in (("zone", "string"), ("area", "double"), ("pixels", "int"), ("mean", "double"),
+                               ("max", "double"), ("threshold", "double")):
+                fields.append(field(name, kind))
+            sink, sink_id = self.parameterAsSink(parameters, "OUTPUT_ZONES", context, fields, POLYGON_WKB,
                                                  QgsCoordinateReferenceSystem.fromWkt(image.projection))
             if sink is not None:
                 for i, (wkb, area, pixels, mean, peak) in enumerate(zones):
@@ -104,7 +104,7 @@ class PredictContent(ProspectraAlgorithm):
                     geometry.fromWkb(wkb)
                     f.setGeometry(geometry)
                     f.setAttributes([ROMAN[i] if i < len(ROMAN) else str(i + 1), area, pixels, mean, peak, threshold])
-                    if not sink.addFeature(f, QgsFeatureSink.FastInsert):
+                    if not sink.addFeature(f, FAST_INSERT):
                         raise InputError("OUTPUT_ZONES", f"zone {ROMAN[i] if i < len(ROMAN) else i + 1} could not be "
                                                          f"written: {sink.lastError()}")
                 results["OUTPUT_ZONES"] = sink_id

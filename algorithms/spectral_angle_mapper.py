@@ -1,6 +1,6 @@
 import csv
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProcessing,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
@@ -10,6 +10,7 @@ from ..core.errors import InputError
 from ..core.spectral_angle_mapper import spectral_angle_mapper
 from ..core.spectral_library import (default_endmember_names, endmember_library, library_from_points,
                                      usgs_selection)
+from .compat import DOUBLE, INTEGER, POINTS
 from .base import ProspectraAlgorithm
 from .styles import CLASS_COLOURS, style_paletted
 
@@ -98,17 +99,17 @@ class SpectralAngleMapper(ProspectraAlgorithm):
                                                      UNITS, defaultValue=0))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "POINTS", "Points where the image gives the reference spectra (instead of a library)",
-            [QgsProcessing.TypeVectorPoint], optional=True))
+            [POINTS], optional=True))
         self.addParameter(QgsProcessingParameterField(
             "LABEL_FIELD", "Field naming each point's class", parentLayerParameterName="POINTS", optional=True))
         self.add_advanced(QgsProcessingParameterNumber(
-            "WINDOW", "Window around each point (pixels, odd)", QgsProcessingParameterNumber.Integer,
+            "WINDOW", "Window around each point (pixels, odd)", INTEGER,
             defaultValue=3, minValue=1, maxValue=31))
         self.addParameter(QgsProcessingParameterString(
             "BANDS", "Bands to compare, comma separated (empty: all but atmospheric and thermal bands)",
             optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            "MAX_ANGLE", "Maximum angle (radians)", QgsProcessingParameterNumber.Double, defaultValue=0.10))
+            "MAX_ANGLE", "Maximum angle (radians)", DOUBLE, defaultValue=0.10))
         self.add_advanced(QgsProcessingParameterString(
             "CLASS_ANGLES", "Maximum angle per class, e.g. Calcite=0.08; Alunite=0.12", optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Mineral classes"))

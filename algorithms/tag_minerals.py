@@ -1,13 +1,13 @@
-from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsGeometry, QgsProcessing,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsGeometry,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink, QgsProcessingParameterFile,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterString, QgsRectangle, QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
+                       QgsProcessingParameterString, QgsRectangle)
 
 from ..core.blocks import check_output_path
 from ..core.errors import InputError
 from ..core.onnx_model import bundled_model_for, bundled_models, load_model
 from ..core.patch_tagging import tag_image
+from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGONS, POLYGON_WKB, field
 from .base import ProspectraAlgorithm
 from .spectral_angle_mapper import class_colours, split_names
 from .styles import style_paletted
@@ -55,18 +55,18 @@ class TagMinerals(ProspectraAlgorithm):
             "MODEL_BANDS", "For a model without Prospectra metadata: its input bands, comma separated", optional=True))
         self.add_advanced(QgsProcessingParameterNumber(
             "MODEL_PATCH_SIZE", "For a model without Prospectra metadata: its patch size (pixels)",
-            QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0))
+            INTEGER, defaultValue=0, minValue=0))
         self.addParameter(QgsProcessingParameterNumber(
-            "THRESHOLD", "Probability threshold (empty: the model's)", QgsProcessingParameterNumber.Double,
+            "THRESHOLD", "Probability threshold (empty: the model's)", DOUBLE,
             optional=True, minValue=0.0, maxValue=1.0))
         self.addParameter(QgsProcessingParameterNumber(
-            "STRIDE", "Stride between patches in pixels (0: the model's)", QgsProcessingParameterNumber.Integer,
+            "STRIDE", "Stride between patches in pixels (0: the model's)", INTEGER,
             defaultValue=0, minValue=0))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Mineral tags"))
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTPUT_PROBABILITIES", "Mineral probabilities", optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT_GRID", "Patch grid with tags", QgsProcessing.TypeVectorPolygon, optional=True,
+            "OUTPUT_GRID", "Patch grid with tags", POLYGONS, optional=True,
             createByDefault=True))
 
     def model(self, parameters, context, image):
@@ -98,11 +98,11 @@ class TagMinerals(ProspectraAlgorithm):
             self.parameterAsDouble(parameters, "THRESHOLD", context)
         threshold = model.threshold if threshold is None else threshold
         fields = QgsFields()
-        fields.append(QgsField("tags", QVariant.String))
-        fields.append(QgsField("top", QVariant.String))
+        fields.append(field("tags", "string"))
+        fields.append(field("top", "string"))
         for c in model.classes:
-            fields.append(QgsField(c, QVariant.Double))
-        sink, grid_id = self.parameterAsSink(parameters, "OUTPUT_GRID", context, fields, QgsWkbTypes.Polygon,
+            fields.append(field(c, "double"))
+        sink, grid_id = self.parameterAsSink(parameters, "OUTPUT_GRID", context, fields, POLYGON_WKB,
                                              QgsCoordinateReferenceSystem.fromWkt(image.projection))
         x0, dx, _, y0, _, dy = image.geotransform
 
@@ -112,7 +112,7 @@ class TagMinerals(ProspectraAlgorithm):
                 f.setGeometry(QgsGeometry.fromRect(QgsRectangle(x0 + c0 * dx, y0 + r1 * dy, x0 + c1 * dx, y0 + r0 * dy)))
                 f.setAttributes([", ".join(n for n, p in zip(model.classes, probs) if p >= threshold),
                                  model.classes[int(probs.argmax())]] + [float(p) for p in probs])
-                if not sink.addFeature(f, QgsFeatureSink.FastInsert):
+                if not sink.addFeature(f, FAST_INSERT):
                     raise InputError("OUTPUT_GRID", f"a patch cell could not be written: {sink.lastError()}")
 
         feedback.pushInfo(f"Model '{model.name}' ({model.meta.get('training_data', 'declared by the user')}); "

@@ -1,7 +1,7 @@
 import os
 
 import numpy as np
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingOutputString,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingOutputString,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
@@ -12,6 +12,7 @@ from ..core.geochem_report import remove_files
 from ..core.inversion import MODEL_NAMES, blocked_split, export_onnx, fit_models, rating, spatial_blocks
 from ..core.inversion_report import write_inversion_report
 from ..core.inversion_samples import MAX_SURFACE_SAMPLES, point_samples, surface_samples
+from .compat import DOUBLE, INTEGER, POINTS
 from .base import ProspectraAlgorithm
 from .kriging import input_paths, read_points
 
@@ -53,7 +54,7 @@ class TrainInversion(ProspectraAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_image_parameters()
         self.addParameter(QgsProcessingParameterFeatureSource("POINTS", "Sample points",
-                                                              [QgsProcessing.TypeVectorPoint]))
+                                                              [POINTS]))
         self.addParameter(QgsProcessingParameterField("FIELD", "Measured content (numeric field)",
                                                       parentLayerParameterName="POINTS",
                                                       type=QgsProcessingParameterField.Numeric))
@@ -62,16 +63,16 @@ class TrainInversion(ProspectraAlgorithm):
         self.addParameter(QgsProcessingParameterEnum("MODELS", "Models to fit", list(MODEL_NAMES.values()),
                                                      allowMultiple=True, defaultValue=list(range(len(MODEL_NAMES)))))
         self.add_advanced(QgsProcessingParameterNumber(
-            "TEST_FRACTION", "Held-out fraction (1/3: the paper's 2:1 split)", QgsProcessingParameterNumber.Double,
+            "TEST_FRACTION", "Held-out fraction (1/3: the paper's 2:1 split)", DOUBLE,
             defaultValue=1 / 3, minValue=0.1, maxValue=0.5))
         self.add_advanced(QgsProcessingParameterEnum("SPLIT", "Split", SPLITS, defaultValue=0))
         self.add_advanced(QgsProcessingParameterNumber("BLOCK_SIZE", "Spatial block size (pixels)",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=16,
+                                                       INTEGER, defaultValue=16,
                                                        minValue=1))
         self.add_advanced(QgsProcessingParameterNumber("MAX_SAMPLES", "Most pixels in the surface sample set",
-                                                       QgsProcessingParameterNumber.Integer,
+                                                       INTEGER,
                                                        defaultValue=MAX_SURFACE_SAMPLES, minValue=100))
-        self.add_advanced(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer,
+        self.add_advanced(QgsProcessingParameterNumber("SEED", "Random seed", INTEGER,
                                                        defaultValue=0))
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Chosen model (ONNX)",
                                                                 fileFilter="ONNX models (*.onnx)"))

@@ -1,7 +1,7 @@
 import os
 
 from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsCsException, QgsFeatureRequest,
-                       QgsProcessing, QgsProcessingException, QgsProcessingOutputFile, QgsProcessingOutputNumber,
+                       QgsProcessingException, QgsProcessingOutputFile, QgsProcessingOutputNumber,
                        QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
@@ -12,6 +12,7 @@ from ..core.errors import InputError
 from ..core.random_forest import (BALANCING, MAX_SEARCH_SAMPLES, PACKAGES, TRAINING_PACKAGES, VALIDATION,
                                   MissingPackage, require, train_random_forest)
 from ..core.training_samples import FeatureStack, extract_samples
+from .compat import INTEGER, POINTS, POLYGONS, RASTER
 from .base import ProspectraAlgorithm
 
 CITATIONS = (
@@ -26,7 +27,7 @@ CITATIONS = (
 def extra_features_parameter():
     return QgsProcessingParameterMultipleLayers(
         "EXTRA_FEATURES", "Extra feature rasters on the image's grid (e.g. band ratios), values as stored",
-        QgsProcessing.TypeRaster, optional=True)
+        RASTER, optional=True)
 
 
 def extra_feature_paths(algorithm, parameters, context):
@@ -95,7 +96,7 @@ class TrainRandomForest(ProspectraAlgorithm):
             "BANDS", "Bands to use as features, comma separated (empty: all bands of the image)", optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "TRAINING", "Training sites (points or polygons)",
-            [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]))
+            [POINTS, POLYGONS]))
         self.addParameter(QgsProcessingParameterField(
             "FIELD", "Class field (integer codes or text names)", parentLayerParameterName="TRAINING",
             type=QgsProcessingParameterField.Any))
@@ -105,20 +106,20 @@ class TrainRandomForest(ProspectraAlgorithm):
             "VALIDATION", "Cross-validation folds", list(VALIDATION.values()), defaultValue=0))
         self.add_advanced(extra_features_parameter())
         self.add_advanced(QgsProcessingParameterNumber(
-            "FOLDS", "Number of cross-validation folds", QgsProcessingParameterNumber.Integer, defaultValue=5,
+            "FOLDS", "Number of cross-validation folds", INTEGER, defaultValue=5,
             minValue=2, maxValue=20))
         self.add_advanced(QgsProcessingParameterNumber(
             "BLOCK_SIZE", "Spatial block edge for cross-validation, in pixels (0: automatic)",
-            QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0))
+            INTEGER, defaultValue=0, minValue=0))
         self.add_advanced(QgsProcessingParameterNumber(
             "SEARCH_ITERATIONS", "Hyperparameter candidates tried by the randomised search",
-            QgsProcessingParameterNumber.Integer, defaultValue=20, minValue=1, maxValue=500))
+            INTEGER, defaultValue=20, minValue=1, maxValue=500))
         self.add_advanced(QgsProcessingParameterNumber(
-            "MAX_TREES", "Largest number of trees the search may choose", QgsProcessingParameterNumber.Integer,
+            "MAX_TREES", "Largest number of trees the search may choose", INTEGER,
             defaultValue=500, minValue=10, maxValue=2000))
         self.add_advanced(QgsProcessingParameterNumber(
             "SEED", "Random seed (same seed and samples: same folds, search and model)",
-            QgsProcessingParameterNumber.Integer, defaultValue=42, minValue=0))
+            INTEGER, defaultValue=42, minValue=0))
         self.addParameter(QgsProcessingParameterFileDestination(
             "MODEL", "Random Forest model (ONNX)", "ONNX models (*.onnx)"))
         self.addParameter(QgsProcessingParameterFileDestination(

@@ -1,0 +1,32 @@
+"""Enum and field-type names that work from QGIS 3.22 to 4.x.
+
+QGIS 3.36 moved the Processing enums into the Qgis namespace and 3.38 made QgsField take QMetaType; the 3.22 names
+are deprecated there and gone in Qt6 builds. Each name here is the new spelling where it exists, else the 3.22 one."""
+from qgis.core import (Qgis, QgsFeatureSink, QgsField, QgsProcessing, QgsProcessingParameterDefinition,
+                       QgsProcessingParameterNumber, QgsWkbTypes)
+from qgis.PyQt.QtCore import QMetaType, QVariant
+
+if hasattr(Qgis, "ProcessingSourceType"):  # 3.36+
+    RASTER = Qgis.ProcessingSourceType.Raster
+    POINTS = Qgis.ProcessingSourceType.VectorPoint
+    POLYGONS = Qgis.ProcessingSourceType.VectorPolygon
+    DOUBLE = Qgis.ProcessingNumberParameterType.Double
+    INTEGER = Qgis.ProcessingNumberParameterType.Integer
+    ADVANCED = Qgis.ProcessingParameterFlag.Advanced
+else:
+    RASTER, POINTS, POLYGONS = QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon
+    DOUBLE, INTEGER = QgsProcessingParameterNumber.Double, QgsProcessingParameterNumber.Integer
+    ADVANCED = QgsProcessingParameterDefinition.FlagAdvanced
+
+POLYGON_WKB = Qgis.WkbType.Polygon if hasattr(Qgis, "WkbType") else QgsWkbTypes.Polygon  # 3.30+
+FAST_INSERT = QgsFeatureSink.Flag.FastInsert
+
+if Qgis.QGIS_VERSION_INT >= 33800:
+    FIELD_TYPES = {"string": QMetaType.Type.QString, "double": QMetaType.Type.Double, "int": QMetaType.Type.Int}
+else:
+    FIELD_TYPES = {"string": QVariant.String, "double": QVariant.Double, "int": QVariant.Int}
+
+
+def field(name, kind):
+    """A QgsField of kind 'string', 'double' or 'int'."""
+    return QgsField(name, FIELD_TYPES[kind])
