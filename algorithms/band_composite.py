@@ -21,7 +21,7 @@ class BandComposite(ProspectraAlgorithm):
     def displayName(self):  # noqa: N802
         return "Band composite (false colour)"
 
-    def shortHelpString(self):  # noqa: N802
+    def help_html(self):
         return (
             "<p>Stacks three bands of a scene as red, green and blue, in surface (or top-of-atmosphere) "
             "reflectance, and styles the result with a cumulative-cut stretch (2-98 % by default). "

@@ -14,6 +14,7 @@ from .kriging import input_paths, read_points
 
 class BandCorrelation(ProspectraAlgorithm):
     group_id = "inversion"
+    packages = ("scipy",)
 
     def name(self):
         return "bandcorrelation"
@@ -21,7 +22,7 @@ class BandCorrelation(ProspectraAlgorithm):
     def displayName(self):  # noqa: N802
         return "Band correlation with sample values"
 
-    def shortHelpString(self):  # noqa: N802
+    def help_html(self):
         return (
             "<p>Correlates a numeric field of sample points (e.g. RE2O3 or La content) with the reflectance of each "
             "band of an image at those points: <b>Spearman's rank correlation</b> (Spearman 1904) and "

@@ -19,7 +19,7 @@ class BandRatio(ProspectraAlgorithm):
     def displayName(self):  # noqa: N802
         return "Band ratio"
 
-    def shortHelpString(self):  # noqa: N802
+    def help_html(self):
         return (
             "<p>Divides one band (or a sum of bands) by another, in reflectance, to bring out minerals that absorb "
             "in one band and not the other while damping topographic shading (Sabins 1999). The digital "

@@ -7,7 +7,7 @@ from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException,
                        QgsProcessingParameterNumber, QgsProcessingParameterString, QgsRasterLayer)
 from qgis.PyQt.QtGui import QIcon
 
-from ..core.errors import Canceled, InputError, MissingPackage
+from ..core.errors import PIP_NAMES, Canceled, InputError, MissingPackage, require
 from ..core.image import RESAMPLINGS, SCALINGS, open_image, open_raster
 from ..core.sensors import sensors
 from .compat import ADVANCED, DOUBLE, RASTER
@@ -26,6 +26,17 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
     """Base: createInstance, icon, image parameters, and execute() that turns engine errors into messages."""
 
     group_id = ""  # a key of GROUPS, set by each algorithm
+    packages = ()  # Python modules beyond what QGIS ships that execute() needs, checked before any work
+
+    def help_html(self):
+        return ""
+
+    def shortHelpString(self):  # noqa: N802
+        if not self.packages:
+            return self.help_html()
+        names = ", ".join(dict.fromkeys(PIP_NAMES.get(m.split(".")[0], m) for m in self.packages))
+        return (self.help_html() + f"<p><b>Needs</b> the Python packages {names}. If one is missing, running the "
+                "algorithm says which and gives the command that installs it into the Python QGIS uses.</p>")
 
     def createInstance(self):  # noqa: N802
         return type(self)()
@@ -126,6 +137,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
+            require(self.displayName(), *self.packages)
             return self.execute(parameters, context, feedback)
         except (InputError, Canceled, MissingPackage) as e:
             raise QgsProcessingException(str(e)) from None

@@ -2,11 +2,11 @@ import os
 
 from qgis.core import QgsProcessingParameterFile, QgsProcessingParameterRasterDestination
 
-from ..core.random_forest import (CLASSIFY_PACKAGES, PACKAGES, PROBABILITY_NODATA, class_colours,
+from ..core.random_forest import (CLASSIFY_PACKAGES, PROBABILITY_NODATA, class_colours,
                                   classify_random_forest, load_model)
 from .base import ProspectraAlgorithm
 from .styles import style_paletted, style_pseudocolor
-from .train_random_forest import CITATIONS, extra_feature_paths, extra_features_parameter, required_packages
+from .train_random_forest import CITATIONS, extra_feature_paths, extra_features_parameter
 
 # Confidence from uncertain (dark red) to certain (dark green): ColorBrewer 'RdYlGn'.
 CONFIDENCE_RAMP = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"]
@@ -14,6 +14,7 @@ CONFIDENCE_RAMP = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"]
 
 class ClassifyRandomForest(ProspectraAlgorithm):
     group_id = "classification"
+    packages = CLASSIFY_PACKAGES
 
     def name(self):
         return "classifyrandomforest"
@@ -21,7 +22,7 @@ class ClassifyRandomForest(ProspectraAlgorithm):
     def displayName(self):  # noqa: N802
         return "Classify with Random Forest model"
 
-    def shortHelpString(self):  # noqa: N802
+    def help_html(self):
         return (
             "<p>Classifies an image with a Random Forest model written by 'Train Random Forest classifier' "
             "(Breiman 2001; Rakhymberdina et al. 2025 map sedimentary rocks, granites and pegmatites this way).</p>"
@@ -36,8 +37,7 @@ class ClassifyRandomForest(ProspectraAlgorithm):
             f"uses are nodata in every output (probabilities: {PROBABILITY_NODATA:g}).</p>"
             "<p>Prediction runs with onnxruntime on all cores, block by block, so memory stays flat on whole "
             "scenes; its labels equal scikit-learn's on the same forest (the training report checks this).</p>"
-            f"<p>Needs the Python package onnxruntime: <code>python3 -m pip install "
-            f"{' '.join(PACKAGES[m] for m in CLASSIFY_PACKAGES)}</code>.</p>" + CITATIONS)
+            + CITATIONS)
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_image_parameters()
@@ -52,7 +52,6 @@ class ClassifyRandomForest(ProspectraAlgorithm):
             "CONFIDENCE", "Confidence (highest class probability)", optional=True, createByDefault=False))
 
     def execute(self, parameters, context, feedback):
-        required_packages(CLASSIFY_PACKAGES)
         model = load_model(self.parameterAsFile(parameters, "MODEL", context))
         image = self.image(parameters, context)
         stack = model.feature_stack(image, extra_feature_paths(self, parameters, context))

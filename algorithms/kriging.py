@@ -63,6 +63,7 @@ def read_points(source, field, crs, context, points_parameter="INPUT", field_par
 
 class Kriging(ProspectraAlgorithm):
     group_id = "inversion"
+    packages = ("pykrige.ok", "scipy")
 
     def name(self):
         return "kriging"
@@ -70,7 +71,7 @@ class Kriging(ProspectraAlgorithm):
     def displayName(self):  # noqa: N802
         return "Kriging (ordinary) of point samples"
 
-    def shortHelpString(self):  # noqa: N802
+    def help_html(self):
         return (
             "<p>Interpolates a numeric field of a point layer (e.g. element contents of soil or till samples) onto a "
             "raster grid by <b>ordinary Kriging</b> (Matheron 1963, Economic Geology 58; Cressie 1993, Statistics "

@@ -20,6 +20,7 @@ ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"]
 
 class PredictContent(ProspectraAlgorithm):
     group_id = "inversion"
+    packages = ("onnxruntime",)
 
     def name(self):
         return "predictcontent"
@@ -27,7 +28,7 @@ class PredictContent(ProspectraAlgorithm):
     def displayName(self):  # noqa: N802
         return "Predict content map"
 
-    def shortHelpString(self):  # noqa: N802
+    def help_html(self):
         return (
             "<p>Applies a content inversion model (from <i>Train content inversion model</i>, a bundled one, or any "
             "pixel regression ONNX model with Prospectra metadata, models/MODEL_SPEC.md) to every pixel, block by "

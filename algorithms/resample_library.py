@@ -2,6 +2,7 @@ from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFile, Q
                        QgsProcessingParameterString)
 
 from ..core.blocks import check_output_path
+from ..core.errors import require
 from ..core.library_plot import plot_resampled
 from ..core.spectral_library import endmember_library, write_resampled_csv
 from .base import ProspectraAlgorithm
@@ -17,7 +18,7 @@ class ResampleLibrary(ProspectraAlgorithm):
     def displayName(self):  # noqa: N802
         return "Resample spectral library to a sensor"
 
-    def shortHelpString(self):  # noqa: N802
+    def help_html(self):
         return (
             "<p>Shows what the Spectral Angle Mapper compares against: reference spectra convolved with the "
             "sensor's spectral response curves (band value = sum of response x reflectance / sum of response, "
@@ -63,6 +64,7 @@ class ResampleLibrary(ProspectraAlgorithm):
                           f"({', '.join(bands)}).")
         results = {"OUTPUT": output}
         if plot:
+            require("The spectra plot (OUTPUT_PLOT)", "matplotlib")
             plot_resampled(library, sensor, bands, matrix, plot, f"{library.source} resampled to {sensor.name}")
             results["OUTPUT_PLOT"] = plot
         return results

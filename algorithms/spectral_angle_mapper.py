@@ -60,7 +60,7 @@ class SpectralAngleMapper(ProspectraAlgorithm):
     def displayName(self):  # noqa: N802
         return "Spectral Angle Mapper"
 
-    def shortHelpString(self):  # noqa: N802
+    def help_html(self):
         absent = ", ".join(usgs_selection()["absent"])
         return (
             "<p>Maps minerals by the spectral angle between each pixel's reflectance and reference spectra "

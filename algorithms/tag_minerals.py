@@ -17,6 +17,7 @@ AUTOMATIC = "Automatic: the bundled model for the image's sensor"
 
 class TagMinerals(ProspectraAlgorithm):
     group_id = "spectral"
+    packages = ("onnxruntime",)
 
     def name(self):
         return "tagminerals"
@@ -24,7 +25,7 @@ class TagMinerals(ProspectraAlgorithm):
     def displayName(self):  # noqa: N802
         return "Tag minerals in image patches (CNN)"
 
-    def shortHelpString(self):  # noqa: N802
+    def help_html(self):
         return (
             "<p>Runs a convolutional neural network over the image patch by patch and tags each patch with the "
             "minerals it probably holds, after Munzareen et al. (2025), who tagged Landsat-8 patches as feldspar or "

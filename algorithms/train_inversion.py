@@ -23,6 +23,7 @@ SPLITS = ["Whole spatial blocks (honest for neighbouring pixels)", "Random sampl
 
 class TrainInversion(ProspectraAlgorithm):
     group_id = "inversion"
+    packages = ("sklearn", "skl2onnx", "onnx", "onnxruntime", "scipy")
 
     def name(self):
         return "traininversion"
@@ -30,7 +31,7 @@ class TrainInversion(ProspectraAlgorithm):
     def displayName(self):  # noqa: N802
         return "Train content inversion model"
 
-    def shortHelpString(self):  # noqa: N802
+    def help_html(self):
         return (
             "<p>Fits models that predict a measured content (e.g. RE2O3 %) from pixel reflectance, compares them on "
             "the same split, and saves the best as an ONNX model for <i>Predict content map</i>. After Cheng et al. "

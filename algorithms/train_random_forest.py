@@ -1,16 +1,14 @@
 import os
 
 from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsCsException, QgsFeatureRequest,
-                       QgsProcessingException, QgsProcessingOutputFile, QgsProcessingOutputNumber,
-                       QgsProcessingParameterEnum,
+                       QgsProcessingOutputFile, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterNumber, QgsProcessingParameterString, QgsRasterLayer)
 from qgis.PyQt.QtCore import QVariant
 
 from ..core.errors import InputError
-from ..core.random_forest import (BALANCING, MAX_SEARCH_SAMPLES, PACKAGES, TRAINING_PACKAGES, VALIDATION,
-                                  MissingPackage, require, train_random_forest)
+from ..core.random_forest import BALANCING, MAX_SEARCH_SAMPLES, TRAINING_PACKAGES, VALIDATION, train_random_forest
 from ..core.training_samples import FeatureStack, extract_samples
 from .compat import INTEGER, POINTS, POLYGONS, RASTER
 from .base import ProspectraAlgorithm
@@ -39,16 +37,9 @@ def extra_feature_paths(algorithm, parameters, context):
     return paths
 
 
-def required_packages(modules):
-    """QgsProcessingException naming the missing packages and the pip command, before any work."""
-    try:
-        require(*modules)
-    except MissingPackage as e:
-        raise QgsProcessingException(str(e)) from None
-
-
 class TrainRandomForest(ProspectraAlgorithm):
     group_id = "classification"
+    packages = TRAINING_PACKAGES
 
     def name(self):
         return "trainrandomforest"
@@ -56,7 +47,7 @@ class TrainRandomForest(ProspectraAlgorithm):
     def displayName(self):  # noqa: N802
         return "Train Random Forest classifier"
 
-    def shortHelpString(self):  # noqa: N802
+    def help_html(self):
         balancing = "".join(f"<li>{v}</li>" for v in BALANCING.values())
         validation = "".join(f"<li>{v}</li>" for v in VALIDATION.values())
         return (
@@ -86,8 +77,6 @@ class TrainRandomForest(ProspectraAlgorithm):
             "hyperparameters, permutation importance on held-out folds, sample counts, what was skipped, and a "
             "check that the ONNX model labels pixels exactly as scikit-learn does; the same figures as JSON beside "
             "it.</p>"
-            "<p>Needs the Python packages scikit-learn, skl2onnx, onnx, onnxruntime and matplotlib: "
-            f"<code>python3 -m pip install {' '.join(PACKAGES[m] for m in TRAINING_PACKAGES)}</code>.</p>"
             + CITATIONS)
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -169,7 +158,6 @@ class TrainRandomForest(ProspectraAlgorithm):
         return features
 
     def execute(self, parameters, context, feedback):
-        required_packages(TRAINING_PACKAGES)
         image = self.image(parameters, context)
         bands = [b.strip() for b in self.parameterAsString(parameters, "BANDS", context).replace(";", ",").split(",")
                  if b.strip()]

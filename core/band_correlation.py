@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from .errors import InputError, MissingPackage
+from .errors import InputError, require
 from .geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
                              write_json)
 from .geochem_samples import MIN_SAMPLES, numeric_samples
@@ -53,11 +53,7 @@ def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=
     """Correlate field values (at x, y in the image's CRS) with the reflectance of each band at those points.
 
     Writes the HTML report (JSON beside it) and the CSV table when paths are given; returns the result dict."""
-    try:
-        import scipy.stats  # noqa: F401
-    except ImportError:
-        raise MissingPackage("Band correlation needs the Python package scipy, which is not installed in the Python that "
-                             "QGIS uses. Install it with: python3 -m pip install scipy, then restart QGIS.") from None
+    require("Band correlation", "scipy")
     bands = image.require(bands, "BANDS") if bands else image.band_names
     samples = numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="POINTS",
                               purpose="correlate")

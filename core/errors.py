@@ -1,4 +1,5 @@
 """Errors the engine raises; the algorithms turn them into QgsProcessingException."""
+import importlib
 
 
 class InputError(ValueError):
@@ -28,3 +29,40 @@ class NullFeedback:
 
     def pushInfo(self, text):
         pass
+
+
+# The module an algorithm imports -> the name pip installs it by.
+PIP_NAMES = {"sklearn": "scikit-learn", "skl2onnx": "skl2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime",
+             "pykrige": "pykrige", "scipy": "scipy", "matplotlib": "matplotlib"}
+
+
+def install_commands(pip_names):
+    """The command that installs the packages into the Python QGIS runs, per platform. numpy is pinned to the
+    version QGIS runs because pip would otherwise upgrade it, and QGIS's GDAL breaks on a numpy it was not built
+    with."""
+    import numpy
+
+    packages = " ".join(list(pip_names) + [f"numpy=={numpy.__version__}"])
+    return (f"  Debian/Ubuntu: python3 -m pip install --user --break-system-packages {packages}\n"
+            f"    (pip older than 23 does not know --break-system-packages: leave it out)\n"
+            f"  Windows: in the OSGeo4W Shell (Start menu, QGIS folder): python -m pip install --user {packages}\n"
+            f"  macOS: /Applications/QGIS.app/Contents/MacOS/bin/python3 -m pip install --user {packages}\n"
+            f"    (QGIS-LTR.app for the long-term release)\n"
+            "then restart QGIS.")
+
+
+def require(purpose, *modules):
+    """Import the modules, or raise MissingPackage naming every missing one with the command that installs them."""
+    missing = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            top = module.split(".")[0]
+            missing.append(PIP_NAMES.get(top, top))
+    if missing:
+        plural = len(missing) > 1
+        raise MissingPackage(
+            f"{purpose} needs the Python package{'s' if plural else ''} {', '.join(missing)}, which "
+            f"{'are' if plural else 'is'} not installed in the Python that QGIS uses. Install "
+            f"{'them' if plural else 'it'} with:\n{install_commands(missing)}")

@@ -10,7 +10,6 @@ import tempfile
 
 import numpy as np
 from osgeo import gdal
-from scipy.spatial import cKDTree
 
 from .blocks import windows
 from .errors import InputError, NullFeedback
@@ -47,6 +46,8 @@ def surface_samples(image, bands, x, y, values, field, feedback=None, max_sample
     if inside.sum() < 10:
         raise InputError("POINTS", f"only {int(inside.sum())} of the {len(samples)} samples fall inside the image; "
                                    f"at least 10 are needed.")
+    from scipy.spatial import cKDTree  # scipy is optional for the plugin as a whole
+
     tree = cKDTree(np.column_stack([samples.x, samples.y]))
     spacing = float(np.median(tree.query(np.column_stack([samples.x, samples.y]), k=2)[0][:, 1]))
     reach = 2.0 * spacing

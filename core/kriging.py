@@ -16,7 +16,7 @@ from osgeo import gdal, osr
 
 from .band_composite import cumulative_cut
 from .blocks import RasterWriter, Subsample, bounded_cache, step, windows
-from .errors import InputError, MissingPackage
+from .errors import InputError, MissingPackage, require
 from .geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
                              write_json)
 from .geochem_samples import numeric_samples, refuse_duplicates
@@ -38,16 +38,10 @@ MAX_GRID_SIDE = 100_000
 WINDOW_PIXELS = 2 ** 16
 # Sample distances per pykrige call when every sample is used (global neighbourhood): 64 MB of float64.
 DISTANCES_PER_CALL = 2 ** 23
-PYKRIGE_HELP = ("Kriging needs the Python package pykrige, which is not installed in the Python that QGIS uses. "
-                "Install it with: python3 -m pip install pykrige (on Windows, in the OSGeo4W Shell), then restart "
-                "QGIS.")
-
-
 def ordinary_kriging_class():
-    try:
-        from pykrige.ok import OrdinaryKriging
-    except ImportError:
-        raise MissingPackage(PYKRIGE_HELP) from None
+    require("Kriging", "pykrige.ok", "scipy")
+    from pykrige.ok import OrdinaryKriging
+
     return OrdinaryKriging
 
 

@@ -7,17 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import InputError, MissingPackage
+from .errors import InputError, require
 from .sensors import sensors
 
 MODEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
 REQUIRED = ("prospectra_spec", "task", "sensor", "bands", "patch_size", "version", "licence", "training_data")
 TASKS = ("tagging", "classification", "regression")
-MISSING_PACKAGE = ("Running ONNX models needs the Python package onnxruntime, which is not installed in the Python "
-                   "that QGIS uses. Install it with: python3 -m pip install onnxruntime (on Windows, in the OSGeo4W "
-                   "Shell), then restart QGIS.")
-
-
 @dataclass
 class OnnxModel:
     path: str
@@ -97,10 +92,9 @@ def bundled_model_for(sensor, task="tagging"):
 def read_metadata(path, parameter="MODEL"):
     if not os.path.isfile(path):
         raise InputError(parameter, f"'{path}' does not exist.")
+    require("Running ONNX models", "onnxruntime")
     try:
         session = _session(path, os.path.getmtime(path))
-    except ImportError:
-        raise MissingPackage(MISSING_PACKAGE) from None
     except Exception as e:  # onnxruntime raises its own types for corrupt or foreign files
         raise InputError(parameter, f"'{os.path.basename(path)}' is not a readable ONNX model "
                                     f"({str(e).splitlines()[0][:200]}).") from None

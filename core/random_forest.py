@@ -19,14 +19,12 @@ import numpy as np
 from osgeo import gdal
 
 from .blocks import RasterWriter, bounded_cache, check_output_path, windows
-from .errors import Canceled, InputError, MissingPackage
+from .errors import Canceled, InputError, require
 from .training_samples import FeatureStack, spatial_blocks
 
 gdal.UseExceptions()
 
 # pip names and the versions tested with Debian 12's numpy 1.24.2 / scipy 1.10.1.
-PACKAGES = {"sklearn": "scikit-learn==1.9.1", "skl2onnx": "skl2onnx==1.20.0", "onnx": "onnx==1.23.2",
-            "onnxruntime": "onnxruntime==1.31.1", "matplotlib": "matplotlib"}
 TRAINING_PACKAGES = ("sklearn", "skl2onnx", "onnx", "onnxruntime", "matplotlib")
 CLASSIFY_PACKAGES = ("onnxruntime",)
 
@@ -55,23 +53,6 @@ ONNX_INPUT = "reflectance"
 # Qualitative colours for class rasters (ColorBrewer 'Set1' then 'Dark2', Brewer 2002), cycled.
 CLASS_COLOURS = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#ffff33", "#a65628", "#f781bf",
                  "#999999", "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
-
-
-def require(*modules):
-    """Import the named modules, or raise MissingPackage naming every missing one and the pip command."""
-    missing = []
-    for m in modules:
-        try:
-            importlib.import_module(m)
-        except ImportError:
-            missing.append(m)
-    if missing:
-        pins = " ".join(PACKAGES[m] for m in missing)
-        raise MissingPackage(
-            f"Random Forest needs the Python package{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(PACKAGES[m].split('==')[0] for m in missing)}, not installed in the Python QGIS runs. "
-            f"Install {'them' if len(missing) > 1 else 'it'} with: python3 -m pip install {pins} "
-            "(on Windows, in the OSGeo4W Shell), then restart QGIS.")
 
 
 def prospectra_version():
@@ -407,7 +388,7 @@ def train_random_forest(stack, samples, model_path, report_path, balancing="bala
                         feedback=None):
     """Tune, assess and fit a Random Forest on samples; write the ONNX model and the HTML + JSON report
     (with PNG figures beside it). Nothing appears at the output paths unless everything succeeded."""
-    require(*TRAINING_PACKAGES)
+    require("Random Forest training", *TRAINING_PACKAGES)
     from . import random_forest_report
 
     check_output_path(model_path, stack.image.sources, "MODEL")
@@ -545,7 +526,7 @@ _REQUIRED_META = ("task", "sensor", "bands", "feature_names", "class_values", "c
 
 def load_model(path, parameter="MODEL"):
     """Open an ONNX model written by train_random_forest. Pickles are refused unread: unpickling can run code."""
-    require(*CLASSIFY_PACKAGES)
+    require("Random Forest classification", *CLASSIFY_PACKAGES)
     name = os.path.basename(path or "")
     if not path or not os.path.isfile(path):
         raise InputError(parameter, f"'{path}' does not exist; choose the .onnx file written by 'Train Random "

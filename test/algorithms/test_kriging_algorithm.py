@@ -175,7 +175,7 @@ def test_bad_variogram_parameters(run_fails):
 
 def test_missing_pykrige(run_fails, monkeypatch):
     monkeypatch.setitem(sys.modules, "pykrige.ok", None)
-    run_fails({}, "needs the Python package pykrige", "pip install pykrige")
+    run_fails({}, "needs the Python package pykrige", "pip install --user --break-system-packages pykrige numpy==")
 
 
 def test_cancel_midway_leaves_no_output(qgis_processing, tmp_path, monkeypatch):

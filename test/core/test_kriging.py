@@ -192,8 +192,8 @@ def test_geographic_grid_is_refused(till, tmp_path):
 
 def test_missing_pykrige_says_how_to_install_it(till, tmp_path, monkeypatch):
     x, y, z, wkt = till
-    monkeypatch.setitem(sys.modules, "pykrige.ok", None)  # import fails as if not installed
-    with pytest.raises(MissingPackage, match="pip install pykrige"):
+    monkeypatch.setitem(sys.modules, "pykrige", None)  # import fails as if not installed
+    with pytest.raises(MissingPackage, match="pip install --user --break-system-packages pykrige numpy=="):
         kriging(x, y, z, FIELD, small_grid(wkt), str(tmp_path / "k.tif"), NullFeedback())
     assert os.listdir(tmp_path) == []
 
