@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM := offscreen
 
-.PHONY: demo test bench system venv clean
+.PHONY: demo test bench package system venv clean
 
 system:
 	@command -v qgis_process.bin >/dev/null && command -v xvfb-run >/dev/null && /usr/bin/python3 -c "import qgis.core, venv, matplotlib" 2>/dev/null || { \
@@ -24,6 +24,9 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -q test
+
+package:
+	/usr/bin/python3 scripts/package.py
 
 bench: venv
 	$(PY) bench/bench_band_ratio.py --workdir build/bench
