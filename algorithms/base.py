@@ -64,8 +64,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             RASTER))
         self.add_sensor_parameter()
         self.addParameter(QgsProcessingParameterString(
-            "BAND_ORDER", "Band names in input order, comma separated (empty: read from band descriptions, "
-                          "file names or the sensor's standard stack)", optional=True))
+            "BAND_ORDER", "Band names in input order, e.g. B2,B3,B4 (empty: from the image)", optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             "SCALING", "Reflectance scaling", list(SCALINGS.values()), defaultValue=0))
         advanced = [

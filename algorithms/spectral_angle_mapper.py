@@ -90,8 +90,8 @@ class SpectralAngleMapper(ProspectraAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_image_parameters()
         self.addParameter(QgsProcessingParameterString(
-            "ENDMEMBERS", "Endmembers: mineral names or spectrum names, comma separated (empty: the default "
-                          "alteration minerals, or every spectrum of LIBRARY / label of POINTS)", optional=True))
+            "ENDMEMBERS", "Endmembers, comma separated (empty: default alteration minerals, or all of LIBRARY or "
+                          "POINTS)", optional=True))
         self.addParameter(QgsProcessingParameterFile(
             "LIBRARY", "Spectral library file instead of the bundled USGS library (CSV or ENVI .sli)",
             optional=True, fileFilter="Spectral libraries (*.csv *.sli);;All files (*.*)"))

@@ -33,7 +33,13 @@ def new_model(name):
 
 
 def add_child(model, alg_id, child_id, description, position, sources, outputs):
-    """sources: {parameter: Source}; outputs: {model output name: (child output, description)}."""
+    """sources: {parameter: Source}; outputs: {model output name: (child output, description)}. Every other
+    parameter gets its default as a static value, as the modeler's dialog does: without them
+    QgsProcessingModelAlgorithm.validate() calls mandatory parameters missing."""
+    alg = QgsApplication.processingRegistry().algorithmById(alg_id)
+    defaults = {d.name(): Source.fromStaticValue(d.defaultValue()) for d in alg.parameterDefinitions()
+                if not d.isDestination() and d.defaultValue() is not None}
+    sources = {**defaults, **sources}
     child = QgsProcessingModelChildAlgorithm(alg_id)
     child.setChildId(child_id)
     child.setDescription(description)
