@@ -147,8 +147,7 @@ class SpectralAngleMapper(ProspectraAlgorithm):
             self.parameterAsFile(parameters, "LIBRARY", context) or None,
             UNITS[self.parameterAsEnum(parameters, "WAVELENGTH_UNITS", context)],
             self.points_library(parameters, context, image, feedback))
-        bands = split_names(self.parameterAsString(parameters, "BANDS", context)) or \
-            [b for b in image.band_names if b not in image.sensor.atmospheric_bands]
+        bands = split_names(self.parameterAsString(parameters, "BANDS", context)) or image.surface_bands
         bands = image.require(bands, "BANDS")
         matrix = library.resample(image.sensor, bands)
         names = library.names

@@ -56,6 +56,12 @@ class Image:
     def band_names(self):
         return list(self.band_index)
 
+    @property
+    def surface_bands(self):
+        """The bands that see the ground: all but those the atmosphere dominates (aerosol, water vapour, cirrus)
+        or thermal ones; the default for spectral matching and classification."""
+        return [b for b in self.band_names if b not in self.sensor.atmospheric_bands]
+
     def windows(self):
         """Block windows over the image, aligned to its own block rows."""
         return windows(self.width, self.height, input_block=self.ds.GetRasterBand(1).GetBlockSize())

@@ -146,6 +146,7 @@ def main():
         ("Random Forest: training", "trainrandomforest", lithology,
          dict(s2_sensor, MODEL=o("lithology_rf.onnx"), REPORT=o("lithology_rf_report.html"),
               TRAINING=os.path.join(scenes, "simulated_lithology", "training_points.geojson"), FIELD="lithology",
+              BANDS="B2,B3,B4,B5,B6,B7,B8,B8A,B11,B12",  # the bands that see the ground: no aerosol B1, vapour B9
               SEARCH_ITERATIONS=5, MAX_TREES=200),
          "Spatially blocked cross-validation says how far to trust the lithology map: read the confusion matrix for "
          "which rocks get mixed up, and the importances for which bands carry the distinction.",
