@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM := offscreen
 
-.PHONY: demo test bench package system venv clean
+.PHONY: demo test test-qgis340 test-qgis344 bench package system venv clean
 
 system:
 	@command -v qgis_process.bin >/dev/null && command -v xvfb-run >/dev/null && /usr/bin/python3 -c "import qgis.core, venv, matplotlib" 2>/dev/null || { \
@@ -24,6 +24,13 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -q test
+
+# The same suite on newer QGIS, each in a Debian chroot under build/ that the script sets up once (root needed).
+test-qgis340:
+	scripts/qgis_chroot.sh trixie
+
+test-qgis344:
+	scripts/qgis_chroot.sh sid
 
 package:
 	/usr/bin/python3 scripts/package.py

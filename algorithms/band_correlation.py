@@ -7,7 +7,7 @@ from ..core.band_correlation import band_correlation
 from ..core.blocks import check_output_path
 from ..core.errors import InputError
 from ..core.geochem_report import json_path
-from .compat import INTEGER, POINTS
+from .compat import INTEGER, NUMERIC_FIELD, POINTS
 from .base import ProspectraAlgorithm
 from .kriging import input_paths, read_points
 
@@ -46,7 +46,7 @@ class BandCorrelation(ProspectraAlgorithm):
             "POINTS", "Sample points", [POINTS]))
         self.addParameter(QgsProcessingParameterField(
             "FIELD", "Field to correlate (numeric)", parentLayerParameterName="POINTS",
-            type=QgsProcessingParameterField.Numeric))
+            type=NUMERIC_FIELD))
         self.addParameter(QgsProcessingParameterString(
             "BANDS", "Bands to correlate, comma separated (empty: all bands)", optional=True))
         self.add_advanced(QgsProcessingParameterNumber(

@@ -1,4 +1,4 @@
-from qgis.core import (NULL, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsCsException, QgsFeatureRequest,
+from qgis.core import (NULL, QgsCoordinateTransform, QgsCsException, QgsFeatureRequest,
                        QgsProcessingOutputFile,
                        QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterBoolean,
                        QgsProcessingParameterCrs, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
@@ -12,7 +12,7 @@ from ..core.errors import InputError
 from ..core.geochem_report import json_path
 from ..core.kriging import (DEFAULT_LAGS, DEFAULT_NEIGHBOURS, VARIOGRAM_MODELS, Grid, kriging,
                             parse_variogram_parameters)
-from .compat import DOUBLE, FIELD_TYPES, INTEGER, POINTS
+from .compat import DOUBLE, FIELD_TYPES, INTEGER, NUMERIC_FIELD, POINTS, WKT_GDAL
 from .base import ProspectraAlgorithm
 from .styles import style_pseudocolor
 
@@ -106,7 +106,7 @@ class Kriging(ProspectraAlgorithm):
             "INPUT", "Sample points", [POINTS]))
         self.addParameter(QgsProcessingParameterField(
             "FIELD", "Field to interpolate (numeric)", parentLayerParameterName="INPUT",
-            type=QgsProcessingParameterField.Numeric))
+            type=NUMERIC_FIELD))
         self.addParameter(QgsProcessingParameterRasterLayer(
             "REFERENCE", "Reference raster whose grid the output takes (or give EXTENT and PIXEL_SIZE)",
             optional=True))
@@ -163,7 +163,7 @@ class Kriging(ProspectraAlgorithm):
         rect = self.parameterAsExtent(parameters, "EXTENT", context, crs)
         pixel = self.parameterAsDouble(parameters, "PIXEL_SIZE", context) if parameters.get("PIXEL_SIZE") not in (
             None, "") else 0.0
-        wkt = crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED_GDAL)
+        wkt = crs.toWkt(WKT_GDAL)
         return Grid.of_extent(rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum(), pixel, wkt), crs
 
     def execute(self, parameters, context, feedback):

@@ -6,6 +6,8 @@ from qgis.core import (QgsColorRampShader, QgsContrastEnhancement, QgsGradientCo
                        QgsRasterShader, QgsSingleBandPseudoColorRenderer)
 from qgis.PyQt.QtGui import QColor
 
+from .compat import CUMULATIVE_CUT, RAMP_CONTINUOUS, RAMP_LINEAR
+
 # Diverging blue-yellow-red ramp (ColorBrewer 'Spectral', reversed: high ratios red).
 RATIO_RAMP = ["#2b83ba", "#abdda4", "#ffffbf", "#fdae61", "#d7191c"]
 # Distinct class colours (Kelly's 22 colours of maximum contrast, without white and black).
@@ -36,7 +38,7 @@ def style_multiband(path, stretch, cut):
         ce.setMaximumValue(hi)
         setter(ce)
     origin = QgsRasterMinMaxOrigin()
-    origin.setLimits(QgsRasterMinMaxOrigin.CumulativeCut)
+    origin.setLimits(CUMULATIVE_CUT)
     origin.setCumulativeCutLower(cut[0] / 100.0)
     origin.setCumulativeCutUpper(cut[1] / 100.0)
     renderer.setMinMaxOrigin(origin)
@@ -49,8 +51,8 @@ def style_pseudocolor(path, lo, hi, colours=RATIO_RAMP):
     layer = QgsRasterLayer(path, "ratio", "gdal")
     stops = [QgsGradientStop(i / (len(colours) - 1), QColor(c)) for i, c in enumerate(colours[1:-1], start=1)]
     ramp = QgsGradientColorRamp(QColor(colours[0]), QColor(colours[-1]), False, stops)
-    shader = QgsColorRampShader(lo, hi, ramp, QgsColorRampShader.Interpolated)
-    shader.setClassificationMode(QgsColorRampShader.Continuous)
+    shader = QgsColorRampShader(lo, hi, ramp, RAMP_LINEAR)
+    shader.setClassificationMode(RAMP_CONTINUOUS)
     shader.classifyColorRamp(len(colours))
     raster_shader = QgsRasterShader(lo, hi)
     raster_shader.setRasterShaderFunction(shader)

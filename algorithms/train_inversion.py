@@ -12,7 +12,7 @@ from ..core.geochem_report import remove_files
 from ..core.inversion import MODEL_NAMES, blocked_split, export_onnx, fit_models, rating, spatial_blocks
 from ..core.inversion_report import write_inversion_report
 from ..core.inversion_samples import MAX_SURFACE_SAMPLES, point_samples, surface_samples
-from .compat import DOUBLE, INTEGER, POINTS
+from .compat import DOUBLE, INTEGER, NUMERIC_FIELD, POINTS
 from .base import ProspectraAlgorithm
 from .kriging import input_paths, read_points
 
@@ -58,7 +58,7 @@ class TrainInversion(ProspectraAlgorithm):
                                                               [POINTS]))
         self.addParameter(QgsProcessingParameterField("FIELD", "Measured content (numeric field)",
                                                       parentLayerParameterName="POINTS",
-                                                      type=QgsProcessingParameterField.Numeric))
+                                                      type=NUMERIC_FIELD))
         self.addParameter(QgsProcessingParameterString("UNIT", "Unit of the content", defaultValue="%"))
         self.addParameter(QgsProcessingParameterEnum("SAMPLE_SET", "Sample set", SAMPLE_SETS, defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum("MODELS", "Models to fit", list(MODEL_NAMES.values()),

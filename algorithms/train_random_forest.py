@@ -10,7 +10,7 @@ from qgis.PyQt.QtCore import QVariant
 from ..core.errors import InputError
 from ..core.random_forest import BALANCING, MAX_SEARCH_SAMPLES, TRAINING_PACKAGES, VALIDATION, train_random_forest
 from ..core.training_samples import FeatureStack, extract_samples
-from .compat import INTEGER, POINTS, POLYGONS, RASTER
+from .compat import ANY_FIELD, INTEGER, POINTS, POLYGONS, RASTER
 from .base import ProspectraAlgorithm
 
 CITATIONS = (
@@ -88,7 +88,7 @@ class TrainRandomForest(ProspectraAlgorithm):
             [POINTS, POLYGONS]))
         self.addParameter(QgsProcessingParameterField(
             "FIELD", "Class field (integer codes or text names)", parentLayerParameterName="TRAINING",
-            type=QgsProcessingParameterField.Any))
+            type=ANY_FIELD))
         self.addParameter(QgsProcessingParameterEnum(
             "CLASS_BALANCING", "Class balancing", list(BALANCING.values()), defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum(

@@ -56,6 +56,8 @@ def require(purpose, *modules):
     missing = []
     for module in modules:
         try:
+            # The top package first: a submodule already in sys.modules would hide a package made unimportable.
+            importlib.import_module(module.split(".")[0])
             importlib.import_module(module)
         except ImportError:
             top = module.split(".")[0]

@@ -8,11 +8,13 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "test", "data")
-PLUGINS = os.path.join(ROOT, "build", "plugins")
+# Where tests may write (the plugin link); a read-only checkout, as in the chroot runs, points this elsewhere.
+BUILD = os.environ.get("PROSPECTRA_BUILD") or os.path.join(ROOT, "build")
+PLUGINS = os.path.join(BUILD, "plugins")
 
 
 def _link_plugin():
-    """QGIS and Python import the plugin by its folder name: build/plugins/prospectra -> the checkout."""
+    """QGIS and Python import the plugin by its folder name: $PROSPECTRA_BUILD/plugins/prospectra -> the checkout."""
     os.makedirs(PLUGINS, exist_ok=True)
     link = os.path.join(PLUGINS, "prospectra")
     if not os.path.islink(link) or os.path.realpath(link) != ROOT:
@@ -70,6 +72,8 @@ def qgis_process(tmp_path_factory):
     """scripts/qgis_process in an isolated HOME and QGIS profile; run(*args) asserts success unless check=False."""
     home = tmp_path_factory.mktemp("home_cli")
     env = {**os.environ, "HOME": str(home), "PROSPECTRA_QGIS_PROFILE": str(home / "profile")}
+    if sys.prefix != sys.base_prefix:  # qgis_process sees the packages of the venv running the tests
+        env.setdefault("PROSPECTRA_VENV", sys.prefix)
     script = os.path.join(ROOT, "scripts", "qgis_process")
 
     def run(*args, check=True):
