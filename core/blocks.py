@@ -52,16 +52,17 @@ class RasterWriter:
     """Tiled, DEFLATE-compressed GeoTIFF written under a temporary name and renamed on success.
 
     Use as a context manager: on any exception (including Canceled) the temporary file
-    is deleted and nothing appears at the output path."""
+    is deleted and nothing appears at the output path. predictor: the TIFF predictor (default: 3 for
+    floats, 2 for integers; 1, none, suits rasters made of runs of equal values)."""
 
     def __init__(self, path, width, height, bands, dtype, geotransform, projection, nodata,
-                 descriptions=None):
+                 descriptions=None, predictor=None):
         self.path = path
         self.tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
                                 f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.part.tif")
         gdal_type = gdal.GetDataTypeByName(np.dtype(dtype).name.replace("uint8", "Byte"))
         opts = ["TILED=YES", f"BLOCKXSIZE={TILE}", f"BLOCKYSIZE={TILE}", "COMPRESS=DEFLATE",
-                "BIGTIFF=IF_SAFER", "PREDICTOR=3" if np.dtype(dtype).kind == "f" else "PREDICTOR=2",
+                "BIGTIFF=IF_SAFER", f"PREDICTOR={predictor or (3 if np.dtype(dtype).kind == 'f' else 2)}",
                 "INTERLEAVE=BAND" if bands > 1 else "INTERLEAVE=PIXEL", "NUM_THREADS=2"]
         self.ds = gdal.GetDriverByName("GTiff").Create(self.tmp, width, height, bands, gdal_type, opts)
         self.ds.SetGeoTransform(geotransform)

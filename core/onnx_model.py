@@ -50,20 +50,30 @@ class OnnxModel:
 
     def predict(self, patches):
         """patches: (n, bands, patch, patch) float32 reflectance -> (n, outputs) float32."""
-        x = patches
-        if self.mean is not None:
-            x = (x - self.mean[None, :, None, None]) / self.std[None, :, None, None]
-        session = self.session()
-        out = session.run(None, {session.get_inputs()[0].name: np.ascontiguousarray(x, dtype=np.float32)})[0]
-        return np.asarray(out, dtype=np.float32).reshape(len(patches), -1)
+        return self.predictor()(patches)
+
+    def predictor(self, normalise=True, threads=None):
+        """predict(patches) bound to a session looked up once, for many calls in a row. normalise=False when
+        the patches are already normalised. threads: onnxruntime's threads per call (default: one per core);
+        1 suits callers that run several batches at once, which uses the cores better for light models."""
+        session = self.session() if threads is None else _session(self.path, os.path.getmtime(self.path), threads)
+        name = session.get_inputs()[0].name
+        scale = normalise and self.mean is not None
+
+        def predict(patches):
+            x = (patches - self.mean[None, :, None, None]) / self.std[None, :, None, None] if scale else patches
+            out = session.run(None, {name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+            return np.asarray(out, dtype=np.float32).reshape(len(patches), -1)
+
+        return predict
 
 
 @functools.lru_cache(maxsize=8)
-def _session(path, mtime):
+def _session(path, mtime, threads=None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = os.cpu_count() or 1
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
     options.log_severity_level = 3
     providers = ["CPUExecutionProvider"]
     if "CUDAExecutionProvider" in ort.get_available_providers():
