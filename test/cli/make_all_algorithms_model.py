@@ -15,7 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 import conftest  # noqa: E402,F401  (makes 'prospectra' importable)
-from qgis.core import (QgsApplication, QgsProcessing, QgsProcessingModelAlgorithm,  # noqa: E402
+from qgis.core import (QgsProcessing, QgsProcessingModelAlgorithm,  # noqa: E402
                        QgsProcessingModelChildParameterSource as Source, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterMultipleLayers)
 
@@ -25,17 +25,8 @@ from make_rf_model import add_input  # noqa: E402
 PATH = os.path.join(HERE, "all_algorithms.model3")
 
 
-
 def main():
-    app = QgsApplication([], False)
-    app.initQgis()
-    from prospectra.algorithms.provider import ProspectraProvider
-    from prospectra.core.presets import composites, ratios
-
-    provider = ProspectraProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
-    preset = {p.id: i + 1 for i, p in enumerate(composites())}
-    preset.update({p.id: i + 1 for i, p in enumerate(ratios())})
+    app, provider, preset = make_model.start_qgis()
 
     model = QgsProcessingModelAlgorithm("All Prospectra algorithms", "Prospectra examples")
     add_input(model, QgsProcessingParameterMultipleLayers("scene", "Sentinel-2 scene", QgsProcessing.TypeRaster),

@@ -56,17 +56,24 @@ def add_child(model, alg_id, child_id, description, position, sources, outputs):
     model.addChildAlgorithm(child)
 
 
-def main():
+def start_qgis():
+    """(app, provider, {preset id: enum index}) with the provider registered; keep the references."""
     app = QgsApplication([], False)
     app.initQgis()
     from prospectra.algorithms.provider import ProspectraProvider
     from prospectra.core.presets import composites, ratios
-    from prospectra.core.sensors import sensors
 
     provider = ProspectraProvider()
     QgsApplication.processingRegistry().addProvider(provider)
     preset = {p.id: i + 1 for i, p in enumerate(composites())}
     preset.update({p.id: i + 1 for i, p in enumerate(ratios())})
+    return app, provider, preset
+
+
+def main():
+    app, provider, preset = start_qgis()
+    from prospectra.core.sensors import sensors
+
     scene = Source.fromModelParameter("scene")
 
     model = new_model("Composite then ratio")

@@ -14,13 +14,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 import conftest  # noqa: E402,F401  (makes 'prospectra' importable)
-from qgis.core import (QgsApplication, QgsProcessing, QgsProcessingModelAlgorithm,  # noqa: E402
+from qgis.core import (QgsProcessing, QgsProcessingModelAlgorithm,  # noqa: E402
                        QgsProcessingModelChildParameterSource as Source, QgsProcessingModelParameter,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber)
 from qgis.PyQt.QtCore import QPointF  # noqa: E402
 
-from make_model import add_child  # noqa: E402
+from make_model import add_child, start_qgis  # noqa: E402
 
 PATH = os.path.join(HERE, "train_then_classify.model3")
 
@@ -31,12 +31,7 @@ def add_input(model, parameter, position):
 
 
 def main():
-    app = QgsApplication([], False)
-    app.initQgis()
-    from prospectra.algorithms.provider import ProspectraProvider
-
-    provider = ProspectraProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
+    app, provider, _ = start_qgis()
     model = QgsProcessingModelAlgorithm("Train then classify (Random Forest)", "Prospectra examples")
     add_input(model, QgsProcessingParameterMultipleLayers("scene", "Scene", QgsProcessing.TypeRaster), (100, 60))
     add_input(model, QgsProcessingParameterFeatureSource(
