@@ -5,11 +5,10 @@ from qgis.core import QgsProcessingParameterFile, QgsProcessingParameterRasterDe
 from ..core.random_forest import (CLASSIFY_PACKAGES, PROBABILITY_NODATA, class_colours,
                                   classify_random_forest, load_model)
 from .base import ProspectraAlgorithm
-from .styles import style_paletted, style_pseudocolor
+from .styles import PROBABILITY_RAMP, style_paletted, style_pseudocolor
 from .train_random_forest import CITATIONS, extra_feature_paths, extra_features_parameter
 
 # Confidence from uncertain (dark red) to certain (dark green): ColorBrewer 'RdYlGn'.
-CONFIDENCE_RAMP = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"]
 
 
 class ClassifyRandomForest(ProspectraAlgorithm):
@@ -68,7 +67,7 @@ class ClassifyRandomForest(ProspectraAlgorithm):
         self.load_style_on_completion(context, output, style_paletted(output, palette))
         outputs = {"OUTPUT": output}
         if optional["CONFIDENCE"]:
-            qml = style_pseudocolor(optional["CONFIDENCE"], 0.0, 1.0, CONFIDENCE_RAMP)
+            qml = style_pseudocolor(optional["CONFIDENCE"], 0.0, 1.0, PROBABILITY_RAMP)
             self.load_style_on_completion(context, optional["CONFIDENCE"], qml)
         for name, path in optional.items():
             if path:

@@ -12,7 +12,7 @@ from ..core.spectral_library import (default_endmember_names, endmember_library,
                                      usgs_selection)
 from .compat import DOUBLE, INTEGER, POINTS
 from .base import ProspectraAlgorithm
-from .styles import CLASS_COLOURS, style_paletted
+from .styles import CLASS_COLOURS, RATIO_RAMP, style_paletted, style_pseudocolor
 
 UNITS = ["auto", "nm", "um"]
 
@@ -169,7 +169,10 @@ class SpectralAngleMapper(ProspectraAlgorithm):
         classes = [(row["class"], row["name"], c) for row, c in zip(summary["classes"], colours)]
         self.load_style_on_completion(context, output, style_paletted(output, classes))
         results = {"OUTPUT": output}
-        if rule:
+        if rule:  # close matches (small angles) red, up to twice MAX_ANGLE; first endmember shown
+            qml = style_pseudocolor(rule, 0.0, 2 * self.parameterAsDouble(parameters, "MAX_ANGLE", context),
+                                    RATIO_RAMP[::-1])
+            self.load_style_on_completion(context, rule, qml)
             results["OUTPUT_RULE"] = rule
         if summary_path:
             with open(summary_path, "w", newline="") as f:

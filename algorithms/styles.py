@@ -8,6 +8,8 @@ from qgis.PyQt.QtGui import QColor
 
 from .compat import CUMULATIVE_CUT, RAMP_CONTINUOUS, RAMP_LINEAR
 
+# Red (low) to green (high) for probabilities and confidence (ColorBrewer 'RdYlGn').
+PROBABILITY_RAMP = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"]
 # Diverging blue-yellow-red ramp (ColorBrewer 'Spectral', reversed: high ratios red).
 RATIO_RAMP = ["#2b83ba", "#abdda4", "#ffffbf", "#fdae61", "#d7191c"]
 # Distinct class colours (Kelly's 22 colours of maximum contrast, without white and black).

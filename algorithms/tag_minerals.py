@@ -10,7 +10,7 @@ from ..core.patch_tagging import tag_image
 from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGONS, POLYGON_WKB, field
 from .base import ProspectraAlgorithm
 from .spectral_angle_mapper import class_colours, split_names
-from .styles import style_paletted
+from .styles import PROBABILITY_RAMP, style_paletted, style_pseudocolor
 
 AUTOMATIC = "Automatic: the bundled model for the image's sensor"
 
@@ -132,7 +132,9 @@ class TagMinerals(ProspectraAlgorithm):
                                               enumerate(zip(model.classes, colours))]
         self.load_style_on_completion(context, output, style_paletted(output, classes))
         results = {"OUTPUT": output}
-        if probabilities:
+        if probabilities:  # the first mineral's band shown; Layer Properties picks another
+            qml = style_pseudocolor(probabilities, 0.0, 1.0, PROBABILITY_RAMP)
+            self.load_style_on_completion(context, probabilities, qml)
             results["OUTPUT_PROBABILITIES"] = probabilities
         if sink is not None:
             results["OUTPUT_GRID"] = grid_id

@@ -45,6 +45,9 @@ def test_sam_on_simulated_landsat8_with_styled_classes(qgis_processing, scene, t
     entries = {int(e.get("value")): (e.get("label"), e.get("color").lower()) for e in palette.iter("paletteEntry")}
     assert entries[1][0] == "Calcite" and entries[7] == ("Feldspar", "#fe00fe")
     assert len({c for _, c in entries.values()}) == len(entries)
+    ramp = ET.parse(os.path.splitext(rule)[0] + ".qml").getroot().find("pipe/rasterrenderer")
+    assert ramp.get("type") == "singlebandpseudocolor"
+    assert (float(ramp.get("classificationMin")), float(ramp.get("classificationMax"))) == (0.0, 0.2)  # 2 x MAX_ANGLE
 
 
 def test_sam_with_spectra_from_image_points(qgis_processing, scene, tmp_path):

@@ -1,5 +1,6 @@
 """tagminerals through processing.run: closed-form models built by code, and the bundled models."""
 import os
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -31,6 +32,9 @@ def test_tiny_model_outputs_and_grid(qgis_processing, tmp_path):
         assert f.GetField("tags") == ", ".join(f"mineral {j + 1}" for j, p in enumerate(probs) if p >= 0.55)
         area += f.GetGeometryRef().GetArea()
     assert area == pytest.approx(30 * 41 * 30 * 30)  # the cells tile the whole image
+    ramp = ET.parse(str(tmp_path / "probabilities.qml")).getroot().find("pipe/rasterrenderer")
+    assert (ramp.get("type"), ramp.get("classificationMin"), ramp.get("classificationMax")) == \
+        ("singlebandpseudocolor", "0", "1")
 
 
 def test_bundled_model_is_chosen_for_the_sensor(qgis_processing, tmp_path):
