@@ -3,7 +3,7 @@
 Prospectra's tag_image (reading, tiling, normalising, averaging overlaps, writing) against raw
 onnxruntime InferenceSession.run over the same patches already in memory, in the same run.
 
-Usage: bench/bench_tagging.py [--size 5000] [--stride 16] [--repeat 1] [--workdir DIR]"""
+Usage: bench/bench_tagging.py [--size 5000] [--stride N] [--repeat 1] [--workdir DIR]   (stride: the model's, 8)"""
 import argparse
 import os
 import resource
@@ -46,7 +46,7 @@ def generate(path, size):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=5000, help="raster edge in pixels (the issue's figure: 5000)")
-    ap.add_argument("--stride", type=int, default=16)
+    ap.add_argument("--stride", type=int, help="default: the model's own, as tagminerals runs it")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each measurement; the fastest is reported")
     ap.add_argument("--workdir")
     args = ap.parse_args()
@@ -58,6 +58,7 @@ def main():
     model = load_model(bundled_models()["tagger_landsat_oli"])
     image = open_image(src, "landsat8_oli")
     p = model.patch_size
+    args.stride = args.stride or model.stride
     ys, xs = patch_origins(image.height, p, args.stride), patch_origins(image.width, p, args.stride)
     n = len(ys) * len(xs)
 
