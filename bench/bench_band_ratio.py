@@ -24,8 +24,9 @@ STACK = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B1
 CO = ["TILED=YES", "COMPRESS=DEFLATE", "PREDICTOR=3", "NUM_THREADS=2", "BIGTIFF=IF_SAFER"]
 
 
-def generate(path, size):
-    """Simulated L2A DNs (reflectance x 10000 + 1000), smooth fields plus noise, 0 = nodata in a corner."""
+def generate(path, size, noise=0.01, varied_bands=False):
+    """Simulated L2A DNs (reflectance x 10000 + 1000), smooth fields plus noise, 0 = nodata in a corner.
+    varied_bands shifts each band's pattern (phase and period), so bands are less correlated with each other."""
     ds = gdal.GetDriverByName("GTiff").Create(path, size, size, len(STACK), gdal.GDT_UInt16,
                                               ["TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "INTERLEAVE=BAND",
                                                "BIGTIFF=YES"])
@@ -38,7 +39,9 @@ def generate(path, size):
         band.SetNoDataValue(0)
         for y0 in range(0, size, 1024):
             rows = np.arange(y0, min(y0 + 1024, size), dtype=np.float32)[:, None]
-            refl = 0.2 + 0.1 * np.sin(x / (300 + 40 * i)) * np.cos(rows / 500) + rng.normal(0, 0.01, (len(rows), size))
+            phase, period = (i, 500 - 20 * i) if varied_bands else (0, 500)
+            refl = (0.2 + 0.1 * np.sin(x / (300 + 40 * i) + phase) * np.cos(rows / period)
+                    + rng.normal(0, noise, (len(rows), size)))
             dn = (np.clip(refl, 0.001, 1) * 10000 + 1000).astype(np.uint16)
             if y0 == 0:
                 dn[:100, :100] = 0

@@ -27,35 +27,13 @@ import time
 import numpy as np
 from osgeo import gdal
 
+from bench_band_ratio import STACK, generate  # the same generated scene, with more varied bands
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PLUGINS = os.path.join(ROOT, "build", "plugins")
-STACK = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"]
 SEED = 0
 MODES = ("sklearn", "sklearn_chunked", "onnxruntime", "prospectra")
-
-
-def generate(path, size):
-    """Simulated L2A DNs (reflectance x 10000 + 1000): smooth fields per band plus noise, 0 = nodata corner."""
-    ds = gdal.GetDriverByName("GTiff").Create(path, size, size, len(STACK), gdal.GDT_UInt16,
-                                              ["TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "INTERLEAVE=BAND",
-                                               "BIGTIFF=YES"])
-    ds.SetGeoTransform((300000, 10, 0, 5000000, 0, -10))
-    rng = np.random.default_rng(SEED)
-    x = np.arange(size, dtype=np.float32)
-    for i, name in enumerate(STACK):
-        band = ds.GetRasterBand(i + 1)
-        band.SetDescription(name)
-        band.SetNoDataValue(0)
-        for y0 in range(0, size, 1024):
-            rows = np.arange(y0, min(y0 + 1024, size), dtype=np.float32)[:, None]
-            refl = (0.2 + 0.1 * np.sin(x / (300 + 40 * i) + i) * np.cos(rows / (500 - 20 * i))
-                    + rng.normal(0, 0.02, (len(rows), size)))
-            dn = (np.clip(refl, 0.001, 1) * 10000 + 1000).astype(np.uint16)
-            if y0 == 0:
-                dn[:100, :100] = 0
-            band.WriteArray(dn, 0, y0)
-    ds = None
 
 
 def image_and_forest(src):
@@ -177,10 +155,10 @@ def main():
     os.makedirs(PLUGINS, exist_ok=True)
     if not os.path.lexists(os.path.join(PLUGINS, "prospectra")):
         os.symlink(ROOT, os.path.join(PLUGINS, "prospectra"))
-    src = os.path.join(work, f"s2_l2a_{ARGS.size}.tif")
+    src = os.path.join(work, f"s2_l2a_varied_{ARGS.size}.tif")  # not the ratio and SAM benchmarks' scene
     if not os.path.exists(src):
         print(f"generating {src} ...", flush=True)
-        generate(src, ARGS.size)
+        generate(src, ARGS.size, noise=0.02, varied_bands=True)
     subprocess.run([sys.executable, __file__, "--mode", "cache", "--src", src, "--workdir", work, "--samples",
                     str(ARGS.samples), "--trees", str(ARGS.trees)], check=True, capture_output=True)
     results = {}
