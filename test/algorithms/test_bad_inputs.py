@@ -7,6 +7,7 @@ import pytest
 from osgeo import gdal
 
 from conftest import DATA
+from data.rasters import write_raster
 from test_band_algorithms import S2_L2A, SENSORS
 
 
@@ -16,15 +17,7 @@ def s2(tmp_path):
 
 
 def write(path, array, nodata=None):
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), array.shape[2], array.shape[1], array.shape[0],
-                                              gdal.GDT_Float32)
-    ds.SetGeoTransform((0, 10, 0, 0, 0, -10))
-    for i, a in enumerate(array):
-        ds.GetRasterBand(i + 1).WriteArray(a)
-        if nodata is not None:
-            ds.GetRasterBand(i + 1).SetNoDataValue(nodata)
-    ds = None
-    return str(path)
+    return write_raster(path, array, gdal.GDT_Float32, nodata)
 
 
 def test_wrong_band_count_for_the_sensor(run_fails, tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from osgeo import gdal
 
 from conftest import DATA
+from data.rasters import write_raster
 from prospectra.core.blocks import windows
 from prospectra.core.errors import InputError
 from prospectra.core.image import open_image
@@ -19,19 +20,10 @@ PAPER000_STACK = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "
 
 
 def write_tif(path, array, dtype=gdal.GDT_Float32, nodata=None, descriptions=None, epsg_wkt=None, gt=None):
-    bands, rows, cols = array.shape
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), cols, rows, bands, dtype)
+    """On the real Sentinel-2 scene's grid unless gt and epsg_wkt say otherwise."""
     ref = gdal.Open(S2_L2A)
-    ds.SetGeoTransform(gt or ref.GetGeoTransform())
-    ds.SetProjection(epsg_wkt or ref.GetProjection())
-    for i in range(bands):
-        ds.GetRasterBand(i + 1).WriteArray(array[i])
-        if nodata is not None:
-            ds.GetRasterBand(i + 1).SetNoDataValue(nodata)
-        if descriptions:
-            ds.GetRasterBand(i + 1).SetDescription(descriptions[i])
-    ds = None
-    return str(path)
+    return write_raster(path, array, dtype, nodata, descriptions, epsg_wkt or ref.GetProjection(),
+                        gt or ref.GetGeoTransform())
 
 
 def full(image, names):

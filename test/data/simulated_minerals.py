@@ -9,10 +9,12 @@ them) and convolved with the sensor's response curves. Mineral spectra are resam
 import os
 
 import numpy as np
-from osgeo import gdal, osr
+from osgeo import gdal
 
 from prospectra.core.sensors import sensor as get_sensor
 from prospectra.core.spectral_library import Spectrum, SpectralLibrary, usgs_endmembers
+
+from .rasters import write_raster
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MINERALS = ["Calcite", "Alunite", "Kaolinite", "Hematite", "Epidote", "Muscovite"]
@@ -58,15 +60,7 @@ def make_scene(path, sensor_id, bands=None, minerals=MINERALS, seed=0):
         mixed[PATCH:2 * PATCH, x] = k + 1
         cube[:, 2 * PATCH:, x] = background[:, None, None]
     cube += np.random.default_rng(seed).normal(0, NOISE, cube.shape).astype(np.float32)
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), cube.shape[2], cube.shape[1], len(bands), gdal.GDT_Float32)
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32633)
-    ds.SetProjection(srs.ExportToWkt())
-    ds.SetGeoTransform((500000, 30, 0, 5000000, 0, -30))
-    for i, b in enumerate(bands):
-        ds.GetRasterBand(i + 1).WriteArray(cube[i])
-        ds.GetRasterBand(i + 1).SetDescription(b)
-    ds.SetMetadataItem("PROSPECTRA_SIMULATED", "yes: USGS splib07 spectra and a real background, see "
-                                               "test/data/simulated_minerals.py")
-    ds = None
+    write_raster(path, cube, descriptions=bands, crs=32633, geotransform=(500000, 30, 0, 5000000, 0, -30),
+                 metadata={"PROSPECTRA_SIMULATED": "yes: USGS splib07 spectra and a real background, see "
+                                                   "test/data/simulated_minerals.py"})
     return truth, mixed

@@ -11,8 +11,10 @@ more brightness variation or noise it quickly is not (at +-2 % and 0.003 the bes
 far above the 0.02-0.07 % of the paper's ion-adsorption ores: a mineral signal this strong is needed for four
 broad bands to see it; the scene demonstrates the workflow, not that deposit type."""
 import numpy as np
-from osgeo import gdal, ogr, osr
+from osgeo import ogr, osr
 from scipy.ndimage import gaussian_filter
+
+from .rasters import write_raster
 
 from prospectra.core.sensors import sensor
 from prospectra.core.spectral_library import usgs_endmembers
@@ -54,16 +56,10 @@ def make_ree_scene(path, size=240, seed=0):
     cube *= 1.0 + 0.005 * (2 * _field(rng, shape, 20)[None] - 1)
     cube += rng.normal(0, 0.001, cube.shape)
     content = ore_fraction * grade
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), size, size, 4, gdal.GDT_Float32)
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32649)  # UTM 49N, where Cheng et al.'s Guangxi study area lies
-    ds.SetProjection(srs.ExportToWkt())
-    ds.SetGeoTransform((ORIGIN[0], PIXEL, 0, ORIGIN[1], 0, -PIXEL))
-    for i, b in enumerate(BANDS):
-        ds.GetRasterBand(i + 1).WriteArray(cube[i].astype(np.float32))
-        ds.GetRasterBand(i + 1).SetDescription(b)
-    ds.SetMetadataItem("PROSPECTRA_SIMULATED", "yes: see test/data/simulated_ree.py")
-    ds = None
+    write_raster(path, cube.astype(np.float32), descriptions=BANDS,
+                 crs=32649,  # UTM 49N, where Cheng et al.'s Guangxi study area lies
+                 geotransform=(ORIGIN[0], PIXEL, 0, ORIGIN[1], 0, -PIXEL),
+                 metadata={"PROSPECTRA_SIMULATED": "yes: see test/data/simulated_ree.py"})
     return content
 
 

@@ -8,7 +8,9 @@ import math
 import os
 
 import numpy as np
-from osgeo import gdal, ogr, osr
+from osgeo import gdal, ogr
+
+from .rasters import write_raster
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TILL = os.path.join(HERE, "IOCG_CLB_Till_Geochem_reg_511p.gpkg")
@@ -37,21 +39,12 @@ def make_raster(path, field="La_ppm_511", seed=0):
     _, nearest = cKDTree(np.column_stack([x, y])).query(np.column_stack([gx.ravel(), gy.ravel()]))
     content = value[nearest].reshape(rows, cols)
     rng = np.random.default_rng(seed)
-    ds = gdal.GetDriverByName("GTiff").Create(path, cols, rows, 4, gdal.GDT_Float32)
-    ds.SetGeoTransform((ORIGIN[0], PIXEL, 0.0, ORIGIN[1], 0.0, -PIXEL))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(3067)
-    ds.SetProjection(srs.ExportToWkt())
-    ds.SetMetadata({"PROSPECTRA_NOTE": "SIMULATED reflectance for tests (test/data/simulated_till_raster.py)"})
-    for i, (base, slope) in enumerate(((0.08, 0.0), (0.10, -0.0003), (0.12, -0.0004), (0.25, -0.0003))):
-        band = base + slope * content + rng.normal(0.0, 0.004, content.shape)
-        band = band.astype(np.float32)
-        band[NODATA_PATCH] = NODATA
-        b = ds.GetRasterBand(i + 1)
-        b.SetDescription(f"B{i + 1}")
-        b.SetNoDataValue(NODATA)
-        b.WriteArray(band)
-    ds = None
+    cube = np.stack([(base + slope * content + rng.normal(0.0, 0.004, content.shape)).astype(np.float32)
+                     for base, slope in ((0.08, 0.0), (0.10, -0.0003), (0.12, -0.0004), (0.25, -0.0003))])
+    cube[:, NODATA_PATCH[0], NODATA_PATCH[1]] = NODATA
+    write_raster(path, cube, nodata=NODATA, descriptions=["B1", "B2", "B3", "B4"], crs=3067,
+                 geotransform=(ORIGIN[0], PIXEL, 0.0, ORIGIN[1], 0.0, -PIXEL),
+                 metadata={"PROSPECTRA_NOTE": "SIMULATED reflectance for tests (test/data/simulated_till_raster.py)"})
     return path
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from conftest import PLUGINS, ROOT
+from data.rasters import write_raster
 
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import demo_report  # noqa: E402
@@ -29,17 +30,8 @@ def raster(path, bands, nodata):
     """A float32 or byte GeoTIFF in UTM 33N with 10 m pixels."""
     bands = np.dstack(bands).transpose(2, 0, 1)
     kind = gdal.GDT_Byte if bands.dtype == np.uint8 else gdal.GDT_Float32
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), bands.shape[2], bands.shape[1], len(bands), kind)
-    ds.SetGeoTransform((500000, 10, 0, 5000000, 0, -10))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32633)
-    ds.SetProjection(srs.ExportToWkt())
-    for i, band in enumerate(bands, 1):
-        ds.GetRasterBand(i).WriteArray(band)
-        ds.GetRasterBand(i).SetNoDataValue(nodata)
-        ds.GetRasterBand(i).SetDescription(f"B{i}")
-    ds = None
-    return str(path)
+    return write_raster(path, bands, kind, nodata, [f"B{i}" for i in range(1, len(bands) + 1)], 32633,
+                        (500000, 10, 0, 5000000, 0, -10))
 
 
 def zones(path):
