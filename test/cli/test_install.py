@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 
 import numpy as np
@@ -41,7 +42,7 @@ def installed(plugin_zip, tmp_path_factory):
     base = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "QGIS_PLUGINPATH")}
     base.update(HOME=str(home), QGIS_CUSTOM_CONFIG_PATH=str(config), QT_QPA_PLATFORM="offscreen",
                 PYTHONNOUSERSITE="1")
-    venv_site = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
+    venv_site = sysconfig.get_paths()["purelib"]  # onnxruntime, scikit-learn ... of the Python running the tests
 
     def run(*args, with_packages=True):
         env = dict(base, PYTHONPATH=venv_site) if with_packages else base
