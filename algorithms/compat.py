@@ -13,12 +13,14 @@ if hasattr(Qgis, "ProcessingSourceType"):  # 3.36+
     POLYGONS = Qgis.ProcessingSourceType.VectorPolygon
     DOUBLE = Qgis.ProcessingNumberParameterType.Double
     INTEGER = Qgis.ProcessingNumberParameterType.Integer
-    ADVANCED = Qgis.ProcessingParameterFlag.Advanced
+    ADVANCED, OPTIONAL, HIDDEN = (Qgis.ProcessingParameterFlag.Advanced, Qgis.ProcessingParameterFlag.Optional,
+                                  Qgis.ProcessingParameterFlag.Hidden)
     NUMERIC_FIELD, ANY_FIELD = Qgis.ProcessingFieldParameterDataType.Numeric, Qgis.ProcessingFieldParameterDataType.Any
 else:
     RASTER, POINTS, POLYGONS = QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon
     DOUBLE, INTEGER = QgsProcessingParameterNumber.Double, QgsProcessingParameterNumber.Integer
-    ADVANCED = QgsProcessingParameterDefinition.FlagAdvanced
+    ADVANCED, OPTIONAL, HIDDEN = (QgsProcessingParameterDefinition.FlagAdvanced,
+                                  QgsProcessingParameterDefinition.FlagOptional, QgsProcessingParameterDefinition.FlagHidden)
     NUMERIC_FIELD, ANY_FIELD = QgsProcessingParameterField.Numeric, QgsProcessingParameterField.Any
 
 POLYGON_WKB = Qgis.WkbType.Polygon if hasattr(Qgis, "WkbType") else QgsWkbTypes.Polygon  # 3.30+

@@ -43,15 +43,14 @@ def cell(text):
 
 
 def algorithm_section(alg):
-    from qgis.core import QgsProcessingParameterDefinition
+    from prospectra.algorithms.compat import ADVANCED, OPTIONAL
 
     lines = [f"## {alg.displayName()}", "", f"`{alg.id()}` · group *{alg.group()}*", "", markdown(alg.shortHelpString()),
              "", "### Parameters", "", "| name | description | type | default | |", "|---|---|---|---|---|"]
     enums = []
     for p in alg.parameterDefinitions():
         flags = p.flags()
-        notes = [n for n, f in (("optional", QgsProcessingParameterDefinition.FlagOptional),
-                                ("advanced", QgsProcessingParameterDefinition.FlagAdvanced)) if flags & f]
+        notes = [n for n, f in (("optional", OPTIONAL), ("advanced", ADVANCED)) if flags & f]
         lines.append(f"| `{p.name()}` | {cell(p.description())} | {p.type()} | {cell(_default(p))} | "
                      f"{', '.join(notes)} |")
         if p.type() == "enum":

@@ -7,18 +7,17 @@ import json
 import os
 import traceback
 
-from qgis.core import (Qgis, QgsApplication, QgsProcessingModelAlgorithm, QgsProcessingParameterDefinition,
+from qgis.core import (Qgis, QgsApplication, QgsProcessingModelAlgorithm,
                        QgsProject, QgsRasterLayer)
 from qgis.PyQt.QtCore import QModelIndex, Qt, QTimer
 from qgis.PyQt.QtWidgets import QApplication, QDockWidget, QTabWidget
 from qgis.utils import iface
 
+from prospectra.algorithms.compat import HIDDEN  # the flag under its 3.22 or 3.36+ name
+
 OUT = os.environ["PROSPECTRA_DESKTOP_OUT"]
 MODEL3 = os.environ.get("PROSPECTRA_DESKTOP_MODEL", "")
 SCENE = os.environ.get("PROSPECTRA_DESKTOP_SCENE", "")
-# QGIS 3.36 moved parameter flags to Qgis.ProcessingParameterFlag; the old name is only a deprecated alias there.
-HIDDEN = (Qgis.ProcessingParameterFlag.Hidden if hasattr(Qgis, "ProcessingParameterFlag")
-          else QgsProcessingParameterDefinition.FlagHidden)
 result = {"qgis_version": Qgis.QGIS_VERSION, "problems": [], "log": [], "dialogs": {}, "screenshots": []}
 
 
