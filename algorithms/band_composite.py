@@ -2,7 +2,7 @@ from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterRasterD
                        QgsProcessingParameterString)
 
 from ..core.band_composite import band_composite
-from ..core.blocks import check_output_path
+from ..core.blocks import check_outputs
 from ..core.errors import InputError
 from ..core.presets import check_family, composites
 from .base import ProspectraAlgorithm, citation_list
@@ -67,8 +67,7 @@ class BandComposite(ProspectraAlgorithm):
         cut = self.cut(parameters, context)
         output = self.output_path(parameters, "OUTPUT", context)
         output_byte = self.output_path(parameters, "OUTPUT_8BIT", context) or None
-        for out in filter(None, (output, output_byte)):
-            check_output_path(out, image.sources, "OUTPUT_8BIT" if out == output_byte else "OUTPUT")
+        check_outputs(image.sources, OUTPUT=output, OUTPUT_8BIT=output_byte)
         feedback.pushInfo(f"{title}: bands {', '.join(rgb)} of {image.sensor.name}; "
                           f"bands mapped as {', '.join(image.band_names)}; scaling: {image.scaling_source}.")
         result = band_composite(image, rgb, output, feedback, cut, output_byte)

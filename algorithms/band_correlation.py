@@ -4,7 +4,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingOutputFile,
                        QgsProcessingParameterString)
 
 from ..core.band_correlation import band_correlation
-from ..core.blocks import check_output_path
+from ..core.blocks import check_outputs
 from ..core.errors import InputError
 from ..core.geochem_report import json_path
 from .compat import INTEGER, NUMERIC_FIELD, POINTS
@@ -80,9 +80,7 @@ class BandCorrelation(ProspectraAlgorithm):
         report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         table = self.parameterAsFileOutput(parameters, "OUTPUT_TABLE", context) or None
         inputs = image.sources + input_paths(parameters.get("POINTS"))
-        for name, path in (("OUTPUT_REPORT", report), ("OUTPUT_TABLE", table)):
-            if path:
-                check_output_path(path, inputs, name)
+        check_outputs(inputs, OUTPUT_REPORT=report, OUTPUT_TABLE=table)
         result = band_correlation(image, x, y, values, field, bands or None,
                                   self.parameterAsInt(parameters, "WINDOW", context), feedback, report, table)
         s = result["samples"]

@@ -7,7 +7,7 @@ from qgis.core import (NULL, QgsCoordinateTransform, QgsCsException, QgsFeatureR
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
-from ..core.blocks import check_output_path
+from ..core.blocks import check_outputs
 from ..core.errors import InputError
 from ..core.geochem_report import json_path
 from ..core.kriging import (DEFAULT_LAGS, DEFAULT_NEIGHBOURS, VARIOGRAM_MODELS, Grid, kriging,
@@ -182,9 +182,7 @@ class Kriging(ProspectraAlgorithm):
         variance = self.output_path(parameters, "OUTPUT_VARIANCE", context) or None
         report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context) or None
         inputs = input_paths(parameters.get("INPUT"), self.parameterAsRasterLayer(parameters, "REFERENCE", context))
-        for name, path in (("OUTPUT", output), ("OUTPUT_VARIANCE", variance), ("OUTPUT_REPORT", report)):
-            if path:
-                check_output_path(path, inputs, name)
+        check_outputs(inputs, OUTPUT=output, OUTPUT_VARIANCE=variance, OUTPUT_REPORT=report)
         summary = kriging(x, y, values, field, grid, output, feedback, output_variance=variance,
                           variogram_model=model, neighbours=self.parameterAsInt(parameters, "N_CLOSEST", context),
                           nlags=self.parameterAsInt(parameters, "NLAGS", context),

@@ -1,7 +1,7 @@
 from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
                        QgsProcessingParameterString)
 
-from ..core.blocks import check_output_path
+from ..core.blocks import check_outputs
 from ..core.errors import require
 from ..core.library_plot import plot_resampled
 from ..core.spectral_library import endmember_library, write_resampled_csv
@@ -55,9 +55,7 @@ class ResampleLibrary(ProspectraAlgorithm):
         bands = [b.name for b in sensor.bands if not b.thermal]
         output = self.parameterAsFileOutput(parameters, "OUTPUT", context)
         plot = self.parameterAsFileOutput(parameters, "OUTPUT_PLOT", context) or None
-        for name, path in (("OUTPUT", output), ("OUTPUT_PLOT", plot)):
-            if path:
-                check_output_path(path, [], name)
+        check_outputs([], OUTPUT=output, OUTPUT_PLOT=plot)
         matrix = library.resample(sensor, bands, "SPECTRA")
         write_resampled_csv(output, sensor, bands, library.names, matrix)
         feedback.pushInfo(f"{len(library)} spectra from {library.source} resampled to {sensor.name} "

@@ -5,7 +5,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
-from ..core.blocks import check_output_path
+from ..core.blocks import check_outputs
 from ..core.errors import InputError
 from ..core.spectral_angle_mapper import spectral_angle_mapper
 from ..core.spectral_library import (default_endmember_names, endmember_library, library_from_points,
@@ -154,9 +154,7 @@ class SpectralAngleMapper(ProspectraAlgorithm):
         output = self.output_path(parameters, "OUTPUT", context)
         rule = self.output_path(parameters, "OUTPUT_RULE", context) or None
         summary_path = self.parameterAsFileOutput(parameters, "OUTPUT_SUMMARY", context) or None
-        for name, path in (("OUTPUT", output), ("OUTPUT_RULE", rule), ("OUTPUT_SUMMARY", summary_path)):
-            if path:
-                check_output_path(path, image.sources, name)
+        check_outputs(image.sources, OUTPUT=output, OUTPUT_RULE=rule, OUTPUT_SUMMARY=summary_path)
         feedback.pushInfo(f"{len(names)} endmembers from {library.source}: {', '.join(names)}; bands "
                           f"{', '.join(bands)}; scaling: {image.scaling_source}.")
         summary = spectral_angle_mapper(

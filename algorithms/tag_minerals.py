@@ -3,7 +3,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString, QgsRectangle)
 
-from ..core.blocks import check_output_path
+from ..core.blocks import check_outputs
 from ..core.errors import InputError
 from ..core.onnx_model import bundled_model_for, bundled_models, load_model
 from ..core.patch_tagging import tag_image
@@ -92,9 +92,7 @@ class TagMinerals(ProspectraAlgorithm):
             raise InputError("MODEL", f"'{model.name}' is a {model.task} model; this algorithm runs tagging models.")
         output = self.output_path(parameters, "OUTPUT", context)
         probabilities = self.output_path(parameters, "OUTPUT_PROBABILITIES", context) or None
-        for name, path in (("OUTPUT", output), ("OUTPUT_PROBABILITIES", probabilities)):
-            if path:
-                check_output_path(path, image.sources, name)
+        check_outputs(image.sources, OUTPUT=output, OUTPUT_PROBABILITIES=probabilities)
         threshold = None if parameters.get("THRESHOLD") in (None, "") else \
             self.parameterAsDouble(parameters, "THRESHOLD", context)
         threshold = model.threshold if threshold is None else threshold

@@ -6,7 +6,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingOutputString,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
-from ..core.blocks import check_output_path
+from ..core.blocks import check_outputs
 from ..core.errors import InputError
 from ..core.geochem_report import remove_files
 from ..core.inversion import MODEL_NAMES, blocked_split, export_onnx, fit_models, rating, spatial_blocks
@@ -89,8 +89,7 @@ class TrainInversion(ProspectraAlgorithm):
         model_path = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
         report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         inputs = image.sources + input_paths(parameters.get("POINTS"))
-        for name, path in (("OUTPUT_MODEL", model_path), ("OUTPUT_REPORT", report)):
-            check_output_path(path, inputs, name)
+        check_outputs(inputs, OUTPUT_MODEL=model_path, OUTPUT_REPORT=report)
         keys = [list(MODEL_NAMES)[i] for i in self.parameterAsEnums(parameters, "MODELS", context)]
         if not keys:
             raise InputError("MODELS", "choose at least one model to fit.")

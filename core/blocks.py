@@ -48,6 +48,13 @@ def check_output_path(path, inputs=(), parameter="OUTPUT"):
                                         f"(inputs are never overwritten).")
 
 
+def check_outputs(inputs, **outputs):
+    """check_output_path for each PARAMETER=path; outputs left unset (None or empty) are skipped."""
+    for parameter, path in outputs.items():
+        if path:
+            check_output_path(path, inputs, parameter)
+
+
 class RasterWriter:
     """Tiled, DEFLATE-compressed GeoTIFF written under a temporary name and renamed on success.
 

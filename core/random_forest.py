@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from osgeo import gdal
 
-from .blocks import RasterWriter, bounded_cache, check_output_path, windows
+from .blocks import RasterWriter, bounded_cache, check_outputs, windows
 from .errors import Canceled, InputError, require
 from .training_samples import FeatureStack, spatial_blocks
 
@@ -391,8 +391,7 @@ def train_random_forest(stack, samples, model_path, report_path, balancing="bala
     require("Random Forest training", *TRAINING_PACKAGES)
     from . import random_forest_report
 
-    check_output_path(model_path, stack.image.sources, "MODEL")
-    check_output_path(report_path, stack.image.sources, "REPORT")
+    check_outputs(stack.image.sources, MODEL=model_path, REPORT=report_path)
     if balancing not in BALANCING:
         raise InputError("CLASS_BALANCING", f"unknown choice '{balancing}'; choose one of {', '.join(BALANCING)}.")
     dropped = _check_classes(samples)
@@ -598,9 +597,8 @@ def classify_random_forest(stack, model, output, probabilities=None, confidence=
     'valid_pixels'}. Memory stays flat: each window is read, predicted with onnxruntime and written."""
     image = stack.image
     outputs = [p for p in (output, probabilities, confidence) if p]
-    for p, name in zip((output, probabilities, confidence), ("OUTPUT", "PROBABILITIES", "CONFIDENCE")):
-        if p:
-            check_output_path(p, list(image.sources) + [model.path], name)
+    check_outputs(list(image.sources) + [model.path], OUTPUT=output, PROBABILITIES=probabilities,
+                  CONFIDENCE=confidence)
     if len(set(os.path.realpath(p) for p in outputs)) != len(outputs):
         raise InputError("OUTPUT", "the class, probability and confidence rasters need different file names.")
     dtype, nodata = class_raster_type(model.class_values)
