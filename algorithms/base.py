@@ -109,17 +109,19 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                 raise InputError("INPUT", f"'{layer.name()}' is not a raster layer.")
             paths.append(layer.source())
         order = self.parameterAsString(parameters, "BAND_ORDER", context).strip()
-
-        def number(name):
-            return None if parameters.get(name) in (None, "") else self.parameterAsDouble(parameters, name, context)
-
         return open_image(
             paths, self.sensor(parameters, context).id,
             band_order=[b for b in order.replace(";", ",").split(",") if b.strip()] or None,
             scaling=list(SCALINGS)[self.parameterAsEnum(parameters, "SCALING", context)],
-            scale=number("SCALE"), offset=number("OFFSET"), nodata=number("INPUT_NODATA"),
+            scale=self.optional_number(parameters, "SCALE", context),
+            offset=self.optional_number(parameters, "OFFSET", context),
+            nodata=self.optional_number(parameters, "INPUT_NODATA", context),
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, "RESAMPLING", context)],
             resolution=self.parameterAsDouble(parameters, "RESOLUTION", context) or None)
+
+    def optional_number(self, parameters, name, context):
+        """The number given, or None where the optional parameter was left empty (parameterAsDouble says 0)."""
+        return None if parameters.get(name) in (None, "") else self.parameterAsDouble(parameters, name, context)
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         """QGIS only says 'Incorrect parameter value for INPUT' for a file that is no raster: say which and why."""

@@ -161,8 +161,7 @@ class Kriging(ProspectraAlgorithm):
         if not crs.isValid():
             crs = source.sourceCrs()
         rect = self.parameterAsExtent(parameters, "EXTENT", context, crs)
-        pixel = self.parameterAsDouble(parameters, "PIXEL_SIZE", context) if parameters.get("PIXEL_SIZE") not in (
-            None, "") else 0.0
+        pixel = self.optional_number(parameters, "PIXEL_SIZE", context) or 0.0
         wkt = crs.toWkt(WKT_GDAL)
         return Grid.of_extent(rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum(), pixel, wkt), crs
 

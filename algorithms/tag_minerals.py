@@ -93,8 +93,7 @@ class TagMinerals(ProspectraAlgorithm):
         output = self.output_path(parameters, "OUTPUT", context)
         probabilities = self.output_path(parameters, "OUTPUT_PROBABILITIES", context) or None
         check_outputs(image.sources, OUTPUT=output, OUTPUT_PROBABILITIES=probabilities)
-        threshold = None if parameters.get("THRESHOLD") in (None, "") else \
-            self.parameterAsDouble(parameters, "THRESHOLD", context)
+        threshold = self.optional_number(parameters, "THRESHOLD", context)
         threshold = model.threshold if threshold is None else threshold
         fields = QgsFields()
         fields.append(field("tags", "string"))
