@@ -9,6 +9,8 @@ import os
 
 import numpy as np
 
+from .geochem_report import jsonable
+
 REFERENCES = [
     "Rakhymberdina M. et al. (2025). Remote sensing technologies in the search for rare metal deposits in Eastern "
     "Kazakhstan. ISPRS Archives (Random Forest on 12 Sentinel-2 bands, confusion matrix of Figure 9).",
@@ -30,18 +32,6 @@ SKIPPED = {
 }
 
 
-def _jsonable(v):
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    return v
-
-
 def build(samples, folds, params, table, searched, space, iterations, metrics, balancing, seed, agreement, notes,
           model_path, metadata, description, nodes):
     from .random_forest import BALANCING, SCORING
@@ -53,7 +43,7 @@ def build(samples, folds, params, table, searched, space, iterations, metrics, b
         per_class.append({"value": v, "name": n, "samples": int(sel.sum()),
                           "features": int(len(np.unique(samples.feature[sel])))})
     best = max(table, key=lambda r: r["mean"])
-    return _jsonable({
+    return jsonable({
         "prospectra_version": metadata["prospectra_version"],
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "inputs": {**description, "sensor": metadata["sensor_name"], "features": samples.feature_names,
