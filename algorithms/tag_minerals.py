@@ -13,6 +13,7 @@ from .spectral_angle_mapper import class_colours, split_names
 from .styles import PROBABILITY_RAMP, style_paletted, style_pseudocolor
 
 AUTOMATIC = "Automatic: the bundled model for the image's sensor"
+PROBABILITY_UNITS = ["Percent, 0-100 (byte)", "Fraction, 0-1 (float32, four times the size and time)"]
 
 
 class TagMinerals(ProspectraAlgorithm):
@@ -41,7 +42,8 @@ class TagMinerals(ProspectraAlgorithm):
             "patches covering it, so there are no seams. Patches holding nodata are skipped; an image smaller than "
             "a patch is padded by repeating its edge.</p>"
             "<p><b>Outputs</b>: tag raster (the most probable mineral where its probability reaches THRESHOLD, "
-            "0 = none, named and coloured), probability raster (one band per mineral, band descriptions = names), "
+            "0 = none, named and coloured), probability raster (one band per mineral, band descriptions = names; "
+            "whole percent by default, or fractions 0-1 under PROBABILITY_UNIT), "
             "and a grid of patch cells with a <code>tags</code> field (minerals at or above THRESHOLD, comma "
             "separated), the top mineral and one probability field per mineral, to filter and label on the map.</p>")
 
@@ -63,6 +65,8 @@ class TagMinerals(ProspectraAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             "STRIDE", "Stride between patches in pixels (0: the model's)", INTEGER,
             defaultValue=0, minValue=0))
+        self.add_advanced(QgsProcessingParameterEnum("PROBABILITY_UNIT", "Probabilities as", PROBABILITY_UNITS,
+                                                     defaultValue=0))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Mineral tags"))
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTPUT_PROBABILITIES", "Mineral probabilities", optional=True, createByDefault=True))
@@ -95,6 +99,7 @@ class TagMinerals(ProspectraAlgorithm):
         check_outputs(image.sources, OUTPUT=output, OUTPUT_PROBABILITIES=probabilities)
         threshold = self.optional_number(parameters, "THRESHOLD", context)
         threshold = model.threshold if threshold is None else threshold
+        percent = self.parameterAsEnum(parameters, "PROBABILITY_UNIT", context) == 0
         fields = QgsFields()
         fields.append(field("tags", "string"))
         fields.append(field("top", "string"))
@@ -117,7 +122,7 @@ class TagMinerals(ProspectraAlgorithm):
                           f"bands {', '.join(model.bands)}; patch {model.patch_size} px; scaling: {image.scaling_source}.")
         summary = tag_image(image, model, output, feedback, probabilities,
                             self.parameterAsInt(parameters, "STRIDE", context) or None, threshold,
-                            add_patches if sink is not None else None)
+                            add_patches if sink is not None else None, percent=percent)
         if summary["padded"]:
             feedback.pushWarning(f"The image is smaller than one {model.patch_size}-pixel patch: it was padded by "
                                  f"repeating its edge pixels.")
@@ -130,7 +135,7 @@ class TagMinerals(ProspectraAlgorithm):
         self.load_style_on_completion(context, output, style_paletted(output, classes))
         results = {"OUTPUT": output}
         if probabilities:  # the first mineral's band shown; Layer Properties picks another
-            qml = style_pseudocolor(probabilities, 0.0, 1.0, PROBABILITY_RAMP)
+            qml = style_pseudocolor(probabilities, 0.0, 100.0 if percent else 1.0, PROBABILITY_RAMP)
             self.load_style_on_completion(context, probabilities, qml)
             results["OUTPUT_PROBABILITIES"] = probabilities
         if sink is not None:

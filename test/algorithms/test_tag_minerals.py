@@ -19,7 +19,8 @@ def test_tiny_model_outputs_and_grid(qgis_processing, tmp_path):
         "INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model, "STRIDE": 3,
         "THRESHOLD": 0.55, "OUTPUT": out, "OUTPUT_PROBABILITIES": prob, "OUTPUT_GRID": grid})
     expected = brute_force_probabilities(cube, valid, 8, 3, 7)
-    assert np.allclose(gdal.Open(prob).ReadAsArray(), expected, atol=1e-5)
+    percent = gdal.Open(prob).ReadAsArray()  # the default unit: whole percent
+    assert np.abs(percent - 100 * expected).max() <= 0.5 + 1e-3
     tags = gdal.Open(out).ReadAsArray()
     assert np.array_equal(tags, np.where(expected.max(axis=0) >= 0.55, expected.argmax(axis=0) + 1, 0))
     source = ogr.Open(grid)  # keep the data source alive while its layer is read
@@ -34,7 +35,7 @@ def test_tiny_model_outputs_and_grid(qgis_processing, tmp_path):
     assert area == pytest.approx(30 * 41 * 30 * 30)  # the cells tile the whole image
     ramp = ET.parse(str(tmp_path / "probabilities.qml")).getroot().find("pipe/rasterrenderer")
     assert (ramp.get("type"), ramp.get("classificationMin"), ramp.get("classificationMax")) == \
-        ("singlebandpseudocolor", "0", "1")
+        ("singlebandpseudocolor", "0", "100")
 
 
 def test_bundled_model_is_chosen_for_the_sensor(qgis_processing, tmp_path):
@@ -71,5 +72,6 @@ def test_model_without_metadata_runs_when_declared(qgis_processing, tmp_path):
     prob = str(tmp_path / "p.tif")
     qgis_processing.run("prospectra:tagminerals", {
         "INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": bare, "MODEL_BANDS": ",".join(OLI),
-        "MODEL_PATCH_SIZE": 8, "OUTPUT": str(tmp_path / "t.tif"), "OUTPUT_PROBABILITIES": prob, "OUTPUT_GRID": None})
+        "MODEL_PATCH_SIZE": 8, "PROBABILITY_UNIT": 1, "OUTPUT": str(tmp_path / "t.tif"), "OUTPUT_PROBABILITIES": prob,
+        "OUTPUT_GRID": None})
     assert np.allclose(gdal.Open(prob).ReadAsArray(), brute_force_probabilities(cube, valid, 8, 4, 7), atol=1e-5)

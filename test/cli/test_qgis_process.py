@@ -111,7 +111,7 @@ def test_tagging_json_run_with_a_model_file(qgis_process, tmp_path):
     prob = str(tmp_path / "p.tif")
     proc = qgis_process("--json", "run", "prospectra:tagminerals", "--", f"INPUT={path}", "SENSOR=0",
                         f"MODEL_FILE={model}", f"OUTPUT={tmp_path / 't.tif'}", f"OUTPUT_PROBABILITIES={prob}",
-                        f"OUTPUT_GRID={tmp_path / 'grid.gpkg'}")
+                        f"OUTPUT_GRID={tmp_path / 'grid.gpkg'}", "PROBABILITY_UNIT=1")
     result = json.loads(proc.stdout[proc.stdout.index("{"):])
     assert set(result["results"]) >= {"OUTPUT", "OUTPUT_PROBABILITIES", "OUTPUT_GRID"}
     assert np.allclose(gdal.Open(prob).ReadAsArray(), brute_force_probabilities(cube, valid, 8, 4, 7), atol=1e-5)

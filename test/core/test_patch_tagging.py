@@ -9,13 +9,14 @@ from data.tiny_models import band_mean_model, brute_force_probabilities
 from prospectra.core.errors import InputError, NullFeedback
 from prospectra.core.image import open_image
 from prospectra.core.onnx_model import load_model
-from prospectra.core.patch_tagging import PROBABILITY_NODATA, TAG_NODATA, tag_image
+from prospectra.core.patch_tagging import PERCENT_NODATA, PROBABILITY_NODATA, TAG_NODATA, tag_image
 from data.tagging_scene import OLI, scene
 
 def run(tmp_path, image, model, **kw):
     out, prob = str(tmp_path / "tags.tif"), str(tmp_path / "probabilities.tif")
     records = []
-    summary = tag_image(image, model, out, NullFeedback(), prob, on_patches=records.extend, **kw)
+    summary = tag_image(image, model, out, NullFeedback(), prob, on_patches=records.extend,
+                        **{"percent": False, **kw})  # fractions: compared exactly
     return gdal.Open(out).ReadAsArray(), gdal.Open(prob).ReadAsArray(), records, summary
 
 
@@ -53,6 +54,22 @@ def test_nodata_patches_are_skipped_and_uncovered_pixels_are_nodata(tmp_path):
     assert uncovered[0, 0] and uncovered[12, 12] and not uncovered[6, 6]
     assert (probs[:, uncovered] == PROBABILITY_NODATA).all() and (tags[uncovered] == TAG_NODATA).all()
     assert np.allclose(probs[:, ~uncovered], expected[:, ~uncovered], atol=1e-5)
+
+
+def test_percent_probabilities_are_the_exact_means_rounded(tmp_path):
+    path, cube, valid = scene(tmp_path, 24, 29, nodata_at=[(0, 0), (12, 12)])
+    model = load_model(band_mean_model(tmp_path / "m.onnx", OLI, 8))
+    image = open_image(path, "landsat8_oli")
+    fraction_tags, _, _, _ = run(tmp_path, image, model, stride=3)
+    tags, percent, _, _ = run(tmp_path, image, model, stride=3, percent=True)
+    expected = brute_force_probabilities(cube, valid, 8, 3, 7)
+    covered = ~np.isnan(expected[0])
+    assert np.abs(percent[:, covered] - 100 * expected[:, covered]).max() <= 0.5 + 1e-3
+    assert (percent[:, ~covered] == PERCENT_NODATA).all()
+    assert np.array_equal(tags, fraction_tags)  # tags come from the exact means, not the rounded ones
+    ds = gdal.Open(str(tmp_path / "probabilities.tif"))
+    assert ds.GetRasterBand(1).DataType == gdal.GDT_Byte and ds.GetRasterBand(1).GetNoDataValue() == PERCENT_NODATA
+    assert ds.GetMetadataItem("PROSPECTRA_PROBABILITY_UNIT") == "percent"
 
 
 def test_model_checks_before_any_pixel(tmp_path):

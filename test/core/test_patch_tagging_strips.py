@@ -19,7 +19,8 @@ from prospectra.core.patch_tagging import PROBABILITY_NODATA, TAG_NODATA, patch_
 def run(tmp_path, image, model, name="", **kw):
     out, prob = str(tmp_path / f"tags{name}.tif"), str(tmp_path / f"probabilities{name}.tif")
     records = []
-    summary = tag_image(image, model, out, NullFeedback(), prob, on_patches=records.extend, **kw)
+    summary = tag_image(image, model, out, NullFeedback(), prob, on_patches=records.extend,
+                        **{"percent": False, **kw})  # fractions: compared exactly
     return gdal.Open(out).ReadAsArray(), gdal.Open(prob).ReadAsArray(), records, summary
 
 
