@@ -3,7 +3,7 @@
 Prospectra's tag_image (reading, tiling, normalising, averaging overlaps, writing) against raw
 onnxruntime InferenceSession.run over the same patches already in memory, in the same run.
 
-Usage: bench/bench_tagging.py [--size 5000] [--stride N] [--repeat 1] [--workdir DIR]   (stride: the model's, 8)"""
+Usage: bench/bench_tagging.py [--size 5000] [--stride N] [--repeat 3] [--workdir DIR]   (stride: the model's, 8)"""
 import argparse
 import os
 import resource
@@ -47,7 +47,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=5000, help="raster edge in pixels (the issue's figure: 5000)")
     ap.add_argument("--stride", type=int, help="default: the model's own, as tagminerals runs it")
-    ap.add_argument("--repeat", type=int, default=1, help="runs of each measurement; the fastest is reported")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of every measurement")
     ap.add_argument("--workdir")
     args = ap.parse_args()
     work = args.workdir or tempfile.mkdtemp(prefix="prospectra-bench-")
@@ -62,16 +62,17 @@ def main():
     ys, xs = patch_origins(image.height, p, args.stride), patch_origins(image.width, p, args.stride)
     n = len(ys) * len(xs)
 
-    # Prospectra first, so that the peak memory is its own and not the raw run's patches.
-    timings = {}
-    for label, probabilities in (("tags only", None), ("tags + probabilities", os.path.join(work, "prob.tif"))):
-        for _ in range(args.repeat):
-            out = os.path.join(work, "tags.tif")
-            start, cpu = time.perf_counter(), time.process_time()
-            summary = tag_image(image, model, out, NullFeedback(), probabilities, stride=args.stride)
-            t = (time.perf_counter() - start, time.process_time() - cpu)
-            timings[label] = min(timings.get(label, t), t)
-            assert summary["patches"] == n
+    prob = os.path.join(work, "prob.tif")
+    configurations = {"tags only": (None, True), "tags + probabilities in percent": (prob, True),
+                      "tags + probabilities as float32": (prob, False)}
+
+    def tagging(probabilities, percent):
+        summary = tag_image(image, model, os.path.join(work, "tags.tif"), NullFeedback(), probabilities,
+                            stride=args.stride, percent=percent)
+        assert summary["patches"] == n
+
+    # One run alone first, so that the peak memory is tag_image's own and not the raw run's patches.
+    tagging(prob, True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     # Raw: every patch of the same grid, normalised and in memory; only session.run is timed.
@@ -81,32 +82,46 @@ def main():
     for i, y in enumerate(ys):
         patches[i * len(xs):(i + 1) * len(xs)] = np.stack([cube[:, y:y + p, x:x + p] for x in xs])
     del cube
+    batches = [patches[b:b + BATCH] for b in range(0, n, BATCH)]
     # Two ways to call onnxruntime: one batch at a time with one thread per core (Prospectra's default session),
-    # or batches side by side with one thread each (as tag_image does). The faster is the reference.
+    # or batches side by side with one thread each (as tag_image does). The faster in each round is the reference.
     cores = os.cpu_count() or 1
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    sessions = {"one batch at a time, threads per core": (model.session(), 1),
-                f"{cores} batches side by side, 1 thread each": (
-                    ort.InferenceSession(model.path, options, providers=["CPUExecutionProvider"]), cores)}
-    batches = [patches[b:b + BATCH] for b in range(0, n, BATCH)]
-    raws = {}
-    for label, (session, workers) in sessions.items():
+    raw_calls = {"one batch at a time, threads per core": (model.session(), ThreadPoolExecutor(1)),
+                 f"{cores} batches side by side, 1 thread each": (
+                     ort.InferenceSession(model.path, options, providers=["CPUExecutionProvider"]),
+                     ThreadPoolExecutor(cores))}
+
+    def raw_run(session, pool):
         name = session.get_inputs()[0].name
-        with ThreadPoolExecutor(workers) as pool:
-            for _ in range(args.repeat):
-                start, cpu = time.perf_counter(), time.process_time()
-                list(pool.map(lambda batch: session.run(None, {name: batch}), batches))
-                t = (time.perf_counter() - start, time.process_time() - cpu)
-                raws[label] = min(raws.get(label, t), t)
-    raw = min(raws.values())
+        list(pool.map(lambda batch: session.run(None, {name: batch}), batches))
+
+    def timed(call, *call_args):
+        start, cpu = time.perf_counter(), time.process_time()
+        call(*call_args)
+        return time.perf_counter() - start, time.process_time() - cpu
+
+    # Rounds of every measurement, each overhead taken against the raw reference of its own round: this
+    # machine's speed drifts over a minute, so timings far apart would compare different machines.
+    times = {label: [] for label in list(raw_calls) + list(configurations)}
+    overheads = {label: [] for label in configurations}
+    for _ in range(args.repeat):
+        for label, call in raw_calls.items():
+            times[label].append(timed(raw_run, *call))
+        raw = min(times[label][-1][0] for label in raw_calls)
+        for label, configuration in configurations.items():
+            times[label].append(timed(tagging, *configuration))
+            overheads[label].append(100 * (times[label][-1][0] / raw - 1))
     print(f"raster: 7 bands x {args.size} x {args.size} float32; {n} patches of {p} px, stride {args.stride}; "
-          f"load average {os.getloadavg()[0]:.1f}")
-    for label, (t, c) in raws.items():
+          f"{args.repeat} rounds, fastest shown; load average {os.getloadavg()[0]:.1f}")
+    for label in raw_calls:
+        t, c = min(times[label])
         print(f"raw InferenceSession.run, {label:38s}: {t:6.2f} s  (CPU {c:6.2f} s)")
-    for label, (t, c) in timings.items():
-        print(f"Prospectra tag_image, {label:48s}: {t:6.2f} s  (CPU {c:6.2f} s)  "
-              f"overhead {100 * (t / raw[0] - 1):+.0f} %")
+    for label, per_round in overheads.items():
+        t, c = min(times[label])
+        print(f"Prospectra tag_image, {label:42s}: {t:6.2f} s  (CPU {c:6.2f} s)  overhead median "
+              f"{np.median(per_round):+.0f} % (rounds: {', '.join(f'{o:+.0f}' for o in per_round)})")
     print(f"peak memory of tag_image (resident): {peak:.0f} MiB")
 
 
