@@ -6,7 +6,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
 from ..core.blocks import check_output_path
 from ..core.content_prediction import anomaly_zones, predict_content
 from ..core.errors import InputError
-from ..core.onnx_model import bundled_model_for, bundled_models, load_model
+from ..core.onnx_model import bundled_choice, bundled_models, load_model
 from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGON_WKB, POLYGONS, field
 from .base import ProspectraAlgorithm
 from .styles import style_pseudocolor
@@ -42,8 +42,8 @@ class PredictContent(ProspectraAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_image_parameters()
-        inversion = [n for n, p in bundled_models().items() if n.startswith("inversion_")]
-        self.addParameter(QgsProcessingParameterEnum("MODEL", "Bundled model", [AUTOMATIC] + inversion, defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum("MODEL", "Bundled model",
+                                                     [AUTOMATIC] + list(bundled_models("regression")), defaultValue=0))
         self.addParameter(QgsProcessingParameterFile("MODEL_FILE", "Model file instead (ONNX)", optional=True,
                                                      fileFilter="ONNX models (*.onnx)"))
         self.addParameter(QgsProcessingParameterEnum("ANOMALY", "Anomaly zones", ANOMALY, defaultValue=0))
@@ -63,9 +63,7 @@ class PredictContent(ProspectraAlgorithm):
         path = self.parameterAsFile(parameters, "MODEL_FILE", context)
         parameter = "MODEL_FILE" if path else "MODEL"
         if not path:
-            choice = self.parameterAsEnum(parameters, "MODEL", context)
-            names = [n for n in bundled_models() if n.startswith("inversion_")]
-            path = bundled_models()[names[choice - 1]] if choice else bundled_model_for(image.sensor, "regression")
+            path = bundled_choice(self.parameterAsEnum(parameters, "MODEL", context), image.sensor, "regression")
             if not path:
                 raise InputError("MODEL", f"no bundled inversion model is for {image.sensor.name}; train one with "
                                           f"'Train content inversion model' and give it in MODEL_FILE.")

@@ -5,7 +5,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
 
 from ..core.blocks import check_outputs
 from ..core.errors import InputError
-from ..core.onnx_model import bundled_model_for, bundled_models, load_model
+from ..core.onnx_model import bundled_choice, bundled_models, load_model
 from ..core.patch_tagging import tag_image
 from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGONS, POLYGON_WKB, field
 from .base import ProspectraAlgorithm
@@ -49,7 +49,7 @@ class TagMinerals(ProspectraAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_image_parameters()
-        self.addParameter(QgsProcessingParameterEnum("MODEL", "Bundled model", [AUTOMATIC] + list(bundled_models()),
+        self.addParameter(QgsProcessingParameterEnum("MODEL", "Bundled model", [AUTOMATIC] + list(bundled_models("tagging")),
                                                      defaultValue=0))
         self.addParameter(QgsProcessingParameterFile(
             "MODEL_FILE", "Model file instead of a bundled model (ONNX)", optional=True,
@@ -79,8 +79,7 @@ class TagMinerals(ProspectraAlgorithm):
         parameter = "MODEL_FILE"
         if not path:
             parameter = "MODEL"
-            choice = self.parameterAsEnum(parameters, "MODEL", context)
-            path = list(bundled_models().values())[choice - 1] if choice else bundled_model_for(image.sensor)
+            path = bundled_choice(self.parameterAsEnum(parameters, "MODEL", context), image.sensor, "tagging")
             if not path:
                 raise InputError("MODEL", f"no bundled model is for {image.sensor.name}; give one in MODEL_FILE.")
         bands = split_names(self.parameterAsString(parameters, "MODEL_BANDS", context)) or None

@@ -81,22 +81,32 @@ def _session(path, mtime, threads=None):
     return ort.InferenceSession(path, options, providers=providers)
 
 
-def bundled_models():
-    """{name: path} of the ONNX files shipped in models/."""
+# A bundled model's file name starts with its task, so that dialogs list them without onnxruntime.
+TASK_PREFIXES = {"tagging": "tagger_", "regression": "inversion_"}
+
+
+def bundled_models(task=None):
+    """{name: path} of the ONNX files shipped in models/; of one task only if given."""
     if not os.path.isdir(MODEL_DIR):
         return {}
+    prefix = TASK_PREFIXES[task] if task else ""
     return {os.path.splitext(f)[0]: os.path.join(MODEL_DIR, f) for f in sorted(os.listdir(MODEL_DIR))
-            if f.endswith(".onnx")}
+            if f.endswith(".onnx") and f.startswith(prefix)}
 
 
 def bundled_model_for(sensor, task="tagging"):
     """The bundled model of that task whose sensor family matches, or None."""
-    for path in bundled_models().values():
+    for path in bundled_models(task).values():
         meta = read_metadata(path)
         model_sensor = sensors().get(meta.get("sensor"))
         if meta.get("task") == task and model_sensor is not None and model_sensor.family == sensor.family:
             return path
     return None
+
+
+def bundled_choice(choice, sensor, task):
+    """The path picked in a list of [automatic] + bundled_models(task): 0 is the one for the sensor (None if none)."""
+    return list(bundled_models(task).values())[choice - 1] if choice else bundled_model_for(sensor, task)
 
 
 def read_metadata(path, parameter="MODEL"):

@@ -75,3 +75,13 @@ def test_model_without_metadata_runs_when_declared(qgis_processing, tmp_path):
         "MODEL_PATCH_SIZE": 8, "PROBABILITY_UNIT": 1, "OUTPUT": str(tmp_path / "t.tif"), "OUTPUT_PROBABILITIES": prob,
         "OUTPUT_GRID": None})
     assert np.allclose(gdal.Open(prob).ReadAsArray(), brute_force_probabilities(cube, valid, 8, 4, 7), atol=1e-5)
+
+
+def test_model_lists_hold_only_models_of_their_task(qgis_processing):
+    from qgis.core import QgsApplication
+
+    def options(algorithm):
+        return QgsApplication.processingRegistry().algorithmById(algorithm).parameterDefinition("MODEL").options()
+
+    assert options("prospectra:tagminerals")[1:] == ["tagger_landsat_oli", "tagger_sentinel2_msi"]
+    assert options("prospectra:predictcontent")[1:] == ["inversion_gf2_pms"]

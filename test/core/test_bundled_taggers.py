@@ -9,7 +9,7 @@ from conftest import ROOT
 from prospectra.core.onnx_model import bundled_models, load_model
 from prospectra.core.sensors import sensors
 
-TAGGERS = {n: p for n, p in bundled_models().items() if n.startswith("tagger_")}
+TAGGERS = bundled_models("tagging")
 
 
 def test_a_tagger_for_landsat_and_one_for_sentinel2():
