@@ -85,8 +85,9 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
     is the default: a quarter of the bytes to expand and compress, so about a quarter of the time, for a
     precision (0.5 %) far finer than any tagger's calibration; the patch grid keeps each patch's exact value.
 
-    on_patches(records) receives, per strip read, one (col0, row0, col1, row1, probabilities) per valid
-    patch: the grid cell it owns, in pixels. rows_per_pass is the height of the strips read and of the
+    on_patches(cells, probabilities) receives, per strip read, an (n, 4) array of the grid cells the valid
+    patches own (col0, row0, col1, row1 in pixels) and their (n, classes) probabilities. It is called in the
+    writer thread, in order, so that writing the cells overlaps with the model running on the next strip. rows_per_pass is the height of the strips read and of the
     output rows written together (default: whole input blocks and output tiles)."""
     p = model.patch_size
     stride = int(stride or model.stride)
@@ -154,17 +155,17 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
                           model.classes, predictor=1, zlevel=probability_type[2])
              if output_probabilities else nullcontext()) as prob_out:
         with _Writer() as writer, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-            patch_rows = _PatchRows(predict, pool, feedback, ox, oy, p, k, on_patches is not None)
+            patch_rows = _PatchRows(predict, pool, feedback, ox, oy, p, k)
             windows = [(0, y, width, min(strip, height - y)) for y in range(0, height, strip)]
             for (_, r0, _, _), stack, valid in _normalising(image, model).blocks(model.bands, None, windows):
                 last = r0 + stack.shape[1] == height
                 if padded_w > width or (last and padded_h > height):
                     pad = ((0, padded_h - height if last else 0), (0, padded_w - width))
                     stack, valid = np.pad(stack, ((0, 0),) + pad, mode="edge"), np.pad(valid, pad, mode="edge")
-                records = patch_rows.add(stack, valid, r0)
-                if records:
-                    on_patches([(int(edges_x[j]), int(edges_y[i]), int(edges_x[j + 1]), int(edges_y[i + 1]), probs)
-                                for i, j, probs in records])
+                i, j, probs = patch_rows.add(stack, valid, r0)
+                if on_patches is not None and len(i):
+                    writer.put(on_patches, np.stack([edges_x[j], edges_y[i], edges_x[j + 1], edges_y[i + 1]], axis=1),
+                               probs)
                 # Rows whose covering patches have all run are final: finish them in whole chunks.
                 final = height if last else int(np.searchsorted(last_y, patch_rows.next)) // chunk * chunk
                 for y0 in range(emitted, final, chunk):
@@ -190,9 +191,8 @@ class _PatchRows:
     output rows they cover are finished. A patch row straddling two strips is run from the end of the one
     (kept as the tail) and the start of the next: every patch runs once and every row is read once."""
 
-    def __init__(self, predict, pool, feedback, ox, oy, patch, k, records):
+    def __init__(self, predict, pool, feedback, ox, oy, patch, k):
         self.predict, self.pool, self.feedback, self.ox, self.oy, self.p = predict, pool, feedback, ox, oy, patch
-        self.records = records  # return (row, column, probabilities) per patch run
         self.next = 0  # first patch row not run yet
         self.base = 0  # first patch row kept
         self.probs = np.zeros((0, len(ox), k), np.float32)  # per kept patch row and column; 0 where not run
@@ -201,19 +201,20 @@ class _PatchRows:
         self.run = 0
 
     def add(self, stack, valid, r0):
-        """Run the patch rows that end within the rows read so far; (row, column, probabilities) per patch run."""
+        """Run the patch rows that end within the rows read so far; the row, column and probabilities of each
+        patch run, as arrays."""
         oy, p = self.oy, self.p
         stop = int(np.searchsorted(oy + p, r0 + stack.shape[1], side="right"))
-        records = []
+        done = []
         if self.tail is not None:
             tail, tail_valid, t0 = self.tail
             split = min(stop, int(np.searchsorted(oy, r0)))  # patch rows starting in the tail
             if split > self.next:
                 # Only the straddling rows are joined, not the whole strip.
                 start, end = oy[self.next] - t0, oy[split - 1] + p - r0
-                records += self._run(np.concatenate([tail[:, start:], stack[:, :end]], axis=1),
-                                     np.concatenate([tail_valid[start:], valid[:end]]), oy[self.next], split)
-        records += self._run(stack, valid, r0, stop)
+                done.append(self._run(np.concatenate([tail[:, start:], stack[:, :end]], axis=1),
+                                      np.concatenate([tail_valid[start:], valid[:end]]), oy[self.next], split))
+        done.append(self._run(stack, valid, r0, stop))
         r1 = r0 + stack.shape[1]
         need = oy[self.next] if self.next < len(oy) else r1  # first row the patch rows not run yet need
         if need >= r1:
@@ -223,12 +224,12 @@ class _PatchRows:
         else:  # a strip shorter than a patch: the tail grows
             self.tail = (np.concatenate([tail[:, need - t0:], stack], axis=1),
                          np.concatenate([tail_valid[need - t0:], valid]), need)
-        return records
+        return [np.concatenate(parts) for parts in zip(*done)]
 
     def _run(self, block, valid, r0, stop):
         """Run patch rows self.next..stop, all within block (whose first row is image row r0)."""
         if stop <= self.next:
-            return []
+            return np.zeros(0, int), np.zeros(0, int), np.zeros((0, self.probs.shape[2]), np.float32)
         rows = self.oy[self.next:stop] - r0
         ox, p = self.ox, self.p
         if valid.all():
@@ -254,7 +255,7 @@ class _PatchRows:
         first = self.next
         self.next = stop
         self.run += len(rr)
-        return [(first + i, j, probs[i, j]) for i, j in zip(rr, cc)] if self.records else []
+        return first + rr, cc, probs[rr, cc]
 
     def get(self, i0, i1):
         return self.probs[i0 - self.base:i1 - self.base], self.ok[i0 - self.base:i1 - self.base]

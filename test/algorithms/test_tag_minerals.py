@@ -31,6 +31,7 @@ def test_tiny_model_outputs_and_grid(qgis_processing, tmp_path):
     for f in layer:
         probs = [f.GetField(f"mineral {j}") for j in range(1, 8)]
         assert f.GetField("tags") == ", ".join(f"mineral {j + 1}" for j, p in enumerate(probs) if p >= 0.55)
+        assert f.GetField("top") == f"mineral {int(np.argmax(probs)) + 1}"
         area += f.GetGeometryRef().GetArea()
     assert area == pytest.approx(30 * 41 * 30 * 30)  # the cells tile the whole image
     ramp = ET.parse(str(tmp_path / "probabilities.qml")).getroot().find("pipe/rasterrenderer")

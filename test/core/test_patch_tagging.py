@@ -14,8 +14,12 @@ from data.tagging_scene import OLI, scene
 
 def run(tmp_path, image, model, **kw):
     out, prob = str(tmp_path / "tags.tif"), str(tmp_path / "probabilities.tif")
-    records = []
-    summary = tag_image(image, model, out, NullFeedback(), prob, on_patches=records.extend,
+    records = []  # (col0, row0, col1, row1, probabilities) per patch
+
+    def on_patches(cells, probs):
+        records.extend(zip(*cells.T.tolist(), probs))
+
+    summary = tag_image(image, model, out, NullFeedback(), prob, on_patches=on_patches,
                         **{"percent": False, **kw})  # fractions: compared exactly
     return gdal.Open(out).ReadAsArray(), gdal.Open(prob).ReadAsArray(), records, summary
 

@@ -18,8 +18,12 @@ from prospectra.core.patch_tagging import PROBABILITY_NODATA, TAG_NODATA, patch_
 
 def run(tmp_path, image, model, name="", **kw):
     out, prob = str(tmp_path / f"tags{name}.tif"), str(tmp_path / f"probabilities{name}.tif")
-    records = []
-    summary = tag_image(image, model, out, NullFeedback(), prob, on_patches=records.extend,
+    records = []  # (col0, row0, col1, row1, probabilities) per patch
+
+    def on_patches(cells, probs):
+        records.extend(zip(*cells.T.tolist(), probs))
+
+    summary = tag_image(image, model, out, NullFeedback(), prob, on_patches=on_patches,
                         **{"percent": False, **kw})  # fractions: compared exactly
     return gdal.Open(out).ReadAsArray(), gdal.Open(prob).ReadAsArray(), records, summary
 
@@ -115,7 +119,7 @@ def test_cancel_or_failure_leaves_no_output_and_no_thread(tmp_path):
     with pytest.raises(Canceled):
         tag_image(image, model, out, CancelAfter(2), prob, rows_per_pass=8)
 
-    def fail(records):
+    def fail(cells, probs):
         raise RuntimeError("the grid could not be written")
 
     with pytest.raises(RuntimeError, match="the grid could not be written"):
