@@ -50,8 +50,8 @@ class TagMinerals(ProspectraAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_image_parameters()
-        self.addParameter(QgsProcessingParameterEnum("MODEL", "Bundled model", [AUTOMATIC] + list(bundled_models("tagging")),
-                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum("MODEL", "Bundled model",
+                                                     [AUTOMATIC] + list(bundled_models("tagging")), defaultValue=0))
         self.addParameter(QgsProcessingParameterFile(
             "MODEL_FILE", "Model file instead of a bundled model (ONNX)", optional=True,
             fileFilter="ONNX models (*.onnx)"))
@@ -114,8 +114,8 @@ class TagMinerals(ProspectraAlgorithm):
 
         def add_patches(cells, probs):
             # Attributes are prepared for the whole strip at once: a 5000 x 5000 scene has 389,376 cells at
-            # stride 8, and a per-cell Python loop over the minerals took longer than the tagging itself.
-            # the minerals tagged in a cell as the bits of one integer: few distinct sets, each named once
+            # stride 8, and a per-cell Python loop over the minerals took longer than the tagging itself. The
+            # minerals tagged in a cell are the bits of one integer: few distinct sets, each named once.
             sets, which = np.unique((probs >= threshold) @ (1 << np.arange(len(classes))), return_inverse=True)
             names = [", ".join(classes[(s >> np.arange(len(classes))) & 1 == 1]) for s in sets]
             tops = classes[probs.argmax(axis=1)].tolist()

@@ -87,8 +87,10 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
 
     on_patches(cells, probabilities) receives, per strip read, an (n, 4) array of the grid cells the valid
     patches own (col0, row0, col1, row1 in pixels) and their (n, classes) probabilities. It is called in the
-    writer thread, in order, so that writing the cells overlaps with the model running on the next strip. rows_per_pass is the height of the strips read and of the
-    output rows written together (default: whole input blocks and output tiles)."""
+    writer thread, in order, so that writing the cells overlaps with the model running on the next strip.
+
+    rows_per_pass is the height of the strips read and of the output rows written together (default: whole
+    input blocks and output tiles)."""
     p = model.patch_size
     stride = int(stride or model.stride)
     if not 0 < stride <= p:
@@ -147,12 +149,13 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
     # probabilities at stride 8, a third smaller and a third of the CPU time of the floating-point predictor).
     # Runs of bytes pack nearly as well at DEFLATE's fastest level, in a quarter of the time of the default.
     geo = (image.geotransform, image.projection)
-    probability_type = (np.uint8, PERCENT_NODATA, 1) if percent else (np.float32, PROBABILITY_NODATA, None)
+    prob_type, prob_nodata, prob_zlevel = (np.uint8, PERCENT_NODATA, 1) if percent else \
+        (np.float32, PROBABILITY_NODATA, None)
     with bounded_cache(cache), \
             RasterWriter(output, width, height, 1, np.uint8, *geo, TAG_NODATA, ["tag"], predictor=1,
                          zlevel=1) as tags_out, \
-            (RasterWriter(output_probabilities, width, height, k, probability_type[0], *geo, probability_type[1],
-                          model.classes, predictor=1, zlevel=probability_type[2])
+            (RasterWriter(output_probabilities, width, height, k, prob_type, *geo, prob_nodata, model.classes,
+                          predictor=1, zlevel=prob_zlevel)
              if output_probabilities else nullcontext()) as prob_out:
         with _Writer() as writer, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
             patch_rows = _PatchRows(predict, pool, feedback, ox, oy, p, k)
