@@ -61,17 +61,18 @@ class RasterWriter:
     Use as a context manager: on any exception (including Canceled) the temporary file
     is deleted and nothing appears at the output path. predictor: the TIFF predictor (default: 3 for
     floats, 2 for integers; 1, none, suits rasters made of runs of equal values); zlevel: the DEFLATE
-    level (default 6; 1 packs runs of equal bytes at a quarter of the CPU time)."""
+    level (default 6; 1 packs runs of equal bytes at a quarter of the CPU time); threads: GDAL's compression
+    threads (1 where the cores are busy with other work already)."""
 
     def __init__(self, path, width, height, bands, dtype, geotransform, projection, nodata,
-                 descriptions=None, predictor=None, zlevel=None):
+                 descriptions=None, predictor=None, zlevel=None, threads=2):
         self.path = path
         self.tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
                                 f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.part.tif")
         gdal_type = gdal.GetDataTypeByName(np.dtype(dtype).name.replace("uint8", "Byte"))
         opts = ["TILED=YES", f"BLOCKXSIZE={TILE}", f"BLOCKYSIZE={TILE}", "COMPRESS=DEFLATE",
                 "BIGTIFF=IF_SAFER", f"PREDICTOR={predictor or (3 if np.dtype(dtype).kind == 'f' else 2)}",
-                "INTERLEAVE=BAND" if bands > 1 else "INTERLEAVE=PIXEL", "NUM_THREADS=2"] + \
+                "INTERLEAVE=BAND" if bands > 1 else "INTERLEAVE=PIXEL", f"NUM_THREADS={threads}"] + \
             ([f"ZLEVEL={zlevel}"] if zlevel else [])
         self.ds = gdal.GetDriverByName("GTiff").Create(self.tmp, width, height, bands, gdal_type, opts)
         self.ds.SetGeoTransform(geotransform)

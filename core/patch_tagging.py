@@ -148,19 +148,20 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
     # The outputs are runs of equal values, which DEFLATE packs best as they are: no predictor (for float
     # probabilities at stride 8, a third smaller and a third of the CPU time of the floating-point predictor).
     # Runs of bytes pack nearly as well at DEFLATE's fastest level, in a quarter of the time of the default.
+    # Compression runs in the writer thread alone: the model keeps every core busy already.
     geo = (image.geotransform, image.projection)
     prob_type, prob_nodata, prob_zlevel = (np.uint8, PERCENT_NODATA, 1) if percent else \
         (np.float32, PROBABILITY_NODATA, None)
     with bounded_cache(cache), \
-            RasterWriter(output, width, height, 1, np.uint8, *geo, TAG_NODATA, ["tag"], predictor=1,
-                         zlevel=1) as tags_out, \
+            RasterWriter(output, width, height, 1, np.uint8, *geo, TAG_NODATA, ["tag"], predictor=1, zlevel=1,
+                         threads=1) as tags_out, \
             (RasterWriter(output_probabilities, width, height, k, prob_type, *geo, prob_nodata, model.classes,
-                          predictor=1, zlevel=prob_zlevel)
+                          predictor=1, zlevel=prob_zlevel, threads=1)
              if output_probabilities else nullcontext()) as prob_out:
         with _Writer() as writer, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
             patch_rows = _PatchRows(predict, pool, feedback, ox, oy, p, k)
             windows = [(0, y, width, min(strip, height - y)) for y in range(0, height, strip)]
-            for (_, r0, _, _), stack, valid in _normalising(image, model).blocks(model.bands, None, windows):
+            for (_, r0, _, _), stack, valid in _prefetching(pool, _normalising(image, model), model.bands, windows):
                 last = r0 + stack.shape[1] == height
                 if padded_w > width or (last and padded_h > height):
                     pad = ((0, padded_h - height if last else 0), (0, padded_w - width))
@@ -306,6 +307,18 @@ class _Writer:
         if exc_type is None and self.error is not None:
             raise self.error
         return False
+
+
+def _prefetching(pool, image, names, windows):
+    """(window, stack, valid) per window, the next one read by the pool that runs the model: a reader
+    thread of its own would make one thread more than there are cores, and the time slicing between them
+    costs more than the read itself."""
+    future = pool.submit(image.read_stack, names, windows[0])
+    for i, window in enumerate(windows):
+        stack, valid = future.result()
+        if i + 1 < len(windows):
+            future = pool.submit(image.read_stack, names, windows[i + 1])
+        yield (window, stack, valid)
 
 
 def _normalising(image, model):
