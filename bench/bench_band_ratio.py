@@ -50,13 +50,14 @@ def generate(path, size, noise=0.01, varied_bands=False):
 
 
 def timed(cmd):
+    """Run cmd under /usr/bin/time -v: (wall seconds, peak resident MiB, its output); exit if it fails."""
     start = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode:
         sys.exit(proc.stdout + proc.stderr)
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
-    return wall, peak_kb / 1024.0
+    return wall, peak_kb / 1024.0, proc.stdout
 
 
 def main():
@@ -92,8 +93,8 @@ def main():
             "--type=Float32", "--NoDataValue=-9999", "--hideNoData",
             "--calc=numpy.where((A != 0) & (B > 1000), (A * 0.0001 - 0.1) / (B * 0.0001 - 0.1), -9999)"]
     calc += [f"--co={c}" for c in CO]
-    t_ours, m_ours = timed(prospectra)
-    t_calc, m_calc = timed(calc)
+    t_ours, m_ours, _ = timed(prospectra)
+    t_calc, m_calc, _ = timed(calc)
     ds_a, ds_b = gdal.Open(ours), gdal.Open(theirs)  # datasets must outlive their bands
     a, b = ds_a.GetRasterBand(1), ds_b.GetRasterBand(1)
     worst = 0.0

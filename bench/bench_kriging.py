@@ -14,15 +14,14 @@ Reports wall time, peak resident memory (/usr/bin/time -v), their ratios, and th
 the outputs. Usage: bench/bench_kriging.py [--size 2000] [--neighbours 16] [--skip-threaded] [--workdir DIR]"""
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 from osgeo import gdal
+
+from bench_band_ratio import timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -63,15 +62,6 @@ PYKRIGE = READ_POINTS + (
     "ds.GetRasterBand(1).WriteArray(zgrid.astype(np.float32)); ds = None\n")
 
 
-def timed(code, *args):
-    start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", code, *args], capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if proc.returncode:
-        sys.exit(proc.stdout + proc.stderr)
-    return wall, int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1)) / 1024
-
-
 def largest_difference(a, b, size):
     ds_a, ds_b = gdal.Open(a), gdal.Open(b)
     worst = 0.0
@@ -107,7 +97,7 @@ def main():
     figures = {}
     for label, code, out, extra in runs:
         print(f"running {label} ...", flush=True)
-        figures[label] = timed(code, *common, out, str(pixel), extra)
+        figures[label] = timed([sys.executable, "-c", code, *common, out, str(pixel), extra])[:2]
     print(f"\n1112 GTK till samples ({FIELD}) -> {args.size} x {args.size} grid of {pixel:g} m, "
           f"spherical variogram, {args.neighbours} nearest samples per pixel; {os.cpu_count()} CPUs")
     for label, (t, m) in figures.items():

@@ -17,7 +17,6 @@ Usage: bench/bench_rf_predict.py [--size 5000] [--samples 5000] [--trees 100] [-
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import time
 import numpy as np
 from osgeo import gdal
 
-from bench_band_ratio import STACK, generate  # the same generated scene, with more varied bands
+from bench_band_ratio import STACK, generate, timed  # the same generated scene, with more varied bands
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -136,17 +135,11 @@ def run_mode(mode, src, work):
     print(json.dumps({"predict_seconds": seconds, **extra}))
 
 
-def timed(mode, src, work):
-    start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-v", sys.executable, __file__, "--mode", mode, "--src", src,
-                           "--workdir", work, "--samples", str(ARGS.samples), "--trees", str(ARGS.trees)],
-                          capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if proc.returncode:
-        sys.exit(proc.stdout + proc.stderr)
-    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
-    inner = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"wall": wall, "predict": inner.pop("predict_seconds"), "peak_mib": peak_kb / 1024.0, **inner}
+def measured(mode, src, work):
+    wall, peak, out = timed([sys.executable, __file__, "--mode", mode, "--src", src, "--workdir", work,
+                             "--samples", str(ARGS.samples), "--trees", str(ARGS.trees)])
+    inner = json.loads(out.strip().splitlines()[-1])
+    return {"wall": wall, "predict": inner.pop("predict_seconds"), "peak_mib": peak, **inner}
 
 
 def main():
@@ -165,7 +158,7 @@ def main():
     modes = ARGS.modes.split(",") if ARGS.modes else MODES
     for _ in range(ARGS.repeats):  # interleaved; the fastest of each is the least disturbed by other load
         for m in modes:
-            r = timed(m, src, work)
+            r = measured(m, src, work)
             if m not in results or r["predict"] < results[m]["predict"]:
                 results[m] = r
     if set(modes) != set(MODES):

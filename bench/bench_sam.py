@@ -9,8 +9,6 @@ Reports times, peak memory (/usr/bin/time -v) and ratios.
 Usage: bench/bench_sam.py [--size 10980] [--workdir DIR]"""
 import argparse
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "build", "plugins"))
-from bench_band_ratio import generate  # noqa: E402
+from bench_band_ratio import generate, timed  # noqa: E402
 
 MINERALS = ["Feldspar", "Chlorite", "Pyrite", "Epidote", "Malachite", "Calcite", "Alunite", "Magnetite", "Biotite",
             "Serpentine", "Dolomite", "Chalcopyrite", "Azurite", "Sericite", "Kaolinite", "Hematite", "Goethite",
@@ -41,15 +39,6 @@ SAM = PRELUDE + (
     "from prospectra.core.errors import NullFeedback;"
     f"lib = usgs_endmembers({MINERALS!r});"
     "spectral_angle_mapper(im, lib.names, lib.resample(im.sensor, bands), bands, 0.1, {}, sys.argv[3], NullFeedback())")
-
-
-def timed(code, *args):
-    start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", code, *args], capture_output=True, text=True)
-    if proc.returncode:
-        sys.exit(proc.stderr)
-    wall = time.perf_counter() - start
-    return wall, int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1)) / 1024
 
 
 def kernel_comparison():
@@ -99,8 +88,8 @@ def main():
     if os.path.exists(out):
         os.remove(out)
     plugins = os.path.join(ROOT, "build", "plugins")
-    t_read, m_read = timed(READ_ONLY, plugins, src)
-    t_sam, m_sam = timed(SAM, plugins, src, out)
+    t_read, m_read, _ = timed([sys.executable, "-c", READ_ONLY, plugins, src])
+    t_sam, m_sam, _ = timed([sys.executable, "-c", SAM, plugins, src, out])
     t_spy, t_class, t_rule = kernel_comparison()
     print(f"raster: 12 bands x {args.size} x {args.size} uint16, 10 bands compared, {len(MINERALS)} endmembers")
     print(f"plain GDAL read of the 10 bands : {t_read:7.1f} s, peak memory {m_read:6.0f} MiB")
