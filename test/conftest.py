@@ -67,6 +67,19 @@ class RecordingFeedback:
         pass
 
 
+def cancel_above(percent):
+    """A Processing feedback that cancels once the progress passes percent (QGIS must be running)."""
+    from qgis.core import QgsProcessingFeedback
+
+    class CancelAbove(QgsProcessingFeedback):
+        def setProgress(self, p):  # noqa: N802
+            super().setProgress(p)
+            if p > percent:
+                self.cancel()
+
+    return CancelAbove()
+
+
 @pytest.fixture(scope="session")
 def qgis_process(tmp_path_factory):
     """scripts/qgis_process in an isolated HOME and QGIS profile; run(*args) asserts success unless check=False."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from conftest import DATA
+from conftest import DATA, cancel_above
 from data.rasters import write_raster
 from test_band_algorithms import S2_L2A, SENSORS
 
@@ -90,21 +90,15 @@ def test_integer_input_without_scaling(run_fails, tmp_path):
 
 
 def test_cancel_midway_leaves_no_output(qgis_processing, s2, tmp_path, monkeypatch):
-    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+    from qgis.core import QgsProcessingException
 
     import prospectra.core.blocks as blocks
 
     monkeypatch.setattr(blocks, "BLOCK_PIXELS", 1)  # one 256-row strip per block: the scene has one strip...
     monkeypatch.setattr(blocks, "TILE", 64)  # ...so use 64-row strips: four blocks
 
-    class CancelAfterFirstBlock(QgsProcessingFeedback):
-        def setProgress(self, p):  # noqa: N802
-            super().setProgress(p)
-            if p > 0:
-                self.cancel()
-
     before = set(os.listdir(tmp_path))
     with pytest.raises(QgsProcessingException, match="Canceled"):
         qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(tmp_path / "r.tif")},
-                            feedback=CancelAfterFirstBlock())
+                            feedback=cancel_above(0))
     assert set(os.listdir(tmp_path)) == before

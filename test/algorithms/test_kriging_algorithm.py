@@ -9,6 +9,7 @@ import pykrige.ok as pykrige_ok  # a plugin dependency: missing, the tests fail 
 import pytest
 from osgeo import gdal, ogr, osr
 
+from conftest import cancel_above
 from data.simulated_till_raster import TILL, till_points
 
 FIELD = "La_ppm_511"
@@ -179,7 +180,7 @@ def test_missing_pykrige(run_fails, monkeypatch):
 
 
 def test_cancel_midway_leaves_no_output(qgis_processing, tmp_path, monkeypatch):
-    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+    from qgis.core import QgsProcessingException
 
     import prospectra.core.blocks as blocks
     import prospectra.core.kriging as core_kriging
@@ -187,15 +188,9 @@ def test_cancel_midway_leaves_no_output(qgis_processing, tmp_path, monkeypatch):
     monkeypatch.setattr(blocks, "TILE", 16)
     monkeypatch.setattr(core_kriging, "WINDOW_PIXELS", 256)
 
-    class CancelOnceMapping(QgsProcessingFeedback):
-        def setProgress(self, p):  # noqa: N802
-            super().setProgress(p)
-            if p > 20:
-                self.cancel()
-
     with pytest.raises(QgsProcessingException, match="Canceled"):
         qgis_processing.run("prospectra:kriging", {
             "INPUT": TILL, "FIELD": FIELD, "EXTENT": EXTENT, "PIXEL_SIZE": 2500, "VARIOGRAM_MODEL": 4,
             "OUTPUT": str(tmp_path / "k.tif"), "OUTPUT_VARIANCE": str(tmp_path / "v.tif"),
-            "OUTPUT_REPORT": str(tmp_path / "r.html")}, feedback=CancelOnceMapping())
+            "OUTPUT_REPORT": str(tmp_path / "r.html")}, feedback=cancel_above(20))  # once mapping has begun
     assert os.listdir(tmp_path) == []

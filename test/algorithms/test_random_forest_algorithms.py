@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from osgeo import gdal, ogr, osr
 
+from conftest import cancel_above
 from data.random_forest_reference import (POLYGONS, S2_L2A, SIM_POINTS, SIM_SCENE, assert_same_labels, class_codes,
                                           image_pixels, point_samples, polygon_samples, sklearn_forest)
 
@@ -210,7 +211,7 @@ def test_missing_package_names_the_pip_command(run_fails, trained, tmp_path, mon
 
 
 def test_cancel_midway_leaves_no_output(qgis_processing, trained, tmp_path, monkeypatch):
-    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+    from qgis.core import QgsProcessingException
 
     import prospectra.core.blocks as blocks
     import prospectra.core.random_forest as rf
@@ -218,14 +219,8 @@ def test_cancel_midway_leaves_no_output(qgis_processing, trained, tmp_path, monk
     monkeypatch.setattr(blocks, "TILE", 64)
     monkeypatch.setattr(rf, "BLOCK_PIXELS", 64 * 64)  # 16 windows on the small scene
 
-    class CancelAfterFirstBlock(QgsProcessingFeedback):
-        def setProgress(self, p):  # noqa: N802
-            super().setProgress(p)
-            if p > 0:
-                self.cancel()
-
     with pytest.raises(QgsProcessingException, match="Canceled"):
         qgis_processing.run("prospectra:classifyrandomforest",
                             {"INPUT": [trained[1]], "MODEL": trained[2]["MODEL"], "OUTPUT": str(tmp_path / "c.tif"),
-                             "PROBABILITIES": str(tmp_path / "p.tif")}, feedback=CancelAfterFirstBlock())
+                             "PROBABILITIES": str(tmp_path / "p.tif")}, feedback=cancel_above(0))
     assert os.listdir(tmp_path) == []
