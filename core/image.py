@@ -77,14 +77,19 @@ class Image:
             out.append(c)
         return out
 
-    def read_stack(self, names, window):
+    def read_stack(self, names, window, out=None):
         """Reflectance of the named bands in window as one (bands, rows, cols) float32 array, and the mask
-        of pixels valid in all of them. Scaling is fused with the type conversion: one pass per band."""
+        of pixels valid in all of them. Scaling is fused with the type conversion: one pass per band.
+
+        out: a float32 array of at least (bands, rows, cols) to fill, for callers that read many windows: a
+        fresh array costs the kernel zeroing its pages, and float32 bands are then read straight into it."""
         xoff, yoff, w, h = window
-        stack = np.empty((len(names), h, w), dtype=np.float32)
+        stack = np.empty((len(names), h, w), dtype=np.float32) if out is None else out[:len(names), :h, :w]
         valid = np.ones((h, w), dtype=bool)
         for i, n in enumerate(names):
-            raw = self.ds.GetRasterBand(self.band_index[n]).ReadAsArray(xoff, yoff, w, h)
+            band = self.ds.GetRasterBand(self.band_index[n])
+            direct = out is not None and band.DataType == gdal.GDT_Float32 and stack[i].flags.c_contiguous
+            raw = band.ReadAsArray(xoff, yoff, w, h, buf_obj=stack[i] if direct else None)
             if self.nodata[n] is not None:
                 valid &= raw != self.nodata[n]
             scale, offset = self.scaling[n]

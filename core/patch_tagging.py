@@ -9,8 +9,8 @@ covers are nodata.
 
 Neighbouring pixels covered by the same patches get the same value, so means and tags are computed once
 per run of such pixels (with stride = patch size, one run per patch plus the flush edge) and only then
-spread onto the pixel grid. The image is read (and normalised) in strips by a background thread while the
-model runs, and another thread compresses and writes finished rows."""
+spread onto the pixel grid. The image is read (and normalised) in strips by the model's own thread pool
+while it runs the previous strip's patches, and another thread compresses and writes finished rows."""
 import copy
 import math
 import os
@@ -138,6 +138,19 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
             mean = np.take(np.ascontiguousarray(mean.transpose(2, 0, 1)), col_run, axis=2)
         return row_run, tag, mean
 
+    def emit(i, j, probs):
+        """Hand the patches just collected to on_patches, then finish and write the output rows whose
+        covering patches have all been collected, in whole chunks."""
+        nonlocal emitted
+        if on_patches is not None and len(i):
+            writer.put(on_patches, np.stack([edges_x[j], edges_y[i], edges_x[j + 1], edges_y[i + 1]], axis=1), probs)
+        final = height if patch_rows.done == len(oy) else \
+            int(np.searchsorted(last_y, patch_rows.done)) // chunk * chunk
+        for y0 in range(emitted, final, chunk):
+            writer.put(write, y0, *finish(y0, min(y0 + chunk, final)))
+        emitted = max(emitted, final)
+        patch_rows.forget(first_y[emitted] if emitted < height else len(oy))
+
     def write(y0, row_run, tag, mean):
         outputs = [(tags_out, 0, tag)] + ([(prob_out, c, mean[c]) for c in range(k)] if output_probabilities else [])
         for out, band, values in outputs:
@@ -161,22 +174,21 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
         with _Writer() as writer, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
             patch_rows = _PatchRows(predict, pool, feedback, ox, oy, p, k)
             windows = [(0, y, width, min(strip, height - y)) for y in range(0, height, strip)]
-            for (_, r0, _, _), stack, valid in _prefetching(pool, _normalising(image, model), model.bands, windows):
-                last = r0 + stack.shape[1] == height
-                if padded_w > width or (last and padded_h > height):
-                    pad = ((0, padded_h - height if last else 0), (0, padded_w - width))
-                    stack, valid = np.pad(stack, ((0, 0),) + pad, mode="edge"), np.pad(valid, pad, mode="edge")
-                i, j, probs = patch_rows.add(stack, valid, r0)
-                if on_patches is not None and len(i):
-                    writer.put(on_patches, np.stack([edges_x[j], edges_y[i], edges_x[j + 1], edges_y[i + 1]], axis=1),
-                               probs)
-                # Rows whose covering patches have all run are final: finish them in whole chunks.
-                final = height if last else int(np.searchsorted(last_y, patch_rows.next)) // chunk * chunk
-                for y0 in range(emitted, final, chunk):
-                    y1 = min(y0 + chunk, final)
-                    writer.put(write, y0, *finish(y0, y1))
-                emitted = max(emitted, final)
-                patch_rows.forget(first_y[emitted] if emitted < height else len(oy))
+            strips = _prefetching(pool, _normalising(image, model), model.bands, windows)
+            try:
+                for (_, r0, _, _), stack, valid in strips:
+                    last = r0 + stack.shape[1] == height
+                    if padded_w > width or (last and padded_h > height):
+                        pad = ((0, padded_h - height if last else 0), (0, padded_w - width))
+                        stack, valid = np.pad(stack, ((0, 0),) + pad, mode="edge"), np.pad(valid, pad, mode="edge")
+                    patch_rows.submit(stack, valid, r0)
+                    # The previous strip's patches are collected only now, so that the pool already has this
+                    # strip's batches queued while they are averaged and written: no core waits between strips.
+                    emit(*patch_rows.collect(keep=1))
+                emit(*patch_rows.collect(keep=0))
+            except BaseException:
+                patch_rows.cancel()  # the pool would otherwise run the queued batches before shutting down
+                raise
         if patch_rows.run == 0:
             raise InputError("INPUT", "no patch of the image is free of nodata: nothing could be tagged.")
         meta = {"PROSPECTRA_MODEL": model.name, "PROSPECTRA_CLASSES": ";".join(model.classes),
@@ -193,32 +205,38 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
 class _PatchRows:
     """Runs the model on patch rows as the strips holding them arrive, and keeps their outputs until the
     output rows they cover are finished. A patch row straddling two strips is run from the end of the one
-    (kept as the tail) and the start of the next: every patch runs once and every row is read once."""
+    (kept as the tail) and the start of the next: every patch runs once and every row is read once.
+
+    submit() queues a strip's batches in the pool; collect() waits for the batches queued before and
+    gathers their outputs, so the pool can work on the next strip while the caller uses this one's."""
 
     def __init__(self, predict, pool, feedback, ox, oy, patch, k):
         self.predict, self.pool, self.feedback, self.ox, self.oy, self.p = predict, pool, feedback, ox, oy, patch
-        self.next = 0  # first patch row not run yet
+        self.next = 0  # first patch row not submitted yet
+        self.done = 0  # first patch row not collected yet
         self.base = 0  # first patch row kept
         self.probs = np.zeros((0, len(ox), k), np.float32)  # per kept patch row and column; 0 where not run
         self.ok = np.zeros((0, len(ox)), bool)  # the patch was run (free of nodata)
         self.tail = None  # (stack, valid, first row) of the rows read that patch rows not run yet need
+        self.pending = []  # per strip submitted: its runs' (ok, batches, futures)
         self.run = 0
 
-    def add(self, stack, valid, r0):
-        """Run the patch rows that end within the rows read so far; the row, column and probabilities of each
-        patch run, as arrays."""
+    def submit(self, stack, valid, r0):
+        """Queue the patch rows that end within the rows read so far. The batches read stack until they are
+        collected: the caller must not overwrite it before then."""
         oy, p = self.oy, self.p
         stop = int(np.searchsorted(oy + p, r0 + stack.shape[1], side="right"))
-        done = []
+        runs = []
         if self.tail is not None:
             tail, tail_valid, t0 = self.tail
             split = min(stop, int(np.searchsorted(oy, r0)))  # patch rows starting in the tail
             if split > self.next:
                 # Only the straddling rows are joined, not the whole strip.
                 start, end = oy[self.next] - t0, oy[split - 1] + p - r0
-                done.append(self._run(np.concatenate([tail[:, start:], stack[:, :end]], axis=1),
-                                      np.concatenate([tail_valid[start:], valid[:end]]), oy[self.next], split))
-        done.append(self._run(stack, valid, r0, stop))
+                runs.append(self._queue(np.concatenate([tail[:, start:], stack[:, :end]], axis=1),
+                                        np.concatenate([tail_valid[start:], valid[:end]]), oy[self.next], split))
+        runs.append(self._queue(stack, valid, r0, stop))
+        self.pending.append(runs)
         r1 = r0 + stack.shape[1]
         need = oy[self.next] if self.next < len(oy) else r1  # first row the patch rows not run yet need
         if need >= r1:
@@ -228,14 +246,13 @@ class _PatchRows:
         else:  # a strip shorter than a patch: the tail grows
             self.tail = (np.concatenate([tail[:, need - t0:], stack], axis=1),
                          np.concatenate([tail_valid[need - t0:], valid]), need)
-        return [np.concatenate(parts) for parts in zip(*done)]
 
-    def _run(self, block, valid, r0, stop):
-        """Run patch rows self.next..stop, all within block (whose first row is image row r0)."""
-        if stop <= self.next:
-            return np.zeros(0, int), np.zeros(0, int), np.zeros((0, self.probs.shape[2]), np.float32)
-        rows = self.oy[self.next:stop] - r0
+    def _queue(self, block, valid, r0, stop):
+        """Queue patch rows self.next..stop, all within block (whose first row is image row r0)."""
         ox, p = self.ox, self.p
+        if stop <= self.next:
+            return np.zeros((0, len(ox)), bool), [], []
+        rows = self.oy[self.next:stop] - r0
         if valid.all():
             ok = np.ones((len(rows), len(ox)), bool)
         else:
@@ -247,19 +264,36 @@ class _PatchRows:
         rr, cc = np.nonzero(ok)
         # (row, column, band, y, x) view of every patch position; indexing it copies each batch contiguously.
         windows = np.moveaxis(sliding_window_view(block, (p, p), axis=(1, 2)), 0, 2)
-        probs = np.zeros(ok.shape + (self.probs.shape[2],), np.float32)
         batches = [(rr[s:s + BATCH], cc[s:s + BATCH]) for s in range(0, len(rr), BATCH)]
-        outputs = self.pool.map(lambda b: self.predict(windows[rows[b[0]], ox[b[1]]]), batches)
-        for i, ((r, c), out) in enumerate(zip(batches, outputs)):
-            probs[r, c] = out
-            # Progress and cancel per batch: a strip can take minutes with a small stride or a heavy model.
-            step(self.feedback, self.next + (stop - self.next) * (i + 1) / len(batches), len(self.oy))
-        self.probs = np.concatenate([self.probs, probs])
-        self.ok = np.concatenate([self.ok, ok])
-        first = self.next
         self.next = stop
-        self.run += len(rr)
-        return first + rr, cc, probs[rr, cc]
+        return ok, batches, [self.pool.submit(lambda r, c: self.predict(windows[rows[r], ox[c]]), r, c)
+                             for r, c in batches]
+
+    def collect(self, keep):
+        """Wait for all strips submitted but the last keep ones; the row, column and probabilities of each
+        patch they ran, as arrays."""
+        done = [(np.zeros(0, int), np.zeros(0, int), np.zeros((0, self.probs.shape[2]), np.float32))]
+        while len(self.pending) > keep:
+            for ok, batches, futures in self.pending.pop(0):
+                probs = np.zeros(ok.shape + (self.probs.shape[2],), np.float32)
+                for i, ((r, c), future) in enumerate(zip(batches, futures)):
+                    probs[r, c] = future.result()
+                    # Progress and cancel per batch: a strip can take minutes with a small stride or a heavy model.
+                    step(self.feedback, self.done + len(ok) * (i + 1) / len(batches), len(self.oy))
+                rr, cc = np.nonzero(ok)
+                self.probs = np.concatenate([self.probs, probs])
+                self.ok = np.concatenate([self.ok, ok])
+                done.append((self.done + rr, cc, probs[rr, cc]))
+                self.done += len(ok)
+                self.run += len(rr)
+        return [np.concatenate(parts) for parts in zip(*done)]
+
+    def cancel(self):
+        """Drop the batches queued and not started."""
+        for runs in self.pending:
+            for _, _, futures in runs:
+                for future in futures:
+                    future.cancel()
 
     def get(self, i0, i1):
         return self.probs[i0 - self.base:i1 - self.base], self.ok[i0 - self.base:i1 - self.base]
@@ -312,12 +346,16 @@ class _Writer:
 def _prefetching(pool, image, names, windows):
     """(window, stack, valid) per window, the next one read by the pool that runs the model: a reader
     thread of its own would make one thread more than there are cores, and the time slicing between them
-    costs more than the read itself."""
-    future = pool.submit(image.read_stack, names, windows[0])
+    costs more than the read itself. Three strip buffers take turns, so that no strip costs fresh pages:
+    the one read ahead, the one whose batches are queued and the one whose batches still run. A buffer is
+    reused once the caller asks for the second strip after its own (_PatchRows collects one strip behind)."""
+    rows = max(h for _, _, _, h in windows)
+    buffers = [np.empty((len(names), rows, windows[0][2]), np.float32) for _ in range(min(3, len(windows)))]
+    future = pool.submit(image.read_stack, names, windows[0], buffers[0])
     for i, window in enumerate(windows):
         stack, valid = future.result()
         if i + 1 < len(windows):
-            future = pool.submit(image.read_stack, names, windows[i + 1])
+            future = pool.submit(image.read_stack, names, windows[i + 1], buffers[(i + 1) % 3])
         yield (window, stack, valid)
 
 

@@ -3,6 +3,7 @@ thread: the same outputs as the brute-force reference, whatever the strip height
 import json
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from data.tiny_models import band_mean_model, brute_force_probabilities
 from prospectra.core.errors import Canceled, NullFeedback
 from prospectra.core.image import open_image
 from prospectra.core.onnx_model import load_model
+from prospectra.core import patch_tagging
 from prospectra.core.patch_tagging import PROBABILITY_NODATA, TAG_NODATA, patch_origins, tag_image
 
 
@@ -126,3 +128,25 @@ def test_cancel_or_failure_leaves_no_output_and_no_thread(tmp_path):
         tag_image(image, model, out, NullFeedback(), prob, on_patches=fail, rows_per_pass=8)
     assert sorted(os.listdir(tmp_path)) == ["m.onnx", "scene_40x30.tif"]
     assert threading.active_count() == before
+
+
+def test_cancel_drops_the_batches_queued_for_the_strip_ahead(tmp_path, monkeypatch):
+    monkeypatch.setattr(patch_tagging, "BATCH", 1)  # one patch per batch
+    path, _, _ = scene(tmp_path, 200, 40)
+    model = load_model(band_mean_model(tmp_path / "m.onnx", OLI, 8))
+    run_batch, patches_run = model.predictor(normalise=False, threads=1), []
+
+    def slow_predictor(**kw):  # a heavy model: 50 ms a batch
+        def predict(patches):
+            time.sleep(0.05)
+            patches_run.append(len(patches))
+            return run_batch(patches)
+        return predict
+
+    model.predictor = slow_predictor
+    with pytest.raises(Canceled):
+        tag_image(open_image(path, "landsat8_oli"), model, str(tmp_path / "tags.tif"), CancelAfter(3),
+                  stride=4, rows_per_pass=8)
+    # Cancelled at the fourth batch collected, of the first 8-row strip (one patch row of 9 patches). The second
+    # strip's 18 were queued by then: without dropping them, 27 would run before the pool shut down.
+    assert 4 <= sum(patches_run) <= 12
