@@ -3,7 +3,9 @@
 Prospectra's tag_image (reading, tiling, normalising, averaging overlaps, writing) against raw
 onnxruntime InferenceSession.run over the same patches already in memory, in the same run.
 
-Usage: bench/bench_tagging.py [--size 5000] [--stride N] [--repeat 3] [--workdir DIR]   (stride: the model's, 8)"""
+Usage: bench/bench_tagging.py [--size 5000] [--stride N] [--repeat 3] [--model FILE.onnx] [--workdir DIR]
+(stride: the model's, 8 for the bundled tagger; model: any with Prospectra metadata and Landsat OLI bands, such
+as the heavier one bench/make_timing_model.py writes)"""
 import argparse
 import os
 import resource
@@ -48,6 +50,7 @@ def main():
     ap.add_argument("--size", type=int, default=5000, help="raster edge in pixels (the issue's figure: 5000)")
     ap.add_argument("--stride", type=int, help="default: the model's own, as tagminerals runs it")
     ap.add_argument("--repeat", type=int, default=3, help="rounds of every measurement")
+    ap.add_argument("--model", help="default: the bundled Landsat tagger")
     ap.add_argument("--workdir")
     args = ap.parse_args()
     work = args.workdir or tempfile.mkdtemp(prefix="prospectra-bench-")
@@ -55,7 +58,7 @@ def main():
     src = os.path.join(work, f"landsat_like_{args.size}.tif")
     if not os.path.exists(src):
         generate(src, args.size)
-    model = load_model(bundled_models()["tagger_landsat_oli"])
+    model = load_model(args.model or bundled_models()["tagger_landsat_oli"])
     image = open_image(src, "landsat8_oli")
     p = model.patch_size
     args.stride = args.stride or model.stride
@@ -113,7 +116,8 @@ def main():
         for label, configuration in configurations.items():
             times[label].append(timed(tagging, *configuration))
             overheads[label].append(100 * (times[label][-1][0] / raw - 1))
-    print(f"raster: 7 bands x {args.size} x {args.size} float32; {n} patches of {p} px, stride {args.stride}; "
+    print(f"model {model.name}; raster: 7 bands x {args.size} x {args.size} float32; {n} patches of {p} px, "
+          f"stride {args.stride}; "
           f"{args.repeat} rounds, fastest shown; load average {os.getloadavg()[0]:.1f}")
     for label in raw_calls:
         t, c = min(times[label])

@@ -32,15 +32,17 @@ from prospectra.core.spectral_library import usgs_selection  # noqa: E402
 SAMPLE = 300  # held-out patches kept in the repo for the test suite
 
 
-def build_model(bands, classes):
+def build_model(bands, classes, width=1):
+    """width multiplies every convolution's channels (1: the bundled taggers)."""
     import torch.nn as nn
 
     def block(i, o, pool):
         return [nn.Conv2d(i, o, 3, padding=1), nn.ReLU(), pool]
 
-    return nn.Sequential(*block(bands, 32, nn.MaxPool2d(2)), *block(32, 32, nn.MaxPool2d(2)),
-                         *block(32, 64, nn.MaxPool2d(2)), *block(64, 128, nn.AdaptiveMaxPool2d(1)),
-                         nn.Flatten(), nn.Linear(128, 512), nn.ReLU(), nn.Dropout(0.5), nn.Linear(512, classes),
+    c = [32 * width, 32 * width, 64 * width, 128 * width]
+    return nn.Sequential(*block(bands, c[0], nn.MaxPool2d(2)), *block(c[0], c[1], nn.MaxPool2d(2)),
+                         *block(c[1], c[2], nn.MaxPool2d(2)), *block(c[2], c[3], nn.AdaptiveMaxPool2d(1)),
+                         nn.Flatten(), nn.Linear(c[3], 512), nn.ReLU(), nn.Dropout(0.5), nn.Linear(512, classes),
                          nn.Sigmoid())
 
 
