@@ -117,8 +117,7 @@ def main():
             times[label].append(timed(tagging, *configuration))
             overheads[label].append(100 * (times[label][-1][0] / raw - 1))
     print(f"model {model.name}; raster: 7 bands x {args.size} x {args.size} float32; {n} patches of {p} px, "
-          f"stride {args.stride}; "
-          f"{args.repeat} rounds, fastest shown; load average {os.getloadavg()[0]:.1f}")
+          f"stride {args.stride}; {args.repeat} rounds, fastest shown; load average {os.getloadavg()[0]:.1f}")
     for label in raw_calls:
         t, c = min(times[label])
         print(f"raw InferenceSession.run, {label:38s}: {t:6.2f} s  (CPU {c:6.2f} s)")
