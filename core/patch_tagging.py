@@ -30,6 +30,7 @@ PROBABILITY_NODATA = -9999.0  # probabilities as fractions (float32)
 PERCENT_NODATA = 255  # probabilities as whole percent (byte)
 TAG_NODATA = 255
 BATCH = 256
+STRIP_BYTES = 128 * 2 ** 20  # float32 strip of the model's bands, on wide scenes
 
 
 def patch_origins(size, patch, stride):
@@ -106,7 +107,7 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
     edges_x, edges_y = cell_edges(ox, p, width), cell_edges(oy, p, height)
     first_y, last_y = covering(oy, p, height)
     col_run, col_first, col_last, col_size = runs(*covering(ox, p, width))
-    strip, cache = _strip_rows(image, rows_per_pass)
+    strip, cache = _strip_rows(image, rows_per_pass, len(model.bands))
     chunk = rows_per_pass or min(strip, TILE)
     # Batches run side by side, one onnxruntime thread each: a light model keeps the cores busier this way
     # than one batch at a time split over threads (3.0 against 4.0-4.5 CPU seconds for the bundled tagger).
@@ -372,14 +373,17 @@ def _normalising(image, model):
     return view
 
 
-def _strip_rows(image, rows_per_pass):
+def _strip_rows(image, rows_per_pass, bands):
     """(rows read per strip, GDAL cache size). Strips span whole input blocks so each block is decoded
-    once; the cache holds one row of input blocks of every band (a pixel-interleaved file decodes all its
-    bands to read any one) plus the output tiles being written."""
+    once, and whole output tiles; on a wide scene, as many rows of whole tiles (one at least) as keep a strip
+    of the model's bands within STRIP_BYTES (three strips take turns). The cache holds one row of input blocks of every band (a
+    pixel-interleaved file decodes all its bands to read any one, and a strip may cover part of a block row)
+    plus the output tiles being written."""
     band = image.ds.GetRasterBand(1)
     block_rows = band.GetBlockSize()[1]
     aligned = math.lcm(TILE, block_rows)
-    strip = rows_per_pass or (aligned if aligned <= 2 * TILE else TILE)
+    strip = rows_per_pass or min(aligned if aligned <= 2 * TILE else TILE,
+                                 max(TILE, STRIP_BYTES // (bands * image.width * 4) // TILE * TILE))
     input_bytes = image.width * max(strip, block_rows) * image.ds.RasterCount * gdal.GetDataTypeSize(band.DataType) // 8
     output_bytes = image.width * TILE * 8  # the output band being written
     return strip, max(64 * 2 ** 20, min(input_bytes, 1024 * 2 ** 20) * 5 // 4 + output_bytes)

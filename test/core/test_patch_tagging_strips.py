@@ -4,6 +4,7 @@ import json
 import os
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,11 +12,12 @@ from osgeo import gdal
 
 from data.tagging_scene import OLI, scene
 from data.tiny_models import band_mean_model, brute_force_probabilities
+from prospectra.core import patch_tagging
+from prospectra.core.blocks import TILE
 from prospectra.core.errors import Canceled, NullFeedback
 from prospectra.core.image import open_image
 from prospectra.core.onnx_model import load_model
-from prospectra.core import patch_tagging
-from prospectra.core.patch_tagging import PROBABILITY_NODATA, TAG_NODATA, patch_origins, tag_image
+from prospectra.core.patch_tagging import PROBABILITY_NODATA, STRIP_BYTES, TAG_NODATA, patch_origins, tag_image
 
 
 def run(tmp_path, image, model, name="", **kw):
@@ -150,3 +152,15 @@ def test_cancel_drops_the_batches_queued_for_the_strip_ahead(tmp_path, monkeypat
     # Cancelled at the fourth batch collected, of the first 8-row strip (one patch row of 9 patches). The second
     # strip's 18 were queued by then: without dropping them, 27 would run before the pool shut down.
     assert 4 <= sum(patches_run) <= 12
+
+
+def test_strips_of_a_wide_scene_are_fewer_rows_within_the_memory_bound(tmp_path):
+    def strip_rows(width, bands):
+        path = str(tmp_path / f"wide{width}.tif")  # sparse: no pixel written
+        ds = gdal.GetDriverByName("GTiff").Create(path, width, 2048, bands, gdal.GDT_Float32,
+                                                  ["TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "SPARSE_OK=YES"])
+        return patch_tagging._strip_rows(SimpleNamespace(ds=ds, width=width), None, bands)[0]
+
+    assert strip_rows(5000, 7) == 512  # 72 MB: one row of input blocks
+    assert strip_rows(10980, 10) == TILE  # a Sentinel-2 scene: 112 MB, where 512 rows would be 225 MB
+    assert TILE * 10 * 10980 * 4 <= STRIP_BYTES < 512 * 10 * 10980 * 4
