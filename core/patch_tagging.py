@@ -30,7 +30,7 @@ PROBABILITY_NODATA = -9999.0  # probabilities as fractions (float32)
 PERCENT_NODATA = 255  # probabilities as whole percent (byte)
 TAG_NODATA = 255
 BATCH = 256
-STRIP_BYTES = 128 * 2 ** 20  # float32 strip of the model's bands, on wide scenes
+STRIP_BYTES = 128 * 2 ** 20  # one strip buffer (float32, the model's bands) on a wide scene; three take turns
 
 
 def patch_origins(size, patch, stride):
