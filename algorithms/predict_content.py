@@ -78,6 +78,7 @@ class PredictContent(ProspectraAlgorithm):
         target = model.meta.get("target", "content")
         feedback.pushInfo(f"Model '{model.name}': {model.meta.get('estimator', '')}, {target} in {unit}; trained on "
                           f"{model.meta.get('training_data', '?')}.")
+        feedback.pushInfo(model.runs_on())
         stats = predict_content(image, model, output, feedback)
         feedback.pushInfo(f"{target}: mean {stats['mean']:.4g}, SD {stats['sd']:.4g}, range {stats['min']:.4g} to "
                           f"{stats['max']:.4g} {unit} over {stats['pixels']} pixels.")

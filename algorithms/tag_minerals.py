@@ -129,6 +129,7 @@ class TagMinerals(ProspectraAlgorithm):
 
         feedback.pushInfo(f"Model '{model.name}' ({model.meta.get('training_data', 'declared by the user')}); "
                           f"bands {', '.join(model.bands)}; patch {model.patch_size} px; scaling: {image.scaling_source}.")
+        feedback.pushInfo(model.runs_on())
         summary = tag_image(image, model, output, feedback, probabilities,
                             self.parameterAsInt(parameters, "STRIDE", context) or None, threshold,
                             add_patches if sink is not None else None, percent=percent)

@@ -36,6 +36,12 @@ class OnnxModel:
     def session(self):
         return _session(self.path, os.path.getmtime(self.path))
 
+    def runs_on(self):
+        """Where onnxruntime runs this model (device_note)."""
+        import onnxruntime as ort
+
+        return device_note(ort.get_available_providers(), self.session().get_providers())
+
     def check_image(self, image, parameter="MODEL"):
         """The image has the model's bands from a compatible sensor; raises before any pixel is read."""
         if self.sensor:
@@ -66,6 +72,17 @@ class OnnxModel:
             return np.asarray(out, dtype=np.float32).reshape(len(patches), -1)
 
         return predict
+
+
+def device_note(available, active):
+    """One line for the log from onnxruntime's available and active providers: where the model runs, and
+    when the CUDA provider is installed but did not start, that the CPU runs it instead."""
+    if active[:1] == ["CUDAExecutionProvider"]:
+        return "onnxruntime runs the model on the GPU (CUDA)."
+    if "CUDAExecutionProvider" in available:
+        return ("onnxruntime has the CUDA provider but it did not start (no usable GPU, or CUDA libraries "
+                "missing): the model runs on the CPU instead.")
+    return f"onnxruntime runs the model on the CPU ({os.cpu_count()} cores); install onnxruntime-gpu for CUDA."
 
 
 @functools.lru_cache(maxsize=8)

@@ -15,9 +15,13 @@ def test_tiny_model_outputs_and_grid(qgis_processing, tmp_path):
     path, cube, valid = scene(tmp_path, 30, 41)
     model = band_mean_model(tmp_path / "mean.onnx", OLI, 8)
     out, prob, grid = (str(tmp_path / n) for n in ("tags.tif", "probabilities.tif", "grid.gpkg"))
+    from qgis.core import QgsProcessingFeedback
+
+    feedback = QgsProcessingFeedback()
     qgis_processing.run("prospectra:tagminerals", {
         "INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model, "STRIDE": 3,
-        "THRESHOLD": 0.55, "OUTPUT": out, "OUTPUT_PROBABILITIES": prob, "OUTPUT_GRID": grid})
+        "THRESHOLD": 0.55, "OUTPUT": out, "OUTPUT_PROBABILITIES": prob, "OUTPUT_GRID": grid}, feedback=feedback)
+    assert "onnxruntime runs the model on the CPU" in feedback.textLog()  # no GPU here
     expected = brute_force_probabilities(cube, valid, 8, 3, 7)
     percent = gdal.Open(prob).ReadAsArray()  # the default unit: whole percent
     assert np.abs(percent - 100 * expected).max() <= 0.5 + 1e-3
