@@ -150,8 +150,9 @@ def test_cancel_drops_the_batches_queued_for_the_strip_ahead(tmp_path, monkeypat
         tag_image(open_image(path, "landsat8_oli"), model, str(tmp_path / "tags.tif"), CancelAfter(3),
                   stride=4, rows_per_pass=8)
     # Cancelled at the fourth batch collected, of the first 8-row strip (one patch row of 9 patches). The second
-    # strip's 18 were queued by then: without dropping them, 27 would run before the pool shut down.
-    assert 4 <= sum(patches_run) <= 12
+    # strip's 18 were queued by then: without dropping them, all 27 would run before the pool shut down. About 6
+    # run (4 collected, 2 running); the bound leaves room for a slow machine.
+    assert 4 <= sum(patches_run) <= 18
 
 
 def test_strips_of_a_wide_scene_are_fewer_rows_within_the_memory_bound(tmp_path):
