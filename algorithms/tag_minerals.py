@@ -15,6 +15,7 @@ from .styles import PROBABILITY_RAMP, style_paletted, style_pseudocolor
 
 AUTOMATIC = "Automatic: the bundled model for the image's sensor"
 PROBABILITY_UNITS = ["Percent, 0-100 (byte)", "Fraction, 0-1 (float32, four times the size and time)"]
+GRID_CELLS = ["Every patch", "Only patches tagged with a mineral"]
 
 
 class TagMinerals(ProspectraAlgorithm):
@@ -46,7 +47,9 @@ class TagMinerals(ProspectraAlgorithm):
             "0 = none, named and coloured), probability raster (one band per mineral, band descriptions = names; "
             "whole percent by default, or fractions 0-1 under PROBABILITY_UNIT), "
             "and a grid of patch cells with a <code>tags</code> field (minerals at or above THRESHOLD, comma "
-            "separated), the top mineral and one probability field per mineral, to filter and label on the map.</p>")
+            "separated), the top mineral and one probability field per mineral, to filter and label on the map. "
+            "A scene has hundreds of thousands of patches: GRID_CELLS keeps only the tagged ones, for a smaller "
+            "and faster grid (the probability fields of untagged patches are then not in it).</p>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_image_parameters()
@@ -68,6 +71,7 @@ class TagMinerals(ProspectraAlgorithm):
             defaultValue=0, minValue=0))
         self.add_advanced(QgsProcessingParameterEnum("PROBABILITY_UNIT", "Probabilities as", PROBABILITY_UNITS,
                                                      defaultValue=0))
+        self.add_advanced(QgsProcessingParameterEnum("GRID_CELLS", "Patch grid cells", GRID_CELLS, defaultValue=0))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Mineral tags"))
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTPUT_PROBABILITIES", "Mineral probabilities", optional=True, createByDefault=True))
@@ -111,8 +115,12 @@ class TagMinerals(ProspectraAlgorithm):
 
         classes = np.array(model.classes)
         feature = QgsFeature(fields)  # one feature refilled per cell: the sink stores a copy
+        tagged_only = self.parameterAsEnum(parameters, "GRID_CELLS", context) == 1
 
         def add_patches(cells, probs):
+            if tagged_only:
+                keep = (probs >= threshold).any(axis=1)
+                cells, probs = cells[keep], probs[keep]
             # Attributes are prepared for the whole strip at once: a 5000 x 5000 scene has 389,376 cells at
             # stride 8, and a per-cell Python loop over the minerals took longer than the tagging itself. The
             # minerals tagged in a cell are the bits of one integer: few distinct sets, each named once.

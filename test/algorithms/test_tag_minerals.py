@@ -43,6 +43,24 @@ def test_tiny_model_outputs_and_grid(qgis_processing, tmp_path):
         ("singlebandpseudocolor", "0", "100")
 
 
+def test_grid_of_tagged_patches_only(qgis_processing, tmp_path):
+    path, _, _ = scene(tmp_path, 30, 41)
+    model = band_mean_model(tmp_path / "mean.onnx", OLI, 8)
+
+    def grid_cells(choice):
+        grid = str(tmp_path / f"grid{choice}.gpkg")
+        qgis_processing.run("prospectra:tagminerals", {
+            "INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model, "STRIDE": 3,
+            "THRESHOLD": 0.55, "GRID_CELLS": choice, "OUTPUT": str(tmp_path / f"tags{choice}.tif"),
+            "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": grid})
+        source = ogr.Open(grid)
+        return sorted((f.GetField("tags"), f.GetGeometryRef().ExportToWkt()) for f in source.GetLayer(0))
+
+    every, tagged = grid_cells(0), grid_cells(1)
+    assert 0 < len(tagged) < len(every)
+    assert tagged == [cell for cell in every if cell[0]]  # the tagged cells of the full grid, unchanged
+
+
 def test_bundled_model_is_chosen_for_the_sensor(qgis_processing, tmp_path):
     from data.simulated_minerals import make_scene
 
