@@ -105,11 +105,11 @@ class Image:
         stack, valid = self.read_stack(names, window)
         return dict(zip(names, stack)), valid
 
-    def blocks(self, names, feedback=None, windows=None):
-        """(window, stack, valid) for every window of the image (default: self.windows()), in order, with
-        progress and cancel checked per block. The next window is read in a background thread while the caller
-        works on this one: GDAL and numpy release the GIL, so reading and computing overlap on two cores."""
-        windows = list(windows or self.windows())
+    def blocks(self, names, feedback=None):
+        """(window, stack, valid) for every window of the image, in order, with progress and cancel checked
+        per block. The next window is read in a background thread while the caller works on this one:
+        GDAL and numpy release the GIL, so reading and computing overlap on two cores."""
+        windows = list(self.windows())
         q = queue.Queue(maxsize=1)
         stop = threading.Event()
 
