@@ -8,8 +8,6 @@ from .base import ProspectraAlgorithm
 from .styles import PROBABILITY_RAMP, style_paletted, style_pseudocolor
 from .train_random_forest import CITATIONS, extra_feature_paths, extra_features_parameter
 
-# Confidence from uncertain (dark red) to certain (dark green): ColorBrewer 'RdYlGn'.
-
 
 class ClassifyRandomForest(ProspectraAlgorithm):
     group_id = "classification"
