@@ -33,8 +33,8 @@ class OnnxModel:
     def name(self):
         return os.path.splitext(os.path.basename(self.path))[0]
 
-    def session(self):
-        return _session(self.path, os.path.getmtime(self.path))
+    def session(self, threads=None):
+        return session_for(self.path, threads)
 
     def runs_on(self):
         """Where onnxruntime runs this model (device_note)."""
@@ -62,7 +62,7 @@ class OnnxModel:
         """predict(patches) bound to a session looked up once, for many calls in a row. normalise=False when
         the patches are already normalised. threads: onnxruntime's threads per call (default: one per core);
         1 suits callers that run several batches at once, which uses the cores better for light models."""
-        session = self.session() if threads is None else _session(self.path, os.path.getmtime(self.path), threads)
+        session = self.session(threads)
         name = session.get_inputs()[0].name
         scale = normalise and self.mean is not None
 
@@ -85,8 +85,13 @@ def device_note(available, active):
     return f"onnxruntime runs the model on the CPU ({os.cpu_count()} cores); install onnxruntime-gpu for CUDA."
 
 
+def session_for(path, threads=None):
+    """The cached onnxruntime session of the model file as it is now; threads per call (default: one per core)."""
+    return _session(path, os.path.getmtime(path), threads)
+
+
 @functools.lru_cache(maxsize=8)
-def _session(path, mtime, threads=None):
+def _session(path, mtime, threads):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -131,7 +136,7 @@ def read_metadata(path, parameter="MODEL"):
         raise InputError(parameter, f"'{path}' does not exist.")
     require("Running ONNX models", "onnxruntime")
     try:
-        session = _session(path, os.path.getmtime(path))
+        session = session_for(path)
     except Exception as e:  # onnxruntime raises its own types for corrupt or foreign files
         raise InputError(parameter, f"'{os.path.basename(path)}' is not a readable ONNX model "
                                     f"({str(e).splitlines()[0][:200]}).") from None
@@ -141,7 +146,7 @@ def read_metadata(path, parameter="MODEL"):
 def load_model(path, parameter="MODEL", bands=None, patch_size=None):
     """Read and check a model's metadata; bands and patch_size declare what a foreign model lacks."""
     meta = read_metadata(path, parameter)
-    session = _session(path, os.path.getmtime(path))
+    session = session_for(path)
     inputs = session.get_inputs()
     shape = inputs[0].shape
     if len(inputs) != 1 or len(shape) != 4:
