@@ -118,13 +118,14 @@ class TagMinerals(ProspectraAlgorithm):
         tagged_only = self.parameterAsEnum(parameters, "GRID_CELLS", context) == 1
 
         def add_patches(cells, probs):
+            tagged = probs >= threshold
             if tagged_only:
-                keep = (probs >= threshold).any(axis=1)
-                cells, probs = cells[keep], probs[keep]
+                keep = tagged.any(axis=1)
+                cells, probs, tagged = cells[keep], probs[keep], tagged[keep]
             # Attributes are prepared for the whole strip at once: a 5000 x 5000 scene has 389,376 cells at
             # stride 8, and a per-cell Python loop over the minerals took longer than the tagging itself. The
             # minerals tagged in a cell are the bits of one integer: few distinct sets, each named once.
-            sets, which = np.unique((probs >= threshold) @ (1 << np.arange(len(classes))), return_inverse=True)
+            sets, which = np.unique(tagged @ (1 << np.arange(len(classes))), return_inverse=True)
             names = [", ".join(classes[(s >> np.arange(len(classes))) & 1 == 1]) for s in sets]
             tops = classes[probs.argmax(axis=1)].tolist()
             xs, ys = (x0 + cells[:, [0, 2]] * dx).tolist(), (y0 + cells[:, [3, 1]] * dy).tolist()
