@@ -5,23 +5,12 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
+from data.tagging_scene import OLI, run, scene
 from data.tiny_models import band_mean_model, brute_force_probabilities
 from prospectra.core.errors import InputError, NullFeedback
 from prospectra.core.image import open_image
 from prospectra.core.onnx_model import load_model
 from prospectra.core.patch_tagging import PERCENT_NODATA, PROBABILITY_NODATA, TAG_NODATA, tag_image
-from data.tagging_scene import OLI, scene
-
-def run(tmp_path, image, model, **kw):
-    out, prob = str(tmp_path / "tags.tif"), str(tmp_path / "probabilities.tif")
-    records = []  # (col0, row0, col1, row1, probabilities) per patch
-
-    def on_patches(cells, probs):
-        records.extend(zip(*cells.T.tolist(), probs))
-
-    summary = tag_image(image, model, out, NullFeedback(), prob, on_patches=on_patches,
-                        **{"percent": False, **kw})  # fractions: compared exactly
-    return gdal.Open(out).ReadAsArray(), gdal.Open(prob).ReadAsArray(), records, summary
 
 
 @pytest.mark.parametrize("rows, cols, patch, stride, rows_per_pass", [

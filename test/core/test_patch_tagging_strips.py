@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from data.tagging_scene import OLI, scene
+from data.tagging_scene import OLI, run, scene
 from data.tiny_models import band_mean_model, brute_force_probabilities
 from prospectra.core import patch_tagging
 from prospectra.core.blocks import TILE
@@ -18,18 +18,6 @@ from prospectra.core.errors import Canceled, NullFeedback
 from prospectra.core.image import open_image
 from prospectra.core.onnx_model import load_model
 from prospectra.core.patch_tagging import PROBABILITY_NODATA, STRIP_BYTES, TAG_NODATA, patch_origins, tag_image
-
-
-def run(tmp_path, image, model, name="", **kw):
-    out, prob = str(tmp_path / f"tags{name}.tif"), str(tmp_path / f"probabilities{name}.tif")
-    records = []  # (col0, row0, col1, row1, probabilities) per patch
-
-    def on_patches(cells, probs):
-        records.extend(zip(*cells.T.tolist(), probs))
-
-    summary = tag_image(image, model, out, NullFeedback(), prob, on_patches=on_patches,
-                        **{"percent": False, **kw})  # fractions: compared exactly
-    return gdal.Open(out).ReadAsArray(), gdal.Open(prob).ReadAsArray(), records, summary
 
 
 def tiled(path, block=16):
