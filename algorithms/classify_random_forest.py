@@ -2,7 +2,8 @@ import os
 
 from qgis.core import QgsProcessingParameterFile, QgsProcessingParameterRasterDestination
 
-from ..core.random_forest import (CLASSIFY_PACKAGES, PROBABILITY_NODATA, class_colours,
+from ..core.palettes import lithology_colours
+from ..core.random_forest import (CLASSIFY_PACKAGES, PROBABILITY_NODATA,
                                   classify_random_forest, load_model)
 from .base import ProspectraAlgorithm
 from .styles import PROBABILITY_RAMP, style_paletted, style_pseudocolor
@@ -61,7 +62,7 @@ class ClassifyRandomForest(ProspectraAlgorithm):
                                         feedback)
         counts = ", ".join(f"{n} {c}" for n, c in result["pixels"].items())
         feedback.pushInfo(f"{result['valid_pixels']} pixels classified: {counts}.")
-        palette = list(zip(model.class_values, model.class_names, class_colours(len(model.class_values))))
+        palette = list(zip(model.class_values, model.class_names, lithology_colours(len(model.class_values))))
         self.load_style_on_completion(context, output, style_paletted(output, palette))
         outputs = {"OUTPUT": output}
         if optional["CONFIDENCE"]:

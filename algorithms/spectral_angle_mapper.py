@@ -1,18 +1,22 @@
 import csv
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProcessingParameterBoolean,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
 from ..core.blocks import check_outputs
 from ..core.errors import InputError
-from ..core.spectral_angle_mapper import spectral_angle_mapper
+from ..core.palettes import RATIO_RAMP, UNCLASSIFIED_COLOUR, mineral_colours
+from ..core.spectral_angle_mapper import (FALLBACK_ANGLE, IDENTIFIED, endmembers_from_library, class_limits,
+                                          group_inseparable, image_noise, spectral_angle_mapper)
 from ..core.spectral_library import (default_endmember_names, endmember_library, library_from_points,
                                      usgs_selection)
 from .compat import DOUBLE, INTEGER, POINTS
 from .base import ProspectraAlgorithm
-from .styles import CLASS_COLOURS, RATIO_RAMP, style_paletted, style_pseudocolor
+from .styles import style_paletted, style_pseudocolor
+
+IDENTIFIABILITY = "docs/identifiability.md"
 
 UNITS = ["auto", "nm", "um"]
 
@@ -33,24 +37,6 @@ def parse_class_angles(text):
     return out
 
 
-def class_colours(names):
-    """Paper 001's colours for its minerals; distinct colours, none close to one already used, for the rest."""
-    known = {e["name"].lower(): e["colour"] for e in usgs_selection()["paper001_endmembers"]}
-    out = [known.get(n.lower()) for n in names]
-
-    def rgb(colour):
-        return [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
-
-    def far_from_used(colour):
-        return all(sum((a - b) ** 2 for a, b in zip(rgb(colour), rgb(u))) > 80 ** 2 for u in filter(None, out))
-
-    for i, colour in enumerate(out):
-        if colour is None:
-            out[i] = next((c for c in CLASS_COLOURS if far_from_used(c)),
-                          CLASS_COLOURS[i % len(CLASS_COLOURS)])
-    return out
-
-
 class SpectralAngleMapper(ProspectraAlgorithm):
     group_id = "spectral"
 
@@ -65,9 +51,29 @@ class SpectralAngleMapper(ProspectraAlgorithm):
         return (
             "<p>Maps minerals by the spectral angle between each pixel's reflectance and reference spectra "
             "(Kruse et al. 1993, Remote Sens. Environ. 44, 145-163). The angle ignores brightness, so shading "
-            "does not change it. A pixel takes the class with the smallest angle if that angle is within the "
-            "class's maximum angle (MAX_ANGLE, default 0.10 rad; per class with CLASS_ANGLES, e.g. "
-            "<code>Calcite=0.08; Alunite=0.12</code>); otherwise it stays unclassified (0).</p>"
+            "does not change it.</p>"
+            "<p><b>A mineral, not a sample.</b> A mineral name stands for every reflectance sample USGS holds of "
+            "it (those that cover the bands used); a pixel's angle to the mineral is its smallest angle to any of "
+            "them, and the summary names the sample that matched most pixels. A sample title or file key "
+            "(<code>Kaolinite CM9</code>) still selects that one sample.</p>"
+            "<p><b>What the sensor can tell apart, measured.</b> Before mapping, each sample is left out of the "
+            "library in turn, made into noisy pixels at the image's own noise level (estimated from differences of "
+            "neighbouring pixels) and brightness, and matched with the rest. A mineral whose unseen samples are "
+            f"mapped to it less than {IDENTIFIED:.0%} of the time is joined with the mineral it is most confused "
+            "with, until every class passes: the map then shows the group (e.g. <code>Alunite / Kaolinite</code>) "
+            "instead of guessing between its members. KEEP_APART keeps them apart, with a warning. A pixel whose "
+            "best class is not clearly (by the noise angle) better than the best class of another group stays "
+            "unclassified. The log lists how well each mineral was identified and what it was confused with; "
+            f"<code>{IDENTIFIABILITY}</code> in the plugin's repository tabulates this for every sensor.</p>"
+            "<p><b>Maximum angle.</b> By default each class's own: the 95th percentile of the angles between its "
+            "unseen samples (with noise) and the rest of its samples, so an unseen sample of the mineral is accepted "
+            f"19 times in 20; {FALLBACK_ANGLE:g} rad for a class given by a single spectrum. MAX_ANGLE sets one "
+            "angle for all classes; CLASS_ANGLES per class (<code>Calcite=0.08; Alunite=0.12</code>).</p>"
+            "<p><b>On real ground</b> (the USGS Tetracorder map of Cuprite, Nevada, with Landsat TM bands; "
+            "<code>docs/validation.md</code>): library spectra of pure minerals match few real, mixed pixels, so "
+            "SAM with library spectra leaves most of the scene unclassified rather than naming minerals that are "
+            "not there; spectra taken from the image at known outcrops (POINTS) map far more. Treat a library SAM "
+            "map as a list of the purest exposures, not as a complete map.</p>"
             "<p><b>Reference spectra</b>, one source at a time:</p><ul>"
             "<li>the bundled USGS Spectral Library Version 7 (Kokaly et al. 2017, USGS Data Series 1035), resampled "
             "to the sensor by its spectral response curves. ENDMEMBERS takes mineral names (<code>Calcite, Alunite, "
@@ -82,9 +88,10 @@ class SpectralAngleMapper(ProspectraAlgorithm):
             "better.</li></ul>"
             "<p>BANDS chooses the bands compared; by default all except those dominated by the atmosphere "
             "(Sentinel-2 B1, B9, B10) or thermal (TM B6).</p>"
-            "<p><b>Outputs</b>: class raster (0 unclassified, 255 nodata) styled with mineral names and colours "
-            "(feldspar #FE00FE as in Munzareen et al. 2025); rule image, one band of angles (radians) per "
-            "endmember, band descriptions = names; CSV summary of pixels, area and percentage per class. Pixels "
+            "<p><b>Outputs</b>: class raster (0 unclassified, 255 nodata) with mineral names and colours in the "
+            "GeoTIFF itself (category names and colour table, for any GIS) and in its style (feldspar #FE00FE as in "
+            "Munzareen et al. 2025); rule image, one band of angles (radians) per class, band descriptions = names; "
+            "CSV summary of pixels, area, percentage and best-matching sample per class. Pixels "
             "that are nodata, or zero or negative in every band, are nodata in every output.</p>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -109,7 +116,11 @@ class SpectralAngleMapper(ProspectraAlgorithm):
             "BANDS", "Bands to compare, comma separated (empty: all but atmospheric and thermal bands)",
             optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            "MAX_ANGLE", "Maximum angle (radians)", DOUBLE, defaultValue=0.10))
+            "MAX_ANGLE", "Maximum angle for every class (radians; empty: each class's own, measured)", DOUBLE,
+            optional=True))
+        self.add_advanced(QgsProcessingParameterBoolean(
+            "KEEP_APART", "Keep minerals the sensor cannot tell apart as separate classes (with a warning)",
+            defaultValue=False))
         self.add_advanced(QgsProcessingParameterString(
             "CLASS_ANGLES", "Maximum angle per class, e.g. Calcite=0.08; Alunite=0.12", optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Mineral classes"))
@@ -127,55 +138,98 @@ class SpectralAngleMapper(ProspectraAlgorithm):
             raise InputError("LABEL_FIELD", "choose the field that names each point's class.")
         transform = QgsCoordinateTransform(source.sourceCrs(), QgsCoordinateReferenceSystem.fromWkt(image.projection),
                                            context.transformContext())
-        points = []
+        points, unlabelled = [], 0
         for feature in source.getFeatures():
-            geometry = feature.geometry()
+            geometry, label = feature.geometry(), feature[field]
+            if label is None or (hasattr(label, "isNull") and label.isNull()) or not str(label).strip():
+                unlabelled += 1  # a NULL or empty label names no class
+                continue
             if geometry.isEmpty():
                 continue
             geometry.transform(transform)
             for p in geometry.vertices():
-                points.append((p.x(), p.y(), feature[field]))
+                points.append((p.x(), p.y(), str(label).strip()))
         library = library_from_points(image, points, self.parameterAsInt(parameters, "WINDOW", context))
         feedback.pushInfo(f"{len(points) - library.skipped} points give spectra; {library.skipped} fall outside the "
-                          f"image or on nodata and were skipped.")
+                          f"image or on nodata and were skipped; {unlabelled} have no {field} and were skipped.")
         return library
 
     def execute(self, parameters, context, feedback):
         image = self.image(parameters, context)
+        library_path = self.parameterAsFile(parameters, "LIBRARY", context) or None
         library = endmember_library(
-            split_names(self.parameterAsString(parameters, "ENDMEMBERS", context)),
-            self.parameterAsFile(parameters, "LIBRARY", context) or None,
+            split_names(self.parameterAsString(parameters, "ENDMEMBERS", context)), library_path,
             UNITS[self.parameterAsEnum(parameters, "WAVELENGTH_UNITS", context)],
-            self.points_library(parameters, context, image, feedback))
+            self.points_library(parameters, context, image, feedback), all_samples=True)
         bands = split_names(self.parameterAsString(parameters, "BANDS", context)) or image.surface_bands
         bands = image.require(bands, "BANDS")
-        matrix = library.resample(image.sensor, bands)
-        names = library.names
         output = self.output_path(parameters, "OUTPUT", context)
         rule = self.output_path(parameters, "OUTPUT_RULE", context) or None
         summary_path = self.parameterAsFileOutput(parameters, "OUTPUT_SUMMARY", context) or None
-        check_outputs(image.sources, OUTPUT=output, OUTPUT_RULE=rule, OUTPUT_SUMMARY=summary_path)
-        feedback.pushInfo(f"{len(names)} endmembers from {library.source}: {', '.join(names)}; bands "
+        check_outputs(image.sources + ([library_path] if library_path else []),
+                      OUTPUT=output, OUTPUT_RULE=rule, OUTPUT_SUMMARY=summary_path)
+        library, matrix, dropped = library.resample_covering(image.sensor, bands)
+        given = endmembers_from_library(library, matrix)
+        feedback.pushInfo(f"{len(given.names)} minerals from {library.source}, {len(library)} spectra"
+                          f"{f' ({len(dropped)} samples left out: they miss a band)' if dropped else ''}; bands "
                           f"{', '.join(bands)}; scaling: {image.scaling_source}.")
-        summary = spectral_angle_mapper(
-            image, names, matrix, bands, self.parameterAsDouble(parameters, "MAX_ANGLE", context),
-            parse_class_angles(self.parameterAsString(parameters, "CLASS_ANGLES", context)),
-            output, feedback, rule)
+        sigma, level, noise_source = image_noise(image, bands)
+        keep_apart = self.parameterAsBoolean(parameters, "KEEP_APART", context)
+        endmembers, group, tested, mapped = group_inseparable(given, sigma, level, keep_apart)
+        self.report_separability(given, tested, endmembers, group, keep_apart, sigma, noise_source, feedback)
+        limits, how = class_limits(endmembers, mapped, self.optional_number(parameters, "MAX_ANGLE", context),
+                                   parse_class_angles(self.parameterAsString(parameters, "CLASS_ANGLES", context)))
+        for n, a, h in zip(endmembers.names, limits, how):
+            feedback.pushInfo(f"maximum angle {n}: {a:.3f} rad ({h})")
+        colours = mineral_colours(endmembers.names)
+        summary = spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, rule,
+                                        margin=mapped.noise_angle, group=group, colours=colours)
         for row in summary["classes"]:
-            feedback.pushInfo(f"{row['class']:4d} {row['name']}: {row['pixels']} pixels ({row['percent']:.2f} %)")
-        colours = ["#d0d0d0"] + class_colours(names)  # unclassified in light grey
-        classes = [(row["class"], row["name"], c) for row, c in zip(summary["classes"], colours)]
+            best = f", best sample {row['best_sample']}" if row["best_sample"] else ""
+            feedback.pushInfo(f"{row['class']:4d} {row['name']}: {row['pixels']} pixels ({row['percent']:.2f} %){best}")
+        classes = [(row["class"], row["name"], c) for row, c in zip(summary["classes"], [UNCLASSIFIED_COLOUR] + colours)]
         self.load_style_on_completion(context, output, style_paletted(output, classes))
         results = {"OUTPUT": output}
-        if rule:  # close matches (small angles) red, up to twice MAX_ANGLE; first endmember shown
-            qml = style_pseudocolor(rule, 0.0, 2 * self.parameterAsDouble(parameters, "MAX_ANGLE", context),
-                                    RATIO_RAMP[::-1])
+        if rule:  # close matches (small angles) red, up to twice the widest limit; first class shown
+            qml = style_pseudocolor(rule, 0.0, 2 * float(max(limits)), RATIO_RAMP[::-1])
             self.load_style_on_completion(context, rule, qml)
             results["OUTPUT_RULE"] = rule
         if summary_path:
             with open(summary_path, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=["class", "name", "pixels", "area", "percent"])
+                w = csv.DictWriter(f, fieldnames=["class", "name", "pixels", "area", "percent", "best_sample"])
                 w.writeheader()
                 w.writerows(summary["classes"])
             results["OUTPUT_SUMMARY"] = summary_path
         return results
+
+    @staticmethod
+    def report_separability(given, tested, endmembers, group, keep_apart, sigma, noise_source, feedback):
+        """Log how well each mineral's unseen samples were identified, and which classes were joined."""
+        feedback.pushInfo(f"noise per band ({noise_source}): {', '.join(f'{v:.4f}' for v in sigma)}; noise angle "
+                          f"{tested.noise_angle:.4f} rad")
+        k = len(given.names)
+        for i, n in enumerate(given.names):
+            if not tested.trials[i]:
+                feedback.pushInfo(f"{n}: one sample only, its separability cannot be measured")
+                continue
+            row = tested.confusion[i] / tested.trials[i]
+            others = sorted(((row[j], given.names[j] if j < k else "none within its limit")
+                             for j in range(k + 1) if j != i and row[j] >= 0.05), reverse=True)
+            confused = "; ".join(f"{name} {share:.0%}" for share, name in others)
+            reliable = "" if row[i] >= IDENTIFIED else " - UNRELIABLE with these bands"
+            feedback.pushInfo(f"{n}: unseen samples identified {row[i]:.0%}{reliable}"
+                              f"{f' (else: {confused})' if confused else ''}")
+        groups = ([[given.names[i] for i in range(k) if group[i] == g] for g in range(group.max() + 1)]
+                  if keep_apart else endmembers.groups)
+        joined = [g for g in groups if len(g) > 1]
+        if k > 1 and len(groups) == 1 and not keep_apart:
+            raise InputError("ENDMEMBERS", f"this sensor cannot tell any of {', '.join(given.names)} apart in bands "
+                                           f"used at this image's noise level: they all merge into one group. Choose "
+                                           f"minerals with different spectra, a sensor with more SWIR bands, or "
+                                           f"KEEP_APART to map them anyway.")
+        for g in joined:
+            if keep_apart:
+                feedback.reportError(f"Warning: the sensor cannot reliably tell {', '.join(g)} apart; they are kept "
+                                     f"apart as asked (KEEP_APART), so expect them to be confused.", False)
+            else:
+                feedback.pushInfo(f"joined into one class, the sensor cannot tell them apart: {' / '.join(g)}")

@@ -8,14 +8,7 @@ from qgis.PyQt.QtGui import QColor
 
 from .compat import CUMULATIVE_CUT, RAMP_CONTINUOUS, RAMP_LINEAR
 
-# Red (low) to green (high) for probabilities and confidence (ColorBrewer 'RdYlGn').
-PROBABILITY_RAMP = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"]
-# Diverging blue-yellow-red ramp (ColorBrewer 'Spectral', reversed: high ratios red).
-RATIO_RAMP = ["#2b83ba", "#abdda4", "#ffffbf", "#fdae61", "#d7191c"]
-# Distinct class colours (Kelly's 22 colours of maximum contrast, without white and black).
-CLASS_COLOURS = ["#f3c300", "#875692", "#f38400", "#a1caf1", "#be0032", "#c2b280", "#848482", "#008856", "#e68fac",
-                 "#0067a5", "#f99379", "#604e97", "#f6a600", "#b3446c", "#dcd300", "#882d17", "#8db600", "#654522",
-                 "#e25822", "#2b3d26"]
+from ..core.palettes import MINERAL_COLOURS, PROBABILITY_RAMP, RATIO_RAMP  # noqa: F401 (re-exported)
 
 
 def _save(layer, path):

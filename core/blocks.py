@@ -89,6 +89,31 @@ class RasterWriter:
     def set_metadata(self, items):
         self.ds.SetMetadata({k: str(v) for k, v in items.items()})
 
+    def set_classes(self, classes, band_index=0):
+        """Name and colour each class value ({value: (name, '#rrggbb')}) as GDAL category names and a colour
+        table, so any GIS shows the legend without the .qml. The colour table lives in the TIFF; GDAL keeps the
+        names in the .aux.xml beside it, which is renamed with the raster."""
+        band = self.ds.GetRasterBand(band_index + 1)
+        table = gdal.ColorTable()
+        names = [""] * (max(classes) + 1)
+        rat = gdal.RasterAttributeTable()  # GDAL reads the names back only beside an attribute table
+        for column, kind, usage in (("value", gdal.GFT_Integer, gdal.GFU_MinMax), ("class", gdal.GFT_String, gdal.GFU_Name),
+                                    ("red", gdal.GFT_Integer, gdal.GFU_Red), ("green", gdal.GFT_Integer, gdal.GFU_Green),
+                                    ("blue", gdal.GFT_Integer, gdal.GFU_Blue)):
+            rat.CreateColumn(column, kind, usage)
+        rat.SetRowCount(len(classes))
+        for row, (value, (name, colour)) in enumerate(sorted(classes.items())):
+            rgb = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+            table.SetColorEntry(int(value), rgb + (255,))
+            names[int(value)] = name
+            rat.SetValueAsInt(row, 0, int(value))
+            rat.SetValueAsString(row, 1, name)
+            for i, c in enumerate(rgb):
+                rat.SetValueAsInt(row, 2 + i, c)
+        band.SetRasterColorTable(table)
+        band.SetDefaultRAT(rat)
+        band.SetCategoryNames(names)
+
     def __enter__(self):
         return self
 
@@ -98,6 +123,10 @@ class RasterWriter:
             ds.FlushCache()
             ds = None
             os.replace(self.tmp, self.path)
+            if os.path.exists(self.tmp + ".aux.xml"):
+                os.replace(self.tmp + ".aux.xml", self.path + ".aux.xml")
+            elif os.path.exists(self.path + ".aux.xml"):  # a stale one from an earlier run would describe other data
+                os.remove(self.path + ".aux.xml")
         else:
             ds = None
             for p in (self.tmp, self.tmp + ".aux.xml"):

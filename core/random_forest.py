@@ -20,6 +20,7 @@ from osgeo import gdal
 
 from .blocks import RasterWriter, bounded_cache, check_outputs, windows
 from .errors import Canceled, InputError, require
+from .palettes import lithology_colours
 from .training_samples import FeatureStack, spatial_blocks
 
 gdal.UseExceptions()
@@ -50,9 +51,6 @@ TIE = 1e-9  # top-two probability margin below which the forest's vote is an exa
 PARALLEL_ROWS = 10_000  # fits and predictions on fewer rows run on one thread
 PROBABILITY_NODATA = -9999.0
 ONNX_INPUT = "reflectance"
-# Qualitative colours for class rasters (ColorBrewer 'Set1' then 'Dark2', Brewer 2002), cycled.
-CLASS_COLOURS = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#ffff33", "#a65628", "#f781bf",
-                 "#999999", "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
 
 
 def prospectra_version():
@@ -424,7 +422,7 @@ def train_random_forest(stack, samples, model_path, report_path, balancing="bala
     metadata = {
         # keys of Prospectra's model format (models/MODEL_SPEC.md)
         "prospectra_spec": "1", "task": "classification", "sensor": image.sensor.id, "bands": ",".join(stack.bands),
-        "patch_size": "1", "classes": samples.classes.names, "colours": class_colours(len(samples.classes.names)),
+        "patch_size": "1", "classes": samples.classes.names, "colours": lithology_colours(len(samples.classes.names)),
         "multi_label": "false", "version": "1.0.0",
         "licence": "not set: the trainer's choice (trained with Prospectra, GPL-3.0-or-later)",
         "training_data": (f"{len(samples)} pixels of {description.get('training layer', 'training sites')} "
@@ -578,10 +576,6 @@ def class_raster_type(values):
     return np.int32, int(np.iinfo(np.int32).min)
 
 
-def class_colours(n):
-    return [CLASS_COLOURS[i % len(CLASS_COLOURS)] for i in range(n)]
-
-
 def _predict(session, X):
     labels, probabilities = [], []
     for i in range(0, len(X), CHUNK_ROWS):
@@ -664,6 +658,6 @@ def _colour_table(band, values):
     """A GeoTIFF colour table, so any GIS shows the classes in their colours even without the .qml (the
     names are in the .qml and in PROSPECTRA_CLASSES: GeoTIFF has no tag for category names)."""
     table = gdal.ColorTable()
-    for v, c in zip(values, class_colours(len(values))):
+    for v, c in zip(values, lithology_colours(len(values))):
         table.SetColorEntry(int(v), tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) + (255,))
     band.SetRasterColorTable(table)

@@ -1,7 +1,14 @@
-"""Spectral Angle Mapper (Kruse et al. 1993): the angle between each pixel's reflectance vector and each
-endmember's, in the chosen bands; a pixel takes the class of the smallest angle if that angle is within
-the class's maximum angle, else 0 (unclassified)."""
+"""Spectral Angle Mapper (Kruse et al. 1993) that matches minerals, not samples.
+
+A class (a mineral) is represented by every spectrum given for it (all USGS samples of the mineral, or one
+spectrum from a file or the image); a pixel's angle to a class is its smallest angle to any member. Before
+mapping, the classes are compared in the sensor's bands at the image's own noise level by leaving out one
+sample at a time (separability()): classes the sensor cannot tell apart merge into one named group, and each
+class's default maximum angle is how far an unseen sample of it falls from the library (95th percentile).
+A pixel takes the class of the smallest angle if that angle is within the class's maximum angle and the
+next-best class of another group is more than the noise angle further away; otherwise it is unclassified (0)."""
 from contextlib import nullcontext
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -11,70 +18,245 @@ from .errors import InputError
 CLASS_NODATA = 255
 RULE_NODATA = -9999.0
 MAX_CLASSES = 254
+LIMIT = np.pi / 2  # reflectance vectors are non-negative: no two are further apart than 90 degrees
+IDENTIFIED = 0.75  # a class the sensor identifies: at least 3 of 4 unseen samples of it are mapped to it
+SPREAD_PERCENTILE = 95  # a class's default maximum angle: this percentile of its unseen samples' angles
+NOMINAL_NOISE = 0.01  # reflectance; used where an image is too small to measure its own
+FALLBACK_ANGLE = 0.10  # for a class with a single sample, whose spread cannot be measured (0.10 rad ~ 5.7 deg)
 
 
-def check_angles(names, max_angle, class_angles):
-    """Per-class maximum angles (radians) as an array; each within (0, pi/2]."""
-    limit = np.pi / 2  # reflectance vectors are non-negative: no two are further apart than 90 degrees
-    unknown = [n for n in class_angles if n not in names]
-    if unknown:
-        raise InputError("CLASS_ANGLES", f"{', '.join(unknown)} is not one of the endmembers ({', '.join(names)}).")
-    angles = np.array([class_angles.get(n, max_angle) for n in names], dtype=np.float64)
-    for n, a in zip(names, angles):
-        if not 0 < a <= limit:
-            param = "CLASS_ANGLES" if n in class_angles else "MAX_ANGLE"
-            raise InputError(param, f"the maximum angle for {n} is {a:g} rad; it must be above 0 and at most "
-                                    f"pi/2 = {limit:.4f} rad (0.10 rad, about 5.7 degrees, is usual).")
-    return angles
+@dataclass
+class Endmembers:
+    """The classes SAM maps and the spectra that stand for each, in the bands compared."""
+    names: list  # class names; a class's value in the raster is its index + 1
+    members: np.ndarray  # (m, bands) reflectance, sorted by class
+    member_class: np.ndarray  # (m,) class index of each member
+    labels: list  # (m,) what each member is: a sample key or a spectrum name
+    samples: list  # (m,) the physical sample each was measured on: the unit left out in separability()
+    groups: list = None  # per class, the names of the minerals it stands for (more than one when merged)
+
+    def __post_init__(self):
+        if self.groups is None:
+            self.groups = [[n] for n in self.names]
 
 
-def unit_endmembers(names, matrix, bands):
+def endmembers_from_library(library, matrix):
+    """Group a resampled library's rows by spectrum name: rows of the same name are members of one class."""
+    names = list(dict.fromkeys(library.names))
     if len(names) > MAX_CLASSES:
         raise InputError("ENDMEMBERS", f"{len(names)} endmembers; at most {MAX_CLASSES} fit a class raster.")
+    index = np.array([names.index(s.name) for s in library.spectra])
+    order = np.argsort(index, kind="stable")
+    labels = [s.info.get("key", s.name) for s in library.spectra]
+    samples = [s.info.get("sample_id") or s.info.get("key") or f"{s.name} {i}" for i, s in enumerate(library.spectra)]
     norms = np.linalg.norm(matrix, axis=1)
-    for n, v in zip(names, norms):
+    for s, v in zip(library.spectra, norms):
         if not v > 0:
-            raise InputError("ENDMEMBERS", f"'{n}' is zero in every band used ({', '.join(bands)}): a zero vector "
+            raise InputError("ENDMEMBERS", f"'{s.info.get('key', s.name)}' is zero in every band used: a zero vector "
                                            f"has no direction, so no angle can be measured to it.")
-    return (matrix / norms[:, None]).astype(np.float32)
+    return Endmembers(names, matrix[order], index[order], [labels[i] for i in order], [samples[i] for i in order])
 
 
-def classify_block(pixels, valid, unit, cos_limits, want_angles):
-    """pixels: (bands, n) float32 reflectance; valid: (n,) bool. Returns the classes (uint8) and, if
-    asked, the angles (endmembers, n) float32.
+def _unit(rows):
+    return rows / np.linalg.norm(rows, axis=-1, keepdims=True)
 
-    One matrix product gives every pixel's dot product with every unit endmember. The winner is the
-    largest dot (the pixel's norm is common to all classes), and only pixels whose best cosine reaches
-    the widest class limit can be classified, so argmax runs on those alone and no arccos is needed
-    for the class map."""
+
+def image_noise(image, bands, size=512):
+    """Per-band noise standard deviation (reflectance), the median pixel spectrum and how the noise was found,
+    from a central window of the image. Noise: the median absolute difference of horizontally adjacent pixels / (0.6745 sqrt 2), which
+    counts fine texture as noise too, so it errs towards wider limits rather than narrower."""
+    w, h = min(size, image.width), min(size, image.height)
+    window = ((image.width - w) // 2, (image.height - h) // 2, w, h)
+    stack, valid = image.read_stack(bands, window)
+    valid &= (stack > 0).any(axis=0)
+    pairs = valid[:, 1:] & valid[:, :-1]
+    level = np.median(stack[:, valid], axis=1).astype(np.float64) if valid.any() else np.full(len(bands), 0.3)
+    if pairs.sum() < 100:  # too small an image to measure: 1 % reflectance, a noisy multispectral scene
+        return np.full(len(bands), NOMINAL_NOISE), level, f"nominal {NOMINAL_NOISE:g} (image too small to measure)"
+    diffs = (stack[:, :, 1:] - stack[:, :, :-1])[:, pairs]
+    sigma = np.median(np.abs(diffs), axis=1) / (0.6745 * np.sqrt(2))
+    return sigma.astype(np.float64), level, "measured on the image"
+
+
+@dataclass
+class Separability:
+    """What leaving one sample out at a time shows (per class: trials, own share, confusions, spread)."""
+    names: list  # the classes tested
+    trials: np.ndarray  # (classes,) simulated unseen samples per class (0: a single sample, not testable)
+    confusion: np.ndarray  # (classes, classes + 1) trials ending in each class; last column: none within limits
+    spread: np.ndarray  # (classes,) the SPREAD_PERCENTILE angle of unseen samples to their own class (NaN: untested)
+    noise_angle: float  # median angle the noise alone moves a spectrum by
+
+    def identified(self):
+        """Per class, the share of its unseen samples mapped to it (NaN where untested)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.diagonal(self.confusion[:, :-1]) / self.trials
+
+
+def separability(endmembers, sigma, level, trials=40, seed=0):
+    """Leave one sample out: every sample is removed from the library in turn, made into `trials` noisy pixels
+    (scaled to the image's median brightness times 0.6-1.4, Gaussian noise of sigma per band) and matched with
+    what is left. Returns a Separability; limits in angles are taken from the same trials."""
+    rng = np.random.default_rng(seed)
+    unit = _unit(endmembers.members)
+    k = len(endmembers.names)
+    samples = np.array(endmembers.samples)
+    own_angles = [[] for _ in range(k)]
+    results = []  # (true class, best other-sample class, angle to it)
+    noise_angles = []
+    for sample in dict.fromkeys(endmembers.samples):
+        held = samples == sample
+        rest = ~held
+        c = endmembers.member_class[held][0]
+        if not (rest & (endmembers.member_class == c)).any():
+            continue  # the class's only sample: nothing left to recognise it by
+        clean = _unit(endmembers.members[held]) * np.linalg.norm(level)
+        pixels = clean[rng.integers(0, len(clean), trials)] * rng.uniform(0.6, 1.4, (trials, 1))
+        noisy = pixels + rng.normal(0, 1, pixels.shape) * sigma
+        noisy_unit = _unit(noisy)
+        noise_angles.extend(np.arccos(np.clip(np.sum(noisy_unit * _unit(pixels), axis=1), -1, 1)))
+        angles = np.arccos(np.clip(noisy_unit @ unit[rest].T, -1, 1))  # (trials, rest members)
+        per_class = np.full((trials, k), np.inf)
+        for j in range(k):
+            mine = endmembers.member_class[rest] == j
+            if mine.any():
+                per_class[:, j] = angles[:, mine].min(axis=1)
+        own_angles[c].extend(per_class[:, c])
+        results.append((c, per_class.argmin(axis=1), per_class.min(axis=1)))
+    spread = np.array([np.percentile(a, SPREAD_PERCENTILE) if a else np.nan for a in own_angles])
+    noise_angle = float(np.median(noise_angles)) if noise_angles else 0.0
+    counts = np.zeros(k)
+    confusion = np.zeros((k, k + 1))
+    for c, best, angle in results:
+        counts[c] += len(best)
+        limit = spread[best]
+        within = angle <= np.where(np.isfinite(limit), limit, FALLBACK_ANGLE)
+        np.add.at(confusion[c], np.where(within, best, k), 1)
+    return Separability(list(endmembers.names), counts, confusion, spread, noise_angle)
+
+
+def _merged(endmembers, a, b):
+    """The endmembers with class b joined to class a, named after the minerals of both."""
+    names = list(endmembers.names)
+    groups = [list(g) for g in endmembers.groups]
+    names[a], groups[a] = f"{names[a]} / {names[b]}", groups[a] + groups[b]
+    del names[b], groups[b]
+    member_class = endmembers.member_class.copy()
+    member_class[member_class == b] = a
+    member_class[member_class > b] -= 1
+    order = np.argsort(member_class, kind="stable")
+    return replace(endmembers, names=names, members=endmembers.members[order], member_class=member_class[order],
+                   labels=[endmembers.labels[i] for i in order], samples=[endmembers.samples[i] for i in order],
+                   groups=groups)
+
+
+def group_inseparable(endmembers, sigma, level, keep_apart=False):
+    """Join classes the sensor cannot tell apart until every testable class is identified in at least
+    IDENTIFIED of its unseen samples: each step joins the class pair most often confused with each other.
+    Returns (endmembers to map, group of each class, Separability of the classes as given, Separability of
+    the classes mapped). With keep_apart the classes stay as given; the groups still decide the margin."""
+    first = sep = separability(endmembers, sigma, level)
+    joined = endmembers
+    while len(joined.names) > 1:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = sep.confusion[:, :-1] / sep.trials[:, None]
+            weak = (sep.trials > 0) & (sep.identified() < IDENTIFIED)
+        if not weak.any():
+            break
+        pair = np.nan_to_num(share + share.T)
+        np.fill_diagonal(pair, -1)
+        pair[~weak[:, None] & ~weak[None, :]] = -1
+        a, b = sorted(np.unravel_index(np.argmax(pair), pair.shape))
+        joined = _merged(joined, a, b)
+        sep = separability(joined, sigma, level)
+    group = np.array([next(g for g, minerals in enumerate(joined.groups) if n in minerals) for n in endmembers.names])
+    if keep_apart:
+        return endmembers, group, first, first
+    return joined, np.arange(len(joined.names)), first, sep
+
+
+def class_limits(endmembers, sep=None, max_angle=None, class_angles=None):
+    """Per-class maximum angles: CLASS_ANGLES, else MAX_ANGLE when set, else the class's measured spread (sep:
+    the Separability of these classes, if measured), else FALLBACK_ANGLE for a class with a single sample.
+    Returns (angles, how each was chosen)."""
+    class_angles = class_angles or {}
+    known = {n.lower() for n in endmembers.names}
+    unknown = [n for n in class_angles if n.lower() not in known]
+    if unknown:
+        raise InputError("CLASS_ANGLES", f"{', '.join(unknown)} is not one of the classes "
+                                         f"({'; '.join(endmembers.names)}).")
+    given = {n.lower(): a for n, a in class_angles.items()}
+    angles, how = [], []
+    for name, spread in zip(endmembers.names, sep.spread if sep is not None else [np.nan] * len(endmembers.names)):
+        if name.lower() in given:
+            angles.append(given[name.lower()]), how.append("CLASS_ANGLES")
+        elif max_angle is not None:
+            angles.append(max_angle), how.append("MAX_ANGLE")
+        elif np.isfinite(spread):
+            angles.append(spread), how.append("spread of its samples")
+        else:
+            angles.append(FALLBACK_ANGLE), how.append("a single sample: fallback")
+    angles = np.array(angles, dtype=np.float64)
+    for n, a, h in zip(endmembers.names, angles, how):
+        if not (np.isfinite(a) and 0 < a <= LIMIT):
+            param = "CLASS_ANGLES" if h == "CLASS_ANGLES" else "MAX_ANGLE"
+            raise InputError(param, f"the maximum angle for {n} is {a:g} rad; it must be above 0 and at most "
+                                    f"pi/2 = {LIMIT:.4f} rad.")
+    return angles, how
+
+
+def classify_block(pixels, valid, unit, starts, group, cos_limits, margin, want_angles):
+    """pixels: (bands, n) float32 reflectance; valid: (n,) bool; unit: (members, bands) unit spectra sorted by
+    class, starts: each class's first member row; group: each class's group. Returns the classes (uint8), the
+    best member of each pixel (its index; -1 where unclassified) and, if asked, the class angles (classes, n).
+
+    One matrix product gives every pixel's dot product with every member; a class's dot is its members'
+    largest. The winner is the largest dot (the pixel's norm is common to all), and only pixels whose best
+    cosine reaches the widest class limit can be classified, so the arccos runs on those alone."""
     valid = valid & (pixels > 0).any(axis=0)  # all-zero or all-negative pixels have no spectrum
     norms = np.sqrt(np.einsum("bn,bn->n", pixels, pixels))
     dots = unit @ pixels
-    best_dot = dots.max(axis=0)
+    class_dots = np.maximum.reduceat(dots, starts, axis=0) if len(starts) < len(unit) else dots
+    best_dot = class_dots.max(axis=0)
     candidates = np.flatnonzero(valid & (best_dot >= cos_limits.min() * norms))
     classes = np.zeros(pixels.shape[1], dtype=np.uint8)
+    winner = np.full(pixels.shape[1], -1, dtype=np.int64)
     if candidates.size:
-        best = dots[:, candidates].argmax(axis=0)
-        inside = best_dot[candidates] >= cos_limits[best] * norms[candidates]
-        classes[candidates[inside]] = best[inside] + 1
+        cd = class_dots[:, candidates]
+        best = cd.argmax(axis=0)
+        ok = best_dot[candidates] >= cos_limits[best] * norms[candidates]
+        if margin > 0 and group.max() > 0:
+            other = np.where(group[:, None] == group[best][None, :], -np.inf, cd).max(axis=0)
+            n = norms[candidates]
+            gap = np.arccos(np.clip(other / n, -1, 1)) - np.arccos(np.clip(best_dot[candidates] / n, -1, 1))
+            ok &= gap > margin
+        chosen = candidates[ok]
+        classes[chosen] = best[ok] + 1
+        winner[chosen] = dots[:, chosen].argmax(axis=0)
     classes[~valid] = CLASS_NODATA
     angles = None
     if want_angles:
         norms[~valid] = 1.0
-        dots /= norms
-        angles = np.arccos(np.clip(dots, -1.0, 1.0, out=dots), out=dots)
+        class_dots = class_dots / norms
+        angles = np.arccos(np.clip(class_dots, -1.0, 1.0, out=class_dots), out=class_dots)
         angles[:, ~valid] = RULE_NODATA
-    return classes, angles
+    return classes, winner, angles
 
 
-def spectral_angle_mapper(image, names, matrix, bands, max_angle, class_angles, output, feedback,
-                          output_rule=None):
-    """Write the class raster (and the rule image of angles); returns per-class pixel counts and areas."""
+def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, output_rule=None, margin=0.0,
+                          group=None, colours=None):
+    """Write the class raster (and the rule image: one angle band per class); returns per-class pixel counts,
+    areas and the sample that matched best. limits: per-class maximum angles (radians); margin: the angle by
+    which the best class must beat the best class of another group; group: each class's group (default: its
+    own); colours: '#rrggbb' per class, written as the raster's colour table."""
     bands = image.require(bands, "BANDS")
-    unit = unit_endmembers(names, matrix, bands)
-    angles = check_angles(names, max_angle, class_angles)
-    cos_limits = np.cos(angles).astype(np.float32)
+    names = endmembers.names
+    unit = _unit(endmembers.members).astype(np.float32)
+    starts = np.flatnonzero(np.r_[True, np.diff(endmembers.member_class) != 0])
+    group = np.arange(len(names)) if group is None else np.asarray(group)
+    cos_limits = np.cos(np.asarray(limits, dtype=np.float64)).astype(np.float32)
     counts = np.zeros(256, dtype=np.int64)
+    wins = np.zeros(len(unit), dtype=np.int64)
     # Pixels handed to the kernel at once: small enough for its products to stay in the CPU caches
     # (measured 29 ns/pixel at 64 K pixels against 52 at 1 M, 20 endmembers, 10 bands).
     chunk_pixels = 2 ** 16
@@ -89,10 +271,11 @@ def spectral_angle_mapper(image, names, matrix, bands, max_angle, class_angles, 
             for r in range(0, height, rows):
                 part = stack[:, r:r + rows].reshape(len(bands), -1)
                 h = part.shape[1] // width
-                classes, block_angles = classify_block(part, valid[r:r + rows].ravel(), unit, cos_limits,
-                                                       output_rule is not None)
+                classes, winner, block_angles = classify_block(part, valid[r:r + rows].ravel(), unit, starts, group,
+                                                               cos_limits, margin, output_rule is not None)
                 w.write(0, x, y + r, classes.reshape(h, width))
                 counts += np.bincount(classes, minlength=256)
+                wins += np.bincount(winner[winner >= 0], minlength=len(unit))
                 if output_rule:
                     for k in range(len(names)):
                         rule.write(k, x, y + r, block_angles[k].reshape(h, width))
@@ -101,16 +284,22 @@ def spectral_angle_mapper(image, names, matrix, bands, max_angle, class_angles, 
                                       f"nodata, zero or negative there.")
         meta = {"PROSPECTRA_CLASSES": ";".join(f"{k + 1}={n}" for k, n in enumerate(names)),
                 "PROSPECTRA_BANDS": ",".join(bands), "PROSPECTRA_SCALING": image.scaling_source,
-                "PROSPECTRA_MAX_ANGLES": ";".join(f"{n}={a:g}" for n, a in zip(names, angles))}
+                "PROSPECTRA_MAX_ANGLES": ";".join(f"{n}={a:g}" for n, a in zip(names, limits)),
+                "PROSPECTRA_MARGIN": f"{margin:g}"}
         w.set_metadata(meta)
+        if colours:
+            w.set_classes({0: ("unclassified", "#d0d0d0"),
+                           **{k + 1: (n, c) for k, (n, c) in enumerate(zip(names, colours))}})
         if output_rule:
             rule.set_metadata(meta)
     feedback.setProgress(100)
     pixel_area = abs(image.geotransform[1] * image.geotransform[5])
-    rows = [("unclassified", 0, int(counts[0]))] + [(n, k + 1, int(counts[k + 1])) for k, n in enumerate(names)]
     valid_total = int(counts[:CLASS_NODATA].sum())
-    return {"classes": [{"class": value, "name": n, "pixels": c, "area": c * pixel_area,
-                         "percent": 100.0 * c / valid_total} for n, value, c in rows],
-            "nodata_pixels": int(counts[CLASS_NODATA]), "pixel_area": pixel_area, "bands": bands,
-            "max_angles": dict(zip(names, angles.tolist()))}
-
+    rows = []
+    for value, n in [(0, "unclassified")] + [(k + 1, n) for k, n in enumerate(names)]:
+        mine = endmembers.member_class == value - 1
+        best = "" if value == 0 or not wins[mine].any() else endmembers.labels[np.flatnonzero(mine)[wins[mine].argmax()]]
+        rows.append({"class": value, "name": n, "pixels": int(counts[value]), "area": counts[value] * pixel_area,
+                     "percent": 100.0 * counts[value] / valid_total, "best_sample": best})
+    return {"classes": rows, "nodata_pixels": int(counts[CLASS_NODATA]), "pixel_area": pixel_area, "bands": bands,
+            "max_angles": dict(zip(names, np.asarray(limits).tolist()))}

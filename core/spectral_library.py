@@ -100,6 +100,24 @@ class SpectralLibrary:
         return matrix
 
 
+    def resample_covering(self, sensor, band_names, parameter="ENDMEMBERS"):
+        """Like resample, but a spectrum that misses a band is left out rather than refused, as long as each name
+        keeps at least one spectrum. Returns (library of the spectra kept, matrix, keys of those left out)."""
+        counts = {n: self.names.count(n) for n in self.names}
+        # A name with one spectrum keeps resample's own errors, which say what is missing.
+        rows = [SpectralLibrary([s], self.source).resample(sensor, band_names, parameter)[0] if counts[s.name] == 1
+                else convolve(s.wavelengths, s.values, sensor, band_names) for s in self.spectra]
+        keep = [bool(np.isfinite(r).all() and (r > 0).any()) for r in rows]
+        for name in dict.fromkeys(self.names):
+            if not any(k for k, s in zip(keep, self.spectra) if s.name == name):
+                raise InputError(parameter, f"no sample of '{name}' in {self.source} covers every band used "
+                                            f"({', '.join(band_names)} of {sensor.name}) with a non-zero spectrum; "
+                                            f"leave the uncovered bands out with BANDS or choose another mineral.")
+        kept = SpectralLibrary([s for k, s in zip(keep, self.spectra) if k], self.source)
+        dropped = [s.info.get("key", s.name) for k, s in zip(keep, self.spectra) if not k]
+        return kept, np.array([r for k, r in zip(keep, rows) if k]), dropped
+
+
 def unknown_name(name, known, parameter, source):
     close = difflib.get_close_matches(name, known, n=5, cutoff=0.6)
     hint = f" Close matches: {', '.join(close)}." if close else ""
@@ -166,6 +184,27 @@ def usgs_endmembers(names, parameter="ENDMEMBERS"):
             known = sorted({x.info["mineral"] for x in library.spectra if x.info["mineral"]}) + list(selection["aliases"])
             raise unknown_name(name.strip(), known, parameter, library.source)
         chosen.append(Spectrum(name.strip(), s.values, s.wavelengths, None, s.info))
+    return SpectralLibrary(chosen, library.source)
+
+
+def usgs_mineral_samples(names, parameter="ENDMEMBERS"):
+    """Every USGS reflectance (AREF) sample of each mineral named, as spectra named by the mineral as asked,
+    so that a class stands for the mineral rather than for one arbitrary sample (each spectrum's info keeps its
+    file key and sample id). A sample title or file key gives that one sample; aliases ('Sericite') and absent
+    minerals behave as in usgs_endmembers."""
+    library = usgs_library()
+    aliases = {a.lower(): m.lower() for a, m in usgs_selection()["aliases"].items()}
+    by_mineral = {}
+    for s in library.spectra:
+        if s.info["mineral"] and s.info["measurement"] == "AREF":
+            by_mineral.setdefault(s.info["mineral"].lower(), []).append(s)
+    chosen = []
+    for name in names:
+        samples = by_mineral.get(aliases.get(name.strip().lower(), name.strip().lower()))
+        if samples is None:  # a title or key, or an unknown name: usgs_endmembers gives the one sample or the error
+            chosen.extend(usgs_endmembers([name], parameter).spectra)
+            continue
+        chosen.extend(Spectrum(name.strip(), s.values, s.wavelengths, None, s.info) for s in samples)
     return SpectralLibrary(chosen, library.source)
 
 
@@ -297,8 +336,10 @@ def default_endmember_names():
     return [e["name"] for e in usgs_selection()["paper001_endmembers"]]
 
 
-def endmember_library(names=None, library_path=None, units="auto", points_library=None, parameter="ENDMEMBERS"):
-    """The spectra to match: from points of the image, a library file, or the bundled USGS library."""
+def endmember_library(names=None, library_path=None, units="auto", points_library=None, parameter="ENDMEMBERS",
+                      all_samples=False):
+    """The spectra to match: from points of the image, a library file, or the bundled USGS library (with
+    all_samples, every sample of a named mineral, see usgs_mineral_samples)."""
     if library_path and points_library is not None:
         raise InputError("LIBRARY", "give spectra either in LIBRARY or from POINTS, not both.")
     if points_library is not None:
@@ -306,7 +347,8 @@ def endmember_library(names=None, library_path=None, units="auto", points_librar
     elif library_path:
         library = read_library_file(library_path, units)
     else:
-        return usgs_endmembers(names or default_endmember_names(), parameter)
+        pick = usgs_mineral_samples if all_samples else usgs_endmembers
+        return pick(names or default_endmember_names(), parameter)
     return library.select(names, parameter) if names else library
 
 

@@ -21,33 +21,49 @@ def scene(tmp_path):
 
 
 def test_sam_on_simulated_landsat8_with_styled_classes(qgis_processing, scene, tmp_path):
+    from data.simulated_minerals import MINERALS
+
     path, truth = scene
     out, rule, summary = (str(tmp_path / n) for n in ("minerals.tif", "angles.tif", "summary.csv"))
     qgis_processing.run("prospectra:spectralanglemapper", {
         "INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"),
         "ENDMEMBERS": "Calcite, Alunite, Kaolinite, Hematite, Epidote, Muscovite, Feldspar",
         "OUTPUT": out, "OUTPUT_RULE": rule, "OUTPUT_SUMMARY": summary})
-    classes = gdal.Open(out).ReadAsArray()
-    for k in range(1, 7):
-        assert np.mean(classes[truth == k] == k) >= 0.95
-    ds = gdal.Open(rule)
-    assert ds.RasterCount == 7
-    assert [ds.GetRasterBand(i + 1).GetDescription() for i in range(7)][-1] == "Feldspar"
-    # the class map is the argmin of the rule image wherever that angle is within 0.10 rad
-    angles = ds.ReadAsArray()
-    assert np.array_equal(classes, np.where(angles.min(axis=0) <= 0.10, angles.argmin(axis=0) + 1, 0))
+    ds = gdal.Open(out)
+    classes = ds.ReadAsArray()
+    # the legend travels with the GeoTIFF: a colour table in it, class names in GDAL's attribute table
+    rat = ds.GetRasterBand(1).GetDefaultRAT()
+    names = [rat.GetValueAsString(i, 1) for i in range(rat.GetRowCount())]
+    assert [rat.GetValueAsInt(i, 0) for i in range(rat.GetRowCount())] == list(range(len(names)))
+    assert names[0] == "unclassified" and ds.GetRasterBand(1).GetColorTable() is not None
+    for k, mineral in enumerate(MINERALS, start=1):  # each pure patch lands in the class that holds its mineral
+        own = next(v for v, n in enumerate(names) if mineral in n.split(" / "))
+        assert np.mean(classes[truth == k] == own) >= 0.95, mineral
+    ds_rule = gdal.Open(rule)
+    assert ds_rule.RasterCount == len(names) - 1
+    assert [ds_rule.GetRasterBand(i + 1).GetDescription() for i in range(ds_rule.RasterCount)] == names[1:]
+    # every classified pixel is the argmin of the rule image, within its class's own limit
+    angles = ds_rule.ReadAsArray()
+    limits = {n: float(a) for n, a in (p.split("=") for p in ds.GetMetadataItem("PROSPECTRA_MAX_ANGLES").split(";"))}
+    done = classes > 0
+    assert np.array_equal(classes[done], angles.argmin(axis=0)[done] + 1)
+    assert (angles.min(axis=0)[done] <= np.array([limits[n] for n in names[1:]])[classes[done] - 1] + 1e-6).all()
     with open(summary) as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["pixels"]) for r in rows] == [int((classes == k).sum()) for k in range(8)]
+    assert [int(r["pixels"]) for r in rows] == [int((classes == k).sum()) for k in range(len(names))]
     assert float(rows[1]["area"]) == pytest.approx(int(rows[1]["pixels"]) * 900.0)
+    assert all(r["best_sample"].startswith(r["name"].split(" / ")[0].split()[0][:4]) or r["best_sample"] == ""
+               or " / " in r["name"] for r in rows[1:])
     palette = ET.parse(str(tmp_path / "minerals.qml")).getroot().find("pipe/rasterrenderer")
     assert palette.get("type") == "paletted"
     entries = {int(e.get("value")): (e.get("label"), e.get("color").lower()) for e in palette.iter("paletteEntry")}
-    assert entries[1][0] == "Calcite" and entries[7] == ("Feldspar", "#fe00fe")
+    assert [entries[v][0] for v in sorted(entries)] == names
     assert len({c for _, c in entries.values()}) == len(entries)
+    table = ds.GetRasterBand(1).GetColorTable()
+    assert all("#%02x%02x%02x" % table.GetColorEntry(v)[:3] == entries[v][1] for v in entries)
     ramp = ET.parse(os.path.splitext(rule)[0] + ".qml").getroot().find("pipe/rasterrenderer")
     assert ramp.get("type") == "singlebandpseudocolor"
-    assert (float(ramp.get("classificationMin")), float(ramp.get("classificationMax"))) == (0.0, 0.2)  # 2 x MAX_ANGLE
+    assert float(ramp.get("classificationMax")) == pytest.approx(2 * max(limits.values()), rel=1e-4)
 
 
 def test_sam_with_spectra_from_image_points(qgis_processing, scene, tmp_path):

@@ -8,8 +8,9 @@ from osgeo import gdal
 from conftest import DATA
 from prospectra.core.errors import InputError, NullFeedback
 from prospectra.core.image import open_image
-from prospectra.core.spectral_angle_mapper import CLASS_NODATA, RULE_NODATA, spectral_angle_mapper
-from prospectra.core.spectral_library import default_endmember_names, usgs_endmembers
+from prospectra.core.spectral_angle_mapper import (CLASS_NODATA, RULE_NODATA, class_limits, endmembers_from_library,
+                                                   spectral_angle_mapper)
+from prospectra.core.spectral_library import Spectrum, SpectralLibrary, default_endmember_names, usgs_endmembers
 from test_image import write_tif
 
 S2_L2A = os.path.join(DATA, "sen2_rstoolbox_12band.tif")
@@ -17,9 +18,11 @@ BANDS = ["B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12"]
 
 
 def run_sam(tmp_path, image, names, matrix, bands, max_angle=0.1, class_angles=None):
+    """One spectrum per class, the angles given: plain SAM, comparable with Spectral Python."""
     out, rule = str(tmp_path / "classes.tif"), str(tmp_path / "angles.tif")
-    summary = spectral_angle_mapper(image, names, matrix, bands, max_angle, class_angles or {}, out,
-                                    NullFeedback(), rule)
+    endmembers = endmembers_from_library(SpectralLibrary([Spectrum(n, None) for n in names], "test"), np.asarray(matrix))
+    limits, _ = class_limits(endmembers, None, max_angle, class_angles)
+    summary = spectral_angle_mapper(image, endmembers, bands, limits, out, NullFeedback(), rule)
     return gdal.Open(out).ReadAsArray(), gdal.Open(rule).ReadAsArray(), summary
 
 
@@ -103,7 +106,7 @@ def test_bad_endmembers_and_thresholds(tmp_path):
     for bad in (0.0, -0.1, 2.0):
         with pytest.raises(InputError, match="MAX_ANGLE: the maximum angle for Calcite is"):
             run_sam(tmp_path, image, lib.names, matrix, BANDS, bad)
-    with pytest.raises(InputError, match="CLASS_ANGLES: Kaolinite is not one of the endmembers"):
+    with pytest.raises(InputError, match="CLASS_ANGLES: Kaolinite is not one of the classes"):
         run_sam(tmp_path, image, lib.names, matrix, BANDS, 0.1, {"Kaolinite": 0.1})
     assert os.listdir(tmp_path) == []
 
