@@ -7,9 +7,8 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
 
 from ..core.blocks import check_outputs
 from ..core.errors import InputError
-from ..core.palettes import RATIO_RAMP, UNCLASSIFIED_COLOUR, mineral_colours
-from ..core.spectral_angle_mapper import (FALLBACK_ANGLE, IDENTIFIED, endmembers_from_library, class_limits,
-                                          group_inseparable, image_noise, spectral_angle_mapper)
+from ..core.palettes import RATIO_RAMP, UNCLASSIFIED_COLOUR
+from ..core.spectral_angle_mapper import FALLBACK_ANGLE, IDENTIFIED, map_minerals
 from ..core.spectral_library import (default_endmember_names, endmember_library, library_from_points,
                                      usgs_selection)
 from .compat import DOUBLE, INTEGER, POINTS
@@ -168,30 +167,38 @@ class SpectralAngleMapper(ProspectraAlgorithm):
         summary_path = self.parameterAsFileOutput(parameters, "OUTPUT_SUMMARY", context) or None
         check_outputs(image.sources + ([library_path] if library_path else []),
                       OUTPUT=output, OUTPUT_RULE=rule, OUTPUT_SUMMARY=summary_path)
-        library, matrix, dropped = library.resample_covering(image.sensor, bands)
-        given = endmembers_from_library(library, matrix)
-        feedback.pushInfo(f"{len(given.names)} minerals from {library.source}, {len(library)} spectra"
-                          f"{f' ({len(dropped)} samples left out: they miss a band)' if dropped else ''}; bands "
-                          f"{', '.join(bands)}; scaling: {image.scaling_source}.")
-        sigma, level, noise_source = image_noise(image, bands)
         keep_apart = self.parameterAsBoolean(parameters, "KEEP_APART", context)
-        endmembers, group, tested, mapped = group_inseparable(given, sigma, level, keep_apart)
-        self.report_separability(given, tested, endmembers, group, keep_apart, sigma, noise_source, feedback)
-        limits, how = class_limits(endmembers, mapped, self.optional_number(parameters, "MAX_ANGLE", context),
-                                   parse_class_angles(self.parameterAsString(parameters, "CLASS_ANGLES", context)))
-        for n, a, h in zip(endmembers.names, limits, how):
+        summary = map_minerals(image, library, bands, output, feedback, rule,
+                               self.optional_number(parameters, "MAX_ANGLE", context),
+                               parse_class_angles(self.parameterAsString(parameters, "CLASS_ANGLES", context)), keep_apart)
+        dropped = summary["dropped"]
+        feedback.pushInfo(f"{len(summary['endmembers'].groups)} classes from {summary['source']}, {summary['spectra']} "
+                          f"spectra{f' ({len(dropped)} samples left out: they miss a band)' if dropped else ''}; bands "
+                          f"{', '.join(bands)}; scaling: {image.scaling_source}.")
+        feedback.pushInfo(f"noise per band ({summary['noise_source']}): "
+                          f"{', '.join(f'{v:.4f}' for v in summary['noise'])}; noise angle {summary['noise_angle']:.4f} rad")
+        for line in summary["separability"]:
+            feedback.pushInfo(line)
+        for g in summary["joined"]:
+            if keep_apart:
+                feedback.reportError(f"Warning: the sensor cannot reliably tell {', '.join(g)} apart; they are kept "
+                                     f"apart as asked (KEEP_APART), so expect them to be confused.", False)
+            else:
+                feedback.pushInfo(f"joined into one class, the sensor cannot tell them apart: {' / '.join(g)}")
+        for n, a, h in zip(summary["endmembers"].names, summary["max_angles"].values(), summary["limit_sources"]):
             feedback.pushInfo(f"maximum angle {n}: {a:.3f} rad ({h})")
-        colours = mineral_colours(endmembers.names)
-        summary = spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, rule,
-                                        margin=mapped.noise_angle, group=group, colours=colours)
         for row in summary["classes"]:
             best = f", best sample {row['best_sample']}" if row["best_sample"] else ""
             feedback.pushInfo(f"{row['class']:4d} {row['name']}: {row['pixels']} pixels ({row['percent']:.2f} %){best}")
-        classes = [(row["class"], row["name"], c) for row, c in zip(summary["classes"], [UNCLASSIFIED_COLOUR] + colours)]
+        if not image.projection:
+            feedback.pushInfo("The image has no georeference (no coordinate system): outputs are on its pixel grid "
+                              "and areas are in pixels.")
+        colours = [UNCLASSIFIED_COLOUR] + summary["colours"]
+        classes = [(row["class"], row["name"], c) for row, c in zip(summary["classes"], colours)]
         self.load_style_on_completion(context, output, style_paletted(output, classes))
         results = {"OUTPUT": output}
         if rule:  # close matches (small angles) red, up to twice the widest limit; first class shown
-            qml = style_pseudocolor(rule, 0.0, 2 * float(max(limits)), RATIO_RAMP[::-1])
+            qml = style_pseudocolor(rule, 0.0, 2 * max(summary["max_angles"].values()), RATIO_RAMP[::-1])
             self.load_style_on_completion(context, rule, qml)
             results["OUTPUT_RULE"] = rule
         if summary_path:
@@ -201,35 +208,3 @@ class SpectralAngleMapper(ProspectraAlgorithm):
                 w.writerows(summary["classes"])
             results["OUTPUT_SUMMARY"] = summary_path
         return results
-
-    @staticmethod
-    def report_separability(given, tested, endmembers, group, keep_apart, sigma, noise_source, feedback):
-        """Log how well each mineral's unseen samples were identified, and which classes were joined."""
-        feedback.pushInfo(f"noise per band ({noise_source}): {', '.join(f'{v:.4f}' for v in sigma)}; noise angle "
-                          f"{tested.noise_angle:.4f} rad")
-        k = len(given.names)
-        for i, n in enumerate(given.names):
-            if not tested.trials[i]:
-                feedback.pushInfo(f"{n}: one sample only, its separability cannot be measured")
-                continue
-            row = tested.confusion[i] / tested.trials[i]
-            others = sorted(((row[j], given.names[j] if j < k else "none within its limit")
-                             for j in range(k + 1) if j != i and row[j] >= 0.05), reverse=True)
-            confused = "; ".join(f"{name} {share:.0%}" for share, name in others)
-            reliable = "" if row[i] >= IDENTIFIED else " - UNRELIABLE with these bands"
-            feedback.pushInfo(f"{n}: unseen samples identified {row[i]:.0%}{reliable}"
-                              f"{f' (else: {confused})' if confused else ''}")
-        groups = ([[given.names[i] for i in range(k) if group[i] == g] for g in range(group.max() + 1)]
-                  if keep_apart else endmembers.groups)
-        joined = [g for g in groups if len(g) > 1]
-        if k > 1 and len(groups) == 1 and not keep_apart:
-            raise InputError("ENDMEMBERS", f"this sensor cannot tell any of {', '.join(given.names)} apart in bands "
-                                           f"used at this image's noise level: they all merge into one group. Choose "
-                                           f"minerals with different spectra, a sensor with more SWIR bands, or "
-                                           f"KEEP_APART to map them anyway.")
-        for g in joined:
-            if keep_apart:
-                feedback.reportError(f"Warning: the sensor cannot reliably tell {', '.join(g)} apart; they are kept "
-                                     f"apart as asked (KEEP_APART), so expect them to be confused.", False)
-            else:
-                feedback.pushInfo(f"joined into one class, the sensor cannot tell them apart: {' / '.join(g)}")

@@ -14,6 +14,7 @@ import numpy as np
 
 from .blocks import RasterWriter, bounded_cache
 from .errors import InputError
+from .palettes import UNCLASSIFIED_COLOUR, mineral_colours
 
 CLASS_NODATA = 255
 RULE_NODATA = -9999.0
@@ -288,7 +289,7 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
                 "PROSPECTRA_MARGIN": f"{margin:g}"}
         w.set_metadata(meta)
         if colours:
-            w.set_classes({0: ("unclassified", "#d0d0d0"),
+            w.set_classes({0: ("unclassified", UNCLASSIFIED_COLOUR),
                            **{k + 1: (n, c) for k, (n, c) in enumerate(zip(names, colours))}})
         if output_rule:
             rule.set_metadata(meta)
@@ -303,3 +304,48 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
                      "percent": 100.0 * counts[value] / valid_total, "best_sample": best})
     return {"classes": rows, "nodata_pixels": int(counts[CLASS_NODATA]), "pixel_area": pixel_area, "bands": bands,
             "max_angles": dict(zip(names, np.asarray(limits).tolist()))}
+
+
+def separability_lines(given, tested):
+    """One line per mineral: the share of its unseen samples identified, and what the rest became."""
+    k = len(given.names)
+    lines = []
+    for i, n in enumerate(given.names):
+        if not tested.trials[i]:
+            lines.append(f"{n}: one sample only, its separability cannot be measured")
+            continue
+        row = tested.confusion[i] / tested.trials[i]
+        others = sorted(((row[j], given.names[j] if j < k else "none within its limit")
+                         for j in range(k + 1) if j != i and row[j] >= 0.05), reverse=True)
+        confused = "; ".join(f"{name} {share:.0%}" for share, name in others)
+        reliable = "" if row[i] >= IDENTIFIED else " - UNRELIABLE with these bands"
+        lines.append(f"{n}: unseen samples identified {row[i]:.0%}{reliable}{f' (else: {confused})' if confused else ''}")
+    return lines
+
+
+def map_minerals(image, library, bands, output, feedback, output_rule=None, max_angle=None, class_angles=None,
+                 keep_apart=False):
+    """SAM as the algorithm runs it: the library resampled to the image's bands (samples missing a band left out),
+    separability measured at the image's noise level, inseparable classes joined (or kept apart), limits chosen,
+    the class raster written. Returns the summary of spectral_angle_mapper with what was decided on the way."""
+    bands = image.require(bands, "BANDS")
+    library, matrix, dropped = library.resample_covering(image.sensor, bands)
+    given = endmembers_from_library(library, matrix)
+    sigma, level, noise_source = image_noise(image, bands)
+    endmembers, group, tested, mapped = group_inseparable(given, sigma, level, keep_apart)
+    groups = ([[given.names[i] for i in range(len(given.names)) if group[i] == g] for g in range(group.max() + 1)]
+              if keep_apart else endmembers.groups)
+    if len(given.names) > 1 and len(groups) == 1 and not keep_apart:
+        raise InputError("ENDMEMBERS", f"this sensor cannot tell any of {', '.join(given.names)} apart in the bands "
+                                       f"used at this image's noise level: they all merge into one group. Choose "
+                                       f"minerals with different spectra, a sensor with more SWIR bands, or "
+                                       f"KEEP_APART to map them anyway.")
+    limits, how = class_limits(endmembers, mapped, max_angle, class_angles)
+    colours = mineral_colours(endmembers.names)
+    summary = spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, output_rule,
+                                    margin=mapped.noise_angle, group=group, colours=colours)
+    summary.update(endmembers=endmembers, colours=colours, limit_sources=how, dropped=dropped, noise=sigma,
+                   noise_source=noise_source, noise_angle=tested.noise_angle, source=library.source,
+                   spectra=len(library), separability=separability_lines(given, tested),
+                   joined=[g for g in groups if len(g) > 1])
+    return summary

@@ -112,7 +112,6 @@ def test_bad_endmembers_and_thresholds(tmp_path):
 
 
 def test_band_space_library_with_other_bands_is_refused(tmp_path):
-    from prospectra.core.spectral_library import Spectrum, SpectralLibrary
 
     image = open_image(S2_L2A, "sentinel2a_msi")
     landsat_like = SpectralLibrary([Spectrum("rock", np.full(7, 0.3), bands=("B1", "B2", "B3", "B4", "B5", "B6", "B7"))],
