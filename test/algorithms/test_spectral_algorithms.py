@@ -129,3 +129,71 @@ def test_sam_bad_inputs(run_fails, scene, tmp_path):
     s2_lib.write_text("band,rock\nB2,0.1\nB3,0.2\nB4,0.3\n")
     run_fails("prospectra:spectralanglemapper", dict(base, LIBRARY=str(s2_lib)),
               "'rock' from 's2.csv' has bands B2, B3, B4 but the image needs B1, B2, B3, B4, B5, B6, B7")
+
+
+CUPRITE_TM = {"SENSOR": SENSORS.index("landsat5_tm"), "BAND_ORDER": "B1,B2,B3,B4,B5,B7",
+              "SCALING": 5, "SCALE": 0.0001, "OFFSET": 0.0}  # 5: custom; int16 reflectance x 10000
+
+
+@pytest.fixture
+def cuprite(tmp_path):
+    """A copy of the real Cuprite scene (QGIS writes statistics beside rasters it opens)."""
+    import shutil
+
+    from conftest import DATA
+
+    path = str(tmp_path / "cuprite_tm.tif")
+    shutil.copy(os.path.join(DATA, "cuprite", "cuprite_tm.tif"), path)
+    return path
+
+
+def test_sam_on_real_ungeoreferenced_cuprite_joins_what_tm_cannot_separate(qgis_processing, cuprite, tmp_path):
+    from qgis.core import QgsProcessingFeedback
+
+    class Log(QgsProcessingFeedback):
+        text = []
+
+        def pushInfo(self, info):  # noqa: N802
+            self.text.append(info)
+
+    out, summary = str(tmp_path / "minerals.tif"), str(tmp_path / "minerals.csv")
+    qgis_processing.run("prospectra:spectralanglemapper", dict(
+        CUPRITE_TM, INPUT=[cuprite], ENDMEMBERS="Alunite, Kaolinite, Muscovite, Buddingtonite, Calcite, Montmorillonite",
+        OUTPUT=out, OUTPUT_RULE=None, OUTPUT_SUMMARY=summary), feedback=Log())
+    log = "\n".join(Log.text)
+    assert "no georeference" in log and "areas are in pixels" in log
+    assert "Buddingtonite: unseen samples identified 0% - UNRELIABLE" in log
+    with open(summary) as f:
+        rows = {r["name"]: r for r in csv.DictReader(f)}
+    # USGS finds no buddingtonite here: it may not be a class of its own, only part of a group
+    assert "Buddingtonite" not in rows and any("Buddingtonite" in n.split(" / ") for n in rows)
+    assert float(rows["unclassified"]["area"]) == float(rows["unclassified"]["pixels"])  # pixels, no georeference
+    classes = gdal.Open(out).ReadAsArray()
+    assert classes.shape == (750, 355) and (classes != 255).all()
+
+
+def test_sam_refuses_minerals_tm_cannot_tell_apart_at_all(run_fails, cuprite):
+    run_fails("prospectra:spectralanglemapper", dict(CUPRITE_TM, INPUT=[cuprite], BANDS="B5,B7",
+                                                     ENDMEMBERS="Alunite, Kaolinite, Montmorillonite, Muscovite"),
+              "ENDMEMBERS: this sensor cannot tell any of Alunite, Kaolinite, Montmorillonite, Muscovite apart",
+              "KEEP_APART")
+
+
+def test_sam_keep_apart_maps_them_separately_with_a_warning(qgis_processing, cuprite, tmp_path):
+    from qgis.core import QgsProcessingFeedback
+
+    class Log(QgsProcessingFeedback):
+        errors = []
+
+        def reportError(self, error, fatal=False):  # noqa: N802
+            self.errors.append(error)
+
+    out = str(tmp_path / "minerals.tif")
+    qgis_processing.run("prospectra:spectralanglemapper", dict(
+        CUPRITE_TM, INPUT=[cuprite], BANDS="B5,B7", ENDMEMBERS="Alunite, Kaolinite, Montmorillonite, Muscovite",
+        KEEP_APART=True, OUTPUT=out, OUTPUT_RULE=None, OUTPUT_SUMMARY=None), feedback=Log())
+    assert any("cannot reliably tell Alunite, Kaolinite, Montmorillonite, Muscovite apart" in e for e in Log.errors)
+    ds = gdal.Open(out)
+    rat = ds.GetRasterBand(1).GetDefaultRAT()
+    assert [rat.GetValueAsString(i, 1) for i in range(rat.GetRowCount())] == [
+        "unclassified", "Alunite", "Kaolinite", "Montmorillonite", "Muscovite"]

@@ -119,3 +119,31 @@ def test_band_space_library_with_other_bands_is_refused(tmp_path):
     with pytest.raises(InputError, match="ENDMEMBERS: 'rock' from 'rocks.csv' has bands B1, .* but the image needs "
                                          "B2, .*missing B8, B8A, B11, B12"):
         landsat_like.resample(image.sensor, BANDS)
+
+
+def test_sensors_with_swir_bands_identify_al_oh_minerals_that_vnir_sensors_cannot():
+    """The physics the identifiability table must show: alunite and muscovite are told apart by their 2.1-2.4 um
+    features, which ASTER samples with six SWIR bands and GF-2 (visible and near infrared only) not at all."""
+    import sys
+
+    from conftest import ROOT
+    from prospectra.core.sensors import sensor
+
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import identifiability
+
+    minerals = ["Alunite", "Muscovite", "Kaolinite", "Calcite", "Hematite", "Goethite", "Jarosite", "Epidote"]
+    share = {s: {row[0]: row[2] for row in identifiability.table(sensor(s), minerals)[1]} for s in ("aster", "gf2_pms")}
+    for mineral in ("Alunite", "Muscovite"):
+        assert share["aster"][mineral] >= 0.75 > share["gf2_pms"][mineral] + 0.25, mineral
+
+
+def test_a_mineral_without_a_sample_covering_the_bands_is_refused():
+    from prospectra.core.sensors import sensor
+
+    wavelengths = np.arange(400.0, 1001.0, 10.0)
+    vnir = SpectralLibrary([Spectrum("Leafite", np.full(wavelengths.size, 0.3), wavelengths, info={"key": f"L{i}"})
+                            for i in range(2)] +
+                           [Spectrum("Calcite", np.full(211, 0.5), np.arange(400.0, 2510.0, 10.0))], "'mine.csv'")
+    with pytest.raises(InputError, match="ENDMEMBERS: no sample of 'Leafite' in 'mine.csv' covers every band used"):
+        vnir.resample_covering(sensor("landsat5_tm"), ["B1", "B2", "B3", "B4", "B5", "B7"])
