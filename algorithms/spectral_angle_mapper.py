@@ -1,6 +1,6 @@
 import csv
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProcessingParameterBoolean,
+from qgis.core import (QgsProcessingParameterBoolean,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
@@ -119,7 +119,7 @@ class SpectralAngleMapper(ProspectraAlgorithm):
             optional=True))
         self.add_advanced(QgsProcessingParameterBoolean(
             "KEEP_APART", "Keep minerals the sensor cannot tell apart as separate classes (with a warning)",
-            defaultValue=False))
+            defaultValue=False, optional=True))  # optional: models saved before it existed still run
         self.add_advanced(QgsProcessingParameterString(
             "CLASS_ANGLES", "Maximum angle per class, e.g. Calcite=0.08; Alunite=0.12", optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Mineral classes"))
@@ -135,8 +135,7 @@ class SpectralAngleMapper(ProspectraAlgorithm):
         field = self.parameterAsString(parameters, "LABEL_FIELD", context)
         if not field:
             raise InputError("LABEL_FIELD", "choose the field that names each point's class.")
-        transform = QgsCoordinateTransform(source.sourceCrs(), QgsCoordinateReferenceSystem.fromWkt(image.projection),
-                                           context.transformContext())
+        transform = self.sites_transform(source, image, context, "POINTS", feedback)
         points, unlabelled = [], 0
         for feature in source.getFeatures():
             geometry, label = feature.geometry(), feature[field]
@@ -145,7 +144,8 @@ class SpectralAngleMapper(ProspectraAlgorithm):
                 continue
             if geometry.isEmpty():
                 continue
-            geometry.transform(transform)
+            if transform is not None:
+                geometry.transform(transform)
             for p in geometry.vertices():
                 points.append((p.x(), p.y(), str(label).strip()))
         library = library_from_points(image, points, self.parameterAsInt(parameters, "WINDOW", context))

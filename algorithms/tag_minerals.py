@@ -10,7 +10,6 @@ from ..core.onnx_model import bundled_choice, bundled_models, load_model
 from ..core.patch_tagging import tag_image
 from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGONS, POLYGON_WKB, field
 from .base import ProspectraAlgorithm
-from ..core.palettes import mineral_colours
 from .spectral_angle_mapper import split_names
 from .styles import PROBABILITY_RAMP, style_paletted, style_pseudocolor
 
@@ -149,7 +148,7 @@ class TagMinerals(ProspectraAlgorithm):
         feedback.pushInfo(f"{summary['patches']} patches, stride {summary['stride']}, threshold {summary['threshold']}.")
         for name, count in summary["pixels_per_tag"].items():
             feedback.pushInfo(f"  {name}: {count} pixels")
-        colours = model.colours if len(model.colours) == len(model.classes) else mineral_colours(model.classes)
+        colours = model.class_colours()
         classes = [(0, "none", "#d0d0d0")] + [(i + 1, c, colour) for i, (c, colour) in
                                               enumerate(zip(model.classes, colours))]
         self.load_style_on_completion(context, output, style_paletted(output, classes))

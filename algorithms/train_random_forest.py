@@ -1,6 +1,6 @@
 import os
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsCsException, QgsFeatureRequest,
+from qgis.core import (QgsCsException, QgsFeatureRequest,
                        QgsProcessingOutputFile, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
@@ -128,16 +128,7 @@ class TrainRandomForest(ProspectraAlgorithm):
             raise InputError("FIELD", f"the training layer has no field '{field}'; its fields are "
                                       f"{', '.join(source.fields().names()) or 'none'}. Choose the field holding "
                                       "each site's class.")
-        if not source.sourceCrs().isValid():
-            raise InputError("TRAINING", "the training layer has no coordinate reference system, so its sites "
-                                         "cannot be placed on the image. Set its CRS (Layer Properties > Source, "
-                                         "or 'Assign projection') and run again.")
-        target = QgsCoordinateReferenceSystem.fromWkt(image.projection) if image.projection else None
-        if target is None or not target.isValid():
-            raise InputError("INPUT", "the image has no coordinate reference system, so the training sites cannot "
-                                      "be placed on it. Assign one to the image first.")
-        transform = QgsCoordinateTransform(source.sourceCrs(), target, context.transformContext())
-        same = source.sourceCrs() == target
+        transform = self.sites_transform(source, image, context, "TRAINING", feedback)
         request = QgsFeatureRequest().setSubsetOfAttributes([index])
         features = []
         for feature in source.getFeatures(request):
@@ -149,7 +140,7 @@ class TrainRandomForest(ProspectraAlgorithm):
             wkb = None
             if geometry is not None and not geometry.isEmpty():
                 try:
-                    if not same:
+                    if transform is not None:
                         geometry.transform(transform)
                     wkb = bytes(geometry.asWkb())
                 except QgsCsException:

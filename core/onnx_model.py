@@ -36,6 +36,12 @@ class OnnxModel:
     def session(self, threads=None):
         return session_for(self.path, threads)
 
+    def class_colours(self):
+        """The colours the model's metadata gives its classes, else distinct mineral colours."""
+        from .palettes import mineral_colours
+
+        return self.colours if len(self.colours) == len(self.classes) else mineral_colours(self.classes)
+
     def runs_on(self):
         """Where onnxruntime runs this model (device_note)."""
         import onnxruntime as ort

@@ -25,6 +25,7 @@ from osgeo import gdal
 
 from .blocks import TILE, RasterWriter, bounded_cache, step
 from .errors import InputError
+from .palettes import UNCLASSIFIED_COLOUR
 
 PROBABILITY_NODATA = -9999.0  # probabilities as fractions (float32)
 PERCENT_NODATA = 255  # probabilities as whole percent (byte)
@@ -172,6 +173,9 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
             (RasterWriter(output_probabilities, width, height, k, prob_type, *geo, prob_nodata, model.classes,
                           predictor=1, zlevel=prob_zlevel, threads=1)
              if output_probabilities else nullcontext()) as prob_out:
+        # Named and coloured before any pixel: a GeoTIFF cannot take a colour table once data is flushed.
+        tags_out.set_classes({0: ("none", UNCLASSIFIED_COLOUR),
+                              **{i + 1: cc for i, cc in enumerate(zip(model.classes, model.class_colours()))}})
         with _Writer() as writer, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
             patch_rows = _PatchRows(predict, pool, feedback, ox, oy, p, k)
             windows = [(0, y, width, min(strip, height - y)) for y in range(0, height, strip)]

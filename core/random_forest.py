@@ -605,7 +605,8 @@ def classify_random_forest(stack, model, output, probabilities=None, confidence=
         cls = stack_of_writers.enter_context(RasterWriter(output, *geo, 1, dtype, image.geotransform,
                                                           image.projection, nodata, ["class"]))
         if dtype == np.uint8:  # before any pixel: GeoTIFF cannot change its colour model once data is flushed
-            _colour_table(cls.ds.GetRasterBand(1), model.class_values)
+            cls.set_classes({v: (n, c) for v, n, c in zip(model.class_values, model.class_names,
+                                                          lithology_colours(len(model.class_values)))})
         prob = stack_of_writers.enter_context(RasterWriter(
             probabilities, *geo, len(values), np.float32, image.geotransform, image.projection, PROBABILITY_NODATA,
             [f"probability of {n}" for n in model.class_names])) if probabilities else None
@@ -653,11 +654,3 @@ def classify_random_forest(stack, model, output, probabilities=None, confidence=
     return {"valid_pixels": int(counts.sum()),
             "pixels": {n: int(c) for n, c in zip(model.class_names, counts)}}
 
-
-def _colour_table(band, values):
-    """A GeoTIFF colour table, so any GIS shows the classes in their colours even without the .qml (the
-    names are in the .qml and in PROSPECTRA_CLASSES: GeoTIFF has no tag for category names)."""
-    table = gdal.ColorTable()
-    for v, c in zip(values, lithology_colours(len(values))):
-        table.SetColorEntry(int(v), tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) + (255,))
-    band.SetRasterColorTable(table)

@@ -266,6 +266,9 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
     with bounded_cache(), RasterWriter(output, *size, 1, np.uint8, *geo, CLASS_NODATA, ["class"]) as w, \
             (RasterWriter(output_rule, *size, len(names), np.float32, *geo, RULE_NODATA, names)
              if output_rule else nullcontext()) as rule:
+        if colours:  # before any pixel: a GeoTIFF cannot take a colour table once data is flushed
+            w.set_classes({0: ("unclassified", UNCLASSIFIED_COLOUR),
+                           **{k + 1: (n, c) for k, (n, c) in enumerate(zip(names, colours))}})
         for win, stack, valid in image.blocks(bands, feedback):
             x, y, width, height = win
             rows = max(1, chunk_pixels // width)
@@ -288,9 +291,6 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
                 "PROSPECTRA_MAX_ANGLES": ";".join(f"{n}={a:g}" for n, a in zip(names, limits)),
                 "PROSPECTRA_MARGIN": f"{margin:g}"}
         w.set_metadata(meta)
-        if colours:
-            w.set_classes({0: ("unclassified", UNCLASSIFIED_COLOUR),
-                           **{k + 1: (n, c) for k, (n, c) in enumerate(zip(names, colours))}})
         if output_rule:
             rule.set_metadata(meta)
     feedback.setProgress(100)

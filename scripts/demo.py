@@ -21,7 +21,11 @@ if not os.path.lexists(os.path.join(PLUGINS, "prospectra")):  # import the check
 sys.path.insert(0, PLUGINS)
 sys.path.insert(0, os.path.join(ROOT, "test"))  # the simulated scenes are made by test/data code
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np  # noqa: E402
+
 import demo_report  # noqa: E402
+import validate_cuprite as vc  # noqa: E402
+from prospectra.core.blocks import RasterWriter  # noqa: E402
 
 
 def preset_index(kind, preset_id):
@@ -47,6 +51,73 @@ def run(alg, params, inputs=()):
     return None
 
 
+def prepare_cuprite(out, tm, as_oli, outcrops, training):
+    """The Cuprite inputs the steps need, and the Tetracorder truth as a styled class raster in out (its path)."""
+    from osgeo import gdal
+
+    gdal.UseExceptions()
+    gdal.Translate(as_oli, tm, bandList=[1, 1, 2, 3, 4, 5, 6])  # TM1 also stands for OLI B1, which TM lacks
+    t = vc.truth()
+    north = slice(0, vc.SPLIT_ROW)
+    for path, classes, per_class, seed in ((outcrops, vc.SAM_POINT_CLASSES, 3, 0), (training, vc.RF_CLASSES, 60, 1)):
+        if os.path.exists(path):
+            os.remove(path)
+        vc.write_points(path, vc.outcrop_points(t, classes, per_class, seed, north))
+    truth = os.path.join(out, "tetracorder_truth.tif")
+    codes = [c for c in range(10) if (t == c).any()]
+    with RasterWriter(truth, t.shape[1], t.shape[0], 1, np.uint8, (0, 1, 0, 0, 0, 1), "", 255, ["Tetracorder 2 um"]) as w:
+        w.set_classes({c: (vc.CODE_NAMES[c], vc.CODE_COLOURS[c]) for c in codes})
+        w.write(0, 0, 0, t.astype(np.uint8))
+    entries = "".join(f'<paletteEntry value="{c}" color="{vc.CODE_COLOURS[c]}" label="{vc.CODE_NAMES[c]}" alpha="255"/>'
+                      for c in codes)
+    with open(os.path.splitext(truth)[0] + ".qml", "w") as f:  # the same minimal paletted style QGIS reads
+        f.write(f'<qgis><pipe><rasterrenderer type="paletted" band="1" opacity="1"><colorPalette>{entries}'
+                f'</colorPalette></rasterrenderer></pipe></qgis>')
+    return truth
+
+
+def cuprite_agreement(output):
+    """One line on how a Cuprite output agrees with the Tetracorder map, or None for other outputs."""
+    if not output or not os.path.basename(output).startswith("cuprite_") or not output.endswith(".tif"):
+        return None
+    t = vc.truth()
+    south = slice(vc.SPLIT_ROW, None)
+    name = os.path.basename(output)
+    if name.startswith("cuprite_ratio_"):
+        which, codes, target = (("2um", vc.AL_OH, "Al-OH alteration") if "5_7" in name else
+                                ("1um", (1, 2, 3, 4), "ferric iron"))
+        value = vc.read(output).astype(np.float64)
+        positive = np.isin(vc.truth(which), codes)
+        cut = vc.otsu(value.ravel())
+        f1 = vc.prf(value >= cut, positive)["f1"]
+        return (f"Against Tetracorder {target}: ROC AUC {vc.roc_auc(value.ravel(), positive.ravel()):.3f}; above the "
+                f"Otsu threshold {cut:.2f} (from the image alone), F1 {f1:.3f}.")
+    if "composite" in name or "natural" in name or "confidence" in name:
+        return None
+    classes = vc.read(output)
+    names = vc.class_names(output)
+    by_code_name = {n: c for c, n in vc.CODE_NAMES.items()}
+    tags = {"Alunite": vc.ALUNITE, "Sericite": vc.MICA, "Calcite": vc.CARBONATE}
+
+    def codes_of(label):
+        parts = label.split(" / ")
+        return {vc.TETRACORDER_MINERALS.get(p, by_code_name.get(p, tags.get(p))) for p in parts} - {None}
+
+    al_oh = [v for v, n in names.items() if codes_of(n) & set(vc.AL_OH)]
+    learnt = "sam_outcrops" in name or "_rf" in name
+    rows = south if learnt else slice(None)
+    f = vc.prf(np.isin(classes[rows], al_oh), np.isin(t[rows], vc.AL_OH))
+    where = "southern half (not seen in training)" if learnt else "whole scene"
+    areas = []
+    for v, n in names.items():
+        codes = codes_of(n)
+        if v and codes:
+            mapped, true = int((classes[rows] == v).sum()), int(np.isin(t[rows], list(codes)).sum())
+            areas.append(f"{n} {mapped:,} px against {true:,}")
+    return (f"Against Tetracorder, {where}: Al-OH group precision {f['precision']:.3f}, recall {f['recall']:.3f}, "
+            f"F1 {f['f1']:.3f}. Mapped against true area: {'; '.join(areas)}.")
+
+
 def main():
     out = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "demo-output"))
     os.makedirs(out, exist_ok=True)
@@ -54,15 +125,14 @@ def main():
     # Inputs are copied: QGIS writes statistics side files next to rasters it opens.
     scenes = os.path.join(out, "inputs")
     shutil.copytree(DATA, scenes, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py", "*.md", "*.npy"))
-    s2 = [os.path.join(scenes, "sen2_rstoolbox_12band.tif")]
     l1c = sorted(glob.glob(os.path.join(scenes, "sentinel2_l1c", "*.jp2")))
-    tm = sorted(glob.glob(os.path.join(scenes, "landsat5_tm", "*_B?.TIF")))
-    lithology = [os.path.join(scenes, "simulated_lithology", "scene_s2.tif")]
-    from data.simulated_minerals import MINERALS, make_scene
+    cuprite = [os.path.join(scenes, "cuprite", "cuprite_tm.tif")]
+    cuprite_as_oli = [os.path.join(scenes, "cuprite", "cuprite_as_oli.tif")]
+    outcrops = os.path.join(scenes, "cuprite", "outcrops_north.gpkg")
+    training = os.path.join(scenes, "cuprite", "training_points_north.gpkg")
+    truth = prepare_cuprite(out, cuprite[0], cuprite_as_oli[0], outcrops, training)
     from data.simulated_ree import make_ree_scene, write_samples
 
-    simulated = [os.path.join(scenes, "simulated_minerals_landsat8.tif")]
-    make_scene(simulated[0], "landsat8_oli", bands=["B1", "B2", "B3", "B4", "B5", "B6", "B7"])
     gf2_scene = [os.path.join(scenes, "simulated_gf2_ree.tif")]
     samples = os.path.join(scenes, "simulated_ree_samples.gpkg")
     write_samples(samples, make_ree_scene(gf2_scene[0]))
@@ -72,9 +142,15 @@ def main():
         return os.path.join(out, name)
 
     s2_sensor = {"SENSOR": sensor_index("sentinel2a_msi")}
-    tm_sensor = {"SENSOR": sensor_index("landsat5_tm"), "SCALING": 5, "SCALE": 1, "OFFSET": 0}
-    l8 = {"SENSOR": sensor_index("landsat8_oli")}
+    # Cuprite: int16 reflectance x 10000 in TM bands 1-5 and 7, named in the file TM1..TM7
+    tm = {"SENSOR": sensor_index("landsat5_tm"), "BAND_ORDER": "B1,B2,B3,B4,B5,B7", "SCALING": 5, "SCALE": 0.0001,
+          "OFFSET": 0}
+    oli = {"SENSOR": sensor_index("landsat8_oli"), "BAND_ORDER": "B1,B2,B3,B4,B5,B6,B7", "SCALING": 5,
+           "SCALE": 0.0001, "OFFSET": 0}
     gf2 = {"SENSOR": sensor_index("gf2_pms")}
+    minerals = ", ".join(vc.TETRACORDER_MINERALS)
+    cuprite_about = ("REAL ground: Cuprite, Nevada, AVIRIS 1995 as Landsat TM bands (western part; no georeference, "
+                     "so areas are in pixels of about 17 m).")
 
     def composite(sensor, preset, name):
         return dict(sensor, OUTPUT=o(name), PRESET=preset_index("composite", preset))
@@ -84,79 +160,64 @@ def main():
 
     # (title, algorithm, inputs, parameters with the outputs first, what it means, data and method)
     steps = [
-        ("Sentinel-2 natural colour 4-3-2", "bandcomposite", s2,
-         composite(s2_sensor, "msi_432", "s2_natural_colour.tif"),
-         "The scene as the eye sees it: forest green, water black, town and bare soil pale. Look here first to know "
-         "which surfaces the other maps are measuring before reading them as geology.",
-         "Sentinel-2 L2A, Brazilian Amazon (RStoolbox sample), reflectance."),
-        ("Sentinel-2 composite 8-12-3", "bandcomposite", s2,
-         composite(s2_sensor, "msi_8_12_3", "s2_composite_8_12_3.tif"),
-         "Vegetation red, water black, bare ground pale (here the town and river banks); exposed bedrock shows dark "
-         "grey (Rakhymberdina et al. 2025, Fig. 2b). Only where ground is bare can the ratios below see rock.",
-         "Same scene; R = B8 (near infrared), G = B12 (SWIR 2), B = B3 (green)."),
-        ("Sentinel-2 composite 8-11-12", "bandcomposite", s2,
-         composite(s2_sensor, "msi_8_11_12", "s2_composite_8_11_12.tif"),
-         "Vegetation orange-red, bare ground cyan to blue; bedrock exposures show blue (Rakhymberdina et al. 2025, "
-         "Fig. 2c). Clay-altered rock absorbs in B12 and so looks less blue than fresh rock: compare with 11/12.",
-         "Same scene; R = B8, G = B11, B = B12."),
-        ("Sabins clay ratio, Sentinel-2 11/12", "bandratio", s2, ratio(s2_sensor, "msi_11_12", "s2_ratio_11_12.tif"),
-         "Bright (red) = Al-OH clays, micas and carbonates (absorption in B12), candidate hydrothermal alteration. "
-         "Vegetation raises it too: in this forest scene the red IS forest. Trust highs only on bare ground "
-         "(pale in the composites, not blue in the 3/8 mask).",
-         "Same scene; B11 / B12 in reflectance (Sabins 1999)."),
-        ("Water and vegetation mask, Sentinel-2 3/8", "bandratio", s2, ratio(s2_sensor, "msi_3_8", "s2_ratio_3_8.tif"),
-         "High (red) = water and built-up ground, low (blue) = dense vegetation: a mask. Where it is low, mineral "
-         "ratios see leaves, not rock.",
-         "Same scene; B3 / B8 (Rakhymberdina et al. 2025, Fig. 6d)."),
+        ("USGS Tetracorder mineral map of Cuprite (the truth)", None, [], {"OUTPUT": truth},
+         "What USGS mapped here from 224 AVIRIS bands with Tetracorder: the reference every Cuprite result below is "
+         "measured against. Alunite and kaolinite mark the two alteration centres, white mica and carbonate the "
+         "rocks around them.",
+         "USGS Tetracorder 4.4 (Clark et al. 2003), 2 um group; provenance in test/data/README.md."),
+        ("Cuprite natural colour 3-2-1", "bandcomposite", cuprite, composite(tm, "tm_321", "cuprite_natural_colour.tif"),
+         "The desert as the eye sees it: pale altered hills in the centre, darker volcanic and sedimentary rock "
+         "around. Almost no vegetation, so every pixel is rock or soil.", cuprite_about),
+        ("Cuprite SWIR geology 7-4-2", "bandcomposite", cuprite, composite(tm, "tm_742", "cuprite_composite_7_4_2.tif"),
+         "Altered rock, whose clays and sulphates absorb in TM7, turns from pink to bluish-white; compare with the "
+         "alunite and kaolinite of the truth map.", cuprite_about),
+        ("Clay ratio TM 5/7", "bandratio", cuprite, ratio(tm, "tm_5_7", "cuprite_ratio_5_7.tif"),
+         "Bright (red) = a 2.2-2.3 um absorption: Al-OH minerals (alunite, kaolinite, white mica) and, weaker here, "
+         "carbonate. The one alteration signal six TM bands carry.", cuprite_about + " TM5 / TM7 (Sabins 1999)."),
+        ("Iron-oxide ratio TM 3/1", "bandratio", cuprite, ratio(tm, "tm_3_1", "cuprite_ratio_3_1.tif"),
+         "Bright (red) = ferric iron (hematite, goethite, jarosite): weathered sulphides and iron-stained rock.",
+         cuprite_about + " TM3 / TM1 (Sabins 1999)."),
+        ("USGS library at TM resolution", "resamplelibrary", [],
+         dict(tm, OUTPUT=o("library_tm.csv"), OUTPUT_PLOT=o("library_tm.png"), SPECTRA=minerals),
+         "Thin lines: laboratory spectra of the minerals Tetracorder maps here; dots: what TM records of them. Their "
+         "differences lie inside TM7, so TM cannot tell them apart: see the SAM step.",
+         "USGS splib07 (Kokaly et al. 2017) through the Landsat TM response curves."),
+        ("Spectral Angle Mapper, USGS library", "spectralanglemapper", cuprite,
+         dict(tm, OUTPUT=o("cuprite_sam_library.tif"), ENDMEMBERS=minerals, OUTPUT_RULE=o("cuprite_sam_angles.tif"),
+              OUTPUT_SUMMARY=o("cuprite_sam_library.csv")),
+         "Minerals the sensor cannot tell apart are joined into one class (its name lists them); grey = no mineral "
+         "close enough. Pure laboratory spectra match few real, mixed pixels: this map shows the purest exposures "
+         "only, and it does not invent minerals (USGS finds no buddingtonite here, and none is mapped alone).",
+         cuprite_about + " Every USGS sample of each mineral; groups and maximum angles measured on the image."),
+        ("Spectral Angle Mapper, image endmembers", "spectralanglemapper", cuprite,
+         dict(tm, OUTPUT=o("cuprite_sam_outcrops.tif"), POINTS=outcrops, LABEL_FIELD="class",
+              OUTPUT_RULE=o("cuprite_sam_outcrops_angles.tif"),
+              OUTPUT_SUMMARY=o("cuprite_sam_outcrops.csv")),
+         "The same method with spectra taken from the image at 15 known outcrops in the north (3 per class): the "
+         "ground's own spectra match its mixed pixels far better than laboratory ones. Scored on the south.",
+         cuprite_about + " outcrops_north.gpkg: pixels of the northern half that Tetracorder maps as one class."),
+        ("Random Forest: training", "trainrandomforest", cuprite,
+         dict(tm, MODEL=o("cuprite_rf.onnx"), REPORT=o("cuprite_rf_report.html"), TRAINING=training, FIELD="class",
+              SEARCH_ITERATIONS=5, MAX_TREES=200),
+         "A classifier learnt from 60 labelled points per class in the north. The report's spatially blocked "
+         "cross-validation says which classes TM can separate; the map below is scored on the south, which it "
+         "never saw.",
+         cuprite_about + " training_points_north.gpkg: labels from the Tetracorder map."),
+        ("Random Forest: map", "classifyrandomforest", cuprite,
+         dict(tm, OUTPUT=o("cuprite_rf.tif"), MODEL=o("cuprite_rf.onnx"), CONFIDENCE=o("cuprite_rf_confidence.tif")),
+         "Alteration classes as the forest predicts them; confidence is the share of tree votes.", cuprite_about),
+        ("Mineral tagging (CNN)", "tagminerals", cuprite_as_oli,
+         dict(oli, OUTPUT=o("cuprite_tags.tif"), OUTPUT_PROBABILITIES=o("cuprite_tag_probabilities.tif"),
+              OUTPUT_GRID=o("cuprite_tag_grid.gpkg")),
+         "The bundled Landsat tagger, trained on simulated patches only. Compare with the truth map: it tags "
+         "sericite (white mica) almost everywhere and misses calcite; the agreement line says how often it is "
+         "right. A screening aid, not a map.",
+         cuprite_about + " As OLI: TM 1-5, 7 stand for OLI B2-B7, and TM1 also for OLI B1, which TM lacks."),
         ("Sentinel-2 L1C SWIR geology 12-8A-4", "bandcomposite", l1c,
          dict(composite(s2_sensor, "msi_12_8a_4", "s2_l1c_jp2_composite_12_8a_4.tif"), RESAMPLING=2),
-         "The standard geology view (vegetation green, bare rock and soil pink to brown, water black), built "
-         "straight from the JPEG 2000 files of a Level-1C product. This 1 km crop is mostly haze or cloud, bright in "
-         "every band and so white: check cloud cover before reading colours as rock.",
-         "13 files at 10/20/60 m, bilinear onto 10 m, offset and scale from MTD_MSIL1C.xml (Slovenia)."),
-        ("Landsat-5 TM SWIR geology 7-4-2", "bandcomposite", tm,
-         composite(tm_sensor, "tm_742", "tm_composite_7_4_2.tif"),
-         "Vegetation green, bare ground and rock pink to purple, water dark. Raw DN, not reflectance, so compare "
-         "colours within this scene only.",
-         "Landsat-5 TM, Brazil 1988, 7 single-band files (RStoolbox sample)."),
-        ("Sabins iron-oxide ratio, Landsat-5 TM 3/1", "bandratio", tm, ratio(tm_sensor, "tm_3_1", "tm_ratio_3_1.tif"),
-         "Bright (red) = ferric iron oxides (hematite, goethite: gossans, laterite, red soil). In the tropics laterite "
-         "and cleared fields light up too; look for highs that follow structures rather than field edges.",
-         "Same scene; B3 / B1 as DN ratio (no reflectance metadata), Sabins (1999)."),
-        ("USGS library at Sentinel-2 resolution", "resamplelibrary", [],
-         dict(s2_sensor, OUTPUT=o("library_sentinel2.csv"), OUTPUT_PLOT=o("library_sentinel2.png")),
-         "Thin lines: laboratory spectra; dots: what Sentinel-2 records of them. Absorption features narrower than "
-         "a band vanish, so minerals whose dots coincide cannot be told apart by ratios, SAM or tagging.",
-         "Default alteration minerals of USGS splib07 (Kokaly et al. 2017) through Sentinel-2A response curves."),
-        ("Spectral Angle Mapper", "spectralanglemapper", simulated,
-         dict(l8, OUTPUT=o("sam_minerals_simulated.tif"), ENDMEMBERS=",".join(MINERALS),
-              OUTPUT_RULE=o("sam_angles_simulated.tif"), OUTPUT_SUMMARY=o("sam_summary_simulated.csv")),
-         "Each pixel takes the library mineral whose spectrum is closest in shape (angle <= 0.10 rad); grey = no "
-         "mineral close enough. On real scenes treat classes as field-check targets and read the angle bands "
-         "(smaller = closer).",
-         "SIMULATED Landsat-8 scene, one column per mineral: top row pure USGS spectra, middle row 70 % mineral "
-         "in a real background, bottom row background only (should stay grey)."),
-        ("Mineral tagging (CNN)", "tagminerals", simulated,
-         dict(l8, OUTPUT=o("tag_minerals.tif"), OUTPUT_PROBABILITIES=o("tag_probabilities.tif"),
-              OUTPUT_GRID=o("tag_grid.gpkg")),
-         "The dominant mineral per pixel and, per patch cell (outlined), every mineral the network tags. Compare with "
-         "the SAM map of the same columns above: where they disagree the network is guessing, and minerals it does "
-         "not know (legend) cannot be tagged. A screening aid: confirm tags with spectra or in the field.",
-         "The same SIMULATED scene; bundled Landsat-8/9 tagger (models/tagger_landsat_oli.md)."),
-        ("Random Forest: training", "trainrandomforest", lithology,
-         dict(s2_sensor, MODEL=o("lithology_rf.onnx"), REPORT=o("lithology_rf_report.html"),
-              TRAINING=os.path.join(scenes, "simulated_lithology", "training_points.geojson"), FIELD="lithology",
-              BANDS="B2,B3,B4,B5,B6,B7,B8,B8A,B11,B12",  # the bands that see the ground: no aerosol B1, vapour B9
-              SEARCH_ITERATIONS=5, MAX_TREES=200),
-         "Spatially blocked cross-validation says how far to trust the lithology map: read the confusion matrix for "
-         "which rocks get mixed up, and the importances for which bands carry the distinction.",
-         "SIMULATED Sentinel-2 scene (granite stock, pegmatite dykes, shale host) and 94 labelled points."),
-        ("Random Forest: lithology map", "classifyrandomforest", lithology,
-         dict(s2_sensor, OUTPUT=o("lithology_rf.tif"), MODEL=o("lithology_rf.onnx"),
-              CONFIDENCE=o("lithology_rf_confidence.tif")),
-         "Granite, pegmatite and shale as the forest predicts them. Confidence is the share of tree votes: "
-         "isolated pixels of another class with low confidence are noise, not small intrusions.",
-         "The same SIMULATED scene and the model trained above."),
+         "The standard geology view built straight from the JPEG 2000 files of a Level-1C product. This 1 km crop "
+         "is mostly haze or cloud, bright in every band and so white: check cloud cover before reading colours.",
+         "REAL Sentinel-2 L1C, Slovenia: 13 files at 10/20/60 m, bilinear onto 10 m, scaling from MTD_MSIL1C.xml."),
         ("Kriging of La in till", "kriging", [],
          dict(OUTPUT=o("till_la_kriged.tif"), INPUT=till, FIELD="La_ppm_511",
               EXTENT="346000,414000,7458000,7540000 [EPSG:3067]", PIXEL_SIZE=500,
@@ -170,7 +231,7 @@ def main():
               OUTPUT_TABLE=o("ree_band_correlation.csv")),
          "Which bands track rare-earth content in soil (significant Spearman and Pearson r): the evidence an "
          "inversion model can learn from; no significant band, no map.",
-         "SIMULATED GF-2 scene and 374 soil samples (as Cheng et al. 2023, Table 3)."),
+         "SIMULATED GF-2 scene and 374 soil samples (as Cheng et al. 2023, Table 3): no real REE imagery exists here."),
         ("Content inversion: model comparison", "traininversion", gf2_scene,
          dict(gf2, OUTPUT_REPORT=o("ree_inversion_report.html"), OUTPUT_MODEL=o("ree_inversion.onnx"),
               POINTS=samples, FIELD="RE2O3", MAX_SAMPLES=5000, MODELS=[0, 1, 2, 3]),
@@ -190,21 +251,26 @@ def main():
         # The step's files in the output folder, less those an earlier step made (the model it reads). Old copies
         # go first, so that a failed step shows as missing rather than as the last run's result.
         files = [v for v in params.values() if isinstance(v, str) and os.path.dirname(v) == out and v not in produced]
+        files = files or [params["OUTPUT"]]  # the truth map, prepared with the inputs
         produced.update(files)
         for f in files:
             if os.path.exists(f):
                 os.remove(f)
         t0 = time.time()
-        error = run(alg, params, inputs)
+        error = run(alg, params, inputs) if alg else None
         seconds = time.time() - t0
-        print(f"{seconds:.1f} s" + (f"  FAILED: {error}" if error else ""), flush=True)
-        sections.append(dict(title=title, meaning=meaning, about=about, files=files, error=error, seconds=seconds))
+        agreement = None if error else cuprite_agreement(params.get("OUTPUT"))
+        print(f"{seconds:.1f} s" + (f"  FAILED: {error}" if error else "") + (f"  {agreement}" if agreement else ""),
+              flush=True)
+        sections.append(dict(title=title, meaning=meaning, about=about, files=files, error=error, seconds=seconds,
+                             agreement=agreement))
     t0 = time.time()
     intro = (f"<p>Every output of <code>make demo</code> on the bundled sample data, {len(steps)} steps in "
              f"{time.time() - start:.0f} s. Quicklooks are coloured by the <code>.qml</code> style beside each "
              f"GeoTIFF, as QGIS shows it; open the GeoTIFFs in QGIS for full resolution (input data: "
-             f"<a href=\"inputs/\">inputs/</a>). Results marked SIMULATED come from scenes with a known truth and "
-             f"test the software, not the geology.</p>")
+             f"<a href=\"inputs/\">inputs/</a>). Cuprite results are REAL ground, each with its agreement with "
+             f"the USGS Tetracorder map (section 1; docs/validation.md has the full figures). Results marked "
+             f"SIMULATED come from scenes with a known truth and test the software, not the geology.</p>")
     index = demo_report.write_index(out, sections, "Prospectra demo: results", intro)
     print(f"[index] quicklooks and index ... {time.time() - t0:.1f} s")
     failed = [s["title"] for s in sections if s["error"]]

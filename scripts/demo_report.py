@@ -264,6 +264,8 @@ def section_html(section, folder, number, seen):
              f'<p class="meaning">{e(section["meaning"])}</p>']
     if section.get("about"):
         parts.append(f'<p class="about">{e(section["about"])}</p>')
+    if section.get("agreement"):
+        parts.append(f'<p class="agreement">{e(section["agreement"])}</p>')
     if section.get("error"):
         parts.append(f'<p class="problem">The step failed: <code>{e(section["error"])}</code></p>')
     missing = [f for f in files if f not in present]
@@ -320,7 +322,8 @@ background:repeating-conic-gradient(#eee 0 25%,#fff 0 50%) 0 0/16px 16px}
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}
 .sw{display:inline-block;width:1em;height:1em;margin-right:.4em;vertical-align:middle;border:1px solid #888}
 .ramp{height:14px;width:320px;border:1px solid #888}.ticks{display:flex;justify-content:space-between;width:320px;
-font-size:.8em}.kind,.about{color:#666;font-size:.9em}.problem{color:#b00;font-weight:bold}"""
+font-size:.8em}.kind,.about{color:#666;font-size:.9em}.problem{color:#b00;font-weight:bold}
+.agreement{background:#eef3fa;padding:.4em;font-weight:bold}"""
 
 
 def write_index(folder, sections, title="Prospectra demo", intro=""):

@@ -92,6 +92,29 @@ def prf(predicted, actual):
     return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(2 * p * r / (p + r) if p + r else 0.0, 3)}
 
 
+def write_points(path, points, field="class"):
+    """(col, row, code) pixel points as a GeoPackage of points named by CODE_NAMES in `field`, on the scene's
+    pixel grid (it has no coordinate system, so neither has the layer)."""
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+    layer = ds.CreateLayer("points", None, ogr.wkbPoint)
+    layer.CreateField(ogr.FieldDefn(field, ogr.OFTString))
+    for c, r, code in points:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField(field, CODE_NAMES[code])
+        point = ogr.Geometry(ogr.wkbPoint)
+        point.AddPoint_2D(c + 0.5, r + 0.5)  # pixel centre; the ungeoreferenced grid is x = col, y = row
+        feature.SetGeometry(point)
+        layer.CreateFeature(feature)
+    ds = None
+
+
+def class_names(path):
+    """{value: name} from a class raster's attribute table, as Prospectra writes them."""
+    ds = gdal.Open(path)
+    rat = ds.GetRasterBand(1).GetDefaultRAT()
+    return {rat.GetValueAsInt(i, 0): rat.GetValueAsString(i, 1) for i in range(rat.GetRowCount())}
+
+
 def read(path):
     ds = gdal.Open(path)  # held while its band is read: the band does not keep its dataset alive
     return ds.GetRasterBand(1).ReadAsArray()
@@ -159,7 +182,7 @@ def sam_library(workdir):
             "_map": classes, "_names": summary["endmembers"].names}
 
 
-def _points(t, codes, per_class, seed, rows):
+def outcrop_points(t, codes, per_class, seed, rows):
     """Random pixels of each Tetracorder class inside `rows` whose 3 x 3 neighbourhood is all that class: the
     outcrops a geologist who knows the ground would sample."""
     from scipy.ndimage import minimum_filter
@@ -187,7 +210,7 @@ def sam_points(workdir, per_class=3):
     t = truth()
     gt = image.geotransform
     points = [(gt[0] + (c + 0.5) * gt[1], gt[3] + (r + 0.5) * gt[5], CODE_NAMES[code])
-              for c, r, code in _points(t, SAM_POINT_CLASSES, per_class, 0, slice(0, SPLIT_ROW))]
+              for c, r, code in outcrop_points(t, SAM_POINT_CLASSES, per_class, 0, slice(0, SPLIT_ROW))]
     library = library_from_points(image, points, window=3)
     path = os.path.join(workdir, "sam_points.tif")
     summary = map_minerals(image, library, image.surface_bands, path, NullFeedback())
@@ -221,7 +244,7 @@ def random_forest(workdir, per_class=60):
     t = truth()
     gt = image.geotransform
     features = []
-    for c, r, code in _points(t, RF_CLASSES, per_class, 1, slice(0, SPLIT_ROW)):
+    for c, r, code in outcrop_points(t, RF_CLASSES, per_class, 1, slice(0, SPLIT_ROW)):
         point = ogr.Geometry(ogr.wkbPoint)
         point.AddPoint_2D(gt[0] + (c + 0.5) * gt[1], gt[3] + (r + 0.5) * gt[5])
         features.append((point.ExportToWkb(), CODE_NAMES[code]))

@@ -167,7 +167,7 @@ def test_a_class_with_one_sample(run_fails, work, tmp_path):
 def test_layer_without_crs(run_fails, work, tmp_path):
     shp = write_points(work[0] / "nocrs.shp", inside_points(8, lambda i: i % 2), driver="ESRI Shapefile")
     run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], shp),
-              "TRAINING: the training layer has no coordinate reference system")
+              "TRAINING: the layer has no coordinate reference system")
 
 
 def test_model_from_another_sensor_or_band_set(run_fails, trained, work, tmp_path):
