@@ -284,7 +284,7 @@ def test_successful_runs_leave_only_their_outputs(real):
     folder = os.path.dirname(real.result.model_path)
     assert sorted(os.listdir(folder)) == sorted(["model.onnx", "report.html", "report.json", "report_confusion.png",
                                                  "report_importance.png", "classes.tif", "probabilities.tif",
-                                                 "confidence.tif"])
+                                                 "confidence.tif", "classes.tif.aux.xml"])  # class names (GDAL RAT)
 
 
 def test_plugin_loads_without_the_machine_learning_packages():
