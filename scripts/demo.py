@@ -251,9 +251,8 @@ def main():
         # The step's files in the output folder, less those an earlier step made (the model it reads). Old copies
         # go first, so that a failed step shows as missing rather than as the last run's result.
         files = [v for v in params.values() if isinstance(v, str) and os.path.dirname(v) == out and v not in produced]
-        files = files or [params["OUTPUT"]]  # the truth map, prepared with the inputs
         produced.update(files)
-        for f in files:
+        for f in files if alg else []:  # a step without an algorithm shows what was prepared (the truth map)
             if os.path.exists(f):
                 os.remove(f)
         t0 = time.time()

@@ -117,7 +117,8 @@ def _vector_rings(path, ds, size):
     source = ogr.Open(path)  # GDAL 3.6 datasets are no context managers
     layer = source.GetLayer(0)
     transform = None
-    if layer.GetSpatialRef() is not None and not layer.GetSpatialRef().IsSame(target):
+    # an ungeoreferenced raster has no CRS to transform into: its layers are drawn on its pixel grid
+    if ds.GetProjection() and layer.GetSpatialRef() is not None and not layer.GetSpatialRef().IsSame(target):
         crs = layer.GetSpatialRef().Clone()
         for srs in (crs, target):  # x, y order whatever the CRS's axis order says
             srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
