@@ -23,6 +23,7 @@ demo: venv
 	$(PY) scripts/demo.py
 
 test: venv
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q test
 
 # The same suite on newer QGIS, each in a Debian chroot under build/ that the script sets up once (root needed).

@@ -9,7 +9,7 @@ from ..core.errors import InputError
 from ..core.geochem_report import json_path
 from .compat import INTEGER, NUMERIC_FIELD, POINTS
 from .base import ProspectraAlgorithm
-from .kriging import input_paths, read_points
+from .features import input_paths, read_points
 
 
 class BandCorrelation(ProspectraAlgorithm):

@@ -1,7 +1,7 @@
 from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterRasterDestination, QgsProcessingParameterString
 
 from ..core.band_ratio import band_ratio
-from ..core.blocks import check_output_path
+from ..core.blocks import check_outputs
 from ..core.presets import check_family, parse_band_sum, ratios
 from .base import ProspectraAlgorithm, citation_list
 from .styles import style_pseudocolor
@@ -58,7 +58,7 @@ class BandRatio(ProspectraAlgorithm):
             numerator, denominator, title = list(preset.numerator), list(preset.denominator), preset.label
         cut = self.cut(parameters, context)
         output = self.output_path(parameters, "OUTPUT", context)
-        check_output_path(output, image.sources)
+        check_outputs(image.sources, OUTPUT=output)
         feedback.pushInfo(f"{title} on {image.sensor.name}; bands mapped as {', '.join(image.band_names)}; "
                           f"scaling: {image.scaling_source}.")
         result = band_ratio(image, numerator, denominator, output, feedback, title, cut)

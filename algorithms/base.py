@@ -1,4 +1,5 @@
 """What every Prospectra algorithm shares: the image parameters, error translation, styling hand-off."""
+import math
 import os
 
 from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProcessingAlgorithm,
@@ -125,7 +126,23 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         return None if parameters.get(name) in (None, "") else self.parameterAsDouble(parameters, name, context)
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        """QGIS only says 'Incorrect parameter value for INPUT' for a file that is no raster: say which and why."""
+        """Where QGIS would only say 'Incorrect parameter value': a number that is not finite or out of its range,
+        a file that is no raster. The message names the parameter and what it takes."""
+        for definition in self.parameterDefinitions():
+            value = parameters.get(definition.name())
+            if not isinstance(definition, QgsProcessingParameterNumber) or value in (None, ""):
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                continue  # an expression or a model input: QGIS evaluates it
+            lo, hi = definition.minimum(), definition.maximum()
+            if not math.isfinite(number):
+                return False, f"{definition.name()}: {value} is not a finite number."
+            if not lo <= number <= hi:
+                span = " to ".join(f"{v:g}" for v in (lo, hi) if abs(v) < 1e300) or "any"
+                side = f"at least {lo:g}" if abs(hi) >= 1e300 else f"at most {hi:g}" if abs(lo) >= 1e300 else span
+                return False, f"{definition.name()}: {number:g} is out of range; it must be {side}."
         if not isinstance(self.parameterDefinition("INPUT"), QgsProcessingParameterMultipleLayers):
             return super().checkParameterValues(parameters, context)
         values = parameters.get("INPUT")
@@ -146,7 +163,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
 
     def output_path(self, parameters, name, context):
         path = self.parameterAsOutputLayer(parameters, name, context)
-        if path and not os.path.splitext(path)[1].lower() in (".tif", ".tiff"):
+        if path and os.path.splitext(path)[1].lower() not in (".tif", ".tiff"):
             raise InputError(name, f"'{path}' is not a GeoTIFF name; Prospectra writes .tif files.")
         return path
 

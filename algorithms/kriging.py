@@ -1,5 +1,4 @@
-from qgis.core import (NULL, QgsCoordinateTransform, QgsCsException, QgsFeatureRequest,
-                       QgsProcessingOutputFile,
+from qgis.core import (QgsProcessingOutputFile,
                        QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterBoolean,
                        QgsProcessingParameterCrs, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
@@ -12,53 +11,14 @@ from ..core.errors import InputError
 from ..core.geochem_report import json_path
 from ..core.kriging import (DEFAULT_LAGS, DEFAULT_NEIGHBOURS, VARIOGRAM_MODELS, Grid, kriging,
                             parse_variogram_parameters)
-from .compat import DOUBLE, FIELD_TYPES, INTEGER, NUMERIC_FIELD, POINTS, WKT_GDAL
+from .compat import DOUBLE, INTEGER, NUMERIC_FIELD, POINTS, WKT_GDAL
 from .base import ProspectraAlgorithm
+from .features import input_paths, read_points
 from .styles import style_pseudocolor
 
 MODEL_CHOICES = ["auto"] + list(VARIOGRAM_MODELS)
 # Sequential yellow-green-blue (ColorBrewer YlGnBu) for the variance: darker is less certain.
 VARIANCE_RAMP = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]
-
-
-def read_points(source, field, crs, context, points_parameter="INPUT", field_parameter="FIELD"):
-    """x, y (in crs) and the field's value of every point (each vertex of multipoints), and how many features
-    had no usable geometry. A text field is refused here, where its type is known."""
-    if source is None:
-        raise InputError(points_parameter, "choose a point layer.")
-    if not field:
-        raise InputError(field_parameter, "choose the numeric field that holds the measured values.")
-    fields = source.fields()
-    index = fields.lookupField(field)
-    if index < 0:
-        raise InputError(field_parameter, f"the point layer has no field '{field}'.")
-    if not fields.at(index).isNumeric():
-        # Decimal fields first: measurements are usually decimals, identifiers integers.
-        numeric = sorted((f for f in fields if f.isNumeric() and f.name().lower() != "fid"),
-                         key=lambda f: f.type() != FIELD_TYPES["double"])
-        numeric = [f.name() for f in numeric]
-        raise InputError(field_parameter, f"'{field}' is a {fields.at(index).typeName()} field, not numbers; choose "
-                                          f"a numeric field" + (f" (this layer has e.g. {', '.join(numeric[:5])})"
-                                                                if numeric else "") + ".")
-    transform = QgsCoordinateTransform(source.sourceCrs(), crs, context.transformContext())
-    xs, ys, values, no_geometry = [], [], [], 0
-    for feature in source.getFeatures(QgsFeatureRequest().setSubsetOfAttributes([index])):
-        geometry = feature.geometry()
-        if geometry is None or geometry.isEmpty():
-            no_geometry += 1
-            continue
-        try:
-            geometry.transform(transform)
-        except QgsCsException:
-            no_geometry += 1
-            continue
-        value = feature.attribute(index)
-        value = None if value is None or value == NULL else value
-        for p in geometry.vertices():
-            xs.append(p.x())
-            ys.append(p.y())
-            values.append(value)
-    return xs, ys, values, no_geometry
 
 
 class Kriging(ProspectraAlgorithm):
@@ -210,17 +170,6 @@ class Kriging(ProspectraAlgorithm):
             results["OUTPUT_REPORT"] = report
             results["OUTPUT_JSON"] = json_path(report)
         return results
-
-
-def input_paths(*inputs):
-    """File paths of the inputs (a path, or a layer's source without its '|layername=' part), so that no output
-    overwrites one."""
-    out = []
-    for item in inputs:
-        path = item if isinstance(item, str) else item.source() if hasattr(item, "source") else None
-        if path:
-            out.append(path.split("|")[0])
-    return out
 
 
 def _range(stats):

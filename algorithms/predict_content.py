@@ -3,7 +3,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
                        QgsProcessingParameterFile, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination)
 
-from ..core.blocks import check_output_path
+from ..core.blocks import check_outputs
 from ..core.content_prediction import anomaly_zones, predict_content
 from ..core.errors import InputError
 from ..core.onnx_model import bundled_choice, bundled_models, load_model
@@ -73,7 +73,8 @@ class PredictContent(ProspectraAlgorithm):
         if mode == 1 and parameters.get("THRESHOLD") in (None, ""):
             raise InputError("THRESHOLD", "give the content above which a pixel is anomalous.")
         output = self.output_path(parameters, "OUTPUT", context)
-        check_output_path(output, image.sources)
+        zones_path = self.parameterAsOutputLayer(parameters, "OUTPUT_ZONES", context) if mode else None
+        check_outputs(image.sources + [path], OUTPUT=output, OUTPUT_ZONES=zones_path.split("|")[0] if zones_path else None)
         unit = model.meta.get("unit", "")
         target = model.meta.get("target", "content")
         feedback.pushInfo(f"Model '{model.name}': {model.meta.get('estimator', '')}, {target} in {unit}; trained on "

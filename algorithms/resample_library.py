@@ -48,14 +48,14 @@ class ResampleLibrary(ProspectraAlgorithm):
 
     def execute(self, parameters, context, feedback):
         sensor = self.sensor(parameters, context)
-        library = endmember_library(split_names(self.parameterAsString(parameters, "SPECTRA", context)),
-                                    self.parameterAsFile(parameters, "LIBRARY", context) or None,
+        library_path = self.parameterAsFile(parameters, "LIBRARY", context) or None
+        output = self.parameterAsFileOutput(parameters, "OUTPUT", context)
+        plot = self.parameterAsFileOutput(parameters, "OUTPUT_PLOT", context) or None
+        check_outputs([library_path], OUTPUT=output, OUTPUT_PLOT=plot)
+        library = endmember_library(split_names(self.parameterAsString(parameters, "SPECTRA", context)), library_path,
                                     UNITS[self.parameterAsEnum(parameters, "WAVELENGTH_UNITS", context)],
                                     parameter="SPECTRA")
         bands = [b.name for b in sensor.bands if not b.thermal]
-        output = self.parameterAsFileOutput(parameters, "OUTPUT", context)
-        plot = self.parameterAsFileOutput(parameters, "OUTPUT_PLOT", context) or None
-        check_outputs([], OUTPUT=output, OUTPUT_PLOT=plot)
         matrix = library.resample(sensor, bands, "SPECTRA")
         write_resampled_csv(output, sensor, bands, library.names, matrix)
         feedback.pushInfo(f"{len(library)} spectra from {library.source} resampled to {sensor.name} "

@@ -100,7 +100,9 @@ class TagMinerals(ProspectraAlgorithm):
             raise InputError("MODEL", f"'{model.name}' is a {model.task} model; this algorithm runs tagging models.")
         output = self.output_path(parameters, "OUTPUT", context)
         probabilities = self.output_path(parameters, "OUTPUT_PROBABILITIES", context) or None
-        check_outputs(image.sources, OUTPUT=output, OUTPUT_PROBABILITIES=probabilities)
+        grid = self.parameterAsOutputLayer(parameters, "OUTPUT_GRID", context) or None
+        check_outputs(image.sources + [model.path], OUTPUT=output, OUTPUT_PROBABILITIES=probabilities,
+                      OUTPUT_GRID=grid.split("|")[0] if grid else None)
         threshold = self.optional_number(parameters, "THRESHOLD", context)
         threshold = model.threshold if threshold is None else threshold
         percent = self.parameterAsEnum(parameters, "PROBABILITY_UNIT", context) == 0

@@ -14,7 +14,7 @@ from ..core.inversion_report import write_inversion_report
 from ..core.inversion_samples import MAX_SURFACE_SAMPLES, point_samples, surface_samples
 from .compat import DOUBLE, INTEGER, NUMERIC_FIELD, POINTS
 from .base import ProspectraAlgorithm
-from .kriging import input_paths, read_points
+from .features import input_paths, read_points
 
 SAMPLE_SETS = ["Surface-to-surface: samples kriged onto the image grid (Cheng et al. 2023)",
                "Point-to-pixel: the pixel under each sample"]

@@ -12,6 +12,7 @@ from ..core.random_forest import BALANCING, MAX_SEARCH_SAMPLES, TRAINING_PACKAGE
 from ..core.training_samples import FeatureStack, extract_samples
 from .compat import ANY_FIELD, INTEGER, POINTS, POLYGONS, RASTER
 from .base import ProspectraAlgorithm
+from .features import input_paths
 
 CITATIONS = (
     "<p><b>Sources</b>: Rakhymberdina M. et al. (2025), Remote sensing technologies in the search for rare metal "
@@ -176,7 +177,7 @@ class TrainRandomForest(ProspectraAlgorithm):
             iterations=self.parameterAsInt(parameters, "SEARCH_ITERATIONS", context),
             max_trees=self.parameterAsInt(parameters, "MAX_TREES", context),
             seed=self.parameterAsInt(parameters, "SEED", context),
-            description=description, feedback=feedback)
+            description=description, feedback=feedback, inputs=input_paths(parameters.get("TRAINING")))
         m = result.metrics
         feedback.pushInfo(f"Overall accuracy {m['overall_accuracy']:.3f}, kappa {m['kappa']:.3f} "
                           f"({result.folds.description}); ONNX labels equal scikit-learn's on "

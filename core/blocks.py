@@ -35,24 +35,58 @@ def windows(width, height, block_pixels=None, input_block=(1, 1)):
             yield x, y, min(bw, width - x), min(bh, height - y)
 
 
-def check_output_path(path, inputs=(), parameter="OUTPUT"):
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(parameter, f"the folder '{folder}' does not exist; choose an existing folder.")
-    if not os.access(folder, os.W_OK):
-        raise InputError(parameter, f"the folder '{folder}' is not writable.")
-    target = os.path.realpath(path)
-    for p in inputs:
-        if os.path.realpath(p) == target:
-            raise InputError(parameter, f"'{path}' is one of the inputs; choose another file name "
-                                        f"(inputs are never overwritten).")
+def companions(path):
+    """What writing path puts on disk: the file, and the files written beside it under its name (a raster's
+    .qml style and .aux.xml, a report's JSON). A report's PNG figures (stem_*.png) are matched by prefix."""
+    stem, ext = os.path.splitext(path)
+    ext = ext.lower()
+    if ext in (".tif", ".tiff"):
+        return [path, stem + ".qml", path + ".aux.xml"]
+    if ext in (".html", ".htm"):
+        return [path, stem + ".json"]
+    return [path]
+
+
+def _same_file_key(path):
+    """One key per file: links resolved, case folded where the file system folds it (Windows)."""
+    return os.path.normcase(os.path.realpath(path))
 
 
 def check_outputs(inputs, **outputs):
-    """check_output_path for each PARAMETER=path; outputs left unset (None or empty) are skipped."""
-    for parameter, path in outputs.items():
-        if path:
-            check_output_path(path, inputs, parameter)
+    """Before any work, for each PARAMETER=path (unset ones skipped): its folder exists and is writable, and
+    neither it nor a file written beside it is an input or is written by another output. Errors name the
+    parameter at fault (and the other output)."""
+    given = {parameter: path for parameter, path in outputs.items() if path}
+    sources = {_same_file_key(p): p for p in inputs if p}
+    written = {}
+    for parameter, path in given.items():
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise InputError(parameter, f"the folder '{folder}' does not exist; choose an existing folder.")
+        if not os.access(folder, os.W_OK):
+            raise InputError(parameter, f"the folder '{folder}' is not writable.")
+        if os.path.isdir(path):
+            raise InputError(parameter, f"'{path}' is a folder; give a file name.")
+        if len(os.path.basename(path).encode()) > 200:  # room for the temporary name the writers add
+            raise InputError(parameter, f"the file name '{os.path.basename(path)[:40]}...' is longer than 200 bytes; "
+                                        f"choose a shorter one.")
+        figures = os.path.splitext(os.path.basename(path))[0] + "_" if path.lower().endswith((".html", ".htm")) else None
+        for source_key, source in sources.items():
+            if figures and os.path.dirname(source_key) == _same_file_key(folder) and \
+                    os.path.basename(source).startswith(figures) and source.lower().endswith(".png"):
+                raise InputError(parameter, f"writing '{path}' also writes its figures as {figures}*.png, which would "
+                                            f"overwrite the input '{source}'; choose another name.")
+        for written_path in companions(path):
+            key = _same_file_key(written_path)
+            if key in sources:
+                what = f"'{path}' is" if written_path == path else \
+                    f"writing '{path}' also writes '{os.path.basename(written_path)}', which is"
+                raise InputError(parameter, f"{what} one of the inputs ('{sources[key]}'); choose another file name "
+                                            f"(inputs are never overwritten).")
+            if key in written and written[key] != parameter:
+                raise InputError(parameter, f"{parameter} and {written[key]} would both write "
+                                            f"'{written_path}'; give each output its own file name.")
+            written[key] = parameter
 
 
 class RasterWriter:

@@ -275,12 +275,26 @@ def _one_grid(paths, datasets, resampling, resolution):
     return vrt, tuple(datasets)
 
 
+def _largest_value(ds):
+    """The largest magnitude a raster's data type holds (float rasters: the float32 range, as read)."""
+    kind = np.dtype(gdal.GetDataTypeName(ds.GetRasterBand(1).DataType).lower().replace("byte", "uint8"))
+    return float(np.iinfo(kind).max if kind.kind in "iu" else 1.0)
+
+
 def _scaling(paths, datasets, sensor, names, scaling, scale, offset):
     """({band: (scale, offset)}, how it was decided, nodata the product defines or None)."""
     if scaling == "custom":
         if scale is None or offset is None:
             raise InputError("SCALE", "custom scaling needs both SCALE and OFFSET.")
-        return {n: (float(scale), float(offset)) for n in names}, f"custom: DN x {scale} + {offset}", None
+        scale, offset = float(scale), float(offset)
+        for name, value in (("SCALE", scale), ("OFFSET", offset)):
+            if not math.isfinite(value):
+                raise InputError(name, f"{value} is not a finite number.")
+        largest = max(_largest_value(ds) for ds in datasets)
+        if not abs(scale) * largest + abs(offset) < np.finfo(np.float32).max:  # reflectance is float32
+            raise InputError("SCALE", f"DN x {scale:g} + {offset:g} would overflow reflectance (float32) for values up "
+                                      f"to {largest:g} in the input; Landsat and Sentinel-2 scales are about 1e-4.")
+        return {n: (scale, offset) for n in names}, f"custom: DN x {scale:g} + {offset:g}", None
     if scaling in FIXED_SCALINGS:
         s, o = FIXED_SCALINGS[scaling]
         return {n: (s, o) for n in names}, SCALINGS[scaling], 0 if scaling != "reflectance" else None

@@ -383,13 +383,14 @@ def _check_classes(samples):
 
 def train_random_forest(stack, samples, model_path, report_path, balancing="balanced", validation="spatial",
                         folds=5, block_pixels=0, iterations=20, max_trees=500, seed=42, description=None,
-                        feedback=None):
+                        feedback=None, inputs=()):
     """Tune, assess and fit a Random Forest on samples; write the ONNX model and the HTML + JSON report
-    (with PNG figures beside it). Nothing appears at the output paths unless everything succeeded."""
+    (with PNG figures beside it). Nothing appears at the output paths unless everything succeeded. inputs: files
+    read besides the image (the training layer), which no output may overwrite."""
     require("Random Forest training", *TRAINING_PACKAGES)
     from . import random_forest_report
 
-    check_outputs(stack.image.sources, MODEL=model_path, REPORT=report_path)
+    check_outputs(stack.sources + list(inputs), MODEL=model_path, REPORT=report_path)
     if balancing not in BALANCING:
         raise InputError("CLASS_BALANCING", f"unknown choice '{balancing}'; choose one of {', '.join(BALANCING)}.")
     dropped = _check_classes(samples)
@@ -591,7 +592,7 @@ def classify_random_forest(stack, model, output, probabilities=None, confidence=
     'valid_pixels'}. Memory stays flat: each window is read, predicted with onnxruntime and written."""
     image = stack.image
     outputs = [p for p in (output, probabilities, confidence) if p]
-    check_outputs(list(image.sources) + [model.path], OUTPUT=output, PROBABILITIES=probabilities,
+    check_outputs(stack.sources + [model.path], OUTPUT=output, PROBABILITIES=probabilities,
                   CONFIDENCE=confidence)
     if len(set(os.path.realpath(p) for p in outputs)) != len(outputs):
         raise InputError("OUTPUT", "the class, probability and confidence rasters need different file names.")

@@ -43,6 +43,7 @@ class FeatureStack:
                 text = band.GetDescription().strip()
                 self.extras.append((ds, b, band.GetNoDataValue(), f"extra {k}: {text}" if text else f"extra {k}"))
         self.names = self.bands + [e[3] for e in self.extras]
+        self.sources = list(image.sources) + list(extra_paths or ())  # every file read: none may be overwritten
         self.width, self.height = image.width, image.height
 
     def read(self, window):
