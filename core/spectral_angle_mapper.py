@@ -206,6 +206,18 @@ def class_limits(endmembers, sep=None, max_angle=None, class_angles=None):
     return angles, how
 
 
+def _class_max(dots, starts):
+    """Each class's largest member dot per pixel (members sorted by class, starts: each class's first row). Row by
+    row with np.maximum: 14x faster here than np.maximum.reduceat along the rows (107 members, 64 K pixels)."""
+    ends = np.r_[starts[1:], len(dots)]
+    out = np.empty((len(starts), dots.shape[1]), dots.dtype)
+    for c, (first, end) in enumerate(zip(starts, ends)):
+        np.copyto(out[c], dots[first])
+        for row in range(first + 1, end):
+            np.maximum(out[c], dots[row], out=out[c])
+    return out
+
+
 def classify_block(pixels, valid, unit, starts, group, cos_limits, margin, want_angles):
     """pixels: (bands, n) float32 reflectance; valid: (n,) bool; unit: (members, bands) unit spectra sorted by
     class, starts: each class's first member row; group: each class's group. Returns the classes (uint8), the
@@ -217,7 +229,7 @@ def classify_block(pixels, valid, unit, starts, group, cos_limits, margin, want_
     valid = valid & (pixels > 0).any(axis=0)  # all-zero or all-negative pixels have no spectrum
     norms = np.sqrt(np.einsum("bn,bn->n", pixels, pixels))
     dots = unit @ pixels
-    class_dots = np.maximum.reduceat(dots, starts, axis=0) if len(starts) < len(unit) else dots
+    class_dots = _class_max(dots, starts) if len(starts) < len(unit) else dots
     best_dot = class_dots.max(axis=0)
     candidates = np.flatnonzero(valid & (best_dot >= cos_limits.min() * norms))
     classes = np.zeros(pixels.shape[1], dtype=np.uint8)
@@ -231,9 +243,12 @@ def classify_block(pixels, valid, unit, starts, group, cos_limits, margin, want_
             n = norms[candidates]
             gap = np.arccos(np.clip(other / n, -1, 1)) - np.arccos(np.clip(best_dot[candidates] / n, -1, 1))
             ok &= gap > margin
-        chosen = candidates[ok]
-        classes[chosen] = best[ok] + 1
-        winner[chosen] = dots[:, chosen].argmax(axis=0)
+        chosen, chosen_class = candidates[ok], best[ok]
+        classes[chosen] = chosen_class + 1
+        ends = np.r_[starts[1:], len(unit)]
+        for c in np.unique(chosen_class):  # the best member, searched within the winning class only
+            mine = chosen[chosen_class == c]
+            winner[mine] = starts[c] + dots[starts[c]:ends[c]][:, mine].argmax(axis=0)
     classes[~valid] = CLASS_NODATA
     angles = None
     if want_angles:
