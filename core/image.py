@@ -89,7 +89,11 @@ class Image:
         for i, n in enumerate(names):
             band = self.ds.GetRasterBand(self.band_index[n])
             direct = out is not None and band.DataType == gdal.GDT_Float32 and stack[i].flags.c_contiguous
-            raw = band.ReadAsArray(xoff, yoff, w, h, buf_obj=stack[i] if direct else None)
+            try:
+                raw = band.ReadAsArray(xoff, yoff, w, h, buf_obj=stack[i] if direct else None)
+            except RuntimeError as e:  # a file cut short or damaged after an intact header
+                raise InputError("INPUT", f"band {n} could not be read at pixels {xoff}-{xoff + w}, rows "
+                                          f"{yoff}-{yoff + h}: the file is damaged or truncated ({e}).") from None
             if self.nodata[n] is not None:
                 valid &= raw != self.nodata[n]
             scale, offset = self.scaling[n]
@@ -149,7 +153,10 @@ class Image:
         valid = np.ones((bh, bw), dtype=bool)
         out = {}
         for n in names:
-            raw = self.ds.GetRasterBand(self.band_index[n]).ReadAsArray(buf_xsize=bw, buf_ysize=bh)
+            try:
+                raw = self.ds.GetRasterBand(self.band_index[n]).ReadAsArray(buf_xsize=bw, buf_ysize=bh)
+            except RuntimeError as e:
+                raise InputError("INPUT", f"band {n} could not be read: the file is damaged or truncated ({e}).") from None
             if self.nodata[n] is not None:
                 valid &= raw != self.nodata[n]
             s, o = self.scaling[n]
@@ -313,6 +320,18 @@ def _scaling(paths, datasets, sensor, names, scaling, scale, offset):
                                 f"scaling in SCALING, or 'custom' with SCALE and OFFSET.")
 
 
+def _product_number(text, what, metadata):
+    """A number from product metadata, or an error naming the file and the item."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value):
+        raise InputError("SCALING", f"{os.path.basename(metadata)} holds '{text}' for {what}, not a number: the "
+                                    f"product metadata is damaged. Repair it, or choose the scaling in SCALING.")
+    return value
+
+
 def _landsat_mtl(path, names):
     for mtl in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(path)), "*_MTL.txt"))):
         with open(mtl, errors="replace") as f:
@@ -323,12 +342,16 @@ def _landsat_mtl(path, names):
             m, a = values.get(f"REFLECTANCE_MULT_BAND_{n[1:]}"), values.get(f"REFLECTANCE_ADD_BAND_{n[1:]}")
             if m is None or a is None:
                 break
-            out[n] = (float(m), float(a))
+            out[n] = (_product_number(m, f"REFLECTANCE_MULT_BAND_{n[1:]}", mtl),
+                      _product_number(a, f"REFLECTANCE_ADD_BAND_{n[1:]}", mtl))
         else:
             if "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS" in text:
                 return out, f"surface reflectance scale and offset from {os.path.basename(mtl)}"
             # Level-1: TOA reflectance needs the sun elevation correction (USGS Landsat 8 handbook, eq. 5.2).
-            sun = math.sin(math.radians(float(values["SUN_ELEVATION"])))
+            sun = math.sin(math.radians(_product_number(values.get("SUN_ELEVATION"), "SUN_ELEVATION", mtl)))
+            if not sun > 0:
+                raise InputError("SCALING", f"{os.path.basename(mtl)}: the sun elevation is not above the horizon, so "
+                                            f"no top-of-atmosphere reflectance can be computed.")
             return ({n: (m / sun, a / sun) for n, (m, a) in out.items()},
                     f"top-of-atmosphere reflectance from {os.path.basename(mtl)}, sun elevation corrected")
     return None
@@ -343,14 +366,22 @@ def _sentinel2_mtd(path, names):
         for fn in ("MTD_MSIL2A.xml", "MTD_MSIL1C.xml"):
             mtd = os.path.join(folder, fn)
             if os.path.exists(mtd):
-                root = ET.parse(mtd).getroot()
+                try:
+                    root = ET.parse(mtd).getroot()
+                except ET.ParseError as e:
+                    raise InputError("SCALING", f"{fn} beside the input is not readable XML ({e}).") from None
                 quant, offsets = None, {}
                 for el in root.iter():
                     tag = el.tag.split("}")[-1]
                     if tag in ("BOA_QUANTIFICATION_VALUE", "QUANTIFICATION_VALUE"):
-                        quant = float(el.text)
+                        quant = _product_number(el.text, tag, mtd)
                     elif tag in ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET"):
-                        offsets[_S2_INDEX[int(el.get("band_id"))]] = float(el.text)
+                        band = el.get("band_id", "")
+                        if not band.isdigit() or int(band) >= len(_S2_INDEX):
+                            raise InputError("SCALING", f"{fn}: {tag} has band_id '{band}', not 0-12.")
+                        offsets[_S2_INDEX[int(band)]] = _product_number(el.text, f"{tag} of band {band}", mtd)
+                if quant is not None and quant <= 0:
+                    raise InputError("SCALING", f"{fn}: the quantification value is {quant:g}; it must be positive.")
                 if quant:
                     return ({n: (1.0 / quant, offsets.get(n, 0.0) / quant) for n in names},
                             f"quantification value {quant:g} and offsets {sorted(set(offsets.values())) or [0]} "

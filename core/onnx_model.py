@@ -180,6 +180,10 @@ def load_model(path, parameter="MODEL", bands=None, patch_size=None):
         norm = json.loads(meta["normalisation"]) if meta.get("normalisation") else None
         mean = np.asarray(norm["mean"], np.float32) if norm else None
         std = np.asarray(norm["std"], np.float32) if norm else None
+        colours = json.loads(meta.get("colours", "[]"))
+        threshold = float(meta.get("threshold", 0.5))
+        if not isinstance(classes, list) or not isinstance(colours, list) or not 0 <= threshold <= 1:
+            raise ValueError("classes and colours must be JSON lists and the threshold a number from 0 to 1")
     except (ValueError, KeyError, TypeError) as e:
         raise InputError(parameter, f"'{os.path.basename(path)}' has malformed Prospectra metadata: {e}.") from None
     for dim, expected, what in ((shape[1], len(model_bands), "bands"), (shape[2], patch, "patch size"),
@@ -192,6 +196,5 @@ def load_model(path, parameter="MODEL", bands=None, patch_size=None):
                                     f"positive std per band ({len(model_bands)}).")
     if task != "regression" and not classes:
         raise InputError(parameter, f"'{os.path.basename(path)}' names no classes in its metadata.")
-    return OnnxModel(path, task, meta.get("sensor", ""), model_bands, patch, stride, classes,
-                     json.loads(meta.get("colours", "[]")), float(meta.get("threshold", 0.5)), mean, std, meta,
-                     declared)
+    return OnnxModel(path, task, meta.get("sensor", ""), model_bands, patch, stride, classes, colours, threshold, mean,
+                     std, meta, declared)

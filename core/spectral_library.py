@@ -7,6 +7,7 @@ import csv
 import difflib
 import functools
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -224,8 +225,14 @@ def _wavelength_factor(wavelengths, units, parameter):
 def read_csv_library(path, units="auto", parameter="LIBRARY"):
     """CSV: a header row, then either wavelength + one column per spectrum, or (as Prospectra writes
     resampled libraries) a 'band' column, an optional 'centre_nm' column and one column per spectrum."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
+    except UnicodeDecodeError:  # Latin-1 and other 8-bit text: numbers and names still read
+        with open(path, newline="", encoding="latin-1") as f:
+            rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
+    except csv.Error as e:
+        raise InputError(parameter, f"'{os.path.basename(path)}' is not a CSV text file ({e}).") from None
     if len(rows) < 3 or len(rows[0]) < 2:
         raise InputError(parameter, f"'{os.path.basename(path)}' needs a header row and at least two rows of "
                                     f"wavelength (or band) and reflectance.")
@@ -239,6 +246,10 @@ def read_csv_library(path, units="auto", parameter="LIBRARY"):
         except ValueError:
             raise InputError(parameter, f"'{os.path.basename(path)}': '{text}' in {where} is not a number.") from None
 
+    for i, r in enumerate(rows[1:]):
+        if len(r) != len(header):
+            raise InputError(parameter, f"'{os.path.basename(path)}': row {i + 2} has {len(r)} cells, the header "
+                                        f"{len(header)}; every row needs one value per column.")
     values = np.array([[number(c, f"row {i + 2}") for c in r[first_value:len(header)]] for i, r in enumerate(rows[1:])])
     source = f"'{os.path.basename(path)}'"
     names = header[first_value:]
@@ -247,6 +258,9 @@ def read_csv_library(path, units="auto", parameter="LIBRARY"):
         return SpectralLibrary([Spectrum(n, values[:, i], bands=bands, info={"source": path})
                                 for i, n in enumerate(names)], source)
     wavelengths = np.array([number(r[0], "the wavelength column") for r in rows[1:]])
+    if not np.isfinite(wavelengths).all():
+        row = int(np.flatnonzero(~np.isfinite(wavelengths))[0]) + 2
+        raise InputError(parameter, f"'{os.path.basename(path)}': row {row} has no wavelength; every row needs one.")
     wavelengths = wavelengths * _wavelength_factor(wavelengths, units, parameter)
     return SpectralLibrary([Spectrum(n, values[:, i], wavelengths=wavelengths, info={"source": path})
                             for i, n in enumerate(names)], source)
@@ -256,7 +270,7 @@ _ENVI_TYPES = {1: np.uint8, 2: np.int16, 3: np.int32, 4: np.float32, 5: np.float
 
 
 def read_envi_header(path):
-    with open(path) as f:
+    with open(path, errors="replace") as f:
         text = f.read()
     if not text.lstrip().upper().startswith("ENVI"):
         raise ValueError("not an ENVI header")
@@ -273,20 +287,27 @@ def read_envi_library(path, parameter="LIBRARY"):
     header_path = next((p for p in (path + ".hdr", base + ".hdr") if os.path.exists(p)), None)
     if header_path is None:
         raise InputError(parameter, f"'{os.path.basename(path)}' has no ENVI header (.hdr) beside it.")
+    name = os.path.basename(header_path)
     try:
         h = read_envi_header(header_path)
         samples, lines = int(h["samples"]), int(h["lines"])
         dtype = np.dtype(_ENVI_TYPES[int(h.get("data type", 4))]).newbyteorder(">" if h.get("byte order") == "1" else "<")
         offset = int(h.get("header offset", 0))
-    except (KeyError, ValueError) as e:
-        raise InputError(parameter, f"'{os.path.basename(header_path)}' is not a readable ENVI header ({e}).") from None
+        factor = float(h.get("reflectance scale factor", 1) or 1)
+        wavelengths = np.array([float(w) for w in h["wavelength"]]) if "wavelength" in h else None
+    except (KeyError, ValueError, UnicodeDecodeError) as e:
+        raise InputError(parameter, f"'{name}' is not a readable ENVI header ({e}).") from None
+    if samples <= 0 or lines <= 0 or offset < 0 or not (math.isfinite(factor) and factor > 0):
+        raise InputError(parameter, f"'{name}': samples and lines must be positive, the header offset not negative "
+                                    f"and the reflectance scale factor a positive number.")
     data = np.fromfile(path, dtype=dtype, offset=offset)
     if data.size != samples * lines:
         raise InputError(parameter, f"'{os.path.basename(path)}' holds {data.size} values; its header promises "
                                     f"{lines} spectra x {samples} channels.")
-    data = data.reshape(lines, samples).astype(np.float64) * float(h.get("reflectance scale factor", 1) or 1)
+    data = data.reshape(lines, samples).astype(np.float64) * factor
     names = h.get("spectra names") or [f"spectrum {i + 1}" for i in range(lines)]
-    wavelengths = np.array([float(w) for w in h["wavelength"]]) if "wavelength" in h else None
+    if len(names) != lines:
+        raise InputError(parameter, f"'{name}' names {len(names)} spectra but holds {lines}; give one name per spectrum.")
     if wavelengths is None or len(wavelengths) != samples:
         raise InputError(parameter, f"'{os.path.basename(header_path)}' lists no wavelength for each of its "
                                     f"{samples} channels.")

@@ -128,3 +128,89 @@ def test_null_labels_among_sam_points_are_skipped_not_a_class(qgis_processing, t
     rat = ds.GetRasterBand(1).GetDefaultRAT()
     names = [rat.GetValueAsString(i, 1) for i in range(rat.GetRowCount())]
     assert "NULL" not in names and set(names) <= {"unclassified", "calcite", "background", "calcite / background"}
+
+
+LIBRARY_ROWS = "".join(f"{w},{0.2 + w / 10000},{0.3}\n" for w in range(400, 2501, 10))
+
+
+@pytest.mark.parametrize("name, content", [
+    ("ragged.csv", "wavelength,rock,soil\n" + LIBRARY_ROWS + "2510,0.4\n"),
+    ("binary.csv", b"\x00\x01\x02\xff\xfe" * 200),
+    ("blank_wavelength.csv", "wavelength,rock,soil\n" + LIBRARY_ROWS + ",0.4,0.3\n"),
+])
+def test_malformed_csv_libraries(refused, s2, tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    refused("prospectra:spectralanglemapper", {"INPUT": [s2], "LIBRARY": str(path), "OUTPUT_RULE": None,
+                                               "OUTPUT_SUMMARY": None}, "LIBRARY")
+
+
+def test_a_latin1_csv_library_is_read_with_its_accents(qgis_processing, s2, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(("wavelength,roche altérée,sol\n" + LIBRARY_ROWS).encode("latin-1"))
+    out = str(tmp_path / "classes.tif")
+    qgis_processing.run("prospectra:spectralanglemapper", {"INPUT": [s2], "LIBRARY": str(path), "OUTPUT": out,
+                                                           "OUTPUT_RULE": None, "OUTPUT_SUMMARY": None})
+    ds = gdal.Open(out)
+    rat = ds.GetRasterBand(1).GetDefaultRAT()
+    assert "roche altérée" in [rat.GetValueAsString(i, 1) for i in range(rat.GetRowCount())]
+
+
+ENVI_HEADER = ("ENVI\nsamples = 211\nlines = 2\nbands = 1\nheader offset = {offset}\nfile type = ENVI Spectral Library\n"
+               "data type = 4\nbyte order = 0\nwavelength units = Nanometers\nreflectance scale factor = {factor}\n"
+               "spectra names = {{{names}}}\nwavelength = {{{wavelengths}}}\n")
+
+
+@pytest.mark.parametrize("offset, factor, names, bad_wavelength", [
+    (0, "1", "rock, soil", "abc"), (0, "one", "rock, soil", None), (0, "1", "rock, soil, leaf", None),
+    (-8, "1", "rock, soil", None)])
+def test_malformed_envi_libraries(refused, s2, tmp_path, offset, factor, names, bad_wavelength):
+    wavelengths = [str(w) for w in range(400, 2510, 10)]
+    if bad_wavelength:
+        wavelengths[5] = bad_wavelength
+    sli = tmp_path / "lib.sli"
+    np.full((2, 211), 0.3, np.float32).tofile(sli)
+    (tmp_path / "lib.hdr").write_text(ENVI_HEADER.format(offset=offset, factor=factor, names=names,
+                                                         wavelengths=", ".join(wavelengths)))
+    refused("prospectra:spectralanglemapper", {"INPUT": [s2], "LIBRARY": str(sli), "OUTPUT_RULE": None,
+                                               "OUTPUT_SUMMARY": None}, "LIBRARY", "lib.hdr")
+
+
+@pytest.mark.parametrize("bad", ['REFLECTANCE_MULT_BAND_3 = "abc"', 'SUN_ELEVATION = nan'])
+def test_landsat_metadata_with_non_numeric_values(refused, tmp_path, bad):
+    cube = np.full((7, 8, 8), 9000, np.uint16)
+    path = write_raster(tmp_path / "LC08_L1TP_TEST_B1-7.tif", cube, gdal.GDT_UInt16, crs=32633,
+                        descriptions=[f"B{i}" for i in range(1, 8)])
+    lines = [f"REFLECTANCE_MULT_BAND_{i} = 2.0E-05\nREFLECTANCE_ADD_BAND_{i} = -0.1" for i in range(1, 8)]
+    text = "\n".join(lines) + "\nSUN_ELEVATION = 45.0\n"
+    key = bad.split(" = ")[0]
+    text = "\n".join(bad if line.startswith(key + " ") else line for line in text.splitlines())
+    (tmp_path / "LC08_L1TP_TEST_MTL.txt").write_text(text)
+    refused("prospectra:bandratio", {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli")}, "SCALING",
+            "LC08_L1TP_TEST_MTL.txt", "not a number")
+
+
+def test_sentinel2_metadata_with_a_non_numeric_quantification(refused, tmp_path):
+    path = write_raster(tmp_path / "s2.tif", np.full((12, 8, 8), 2000, np.uint16), gdal.GDT_UInt16, crs=32633)
+    (tmp_path / "MTD_MSIL2A.xml").write_text("<root><BOA_QUANTIFICATION_VALUE>ten thousand"
+                                             "</BOA_QUANTIFICATION_VALUE></root>")
+    refused("prospectra:bandratio", {"INPUT": [path]}, "SCALING", "MTD_MSIL2A.xml", "not a number")
+
+
+@pytest.mark.parametrize("meta", [{"colours": "red, green"}, {"threshold": "high"}, {"threshold": "nan"}])
+def test_model_metadata_that_is_not_json_or_not_a_number(refused, tmp_path, meta):
+    from data.tiny_models import band_mean_model
+
+    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    model = band_mean_model(tmp_path / "model.onnx", bands, 4, extra_meta=meta)
+    path = write_raster(tmp_path / "l8.tif", np.full((7, 16, 16), 0.2, np.float32), crs=32633, descriptions=bands)
+    refused("prospectra:tagminerals", {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model,
+                                       "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": None}, "MODEL", "malformed")
+
+
+def test_a_raster_truncated_after_its_header(refused, tmp_path):
+    cube = np.random.default_rng(0).uniform(0.05, 0.5, (12, 600, 600)).astype(np.float32)
+    path = write_raster(tmp_path / "cut.tif", cube, crs=32633)
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+    refused("prospectra:bandratio", {"INPUT": [path]}, "INPUT", "damaged or truncated")
