@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .band_matrix_cnn import BandMatrixCnn
 from .errors import InputError
 
 MODEL_NAMES = {"linear": "Multiple linear regression", "pls": "Partial least squares",
@@ -61,7 +62,7 @@ def blocked_split(groups, test_fraction=1 / 3, seed=0):
 @dataclass
 class Fit:
     key: str
-    estimator: object  # a scikit-learn pipeline, or a torch module for the CNN
+    estimator: object  # a scikit-learn pipeline, or the BandMatrixCnn
     train: dict
     test: dict
     cv_rmse: float
@@ -106,92 +107,6 @@ def _ScaledTargetMLP(**kw):  # noqa: N802 (a class factory: scikit-learn is impo
     return ScaledTargetMLP(**kw)
 
 
-def torch_available():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-class _CnnRegressor:
-    """Cheng et al. (2023), section 3.2: the 4 GF-2 bands copied four times into a 4 x 4 matrix (n bands:
-    n x n), a 2 x 2 convolution, max-pooling, a dense layer, dropout keeping 70 %, learning rate 0.001. The
-    paper trains 5,000 iterations; here Adam runs until a 15 % validation part stops improving (at most 200
-    epochs). Standardisation of inputs and target is folded into the exported network."""
-
-    def __init__(self, seed):
-        self.seed = seed
-
-    def build(self, n_bands):
-        import torch
-        from torch import nn
-
-        side = (n_bands - 1 + 1) // 2  # after the 2 x 2 convolution and 2 x 2 max-pooling (rounded up)
-
-        class Net(nn.Module):
-            def __init__(self, mean, std, y_mean, y_std):
-                super().__init__()
-                self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1))
-                self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1))
-                self.y_mean, self.y_std = float(y_mean), float(y_std)
-                self.conv = nn.Conv2d(1, 16, 2)
-                self.pool = nn.MaxPool2d(2, ceil_mode=True)
-                self.dense = nn.Linear(16 * side * side, 32)
-                self.drop = nn.Dropout(0.3)  # keep 0.7
-                self.out = nn.Linear(32, 1)
-
-            def forward(self, x):
-                z = (x.reshape(x.shape[0], -1) - self.mean) / self.std
-                matrix = z.reshape(-1, 1, 1, n_bands).repeat(1, 1, n_bands, 1)  # the bands copied n times
-                h = self.pool(torch.relu(self.conv(matrix)))
-                h = self.drop(torch.relu(self.dense(h.flatten(1))))
-                return self.out(h) * self.y_std + self.y_mean
-
-        return Net
-
-    def fit(self, x, y):
-        import torch
-
-        torch.manual_seed(self.seed)
-        torch.set_num_threads(1)  # a network this small runs fastest on one thread
-        rng = np.random.default_rng(self.seed)
-        val = rng.random(len(x)) < 0.15
-        Net = self.build(x.shape[1])
-        self.net = Net(x[~val].mean(axis=0), x[~val].std(axis=0) + 1e-9, y[~val].mean(), y[~val].std() + 1e-12)
-        opt = torch.optim.Adam(self.net.parameters(), lr=1e-3)
-        xt, yt = torch.tensor(x[~val], dtype=torch.float32), torch.tensor(y[~val], dtype=torch.float32)[:, None]
-        xv, yv = torch.tensor(x[val], dtype=torch.float32), torch.tensor(y[val], dtype=torch.float32)[:, None]
-        best, state, patience = np.inf, None, 0
-        for _ in range(200):
-            self.net.train()
-            order = torch.randperm(len(xt))
-            for b in range(0, len(xt), 256):
-                idx = order[b:b + 256]
-                opt.zero_grad()
-                loss = torch.mean((self.net(xt[idx]) - yt[idx]) ** 2)
-                loss.backward()
-                opt.step()
-            self.net.eval()
-            with torch.no_grad():
-                v = float(torch.mean((self.net(xv) - yv) ** 2)) if len(xv) else float(loss)
-            if v < best - 1e-12:
-                best, state, patience = v, {k: t.clone() for k, t in self.net.state_dict().items()}, 0
-            else:
-                patience += 1
-                if patience >= 20:
-                    break
-        self.net.load_state_dict(state)
-        self.net.eval()
-        return self
-
-    def predict(self, x):
-        import torch
-
-        with torch.no_grad():
-            return self.net(torch.tensor(x, dtype=torch.float32)).numpy()[:, 0]
-
-
 def fit_models(x, y, groups, test, keys=None, seed=0, feedback=None):
     """Fit each model on the training part, measure on both parts, and cross-validate on the training part
     (5 folds of whole spatial blocks) to choose. Returns (fits sorted by CV RMSE, notes)."""
@@ -199,9 +114,6 @@ def fit_models(x, y, groups, test, keys=None, seed=0, feedback=None):
 
     keys = list(keys or MODEL_NAMES)
     notes = []
-    if "cnn" in keys and not torch_available():
-        keys.remove("cnn")
-        notes.append("The CNN was not fitted: PyTorch is not installed (pip install torch, CPU build).")
     train = ~test
     if train.sum() < MIN_SAMPLES or test.sum() < 2:
         raise InputError("INPUT", f"{int(train.sum())} training and {int(test.sum())} test samples: too few to fit "
@@ -217,7 +129,7 @@ def fit_models(x, y, groups, test, keys=None, seed=0, feedback=None):
             feedback.pushInfo(f"Fitting {MODEL_NAMES[key]} ...")
 
         def make():
-            return _CnnRegressor(seed) if key == "cnn" else _sklearn_model(key, x.shape[1], seed)
+            return BandMatrixCnn(seed) if key == "cnn" else _sklearn_model(key, x.shape[1], seed)
 
         cv_errors = []
         if folds >= 2:
@@ -239,12 +151,7 @@ def export_onnx(fit, path, bands, sensor_id, scaling, target, unit, training_dat
 
     n = len(bands)
     if fit.key == "cnn":
-        import torch
-
-        torch.onnx.export(fit.estimator.net, torch.zeros(1, n, 1, 1), path, input_names=["pixels"],
-                          output_names=["content"], dynamic_axes={"pixels": {0: "batch"}, "content": {0: "batch"}},
-                          opset_version=17, dynamo=False)
-        model = onnx.load(path)
+        model = fit.estimator.to_onnx()
     else:
         from skl2onnx import convert_sklearn
         from skl2onnx.common.data_types import FloatTensorType

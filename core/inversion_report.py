@@ -3,6 +3,7 @@ held-out parts, cross-validation, the chosen model, and predicted-vs-measured pl
 import numpy as np
 
 from .geochem_report import NO_PLOT, esc, figure, fmt, json_path, page, png, table, write_atomic, write_json
+from .band_matrix_cnn import AS_BUILT, DEVIATIONS
 from .inversion import rating
 
 REFERENCES = [
@@ -55,6 +56,8 @@ def write_inversion_report(path, fits, chosen, info, split, target, unit, y, tes
               f"whole spatial blocks); the held-out part played no role in the choice. RPD = SD of the measured values "
               f"/ RMSE; Cheng et al. (2023) call R2 >= 0.9 with RPD >= 3 excellent (here also: RPD >= 2 good, >= 1.4 "
               f"fair, below poor).</p>"
+            + ("<h2>The CNN as built</h2>" + f"<p>{esc(AS_BUILT)}</p><p>{esc(DEVIATIONS)}</p>"
+               if any(f.key == "cnn" for f in fits) else "")
             + "<h2>Predicted against measured</h2>" + _scatter(fits, y[~test], y[test], target)
             + "<h2>Sample set</h2>" + table(["item", "value"], [[esc(k), esc(v)] for k, v in info.items()])
             + "<h2>References</h2><ul>" + "".join(f"<li>{esc(r)}</li>" for r in REFERENCES) + "</ul>")

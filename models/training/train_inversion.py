@@ -10,7 +10,6 @@ spatial blocks, all five models fitted and the best chosen by cross-validated RM
 Then the chosen model maps a second, independent simulated scene (another seed), and is scored against that
 scene's true content.
 
-    .venv/bin/pip install -c constraints.txt torch==2.13.0   # for the CNN candidate (development only)
     .venv/bin/python models/training/train_inversion.py"""
 import datetime
 import json
@@ -111,8 +110,8 @@ R2 {ind['r2']:.3f}, RMSE {ind['rmse']:.3f} % and RPD {ind['rpd']:.2f} against th
 {s['n']} of those pixels is kept in `models/heldout/inversion_gf2_pms_sample.npz`: R2 {s['r2']:.3f}, RMSE
 {s['rmse']:.3f} %; `test/core/test_bundled_inversion.py` re-measures it and fails below these figures.
 
-**Reproduce.** `.venv/bin/python models/training/train_inversion.py` (with PyTorch installed for the CNN
-candidate; trained {m['trained']}). Licence GPL-3.0-or-later; spectra USGS splib07 (public domain).
+**Reproduce.** `.venv/bin/python models/training/train_inversion.py` (the CNN candidate is numpy, nothing to
+install; trained {m['trained']}). Licence GPL-3.0-or-later; spectra USGS splib07 (public domain).
 """
     with open(os.path.join(MODELS, "inversion_gf2_pms.md"), "w") as f:
         f.write(text)

@@ -54,8 +54,9 @@ def test_exported_model_predicts_as_the_fitted_one(tmp_path, key):
     assert fit.test["r2"] > 0.5
 
 
-def test_cnn_where_pytorch_is_installed(tmp_path):
-    pytest.importorskip("torch")
+def test_the_papers_cnn_trains_in_every_install_and_onnxruntime_agrees(tmp_path):
+    """No deep-learning package: the CNN is numpy, and onnxruntime (which runs the full 2-D convolution and pooling
+    on the band matrix) reproduces its predictions from the exported graph."""
     x, y, rows, cols = synthetic(800)
     groups = spatial_blocks(rows, cols, 16)
     test = blocked_split(groups)
@@ -64,6 +65,25 @@ def test_cnn_where_pytorch_is_installed(tmp_path):
     path = export_onnx(fit, str(tmp_path / "cnn.onnx"), ["B1", "B2", "B3", "B4"], "gf2_pms", "reflectance",
                        "RE2O3", "%", "simulated test data")
     assert np.allclose(load_model(path).predict(x[test][:, :, None, None])[:, 0], fit.predicted_test, atol=1e-4)
+
+
+def test_cnn_gradients_match_finite_differences():
+    from prospectra.core.band_matrix_cnn import BandMatrixCnn
+
+    rng = np.random.default_rng(3)
+    z, t = rng.normal(0, 1, (40, 4)), rng.normal(0, 1, 40)
+    net = BandMatrixCnn()
+    net._init(4, rng)
+    out, cache = net._forward(z)
+    grads = net._backward(out - t, cache)
+    for key, weights in net.w.items():
+        for index in map(tuple, rng.integers(0, weights.shape, (3, weights.ndim))):
+            weights[index] += 1e-6
+            up = np.mean((net._forward(z)[0] - t) ** 2)
+            weights[index] -= 2e-6
+            down = np.mean((net._forward(z)[0] - t) ** 2)
+            weights[index] += 1e-6
+            assert grads[key][index] == pytest.approx((up - down) / 2e-6, rel=1e-4, abs=1e-8), key
 
 
 def test_too_few_samples():
