@@ -8,6 +8,8 @@ from ..core.blocks import check_outputs
 from ..core.errors import InputError
 from ..core.onnx_model import bundled_choice, bundled_models, load_model
 from ..core.patch_tagging import tag_image
+from ..core.spectral_angle_mapper import IDENTIFIED, identifiability
+from ..core.spectral_library import usgs_mineral_names
 from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGONS, POLYGON_WKB, field
 from .base import ProspectraAlgorithm
 from .spectral_angle_mapper import split_names
@@ -93,11 +95,27 @@ class TagMinerals(ProspectraAlgorithm):
         model.check_image(image, parameter)
         return model
 
+    @staticmethod
+    def warn_unidentifiable(model, sensor, feedback):
+        """A warning naming the model's minerals that the sensor cannot tell apart from the model's others (the
+        leave-one-sample-out measure of docs/identifiability.md); classes USGS does not hold are not judged."""
+        known = [c for c in model.classes if c.lower() in usgs_mineral_names()]
+        if len(known) < 2:
+            return
+        _, rows = identifiability(sensor, known)
+        weak = [f"{name} ({share:.0%}" + (f", mistaken for {confusions[0][1]}" if confusions else "") + ")"
+                for name, _, share, confusions, _ in rows if share < IDENTIFIED]
+        if weak:
+            feedback.reportError(f"Warning: '{model.name}' tags minerals that {sensor.name} cannot identify reliably "
+                                 f"among its classes (unseen USGS samples identified, docs/identifiability.md): "
+                                 f"{'; '.join(weak)}. Treat those tags as guesses.", False)
+
     def execute(self, parameters, context, feedback):
         image = self.image(parameters, context)
         model = self.model(parameters, context, image)
         if model.task != "tagging":
             raise InputError("MODEL", f"'{model.name}' is a {model.task} model; this algorithm runs tagging models.")
+        self.warn_unidentifiable(model, image.sensor, feedback)
         output = self.output_path(parameters, "OUTPUT", context)
         probabilities = self.output_path(parameters, "OUTPUT_PROBABILITIES", context) or None
         grid = self.parameterAsOutputLayer(parameters, "OUTPUT_GRID", context) or None

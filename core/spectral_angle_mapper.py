@@ -364,3 +364,35 @@ def map_minerals(image, library, bands, output, feedback, output_rule=None, max_
                    spectra=len(library), separability=separability_lines(given, tested),
                    joined=[g for g in groups if len(g) > 1])
     return summary
+
+
+TABLE_LEVEL = 0.3  # reflectance of identifiability()'s simulated pixels before the brightness factor
+
+
+def sensor_bands(sensor):
+    """The bands spectral matching uses by default: those with a reflective response, less the atmospheric ones."""
+    _, curves = sensor.srf()
+    return [b for b in sensor.band_names if b in curves and b not in sensor.atmospheric_bands]
+
+
+def identifiability(sensor, minerals):
+    """What the sensor can identify among minerals, leaving one USGS sample out at a time (separability() at
+    NOMINAL_NOISE and TABLE_LEVEL, all minerals at once). Rows (mineral, samples, share identified, [(share,
+    confused with)], share unclassified) for the minerals with two or more samples covering the bands."""
+    from .spectral_library import usgs_mineral_samples
+
+    bands = sensor_bands(sensor)
+    library, matrix, _ = usgs_mineral_samples(minerals).resample_covering(sensor, bands)
+    endmembers = endmembers_from_library(library, matrix)
+    sep = separability(endmembers, np.full(len(bands), NOMINAL_NOISE), np.full(len(bands), TABLE_LEVEL))
+    k = len(endmembers.names)
+    rows = []
+    for i, name in enumerate(endmembers.names):
+        if not sep.trials[i]:
+            continue  # a single sample: nothing to leave it out against
+        share = sep.confusion[i] / sep.trials[i]
+        confusions = sorted(((share[j], endmembers.names[j]) for j in range(k) if j != i and share[j] >= 0.05),
+                            reverse=True)[:3]
+        samples = len({s for s, c in zip(endmembers.samples, endmembers.member_class) if c == i})
+        rows.append((name, samples, float(share[i]), confusions, float(share[k])))
+    return bands, rows

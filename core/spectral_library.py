@@ -188,6 +188,12 @@ def usgs_endmembers(names, parameter="ENDMEMBERS"):
     return SpectralLibrary(chosen, library.source)
 
 
+def usgs_mineral_names():
+    """Lower-case names of the minerals the bundled library holds, with their aliases ('sericite')."""
+    names = {s.info["mineral"].lower() for s in usgs_library().spectra if s.info["mineral"]}
+    return names | {a.lower() for a in usgs_selection()["aliases"]}
+
+
 def usgs_mineral_samples(names, parameter="ENDMEMBERS"):
     """Every USGS reflectance (AREF) sample of each mineral named, as spectra named by the mineral as asked,
     so that a class stands for the mineral rather than for one arbitrary sample (each spectrum's info keeps its

@@ -62,16 +62,27 @@ def test_grid_of_tagged_patches_only(qgis_processing, tmp_path):
 
 
 def test_bundled_model_is_chosen_for_the_sensor(qgis_processing, tmp_path):
+    from qgis.core import QgsProcessingFeedback
+
     from data.simulated_minerals import make_scene
+
+    class Log(QgsProcessingFeedback):
+        errors = []
+
+        def reportError(self, error, fatal=False):  # noqa: N802
+            self.errors.append(error)
 
     path = tmp_path / "simulated_s2.tif"
     make_scene(path, "sentinel2a_msi")
     out = str(tmp_path / "tags.tif")
     qgis_processing.run("prospectra:tagminerals", {"INPUT": [str(path)], "OUTPUT": out,
-                                                   "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": None})
+                                                   "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": None}, feedback=Log())
     ds = gdal.Open(out)
     assert ds.GetMetadataItem("PROSPECTRA_MODEL") == "tagger_sentinel2_msi"
     assert os.path.exists(str(tmp_path / "tags.qml"))
+    # The model offers minerals Sentinel-2 cannot identify among its classes: the warning names them
+    warning = next(e for e in Log.errors if "cannot identify reliably" in e)
+    assert "Dolomite" in warning and "Calcite" in warning and "Malachite" not in warning
 
 
 def test_tagging_bad_inputs(run_fails, tmp_path):
