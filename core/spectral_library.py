@@ -21,6 +21,8 @@ LIBRARY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "library"
 USGS_CITATION = ("Kokaly, R.F., Clark, R.N., Swayze, G.A., et al., 2017, USGS Spectral Library Version 7: "
                  "U.S. Geological Survey Data Series 1035, doi:10.3133/ds1035")
 COVERAGE = 0.99  # a band is resampled only if the spectrum covers 99 % of its response
+HEATED = re.compile(r"\(\d+C\)")  # a laboratory heating temperature in a USGS key: '..._(400C)_...'
+
 
 
 @dataclass
@@ -195,15 +197,17 @@ def usgs_mineral_names():
 
 
 def usgs_mineral_samples(names, parameter="ENDMEMBERS"):
-    """Every USGS reflectance (AREF) sample of each mineral named, as spectra named by the mineral as asked,
-    so that a class stands for the mineral rather than for one arbitrary sample (each spectrum's info keeps its
-    file key and sample id). A sample title or file key gives that one sample; aliases ('Sericite') and absent
-    minerals behave as in usgs_endmembers."""
+    """Every suitable USGS sample of each mineral named, as spectra named by the mineral as asked, so that a
+    class stands for the mineral rather than for one arbitrary sample (each spectrum's info keeps its file key
+    and sample id). Suitable: a reflectance (AREF) measurement of a sample not heated in the laboratory (USGS
+    marks those with the temperature in parentheses, e.g. 'Alunite RES-9 Summitville (400C)': heating changes the
+    mineral). A sample title or file key gives that one sample; aliases ('Sericite') and absent minerals behave
+    as in usgs_endmembers."""
     library = usgs_library()
     aliases = {a.lower(): m.lower() for a, m in usgs_selection()["aliases"].items()}
     by_mineral = {}
     for s in library.spectra:
-        if s.info["mineral"] and s.info["measurement"] == "AREF":
+        if s.info["mineral"] and s.info["measurement"] == "AREF" and not HEATED.search(s.name):
             by_mineral.setdefault(s.info["mineral"].lower(), []).append(s)
     chosen = []
     for name in names:

@@ -209,9 +209,10 @@ def main():
         ("Mineral tagging (CNN)", "tagminerals", cuprite_as_oli,
          dict(oli, OUTPUT=o("cuprite_tags.tif"), OUTPUT_PROBABILITIES=o("cuprite_tag_probabilities.tif"),
               OUTPUT_GRID=o("cuprite_tag_grid.gpkg")),
-         "The bundled Landsat tagger, trained on simulated patches only. Compare with the truth map: it tags "
-         "sericite (white mica) almost everywhere and misses calcite; the agreement line says how often it is "
-         "right. A screening aid, not a map.",
+         "The bundled Landsat tagger, trained on simulated patches only and offering only the minerals Landsat "
+         "can identify (calcite is not among them). Compare with the truth map: the agreement line says how "
+         "often it is right here. On real, mixed ground it finds some alunite and rarely tags the white mica: "
+         "a screening aid, not a map.",
          cuprite_about + " As OLI: TM 1-5, 7 stand for OLI B2-B7, and TM1 also for OLI B1, which TM lacks."),
         ("Sentinel-2 L1C SWIR geology 12-8A-4", "bandcomposite", l1c,
          dict(composite(s2_sensor, "msi_12_8a_4", "s2_l1c_jp2_composite_12_8a_4.tif"), RESAMPLING=2),

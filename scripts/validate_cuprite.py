@@ -274,7 +274,7 @@ def random_forest(workdir, per_class=60):
 TAG_TRUTH = {"Alunite": (ALUNITE,), "Sericite": (MICA,), "Calcite": (CARBONATE,)}
 
 
-def tagging(workdir, cover=0.10):
+def tagging(workdir, model_path=None, cover=0.10):
     """The bundled Landsat tagger on Cuprite as OLI: TM 1-5, 7 stand for OLI B2-B7 (their bands match closely),
     and TM1 also for OLI B1 (coastal aerosol, 433-453 nm), which TM lacks. A patch's true tags are the minerals
     covering at least `cover` of it in the Tetracorder map."""
@@ -286,7 +286,7 @@ def tagging(workdir, cover=0.10):
     gdal.Translate(as_oli, os.path.join(CUPRITE, "cuprite_tm.tif"), bandList=[1, 1, 2, 3, 4, 5, 6])
     image = open_image(as_oli, "landsat8_oli", band_order=["B1", "B2", "B3", "B4", "B5", "B6", "B7"], scaling="custom",
                        scale=0.0001, offset=0.0)
-    model = load_model(bundled_model_for(sensor("landsat8_oli")))
+    model = load_model(model_path or bundled_model_for(sensor("landsat8_oli")))
     cells = []
     tag_image(image, model, os.path.join(workdir, "tags.tif"), NullFeedback(), stride=model.patch_size,
               on_patches=lambda c, p: cells.append((c.copy(), p.copy())))
@@ -295,6 +295,8 @@ def tagging(workdir, cover=0.10):
     probabilities = np.concatenate([p for _, p in cells])
     out = {}
     for mineral, codes in TAG_TRUTH.items():
+        if mineral not in model.classes:
+            continue
         k = model.classes.index(mineral)
         actual = np.array([np.isin(t[r0:r1, c0:c1], codes).mean() >= cover for c0, r0, c1, r1 in boxes])
         predicted = probabilities[:, k] >= model.threshold
@@ -479,7 +481,9 @@ def write_docs(results):
               f"The bundled `tagger_landsat_oli.onnx` on the scene as OLI (TM 1-5, 7 for OLI B2-B7; TM1 also stands "
               f"for OLI B1, which TM lacks), {g['patches']} patches of {g['patch_size']} x {g['patch_size']} pixels. "
               "A patch's true tags are the minerals covering at least 10 % of it in the Tetracorder map. Of the "
-              "tagger's minerals, three occur here (sericite = white mica).", "",
+              f"tagger's minerals, {len(g['classes'])} occur here ({', '.join(g['classes'])}; sericite = white mica). "
+              "The tagger was trained on simulated patches only, with USGS samples held out, and it does not "
+              "offer the minerals Landsat cannot identify (calcite among them): see its model card.", "",
               "| mineral | patches with it | patches tagged | precision | recall | F1 |", "|---|---|---|---|---|---|"]
     for name, row in g["classes"].items():
         lines.append(f"| {name} | {row['patches_true']} | {row['patches_tagged']} | {row['precision']:.3f} | "

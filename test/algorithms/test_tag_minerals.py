@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from osgeo import gdal, ogr
 
+from data.rasters import write_raster
 from data.tiny_models import band_mean_model, brute_force_probabilities
 from test_band_algorithms import SENSORS
 from data.tagging_scene import OLI, scene
@@ -80,9 +81,27 @@ def test_bundled_model_is_chosen_for_the_sensor(qgis_processing, tmp_path):
     ds = gdal.Open(out)
     assert ds.GetMetadataItem("PROSPECTRA_MODEL") == "tagger_sentinel2_msi"
     assert os.path.exists(str(tmp_path / "tags.qml"))
-    # The model offers minerals Sentinel-2 cannot identify among its classes: the warning names them
+    # The bundled model offers only minerals Sentinel-2 can identify: no warning
+    assert not [e for e in Log.errors if "cannot identify reliably" in e]
+
+
+def test_a_model_naming_minerals_the_sensor_cannot_identify_is_run_with_a_warning(qgis_processing, tmp_path):
+    from qgis.core import QgsProcessingFeedback
+
+    class Log(QgsProcessingFeedback):
+        errors = []
+
+        def reportError(self, error, fatal=False):  # noqa: N802
+            self.errors.append(error)
+
+    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    model = band_mean_model(tmp_path / "carbonates.onnx", bands, 4, classes=["Calcite", "Dolomite", "Malachite"])
+    path = write_raster(tmp_path / "l8.tif", np.full((7, 16, 16), 0.2, np.float32), crs=32633, descriptions=bands)
+    qgis_processing.run("prospectra:tagminerals", {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"),
+                                                   "MODEL_FILE": model, "OUTPUT": str(tmp_path / "tags.tif"),
+                                                   "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": None}, feedback=Log())
     warning = next(e for e in Log.errors if "cannot identify reliably" in e)
-    assert "Dolomite" in warning and "Calcite" in warning and "Malachite" not in warning
+    assert "Calcite" in warning and "Dolomite" in warning and "Malachite" not in warning
 
 
 def test_tagging_bad_inputs(run_fails, tmp_path):
