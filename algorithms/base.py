@@ -6,11 +6,13 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
                        QgsProcessingException,
                        QgsProcessingLayerPostProcessorInterface,
                        QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterNumber, QgsProcessingParameterString, QgsRasterLayer)
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
+                       QgsProcessingParameterString, QgsRasterLayer)
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import PIP_NAMES, Canceled, InputError, MissingPackage, require
 from ..core.image import RESAMPLINGS, SCALINGS, open_image, open_raster
+from ..core.outputs import OutputTransaction
 from ..core.sensors import sensors
 from .compat import ADVANCED, DOUBLE, RASTER
 from .provider_icon import ICON
@@ -154,10 +156,26 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                     return False, str(e)
         return super().checkParameterValues(parameters, context)
 
+    def output_files(self, parameters, context):
+        """The file paths of every output parameter set (a layer's '|layername=' part dropped)."""
+        paths = []
+        for definition in self.destinationParameterDefinitions():
+            if parameters.get(definition.name()) in (None, ""):
+                continue
+            try:
+                path = (self.parameterAsFileOutput if isinstance(definition, QgsProcessingParameterFileDestination)
+                        else self.parameterAsOutputLayer)(parameters, definition.name(), context)
+            except Exception:  # noqa: BLE001 (a value QGIS cannot turn into a path: the run says why later)
+                continue
+            if path and not path.startswith(("memory:", "ogr:", "postgres")):
+                paths.append(path.split("|")[0])
+        return paths
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
             require(self.displayName(), *self.packages)
-            return self.execute(parameters, context, feedback)
+            with OutputTransaction(self.output_files(parameters, context)):  # all outputs, or none
+                return self.execute(parameters, context, feedback)
         except (InputError, Canceled, MissingPackage) as e:
             raise QgsProcessingException(str(e)) from None
 

@@ -35,6 +35,13 @@ def windows(width, height, block_pixels=None, input_block=(1, 1)):
             yield x, y, min(bw, width - x), min(bh, height - y)
 
 
+def temporary_name(path, suffix=""):
+    """A hidden name beside path for writing it: '.<name>.<process id>.<random>.part<suffix>'. The process id
+    lets a later run remove what a killed run left (outputs.recover)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part{suffix}")
+
+
 def companions(path):
     """What writing path puts on disk: the file, and the files written beside it under its name (a raster's
     .qml style and .aux.xml, a report's JSON). A report's PNG figures (stem_*.png) are matched by prefix."""
@@ -101,8 +108,7 @@ class RasterWriter:
     def __init__(self, path, width, height, bands, dtype, geotransform, projection, nodata,
                  descriptions=None, predictor=None, zlevel=None, threads=2):
         self.path = path
-        self.tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
-                                f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.part.tif")
+        self.tmp = temporary_name(path, ".tif")
         gdal_type = gdal.GetDataTypeByName(np.dtype(dtype).name.replace("uint8", "Byte"))
         opts = ["TILED=YES", f"BLOCKXSIZE={TILE}", f"BLOCKYSIZE={TILE}", "COMPRESS=DEFLATE",
                 "BIGTIFF=IF_SAFER", f"PREDICTOR={predictor or (3 if np.dtype(dtype).kind == 'f' else 2)}",

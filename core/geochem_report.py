@@ -5,9 +5,10 @@ import html
 import io
 import json
 import os
-import uuid
 
 import numpy as np
+
+from .blocks import temporary_name
 
 STYLE = ("body{font-family:sans-serif;max-width:60em;margin:1em auto;color:#222}"
          "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #bbb;padding:.2em .6em;text-align:right}"
@@ -70,7 +71,7 @@ def page(title, body):
 
 
 def write_atomic(path, text):
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.part")
+    tmp = temporary_name(path)
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
             f.write(text)

@@ -10,7 +10,6 @@ import datetime
 import importlib
 import json
 import os
-import uuid
 import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from osgeo import gdal
 
-from .blocks import RasterWriter, bounded_cache, check_outputs, windows
+from .blocks import RasterWriter, bounded_cache, check_outputs, temporary_name, windows
 from .errors import Canceled, InputError, require
 from .palettes import lithology_colours
 from .training_samples import FeatureStack, spatial_blocks
@@ -341,8 +340,7 @@ class _Staged:
         self.pairs = []
 
     def path(self, final):
-        tmp = os.path.join(os.path.dirname(os.path.abspath(final)),
-                           f".{os.path.basename(final)}.{uuid.uuid4().hex[:8]}.part")
+        tmp = temporary_name(final)
         self.pairs.append((tmp, final))
         return tmp
 

@@ -214,3 +214,40 @@ def test_a_raster_truncated_after_its_header(refused, tmp_path):
     with open(path, "r+b") as f:
         f.truncate(os.path.getsize(path) // 2)
     refused("prospectra:bandratio", {"INPUT": [path]}, "INPUT", "damaged or truncated")
+
+
+def test_a_cancelled_run_keeps_every_earlier_output_and_leaves_no_new_one(qgis_processing, s2, tmp_path):
+    """Outputs that existed (a class map and its summary from an earlier run) come back byte for byte; the tag grid
+    QGIS creates before the run starts does not stay."""
+    from qgis.core import QgsProcessingException
+
+    from conftest import cancel_above
+    from data.tiny_models import band_mean_model
+
+    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    model = band_mean_model(tmp_path / "model.onnx", bands, 4)
+    cube = np.random.default_rng(0).uniform(0.05, 0.5, (7, 600, 600)).astype(np.float32)
+    scene = write_raster(tmp_path / "l8.tif", cube, crs=32633, descriptions=bands)
+    old_tags = write_raster(tmp_path / "tags.tif", np.ones((1, 8, 8), np.uint8))
+    (tmp_path / "tags.qml").write_text("<qgis>an earlier style</qgis>")
+    before = checksums(tmp_path)
+    with pytest.raises(QgsProcessingException, match="Canceled"):
+        qgis_processing.run("prospectra:tagminerals", {
+            "INPUT": [scene], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model, "OUTPUT": old_tags,
+            "OUTPUT_PROBABILITIES": str(tmp_path / "probabilities.tif"), "OUTPUT_GRID": str(tmp_path / "grid.gpkg")},
+            feedback=cancel_above(30))
+    assert checksums(tmp_path) == before
+
+
+def test_a_killed_runs_leftovers_are_undone_by_the_next_run(qgis_processing, s2, tmp_path):
+    """A run killed outright leaves its kept-aside original and its temporary files; the next run writing into
+    the folder puts the original back and removes the temporary files (their process no longer exists)."""
+    dead = 2 ** 22 + 12345  # above Linux's default pid_max: no such process
+    original = b"the user's own file"
+    (tmp_path / f".ratio.tif.{dead}.kept").write_bytes(original)
+    (tmp_path / "ratio.tif").write_bytes(b"half of a killed run's output")
+    (tmp_path / f".ratio.tif.{dead}.0123abcd.part.tif").write_bytes(b"partial")
+    (tmp_path / f".report.html.{dead}.89abcdef.part").write_bytes(b"partial")
+    qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(tmp_path / "other.tif")})
+    assert (tmp_path / "ratio.tif").read_bytes() == original
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]
