@@ -10,7 +10,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
                        QgsProcessingParameterString, QgsRasterLayer)
 from qgis.PyQt.QtGui import QIcon
 
-from ..core.errors import PIP_NAMES, Canceled, InputError, MissingPackage, require
+from ..core.errors import PIP_NAMES, InputError, ProspectraError, require
 from ..core.image import RESAMPLINGS, SCALINGS, open_image, open_raster
 from ..core.outputs import OutputTransaction
 from ..core.sensors import sensors
@@ -176,7 +176,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             require(self.displayName(), *self.packages)
             with OutputTransaction(self.output_files(parameters, context)):  # all outputs, or none
                 return self.execute(parameters, context, feedback)
-        except (InputError, Canceled, MissingPackage) as e:
+        except ProspectraError as e:  # the one place engine errors become QGIS's
             raise QgsProcessingException(str(e)) from None
 
     def output_path(self, parameters, name, context):

@@ -2,7 +2,12 @@
 import importlib
 
 
-class InputError(ValueError):
+class ProspectraError(Exception):
+    """The engine's own errors, not Python's: the algorithm base turns each into one message for the user, and
+    engine code never mistakes a bug (a ValueError, a RuntimeError) for one of them or the other way round."""
+
+
+class InputError(ProspectraError):
     """A bad input, named by the parameter the user set (e.g. 'BAND_ORDER')."""
 
     def __init__(self, parameter, message):
@@ -10,11 +15,11 @@ class InputError(ValueError):
         self.parameter = parameter
 
 
-class MissingPackage(RuntimeError):
+class MissingPackage(ProspectraError):
     """An optional Python package an algorithm needs is not installed; the message says how to install it."""
 
 
-class Canceled(RuntimeError):
+class Canceled(ProspectraError):
     """The user pressed cancel; outputs in progress have been removed."""
 
 

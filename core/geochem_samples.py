@@ -58,6 +58,10 @@ def numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="IN
     if len(v) < minimum:
         raise InputError(parameter, f"'{field}' has a value at only {len(v)} of the {len(values)} sample points "
                                     f"({counts['no_value']} are empty); at least {minimum} are needed to {purpose} it.")
+    if not np.isfinite(v).all() or np.abs(v).max() > 1e100:  # squared differences must stay finite in a variogram
+        bad = v[~np.isfinite(v) | (np.abs(v) > 1e100)][0]
+        raise InputError(parameter, f"'{field}' holds {bad:g}, which is no measurement; remove or correct it "
+                                    f"(values must be finite and below 1e100 in size).")
     if v.min() == v.max():
         raise InputError(parameter, f"'{field}' is {v[0]:g} at every one of the {len(v)} samples: a constant field "
                                     f"has no variation to {purpose}; choose another field.")

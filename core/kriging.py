@@ -16,7 +16,7 @@ from osgeo import gdal, osr
 
 from .band_composite import cumulative_cut
 from .blocks import RasterWriter, Subsample, bounded_cache, step, windows
-from .errors import InputError, MissingPackage, require
+from .errors import InputError, require
 from .geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
                              write_json)
 from .geochem_samples import numeric_samples, refuse_duplicates
@@ -147,8 +147,14 @@ def parse_variogram_parameters(text, model):
     unknown = [n for n in given if n not in accepted]
     if "sill" in given and "psill" in given:
         unknown.append("sill and psill together")
+    bad = [f"{n}={v:g}" for n, v in given.items() if not np.isfinite(v) or v < 0 or (n != "nugget" and v == 0)]
+    if bad:
+        raise InputError("VARIOGRAM_PARAMETERS", f"{', '.join(bad)}: sill and range must be positive and the nugget "
+                                                 f"not negative.")
     if "sill" in given:
         given["psill"] = given.pop("sill") - given.get("nugget", 0.0)
+        if given["psill"] <= 0:
+            raise InputError("VARIOGRAM_PARAMETERS", "the sill must be larger than the nugget.")
     missing = [n for n in names if n not in given]
     if unknown or missing:
         need = ", ".join("sill (or psill)" if n == "psill" else n for n in names)
@@ -223,6 +229,21 @@ def cross_validation(ok, neighbours):
             "mae": float(np.abs(error).mean()), "predicted": predicted, "variance": variance}
 
 
+def _refuse_far_samples(samples, grid, inside):
+    """Samples that all lie far from the grid (a wrong CRS or extent) would fill it with their mean: refused.
+    Far: farther from the grid's centre than its own diagonal, for every sample."""
+    if inside.any():
+        return
+    info = grid.describe("")
+    x0, y0, x1, y1 = info["extent"]
+    diagonal = np.hypot(x1 - x0, y1 - y0)
+    nearest = float(np.min(np.hypot(samples.x - (x0 + x1) / 2, samples.y - (y0 + y1) / 2)))
+    if nearest > diagonal:
+        raise InputError("EXTENT", f"none of the {len(samples)} samples of INPUT lies in or near the grid (the nearest "
+                                   f"is {nearest:.4g} map units from its centre, {nearest / diagonal:.0f} times its "
+                                   f"diagonal): check the extent and the layers' coordinate systems.")
+
+
 def _variogram_candidates(samples, model, nlags, weight, parameters, neighbours, feedback):
     """[(model, OrdinaryKriging or None, cross-validation or None, error text or None)] for the models tried."""
     models = VARIOGRAM_MODELS if model == "auto" else (model,)
@@ -235,9 +256,7 @@ def _variogram_candidates(samples, model, nlags, weight, parameters, neighbours,
             if not np.isfinite(cv["rmse"]):
                 raise np.linalg.LinAlgError("the cross-validation gave no finite error")
             out.append((m, ok, cv, None))
-        except (ValueError, RuntimeError, np.linalg.LinAlgError) as e:
-            if isinstance(e, MissingPackage):
-                raise
+        except (ValueError, RuntimeError, np.linalg.LinAlgError) as e:  # pykrige's own failures; ours propagate
             out.append((m, None, None, str(e) or type(e).__name__))
     if not any(ok is not None for _, ok, _, _ in out):
         detail = "; ".join(f"{m}: {err}" for m, _, _, err in out)
@@ -278,6 +297,7 @@ def kriging(x, y, values, field, grid, output, feedback, output_variance=None, v
         raise InputError("N_CLOSEST", f"{neighbours} neighbour cannot be kriged; use 2 or more (16 is usual), or 0 "
                                       f"for all samples.")
     inside = grid.contains(samples.x, samples.y)
+    _refuse_far_samples(samples, grid, inside)
     limit, backend = _one_blas_thread()
     with limit:
         candidates = _variogram_candidates(samples, variogram_model, nlags, weight, variogram_parameters,

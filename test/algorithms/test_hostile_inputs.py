@@ -251,3 +251,24 @@ def test_a_killed_runs_leftovers_are_undone_by_the_next_run(qgis_processing, s2,
     qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(tmp_path / "other.tif")})
     assert (tmp_path / "ratio.tif").read_bytes() == original
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]
+
+
+KRIGE = {"FIELD": "La_ppm_511", "PIXEL_SIZE": 2000, "EXTENT": "346000,414000,7458000,7540000 [EPSG:3067]"}
+
+
+def test_kriging_blames_the_parameter_at_fault(refused, till_json, tmp_path):
+    refused("prospectra:kriging", dict(KRIGE, INPUT=till_json, VARIOGRAM_MODEL=4,
+                                       VARIOGRAM_PARAMETERS="sill=-5, range=40000, nugget=1"),
+            "VARIOGRAM_PARAMETERS", "sill=-5")
+    far = dict(KRIGE, INPUT=till_json, EXTENT="-5000000,-4990000,1000000,1010000 [EPSG:3067]")
+    refused("prospectra:kriging", far, "EXTENT", "none of the", "samples of INPUT lies in or near the grid")
+
+
+def test_kriging_refuses_a_value_that_is_no_measurement(refused, tmp_path):
+    path = str(tmp_path / "huge.json")
+    gdal.VectorTranslate(path, TILL, format="GeoJSON", options=["-limit", "60"])
+    text = open(path).read()
+    first = text.index('"La_ppm_511": ') + len('"La_ppm_511": ')
+    end = min(text.index(",", first), text.index("}", first))
+    open(path, "w").write(text[:first] + "1e300" + text[end:])
+    refused("prospectra:kriging", dict(KRIGE, INPUT=path), "FIELD", "1e+300, which is no measurement")

@@ -12,9 +12,9 @@ from osgeo import gdal, ogr
 import prospectra.core.blocks as blocks
 from conftest import RecordingFeedback
 from data.simulated_till_raster import TILL, till_points
-from prospectra.core.errors import Canceled, InputError, NullFeedback
+from prospectra.core.errors import Canceled, InputError, MissingPackage, NullFeedback
 from prospectra.core.geochem_samples import numeric_samples
-from prospectra.core.kriging import (NODATA, PARAMETER_NAMES, Grid, MissingPackage, fit_variogram, kriging,
+from prospectra.core.kriging import (NODATA, PARAMETER_NAMES, Grid, fit_variogram, kriging,
                                      leave_one_out, parse_variogram_parameters)
 
 FIELD = "La_ppm_511"
