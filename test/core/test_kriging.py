@@ -43,7 +43,7 @@ def read(path):
     return band.ReadAsArray().astype(np.float64), band.GetNoDataValue(), ds.GetGeoTransform()
 
 
-@pytest.mark.parametrize("model", ["spherical", "exponential", "linear"])
+@pytest.mark.parametrize("model", ["spherical", "exponential", "linear", "gaussian", "power"])
 def test_grid_equals_pykrige_with_the_same_moving_neighbourhood(till, tmp_path, monkeypatch, model):
     x, y, z, wkt = till
     monkeypatch.setattr(blocks, "TILE", 16)  # small windows: many blocks on a small grid
@@ -63,6 +63,35 @@ def test_grid_equals_pykrige_with_the_same_moving_neighbourhood(till, tmp_path, 
     fitted = summary["variogram"]["parameters"]
     assert [fitted[n] for n in PARAMETER_NAMES[model]] == pytest.approx(reference.variogram_model_parameters,
                                                                         rel=1e-9)
+
+
+def test_shared_neighbourhoods_on_a_fine_rotated_grid_equal_pykrige(till):
+    """Many pixels per neighbour set (the case the sharing is for), on a grid that is not north-up: every pixel
+    equals pykrige's own moving-window solve."""
+    from prospectra.core.kriging import SharedNeighbourhoods
+
+    x, y, z, _ = till
+    ok = pykrige_ok.OrdinaryKriging(x, y, z, variogram_model="spherical", nlags=12)
+    rows, cols = np.mgrid[0:90, 0:110]
+    px = 360000.0 + cols * 150.0 + rows * 40.0  # a sheared, rotated pixel lattice
+    py = 7500000.0 - rows * 150.0 + cols * 30.0
+    got, got_var = SharedNeighbourhoods(ok, 16).krige(px, py)
+    expected, expected_var = ok.execute("points", px.ravel(), py.ravel(), backend="loop", n_closest_points=16)
+    assert np.allclose(got, expected, rtol=1e-9, atol=0) and np.allclose(got_var, expected_var, rtol=1e-9, atol=0)
+
+
+def test_spherical_variogram_equals_pykriges():
+    from prospectra.core.kriging import variogram
+
+    class Fitted:
+        variogram_model = "spherical"
+        variogram_model_parameters = [80.0, 40000.0, 12.0]
+
+    from pykrige.variogram_models import spherical_variogram_model
+
+    d = np.linspace(0.0, 120000.0, 10001)
+    assert np.allclose(variogram(Fitted)(d), spherical_variogram_model(Fitted.variogram_model_parameters, d),
+                       rtol=1e-13, atol=0)
 
 
 def test_global_neighbourhood_equals_pykrige(till, tmp_path):
