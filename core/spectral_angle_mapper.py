@@ -7,7 +7,9 @@ sample at a time (separability()): classes the sensor cannot tell apart merge in
 class's default maximum angle is how far an unseen sample of it falls from the library (95th percentile).
 A pixel takes the class of the smallest angle if that angle is within the class's maximum angle and the
 next-best class of another group is more than the noise angle further away; otherwise it is unclassified (0)."""
-from contextlib import nullcontext
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -278,26 +280,39 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
     chunk_pixels = 2 ** 16
     geo = (image.geotransform, image.projection)
     size = (image.width, image.height)
-    with bounded_cache(), RasterWriter(output, *size, 1, np.uint8, *geo, CLASS_NODATA, ["class"]) as w, \
-            (RasterWriter(output_rule, *size, len(names), np.float32, *geo, RULE_NODATA, names)
-             if output_rule else nullcontext()) as rule:
+    with ExitStack() as stack_of, bounded_cache(), \
+            RasterWriter(output, *size, 1, np.uint8, *geo, CLASS_NODATA, ["class"]) as w, \
+            (RasterWriter(output_rule, *size, len(names), np.float32, *geo, RULE_NODATA, names, fast=True)
+             if output_rule else nullcontext()) as rule:  # angles barely compress: spend little CPU on it
         if colours:  # before any pixel: a GeoTIFF cannot take a colour table once data is flushed
             w.set_classes({0: ("unclassified", UNCLASSIFIED_COLOUR),
                            **{k + 1: (n, c) for k, (n, c) in enumerate(zip(names, colours))}})
+        pool = stack_of.enter_context(ThreadPoolExecutor(os.cpu_count() or 1))
         for win, stack, valid in image.blocks(bands, feedback):
             x, y, width, height = win
             rows = max(1, chunk_pixels // width)
-            for r in range(0, height, rows):
-                part = stack[:, r:r + rows].reshape(len(bands), -1)
+            classes = np.empty((height, width), np.uint8)
+            angles = np.empty((len(names), height, width), np.float32) if output_rule else None
+
+            def chunk(r):
+                """Classify rows r.. of the window into its buffers; numpy releases the GIL, so chunks run
+                side by side on every core. Returns the chunk's class and best-member counts."""
+                part = stack[:, r:r + rows].reshape(len(bands), -1)  # a view: bands x pixels
                 h = part.shape[1] // width
-                classes, winner, block_angles = classify_block(part, valid[r:r + rows].ravel(), unit, starts, group,
-                                                               cos_limits, margin, output_rule is not None)
-                w.write(0, x, y + r, classes.reshape(h, width))
-                counts += np.bincount(classes, minlength=256)
-                wins += np.bincount(winner[winner >= 0], minlength=len(unit))
-                if output_rule:
-                    for k in range(len(names)):
-                        rule.write(k, x, y + r, block_angles[k].reshape(h, width))
+                c, winner, a = classify_block(part, valid[r:r + rows].ravel(), unit, starts, group, cos_limits,
+                                              margin, angles is not None)
+                classes[r:r + h] = c.reshape(h, width)
+                if angles is not None:
+                    angles[:, r:r + h] = a.reshape(len(names), h, width)
+                return np.bincount(c, minlength=256), np.bincount(winner[winner >= 0], minlength=len(unit))
+
+            for c, m in pool.map(chunk, range(0, height, rows)):
+                counts += c
+                wins += m
+            # Whole windows of whole tiles: each tile is compressed once, never read back half written.
+            w.write(0, x, y, classes)
+            for k in range(len(names) if output_rule else 0):
+                rule.write(k, x, y, angles[k])
         if counts[:CLASS_NODATA].sum() == 0:
             raise InputError("INPUT", f"no pixel has a valid spectrum in bands {', '.join(bands)}: the image is "
                                       f"nodata, zero or negative there.")
