@@ -3,7 +3,7 @@ appears under its final name when everything was written."""
 import math
 import os
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 from osgeo import gdal
@@ -176,6 +176,18 @@ class RasterWriter:
                 if os.path.exists(p):
                     os.remove(p)
         return False
+
+
+def one_blas_thread():
+    """(context limiting BLAS to one thread, whether it could). Where the engine runs its own threads (or pykrige
+    its C loop), BLAS threads only oversubscribe the cores; and one thread computes a matrix product the same
+    way whatever else runs, so SAM gives the same bits on a cluster's tiles as in one process. threadpoolctl
+    comes with scikit-learn; without it BLAS keeps its threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return nullcontext(), False
+    return threadpool_limits(1, user_api="blas"), True
 
 
 @contextmanager

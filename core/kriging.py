@@ -17,7 +17,7 @@ import numpy as np
 from osgeo import gdal, osr
 
 from .band_composite import cumulative_cut
-from .blocks import RasterWriter, Subsample, bounded_cache, step, windows
+from .blocks import RasterWriter, Subsample, bounded_cache, one_blas_thread, step, windows
 from .errors import Canceled, InputError, require
 from .geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
                              write_json)
@@ -48,14 +48,11 @@ def ordinary_kriging_class():
 
 
 def _one_blas_thread():
-    """pykrige's C loop solves one tiny system per pixel; a multi-threaded BLAS spends more time waking threads
-    than solving (measured 5-25x slower on 2 cores), so BLAS gets one thread while kriging. threadpoolctl comes
-    with scikit-learn; without it the pure-Python loop backend is faster than C with threads."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return nullcontext(), "loop"
-    return threadpool_limits(1, user_api="blas"), "C"
+    """One BLAS thread while kriging (blocks.one_blas_thread): pykrige's C loop solves one tiny system per pixel,
+    and a multi-threaded BLAS spends more time waking threads than solving (5-25x slower on 2 cores). Without
+    threadpoolctl the pure-Python loop backend is faster than C with threads."""
+    limit, limited = one_blas_thread()
+    return limit, "C" if limited else "loop"
 
 
 # ---- the grid ------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .blocks import RasterWriter, bounded_cache
+from .blocks import TILE, RasterWriter, bounded_cache, one_blas_thread
 from .errors import InputError
 from .palettes import UNCLASSIFIED_COLOUR, mineral_colours
 
@@ -275,12 +275,11 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
     cos_limits = np.cos(np.asarray(limits, dtype=np.float64)).astype(np.float32)
     counts = np.zeros(256, dtype=np.int64)
     wins = np.zeros(len(unit), dtype=np.int64)
-    # Pixels handed to the kernel at once: small enough for its products to stay in the CPU caches
+    # The kernel gets TILE x TILE = 64 K pixels at once: small enough for its products to stay in the CPU caches
     # (measured 29 ns/pixel at 64 K pixels against 52 at 1 M, 20 endmembers, 10 bands).
-    chunk_pixels = 2 ** 16
     geo = (image.geotransform, image.projection)
     size = (image.width, image.height)
-    with ExitStack() as stack_of, bounded_cache(), \
+    with ExitStack() as stack_of, bounded_cache(), one_blas_thread()[0], \
             RasterWriter(output, *size, 1, np.uint8, *geo, CLASS_NODATA, ["class"]) as w, \
             (RasterWriter(output_rule, *size, len(names), np.float32, *geo, RULE_NODATA, names, fast=True)
              if output_rule else nullcontext()) as rule:  # angles barely compress: spend little CPU on it
@@ -290,23 +289,27 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
         pool = stack_of.enter_context(ThreadPoolExecutor(os.cpu_count() or 1))
         for win, stack, valid in image.blocks(bands, feedback):
             x, y, width, height = win
-            rows = max(1, chunk_pixels // width)
             classes = np.empty((height, width), np.uint8)
             angles = np.empty((len(names), height, width), np.float32) if output_rule else None
 
-            def chunk(r):
-                """Classify rows r.. of the window into its buffers; numpy releases the GIL, so chunks run
-                side by side on every core. Returns the chunk's class and best-member counts."""
-                part = stack[:, r:r + rows].reshape(len(bands), -1)  # a view: bands x pixels
-                h = part.shape[1] // width
-                c, winner, a = classify_block(part, valid[r:r + rows].ravel(), unit, starts, group, cos_limits,
-                                              margin, angles is not None)
-                classes[r:r + h] = c.reshape(h, width)
+            def chunk(corner):
+                """Classify one TILE x TILE block of the window into its buffers; numpy releases the GIL, so
+                blocks run side by side on every core. Blocks sit on the image's own TILE grid, so a block holds
+                the same pixels in the same order whoever reads the image in whatever windows (a cluster's
+                tiles): the matrix product, and so every class, is the same to the last bit. Returns the block's
+                class and best-member counts."""
+                r, c = corner
+                part = np.ascontiguousarray(stack[:, r:r + TILE, c:c + TILE])
+                h, w = part.shape[1:]
+                cls, winner, a = classify_block(part.reshape(len(bands), -1), valid[r:r + h, c:c + w].ravel(), unit,
+                                                starts, group, cos_limits, margin, angles is not None)
+                classes[r:r + h, c:c + w] = cls.reshape(h, w)
                 if angles is not None:
-                    angles[:, r:r + h] = a.reshape(len(names), h, width)
-                return np.bincount(c, minlength=256), np.bincount(winner[winner >= 0], minlength=len(unit))
+                    angles[:, r:r + h, c:c + w] = a.reshape(len(names), h, w)
+                return np.bincount(cls, minlength=256), np.bincount(winner[winner >= 0], minlength=len(unit))
 
-            for c, m in pool.map(chunk, range(0, height, rows)):
+            corners = [(r, c) for r in range(0, height, TILE) for c in range(0, width, TILE)]
+            for c, m in pool.map(chunk, corners):
                 counts += c
                 wins += m
             # Whole windows of whole tiles: each tile is compressed once, never read back half written.
