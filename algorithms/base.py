@@ -1,6 +1,7 @@
 """What every Prospectra algorithm shares: the image parameters, error translation, styling hand-off."""
 import math
 import os
+import re
 
 from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProcessingAlgorithm,
                        QgsProcessingException,
@@ -20,6 +21,17 @@ from .provider_icon import ICON
 DEFAULT_SENSOR = "sentinel2a_msi"
 GROUPS = {"bands": "Band combinations and ratios", "spectral": "Spectral mapping", "classification": "Classification",
           "inversion": "Geochemistry and inversion"}
+
+
+def file_of(uri):
+    """The file of an output's URI: a path, 'ogr:dbname=...' or 'path|layername=...'; None for memory layers and
+    databases."""
+    if not uri or uri.startswith(("memory:", "postgres", "postgis:", "spatialite:")):
+        return None
+    if uri.startswith("ogr:"):
+        match = re.search(r"dbname='([^']+)'", uri)
+        return match.group(1) if match else None
+    return uri.split("|")[0]
 
 
 def citation_list(presets, describe):
@@ -157,8 +169,8 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         return super().checkParameterValues(parameters, context)
 
     def output_files(self, parameters, context):
-        """The file paths of every output parameter set (a layer's '|layername=' part dropped)."""
-        paths = []
+        """{parameter: file path} of every output parameter set that is a file."""
+        paths = {}
         for definition in self.destinationParameterDefinitions():
             if parameters.get(definition.name()) in (None, ""):
                 continue
@@ -167,8 +179,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                         else self.parameterAsOutputLayer)(parameters, definition.name(), context)
             except Exception:  # noqa: BLE001 (a value QGIS cannot turn into a path: the run says why later)
                 continue
-            if path and not path.startswith(("memory:", "ogr:", "postgres")):
-                paths.append(path.split("|")[0])
+            paths[definition.name()] = file_of(path)
         return paths
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -184,6 +195,10 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         if path and os.path.splitext(path)[1].lower() not in (".tif", ".tiff"):
             raise InputError(name, f"'{path}' is not a GeoTIFF name; Prospectra writes .tif files.")
         return path
+
+    def sink_file(self, parameters, name, context):
+        """The file a vector output is written to, or None (a temporary layer in memory, a database)."""
+        return file_of(self.parameterAsOutputLayer(parameters, name, context))
 
     @staticmethod
     def sites_transform(source, image, context, parameter, feedback):

@@ -73,8 +73,8 @@ class PredictContent(ProspectraAlgorithm):
         if mode == 1 and parameters.get("THRESHOLD") in (None, ""):
             raise InputError("THRESHOLD", "give the content above which a pixel is anomalous.")
         output = self.output_path(parameters, "OUTPUT", context)
-        zones_path = self.parameterAsOutputLayer(parameters, "OUTPUT_ZONES", context) if mode else None
-        check_outputs(image.sources + [path], OUTPUT=output, OUTPUT_ZONES=zones_path.split("|")[0] if zones_path else None)
+        check_outputs(image.sources + [path], OUTPUT=output,
+                      OUTPUT_ZONES=self.sink_file(parameters, "OUTPUT_ZONES", context) if mode else None)
         unit = model.meta.get("unit", "")
         target = model.meta.get("target", "content")
         feedback.pushInfo(f"Model '{model.name}': {model.meta.get('estimator', '')}, {target} in {unit}; trained on "

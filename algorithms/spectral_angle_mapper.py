@@ -1,6 +1,6 @@
 import csv
 
-from qgis.core import (QgsProcessingParameterBoolean,
+from qgis.core import (QgsCsException, QgsProcessingParameterBoolean,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
@@ -136,7 +136,7 @@ class SpectralAngleMapper(ProspectraAlgorithm):
         if not field:
             raise InputError("LABEL_FIELD", "choose the field that names each point's class.")
         transform = self.sites_transform(source, image, context, "POINTS", feedback)
-        points, unlabelled = [], 0
+        points, unlabelled, unplaced = [], 0, 0
         for feature in source.getFeatures():
             geometry, label = feature.geometry(), feature[field]
             if label is None or (hasattr(label, "isNull") and label.isNull()) or not str(label).strip():
@@ -145,12 +145,17 @@ class SpectralAngleMapper(ProspectraAlgorithm):
             if geometry.isEmpty():
                 continue
             if transform is not None:
-                geometry.transform(transform)
+                try:
+                    geometry.transform(transform)
+                except QgsCsException:
+                    unplaced += 1  # outside the area the image's CRS covers
+                    continue
             for p in geometry.vertices():
                 points.append((p.x(), p.y(), str(label).strip()))
         library = library_from_points(image, points, self.parameterAsInt(parameters, "WINDOW", context))
         feedback.pushInfo(f"{len(points) - library.skipped} points give spectra; {library.skipped} fall outside the "
-                          f"image or on nodata and were skipped; {unlabelled} have no {field} and were skipped.")
+                          f"image or on nodata and were skipped; {unlabelled} have no {field} and {unplaced} could not "
+                          f"be transformed to the image's CRS: skipped too.")
         return library
 
     def execute(self, parameters, context, feedback):

@@ -5,7 +5,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
                        QgsProcessingParameterString, QgsRectangle)
 
 from ..core.blocks import check_outputs
-from ..core.errors import InputError
+from ..core.errors import InputError, ProspectraError
 from ..core.onnx_model import bundled_choice, bundled_models, load_model
 from ..core.patch_tagging import tag_image
 from ..core.spectral_angle_mapper import IDENTIFIED, identifiability
@@ -102,7 +102,10 @@ class TagMinerals(ProspectraAlgorithm):
         known = [c for c in model.classes if c.lower() in usgs_mineral_names()]
         if len(known) < 2:
             return
-        _, rows = identifiability(sensor, known)
+        try:
+            _, rows = identifiability(sensor, known)
+        except ProspectraError:  # e.g. no USGS sample of a class covers the bands: nothing to judge it by
+            return
         weak = [f"{name} ({share:.0%}" + (f", mistaken for {confusions[0][1]}" if confusions else "") + ")"
                 for name, _, share, confusions, _ in rows if share < IDENTIFIED]
         if weak:
@@ -118,9 +121,8 @@ class TagMinerals(ProspectraAlgorithm):
         self.warn_unidentifiable(model, image.sensor, feedback)
         output = self.output_path(parameters, "OUTPUT", context)
         probabilities = self.output_path(parameters, "OUTPUT_PROBABILITIES", context) or None
-        grid = self.parameterAsOutputLayer(parameters, "OUTPUT_GRID", context) or None
         check_outputs(image.sources + [model.path], OUTPUT=output, OUTPUT_PROBABILITIES=probabilities,
-                      OUTPUT_GRID=grid.split("|")[0] if grid else None)
+                      OUTPUT_GRID=self.sink_file(parameters, "OUTPUT_GRID", context))
         threshold = self.optional_number(parameters, "THRESHOLD", context)
         threshold = model.threshold if threshold is None else threshold
         percent = self.parameterAsEnum(parameters, "PROBABILITY_UNIT", context) == 0

@@ -14,6 +14,8 @@ backward pass take some 80 lines, train in seconds on a CPU, and spare every QGI
 (CPU wheel about 200 MB, the default Linux wheel several GB with CUDA)."""
 import numpy as np
 
+from .errors import InputError
+
 AS_BUILT = ("The bands of a pixel, standardised, copied into an n x n band matrix (4 x 4 for GF-2); a 2 x 2 "
             "convolution (16 filters, ReLU); 2 x 2 max-pooling; a dense layer of 32 (ReLU); dropout keeping 70 % "
             "while training; one linear output; Adam at learning rate 0.001, batches of 256.")
@@ -32,7 +34,7 @@ class BandMatrixCnn:
     # ---- the network ------------------------------------------------------------------------------------
 
     def _init(self, n_bands, rng):
-        side = (n_bands - 1 + 1) // 2  # after the 2 x 2 convolution and 2 x 2 max-pooling, rounded up
+        side = n_bands // 2  # n - 1 after the 2 x 2 convolution, halved rounding up by the max-pooling
         fan = [4, FILTERS * side * side, HIDDEN]
         self.w = {"conv": rng.normal(0, np.sqrt(2 / fan[0]), (4, FILTERS)), "conv_b": np.zeros(FILTERS),
                   "dense": rng.normal(0, np.sqrt(2 / fan[1]), (fan[1], HIDDEN)), "dense_b": np.zeros(HIDDEN),
@@ -84,6 +86,8 @@ class BandMatrixCnn:
     def fit(self, x, y):
         rng = np.random.default_rng(self.seed)
         x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        if x.shape[1] < 2 or not (np.isfinite(x).all() and np.isfinite(y).all()):
+            raise InputError("MODELS", "the CNN needs two bands or more and finite values to learn from.")
         val = rng.random(len(x)) < VALIDATION
         if val.all() or not val.any():
             val = np.zeros(len(x), bool)

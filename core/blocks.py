@@ -2,6 +2,7 @@
 appears under its final name when everything was written."""
 import math
 import os
+import socket
 import uuid
 from contextlib import contextmanager, nullcontext
 
@@ -36,11 +37,16 @@ def windows(width, height, block_pixels=None, input_block=(1, 1)):
             yield x, y, min(bw, width - x), min(bh, height - y)
 
 
+def process_tag():
+    """'<host>-<process id>': who writes a temporary file, so that a later run on the same host can tell a killed
+    writer's leftovers (outputs.recover) and never touches another host's files on a shared folder."""
+    return f"{socket.gethostname().split('.')[0].replace('.', '-')}-{os.getpid()}"
+
+
 def temporary_name(path, suffix=""):
-    """A hidden name beside path for writing it: '.<name>.<process id>.<random>.part<suffix>'. The process id
-    lets a later run remove what a killed run left (outputs.recover)."""
+    """A hidden name beside path for writing it: '.<name>.<host>-<process id>.<random>.part<suffix>'."""
     folder, name = os.path.split(os.path.abspath(path))
-    return os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part{suffix}")
+    return os.path.join(folder, f".{name}.{process_tag()}.{uuid.uuid4().hex[:8]}.part{suffix}")
 
 
 def companions(path):

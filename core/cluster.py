@@ -15,7 +15,6 @@ Dask and distributed are optional: without them the plugin works as before, and 
 Each returns the path of out_folder/mosaic.vrt. A worker that dies mid-tile has its tile run again elsewhere
 (distributed's own retry); what it left half-written carries its process id and is removed at the end."""
 import os
-import shutil
 
 import numpy as np
 from osgeo import gdal
@@ -48,21 +47,26 @@ def _tile_image(paths, window, job):
                        scaling="reflectance")
     image.scaling, image.nodata, image.scaling_source = job["scaling"], job["nodata"], job["scaling_source"]
     image._keep = tuple(image._keep) + tuple(subsets)
-    return image
+    return image, [s.GetDescription() for s in subsets]
 
 
 def run_tile(kind, paths, window, path, job):
     """One tile on a worker: the engine function of kind on the window, written to path."""
-    image = _tile_image(paths, window, job)
-    if kind == "ratio":
-        from .band_ratio import band_ratio
+    image, in_memory = _tile_image(paths, window, job)
+    try:
+        if kind == "ratio":
+            from .band_ratio import band_ratio
 
-        band_ratio(image, job["numerator"], job["denominator"], path, NullFeedback())
-    else:
-        from .spectral_angle_mapper import spectral_angle_mapper
+            band_ratio(image, job["numerator"], job["denominator"], path, NullFeedback())
+        else:
+            from .spectral_angle_mapper import spectral_angle_mapper
 
-        spectral_angle_mapper(image, job["endmembers"], job["bands"], job["limits"], path, NullFeedback(),
-                              margin=job["margin"], group=job["group"], colours=job["colours"])
+            # one thread: the cluster runs a task per worker thread already
+            spectral_angle_mapper(image, output=path, feedback=NullFeedback(), threads=1, **job["sam"])
+    finally:
+        del image
+        for name in in_memory:  # a long-lived worker must not keep every tile's VRT
+            gdal.Unlink(name)
     return path
 
 
@@ -76,18 +80,12 @@ def plan(kind, paths, image_options, **options):
     if kind == "ratio":
         return image, {**common, "numerator": image.require(options["numerator"], "NUMERATOR"),
                        "denominator": image.require(options["denominator"], "DENOMINATOR")}
-    from .palettes import mineral_colours
-    from .spectral_angle_mapper import class_limits, endmembers_from_library, group_inseparable, image_noise
+    from .spectral_angle_mapper import plan_sam
     from .spectral_library import endmember_library
 
-    bands = image.require(options.get("bands") or image.surface_bands, "BANDS")
-    library, matrix, _ = endmember_library(options.get("minerals"), all_samples=True).resample_covering(
-        image.sensor, bands)
-    sigma, level, _ = image_noise(image, bands)
-    endmembers, group, _, mapped = group_inseparable(endmembers_from_library(library, matrix), sigma, level)
-    limits, _ = class_limits(endmembers, mapped, options.get("max_angle"))
-    return image, {**common, "endmembers": endmembers, "bands": bands, "limits": limits, "margin": mapped.noise_angle,
-                   "group": group, "colours": mineral_colours(endmembers.names)}
+    run, _ = plan_sam(image, endmember_library(options.get("minerals"), all_samples=True),
+                      options.get("bands") or image.surface_bands, options.get("max_angle"))
+    return image, {**common, "sam": run}
 
 
 def run_tiled(kind, paths, folder, scheduler=None, tile=TILE_PIXELS, feedback=None, sensor="sentinel2a_msi",
@@ -107,12 +105,14 @@ def run_tiled(kind, paths, folder, scheduler=None, tile=TILE_PIXELS, feedback=No
     image, job = plan(kind, paths, image_options, **options)
     if os.path.exists(folder) and os.listdir(folder):
         raise InputError("OUTPUT", f"'{folder}' is not empty; give a new or empty folder for the tiles.")
-    os.makedirs(folder, exist_ok=True)
     tile = max(TILE, -(-tile // TILE) * TILE)  # whole output tiles: SAM's blocks, and so its bits, stay the same
     windows = tiles(image.width, image.height, tile)
     names = [os.path.join(folder, f"tile_{w[1] // tile:03d}_{w[0] // tile:03d}.tif") for w in windows]
-    cluster = LocalCluster(processes=True, dashboard_address=None) if scheduler is None else None
+    created = not os.path.exists(folder)
+    os.makedirs(folder, exist_ok=True)
+    cluster = None
     try:
+        cluster = LocalCluster(processes=True, dashboard_address=None) if scheduler is None else None
         with Client(cluster if cluster is not None else scheduler) as client:
             futures = [client.submit(run_tile, kind, paths, w, n, job, pure=False, retries=2)
                        for w, n in zip(windows, names)]
@@ -130,7 +130,13 @@ def run_tiled(kind, paths, folder, scheduler=None, tile=TILE_PIXELS, feedback=No
         gdal.BuildVRT(mosaic, names)
         return mosaic
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        if cluster is not None:  # a local cluster's running tiles stop with it, before their files are removed
+            cluster.close()
+            cluster = None
+        for name in os.listdir(folder):
+            os.remove(os.path.join(folder, name))
+        if created:
+            os.rmdir(folder)
         raise
     finally:
         if cluster is not None:

@@ -114,6 +114,9 @@ def fit_models(x, y, groups, test, keys=None, seed=0, feedback=None):
 
     keys = list(keys or MODEL_NAMES)
     notes = []
+    if "cnn" in keys and x.shape[1] < 2:
+        keys.remove("cnn")
+        notes.append("The CNN was not fitted: its band matrix needs two bands or more; the other models were.")
     train = ~test
     if train.sum() < MIN_SAMPLES or test.sum() < 2:
         raise InputError("INPUT", f"{int(train.sum())} training and {int(test.sum())} test samples: too few to fit "

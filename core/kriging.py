@@ -18,7 +18,7 @@ from osgeo import gdal, osr
 
 from .band_composite import cumulative_cut
 from .blocks import RasterWriter, Subsample, bounded_cache, one_blas_thread, step, windows
-from .errors import Canceled, InputError, require
+from .errors import InputError, require
 from .geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
                              write_json)
 from .geochem_samples import numeric_samples, refuse_duplicates
@@ -244,7 +244,7 @@ class SharedNeighbourhoods:
         b = self.BLOCK
         rows, cols = np.unique(np.r_[np.arange(0, h, b), h - 1]), np.unique(np.r_[np.arange(0, w, b), w - 1])
         _, corner_idx = self.tree.query(np.column_stack([x[np.ix_(rows, cols)].ravel(), y[np.ix_(rows, cols)].ravel()]),
-                                        k=self.k, workers=-1)
+                                        k=self.k, workers=1)
         corner = self.labels[corner_idx].sum(axis=1).reshape(len(rows), len(cols))
         same = (corner[:-1, :-1] == corner[1:, :-1]) & (corner[:-1, :-1] == corner[:-1, 1:]) & \
                (corner[:-1, :-1] == corner[1:, 1:])
@@ -255,7 +255,7 @@ class SharedNeighbourhoods:
         uniform = same[np.ix_(block_row, block_col)]
         keys = np.empty((h, w), np.int64)
         keys[uniform] = corner[np.ix_(block_row, block_col)][uniform]
-        _, idx = self.tree.query(np.column_stack([x[~uniform], y[~uniform]]), k=self.k, workers=-1)
+        _, idx = self.tree.query(np.column_stack([x[~uniform], y[~uniform]]), k=self.k, workers=1)
         keys[~uniform] = self.labels[idx].sum(axis=1)
         return keys.ravel(), np.concatenate([corner.ravel(), keys[~uniform]]), np.concatenate([corner_idx, idx])
 
@@ -453,17 +453,17 @@ def _write_rasters(ok, grid, output, output_variance, neighbours, backend, feedb
         # Two windows in flight: numpy and the tree search release the GIL, so both cores work.
         with ThreadPoolExecutor(2 if shared is not None else 1) as pool:
             pending = deque(pool.submit(krige, win) for win in wins[:2])
-            for i, win in enumerate(wins):
-                try:
+            try:
+                for i, win in enumerate(wins):
                     step(feedback, 0.1 * len(wins) + 0.9 * i, len(wins))
-                except Canceled:
-                    for future in pending:
-                        future.cancel()
-                    raise
-                z, s = pending.popleft().result()
-                if i + 2 < len(wins):
-                    pending.append(pool.submit(krige, wins[i + 2]))
-                _write_window(win, z, s, w, wv, ranges, samples)
+                    z, s = pending.popleft().result()
+                    if i + 2 < len(wins):
+                        pending.append(pool.submit(krige, wins[i + 2]))
+                    _write_window(win, z, s, w, wv, ranges, samples)
+            except BaseException:  # cancel, or a failed window: the window queued behind it is dropped
+                for future in pending:
+                    future.cancel()
+                raise
         for writer in (w, wv):
             if writer is not None:
                 writer.set_metadata(metadata)

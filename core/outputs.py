@@ -17,24 +17,36 @@ import os
 import re
 import shutil
 
-from .blocks import companions
+from .blocks import companions, process_tag
+from .errors import InputError
 
-KEPT = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.kept$")
-PART = re.compile(r"^\..+\.(?P<pid>\d+)\.[0-9a-f]{8}\.part(\.\w+)?(\.aux\.xml)?$")  # blocks.temporary_name
+KEPT = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.kept$")
+PART = re.compile(r"^\..+\.(?P<host>[^.]+)-(?P<pid>\d+)\.[0-9a-f]{8}\.part(\.\w+)?(\.aux\.xml)?$")  # temporary_name
 
 
 def _alive(pid):
+    """Whether a process of this host runs; when that cannot be told (Windows without psutil), assume it does."""
+    try:
+        import psutil
+
+        return psutil.pid_exists(pid)
+    except ImportError:
+        pass
+    if os.name == "nt":
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except OSError:
         return True
     return True
 
 
 def recover(folder):
-    """Undo what runs killed in folder left: put back their kept-aside files, remove their temporary files."""
+    """Undo what runs killed on this host left in folder: put back their kept-aside files, remove their temporary
+    files. Files of live processes, and of other hosts sharing the folder, are left alone."""
+    host = process_tag().rsplit("-", 1)[0]
     try:
         names = os.listdir(folder)
     except OSError:
@@ -42,13 +54,16 @@ def recover(folder):
     for name in names:
         kept, part = KEPT.match(name), PART.match(name)
         match = kept or part
-        if match is None or _alive(int(match["pid"])):
+        if match is None or match["host"] != host or _alive(int(match["pid"])):
             continue
         path = os.path.join(folder, name)
-        if kept:
-            os.replace(path, os.path.join(folder, kept["name"]))
-        else:
-            os.remove(path)
+        try:
+            if kept:
+                os.replace(path, os.path.join(folder, kept["name"]))
+            else:
+                os.remove(path)
+        except OSError:
+            pass  # a later run will try again
 
 
 def written_files(path):
@@ -60,23 +75,35 @@ def written_files(path):
 
 
 class OutputTransaction:
-    def __init__(self, paths):
-        self.files = list(dict.fromkeys(f for p in paths if p for f in written_files(p)))
+    def __init__(self, outputs):
+        """outputs: {parameter: path} of every output the run may write."""
+        self.outputs = {p: path for p, path in outputs.items() if path}
         self.kept = []
 
+    def _files(self):
+        return list(dict.fromkeys(f for path in self.outputs.values() for f in written_files(path)))
+
     def __enter__(self):
-        for folder in {os.path.dirname(os.path.abspath(f)) for f in self.files}:
+        for folder in {os.path.dirname(os.path.abspath(p)) for p in self.outputs.values()}:
             recover(folder)
-        for f in self.files:
-            if os.path.isfile(f):
+        self.before = set(self._files())
+        for parameter, path in self.outputs.items():
+            for f in written_files(path):
+                if not os.path.isfile(f):
+                    continue
                 folder, name = os.path.split(os.path.abspath(f))
-                aside = os.path.join(folder, f".{name}.{os.getpid()}.kept")
+                aside = os.path.join(folder, f".{name}.{process_tag()}.kept")
                 try:
-                    if not f.lower().endswith((".tif", ".tiff")):
-                        raise OSError("rewritten in place by some writers: copy")
-                    os.link(f, aside)
-                except OSError:  # other files, or a file system without hard links
-                    shutil.copy2(f, aside)
+                    try:
+                        if not f.lower().endswith((".tif", ".tiff")):
+                            raise OSError("rewritten in place by some writers: copy")
+                        os.link(f, aside)
+                    except OSError:  # other files, or a file system without hard links
+                        shutil.copy2(f, aside)
+                except OSError as e:
+                    self.__exit__(InputError, None, None)
+                    raise InputError(parameter, f"'{f}' exists and could not be kept aside while the run replaces "
+                                                f"it ({e.strerror or e}); is its folder writable?") from None
                 self.kept.append((aside, f))
         return self
 
@@ -85,9 +112,15 @@ class OutputTransaction:
             for aside, _ in self.kept:
                 os.remove(aside)
             return False
-        for f in self.files:
-            if os.path.isfile(f):
-                os.remove(f)
+        for f in set(self._files()) | self.before:  # figures a failed report wrote are found again here
+            try:
+                if os.path.isfile(f):
+                    os.remove(f)
+            except OSError:
+                pass  # the rest are still put back
         for aside, f in self.kept:
-            os.replace(aside, f)
+            try:
+                os.replace(aside, f)
+            except OSError:
+                pass  # left under its kept-aside name: recover puts it back on the next run here
         return False

@@ -169,6 +169,8 @@ def group_inseparable(endmembers, sigma, level, keep_apart=False):
         pair = np.nan_to_num(share + share.T)
         np.fill_diagonal(pair, -1)
         pair[~weak[:, None] & ~weak[None, :]] = -1
+        if pair.max() <= 0:  # the weak classes miss into 'none', not into another class: nothing to join
+            break
         a, b = sorted(np.unravel_index(np.argmax(pair), pair.shape))
         joined = _merged(joined, a, b)
         sep = separability(joined, sigma, level)
@@ -262,11 +264,12 @@ def classify_block(pixels, valid, unit, starts, group, cos_limits, margin, want_
 
 
 def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, output_rule=None, margin=0.0,
-                          group=None, colours=None):
+                          group=None, colours=None, threads=None):
     """Write the class raster (and the rule image: one angle band per class); returns per-class pixel counts,
     areas and the sample that matched best. limits: per-class maximum angles (radians); margin: the angle by
     which the best class must beat the best class of another group; group: each class's group (default: its
-    own); colours: '#rrggbb' per class, written as the raster's colour table."""
+    own); colours: '#rrggbb' per class, written as the raster's colour table; threads: blocks classified at once
+    (default: one per core)."""
     bands = image.require(bands, "BANDS")
     names = endmembers.names
     unit = _unit(endmembers.members).astype(np.float32)
@@ -286,7 +289,7 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
         if colours:  # before any pixel: a GeoTIFF cannot take a colour table once data is flushed
             w.set_classes({0: ("unclassified", UNCLASSIFIED_COLOUR),
                            **{k + 1: (n, c) for k, (n, c) in enumerate(zip(names, colours))}})
-        pool = stack_of.enter_context(ThreadPoolExecutor(os.cpu_count() or 1))
+        pool = stack_of.enter_context(ThreadPoolExecutor(threads or os.cpu_count() or 1))
         for win, stack, valid in image.blocks(bands, feedback):
             x, y, width, height = win
             classes = np.empty((height, width), np.uint8)
@@ -300,18 +303,18 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
                 class and best-member counts."""
                 r, c = corner
                 part = np.ascontiguousarray(stack[:, r:r + TILE, c:c + TILE])
-                h, w = part.shape[1:]
-                cls, winner, a = classify_block(part.reshape(len(bands), -1), valid[r:r + h, c:c + w].ravel(), unit,
-                                                starts, group, cos_limits, margin, angles is not None)
-                classes[r:r + h, c:c + w] = cls.reshape(h, w)
+                rows, cols = part.shape[1:]
+                cls, winner, a = classify_block(part.reshape(len(bands), -1), valid[r:r + rows, c:c + cols].ravel(),
+                                                unit, starts, group, cos_limits, margin, angles is not None)
+                classes[r:r + rows, c:c + cols] = cls.reshape(rows, cols)
                 if angles is not None:
-                    angles[:, r:r + h, c:c + w] = a.reshape(len(names), h, w)
+                    angles[:, r:r + rows, c:c + cols] = a.reshape(len(names), rows, cols)
                 return np.bincount(cls, minlength=256), np.bincount(winner[winner >= 0], minlength=len(unit))
 
             corners = [(r, c) for r in range(0, height, TILE) for c in range(0, width, TILE)]
-            for c, m in pool.map(chunk, corners):
-                counts += c
-                wins += m
+            for class_counts, member_counts in pool.map(chunk, corners):
+                counts += class_counts
+                wins += member_counts
             # Whole windows of whole tiles: each tile is compressed once, never read back half written.
             w.write(0, x, y, classes)
             for k in range(len(names) if output_rule else 0):
@@ -356,11 +359,11 @@ def separability_lines(given, tested):
     return lines
 
 
-def map_minerals(image, library, bands, output, feedback, output_rule=None, max_angle=None, class_angles=None,
-                 keep_apart=False):
-    """SAM as the algorithm runs it: the library resampled to the image's bands (samples missing a band left out),
-    separability measured at the image's noise level, inseparable classes joined (or kept apart), limits chosen,
-    the class raster written. Returns the summary of spectral_angle_mapper with what was decided on the way."""
+def plan_sam(image, library, bands, max_angle=None, class_angles=None, keep_apart=False):
+    """What a SAM run decides from the whole image before any pixel is classified: the library resampled to the
+    bands (samples missing a band left out), separability at the image's noise level, inseparable classes joined
+    (or kept apart), limits. Returns the arguments spectral_angle_mapper takes, with what was decided on the way.
+    One plan serves a single run and every tile of a cluster run alike."""
     bands = image.require(bands, "BANDS")
     library, matrix, dropped = library.resample_covering(image.sensor, bands)
     given = endmembers_from_library(library, matrix)
@@ -374,13 +377,21 @@ def map_minerals(image, library, bands, output, feedback, output_rule=None, max_
                                        f"minerals with different spectra, a sensor with more SWIR bands, or "
                                        f"KEEP_APART to map them anyway.")
     limits, how = class_limits(endmembers, mapped, max_angle, class_angles)
-    colours = mineral_colours(endmembers.names)
-    summary = spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, output_rule,
-                                    margin=mapped.noise_angle, group=group, colours=colours)
-    summary.update(endmembers=endmembers, colours=colours, limit_sources=how, dropped=dropped, noise=sigma,
-                   noise_source=noise_source, noise_angle=tested.noise_angle, source=library.source,
-                   spectra=len(library), separability=separability_lines(given, tested),
-                   joined=[g for g in groups if len(g) > 1])
+    run = {"endmembers": endmembers, "bands": bands, "limits": limits, "margin": mapped.noise_angle, "group": group,
+           "colours": mineral_colours(endmembers.names)}
+    decided = {"limit_sources": how, "dropped": dropped, "noise": sigma, "noise_source": noise_source,
+               "noise_angle": mapped.noise_angle, "source": library.source, "spectra": len(library),
+               "separability": separability_lines(given, tested), "joined": [g for g in groups if len(g) > 1]}
+    return run, decided
+
+
+def map_minerals(image, library, bands, output, feedback, output_rule=None, max_angle=None, class_angles=None,
+                 keep_apart=False):
+    """SAM as the algorithm runs it: plan_sam, then the class raster (and rule image) written. Returns the summary
+    of spectral_angle_mapper with what plan_sam decided."""
+    run, decided = plan_sam(image, library, bands, max_angle, class_angles, keep_apart)
+    summary = spectral_angle_mapper(image, output=output, feedback=feedback, output_rule=output_rule, **run)
+    summary.update(decided, endmembers=run["endmembers"], colours=run["colours"])
     return summary
 
 

@@ -242,15 +242,19 @@ def test_a_cancelled_run_keeps_every_earlier_output_and_leaves_no_new_one(qgis_p
 def test_a_killed_runs_leftovers_are_undone_by_the_next_run(qgis_processing, s2, tmp_path):
     """A run killed outright leaves its kept-aside original and its temporary files; the next run writing into
     the folder puts the original back and removes the temporary files (their process no longer exists)."""
-    dead = 2 ** 22 + 12345  # above Linux's default pid_max: no such process
+    from prospectra.core.blocks import process_tag
+
+    dead = process_tag().rsplit("-", 1)[0] + f"-{2 ** 22 + 12345}"  # this host; above Linux's pid_max: no such process
+    elsewhere = f"otherhost-{2 ** 22 + 12345}"  # a process of another host sharing the folder: never touched
     original = b"the user's own file"
     (tmp_path / f".ratio.tif.{dead}.kept").write_bytes(original)
     (tmp_path / "ratio.tif").write_bytes(b"half of a killed run's output")
     (tmp_path / f".ratio.tif.{dead}.0123abcd.part.tif").write_bytes(b"partial")
     (tmp_path / f".report.html.{dead}.89abcdef.part").write_bytes(b"partial")
+    (tmp_path / f".theirs.tif.{elsewhere}.89abcdef.part.tif").write_bytes(b"another host is writing this")
     qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(tmp_path / "other.tif")})
     assert (tmp_path / "ratio.tif").read_bytes() == original
-    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]
+    assert [f for f in os.listdir(tmp_path) if f.startswith(".")] == [f".theirs.tif.{elsewhere}.89abcdef.part.tif"]
 
 
 KRIGE = {"FIELD": "La_ppm_511", "PIXEL_SIZE": 2000, "EXTENT": "346000,414000,7458000,7540000 [EPSG:3067]"}
