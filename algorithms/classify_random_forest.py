@@ -2,11 +2,11 @@ import os
 
 from qgis.core import QgsProcessingParameterFile, QgsProcessingParameterRasterDestination
 
-from ..core.palettes import lithology_colours
+from ..core.palettes import PROBABILITY_RAMP, lithology_colours
 from ..core.random_forest import (CLASSIFY_PACKAGES, PROBABILITY_NODATA,
                                   classify_random_forest, load_model)
 from .base import ProspectraAlgorithm
-from .styles import PROBABILITY_RAMP, style_paletted, style_pseudocolor
+from .styles import style_paletted, style_pseudocolor
 from .train_random_forest import CITATIONS, extra_feature_paths, extra_features_parameter
 
 

@@ -8,7 +8,7 @@ from qgis.PyQt.QtGui import QColor
 
 from .compat import CUMULATIVE_CUT, RAMP_CONTINUOUS, RAMP_LINEAR
 
-from ..core.palettes import MINERAL_COLOURS, PROBABILITY_RAMP, RATIO_RAMP  # noqa: F401 (re-exported)
+from ..core.palettes import RATIO_RAMP
 
 
 def _save(layer, path):

@@ -6,6 +6,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
 
 from ..core.blocks import check_outputs
 from ..core.errors import InputError, ProspectraError
+from ..core.palettes import PROBABILITY_RAMP, UNCLASSIFIED_COLOUR
 from ..core.onnx_model import bundled_choice, bundled_models, load_model
 from ..core.patch_tagging import tag_image
 from ..core.spectral_angle_mapper import IDENTIFIED, identifiability
@@ -13,7 +14,7 @@ from ..core.spectral_library import usgs_mineral_names
 from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGONS, POLYGON_WKB, field
 from .base import ProspectraAlgorithm
 from .spectral_angle_mapper import split_names
-from .styles import PROBABILITY_RAMP, style_paletted, style_pseudocolor
+from .styles import style_paletted, style_pseudocolor
 
 AUTOMATIC = "Automatic: the bundled model for the image's sensor"
 PROBABILITY_UNITS = ["Percent, 0-100 (byte)", "Fraction, 0-1 (float32, four times the size and time)"]
@@ -171,7 +172,7 @@ class TagMinerals(ProspectraAlgorithm):
         for name, count in summary["pixels_per_tag"].items():
             feedback.pushInfo(f"  {name}: {count} pixels")
         colours = model.class_colours()
-        classes = [(0, "none", "#d0d0d0")] + [(i + 1, c, colour) for i, (c, colour) in
+        classes = [(0, "none", UNCLASSIFIED_COLOUR)] + [(i + 1, c, colour) for i, (c, colour) in
                                               enumerate(zip(model.classes, colours))]
         self.load_style_on_completion(context, output, style_paletted(output, classes))
         results = {"OUTPUT": output}

@@ -138,11 +138,11 @@ class RasterWriter:
     def set_metadata(self, items):
         self.ds.SetMetadata({k: str(v) for k, v in items.items()})
 
-    def set_classes(self, classes, band_index=0):
+    def set_classes(self, classes):
         """Name and colour each class value ({value: (name, '#rrggbb')}) as GDAL category names and a colour
         table, so any GIS shows the legend without the .qml. The colour table lives in the TIFF; GDAL keeps the
         names in the .aux.xml beside it, which is renamed with the raster."""
-        band = self.ds.GetRasterBand(band_index + 1)
+        band = self.ds.GetRasterBand(1)
         table = gdal.ColorTable()
         names = [""] * (max(classes) + 1)
         rat = gdal.RasterAttributeTable()  # GDAL reads the names back only beside an attribute table

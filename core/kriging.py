@@ -47,14 +47,6 @@ def ordinary_kriging_class():
     return OrdinaryKriging
 
 
-def _one_blas_thread():
-    """One BLAS thread while kriging (blocks.one_blas_thread): pykrige's C loop solves one tiny system per pixel,
-    and a multi-threaded BLAS spends more time waking threads than solving (5-25x slower on 2 cores). Without
-    threadpoolctl the pure-Python loop backend is faster than C with threads."""
-    limit, limited = one_blas_thread()
-    return limit, "C" if limited else "loop"
-
-
 # ---- the grid ------------------------------------------------------------------------------------------
 
 class Grid:
@@ -405,7 +397,10 @@ def kriging(x, y, values, field, grid, output, feedback, output_variance=None, v
                                       f"for all samples.")
     inside = grid.contains(samples.x, samples.y)
     _refuse_far_samples(samples, grid, inside)
-    limit, backend = _one_blas_thread()
+    # pykrige's C loop solves one tiny system per pixel: with threaded BLAS it spends more time waking threads
+    # than solving (5-25x slower on 2 cores); without threadpoolctl, the pure-Python loop backend is faster.
+    limit, limited = one_blas_thread()
+    backend = "C" if limited else "loop"
     with limit:
         candidates = _variogram_candidates(samples, variogram_model, nlags, weight, variogram_parameters,
                                            neighbours, feedback)

@@ -38,7 +38,3 @@ def mineral_colours(names):
             out[i] = next((c for c in MINERAL_COLOURS if far_from_used(c)), MINERAL_COLOURS[i % len(MINERAL_COLOURS)])
     return out
 
-
-def rgb(colour):
-    """'#rrggbb' -> (r, g, b, 255), as GDAL colour tables take them."""
-    return (*_rgb(colour), 255)

@@ -197,8 +197,8 @@ def class_limits(endmembers, sep=None, max_angle=None, class_angles=None):
             angles.append(given[name.lower()]), how.append("CLASS_ANGLES")
         elif max_angle is not None:
             angles.append(max_angle), how.append("MAX_ANGLE")
-        elif np.isfinite(spread):
-            angles.append(spread), how.append("spread of its samples")
+        elif np.isfinite(spread) and spread > 0:
+            angles.append(max(spread, sep.noise_angle)), how.append("spread of its samples")
         else:
             angles.append(FALLBACK_ANGLE), how.append("a single sample: fallback")
     angles = np.array(angles, dtype=np.float64)
@@ -342,20 +342,27 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
             "max_angles": dict(zip(names, np.asarray(limits).tolist()))}
 
 
+def outcomes(sep, i):
+    """Class i's unseen samples: (share identified, [(share, other class)] of 5 % or more, largest first, share
+    outside every limit)."""
+    k = len(sep.names)
+    row = sep.confusion[i] / sep.trials[i]
+    others = sorted(((row[j], sep.names[j]) for j in range(k) if j != i and row[j] >= 0.05), reverse=True)
+    return float(row[i]), others, float(row[k])
+
+
 def separability_lines(given, tested):
     """One line per mineral: the share of its unseen samples identified, and what the rest became."""
-    k = len(given.names)
     lines = []
     for i, n in enumerate(given.names):
         if not tested.trials[i]:
             lines.append(f"{n}: one sample only, its separability cannot be measured")
             continue
-        row = tested.confusion[i] / tested.trials[i]
-        others = sorted(((row[j], given.names[j] if j < k else "none within its limit")
-                         for j in range(k + 1) if j != i and row[j] >= 0.05), reverse=True)
-        confused = "; ".join(f"{name} {share:.0%}" for share, name in others)
-        reliable = "" if row[i] >= IDENTIFIED else " - UNRELIABLE with these bands"
-        lines.append(f"{n}: unseen samples identified {row[i]:.0%}{reliable}{f' (else: {confused})' if confused else ''}")
+        own, others, none = outcomes(tested, i)
+        others = others + ([(none, "none within its limit")] if none >= 0.05 else [])
+        confused = "; ".join(f"{name} {share:.0%}" for share, name in sorted(others, reverse=True))
+        reliable = "" if own >= IDENTIFIED else " - UNRELIABLE with these bands"
+        lines.append(f"{n}: unseen samples identified {own:.0%}{reliable}{f' (else: {confused})' if confused else ''}")
     return lines
 
 
@@ -414,14 +421,11 @@ def identifiability(sensor, minerals):
     library, matrix, _ = usgs_mineral_samples(minerals).resample_covering(sensor, bands)
     endmembers = endmembers_from_library(library, matrix)
     sep = separability(endmembers, np.full(len(bands), NOMINAL_NOISE), np.full(len(bands), TABLE_LEVEL))
-    k = len(endmembers.names)
     rows = []
     for i, name in enumerate(endmembers.names):
         if not sep.trials[i]:
             continue  # a single sample: nothing to leave it out against
-        share = sep.confusion[i] / sep.trials[i]
-        confusions = sorted(((share[j], endmembers.names[j]) for j in range(k) if j != i and share[j] >= 0.05),
-                            reverse=True)[:3]
+        own, others, none = outcomes(sep, i)
         samples = len({s for s, c in zip(endmembers.samples, endmembers.member_class) if c == i})
-        rows.append((name, samples, float(share[i]), confusions, float(share[k])))
+        rows.append((name, samples, own, others[:3], none))
     return bands, rows

@@ -11,16 +11,12 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plugin_path import ROOT  # noqa: E402  (makes 'prospectra' importable)
+
 DATA = os.path.join(ROOT, "test", "data")
 QGIS_PROCESS = os.path.join(ROOT, "scripts", "qgis_process")
-PLUGINS = os.path.join(ROOT, "build", "plugins")
-os.makedirs(PLUGINS, exist_ok=True)
-if not os.path.lexists(os.path.join(PLUGINS, "prospectra")):  # import the checkout as the package 'prospectra'
-    os.symlink(ROOT, os.path.join(PLUGINS, "prospectra"))
-sys.path.insert(0, PLUGINS)
 sys.path.insert(0, os.path.join(ROOT, "test"))  # the simulated scenes are made by test/data code
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 import demo_report  # noqa: E402

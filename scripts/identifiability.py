@@ -12,12 +12,8 @@ import os
 import sys
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLUGINS = os.path.join(ROOT, "build", "plugins")
-os.makedirs(PLUGINS, exist_ok=True)
-if not os.path.lexists(os.path.join(PLUGINS, "prospectra")):  # import the checkout as the package 'prospectra'
-    os.symlink(ROOT, os.path.join(PLUGINS, "prospectra"))
-sys.path.insert(0, PLUGINS)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plugin_path import ROOT  # noqa: E402  (makes 'prospectra' importable)
 
 from prospectra.core.sensors import sensors  # noqa: E402
 from prospectra.core.spectral_angle_mapper import (IDENTIFIED, NOMINAL_NOISE, TABLE_LEVEL,  # noqa: E402

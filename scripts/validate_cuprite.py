@@ -19,12 +19,8 @@ import tempfile
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLUGINS = os.path.join(ROOT, "build", "plugins")
-os.makedirs(PLUGINS, exist_ok=True)
-if not os.path.lexists(os.path.join(PLUGINS, "prospectra")):  # import the checkout as the package 'prospectra'
-    os.symlink(ROOT, os.path.join(PLUGINS, "prospectra"))
-sys.path.insert(0, PLUGINS)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plugin_path import ROOT  # noqa: E402  (makes 'prospectra' importable)
 
 from osgeo import gdal, ogr  # noqa: E402
 
