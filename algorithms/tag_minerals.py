@@ -101,8 +101,8 @@ class TagMinerals(ProspectraAlgorithm):
         """A warning naming the model's minerals that the sensor cannot tell apart from the model's others (the
         leave-one-sample-out measure of docs/identifiability.md); classes USGS does not hold are not judged."""
         known = [c for c in model.classes if c.lower() in usgs_mineral_names()]
-        if len(known) < 2:
-            return
+        if len(known) < 2 or model.meta.get("training_data", "").startswith("REAL ground"):
+            return  # a model learnt from labelled real ground is judged by its card, not by library samples
         try:
             _, rows = identifiability(sensor, known)
         except ProspectraError:  # e.g. no USGS sample of a class covers the bands: nothing to judge it by

@@ -136,5 +136,6 @@ def test_model_lists_hold_only_models_of_their_task(qgis_processing):
     def options(algorithm):
         return QgsApplication.processingRegistry().algorithmById(algorithm).parameterDefinition("MODEL").options()
 
-    assert options("prospectra:tagminerals")[1:] == ["tagger_landsat_oli", "tagger_sentinel2_msi"]
+    assert options("prospectra:tagminerals")[1:] == ["tagger_landsat_oli", "tagger_landsat_oli_cuprite",
+                                                     "tagger_sentinel2_msi"]
     assert options("prospectra:predictcontent")[1:] == ["inversion_gf2_pms"]
