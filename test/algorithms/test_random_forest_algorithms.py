@@ -224,3 +224,33 @@ def test_cancel_midway_leaves_no_output(qgis_processing, trained, tmp_path, monk
                             {"INPUT": [trained[1]], "MODEL": trained[2]["MODEL"], "OUTPUT": str(tmp_path / "c.tif"),
                              "PROBABILITIES": str(tmp_path / "p.tif")}, feedback=cancel_above(0))
     assert os.listdir(tmp_path) == []
+
+
+def test_sub_pixel_polygons_are_skipped_with_a_warning(qgis_processing, work, tmp_path):
+    """Polygons smaller than a pixel hold no pixel centre: the run says how many it skipped."""
+    from qgis.core import QgsProcessingFeedback
+
+    class Log(QgsProcessingFeedback):
+        errors = []
+
+        def reportError(self, error, fatal=False):  # noqa: N802
+            self.errors.append(error)
+
+    ds = gdal.Open(S2_L2A)
+    gt = ds.GetGeoTransform()
+    path = str(work[0] / "sites.geojson")
+    out = ogr.GetDriverByName("GeoJSON").CreateDataSource(path)
+    layer = out.CreateLayer("sites", geom_type=ogr.wkbPolygon)
+    layer.CreateField(ogr.FieldDefn("cls", ogr.OFTInteger))
+    for i, (x, y, value) in enumerate(inside_points(16, lambda i: i % 2)):
+        # even sites: a square a tenth of a pixel wide off the pixel centre; odd ones: three pixels wide
+        size, shift = (gt[1] / 10, gt[1] / 4) if i % 4 == 0 else (3 * gt[1], 0)
+        x0, y0 = x - gt[1] / 2 + shift, y
+        ring = f"{x0} {y0}, {x0 + size} {y0}, {x0 + size} {y0 - size}, {x0} {y0 - size}, {x0} {y0}"
+        f = ogr.Feature(layer.GetLayerDefn())
+        f.SetGeometry(ogr.CreateGeometryFromWkt(f"POLYGON (({ring}))"))
+        f.SetField("cls", value)
+        layer.CreateFeature(f)
+    out = None
+    qgis_processing.run("prospectra:trainrandomforest", train_params(tmp_path, work[1], path), feedback=Log())
+    assert any("4 of 16 training polygons are too small to contain a pixel centre" in e for e in Log.errors)
