@@ -24,7 +24,7 @@ ROOT = os.path.dirname(MODELS)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import validate_cuprite as vc  # noqa: E402
-from train_tagger import build_model  # noqa: E402
+from train_tagger import build_model, fit  # noqa: E402
 
 from prospectra.core.onnx_model import bundled_model_for, load_model  # noqa: E402
 from prospectra.core.sensors import sensor  # noqa: E402
@@ -76,35 +76,18 @@ def main():
     x, y, held = patches()
     rng = np.random.default_rng(0)
     val = ~held & (rng.random(len(x)) < 0.15)
-    fit = ~held & ~val
-    mean, std = x[fit].mean(axis=(0, 2, 3)), x[fit].std(axis=(0, 2, 3))
+    train = ~held & ~val
+    mean, std = x[train].mean(axis=(0, 2, 3)), x[train].std(axis=(0, 2, 3))
 
     def tensor(a):
         return torch.from_numpy(((a - mean[None, :, None, None]) / std[None, :, None, None]).astype(np.float32))
 
-    flips = [x[fit], x[fit][:, :, ::-1], x[fit][:, :, :, ::-1], np.rot90(x[fit], 1, (2, 3))]  # the ground has no up
+    flips = [x[train], x[train][:, :, ::-1], x[train][:, :, :, ::-1], np.rot90(x[train], 1, (2, 3))]  # the ground has no up
     xt = tensor(np.ascontiguousarray(np.concatenate(flips)))
-    yt = torch.from_numpy(np.concatenate([y[fit]] * 4).astype(np.float32))
+    yt = torch.from_numpy(np.concatenate([y[train]] * 4).astype(np.float32))
     xv, yv = tensor(x[val]), torch.from_numpy(y[val].astype(np.float32))
     model = build_model(7, len(CLASSES))
-    optimiser, loss_fn = torch.optim.Adam(model.parameters(), lr=1e-3), torch.nn.BCELoss()
-    best, best_state = np.inf, None
-    for epoch in range(30):
-        model.train()
-        order = torch.randperm(len(xt))
-        for b in range(0, len(xt), 128):
-            idx = order[b:b + 128]
-            optimiser.zero_grad()
-            loss = loss_fn(model(xt[idx]), yt[idx])
-            loss.backward()
-            optimiser.step()
-        model.eval()
-        with torch.no_grad():
-            v = float(loss_fn(model(xv), yv))
-        if v < best:
-            best, best_state = v, {k: t.clone() for k, t in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    model.eval()
+    fit(model, xt, yt, xv, yv, epochs=30)
     path = os.path.join(MODELS, f"{NAME}.onnx")
     torch.onnx.export(model, torch.zeros(1, 7, PATCH, PATCH), path, input_names=["patches"],
                       output_names=["probabilities"], dynamic_axes={"patches": {0: "batch"}, "probabilities": {0: "batch"}},
@@ -136,7 +119,7 @@ def main():
     np.savez_compressed(os.path.join(MODELS, "heldout", f"{NAME}_sample.npz"), patches=x[held].astype(np.float16),
                         labels=y[held])
     sample = load_model(path).predict(x[held].astype(np.float16).astype(np.float32))
-    metrics = {"model": NAME, "patches": {"train": int(fit.sum()), "validation": int(val.sum()),
+    metrics = {"model": NAME, "patches": {"train": int(train.sum()), "validation": int(val.sum()),
                                           "held_out": int(held.sum())}, "held_out_blocks": result,
                "repo_sample": {m: scores(y[held][:, j], sample[:, j] >= 0.5) for j, m in enumerate(CLASSES)},
                "trained": datetime.date.today().isoformat(), "size_bytes": os.path.getsize(path)}

@@ -48,6 +48,34 @@ def build_model(bands, classes, width=1):
                          nn.Sigmoid())
 
 
+def fit(model, xt, yt, xv, yv, epochs, verbose=False):
+    """Adam at 0.001 on batches of 128 with a binary cross-entropy, for epochs; the model is left at its best
+    epoch by validation loss (eval mode). Returns that loss."""
+    import torch
+
+    optimiser, loss_fn = torch.optim.Adam(model.parameters(), lr=1e-3), torch.nn.BCELoss()
+    best, best_state = np.inf, None
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(len(xt))
+        for b in range(0, len(xt), 128):
+            idx = order[b:b + 128]
+            optimiser.zero_grad()
+            loss = loss_fn(model(xt[idx]), yt[idx])
+            loss.backward()
+            optimiser.step()
+        model.eval()
+        with torch.no_grad():
+            val_loss = float(loss_fn(model(xv), yv))
+        if verbose:
+            print(f"epoch {epoch + 1}: validation loss {val_loss:.4f}", flush=True)
+        if val_loss < best:
+            best, best_state = val_loss, {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    model.eval()
+    return best
+
+
 def scores(y_true, y_prob, names, threshold=0.5):
     from sklearn.metrics import f1_score, precision_score, recall_score
 
@@ -134,28 +162,9 @@ def main():
         return torch.from_numpy(((a - mean[None, :, None, None]) / std[None, :, None, None]).astype(np.float32))
 
     model = build_model(len(bands), len(minerals))
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.BCELoss()
     xt, yt = tensor(x[train]), torch.from_numpy(y[train].astype(np.float32))
     xv, yv = tensor(x[val]), torch.from_numpy(y[val].astype(np.float32))
-    best, best_state = np.inf, None
-    for epoch in range(args.epochs):
-        model.train()
-        order = torch.randperm(len(xt))
-        for b in range(0, len(xt), 128):
-            idx = order[b:b + 128]
-            optimiser.zero_grad()
-            loss = loss_fn(model(xt[idx]), yt[idx])
-            loss.backward()
-            optimiser.step()
-        model.eval()
-        with torch.no_grad():
-            val_loss = float(loss_fn(model(xv), yv))
-        print(f"epoch {epoch + 1}: validation loss {val_loss:.4f}", flush=True)
-        if val_loss < best:
-            best, best_state = val_loss, {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    model.eval()
+    best = fit(model, xt, yt, xv, yv, args.epochs, verbose=True)
 
     name = f"tagger_{sensor.family}"
     path = os.path.join(MODELS, f"{name}.onnx")
