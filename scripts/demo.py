@@ -82,34 +82,20 @@ def cuprite_agreement(output):
     if name.startswith("cuprite_ratio_"):
         which, codes, target = (("2um", vc.AL_OH, "Al-OH alteration") if "5_7" in name else
                                 ("1um", (1, 2, 3, 4), "ferric iron"))
-        value = vc.read(output).astype(np.float64)
-        positive = np.isin(vc.truth(which), codes)
-        cut = vc.otsu(value.ravel())
-        f1 = vc.prf(value >= cut, positive)["f1"]
-        return (f"Against Tetracorder {target}: ROC AUC {vc.roc_auc(value.ravel(), positive.ravel()):.3f}; above the "
-                f"Otsu threshold {cut:.2f} (from the image alone), F1 {f1:.3f}.")
+        score = vc.score_ratio(vc.read(output).astype(np.float64), np.isin(vc.truth(which), codes))
+        return (f"Against Tetracorder {target}: ROC AUC {score['auc']:.3f}; above the Otsu threshold "
+                f"{score['otsu_threshold']:.2f} (from the image alone), F1 {score['f1']:.3f}.")
     if "composite" in name or "natural" in name or "confidence" in name:
         return None
-    classes = vc.read(output)
     names = vc.class_names(output)
-    by_code_name = {n: c for c, n in vc.CODE_NAMES.items()}
-    tags = {"Alunite": vc.ALUNITE, "Sericite": vc.MICA, "Calcite": vc.CARBONATE}
-
-    def codes_of(label):
-        parts = label.split(" / ")
-        return {vc.TETRACORDER_MINERALS.get(p, by_code_name.get(p, tags.get(p))) for p in parts} - {None}
-
-    al_oh = [v for v, n in names.items() if codes_of(n) & set(vc.AL_OH)]
+    # a class's name -> its Tetracorder code: library minerals, Tetracorder's own class names, the taggers' names
+    code_of = {**{m: codes[0] for m, codes in vc.TAG_TRUTH.items()}, **{n: c for c, n in vc.CODE_NAMES.items()},
+               **vc.TETRACORDER_MINERALS}
     learnt = "sam_outcrops" in name or "_rf" in name
-    rows = south if learnt else slice(None)
-    f = vc.prf(np.isin(classes[rows], al_oh), np.isin(t[rows], vc.AL_OH))
+    groups = [names.get(v, "").split(" / ") for v in range(1, max(names) + 1)]
+    scores, f = vc._class_scores(vc.read(output), groups, code_of, t, south if learnt else slice(None))
     where = "southern half (not seen in training)" if learnt else "whole scene"
-    areas = []
-    for v, n in names.items():
-        codes = codes_of(n)
-        if v and codes:
-            mapped, true = int((classes[rows] == v).sum()), int(np.isin(t[rows], list(codes)).sum())
-            areas.append(f"{n} {mapped:,} px against {true:,}")
+    areas = [f"{n} {row['mapped_pixels']:,} px against {row['true_pixels']:,}" for n, row in scores.items() if row["codes"]]
     return (f"Against Tetracorder, {where}: Al-OH group precision {f['precision']:.3f}, recall {f['recall']:.3f}, "
             f"F1 {f['f1']:.3f}. Mapped against true area: {'; '.join(areas)}.")
 

@@ -42,7 +42,6 @@ CODE_NAMES = {NONE: "none", ALUNITE: "alunite", KAOLINITE: "kaolinite group", MI
 # The minerals Tetracorder maps here, by the USGS library names SAM takes, and their Tetracorder codes.
 TETRACORDER_MINERALS = {"Alunite": ALUNITE, "Kaolinite": KAOLINITE, "Muscovite": MICA, "Buddingtonite": BUDDINGTONITE,
                         "Calcite": CARBONATE, "Montmorillonite": MONTMORILLONITE, "Chalcedony": SILICA}
-AL_OH_MINERALS = {"Alunite", "Kaolinite", "Muscovite", "Buddingtonite"}
 # Figures colour a mapped class as the Tetracorder class it stands for, so the two maps read side by side.
 CODE_COLOURS = {NONE: "#d0d0d0", ALUNITE: "#be0032", KAOLINITE: "#f3c300", MICA: "#0067a5", BUDDINGTONITE: "#875692",
                 CARBONATE: "#8db600", MONTMORILLONITE: "#f38400", SILICA: "#a1caf1", 8: "#882d17", 9: "#654522"}
@@ -125,6 +124,13 @@ RATIOS = [  # (numerator, denominator, what it targets, truth map, positive code
 ]
 
 
+def score_ratio(value, positive):
+    """A ratio image against the truth: ROC AUC, Otsu's threshold of the image, pixels above it, their scores."""
+    cut = otsu(value.ravel())
+    return {"auc": roc_auc(value.ravel(), positive.ravel()), "otsu_threshold": cut,
+            "mapped_pixels": int((value >= cut).sum()), **prf(value >= cut, positive)}
+
+
 def ratios(workdir):
     from prospectra.core.band_ratio import band_ratio
 
@@ -135,30 +141,30 @@ def ratios(workdir):
         band_ratio(image, [num], [den], path, NullFeedback())
         value = read(path).astype(np.float64)
         positive = np.isin(truth(which), codes)
-        cut = otsu(value.ravel())
+        score = score_ratio(value, positive)
         row = {"target": target, "truth": f"Tetracorder {which} codes {', '.join(map(str, codes))}",
-               "positive_pixels": int(positive.sum()), "auc": round(roc_auc(value.ravel(), positive.ravel()), 3),
-               "otsu_threshold": round(cut, 3), "mapped_pixels": int((value >= cut).sum())}
-        row.update(prf(value >= cut, positive))
+               "positive_pixels": int(positive.sum()), **score, "auc": round(score["auc"], 3),
+               "otsu_threshold": round(score["otsu_threshold"], 3)}
         out[f"TM {num[1:]}/{den[1:]}"] = row
         if num == "B5":
             out[f"TM {num[1:]}/{den[1:]}"]["_map"] = value
     return out
 
 
-def _class_scores(classes, groups, t, rows=slice(None)):
-    """Per mapped class: the Tetracorder codes of its minerals, precision, recall, mapped / true area."""
+def _class_scores(classes, groups, code_of, t, rows=slice(None)):
+    """Per mapped class (groups: the names each class value stands for, code_of: a name's Tetracorder code): its
+    codes, precision, recall, mapped / true area; and the scores of the Al-OH group (classes holding codes 1-4)."""
     classes, t = classes[rows], t[rows]
     out = {}
-    for value, minerals in enumerate(groups, start=1):
-        codes = sorted({TETRACORDER_MINERALS[m] for m in minerals if m in TETRACORDER_MINERALS})
+    for value, names in enumerate(groups, start=1):
+        codes = sorted({code_of[n] for n in names if n in code_of})
         mapped = classes == value
         actual = np.isin(t, codes)
-        row = {"minerals": minerals, "codes": codes, "mapped_pixels": int(mapped.sum()), "true_pixels": int(actual.sum()),
+        row = {"minerals": names, "codes": codes, "mapped_pixels": int(mapped.sum()), "true_pixels": int(actual.sum()),
                "area_ratio": round(int(mapped.sum()) / max(int(actual.sum()), 1), 3)}
         row.update(prf(mapped, actual))
-        out[" / ".join(minerals)] = row
-    al_oh = np.isin(classes, [v for v, g in enumerate(groups, start=1) if AL_OH_MINERALS & set(g)])
+        out[" / ".join(names)] = row
+    al_oh = np.isin(classes, [v for v, row in enumerate(out.values(), start=1) if set(row["codes"]) & set(AL_OH)])
     return out, prf(al_oh, np.isin(t, AL_OH))
 
 
@@ -171,7 +177,7 @@ def sam_library(workdir):
     summary = map_minerals(image, usgs_mineral_samples(list(TETRACORDER_MINERALS)), image.surface_bands, path,
                            NullFeedback())
     classes = read(path)
-    per_class, al_oh = _class_scores(classes, summary["endmembers"].groups, truth())
+    per_class, al_oh = _class_scores(classes, summary["endmembers"].groups, TETRACORDER_MINERALS, truth())
     return {"classes": per_class, "al_oh": al_oh, "unclassified_pixels": int((classes == 0).sum()),
             "separability": summary["separability"], "limits": summary["max_angles"],
             "max_area_ratio": max(r["area_ratio"] for r in per_class.values()),
@@ -187,8 +193,9 @@ def outcrop_points(t, codes, per_class, seed, rows):
     points = []
     for code in codes:
         pure = minimum_filter((t == code).astype(np.uint8), size=3) == 1
-        pure[rows.stop:] = False
-        pure[:rows.start or 0] = False
+        inside = np.zeros_like(pure)
+        inside[rows] = True
+        pure &= inside
         r, c = np.nonzero(pure)
         pick = rng.choice(len(r), size=min(per_class, len(r)), replace=False)
         points.extend((int(c[i]), int(r[i]), code) for i in pick)
@@ -211,21 +218,10 @@ def sam_points(workdir, per_class=3):
     path = os.path.join(workdir, "sam_points.tif")
     summary = map_minerals(image, library, image.surface_bands, path, NullFeedback())
     classes = read(path)
-    groups = [[n for n in g] for g in summary["endmembers"].groups]
-    by_name = {CODE_NAMES[c]: c for c in SAM_POINT_CLASSES}
-    code_groups = [[by_name[n] for n in g] for g in groups]
-    south = slice(SPLIT_ROW, None)
-    per_class = {}
-    for value, codes in enumerate(code_groups, start=1):
-        mapped, actual = classes[south] == value, np.isin(t[south], codes)
-        row = {"codes": codes, "mapped_pixels": int(mapped.sum()), "true_pixels": int(actual.sum()),
-               "area_ratio": round(int(mapped.sum()) / max(int(actual.sum()), 1), 3)}
-        row.update(prf(mapped, actual))
-        per_class[" / ".join(groups[value - 1])] = row
-    al_oh_values = [v for v, codes in enumerate(code_groups, start=1) if set(codes) & set(AL_OH)]
-    al_oh = prf(np.isin(classes[south], al_oh_values), np.isin(t[south], AL_OH))
-    return {"points": len(points), "classes": per_class, "al_oh": al_oh,
-            "max_area_ratio": max(r["area_ratio"] for r in per_class.values() if r["codes"] != [NONE]),
+    code_of = {CODE_NAMES[c]: c for c in SAM_POINT_CLASSES}
+    scores, al_oh = _class_scores(classes, summary["endmembers"].groups, code_of, t, slice(SPLIT_ROW, None))
+    return {"points": len(points), "classes": scores, "al_oh": al_oh,
+            "max_area_ratio": max(r["area_ratio"] for r in scores.values() if r["codes"] != [NONE]),
             "_map": classes, "_names": summary["endmembers"].names}
 
 
@@ -362,13 +358,12 @@ def _figure(name, title, image, truth_map, labels, colours):
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    t_colours = CODE_COLOURS
     fig, axes = plt.subplots(1, 2, figsize=(8, 7.6))
-    t_cmap = ListedColormap([t_colours[i] for i in range(10)])
+    t_cmap = ListedColormap([CODE_COLOURS[i] for i in range(10)])
     axes[0].imshow(truth_map, cmap=t_cmap, vmin=-0.5, vmax=9.5, interpolation="nearest")
     axes[0].set_title("USGS Tetracorder 2 um map (truth)", fontsize=10)
     present = [c for c in range(10) if (truth_map == c).any()]
-    axes[0].legend(handles=[Patch(color=t_colours[c], label=CODE_NAMES[c]) for c in present], loc="lower center",
+    axes[0].legend(handles=[Patch(color=CODE_COLOURS[c], label=CODE_NAMES[c]) for c in present], loc="lower center",
                    bbox_to_anchor=(0.5, -0.32), ncol=2, fontsize=8, frameon=False)
     values = sorted(labels)
     lut = np.zeros(256, np.int64)
@@ -386,6 +381,15 @@ def _figure(name, title, image, truth_map, labels, colours):
     fig.savefig(os.path.join(FIGURES, f"{name}.png"), dpi=80)
     plt.close(fig)
     return f"![{title}](validation/{name}.png)"
+
+
+def _prf_cells(row):
+    return [f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}"]
+
+
+def _table(header, rows):
+    """Markdown lines of a table: the header, its rule, one line per row of cells."""
+    return [f"| {' | '.join(header)} |", "|" + "---|" * len(header)] + [f"| {' | '.join(r)} |" for r in rows]
 
 
 def write_docs(results):
@@ -406,10 +410,9 @@ def write_docs(results):
     lines += ["## Band ratios", "",
               "Threshold: Otsu (1979) on the ratio image itself, never on the truth. AUC: area under the ROC curve "
               "of the ratio against the truth (1 perfect, 0.5 no skill).", "",
-              "| ratio | target | truth | AUC | Otsu threshold | precision | recall | F1 |", "|---|---|---|---|---|---|---|---|"]
-    for name, row in r.items():
-        lines.append(f"| {name} | {row['target']} | {row['truth']} ({row['positive_pixels']:,} px) | {row['auc']:.3f} | "
-                     f"{row['otsu_threshold']:.3f} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} |")
+              *_table(["ratio", "target", "truth", "AUC", "Otsu threshold", "precision", "recall", "F1"],
+                      [[name, row["target"], f"{row['truth']} ({row['positive_pixels']:,} px)", f"{row['auc']:.3f}",
+                        f"{row['otsu_threshold']:.3f}", *_prf_cells(row)] for name, row in r.items()])]
     ratio_map = r["TM 5/7"]["_map"]
     cut = r["TM 5/7"]["otsu_threshold"]
     lines += ["", _figure("ratio_5_7", f"TM 5/7 >= {cut:.2f} (Otsu)", (ratio_map >= cut).astype(np.uint8), t,
@@ -421,11 +424,11 @@ def write_docs(results):
               "of it; bands: all TM reflective bands; maximum angles and groups measured by the algorithm itself "
               "(leave one sample out at the image's noise level). What the algorithm logged:", ""]
     lines += [f"- {line}" for line in s["separability"]]
-    lines += ["", "| class | Tetracorder codes | mapped px | true px | mapped / true area | precision | recall | F1 |",
-              "|---|---|---|---|---|---|---|---|"]
-    for name, row in s["classes"].items():
-        lines.append(f"| {name} | {', '.join(map(str, row['codes']))} | {row['mapped_pixels']:,} | {row['true_pixels']:,} "
-                     f"| {row['area_ratio']:.2f} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} |")
+    lines += [""] + _table(["class", "Tetracorder codes", "mapped px", "true px", "mapped / true area", "precision",
+                            "recall", "F1"],
+                           [[name, ", ".join(map(str, row["codes"])), f"{row['mapped_pixels']:,}",
+                             f"{row['true_pixels']:,}", f"{row['area_ratio']:.2f}", *_prf_cells(row)]
+                            for name, row in s["classes"].items()])
     a = s["al_oh"]
     lines += ["", f"Al-OH group (any class holding alunite, kaolinite, muscovite or buddingtonite against codes 1-4): "
               f"precision {a['precision']:.3f}, recall {a['recall']:.3f}, **F1 {a['f1']:.3f}**. Unclassified: "
@@ -444,10 +447,9 @@ def write_docs(results):
               "window; one spectrum per class, so each class's limit is the 0.10 rad fallback. Unclassified in "
               "white; mapped classes in the colour of the Tetracorder class they stand for. Scored on the "
               "southern half.", "",
-              "| class | mapped px | true px | mapped / true area | precision | recall | F1 |", "|---|---|---|---|---|---|---|"]
-    for name, row in p["classes"].items():
-        lines.append(f"| {name} | {row['mapped_pixels']:,} | {row['true_pixels']:,} | {row['area_ratio']:.2f} | "
-                     f"{row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} |")
+              *_table(["class", "mapped px", "true px", "mapped / true area", "precision", "recall", "F1"],
+                      [[name, f"{row['mapped_pixels']:,}", f"{row['true_pixels']:,}", f"{row['area_ratio']:.2f}",
+                        *_prf_cells(row)] for name, row in p["classes"].items()])]
     a = p["al_oh"]
     lines += ["", f"Al-OH group: precision {a['precision']:.3f}, recall {a['recall']:.3f}, **F1 {a['f1']:.3f}**.", ""]
     by_name = {CODE_NAMES[c]: c for c in SAM_POINT_CLASSES}
@@ -462,10 +464,9 @@ def write_docs(results):
               f"{', '.join(CODE_NAMES[c] for c in RF_CLASSES)}), the six TM bands as features, tuned by spatially "
               "blocked cross-validation (4 iterations, up to 100 trees). Scored on every southern pixel of those "
               f"classes: overall accuracy **{f['accuracy']:.3f}**.", "",
-              "| class | predicted px | true px | precision | recall | F1 |", "|---|---|---|---|---|---|"]
-    for name, row in f["classes"].items():
-        lines.append(f"| {name} | {row['mapped_pixels']:,} | {row['true_pixels']:,} | {row['precision']:.3f} | "
-                     f"{row['recall']:.3f} | {row['f1']:.3f} |")
+              *_table(["class", "predicted px", "true px", "precision", "recall", "F1"],
+                      [[name, f"{row['mapped_pixels']:,}", f"{row['true_pixels']:,}", *_prf_cells(row)]
+                       for name, row in f["classes"].items()])]
     a = f["al_oh"]
     lines += ["", f"Al-OH group (alunite + kaolinite + white mica predicted, against codes 1-4): precision "
               f"{a['precision']:.3f}, recall {a['recall']:.3f}, **F1 {a['f1']:.3f}**.", ""]
@@ -480,10 +481,9 @@ def write_docs(results):
               f"tagger's minerals, {len(g['classes'])} occur here ({', '.join(g['classes'])}; sericite = white mica). "
               "The tagger was trained on simulated patches only, with USGS samples held out, and it does not "
               "offer the minerals Landsat cannot identify (calcite among them): see its model card.", "",
-              "| mineral | patches with it | patches tagged | precision | recall | F1 |", "|---|---|---|---|---|---|"]
-    for name, row in g["classes"].items():
-        lines.append(f"| {name} | {row['patches_true']} | {row['patches_tagged']} | {row['precision']:.3f} | "
-                     f"{row['recall']:.3f} | {row['f1']:.3f} |")
+              *_table(["mineral", "patches with it", "patches tagged", "precision", "recall", "F1"],
+                      [[name, str(row["patches_true"]), str(row["patches_tagged"]), *_prf_cells(row)]
+                       for name, row in g["classes"].items()])]
     absent = g["tags_of_minerals_absent_here"]
     lines += ["", "Tags of minerals Tetracorder does not map here (each a false tag): " +
               (", ".join(f"{m} {n}" for m, n in absent.items()) if absent else "none") + ".", ""]
