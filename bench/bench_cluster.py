@@ -10,7 +10,6 @@ import os
 import resource
 import shutil
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -21,7 +20,7 @@ PLUGINS = os.path.join(ROOT, "build", "plugins")
 sys.path.insert(0, HERE)
 sys.path.insert(0, PLUGINS)
 os.environ["PYTHONPATH"] = PLUGINS + os.pathsep + os.environ.get("PYTHONPATH", "")
-from bench_band_ratio import generate  # noqa: E402
+from bench_band_ratio import bench_scene  # noqa: E402
 from bench_sam import MINERALS  # noqa: E402
 
 
@@ -47,11 +46,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workdir")
     a = ap.parse_args()
-    work = a.workdir or tempfile.mkdtemp(prefix="prospectra-bench-cluster-")
-    os.makedirs(work, exist_ok=True)
-    src = os.path.join(work, f"s2_l2a_{a.size}.tif")
-    if not os.path.exists(src):
-        generate(src, a.size)
+    work, src = bench_scene(a.workdir, a.size)
     clusters = {n: LocalCluster(n_workers=n, threads_per_worker=2 if n == 1 else 1, processes=True, protocol="tcp",
                                 host="127.0.0.1", dashboard_address=None) for n in (1, 2)}
     times = {"one process": [], "cluster, 1 worker": [], "cluster, 2 workers": []}

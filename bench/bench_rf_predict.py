@@ -20,13 +20,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 from osgeo import gdal
 
-from bench_band_ratio import STACK, generate, timed  # the same generated scene, with more varied bands
+from bench_band_ratio import STACK, bench_scene, timed  # the same generated scene, with more varied bands
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -143,15 +142,11 @@ def measured(mode, src, work):
 
 
 def main():
-    work = ARGS.workdir or tempfile.mkdtemp(prefix="prospectra-rf-bench-")
-    os.makedirs(work, exist_ok=True)
     os.makedirs(PLUGINS, exist_ok=True)
     if not os.path.lexists(os.path.join(PLUGINS, "prospectra")):
         os.symlink(ROOT, os.path.join(PLUGINS, "prospectra"))
-    src = os.path.join(work, f"s2_l2a_varied_{ARGS.size}.tif")  # not the ratio and SAM benchmarks' scene
-    if not os.path.exists(src):
-        print(f"generating {src} ...", flush=True)
-        generate(src, ARGS.size, noise=0.02, varied_bands=True)
+    # not the ratio and SAM benchmarks' scene: bands that vary more
+    work, src = bench_scene(ARGS.workdir, ARGS.size, "s2_l2a_varied", noise=0.02, varied_bands=True)
     subprocess.run([sys.executable, __file__, "--mode", "cache", "--src", src, "--workdir", work, "--samples",
                     str(ARGS.samples), "--trees", str(ARGS.trees)], check=True, capture_output=True)
     results = {}

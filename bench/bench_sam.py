@@ -10,7 +10,6 @@ Usage: bench/bench_sam.py [--size 10980] [--workdir DIR]"""
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -19,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "build", "plugins"))
-from bench_band_ratio import generate, timed  # noqa: E402
+from bench_band_ratio import bench_scene, timed  # noqa: E402
 
 MINERALS = ["Feldspar", "Chlorite", "Pyrite", "Epidote", "Malachite", "Calcite", "Alunite", "Magnetite", "Biotite",
             "Serpentine", "Dolomite", "Chalcopyrite", "Azurite", "Sericite", "Kaolinite", "Hematite", "Goethite",
@@ -89,12 +88,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     ap.add_argument("--workdir")
     args = ap.parse_args()
-    work = args.workdir or tempfile.mkdtemp(prefix="prospectra-bench-")
-    os.makedirs(work, exist_ok=True)
-    src = os.path.join(work, f"s2_l2a_{args.size}.tif")
-    if not os.path.exists(src):
-        print(f"generating {src} ...", flush=True)
-        generate(src, args.size)
+    work, src = bench_scene(args.workdir, args.size)
     out, rule = os.path.join(work, "sam_classes.tif"), os.path.join(work, "sam_angles.tif")
     plugins = os.path.join(ROOT, "build", "plugins")
     runs = {"read": [sys.executable, "-c", READ_ONLY, plugins, src],

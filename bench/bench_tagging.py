@@ -10,7 +10,6 @@ import argparse
 import os
 import resource
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,6 +23,8 @@ from prospectra.core.errors import NullFeedback  # noqa: E402
 from prospectra.core.image import open_image  # noqa: E402
 from prospectra.core.onnx_model import bundled_models, load_model  # noqa: E402
 from prospectra.core.patch_tagging import BATCH, patch_origins, tag_image  # noqa: E402
+
+from bench_band_ratio import bench_scene  # noqa: E402  (bench/ is the script's own folder)
 
 BANDS = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
 
@@ -53,11 +54,7 @@ def main():
     ap.add_argument("--model", help="default: the bundled Landsat tagger")
     ap.add_argument("--workdir")
     args = ap.parse_args()
-    work = args.workdir or tempfile.mkdtemp(prefix="prospectra-bench-")
-    os.makedirs(work, exist_ok=True)
-    src = os.path.join(work, f"landsat_like_{args.size}.tif")
-    if not os.path.exists(src):
-        generate(src, args.size)
+    work, src = bench_scene(args.workdir, args.size, "landsat_like", make=generate)
     model = load_model(args.model or bundled_models()["tagger_landsat_oli"])
     image = open_image(src, "landsat8_oli")
     p = model.patch_size
