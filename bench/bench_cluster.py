@@ -39,6 +39,7 @@ def main():
     from osgeo import gdal
 
     from prospectra.core.cluster import read_mosaic, run_tiled
+    from prospectra.core.image import open_image
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=4096)
@@ -58,8 +59,8 @@ def main():
             folder = os.path.join(work, f"tiles_{n}")
             shutil.rmtree(folder, ignore_errors=True)
             t = time.perf_counter()
-            mosaic = run_tiled("sam", [src], folder, scheduler=cluster.scheduler_address, tile=a.tile,
-                               scaling="sentinel2_offset", minerals=MINERALS)
+            mosaic = run_tiled("sam", open_image(src, "sentinel2a_msi", scaling="sentinel2_offset"), folder,
+                               scheduler=cluster.scheduler_address, tile=a.tile, minerals=MINERALS).mosaic
             times[f"cluster, {n} worker{'s' if n > 1 else ''}"].append(time.perf_counter() - t)
     same = np.array_equal(read_mosaic(mosaic)[0], gdal.Open(os.path.join(work, "single.tif")).ReadAsArray())
     with Client(clusters[2].scheduler_address) as client:

@@ -25,16 +25,22 @@ def stretch_to_byte(band, valid, lo, hi):
     return out
 
 
-def band_composite(image, rgb, output, feedback, cut=(2.0, 98.0), output_byte=None):
-    """Write R, G, B reflectance (float32) and optionally a stretched 8-bit copy.
-
-    Returns {'stretch': [(lo, hi)] * 3} so the caller can style the layer with the same cut.
-    The cut comes from a decimated read of at most 1 Mpixel (QGIS samples 250 000)."""
-    rgb = image.require(rgb, "BANDS")
+def composite_stretch(image, rgb, cut=(2.0, 98.0)):
+    """(lo, hi) per band of the cut, from a decimated read of at most 1 Mpixel (QGIS samples 250 000)."""
     sample, sample_valid = image.sample(rgb)
     stretch = [cumulative_cut(sample[b][sample_valid], *cut) for b in rgb]
     if stretch[0] is None:
         raise InputError("INPUT", f"no pixel has valid data in bands {', '.join(rgb)}: the image is all nodata there.")
+    return stretch
+
+
+def band_composite(image, rgb, output, feedback, cut=(2.0, 98.0), output_byte=None, stretch=None):
+    """Write R, G, B reflectance (float32) and optionally a stretched 8-bit copy.
+
+    Returns {'stretch': [(lo, hi)] * 3} so the caller can style the layer with the same cut. stretch: the cut
+    decided already (a cluster's tiles take the whole image's), else composite_stretch of this image."""
+    rgb = image.require(rgb, "BANDS")
+    stretch = stretch or composite_stretch(image, rgb, cut)
     args = (image.width, image.height, 3)
     geo = (image.geotransform, image.projection)
     with bounded_cache(), RasterWriter(output, *args, np.float32, *geo, COMPOSITE_NODATA, rgb) as w, \

@@ -1,30 +1,54 @@
 """The engine on a Dask cluster: an algorithm run tile by tile on dask.distributed workers, each tile written as a
-tiled GeoTIFF by the same engine function a single process runs, and the tiles joined by a VRT mosaic.
+tiled GeoTIFF by the same engine function a single process runs, and the tiles joined by a VRT mosaic per output.
 
-Covered: band ratio and Spectral Angle Mapper, the per-pixel algorithms, whose every pixel depends on that pixel
-alone, so a tile's pixels equal the single-process run's exactly. What a single run decides from the whole image
-(SAM's noise level, groups and maximum angles) is decided once, on the client, and handed to every tile. Not yet
-covered: tagging (patches overlap tile edges), Random Forest and content prediction.
+Covered: band ratio, band composite, Spectral Angle Mapper, Random Forest classification, mineral tagging and
+content prediction. What a single run decides from the whole image (SAM's noise level, groups and maximum angles,
+the composite's stretch, the tagger's stride and threshold) is decided once, on the client, and handed to every
+tile, so every tile's pixels equal the single-process run's exactly. Tagging averages overlapping patches: each
+tile is run on a window widened to every patch that covers one of its pixels (its halo, on the whole image's patch
+grid) and then cut back to the tile, so no seam appears at tile edges.
 
 Dask and distributed are optional: without them the plugin works as before, and run_tiled says what to install.
 
     from prospectra.core.cluster import run_tiled
-    run_tiled("ratio", ["scene.tif"], "out_folder", sensor="sentinel2a_msi", numerator=["B11"], denominator=["B12"])
-    run_tiled("sam", ["scene.tif"], "out_folder", scheduler="tcp://10.0.0.5:8786", minerals=["Alunite", "Kaolinite"])
+    from prospectra.core.image import open_image
+    image = open_image("scene.tif", "sentinel2a_msi")
+    run = run_tiled("ratio", image, "out_folder", numerator=["B11"], denominator=["B12"])
+    run = run_tiled("sam", image, "out_folder", scheduler="tcp://10.0.0.5:8786", minerals=["Alunite", "Kaolinite"],
+                    outputs=["classes", "angles"])
+    run.mosaic, run.mosaics["angles"]  # out_folder/classes.vrt, out_folder/angles.vrt
 
-Each returns the path of out_folder/mosaic.vrt. A worker that dies mid-tile has its tile run again elsewhere
-(distributed's own retry); what it left half-written carries its process id and is removed at the end."""
+A worker that dies mid-tile has its tile run again elsewhere (distributed's own retry); what it left half-written
+carries its process id and is removed at the end. A tile without one valid pixel writes no file: the mosaic holds
+nodata there, as the single-process output does."""
 import os
+import uuid
+from dataclasses import dataclass
 
 import numpy as np
 from osgeo import gdal
 
-from .blocks import TILE
+from .blocks import TILE, temporary_name
 from .errors import Canceled, InputError, NullFeedback, require
 from .outputs import recover
 
 TILE_PIXELS = 8 * TILE  # a tile of 2048 x 2048 pixels: whole output tiles, some seconds of work each
-KINDS = ("ratio", "sam")
+# Each kind's outputs; the first is always written, the others when asked for.
+OUTPUTS = {"ratio": ("ratio",), "composite": ("composite", "composite_8bit"), "sam": ("classes", "angles"),
+           "classify": ("classes", "probabilities", "confidence"), "tag": ("tags", "probabilities"),
+           "content": ("content",)}
+KINDS = tuple(OUTPUTS)
+
+
+@dataclass
+class TiledRun:
+    mosaics: dict  # output -> its VRT mosaic
+    summaries: list  # per tile, row-major: the engine function's summary, None for a tile without valid data
+    job: dict  # what every tile was given (the plan)
+
+    @property
+    def mosaic(self):
+        return next(iter(self.mosaics.values()))
 
 
 def tiles(width, height, size=TILE_PIXELS):
@@ -33,102 +57,207 @@ def tiles(width, height, size=TILE_PIXELS):
             for y in range(0, height, size) for x in range(0, width, size)]
 
 
-def _tile_image(paths, window, job):
-    """The image restricted to window: each input as an in-memory VRT of that window (its file name kept, for
-    band names read from file names), with the scaling and nodata the whole image was given."""
-    import uuid
+def halo(start, stop, size, patch, stride):
+    """(first, end) along one axis of the patches of a whole-image tagging run (patch_tagging.patch_origins) that
+    cover pixels start..stop-1: the window a tile must be tagged on for its pixels to average the same patches."""
+    from .patch_tagging import patch_origins
 
+    origins = patch_origins(max(size, patch), patch, stride)
+    covering = origins[(origins < stop) & (origins + patch > start)]
+    return int(covering.min()), min(size, int(covering.max()) + patch)
+
+
+def _tile_image(job, window):
+    """The image restricted to window, as an in-memory VRT, with the band names, scaling and nodata the whole
+    image was given; and the VRT's name, to unlink."""
     from .image import open_image
 
-    folder = f"/vsimem/prospectra-{uuid.uuid4().hex}"
-    subsets = [gdal.Translate(f"{folder}/{os.path.basename(p)}.vrt", p, format="VRT", srcWin=list(window))
-               for p in paths]
-    image = open_image([s.GetDescription() for s in subsets], job["sensor"], band_order=job["band_order"],
-                       scaling="reflectance")
+    name = f"/vsimem/prospectra-{uuid.uuid4().hex}.vrt"
+    gdal.Translate(name, job["source"], format="VRT", srcWin=list(window))
+    image = open_image(name, job["sensor"], band_order=job["band_order"], scaling="reflectance")
     image.scaling, image.nodata, image.scaling_source = job["scaling"], job["nodata"], job["scaling_source"]
-    image._keep = tuple(image._keep) + tuple(subsets)
-    return image, [s.GetDescription() for s in subsets]
+    return image, name
 
 
-def run_tile(kind, paths, window, path, job):
-    """One tile on a worker: the engine function of kind on the window, written to path."""
-    image, in_memory = _tile_image(paths, window, job)
+def run_tile(kind, job, window, paths):
+    """One tile on a worker: the engine function of kind on the window, writing {output: path}. Returns its summary,
+    or None when the tile holds no valid pixel (and then writes nothing)."""
+    image, name = _tile_image(job, window)
     try:
-        if kind == "ratio":
-            from .band_ratio import band_ratio
-
-            band_ratio(image, job["numerator"], job["denominator"], path, NullFeedback())
-        else:
-            from .spectral_angle_mapper import spectral_angle_mapper
-
-            # one thread: the cluster runs a task per worker thread already
-            spectral_angle_mapper(image, output=path, feedback=NullFeedback(), threads=1, **job["sam"])
+        try:
+            return _engine(kind, job, image, paths)
+        except InputError as e:
+            # The engine refuses an image with nothing it can compute (all nodata, a ratio's denominator never
+            # positive, no patch free of nodata); a tile of a valid image may well be one (a scene's nodata corner),
+            # and its pixels are nodata in the single-process output. The one other bad input the engine finds
+            # mid-run, a damaged file, fails this read of the tile again.
+            if e.parameter != "INPUT":
+                raise
+            image.read_stack(job["bands"], (0, 0, image.width, image.height))
+            return None
     finally:
         del image
-        for name in in_memory:  # a long-lived worker must not keep every tile's VRT
-            gdal.Unlink(name)
-    return path
+        gdal.Unlink(name)  # a long-lived worker must not keep every tile's VRT
 
 
-def plan(kind, paths, image_options, **options):
-    """What every tile needs, decided once on the whole image as a single run decides it."""
-    from .image import open_image
-
-    image = open_image(paths, **image_options)
-    common = {"sensor": image.sensor.id, "band_order": image.band_names, "scaling": image.scaling,
-              "nodata": image.nodata, "scaling_source": image.scaling_source}
+def _engine(kind, job, image, paths):
+    feedback = NullFeedback()
     if kind == "ratio":
-        return image, {**common, "numerator": image.require(options["numerator"], "NUMERATOR"),
-                       "denominator": image.require(options["denominator"], "DENOMINATOR")}
-    from .spectral_angle_mapper import plan_sam
-    from .spectral_library import endmember_library
+        from .band_ratio import band_ratio
 
-    run, _ = plan_sam(image, endmember_library(options.get("minerals"), all_samples=True),
-                      options.get("bands") or image.surface_bands, options.get("max_angle"))
-    return image, {**common, "sam": run}
+        return band_ratio(image, job["numerator"], job["denominator"], paths["ratio"], feedback)
+    if kind == "composite":
+        from .band_composite import band_composite
+
+        return band_composite(image, job["bands"], paths["composite"], feedback, output_byte=paths.get("composite_8bit"),
+                              stretch=job["stretch"])
+    if kind == "sam":
+        from .spectral_angle_mapper import spectral_angle_mapper
+
+        # one thread: the cluster runs a task per worker thread already
+        return spectral_angle_mapper(image, output=paths["classes"], output_rule=paths.get("angles"), feedback=feedback,
+                                     threads=1, **job["sam"])
+    if kind == "classify":
+        from .random_forest import classify_random_forest, load_model
+
+        model = load_model(job["model"])
+        return classify_random_forest(model.feature_stack(image), model, paths["classes"], paths.get("probabilities"),
+                                      paths.get("confidence"), feedback)
+    if kind == "content":
+        from .content_prediction import predict_content
+        from .onnx_model import load_model
+
+        return predict_content(image, load_model(job["model"]), paths["content"], feedback)
+    return _tag_tile(job, image, paths)
 
 
-def run_tiled(kind, paths, folder, scheduler=None, tile=TILE_PIXELS, feedback=None, sensor="sentinel2a_msi",
-              scaling="auto", band_order=None, **options):
-    """Run kind ('ratio' or 'sam') over the image tile by tile on a Dask cluster (a LocalCluster of this
-    machine's cores when scheduler is None, else the scheduler's address); returns the mosaic VRT's path.
-    tile: the tile edge in pixels, rounded up to a multiple of the output tile (256).
-    Tiles appear in folder as tile_<row>_<col>.tif; on failure or cancel none of them remains."""
+def _tag_tile(job, image, paths):
+    """Tag the tile's halo window (job['halo'] is the tile's place in it), then cut the tile out of it."""
+    from .onnx_model import load_model
+    from .patch_tagging import tag_image
+
+    model = load_model(job["model"], bands=job["declared_bands"], patch_size=job["declared_patch"])
+    wide = {output: temporary_name(path, ".halo.tif") for output, path in paths.items()}
+    try:
+        summary = tag_image(image, model, wide["tags"], NullFeedback(), wide.get("probabilities"), job["stride"],
+                            job["threshold"], percent=job["percent"])
+        for output, path in paths.items():
+            part = temporary_name(path, ".tif")
+            gdal.Translate(part, wide[output], srcWin=list(job["tile_in_halo"]), creationOptions=[
+                "TILED=YES", f"BLOCKXSIZE={TILE}", f"BLOCKYSIZE={TILE}", "COMPRESS=DEFLATE", "PREDICTOR=1",
+                "ZLEVEL=1", "INTERLEAVE=BAND"])
+            os.replace(part, path)
+            if os.path.exists(part + ".aux.xml"):
+                os.replace(part + ".aux.xml", path + ".aux.xml")
+        return summary
+    finally:
+        for path in wide.values():
+            for leftover in (path, path + ".aux.xml"):
+                if os.path.exists(leftover):
+                    os.remove(leftover)
+
+
+def _source(image):
+    """What a worker opens for the image: its file, or the XML of the VRT stacking its files on one grid."""
+    if image.ds.GetDriver().ShortName == "VRT":
+        return image.ds.GetMetadata("xml:VRT")[0]
+    return image.ds.GetDescription()
+
+
+def plan(kind, image, **options):
+    """What every tile needs, decided once on the whole image as a single run decides it."""
+    job = {"source": _source(image), "sensor": image.sensor.id, "band_order": image.band_names,
+           "scaling": image.scaling, "nodata": image.nodata, "scaling_source": image.scaling_source}
+    if kind == "ratio":
+        numerator = image.require(options["numerator"], "NUMERATOR")
+        denominator = image.require(options["denominator"], "DENOMINATOR")
+        return {**job, "numerator": numerator, "denominator": denominator,
+                "bands": list(dict.fromkeys(numerator + denominator))}
+    if kind == "composite":
+        from .band_composite import composite_stretch
+
+        rgb = image.require(options["bands"], "BANDS")
+        return {**job, "bands": rgb, "stretch": composite_stretch(image, rgb, options.get("cut") or (2.0, 98.0))}
+    if kind == "sam":
+        from .spectral_angle_mapper import plan_sam
+        from .spectral_library import endmember_library
+
+        library = options.get("library") or endmember_library(options.get("minerals"), all_samples=True)
+        run, decided = plan_sam(image, library, options.get("bands") or image.surface_bands, options.get("max_angle"),
+                                options.get("class_angles"), options.get("keep_apart", False))
+        return {**job, "sam": run, "decided": decided, "bands": run["bands"]}
+    if kind == "classify":
+        from .random_forest import load_model
+
+        model = load_model(options["model"])
+        model.feature_stack(image)  # the model fits the image, before any tile runs
+        return {**job, "model": os.path.abspath(options["model"]), "bands": model.band_names}
+    from .onnx_model import load_model
+
+    model = load_model(options["model"], bands=options.get("model_bands"), patch_size=options.get("model_patch"))
+    model.check_image(image)
+    job.update(model=os.path.abspath(options["model"]), bands=model.bands)
+    if kind == "content":
+        return job
+    return {**job, "declared_bands": options.get("model_bands"), "declared_patch": options.get("model_patch"),
+            "patch": model.patch_size, "stride": int(options.get("stride") or model.stride),
+            "threshold": model.threshold if options.get("threshold") is None else float(options["threshold"]),
+            "percent": options.get("percent", True)}
+
+
+def run_tiled(kind, image, folder, scheduler=None, tile=TILE_PIXELS, feedback=None, outputs=None, **options):
+    """Run kind (one of KINDS) over image tile by tile on a Dask cluster (a LocalCluster of this machine's cores
+    when scheduler is None, else the scheduler's address); returns a TiledRun. outputs: which of OUTPUTS[kind] to
+    write (default: the first). tile: the tile edge in pixels, rounded up to a multiple of the output tile (256).
+    Tiles appear in folder as <output>_<row>_<col>.tif, mosaics as <output>.vrt; on failure or cancel none remain.
+    Progress is reported per tile; a cancel cancels the tiles not finished."""
     require("Running on a Dask cluster", "dask", "distributed")
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, LocalCluster, wait
 
     if kind not in KINDS:
-        raise InputError("ALGORITHM", f"'{kind}' cannot run on a cluster yet; choose one of {', '.join(KINDS)}.")
+        raise InputError("ALGORITHM", f"'{kind}' cannot run on a cluster; choose one of {', '.join(KINDS)}.")
+    outputs = list(dict.fromkeys([OUTPUTS[kind][0]] + list(outputs or ())))
+    unknown = [o for o in outputs if o not in OUTPUTS[kind]]
+    if unknown:
+        raise InputError("OUTPUT", f"{kind} writes {', '.join(OUTPUTS[kind])}, not {', '.join(unknown)}.")
     feedback = feedback or NullFeedback()
-    paths = [paths] if isinstance(paths, str) else list(paths)
-    image_options = {"sensor_id": sensor, "scaling": scaling, "band_order": band_order}
-    image, job = plan(kind, paths, image_options, **options)
+    job = plan(kind, image, **options)
     if os.path.exists(folder) and os.listdir(folder):
         raise InputError("OUTPUT", f"'{folder}' is not empty; give a new or empty folder for the tiles.")
     tile = max(TILE, -(-tile // TILE) * TILE)  # whole output tiles: SAM's blocks, and so its bits, stay the same
     windows = tiles(image.width, image.height, tile)
-    names = [os.path.join(folder, f"tile_{w[1] // tile:03d}_{w[0] // tile:03d}.tif") for w in windows]
+    names = [{o: os.path.join(folder, f"{o}_{w[1] // tile:03d}_{w[0] // tile:03d}.tif") for o in outputs}
+             for w in windows]
     created = not os.path.exists(folder)
     os.makedirs(folder, exist_ok=True)
     cluster = None
     try:
         cluster = LocalCluster(processes=True, dashboard_address=None) if scheduler is None else None
         with Client(cluster if cluster is not None else scheduler) as client:
-            futures = [client.submit(run_tile, kind, paths, w, n, job, pure=False, retries=2)
+            futures = [client.submit(run_tile, kind, *_tile_job(kind, job, image, w), n, pure=False, retries=2)
                        for w, n in zip(windows, names)]
             try:
-                for done, future in enumerate(as_completed(futures), 1):
-                    future.result()  # a failed tile fails the run, with its own error
+                pending, done = set(futures), 0
+                while pending:
                     if feedback.isCanceled():
                         raise Canceled("Canceled by the user; no tile was kept.")
-                    feedback.setProgress(100.0 * done / len(futures))
+                    finished, pending = _wait_a_little(wait, pending)
+                    for future in finished:
+                        future.result()  # a failed tile fails the run, with its own error
+                    if finished:
+                        done += len(finished)
+                        feedback.setProgress(100.0 * done / len(futures))
+                summaries = [f.result() for f in futures]
             except BaseException:
                 client.cancel(futures)
                 raise
         recover(folder)  # what a killed worker left half-written
-        mosaic = os.path.join(folder, "mosaic.vrt")
-        gdal.BuildVRT(mosaic, names)
-        return mosaic
+        if all(s is None for s in summaries):
+            raise InputError("INPUT", f"no pixel has valid data in bands {', '.join(job['bands'])}: the image is all "
+                                      "nodata there.")
+        mosaics = {o: _mosaic(os.path.join(folder, f"{o}.vrt"), [n[o] for n, s in zip(names, summaries)
+                                                                    if s is not None], image) for o in outputs}
+        return TiledRun(mosaics, summaries, job)
     except BaseException:
         if cluster is not None:  # a local cluster's running tiles stop with it, before their files are removed
             cluster.close()
@@ -141,6 +270,32 @@ def run_tiled(kind, paths, folder, scheduler=None, tile=TILE_PIXELS, feedback=No
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def _wait_a_little(wait, pending):
+    """(finished, pending) after at most a quarter second: cancel is checked that often, however long a tile."""
+    try:
+        return wait(pending, timeout=0.25, return_when="FIRST_COMPLETED")
+    except TimeoutError:  # distributed's is the built-in one
+        return set(), pending
+
+
+def _tile_job(kind, job, image, window):
+    """(job, window) for one tile: tagging widens the window to the tile's halo and says where the tile lies in it."""
+    if kind != "tag":
+        return job, window
+    x, y, w, h = window
+    x0, x1 = halo(x, x + w, image.width, job["patch"], job["stride"])
+    y0, y1 = halo(y, y + h, image.height, job["patch"], job["stride"])
+    return {**job, "tile_in_halo": (x - x0, y - y0, w, h)}, (x0, y0, x1 - x0, y1 - y0)
+
+
+def _mosaic(path, tile_paths, image):
+    """A VRT of the tiles over the whole image's extent: where a tile holds no valid pixel, the nodata value."""
+    gt = image.geotransform
+    bounds = (gt[0], gt[3] + gt[5] * image.height, gt[0] + gt[1] * image.width, gt[3])
+    gdal.BuildVRT(path, tile_paths, outputBounds=bounds, xRes=gt[1], yRes=abs(gt[5]))
+    return path
 
 
 def read_mosaic(path):

@@ -331,15 +331,23 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
             rule.set_metadata(meta)
     feedback.setProgress(100)
     pixel_area = abs(image.geotransform[1] * image.geotransform[5])
+    return {"classes": class_rows(endmembers, counts, wins, pixel_area), "nodata_pixels": int(counts[CLASS_NODATA]),
+            "pixel_area": pixel_area, "bands": bands, "max_angles": dict(zip(names, np.asarray(limits).tolist())),
+            "counts": counts, "member_pixels": wins}
+
+
+def class_rows(endmembers, counts, wins, pixel_area):
+    """The summary's row per class from the pixels per class value (counts, 256 long) and per member that matched
+    best (wins): pixels, area, percentage of valid pixels, the sample that matched most pixels. A cluster adds its
+    tiles' counts and wins and calls this once."""
     valid_total = int(counts[:CLASS_NODATA].sum())
     rows = []
-    for value, n in [(0, "unclassified")] + [(k + 1, n) for k, n in enumerate(names)]:
+    for value, n in [(0, "unclassified")] + [(k + 1, n) for k, n in enumerate(endmembers.names)]:
         mine = endmembers.member_class == value - 1
         best = "" if value == 0 or not wins[mine].any() else endmembers.labels[np.flatnonzero(mine)[wins[mine].argmax()]]
         rows.append({"class": value, "name": n, "pixels": int(counts[value]), "area": counts[value] * pixel_area,
                      "percent": 100.0 * counts[value] / valid_total, "best_sample": best})
-    return {"classes": rows, "nodata_pixels": int(counts[CLASS_NODATA]), "pixel_area": pixel_area, "bands": bands,
-            "max_angles": dict(zip(names, np.asarray(limits).tolist()))}
+    return rows
 
 
 def outcomes(sep, i):

@@ -45,29 +45,43 @@ def single_process(kind, path, out, **options):
     return ds.ReadAsArray()
 
 
+def same_bytes(mosaic, single):
+    """The mosaic holds the single-process raster's values, type and shape, byte for byte."""
+    from prospectra.core.cluster import read_mosaic
+
+    got, expected = read_mosaic(mosaic), gdal.Open(single).ReadAsArray()
+    expected = expected.reshape(got.shape)
+    return got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
+
+
 @pytest.mark.parametrize("kind, options", [("ratio", {"numerator": ["B11"], "denominator": ["B12"]}),
                                            ("sam", {"minerals": ["Calcite", "Hematite", "Kaolinite", "Muscovite"]})])
 def test_tiles_on_the_cluster_equal_the_single_process_run(scheduler, tmp_path, kind, options):
     from prospectra.core.cluster import read_mosaic, run_tiled
+    from prospectra.core.image import open_image
 
     scene = synthetic_scene(str(tmp_path / "scene.tif"))
-    mosaic = run_tiled(kind, [scene], str(tmp_path / "tiles"), scheduler=scheduler, tile=256, **options)
+    run = run_tiled(kind, open_image(scene, "sentinel2a_msi"), str(tmp_path / "tiles"), scheduler=scheduler, tile=256,
+                    **options)
     expected = single_process(kind, scene, str(tmp_path / "single.tif"), **options)
-    assert np.array_equal(read_mosaic(mosaic)[0], expected)
+    assert np.array_equal(read_mosaic(run.mosaic)[0], expected)
+    assert same_bytes(run.mosaic, str(tmp_path / "single.tif"))
     tiles = sorted(f for f in os.listdir(tmp_path / "tiles") if f.endswith(".tif"))
-    assert len(tiles) == 16 and tiles[0] == "tile_000_000.tif"
+    assert len(tiles) == 15 and run.summaries[0] is None  # the first tile lies in the scene's hole: no file
     ds = gdal.Open(str(tmp_path / "tiles" / tiles[0]))
     assert ds.GetRasterBand(1).GetBlockSize() == [256, 256]  # tiled GeoTIFF
 
 
-def synthetic_scene(path, size=1000):
+def synthetic_scene(path, size=1000, hole=300):
     """SIMULATED: real Sentinel-2 pixels (the RStoolbox scene) tiled out to size x size with noise added, so that
-    tiles hold varied ground and edge tiles are partial."""
+    tiles hold varied ground and edge tiles are partial; the top-left hole x hole pixels are nodata (-9999), so
+    one 256-pixel tile holds no valid pixel and its neighbours a few."""
     rng = np.random.default_rng(0)
     real = gdal.Open(S2).ReadAsArray().astype(np.float32)
     reps = (1, -(-size // real.shape[1]), -(-size // real.shape[2]))
     cube = (np.tile(real, reps)[:, :size, :size] + rng.normal(0, 0.005, (12, size, size))).clip(0.001, 1)
     cube = cube.astype(np.float32)
+    cube[:, :hole, :hole] = -9999
     ds = gdal.GetDriverByName("GTiff").Create(path, size, size, 12, gdal.GDT_Float32, ["TILED=YES"])
     ds.SetGeoTransform((300000, 10, 0, 5000000, 0, -10))
     ds.SetProjection(gdal.Open(S2).GetProjection())
@@ -75,8 +89,97 @@ def synthetic_scene(path, size=1000):
     for i in range(12):
         ds.GetRasterBand(i + 1).WriteArray(cube[i])
         ds.GetRasterBand(i + 1).SetDescription(names[i])
+        ds.GetRasterBand(i + 1).SetNoDataValue(-9999)
     ds = None
     return path
+
+
+def test_composite_tiles_take_the_whole_images_stretch(scheduler, tmp_path):
+    from prospectra.core.band_composite import band_composite
+    from prospectra.core.cluster import run_tiled
+    from prospectra.core.image import open_image
+
+    image = open_image(synthetic_scene(str(tmp_path / "scene.tif")), "sentinel2a_msi")
+    run = run_tiled("composite", image, str(tmp_path / "tiles"), scheduler=scheduler, tile=256,
+                    outputs=["composite_8bit"], bands=["B8", "B12", "B3"])
+    single = {"composite": str(tmp_path / "single.tif"), "composite_8bit": str(tmp_path / "single8.tif")}
+    band_composite(image, ["B8", "B12", "B3"], single["composite"], NullFeedback(), output_byte=single["composite_8bit"])
+    for output, path in single.items():
+        assert same_bytes(run.mosaics[output], path), output
+    # each tile's own stretch would differ: the 8-bit values show the whole image's was used
+    assert len({tuple(map(tuple, s["stretch"])) for s in run.summaries if s}) == 1
+
+
+@pytest.fixture(scope="module")
+def forest(tmp_path_factory):
+    """A Random Forest trained on the real Sentinel-2 scene's training polygons (a small search: quick)."""
+    from data.random_forest_reference import POLYGONS, layer_features
+    from prospectra.core import random_forest as rf
+    from prospectra.core.image import open_image
+    from prospectra.core.training_samples import FeatureStack, extract_samples
+
+    pytest.importorskip("sklearn")
+    tmp = tmp_path_factory.mktemp("forest")
+    stack = FeatureStack(open_image(S2, "sentinel2a_msi"))
+    samples = extract_samples(stack, layer_features(POLYGONS, "class", S2))
+    result = rf.train_random_forest(stack, samples, str(tmp / "model.onnx"), str(tmp / "report.html"), iterations=2,
+                                    max_trees=30, folds=3, seed=7)
+    return result.model_path
+
+
+def test_random_forest_tiles_equal_the_single_process_run(scheduler, tmp_path, forest):
+    from prospectra.core.cluster import run_tiled
+    from prospectra.core.image import open_image
+    from prospectra.core.random_forest import classify_random_forest, load_model
+
+    image = open_image(synthetic_scene(str(tmp_path / "scene.tif")), "sentinel2a_msi")
+    outputs = ["classes", "probabilities", "confidence"]
+    run = run_tiled("classify", image, str(tmp_path / "tiles"), scheduler=scheduler, tile=256, outputs=outputs,
+                    model=forest)
+    single = {o: str(tmp_path / f"single_{o}.tif") for o in outputs}
+    model = load_model(forest)
+    counts = classify_random_forest(model.feature_stack(image), model, *single.values(), NullFeedback())
+    for output, path in single.items():
+        assert same_bytes(run.mosaics[output], path), output
+    assert sum(s["valid_pixels"] for s in run.summaries if s) == counts["valid_pixels"] > 0
+
+
+@pytest.mark.parametrize("stride", [None, 5])
+def test_tagging_carries_the_patch_overlap_across_tile_edges(scheduler, tmp_path, stride):
+    """The bundled Sentinel-2 tagger (16-pixel patches, stride 8 by default; 5 puts patch edges off the tile grid):
+    pixels near a tile edge average patches that reach into the next tile, as in one run, so no seam."""
+    from prospectra.core.cluster import run_tiled
+    from prospectra.core.image import open_image
+    from prospectra.core.onnx_model import bundled_models, load_model
+    from prospectra.core.patch_tagging import tag_image
+
+    model_path = bundled_models("tagging")["tagger_sentinel2_msi"]
+    image = open_image(synthetic_scene(str(tmp_path / "scene.tif"), size=700), "sentinel2a_msi")
+    run = run_tiled("tag", image, str(tmp_path / "tiles"), scheduler=scheduler, tile=256,
+                    outputs=["probabilities"], model=model_path, stride=stride)
+    single = {"tags": str(tmp_path / "tags.tif"), "probabilities": str(tmp_path / "probabilities.tif")}
+    summary = tag_image(image, load_model(model_path), single["tags"], NullFeedback(), single["probabilities"], stride)
+    for output, path in single.items():
+        assert same_bytes(run.mosaics[output], path), output
+    tags = gdal.Open(single["tags"]).ReadAsArray()
+    assert len(np.unique(tags[tags != 255])) > 1 and summary["patches"] > 1000  # varied tags, not a blank map
+
+
+def test_content_prediction_tiles_equal_the_single_process_run(scheduler, tmp_path):
+    from data.simulated_ree import make_ree_scene
+    from prospectra.core.cluster import run_tiled
+    from prospectra.core.content_prediction import predict_content
+    from prospectra.core.image import open_image
+    from prospectra.core.onnx_model import bundled_models, load_model
+
+    model_path = bundled_models("regression")["inversion_gf2_pms"]
+    scene = str(tmp_path / "ree.tif")
+    make_ree_scene(scene, size=600)  # SIMULATED GF-2 scene
+    image = open_image(scene, "gf2_pms")
+    run = run_tiled("content", image, str(tmp_path / "tiles"), scheduler=scheduler, tile=256, model=model_path)
+    stats = predict_content(image, load_model(model_path), str(tmp_path / "single.tif"), NullFeedback())
+    assert same_bytes(run.mosaic, str(tmp_path / "single.tif"))
+    assert stats["max"] > stats["min"]
 
 
 class KillAWorker(NullFeedback):
@@ -97,35 +200,41 @@ class KillAWorker(NullFeedback):
 
 def test_a_worker_killed_mid_run_has_its_tiles_run_again(scheduler, tmp_path):
     from prospectra.core.cluster import read_mosaic, run_tiled
+    from prospectra.core.image import open_image
 
     scene = synthetic_scene(str(tmp_path / "scene.tif"))
     options = {"minerals": ["Calcite", "Hematite", "Kaolinite"]}
     feedback = KillAWorker(scheduler)
-    mosaic = run_tiled("sam", [scene], str(tmp_path / "tiles"), scheduler=scheduler, tile=256, feedback=feedback,
-                       **options)
+    run = run_tiled("sam", open_image(scene, "sentinel2a_msi"), str(tmp_path / "tiles"), scheduler=scheduler,
+                    tile=256, feedback=feedback, **options)
     assert feedback.killed is not None
-    assert np.array_equal(read_mosaic(mosaic)[0], single_process("sam", scene, str(tmp_path / "single.tif"), **options))
+    assert np.array_equal(read_mosaic(run.mosaic)[0],
+                          single_process("sam", scene, str(tmp_path / "single.tif"), **options))
     assert not [f for f in os.listdir(tmp_path / "tiles") if f.startswith(".")]  # nothing half-written remains
 
 
 def test_cancel_leaves_no_tile(scheduler, tmp_path):
     from prospectra.core.cluster import run_tiled
+    from prospectra.core.image import open_image
 
     class CancelAtOnce(NullFeedback):
         def isCanceled(self):  # noqa: N802
             return True
 
     with pytest.raises(Canceled):
-        run_tiled("ratio", [S2], str(tmp_path / "tiles"), scheduler=scheduler, tile=64, feedback=CancelAtOnce(),
+        run_tiled("ratio", open_image(S2, "sentinel2a_msi"), str(tmp_path / "tiles"), scheduler=scheduler, tile=64,
+                  feedback=CancelAtOnce(),
                   numerator=["B11"], denominator=["B12"])
     assert not os.path.exists(tmp_path / "tiles")
 
 
 def test_a_folder_with_files_is_refused(scheduler, tmp_path):
     from prospectra.core.cluster import run_tiled
+    from prospectra.core.image import open_image
 
     (tmp_path / "tiles").mkdir()
     (tmp_path / "tiles" / "mine.txt").write_text("keep me")
     with pytest.raises(InputError, match="OUTPUT: .* is not empty"):
-        run_tiled("ratio", [S2], str(tmp_path / "tiles"), scheduler=scheduler, numerator=["B11"], denominator=["B12"])
+        run_tiled("ratio", open_image(S2, "sentinel2a_msi"), str(tmp_path / "tiles"), scheduler=scheduler,
+                  numerator=["B11"], denominator=["B12"])
     assert (tmp_path / "tiles" / "mine.txt").read_text() == "keep me"
