@@ -5,6 +5,7 @@ from .band_composite import BandComposite
 from .band_correlation import BandCorrelation
 from .band_ratio import BandRatio
 from .classify_random_forest import ClassifyRandomForest
+from .cluster_setting import add_setting, remove_setting
 from .kriging import Kriging
 from .predict_content import PredictContent
 from .provider_icon import ICON
@@ -30,6 +31,13 @@ class ProspectraProvider(QgsProcessingProvider):
 
     def svgIconPath(self):  # noqa: N802
         return ICON
+
+    def load(self):
+        add_setting(self.name())
+        return super().load()
+
+    def unload(self):
+        remove_setting()
 
     def loadAlgorithms(self):  # noqa: N802
         for alg in (BandComposite(), BandRatio(), ResampleLibrary(), SpectralAngleMapper(), TagMinerals(),

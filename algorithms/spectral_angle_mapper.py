@@ -13,6 +13,7 @@ from ..core.spectral_library import (default_endmember_names, endmember_library,
                                      usgs_selection)
 from .compat import DOUBLE, INTEGER, POINTS
 from .base import ProspectraAlgorithm
+from .cluster_setting import scheduler
 from .styles import style_paletted, style_pseudocolor
 
 IDENTIFIABILITY = "docs/identifiability.md"
@@ -173,9 +174,17 @@ class SpectralAngleMapper(ProspectraAlgorithm):
         check_outputs(image.sources + ([library_path] if library_path else []),
                       OUTPUT=output, OUTPUT_RULE=rule, OUTPUT_SUMMARY=summary_path)
         keep_apart = self.parameterAsBoolean(parameters, "KEEP_APART", context)
-        summary = map_minerals(image, library, bands, output, feedback, rule,
-                               self.optional_number(parameters, "MAX_ANGLE", context),
-                               parse_class_angles(self.parameterAsString(parameters, "CLASS_ANGLES", context)), keep_apart)
+        max_angle = self.optional_number(parameters, "MAX_ANGLE", context)
+        class_angles = parse_class_angles(self.parameterAsString(parameters, "CLASS_ANGLES", context))
+        address = scheduler(feedback)
+        if address:
+            from ..core.cluster import run_into_files
+
+            files = {"classes": output, **({"angles": rule} if rule else {})}
+            summary = run_into_files("sam", image, files, address, feedback, library=library, bands=bands,
+                                     max_angle=max_angle, class_angles=class_angles, keep_apart=keep_apart)
+        else:
+            summary = map_minerals(image, library, bands, output, feedback, rule, max_angle, class_angles, keep_apart)
         dropped = summary["dropped"]
         feedback.pushInfo(f"{len(summary['endmembers'].groups)} classes from {summary['source']}, {summary['spectra']} "
                           f"spectra{f' ({len(dropped)} samples left out: they miss a band)' if dropped else ''}; bands "

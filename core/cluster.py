@@ -105,7 +105,8 @@ def _engine(kind, job, image, paths):
     if kind == "ratio":
         from .band_ratio import band_ratio
 
-        return band_ratio(image, job["numerator"], job["denominator"], paths["ratio"], feedback)
+        return band_ratio(image, job["numerator"], job["denominator"], paths["ratio"], feedback,
+                          job["description"] or "ratio")
     if kind == "composite":
         from .band_composite import band_composite
 
@@ -132,7 +133,7 @@ def _engine(kind, job, image, paths):
 
 
 def _tag_tile(job, image, paths):
-    """Tag the tile's halo window (job['halo'] is the tile's place in it), then cut the tile out of it."""
+    """Tag the tile's halo window (job['tile_in_halo'] is the tile's place in it), then cut the tile out of it."""
     from .onnx_model import load_model
     from .patch_tagging import tag_image
 
@@ -171,8 +172,8 @@ def plan(kind, image, **options):
     if kind == "ratio":
         numerator = image.require(options["numerator"], "NUMERATOR")
         denominator = image.require(options["denominator"], "DENOMINATOR")
-        return {**job, "numerator": numerator, "denominator": denominator,
-                "bands": list(dict.fromkeys(numerator + denominator))}
+        return {**job, "numerator": numerator, "denominator": denominator, "description": options.get("description"),
+                "cut": options.get("cut") or (2.0, 98.0), "bands": list(dict.fromkeys(numerator + denominator))}
     if kind == "composite":
         from .band_composite import composite_stretch
 
@@ -182,7 +183,9 @@ def plan(kind, image, **options):
         from .spectral_angle_mapper import plan_sam
         from .spectral_library import endmember_library
 
-        library = options.get("library") or endmember_library(options.get("minerals"), all_samples=True)
+        library = options.get("library")
+        if library is None:
+            library = endmember_library(options.get("minerals"), all_samples=True)
         run, decided = plan_sam(image, library, options.get("bands") or image.surface_bands, options.get("max_angle"),
                                 options.get("class_angles"), options.get("keep_apart", False))
         return {**job, "sam": run, "decided": decided, "bands": run["bands"]}
@@ -226,6 +229,8 @@ def run_tiled(kind, image, folder, scheduler=None, tile=TILE_PIXELS, feedback=No
         raise InputError("OUTPUT", f"'{folder}' is not empty; give a new or empty folder for the tiles.")
     tile = max(TILE, -(-tile // TILE) * TILE)  # whole output tiles: SAM's blocks, and so its bits, stay the same
     windows = tiles(image.width, image.height, tile)
+    feedback.pushInfo(f"{len(windows)} tiles of {tile} x {tile} pixels go to "
+                      f"{scheduler or 'a Dask cluster of this machine'}.")
     names = [{o: os.path.join(folder, f"{o}_{w[1] // tile:03d}_{w[0] // tile:03d}.tif") for o in outputs}
              for w in windows]
     created = not os.path.exists(folder)
@@ -302,3 +307,74 @@ def read_mosaic(path):
     """The mosaic's bands as one array (for checks): (bands, rows, cols)."""
     ds = gdal.Open(path)
     return np.stack([ds.GetRasterBand(b + 1).ReadAsArray() for b in range(ds.RasterCount)])
+
+
+def run_into_files(kind, image, files, scheduler, feedback=None, tile=None, **options):
+    """run_tiled for a caller that wants single GeoTIFFs, as a single run writes them (the QGIS algorithms when
+    a scheduler is set): files maps each output wanted to its path. The tiles go to a hidden folder beside the first
+    file (so it must be on storage the workers share, as the inputs must), the mosaics are copied into the files
+    with the tiles' metadata, and the folder is removed. Returns the summary the single-process engine function
+    returns (ratio, composite and SAM)."""
+    first = next(iter(files.values()))
+    folder = temporary_name(first, ".tiles")
+    try:
+        run = run_tiled(kind, image, folder, scheduler, tile or TILE_PIXELS, feedback, list(files), **options)
+        for output, path in files.items():
+            _copy_mosaic(run.mosaics[output], path)
+    finally:
+        if os.path.isdir(folder):
+            for name in os.listdir(folder):
+                os.remove(os.path.join(folder, name))
+            os.rmdir(folder)
+    return merged_summary(kind, run, image, files)
+
+
+def _copy_mosaic(mosaic, path):
+    """The mosaic as one tiled, compressed GeoTIFF at path (written aside, then renamed), with its first tile's
+    metadata, band names, class names and colour table."""
+    part = temporary_name(path, ".tif")
+    ds = gdal.Translate(part, mosaic, creationOptions=[
+        "TILED=YES", f"BLOCKXSIZE={TILE}", f"BLOCKYSIZE={TILE}", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER",
+        "INTERLEAVE=BAND", "NUM_THREADS=2"])
+    tile = gdal.Open(gdal.Open(mosaic).GetFileList()[1])
+    ds.SetMetadata(tile.GetMetadata())
+    for b in range(1, ds.RasterCount + 1):
+        source, band = tile.GetRasterBand(b), ds.GetRasterBand(b)
+        band.SetDescription(source.GetDescription())
+        if source.GetCategoryNames():
+            band.SetCategoryNames(source.GetCategoryNames())
+    ds = tile = None
+    os.replace(part, path)
+    if os.path.exists(part + ".aux.xml"):
+        os.replace(part + ".aux.xml", path + ".aux.xml")
+
+
+def merged_summary(kind, run, image, files):
+    """The summary a single run of kind returns, from the tiles' summaries (and the output written)."""
+    parts = [s for s in run.summaries if s is not None]
+    if kind == "composite":
+        return {"stretch": run.job["stretch"]}
+    if kind == "ratio":
+        from .band_composite import cumulative_cut
+        from .band_ratio import RATIO_NODATA
+        from .blocks import Subsample, windows
+
+        # The same every-k-th pixels a single run samples for its stretch, read back from the ratio written.
+        sample = Subsample(image.width, image.height)
+        ds = gdal.Open(files["ratio"])
+        for win in windows(image.width, image.height):
+            values = ds.GetRasterBand(1).ReadAsArray(*win)
+            sample.add(win, values, values != RATIO_NODATA)
+        return {"valid_pixels": sum(s["valid_pixels"] for s in parts), "min": min(s["min"] for s in parts),
+                "max": max(s["max"] for s in parts), "stretch": cumulative_cut(sample.values(), *run.job["cut"])}
+    if kind == "sam":
+        from .spectral_angle_mapper import CLASS_NODATA, class_rows
+
+        counts, wins = sum(s["counts"] for s in parts), sum(s["member_pixels"] for s in parts)
+        counts[CLASS_NODATA] = image.width * image.height - counts[:CLASS_NODATA].sum()  # tiles without data too
+        plan = run.job["sam"]
+        summary = {**parts[0], "counts": counts, "member_pixels": wins, "nodata_pixels": int(counts[CLASS_NODATA]),
+                   "classes": class_rows(plan["endmembers"], counts, wins, parts[0]["pixel_area"])}
+        summary.update(run.job["decided"], endmembers=plan["endmembers"], colours=plan["colours"])
+        return summary
+    raise InputError("ALGORITHM", f"no single summary is made of {kind}'s tiles; use run_tiled.")

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from conftest import DATA, PLUGINS
+from conftest import PLUGINS
+from data.cluster_scene import S2, synthetic_scene
 from prospectra.core.errors import Canceled, InputError, NullFeedback
 
 try:
     import distributed  # noqa: F401
 except Exception as error:  # not installed, or psutil without /proc (the chroot runs): no cluster can start here
     pytest.skip(f"dask.distributed cannot run here ({type(error).__name__}: {error})", allow_module_level=True)
-S2 = os.path.join(DATA, "sen2_rstoolbox_12band.tif")
 
 
 @pytest.fixture(scope="module")
@@ -70,28 +70,6 @@ def test_tiles_on_the_cluster_equal_the_single_process_run(scheduler, tmp_path, 
     assert len(tiles) == 15 and run.summaries[0] is None  # the first tile lies in the scene's hole: no file
     ds = gdal.Open(str(tmp_path / "tiles" / tiles[0]))
     assert ds.GetRasterBand(1).GetBlockSize() == [256, 256]  # tiled GeoTIFF
-
-
-def synthetic_scene(path, size=1000, hole=300):
-    """SIMULATED: real Sentinel-2 pixels (the RStoolbox scene) tiled out to size x size with noise added, so that
-    tiles hold varied ground and edge tiles are partial; the top-left hole x hole pixels are nodata (-9999), so
-    one 256-pixel tile holds no valid pixel and its neighbours a few."""
-    rng = np.random.default_rng(0)
-    real = gdal.Open(S2).ReadAsArray().astype(np.float32)
-    reps = (1, -(-size // real.shape[1]), -(-size // real.shape[2]))
-    cube = (np.tile(real, reps)[:, :size, :size] + rng.normal(0, 0.005, (12, size, size))).clip(0.001, 1)
-    cube = cube.astype(np.float32)
-    cube[:, :hole, :hole] = -9999
-    ds = gdal.GetDriverByName("GTiff").Create(path, size, size, 12, gdal.GDT_Float32, ["TILED=YES"])
-    ds.SetGeoTransform((300000, 10, 0, 5000000, 0, -10))
-    ds.SetProjection(gdal.Open(S2).GetProjection())
-    names = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"]
-    for i in range(12):
-        ds.GetRasterBand(i + 1).WriteArray(cube[i])
-        ds.GetRasterBand(i + 1).SetDescription(names[i])
-        ds.GetRasterBand(i + 1).SetNoDataValue(-9999)
-    ds = None
-    return path
 
 
 def test_composite_tiles_take_the_whole_images_stretch(scheduler, tmp_path):

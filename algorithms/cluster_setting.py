@@ -1,0 +1,37 @@
+"""The provider's Dask scheduler setting (Settings > Options > Processing > Providers > Prospectra): when it holds
+an address, the heavy algorithms send their tiles to that cluster through core/cluster.py. Processing's own
+settings are imported when used: the provider module imports where Processing is not on the path (plain Python)."""
+from ..core.errors import MissingPackage, require
+
+SCHEDULER = "PROSPECTRA_DASK_SCHEDULER"
+
+
+def add_setting(provider_name):
+    from processing.core.ProcessingConfig import ProcessingConfig, Setting
+
+    ProcessingConfig.addSetting(Setting(
+        provider_name, SCHEDULER, "Dask scheduler address for band ratio, band composite and Spectral Angle Mapper "
+                                  "(e.g. tcp://10.0.0.5:8786; empty: run on this machine)", ""))
+    ProcessingConfig.readSettings()
+
+
+def remove_setting():
+    from processing.core.ProcessingConfig import ProcessingConfig
+
+    ProcessingConfig.removeSetting(SCHEDULER)
+
+
+def scheduler(feedback):
+    """The scheduler address set, or None: none set, or dask and distributed missing (the log then says how to
+    install them, and the algorithm runs on this machine)."""
+    from processing.core.ProcessingConfig import ProcessingConfig
+
+    address = (ProcessingConfig.getSetting(SCHEDULER) or "").strip()
+    if not address:
+        return None
+    try:
+        require(f"Running on the Dask cluster at {address} (the Prospectra provider setting)", "dask", "distributed")
+    except MissingPackage as e:
+        feedback.reportError(f"{e}\nRunning on this machine instead.", False)
+        return None
+    return address

@@ -1,0 +1,126 @@
+"""The provider's Dask scheduler setting, through processing.run in a real headless QGIS: with the setting pointing
+at a real LocalCluster (two worker processes over TCP on 127.0.0.1, started here), band ratio and SAM send their
+tiles to it (band composite too), report progress per tile and give the same rasters as a run on this machine; a cancel leaves
+nothing; without distributed the algorithm runs here and the log says what to install."""
+import os
+import sys
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from conftest import PLUGINS
+from data.cluster_scene import synthetic_scene
+
+try:
+    import distributed  # noqa: F401
+except Exception as error:  # not installed, or psutil without /proc (the chroot runs): no cluster can start here
+    pytest.skip(f"dask.distributed cannot run here ({type(error).__name__}: {error})", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def cluster_setting(qgis_processing):
+    """The setting pointed at a LocalCluster, with 256-pixel tiles so a small scene makes several; reset after."""
+    from distributed import LocalCluster
+    from processing.core.ProcessingConfig import ProcessingConfig
+
+    from prospectra.algorithms.cluster_setting import SCHEDULER
+    from prospectra.core import cluster
+
+    os.environ["PYTHONPATH"] = PLUGINS + os.pathsep + os.environ.get("PYTHONPATH", "")  # workers import prospectra
+    local = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, protocol="tcp", host="127.0.0.1",
+                         dashboard_address=None)
+    tile_pixels, cluster.TILE_PIXELS = cluster.TILE_PIXELS, 256
+    yield lambda address: ProcessingConfig.setSettingValue(SCHEDULER, address), local.scheduler_address
+    ProcessingConfig.setSettingValue(SCHEDULER, "")
+    cluster.TILE_PIXELS = tile_pixels
+    local.close()
+
+
+def recording():
+    from qgis.core import QgsProcessingFeedback
+
+    class Recording(QgsProcessingFeedback):
+        def __init__(self, cancel_at=None):
+            super().__init__()
+            self.progress, self.log, self.cancel_at = [], [], cancel_at
+
+        def setProgress(self, p):  # noqa: N802
+            super().setProgress(p)
+            self.progress.append(p)
+            if self.cancel_at is not None and p >= self.cancel_at:
+                self.cancel()
+
+        def pushInfo(self, text):  # noqa: N802
+            self.log.append(text)
+
+        def reportError(self, text, fatal=False):  # noqa: N802
+            self.log.append(text)
+
+    return Recording
+
+
+def raster(path):
+    return gdal.Open(path).ReadAsArray()
+
+
+@pytest.mark.parametrize("alg, parameters, outputs", [
+    ("prospectra:bandratio", {"PRESET": 0, "NUMERATOR": "B11", "DENOMINATOR": "B12"}, ["OUTPUT"]),
+    ("prospectra:spectralanglemapper", {"ENDMEMBERS": "Calcite, Hematite, Kaolinite, Muscovite"},
+     ["OUTPUT", "OUTPUT_RULE"]),
+    ("prospectra:bandcomposite", {}, ["OUTPUT", "OUTPUT_8BIT"])])
+def test_with_a_scheduler_set_the_tiles_run_on_the_cluster_and_equal_a_local_run(qgis_processing, cluster_setting,
+                                                                                 tmp_path, alg, parameters, outputs):
+    set_scheduler, address = cluster_setting
+    scene = synthetic_scene(str(tmp_path / "scene.tif"))
+    runs = {}
+    for where in ("here", "cluster"):
+        set_scheduler(address if where == "cluster" else "")
+        feedback = recording()()
+        files = {o: str(tmp_path / f"{where}_{o}.tif") for o in outputs}
+        extra = {"OUTPUT_SUMMARY": str(tmp_path / f"{where}.csv")} if "OUTPUT_RULE" in outputs else {}
+        qgis_processing.run(alg, {"INPUT": [scene], **parameters, **files, **extra}, feedback=feedback)
+        runs[where] = files, feedback
+    files, feedback = runs["cluster"]
+    assert any(f"16 tiles of 256 x 256 pixels go to {address}" in line for line in feedback.log)
+    assert len([p for p in feedback.progress if 0 < p < 100]) >= 14  # one step per tile
+    for o in outputs:
+        here, there = raster(runs["here"][0][o]), raster(files[o])
+        assert here.dtype == there.dtype and here.tobytes() == there.tobytes(), o
+    if extra:  # the class table sums the tiles' counts and best samples as one run counts them
+        assert (tmp_path / "here.csv").read_text() == (tmp_path / "cluster.csv").read_text()
+    else:
+        log = [line for line in runs["here"][1].log if "valid pixels" in line or "Stretch" in line]
+        assert log and log == [line for line in feedback.log if "valid pixels" in line or "Stretch" in line]
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]  # no tile folder, no part file left
+
+
+def test_cancel_on_the_cluster_leaves_nothing(qgis_processing, cluster_setting, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    set_scheduler, address = cluster_setting
+    set_scheduler(address)
+    scene = synthetic_scene(str(tmp_path / "scene.tif"))
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(QgsProcessingException, match="Canceled"):
+        qgis_processing.run("prospectra:spectralanglemapper",
+                            {"INPUT": [scene], "ENDMEMBERS": "Calcite, Hematite, Kaolinite", "OUTPUT":
+                             str(tmp_path / "classes.tif"), "OUTPUT_RULE": str(tmp_path / "angles.tif"),
+                             "OUTPUT_SUMMARY": str(tmp_path / "summary.csv")}, feedback=recording()(cancel_at=1))
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_without_distributed_the_run_stays_here_and_says_what_to_install(qgis_processing, cluster_setting, tmp_path,
+                                                                          monkeypatch):
+    set_scheduler, address = cluster_setting
+    set_scheduler(address)
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed: importing it fails
+    scene = synthetic_scene(str(tmp_path / "scene.tif"))
+    feedback = recording()()
+    out = str(tmp_path / "ratio.tif")
+    qgis_processing.run("prospectra:bandratio", {"INPUT": [scene], "PRESET": 0, "NUMERATOR": "B11",
+                                                 "DENOMINATOR": "B12", "OUTPUT": out}, feedback=feedback)
+    text = "\n".join(feedback.log)
+    assert "python3 -m pip install --user --break-system-packages distributed" in text
+    assert "Running on this machine instead." in text and "tiles of" not in text
+    assert np.isfinite(raster(out)).any()
