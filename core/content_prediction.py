@@ -11,7 +11,6 @@ from .blocks import RasterWriter, bounded_cache, windows
 from .errors import InputError
 
 CONTENT_NODATA = -9999.0
-BATCH = 1 << 16
 
 
 def predict_content(image, model, output, feedback):
@@ -28,8 +27,7 @@ def predict_content(image, model, output, feedback):
             out = np.full(valid.shape, CONTENT_NODATA, np.float32)
             pixels = stack[:, valid].T  # (n, bands)
             if len(pixels):
-                values = np.concatenate([model.predict(pixels[b:b + BATCH, :, None, None])[:, 0]
-                                         for b in range(0, len(pixels), BATCH)])
+                values = model.predict(pixels[:, :, None, None])[:, 0]  # in batches (onnx_model.predict_rows)
                 values[~np.isfinite(values)] = CONTENT_NODATA
                 out[valid] = values
                 good = values[values != CONTENT_NODATA].astype(np.float64)

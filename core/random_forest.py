@@ -19,6 +19,7 @@ from osgeo import gdal
 
 from .blocks import RasterWriter, bounded_cache, check_outputs, temporary_name, windows
 from .errors import Canceled, InputError, require
+from .onnx_model import new_session, open_session, predict_rows
 from .palettes import lithology_colours
 from .training_samples import FeatureStack, spatial_blocks
 
@@ -45,7 +46,6 @@ IMPORTANCE_REPEATS = 5
 VERIFY_PIXELS = 20_000  # image pixels (random 32 x 32 windows) on which ONNX is checked against scikit-learn
 MAX_FOREST_NODES = 15_000_000  # ~1 GB of ONNX (about 70 bytes a node): well below protobuf's 2 GB limit
 BLOCK_PIXELS = 2 ** 20  # pixels per classification window: 12 float32 features = 48 MB
-CHUNK_ROWS = 65_536  # rows per onnxruntime call
 TIE = 1e-9  # top-two probability margin below which the forest's vote is an exact tie up to rounding
 PARALLEL_ROWS = 10_000  # fits and predictions on fewer rows run on one thread
 PROBABILITY_NODATA = -9999.0
@@ -242,19 +242,6 @@ def evaluate(X, y, splits, params, classes, feature_names, balancing="balanced",
     }
 
 
-def _session(model_bytes):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = os.cpu_count() or 1
-    options.inter_op_num_threads = 1
-    # Idle workers sleep instead of spinning: QGIS and GDAL share the cores, and on a busy 2-core machine
-    # spinning made prediction 35 % slower (measured: 12.9 s against 8.4 s for 1 M pixels, 100 trees).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3
-    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-
-
 def to_onnx_bytes(model, n_features, metadata):
     """The fitted forest as ONNX in Prospectra's model format (models/MODEL_SPEC.md): input float32
     [batch, features, 1, 1] (a pixel-wise model, patch size 1), outputs 'probabilities' then 'label';
@@ -298,14 +285,10 @@ def _as_patches(X):
 
 def onnx_agreement(model, model_bytes, X):
     """Compare onnxruntime's labels and probabilities with scikit-learn's on X (rows of float32 features)."""
-    session = _session(model_bytes)
-    labels, probabilities = [], []
-    for i in range(0, len(X), CHUNK_ROWS):
-        prob, lab = session.run(None, {ONNX_INPUT: _as_patches(X[i:i + CHUNK_ROWS])})
-        labels.append(lab)
-        probabilities.append(prob)
-    labels = np.concatenate(labels) if labels else np.empty(0, np.int64)
-    probabilities = np.concatenate(probabilities) if probabilities else np.empty((0, len(model.classes_)))
+    if len(X):
+        labels, probabilities = predict_forest(new_session(model_bytes, threads=1), X)
+    else:
+        labels, probabilities = np.empty(0, np.int64), np.empty((0, len(model.classes_)))
     ref_labels, ref_prob = model.predict(X), model.predict_proba(X)
     differ = np.flatnonzero(labels != ref_labels)
     out = {"rows": int(len(X)), "agree": int(len(X) - len(differ)),
@@ -528,19 +511,15 @@ def load_model(path, parameter="MODEL"):
         raise InputError(parameter, f"'{path}' does not exist; choose the .onnx file written by 'Train Random "
                                     "Forest classifier'.")
     with open(path, "rb") as f:
-        data = f.read()
-    if os.path.splitext(path)[1].lower() in _PICKLE_EXTENSIONS or (len(data) > 1 and data[0] == 0x80
-                                                                    and 2 <= data[1] <= 5):
+        head = f.read(2)
+    if os.path.splitext(path)[1].lower() in _PICKLE_EXTENSIONS or (len(head) > 1 and head[0] == 0x80
+                                                                    and 2 <= head[1] <= 5):
         raise InputError(parameter, f"'{name}' is a Python pickle. Prospectra never opens pickles, because opening "
                                     "one can run any code hidden in it; give the .onnx model written by 'Train Random "
                                     "Forest classifier'.")
-    try:
-        session = _session(data)
-    except Exception as e:  # onnxruntime raises its own exception types for unreadable protobuf
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise InputError(parameter, f"'{name}' is not a readable ONNX model ({first}); the file may be truncated or "
-                                    "of another kind. Train the model again with 'Train Random Forest "
-                                    "classifier'.") from None
+    # One onnxruntime thread per call: predict_forest runs batches side by side on every core.
+    session = open_session(path, parameter, "The file may be truncated or of another kind. Train the model again "
+                                            "with 'Train Random Forest classifier'.", threads=1)
     meta = dict(session.get_modelmeta().custom_metadata_map)
     missing = [k for k in _REQUIRED_META if k not in meta]
     if missing:
@@ -575,13 +554,11 @@ def class_raster_type(values):
     return np.int32, int(np.iinfo(np.int32).min)
 
 
-def _predict(session, X):
-    labels, probabilities = [], []
-    for i in range(0, len(X), CHUNK_ROWS):
-        prob, lab = session.run(None, {ONNX_INPUT: _as_patches(X[i:i + CHUNK_ROWS])})
-        labels.append(lab)
-        probabilities.append(prob)
-    return np.concatenate(labels), np.concatenate(probabilities)
+def predict_forest(session, X):
+    """(labels, probabilities) of the forest's session on X (rows of float32 features), with the engine's one
+    batched predict (onnx_model.predict_rows)."""
+    return predict_rows(lambda rows: tuple(session.run(["label", "probabilities"], {ONNX_INPUT: _as_patches(rows)})),
+                        X)
 
 
 def classify_random_forest(stack, model, output, probabilities=None, confidence=None, feedback=None):
@@ -624,7 +601,7 @@ def classify_random_forest(stack, model, output, probabilities=None, confidence=
             out = np.full((h, w), nodata, dtype=dtype)
             p = None
             if len(X):
-                labels, p = _predict(model.session, X)
+                labels, p = predict_forest(model.session, X)
                 out[valid] = labels
                 counts += np.array([np.count_nonzero(labels == v) for v in values])
             cls.write(0, win[0], win[1], out)
