@@ -346,3 +346,34 @@ def test_many_small_windows_give_the_same_rasters(real, tmp_path, monkeypatch):
     assert np.all(top[-1] - top[-2] < 1e-6)
     ds = gdal.Open(out["classes"])
     assert ds.GetRasterBand(1).GetRasterColorTable() is not None
+
+
+def test_forest_kernel_labels_equal_scikit_learn_on_a_real_forest(real):
+    """The chosen kernel (onnxruntime on the stored tree ensemble, batches side by side through
+    onnx_model.predict_rows) against scikit-learn's own predict of the same fitted forest: the real scene's
+    pixels, jittered copies of them (more rows than one batch, so several batches run at once), and rows set
+    to the forest's thresholds and their float32 neighbours (where a float32 rounding of a threshold would
+    send a pixel down the other branch)."""
+    from prospectra.core.onnx_model import BATCH_ROWS
+
+    forest = real.result.model
+    stack = real.model.feature_stack(real.image)
+    cube, valid = stack.read((0, 0, real.image.width, real.image.height))
+    pixels = cube[:, valid].T
+    rng = np.random.default_rng(SEED)
+    copies = 2 * BATCH_ROWS // len(pixels) + 1
+    jittered = (np.tile(pixels, (copies, 1)) * rng.normal(1, 0.02, (copies * len(pixels), pixels.shape[1])))
+    edges = []
+    for tree in forest.estimators_[:10]:
+        inner = tree.tree_.feature >= 0
+        for f, t in zip(tree.tree_.feature[inner], tree.tree_.threshold[inner]):
+            row = pixels[rng.integers(len(pixels))].copy()
+            for value in (np.float32(t), np.nextafter(np.float32(t), np.float32(np.inf)),
+                          np.nextafter(np.float32(t), np.float32(-np.inf))):
+                row[f] = value
+                edges.append(row.copy())
+    X = np.concatenate([pixels, jittered, np.array(edges)]).astype(np.float32)
+    assert len(X) > 2 * BATCH_ROWS and len(edges) > 100
+    labels, probabilities = rf.predict_forest(real.model.session, X)
+    assert np.array_equal(labels, forest.predict(X))
+    assert np.allclose(probabilities, forest.predict_proba(X), rtol=0, atol=1e-6)
