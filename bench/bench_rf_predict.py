@@ -1,37 +1,42 @@
 #!/usr/bin/env python3
-"""Benchmark: Random Forest prediction on a generated 12-band 5000 x 5000 uint16 Sentinel-2 L2A raster with a
-100-tree forest trained on 5,000 samples (issue 4), measured in the same run:
+"""Benchmark: Random Forest prediction of the same 100-tree forest (trained on 5,000 samples of a generated
+12-band Sentinel-2 L2A raster, 5000 x 5000 = 25 M pixels by default) on the image's valid pixels held in memory,
+every way of evaluating the ONNX trees side by side in one process (issue 17):
 
-  sklearn     scikit-learn's predict (n_jobs=-1, all cores) on the whole image as one float32 array in memory
-  sklearn_chunked  the same, called on 1,048,576-row chunks of that array (Prospectra's window size)
-  onnxruntime the same forest as Prospectra's ONNX file, onnxruntime (all cores) on the same in-memory array,
-              in Prospectra's chunks of 65,536 rows
-  prospectra  Prospectra's classify_random_forest end to end: reads the GeoTIFF window by window, scales to
-              reflectance, predicts with onnxruntime, writes a tiled compressed class raster
+  sklearn_chunked     the reference a competent user runs: scikit-learn's predict (n_jobs=-1, both cores) on
+                      1,048,576-row chunks
+  prospectra          the engine's kernel: onnxruntime on the stored TreeEnsembleClassifier (ai.onnx.ml 3),
+                      65,536-row batches side by side, one onnxruntime thread each (random_forest.predict_forest)
+  ort_one_batch       the same session options but one batch at a time on all cores (the engine before)
+  ort_opset5          the trees rewritten to ai.onnx.ml opset 5 TreeEnsemble (float32 splits, a unit vote per
+                      leaf), batches side by side; only for forests whose every leaf votes for one class
+  numpy_kernel        a vectorised kernel of numpy over the ONNX tree arrays: level by level, every pixel of a
+                      65,536-row block at once, blocks on both cores (numpy releases the GIL)
 
-Each runs in its own process under /usr/bin/time -v (wall time and peak resident memory); the prediction time
-inside each process is reported too. Reports the ratios to scikit-learn and checks that all three give the
-same label for every pixel. The forest is trained identically (same samples, same seed) in each process.
+Every option is warmed first, then the rounds are interleaved (another job on the machine hits all alike); the
+median and min-max of the rounds are reported with each option's ratio of throughput to sklearn_chunked, and
+every option's labels are checked against scikit-learn's in the same run (probabilities to float32 tolerance).
 
-Usage: bench/bench_rf_predict.py [--size 5000] [--samples 5000] [--trees 100] [--repeats 1] [--workdir DIR] [--keep]"""
+Usage: bench/bench_rf_predict.py [--size 5000] [--samples 5000] [--trees 100] [--rounds 3] [--skip numpy_kernel]
+       [--workdir DIR]"""
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from osgeo import gdal
 
-from bench_band_ratio import STACK, bench_scene, timed  # the same generated scene, with more varied bands
+from bench_band_ratio import STACK, bench_scene  # the same generated scene, with more varied bands
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PLUGINS = os.path.join(ROOT, "build", "plugins")
 SEED = 0
-MODES = ("sklearn", "sklearn_chunked", "onnxruntime", "prospectra")
+SKLEARN_CHUNK = 2 ** 20
+BATCH = 65_536
 
 
 def image_and_forest(src):
@@ -86,59 +91,147 @@ def whole_image(image, work):
     return X
 
 
-def run_mode(mode, src, work):
-    """One measured process; prints a JSON line with the prediction time."""
-    image, forest = image_and_forest(src)
-    model_path = os.path.join(work, "forest.onnx")
-    extra = {}
-    if mode == "sklearn":
-        X = whole_image(image, work)
-        start = time.perf_counter()
-        labels = forest.predict(X)
-        seconds = time.perf_counter() - start
-        np.save(os.path.join(work, "labels_sklearn.npy"), labels.astype(np.uint8))
-    elif mode == "sklearn_chunked":
-        from prospectra.core.random_forest import BLOCK_PIXELS
+def tree_arrays(path):
+    """The TreeEnsembleClassifier's attributes of the model file as numpy arrays."""
+    import onnx
+    from onnx import helper
 
-        X = whole_image(image, work)
-        start = time.perf_counter()
-        labels = np.concatenate([forest.predict(X[i:i + BLOCK_PIXELS]) for i in range(0, len(X), BLOCK_PIXELS)])
-        seconds = time.perf_counter() - start
-        extra["equal_to_one_call"] = bool(np.array_equal(labels, np.load(os.path.join(work, "labels_sklearn.npy"))))
-    elif mode == "onnxruntime":
-        from prospectra.core import random_forest as rf
+    node = next(n for n in onnx.load(path).graph.node if n.op_type == "TreeEnsembleClassifier")
+    return {a.name: np.array(helper.get_attribute_value(a)) for a in node.attribute}
 
-        write_model(forest, model_path)
-        X = whole_image(image, work)
-        model = rf.load_model(model_path)
-        start = time.perf_counter()
-        labels, _ = rf._predict(model.session, X)
-        seconds = time.perf_counter() - start
-        np.save(os.path.join(work, "labels_onnxruntime.npy"), labels.astype(np.uint8))
-        differ = np.flatnonzero(np.load(os.path.join(work, "labels_sklearn.npy")) != labels)
-        if len(differ):  # where the two disagree, how close is scikit-learn's vote to a tie?
-            top = np.sort(forest.predict_proba(X[differ]), axis=1)
-            extra["largest_top_two_margin_where_labels_differ"] = float((top[:, -1] - top[:, -2]).max())
+
+def opset5_model(a):
+    """The forest as one ai.onnx.ml opset 5 TreeEnsemble (n_targets = classes, each leaf a unit vote for its
+    class, label = ArgMax), or None when a leaf votes for several classes (opset 5 gives a leaf one target)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    n_classes = len(a["classlabels_int64s"])
+    weights = a["class_weights"].reshape(-1, n_classes)
+    if np.any((weights > 0).sum(axis=1) != 1):
+        return None
+    tid, nid = a["nodes_treeids"], a["nodes_nodeids"]
+    leaf = a["nodes_modes"] == b"LEAF"
+    index = {(t, n): i for i, (t, n) in enumerate(zip(tid, nid))}
+    inner, leaves = np.flatnonzero(~leaf), np.flatnonzero(leaf)
+    inner_no, leaf_no = np.full(len(tid), -1), np.full(len(tid), -1)
+    inner_no[inner], leaf_no[leaves] = np.arange(len(inner)), np.arange(len(leaves))
+    target = np.zeros(len(tid), np.int64)
+    rows = a["class_treeids"].reshape(-1, n_classes)[:, 0], a["class_nodeids"].reshape(-1, n_classes)[:, 0]
+    target[[index[k] for k in zip(*rows)]] = weights.argmax(axis=1)
+
+    def children(ids):
+        g = np.array([index[(tid[i], c)] for i, c in zip(inner, ids[inner])])
+        return np.where(leaf[g], leaf_no[g], inner_no[g]).tolist(), leaf[g].astype(int).tolist()
+
+    true_ids, true_leafs = children(a["nodes_truenodeids"])
+    false_ids, false_leafs = children(a["nodes_falsenodeids"])
+    trees = np.unique(tid)
+    ensemble = helper.make_node(
+        "TreeEnsemble", ["x"], ["votes"], domain="ai.onnx.ml", aggregate_function=1, post_transform=0,
+        n_targets=n_classes, tree_roots=[int(inner_no[index[(t, 0)]]) for t in trees],
+        nodes_featureids=a["nodes_featureids"][inner].tolist(),
+        nodes_splits=numpy_helper.from_array(a["nodes_values"][inner].astype(np.float32)),
+        nodes_modes=numpy_helper.from_array(np.zeros(len(inner), np.uint8)),  # BRANCH_LEQ
+        nodes_truenodeids=true_ids, nodes_trueleafs=true_leafs, nodes_falsenodeids=false_ids,
+        nodes_falseleafs=false_leafs, leaf_targetids=target[leaves].tolist(),
+        leaf_weights=numpy_helper.from_array(np.ones(len(leaves), np.float32)))
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["reflectance"], ["x"], axis=1), ensemble,
+         helper.make_node("ArgMax", ["votes"], ["label"], axis=1, keepdims=0)], "forest",
+        [helper.make_tensor_value_info("reflectance", TensorProto.FLOAT, ["batch", len(STACK), 1, 1])],
+        [helper.make_tensor_value_info("votes", TensorProto.FLOAT, ["batch", n_classes]),
+         helper.make_tensor_value_info("label", TensorProto.INT64, ["batch"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 5)],
+                              ir_version=9)
+    return model.SerializeToString(), len(trees)
+
+
+class NumpyForest:
+    """The ONNX tree arrays renumbered so that each node's two children are adjacent (true child first):
+    one step down is child[node] + (x > threshold[node]); a leaf points to itself with an infinite threshold."""
+
+    def __init__(self, a):
+        tid, nid, leaf = a["nodes_treeids"], a["nodes_nodeids"], a["nodes_modes"] == b"LEAF"
+        n_classes = len(a["classlabels_int64s"])
+        votes = np.zeros((len(tid), n_classes))
+        where = {(t, n): i for i, (t, n) in enumerate(zip(tid, nid))}
+        np.add.at(votes, ([where[k] for k in zip(a["class_treeids"], a["class_nodeids"])], a["class_ids"]),
+                  a["class_weights"].astype(np.float64))
+        self.trees = []
+        for t in np.unique(tid):
+            sel = np.flatnonzero(tid == t)
+            local = {n: i for i, n in enumerate(nid[sel])}
+            order, depth, new = [local[0]], {local[0]: 0}, {local[0]: 0}
+            for i in order:  # breadth first, grows while it runs
+                g = sel[i]
+                if not leaf[g]:
+                    for c in (a["nodes_truenodeids"][g], a["nodes_falsenodeids"][g]):
+                        new[local[c]], depth[local[c]] = len(order), depth[i] + 1
+                        order.append(local[c])
+            g = sel[order]
+            child = np.arange(len(g))
+            child[~leaf[g]] = [new[local[a["nodes_truenodeids"][k]]] for k in g[~leaf[g]]]
+            threshold = np.where(leaf[g], np.inf, a["nodes_values"][g]).astype(np.float32)
+            self.trees.append((child, a["nodes_featureids"][g].astype(np.intp), threshold, max(depth.values()),
+                               votes[g]))
+
+    def block(self, X):
+        n, f = X.shape
+        flat, base = np.ascontiguousarray(X).ravel(), np.arange(n, dtype=np.intp) * f
+        proba = np.zeros((n, self.trees[0][4].shape[1]))
+        node, idx, nxt = (np.empty(n, np.intp) for _ in range(3))
+        value, threshold, right = np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, bool)
+        for child, feature, thresholds, depth, votes in self.trees:
+            node[:] = 0
+            for _ in range(depth):
+                np.take(feature, node, out=idx)
+                idx += base
+                np.take(flat, idx, out=value)
+                np.take(thresholds, node, out=threshold)
+                np.greater(value, threshold, out=right)
+                np.take(child, node, out=nxt)
+                np.add(nxt, right, out=node)
+            proba += votes[node]
+        return proba
+
+
+def options(forest, model_path):
+    """{name: predict(X) -> (labels, probabilities or None)} for every option measured."""
+    from prospectra.core import random_forest as rf
+    from prospectra.core.onnx_model import new_session, predict_rows
+
+    model = rf.load_model(model_path)
+    classes = forest.classes_
+    one_batch = new_session(model_path)  # all cores in one call: the engine's session before this change
+
+    def ort_one_batch(X):
+        parts = [one_batch.run(["label", "probabilities"], {"reflectance": X[i:i + BATCH].reshape(-1, len(STACK), 1, 1)})
+                 for i in range(0, len(X), BATCH)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    found = {
+        "sklearn_chunked": lambda X: (np.concatenate([forest.predict(X[i:i + SKLEARN_CHUNK])
+                                                      for i in range(0, len(X), SKLEARN_CHUNK)]), None),
+        "prospectra": lambda X: rf.predict_forest(model.session, X),
+        "ort_one_batch": ort_one_batch,
+    }
+    arrays = tree_arrays(model_path)
+    v5 = opset5_model(arrays)
+    if v5 is not None:
+        session5, trees = new_session(v5[0], threads=1), v5[1]
+        found["ort_opset5"] = lambda X: (lambda votes, label: (classes[label], votes / trees))(*predict_rows(
+            lambda rows: tuple(session5.run(None, {"reflectance": rows.reshape(-1, len(STACK), 1, 1)})), X))
     else:
-        from prospectra.core import random_forest as rf
-        from prospectra.core.errors import NullFeedback
+        print("ort_opset5 skipped: some leaves vote for several classes, which opset 5 cannot express per leaf")
+    kernel = NumpyForest(arrays)
 
-        write_model(forest, model_path)
-        out = os.path.join(work, "classes.tif")
-        if os.path.exists(out):
-            os.remove(out)
-        model = rf.load_model(model_path)
-        start = time.perf_counter()
-        rf.classify_random_forest(model.feature_stack(image), model, out, feedback=NullFeedback())
-        seconds = time.perf_counter() - start
-    print(json.dumps({"predict_seconds": seconds, **extra}))
+    def numpy_kernel(X):
+        with ThreadPoolExecutor(os.cpu_count()) as pool:
+            proba = np.concatenate(list(pool.map(kernel.block, [X[i:i + BATCH] for i in range(0, len(X), BATCH)])))
+        return classes[proba.argmax(axis=1)], proba
 
-
-def measured(mode, src, work):
-    wall, peak, out = timed([sys.executable, __file__, "--mode", mode, "--src", src, "--workdir", work,
-                             "--samples", str(ARGS.samples), "--trees", str(ARGS.trees)])
-    inner = json.loads(out.strip().splitlines()[-1])
-    return {"wall": wall, "predict": inner.pop("predict_seconds"), "peak_mib": peak, **inner}
+    found["numpy_kernel"] = numpy_kernel
+    return {k: v for k, v in found.items() if k not in ARGS.skip}
 
 
 def main():
@@ -147,45 +240,46 @@ def main():
         os.symlink(ROOT, os.path.join(PLUGINS, "prospectra"))
     # not the ratio and SAM benchmarks' scene: bands that vary more
     work, src = bench_scene(ARGS.workdir, ARGS.size, "s2_l2a_varied", noise=0.02, varied_bands=True)
-    subprocess.run([sys.executable, __file__, "--mode", "cache", "--src", src, "--workdir", work, "--samples",
-                    str(ARGS.samples), "--trees", str(ARGS.trees)], check=True, capture_output=True)
-    results = {}
-    modes = ARGS.modes.split(",") if ARGS.modes else MODES
-    for _ in range(ARGS.repeats):  # interleaved; the fastest of each is the least disturbed by other load
-        for m in modes:
-            r = measured(m, src, work)
-            if m not in results or r["predict"] < results[m]["predict"]:
-                results[m] = r
-    if set(modes) != set(MODES):
-        for m, r in results.items():
-            print(f"{m:15s}: predict {r['predict']:7.1f} s, process wall {r['wall']:7.1f} s, peak memory "
-                  f"{r['peak_mib']:7.0f} MiB")
-        return
-    ours = gdal.Open(os.path.join(work, "classes.tif")).ReadAsArray()
-    valid = ours != 0
-    sk, ort = np.load(os.path.join(work, "labels_sklearn.npy")), np.load(os.path.join(work, "labels_onnxruntime.npy"))
-    print(f"raster: 12 bands x {ARGS.size} x {ARGS.size} uint16; {int(valid.sum()):,} valid pixels; forest: "
-          f"{ARGS.trees} trees on {ARGS.samples:,} samples; {os.cpu_count()} cores; fastest of {ARGS.repeats} "
-          f"run(s) each; load average at the end {os.getloadavg()[0]:.1f}")
-    for m, r in results.items():
-        print(f"{m:15s}: predict {r['predict']:7.1f} s, process wall {r['wall']:7.1f} s, peak memory "
-              f"{r['peak_mib']:7.0f} MiB")
-    base = results["sklearn"]
-    for m in MODES[1:]:
-        print(f"{m} / sklearn: predict time {results[m]['predict'] / base['predict']:.2f}, peak memory "
-              f"{results[m]['peak_mib'] / base['peak_mib']:.2f}")
-    chunked = results["sklearn_chunked"]
-    for m in ("onnxruntime", "prospectra"):
-        print(f"{m} / sklearn_chunked: predict time {results[m]['predict'] / chunked['predict']:.2f}, peak memory "
-              f"{results[m]['peak_mib'] / chunked['peak_mib']:.2f}")
-    print(f"labels equal to scikit-learn's: onnxruntime {np.mean(ort == sk):.7f} ({int(np.sum(ort != sk))} differ), "
-          f"prospectra raster {np.mean(ours[valid] == sk):.7f} ({int(np.sum(ours[valid] != sk))} differ); "
-          f"prospectra raster equal to onnxruntime's labels: {np.mean(ours[valid] == ort):.7f}")
-    margin = results["onnxruntime"].get("largest_top_two_margin_where_labels_differ")
-    if margin is not None:
-        print(f"where they differ, scikit-learn's top two class probabilities differ by at most {margin:.1e}: "
-              "exact vote ties, decided by summation order")
-    if not ARGS.keep and not ARGS.workdir:
+    image, forest = image_and_forest(src)
+    X = whole_image(image, work)
+    model_path = os.path.join(work, "forest.onnx")
+    write_model(forest, model_path)
+    runs = options(forest, model_path)
+    reference, reference_proba = forest.predict(X[:200_000]), forest.predict_proba(X[:200_000])
+    checks, times = {}, {name: [] for name in runs}
+    for name, predict in runs.items():  # warm: sessions, caches, the pixels in memory
+        labels, proba = predict(X[:200_000])
+        checks[name] = [bool(np.array_equal(labels, reference)),
+                        None if proba is None else float(np.abs(proba - reference_proba).max())]
+    sk_labels = None
+    for r in range(ARGS.rounds):  # interleaved, so that a busy moment hits every option alike
+        for name, predict in runs.items():
+            start = time.perf_counter()
+            labels, _ = predict(X)
+            times[name].append(time.perf_counter() - start)
+            print(f"round {r + 1}: {name} {times[name][-1]:.1f} s", flush=True)
+            if name == "sklearn_chunked":
+                sk_labels = labels
+            elif r == 0:
+                checks[name][0] &= bool(np.array_equal(labels, sk_labels if sk_labels is not None else
+                                                       forest.predict(X)))
+            del labels
+    nodes = sum(e.tree_.node_count for e in forest.estimators_)
+    print(f"\n{len(X):,} valid pixels x 12 features (12-band {ARGS.size} x {ARGS.size} uint16), forest of {ARGS.trees} "
+          f"trees ({nodes:,} nodes) on {ARGS.samples:,} samples; {os.cpu_count()} cores; median of {ARGS.rounds} "
+          f"interleaved rounds (min-max) after a warm-up; load average at the end {os.getloadavg()[0]:.1f}")
+    base = float(np.median(times["sklearn_chunked"]))
+    print(f"{'option':16s} {'median s':>9s} {'min-max s':>13s} {'throughput / sklearn_chunked':>29s}  labels equal  "
+          "max |p - p_sklearn|")
+    for name, values in times.items():
+        med = float(np.median(values))
+        diff = "-" if checks[name][1] is None else f"{checks[name][1]:.1e}"
+        print(f"{name:16s} {med:9.1f} {min(values):6.1f}-{max(values):6.1f} {base / med:29.2f}  "
+              f"{'yes' if checks[name][0] else 'NO':>12s}  {diff}")
+    ours = float(np.median(times["prospectra"]))
+    print(f"SUMMARY random forest: {base / ours:.2f}x scikit-learn's chunked predict throughput "
+          f"({len(X) / 1e6:.0f} M px, {ARGS.trees} trees), labels equal: {'yes' if checks['prospectra'][0] else 'NO'}")
+    if not ARGS.workdir:
         shutil.rmtree(work)
 
 
@@ -194,16 +288,9 @@ if __name__ == "__main__":
     ap.add_argument("--size", type=int, default=5000)
     ap.add_argument("--samples", type=int, default=5000)
     ap.add_argument("--trees", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
+    ap.add_argument("--skip", default="", help="comma-separated options not to run (e.g. numpy_kernel)")
     ap.add_argument("--workdir")
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--repeats", type=int, default=1, help="runs of each mode; the fastest is reported")
-    ap.add_argument("--modes", help="comma-separated subset of " + ",".join(MODES) + " (no comparison then)")
-    ap.add_argument("--mode", choices=MODES + ("cache",), help=argparse.SUPPRESS)
-    ap.add_argument("--src", help=argparse.SUPPRESS)
     ARGS = ap.parse_args()
-    if ARGS.mode == "cache":
-        whole_image(image_and_forest(ARGS.src)[0], ARGS.workdir)
-    elif ARGS.mode:
-        run_mode(ARGS.mode, ARGS.src, ARGS.workdir)
-    else:
-        main()
+    ARGS.skip = [s for s in ARGS.skip.split(",") if s]
+    main()
