@@ -19,7 +19,7 @@ from .compat import ADVANCED, DOUBLE, RASTER
 from .provider_icon import ICON
 
 DEFAULT_SENSOR = "sentinel2a_msi"
-GROUPS = {"bands": "Band combinations and ratios", "spectral": "Spectral mapping", "classification": "Classification",
+GROUPS = {"scenes": "Scenes", "bands": "Band combinations and ratios", "spectral": "Spectral mapping", "classification": "Classification",
           "inversion": "Geochemistry and inversion"}
 
 

@@ -7,6 +7,7 @@ from .band_ratio import BandRatio
 from .classify_random_forest import ClassifyRandomForest
 from .cluster_setting import add_setting, remove_setting
 from .kriging import Kriging
+from .load_scene import LoadScene
 from .predict_content import PredictContent
 from .provider_icon import ICON
 from .resample_library import ResampleLibrary
@@ -40,7 +41,7 @@ class ProspectraProvider(QgsProcessingProvider):
         remove_setting()
 
     def loadAlgorithms(self):  # noqa: N802
-        for alg in (BandComposite(), BandRatio(), ResampleLibrary(), SpectralAngleMapper(), TagMinerals(),
+        for alg in (LoadScene(), BandComposite(), BandRatio(), ResampleLibrary(), SpectralAngleMapper(), TagMinerals(),
                     TrainRandomForest(), ClassifyRandomForest(), Kriging(), BandCorrelation(), TrainInversion(),
                     PredictContent()):
             self.addAlgorithm(alg)

@@ -19,14 +19,14 @@ def _save(layer, path):
     return qml
 
 
-def style_multiband(path, stretch, cut):
-    """RGB layer, each band stretched min-max over its cumulative cut (lower %, upper %)."""
+def style_multiband(path, stretch, cut, bands=(1, 2, 3)):
+    """RGB layer of bands (red, green, blue), each stretched min-max over its cumulative cut (lower %, upper %)."""
     layer = QgsRasterLayer(path, "composite", "gdal")
     provider = layer.dataProvider()
-    renderer = QgsMultiBandColorRenderer(provider, 1, 2, 3)
+    renderer = QgsMultiBandColorRenderer(provider, *bands)
     setters = (renderer.setRedContrastEnhancement, renderer.setGreenContrastEnhancement,
                renderer.setBlueContrastEnhancement)
-    for band, (setter, (lo, hi)) in enumerate(zip(setters, stretch), start=1):
+    for band, setter, (lo, hi) in zip(bands, setters, stretch):
         ce = QgsContrastEnhancement(provider.dataType(band))
         ce.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
         ce.setMinimumValue(lo)

@@ -38,7 +38,8 @@ class NullFeedback:
 
 # The module an algorithm imports -> the name pip installs it by.
 PIP_NAMES = {"sklearn": "scikit-learn", "skl2onnx": "skl2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime",
-             "pykrige": "pykrige", "scipy": "scipy", "matplotlib": "matplotlib"}
+             "pykrige": "pykrige", "scipy": "scipy", "matplotlib": "matplotlib",
+             "pystac_client": "pystac-client"}
 
 
 def install_commands(pip_names):

@@ -116,3 +116,6 @@ def run_fails(qgis_processing, tmp_path):
         return str(e.value)
 
     return run
+
+
+from stac_servers import stac_servers  # noqa: E402, F401 (the STAC API and file servers, for any test that asks)
