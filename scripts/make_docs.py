@@ -101,10 +101,6 @@ if __name__ == "__main__":
 
     app = QgsApplication([], False)
     app.initQgis()
-    sys.path.append("/usr/share/qgis/python/plugins")  # Processing, whose settings the provider adds to
-    from processing.core.Processing import Processing
-
-    Processing.initialize()
     from prospectra.algorithms.provider import ProspectraProvider
 
     provider = ProspectraProvider()

@@ -1,0 +1,1 @@
+"""Band composites and ratios, and their literature presets per sensor."""

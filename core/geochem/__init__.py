@@ -1,0 +1,1 @@
+"""Geochemistry: samples, Kriging, band correlation, content inversion and prediction."""

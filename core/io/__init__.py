@@ -1,0 +1,1 @@
+"""Reading and writing: block windows, the output transaction, images, scenes from STAC."""

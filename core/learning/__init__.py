@@ -1,0 +1,1 @@
+"""Models: one ONNX stack, Random Forest, training samples, patch tagging, the band-matrix CNN."""

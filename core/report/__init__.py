@@ -1,0 +1,1 @@
+"""Reports and their figures, and the palettes every output shares."""

@@ -1,0 +1,1 @@
+"""The spectral library, its resampling to sensors, and the Spectral Angle Mapper."""
