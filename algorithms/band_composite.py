@@ -1,10 +1,10 @@
 from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString)
 
-from ..core.band_composite import band_composite
-from ..core.blocks import check_outputs
+from ..core.bands.band_composite import band_composite
+from ..core.io.blocks import check_outputs
 from ..core.errors import InputError
-from ..core.presets import check_family, composites
+from ..core.bands.presets import check_family, composites
 from .base import ProspectraAlgorithm, citation_list
 from .cluster_setting import scheduler
 from .styles import style_multiband

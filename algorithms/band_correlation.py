@@ -3,10 +3,10 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingOutputFile,
                        QgsProcessingParameterField, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
-from ..core.band_correlation import band_correlation
-from ..core.blocks import check_outputs
+from ..core.geochem.band_correlation import band_correlation
+from ..core.io.blocks import check_outputs
 from ..core.errors import InputError
-from ..core.geochem_report import json_path
+from ..core.report.geochem_report import json_path
 from .compat import INTEGER, NUMERIC_FIELD, POINTS
 from .base import ProspectraAlgorithm
 from .features import input_paths, read_points

@@ -1,8 +1,8 @@
 from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterRasterDestination, QgsProcessingParameterString
 
-from ..core.band_ratio import band_ratio
-from ..core.blocks import check_outputs
-from ..core.presets import check_family, parse_band_sum, ratios
+from ..core.bands.band_ratio import band_ratio
+from ..core.io.blocks import check_outputs
+from ..core.bands.presets import check_family, parse_band_sum, ratios
 from .base import ProspectraAlgorithm, citation_list
 from .cluster_setting import scheduler
 from .styles import style_pseudocolor

@@ -12,8 +12,8 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import PIP_NAMES, InputError, ProspectraError, require
-from ..core.image import RESAMPLINGS, SCALINGS, open_image, open_raster
-from ..core.outputs import OutputTransaction
+from ..core.io.image import RESAMPLINGS, SCALINGS, open_image, open_raster
+from ..core.io.outputs import OutputTransaction
 from ..core.sensors import sensors
 from .compat import ADVANCED, DOUBLE, RASTER
 from .provider_icon import ICON

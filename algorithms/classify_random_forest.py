@@ -2,12 +2,12 @@ import os
 
 from qgis.core import QgsProcessingParameterFile, QgsProcessingParameterRasterDestination
 
-from ..core.palettes import PROBABILITY_RAMP, lithology_colours
-from ..core.random_forest import (CLASSIFY_PACKAGES, PROBABILITY_NODATA,
+from ..core.report.palettes import PROBABILITY_RAMP, lithology_colours
+from ..core.learning.random_forest import (CLASSIFY_PACKAGES, PROBABILITY_NODATA,
                                   classify_random_forest, load_model)
 from .base import ProspectraAlgorithm
 from .styles import style_paletted, style_pseudocolor
-from .train_random_forest import CITATIONS, extra_feature_paths, extra_features_parameter
+from .parameters import RANDOM_FOREST_SOURCES, extra_feature_paths, extra_features_parameter
 
 
 class ClassifyRandomForest(ProspectraAlgorithm):
@@ -35,7 +35,7 @@ class ClassifyRandomForest(ProspectraAlgorithm):
             f"uses are nodata in every output (probabilities: {PROBABILITY_NODATA:g}).</p>"
             "<p>Prediction runs with onnxruntime on all cores, block by block, so memory stays flat on whole "
             "scenes; its labels equal scikit-learn's on the same forest (the training report checks this).</p>"
-            + CITATIONS)
+            + RANDOM_FOREST_SOURCES)
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_image_parameters()

@@ -6,10 +6,10 @@ from qgis.core import (QgsProcessingOutputFile,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
-from ..core.blocks import check_outputs
+from ..core.io.blocks import check_outputs
 from ..core.errors import InputError
-from ..core.geochem_report import json_path
-from ..core.kriging import (DEFAULT_LAGS, DEFAULT_NEIGHBOURS, VARIOGRAM_MODELS, Grid, kriging,
+from ..core.report.geochem_report import json_path
+from ..core.geochem.kriging import (DEFAULT_LAGS, DEFAULT_NEIGHBOURS, VARIOGRAM_MODELS, Grid, kriging,
                             parse_variogram_parameters)
 from .compat import DOUBLE, INTEGER, NUMERIC_FIELD, POINTS, WKT_GDAL
 from .base import ProspectraAlgorithm

@@ -2,7 +2,7 @@ from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
 from ..core.errors import InputError
-from ..core.stac_scene import CATALOGUES, COLLECTIONS, load_scene, parse_date
+from ..core.io.stac_scene import CATALOGUES, COLLECTIONS, load_scene, parse_date
 from .base import ProspectraAlgorithm
 from .compat import DOUBLE, INTEGER, WKT_GDAL
 from .styles import style_multiband

@@ -3,10 +3,10 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
                        QgsProcessingParameterFile, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination)
 
-from ..core.blocks import check_outputs
-from ..core.content_prediction import anomaly_zones, predict_content
+from ..core.io.blocks import check_outputs
+from ..core.geochem.content_prediction import anomaly_zones, predict_content
 from ..core.errors import InputError
-from ..core.onnx_model import bundled_choice, bundled_models, load_model
+from ..core.learning.onnx_model import bundled_choice, bundled_models, load_model
 from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGON_WKB, POLYGONS, field
 from .base import ProspectraAlgorithm
 from .styles import style_pseudocolor

@@ -1,12 +1,12 @@
 from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
                        QgsProcessingParameterString)
 
-from ..core.blocks import check_outputs
+from ..core.io.blocks import check_outputs
 from ..core.errors import require
-from ..core.library_plot import plot_resampled
-from ..core.spectral_library import endmember_library, write_resampled_csv
+from ..core.spectral.library_plot import plot_resampled
+from ..core.spectral.spectral_library import endmember_library, write_resampled_csv
 from .base import ProspectraAlgorithm
-from .spectral_angle_mapper import UNITS, split_names
+from .parameters import UNITS, split_names
 
 
 class ResampleLibrary(ProspectraAlgorithm):

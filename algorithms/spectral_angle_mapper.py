@@ -5,25 +5,19 @@ from qgis.core import (QgsCsException, QgsProcessingParameterBoolean,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
-from ..core.blocks import check_outputs
+from ..core.io.blocks import check_outputs
 from ..core.errors import InputError
-from ..core.palettes import RATIO_RAMP, UNCLASSIFIED_COLOUR
-from ..core.spectral_angle_mapper import FALLBACK_ANGLE, IDENTIFIED, map_minerals
-from ..core.spectral_library import (default_endmember_names, endmember_library, library_from_points,
+from ..core.report.palettes import RATIO_RAMP, UNCLASSIFIED_COLOUR
+from ..core.spectral.spectral_angle_mapper import FALLBACK_ANGLE, IDENTIFIED, map_minerals
+from ..core.spectral.spectral_library import (default_endmember_names, endmember_library, library_from_points,
                                      usgs_selection)
 from .compat import DOUBLE, INTEGER, POINTS
 from .base import ProspectraAlgorithm
 from .cluster_setting import scheduler
+from .parameters import UNITS, split_names
 from .styles import style_paletted, style_pseudocolor
 
 IDENTIFIABILITY = "docs/identifiability.md"
-
-UNITS = ["auto", "nm", "um"]
-
-
-def split_names(text):
-    return [n.strip() for n in text.replace(";", ",").split(",") if n.strip()]
-
 
 def parse_class_angles(text):
     """'Calcite=0.08; Alunite=0.12' -> {'Calcite': 0.08, 'Alunite': 0.12}."""

@@ -8,7 +8,7 @@ from qgis.PyQt.QtGui import QColor
 
 from .compat import CUMULATIVE_CUT, RAMP_CONTINUOUS, RAMP_LINEAR
 
-from ..core.palettes import RATIO_RAMP
+from ..core.report.palettes import RATIO_RAMP
 
 
 def _save(layer, path):

@@ -4,16 +4,16 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString, QgsRectangle)
 
-from ..core.blocks import check_outputs
+from ..core.io.blocks import check_outputs
 from ..core.errors import InputError, ProspectraError
-from ..core.palettes import PROBABILITY_RAMP, UNCLASSIFIED_COLOUR
-from ..core.onnx_model import bundled_choice, bundled_models, load_model
-from ..core.patch_tagging import tag_image
-from ..core.spectral_angle_mapper import IDENTIFIED, identifiability
-from ..core.spectral_library import usgs_mineral_names
+from ..core.report.palettes import PROBABILITY_RAMP, UNCLASSIFIED_COLOUR
+from ..core.learning.onnx_model import bundled_choice, bundled_models, load_model
+from ..core.learning.patch_tagging import tag_image
+from ..core.spectral.spectral_angle_mapper import IDENTIFIED, identifiability
+from ..core.spectral.spectral_library import usgs_mineral_names
 from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGONS, POLYGON_WKB, field
 from .base import ProspectraAlgorithm
-from .spectral_angle_mapper import split_names
+from .parameters import split_names
 from .styles import style_paletted, style_pseudocolor
 
 AUTOMATIC = "Automatic: the bundled model for the image's sensor"

@@ -1,17 +1,13 @@
-import os
 
-import numpy as np
 from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingOutputString,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
-from ..core.blocks import check_outputs
-from ..core.errors import InputError
-from ..core.geochem_report import remove_files
-from ..core.inversion import MODEL_NAMES, blocked_split, export_onnx, fit_models, rating, spatial_blocks
-from ..core.inversion_report import write_inversion_report
-from ..core.inversion_samples import MAX_SURFACE_SAMPLES, point_samples, surface_samples
+from ..core.io.blocks import check_outputs
+from ..core.geochem.inversion import MODEL_NAMES
+from ..core.geochem.inversion_samples import MAX_SURFACE_SAMPLES
+from ..core.geochem.inversion_training import train_inversion
 from .compat import DOUBLE, INTEGER, NUMERIC_FIELD, POINTS
 from .base import ProspectraAlgorithm
 from .features import input_paths, read_points
@@ -93,40 +89,14 @@ class TrainInversion(ProspectraAlgorithm):
         inputs = image.sources + input_paths(parameters.get("POINTS"))
         check_outputs(inputs, OUTPUT_MODEL=model_path, OUTPUT_REPORT=report)
         keys = [list(MODEL_NAMES)[i] for i in self.parameterAsEnums(parameters, "MODELS", context)]
-        if not keys:
-            raise InputError("MODELS", "choose at least one model to fit.")
-        seed = self.parameterAsInt(parameters, "SEED", context)
-        bands = image.band_names
-        if self.parameterAsEnum(parameters, "SAMPLE_SET", context) == 0:
-            feedback.pushInfo("Kriging the samples onto the image grid ...")
-            spectra, content, rows, cols, info = surface_samples(
-                image, bands, x, y, values, field, feedback,
-                self.parameterAsInt(parameters, "MAX_SAMPLES", context), seed)
-        else:
-            spectra, content, rows, cols, info = point_samples(image, bands, x, y, values, field)
-        block = self.parameterAsInt(parameters, "BLOCK_SIZE", context)
-        fraction = self.parameterAsDouble(parameters, "TEST_FRACTION", context)
-        if self.parameterAsEnum(parameters, "SPLIT", context) == 0:
-            groups = spatial_blocks(rows, cols, block)
-            split = f"whole spatial blocks of {block} x {block} pixels, {fraction:.0%} held out"
-        else:
-            groups = np.arange(len(content))
-            split = f"random samples, {fraction:.0%} held out"
-        test = blocked_split(groups, fraction, seed)
-        fits, notes = fit_models(spectra, content, groups, test, keys, seed, feedback)
-        for n in notes:
-            feedback.pushWarning(n)
-        chosen = fits[0]
-        for f in fits:
-            feedback.pushInfo(f"{f.name}: held out R2 {f.test['r2']:.3f}, RMSE {f.test['rmse']:.4g}, RPD "
-                              f"{f.test['rpd']:.2f} ({rating(f.test)}); CV RMSE {f.cv_rmse:.4g}")
-        unit = self.parameterAsString(parameters, "UNIT", context)
-        try:
-            export_onnx(chosen, model_path, bands, image.sensor.id, image.scaling_source, field, unit,
-                        f"{info['used']} samples ({info['method']}) from {os.path.basename(image.sources[0])}")
-            write_inversion_report(report, fits, chosen, info, split, field, unit, content, test, notes)
-        except BaseException:
-            remove_files(model_path, report)  # all outputs or none
-            raise
+        fits, chosen = train_inversion(
+            image, x, y, values, field, self.parameterAsString(parameters, "UNIT", context), keys,
+            surface=self.parameterAsEnum(parameters, "SAMPLE_SET", context) == 0,
+            max_samples=self.parameterAsInt(parameters, "MAX_SAMPLES", context),
+            spatial=self.parameterAsEnum(parameters, "SPLIT", context) == 0,
+            block=self.parameterAsInt(parameters, "BLOCK_SIZE", context),
+            fraction=self.parameterAsDouble(parameters, "TEST_FRACTION", context),
+            seed=self.parameterAsInt(parameters, "SEED", context), model_path=model_path, report_path=report,
+            feedback=feedback)
         feedback.pushInfo(f"Chosen: {chosen.name}.")
         return {"OUTPUT_MODEL": model_path, "OUTPUT_REPORT": report, "CHOSEN_MODEL": chosen.key}

@@ -3,40 +3,16 @@ import os
 from qgis.core import (QgsCsException, QgsFeatureRequest,
                        QgsProcessingOutputFile, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterNumber, QgsProcessingParameterString, QgsRasterLayer)
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber, QgsProcessingParameterString)
 from qgis.PyQt.QtCore import QVariant
 
 from ..core.errors import InputError
-from ..core.random_forest import BALANCING, MAX_SEARCH_SAMPLES, TRAINING_PACKAGES, VALIDATION, train_random_forest
-from ..core.training_samples import FeatureStack, extract_samples
-from .compat import ANY_FIELD, INTEGER, POINTS, POLYGONS, RASTER
+from ..core.learning.random_forest import BALANCING, MAX_SEARCH_SAMPLES, TRAINING_PACKAGES, VALIDATION, train_random_forest
+from ..core.learning.training_samples import FeatureStack, extract_samples
+from .compat import ANY_FIELD, INTEGER, POINTS, POLYGONS
 from .base import ProspectraAlgorithm
 from .features import input_paths
-
-CITATIONS = (
-    "<p><b>Sources</b>: Rakhymberdina M. et al. (2025), Remote sensing technologies in the search for rare metal "
-    "deposits in Eastern Kazakhstan, ISPRS Archives (Random Forest on the 12 Sentinel-2 bands with class balancing "
-    "and tuning; Figure 9's confusion matrix). Breiman L. (2001), Random Forests, Machine Learning 45, 5-32. "
-    "Roberts D.R. et al. (2017), Cross-validation strategies for data with temporal, spatial, hierarchical, or "
-    "phylogenetic structure, Ecography 40, 913-929. Cohen J. (1960), kappa, Educational and Psychological "
-    "Measurement 20, 37-46.</p>")
-
-
-def extra_features_parameter():
-    return QgsProcessingParameterMultipleLayers(
-        "EXTRA_FEATURES", "Extra feature rasters on the image's grid (e.g. band ratios), values as stored",
-        RASTER, optional=True)
-
-
-def extra_feature_paths(algorithm, parameters, context):
-    paths = []
-    for layer in algorithm.parameterAsLayerList(parameters, "EXTRA_FEATURES", context) or []:
-        if not isinstance(layer, QgsRasterLayer):
-            raise InputError("EXTRA_FEATURES", f"'{layer.name()}' is not a raster layer.")
-        paths.append(layer.source())
-    return paths
-
+from .parameters import RANDOM_FOREST_SOURCES, extra_feature_paths, extra_features_parameter
 
 class TrainRandomForest(ProspectraAlgorithm):
     group_id = "classification"
@@ -78,7 +54,7 @@ class TrainRandomForest(ProspectraAlgorithm):
             "hyperparameters, permutation importance on held-out folds, sample counts, what was skipped, and a "
             "check that the ONNX model labels pixels exactly as scikit-learn does; the same figures as JSON beside "
             "it.</p>"
-            + CITATIONS)
+            + RANDOM_FOREST_SOURCES)
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_image_parameters()

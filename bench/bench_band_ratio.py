@@ -85,8 +85,8 @@ def main():
             os.remove(p)
     prospectra = [sys.executable, "-c",
                   "import sys; sys.path.insert(0, sys.argv[1]);"
-                  "from prospectra.core.image import open_image;"
-                  "from prospectra.core.band_ratio import band_ratio;"
+                  "from prospectra.core.io.image import open_image;"
+                  "from prospectra.core.bands.band_ratio import band_ratio;"
                   "from prospectra.core.errors import NullFeedback;"
                   "im = open_image(sys.argv[2], 'sentinel2a_msi', scaling='sentinel2_offset');"
                   "band_ratio(im, ['B11'], ['B12'], sys.argv[3], NullFeedback())",

@@ -26,9 +26,9 @@ from bench_sam import MINERALS  # noqa: E402
 
 def single(src, out):
     from prospectra.core.errors import NullFeedback
-    from prospectra.core.image import open_image
-    from prospectra.core.spectral_angle_mapper import map_minerals
-    from prospectra.core.spectral_library import endmember_library
+    from prospectra.core.io.image import open_image
+    from prospectra.core.spectral.spectral_angle_mapper import map_minerals
+    from prospectra.core.spectral.spectral_library import endmember_library
 
     image = open_image(src, "sentinel2a_msi", scaling="sentinel2_offset")
     map_minerals(image, endmember_library(MINERALS, all_samples=True), image.surface_bands, out, NullFeedback())
@@ -39,7 +39,7 @@ def main():
     from osgeo import gdal
 
     from prospectra.core.cluster import read_mosaic, run_tiled
-    from prospectra.core.image import open_image
+    from prospectra.core.io.image import open_image
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=4096)

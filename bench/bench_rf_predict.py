@@ -45,7 +45,7 @@ def image_and_forest(src):
     sys.path.insert(0, PLUGINS)
     from sklearn.ensemble import RandomForestClassifier
 
-    from prospectra.core.image import open_image
+    from prospectra.core.io.image import open_image
 
     image = open_image(src, "sentinel2a_msi", scaling="sentinel2_offset")
     gdal.SetCacheMax(32 * 2 ** 20)  # the scattered sample reads below would otherwise fill GDAL's cache (5 % of RAM)
@@ -63,7 +63,7 @@ def image_and_forest(src):
 
 
 def write_model(forest, path):
-    from prospectra.core import random_forest as rf
+    from prospectra.core.learning import random_forest as rf
 
     classes = [int(c) for c in forest.classes_]
     meta = {"prospectra_spec": "1", "task": "classification", "sensor": "sentinel2a_msi", "bands": ",".join(STACK),
@@ -197,8 +197,8 @@ class NumpyForest:
 
 def options(forest, model_path):
     """{name: predict(X) -> (labels, probabilities or None)} for every option measured."""
-    from prospectra.core import random_forest as rf
-    from prospectra.core.onnx_model import new_session, predict_rows
+    from prospectra.core.learning import random_forest as rf
+    from prospectra.core.learning.onnx_model import new_session, predict_rows
 
     model = rf.load_model(model_path)
     classes = forest.classes_

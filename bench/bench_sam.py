@@ -24,18 +24,18 @@ MINERALS = ["Feldspar", "Chlorite", "Pyrite", "Epidote", "Malachite", "Calcite",
             "Serpentine", "Dolomite", "Chalcopyrite", "Azurite", "Sericite", "Kaolinite", "Hematite", "Goethite",
             "Jarosite", "Montmorillonite", "Illite"]
 PRELUDE = ("import sys; sys.path.insert(0, sys.argv[1]);"
-           "from prospectra.core.image import open_image;"
+           "from prospectra.core.io.image import open_image;"
            "im = open_image(sys.argv[2], 'sentinel2a_msi', scaling='sentinel2_offset');"
            "bands = [b for b in im.band_names if b not in im.sensor.atmospheric_bands];")
 READ_ONLY = PRELUDE + (
-    "from prospectra.core.blocks import bounded_cache\n"
+    "from prospectra.core.io.blocks import bounded_cache\n"
     "with bounded_cache():\n"
     "    for w in im.windows():\n"
     "        [im.ds.GetRasterBand(im.band_index[b]).ReadAsArray(*w) for b in bands]")
 SAM = PRELUDE + (
     "import numpy as np;"
-    "from prospectra.core.spectral_library import usgs_endmembers;"
-    "from prospectra.core.spectral_angle_mapper import endmembers_from_library, spectral_angle_mapper;"
+    "from prospectra.core.spectral.spectral_library import usgs_endmembers;"
+    "from prospectra.core.spectral.spectral_angle_mapper import endmembers_from_library, spectral_angle_mapper;"
     "from prospectra.core.errors import NullFeedback;"
     f"lib = usgs_endmembers({MINERALS!r});"
     "em = endmembers_from_library(lib, lib.resample(im.sensor, bands));"
@@ -49,8 +49,8 @@ def kernel_comparison():
     from spectral import spectral_angles
 
     from prospectra.core.sensors import sensor
-    from prospectra.core.spectral_angle_mapper import _unit, classify_block
-    from prospectra.core.spectral_library import usgs_endmembers
+    from prospectra.core.spectral.spectral_angle_mapper import _unit, classify_block
+    from prospectra.core.spectral.spectral_library import usgs_endmembers
 
     s2 = sensor("sentinel2a_msi")
     bands = ["B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12"]

@@ -20,9 +20,9 @@ from osgeo import gdal
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "build", "plugins"))
 from prospectra.core.errors import NullFeedback  # noqa: E402
-from prospectra.core.image import open_image  # noqa: E402
-from prospectra.core.onnx_model import bundled_models, load_model  # noqa: E402
-from prospectra.core.patch_tagging import BATCH, patch_origins, tag_image  # noqa: E402
+from prospectra.core.io.image import open_image  # noqa: E402
+from prospectra.core.learning.onnx_model import bundled_models, load_model  # noqa: E402
+from prospectra.core.learning.patch_tagging import BATCH, patch_origins, tag_image  # noqa: E402
 
 from bench_band_ratio import bench_scene  # noqa: E402  (bench/ is the script's own folder)
 

@@ -11,7 +11,7 @@ grid) and then cut back to the tile, so no seam appears at tile edges.
 Dask and distributed are optional: without them the plugin works as before, and run_tiled says what to install.
 
     from prospectra.core.cluster import run_tiled
-    from prospectra.core.image import open_image
+    from prospectra.core.io.image import open_image
     image = open_image("scene.tif", "sentinel2a_msi")
     run = run_tiled("ratio", image, "out_folder", numerator=["B11"], denominator=["B12"])
     run = run_tiled("sam", image, "out_folder", scheduler="tcp://10.0.0.5:8786", minerals=["Alunite", "Kaolinite"],
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 from osgeo import gdal
 
-from .blocks import TILE, temporary_name
+from .io.blocks import TILE, temporary_name
 from .errors import Canceled, InputError, NullFeedback, require
-from .outputs import recover
+from .io.outputs import recover
 
 TILE_PIXELS = 8 * TILE  # a tile of 2048 x 2048 pixels: whole output tiles, some seconds of work each
 # Each kind's outputs; the first is always written, the others when asked for.
@@ -60,7 +60,7 @@ def tiles(width, height, size=TILE_PIXELS):
 def halo(start, stop, size, patch, stride):
     """(first, end) along one axis of the patches of a whole-image tagging run (patch_tagging.patch_origins) that
     cover pixels start..stop-1: the window a tile must be tagged on for its pixels to average the same patches."""
-    from .patch_tagging import patch_origins
+    from .learning.patch_tagging import patch_origins
 
     origins = patch_origins(max(size, patch), patch, stride)
     covering = origins[(origins < stop) & (origins + patch > start)]
@@ -70,7 +70,7 @@ def halo(start, stop, size, patch, stride):
 def _tile_image(job, window):
     """The image restricted to window, as an in-memory VRT, with the band names, scaling and nodata the whole
     image was given; and the VRT's name, to unlink."""
-    from .image import open_image
+    from .io.image import open_image
 
     name = f"/vsimem/prospectra-{uuid.uuid4().hex}.vrt"
     gdal.Translate(name, job["source"], format="VRT", srcWin=list(window))
@@ -103,30 +103,30 @@ def run_tile(kind, job, window, paths):
 def _engine(kind, job, image, paths):
     feedback = NullFeedback()
     if kind == "ratio":
-        from .band_ratio import band_ratio
+        from .bands.band_ratio import band_ratio
 
         return band_ratio(image, job["numerator"], job["denominator"], paths["ratio"], feedback,
                           job["description"] or "ratio")
     if kind == "composite":
-        from .band_composite import band_composite
+        from .bands.band_composite import band_composite
 
         return band_composite(image, job["bands"], paths["composite"], feedback, output_byte=paths.get("composite_8bit"),
                               stretch=job["stretch"])
     if kind == "sam":
-        from .spectral_angle_mapper import spectral_angle_mapper
+        from .spectral.spectral_angle_mapper import spectral_angle_mapper
 
         # one thread: the cluster runs a task per worker thread already
         return spectral_angle_mapper(image, output=paths["classes"], output_rule=paths.get("angles"), feedback=feedback,
                                      threads=1, **job["sam"])
     if kind == "classify":
-        from .random_forest import classify_random_forest, load_model
+        from .learning.random_forest import classify_random_forest, load_model
 
         model = load_model(job["model"])
         return classify_random_forest(model.feature_stack(image), model, paths["classes"], paths.get("probabilities"),
                                       paths.get("confidence"), feedback)
     if kind == "content":
-        from .content_prediction import predict_content
-        from .onnx_model import load_model
+        from .geochem.content_prediction import predict_content
+        from .learning.onnx_model import load_model
 
         return predict_content(image, load_model(job["model"]), paths["content"], feedback)
     return _tag_tile(job, image, paths)
@@ -134,8 +134,8 @@ def _engine(kind, job, image, paths):
 
 def _tag_tile(job, image, paths):
     """Tag the tile's halo window (job['tile_in_halo'] is the tile's place in it), then cut the tile out of it."""
-    from .onnx_model import load_model
-    from .patch_tagging import tag_image
+    from .learning.onnx_model import load_model
+    from .learning.patch_tagging import tag_image
 
     model = load_model(job["model"], bands=job["declared_bands"], patch_size=job["declared_patch"])
     wide = {output: temporary_name(path, ".halo.tif") for output, path in paths.items()}
@@ -175,13 +175,13 @@ def plan(kind, image, **options):
         return {**job, "numerator": numerator, "denominator": denominator, "description": options.get("description"),
                 "cut": options.get("cut") or (2.0, 98.0), "bands": list(dict.fromkeys(numerator + denominator))}
     if kind == "composite":
-        from .band_composite import composite_stretch
+        from .bands.band_composite import composite_stretch
 
         rgb = image.require(options["bands"], "BANDS")
         return {**job, "bands": rgb, "stretch": composite_stretch(image, rgb, options.get("cut") or (2.0, 98.0))}
     if kind == "sam":
-        from .spectral_angle_mapper import plan_sam
-        from .spectral_library import endmember_library
+        from .spectral.spectral_angle_mapper import plan_sam
+        from .spectral.spectral_library import endmember_library
 
         library = options.get("library")
         if library is None:
@@ -190,12 +190,12 @@ def plan(kind, image, **options):
                                 options.get("class_angles"), options.get("keep_apart", False))
         return {**job, "sam": run, "decided": decided, "bands": run["bands"]}
     if kind == "classify":
-        from .random_forest import load_model
+        from .learning.random_forest import load_model
 
         model = load_model(options["model"])
         model.feature_stack(image)  # the model fits the image, before any tile runs
         return {**job, "model": os.path.abspath(options["model"]), "bands": model.band_names}
-    from .onnx_model import load_model
+    from .learning.onnx_model import load_model
 
     model = load_model(options["model"], bands=options.get("model_bands"), patch_size=options.get("model_patch"))
     model.check_image(image)
@@ -355,9 +355,9 @@ def merged_summary(kind, run, image, files):
     if kind == "composite":
         return {"stretch": run.job["stretch"]}
     if kind == "ratio":
-        from .band_composite import cumulative_cut
-        from .band_ratio import RATIO_NODATA
-        from .blocks import Subsample, windows
+        from .bands.band_composite import cumulative_cut
+        from .bands.band_ratio import RATIO_NODATA
+        from .io.blocks import Subsample, windows
 
         # The same every-k-th pixels a single run samples for its stretch, read back from the ratio written.
         sample = Subsample(image.width, image.height)
@@ -368,7 +368,7 @@ def merged_summary(kind, run, image, files):
         return {"valid_pixels": sum(s["valid_pixels"] for s in parts), "min": min(s["min"] for s in parts),
                 "max": max(s["max"] for s in parts), "stretch": cumulative_cut(sample.values(), *run.job["cut"])}
     if kind == "sam":
-        from .spectral_angle_mapper import CLASS_NODATA, class_rows
+        from .spectral.spectral_angle_mapper import CLASS_NODATA, class_rows
 
         counts, wins = sum(s["counts"] for s in parts), sum(s["member_pixels"] for s in parts)
         counts[CLASS_NODATA] = image.width * image.height - counts[:CLASS_NODATA].sum()  # tiles without data too

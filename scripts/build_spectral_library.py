@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Pack the USGS Spectral Library Version 7 (splib07a, Beckman and ASD spectra of the minerals,
-soils-and-mixtures and vegetation chapters) into core/library/.
+soils-and-mixtures and vegetation chapters) into core/spectral/library/.
 
 Source: Kokaly, R.F., Clark, R.N., Swayze, G.A., et al., 2017, USGS Spectral Library Version 7: U.S. Geological
 Survey Data Series 1035, doi:10.3133/ds1035 (data release doi:10.5066/F7RR1WDJ). Public domain.
 Changes, as USGS asks to describe them: values stored as float32; the deleted-channel marker -1.23e34 stored as
 NaN; wavelengths converted from micrometres to nanometres; the names parsed from each file's header line.
 
-Writes core/library/usgs_splib07.npz (arrays: wavelengths_beck, wavelengths_asd, beck, asd) and
-core/library/usgs_splib07.csv (one row per spectrum: key, mineral, sample_id, title, record, instrument,
+Writes core/spectral/library/usgs_splib07.npz (arrays: wavelengths_beck, wavelengths_asd, beck, asd) and
+core/spectral/library/usgs_splib07.csv (one row per spectrum: key, mineral, sample_id, title, record, instrument,
 chapter, grid, row).
 
 Usage: python3 scripts/build_spectral_library.py [../shared/data/usgs_splib07]"""
@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "..", "core", "library")
+OUT = os.path.join(HERE, "..", "core", "spectral", "library")
 SRC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "shared", "data", "usgs_splib07")
 BASE = os.path.join(SRC, "ASCIIdata", "ASCIIdata_splib07a")
 CHAPTERS = {"ChapterM_Minerals": "minerals", "ChapterS_SoilsAndMixtures": "soils and mixtures",

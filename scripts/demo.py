@@ -21,11 +21,11 @@ import numpy as np  # noqa: E402
 
 import demo_report  # noqa: E402
 import validate_cuprite as vc  # noqa: E402
-from prospectra.core.blocks import RasterWriter  # noqa: E402
+from prospectra.core.io.blocks import RasterWriter  # noqa: E402
 
 
 def preset_index(kind, preset_id):
-    from prospectra.core.presets import composites, ratios
+    from prospectra.core.bands.presets import composites, ratios
 
     return 1 + [p.id for p in (composites() if kind == "composite" else ratios())].index(preset_id)
 

@@ -16,9 +16,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_path import ROOT  # noqa: E402  (makes 'prospectra' importable)
 
 from prospectra.core.sensors import sensors  # noqa: E402
-from prospectra.core.spectral_angle_mapper import (IDENTIFIED, NOMINAL_NOISE, TABLE_LEVEL,  # noqa: E402
+from prospectra.core.spectral.spectral_angle_mapper import (IDENTIFIED, NOMINAL_NOISE, TABLE_LEVEL,  # noqa: E402
                                                    identifiability)
-from prospectra.core.spectral_library import usgs_selection  # noqa: E402
+from prospectra.core.spectral.spectral_library import usgs_selection  # noqa: E402
 TETRACORDER = ["Alunite", "Kaolinite", "Muscovite", "Buddingtonite", "Calcite", "Montmorillonite", "Chalcedony",
                "Halloysite", "Dickite", "Illite", "Opal", "Hematite", "Goethite", "Jarosite"]
 

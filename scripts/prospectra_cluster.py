@@ -24,7 +24,7 @@ os.environ["PYTHONPATH"] = PLUGINS + os.pathsep + os.environ.get("PYTHONPATH", "
 
 from prospectra.core.cluster import KINDS, OUTPUTS, run_tiled  # noqa: E402
 from prospectra.core.errors import ProspectraError  # noqa: E402
-from prospectra.core.image import open_image  # noqa: E402
+from prospectra.core.io.image import open_image  # noqa: E402
 
 
 def names(text):

@@ -25,7 +25,7 @@ from plugin_path import ROOT  # noqa: E402  (makes 'prospectra' importable)
 from osgeo import gdal, ogr  # noqa: E402
 
 from prospectra.core.errors import NullFeedback  # noqa: E402
-from prospectra.core.image import open_image  # noqa: E402
+from prospectra.core.io.image import open_image  # noqa: E402
 
 CUPRITE = os.path.join(ROOT, "test", "data", "cuprite")
 DOCS = os.path.join(ROOT, "docs")
@@ -132,7 +132,7 @@ def score_ratio(value, positive):
 
 
 def ratios(workdir):
-    from prospectra.core.band_ratio import band_ratio
+    from prospectra.core.bands.band_ratio import band_ratio
 
     image = cuprite_image()
     out = {}
@@ -169,8 +169,8 @@ def _class_scores(classes, groups, code_of, t, rows=slice(None)):
 
 
 def sam_library(workdir):
-    from prospectra.core.spectral_angle_mapper import map_minerals
-    from prospectra.core.spectral_library import usgs_mineral_samples
+    from prospectra.core.spectral.spectral_angle_mapper import map_minerals
+    from prospectra.core.spectral.spectral_library import usgs_mineral_samples
 
     image = cuprite_image()
     path = os.path.join(workdir, "sam_library.tif")
@@ -206,8 +206,8 @@ SAM_POINT_CLASSES = (NONE, ALUNITE, KAOLINITE, MICA, CARBONATE)
 
 
 def sam_points(workdir, per_class=3):
-    from prospectra.core.spectral_angle_mapper import map_minerals
-    from prospectra.core.spectral_library import library_from_points
+    from prospectra.core.spectral.spectral_angle_mapper import map_minerals
+    from prospectra.core.spectral.spectral_library import library_from_points
 
     image = cuprite_image()
     t = truth()
@@ -229,8 +229,8 @@ RF_CLASSES = (NONE, ALUNITE, KAOLINITE, MICA, CARBONATE, MONTMORILLONITE)
 
 
 def random_forest(workdir, per_class=60):
-    from prospectra.core.random_forest import classify_random_forest, load_model, train_random_forest
-    from prospectra.core.training_samples import FeatureStack, extract_samples
+    from prospectra.core.learning.random_forest import classify_random_forest, load_model, train_random_forest
+    from prospectra.core.learning.training_samples import FeatureStack, extract_samples
 
     image = cuprite_image()
     t = truth()
@@ -270,8 +270,8 @@ def tagging(workdir, model_path=None, cover=0.10):
     """The bundled Landsat tagger on Cuprite as OLI: TM 1-5, 7 stand for OLI B2-B7 (their bands match closely),
     and TM1 also for OLI B1 (coastal aerosol, 433-453 nm), which TM lacks. A patch's true tags are the minerals
     covering at least `cover` of it in the Tetracorder map."""
-    from prospectra.core.onnx_model import bundled_model_for, load_model
-    from prospectra.core.patch_tagging import tag_image
+    from prospectra.core.learning.onnx_model import bundled_model_for, load_model
+    from prospectra.core.learning.patch_tagging import tag_image
     from prospectra.core.sensors import sensor
 
     as_oli = os.path.join(workdir, "cuprite_as_oli.tif")

@@ -3,8 +3,8 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from .blocks import RasterWriter, bounded_cache
-from .errors import InputError
+from ..io.blocks import RasterWriter, bounded_cache
+from ..errors import InputError
 
 COMPOSITE_NODATA = -9999.0
 

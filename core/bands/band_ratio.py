@@ -2,8 +2,8 @@
 import numpy as np
 
 from .band_composite import cumulative_cut
-from .blocks import RasterWriter, Subsample, bounded_cache
-from .errors import InputError
+from ..io.blocks import RasterWriter, Subsample, bounded_cache
+from ..errors import InputError
 
 RATIO_NODATA = -9999.0
 

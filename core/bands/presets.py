@@ -1,12 +1,12 @@
-"""Composite and ratio presets, read from core/presets/*.json; each belongs to one sensor family."""
+"""Composite and ratio presets, read from core/bands/presets/*.json; each belongs to one sensor family."""
 import functools
 import json
 import os
 import re
 from dataclasses import dataclass
 
-from .errors import InputError
-from .sensors import sensors
+from ..errors import InputError
+from ..sensors import sensors
 
 PRESET_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "presets")
 

@@ -9,11 +9,11 @@ import warnings
 
 import numpy as np
 
-from .errors import InputError, require
-from .geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
+from ..errors import InputError, require
+from ..report.geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
                              write_json)
 from .geochem_samples import MIN_SAMPLES, numeric_samples
-from .image import sample_image
+from ..io.image import sample_image
 
 REFERENCES = [
     "Cheng G. et al. (2023). Research on quantitative inversion of ion adsorption type rare earth ore based on "

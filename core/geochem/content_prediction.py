@@ -7,8 +7,8 @@ import tempfile
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-from .blocks import RasterWriter, bounded_cache, windows
-from .errors import InputError
+from ..io.blocks import RasterWriter, bounded_cache, windows
+from ..errors import InputError
 
 CONTENT_NODATA = -9999.0
 

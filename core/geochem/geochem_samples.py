@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 MIN_SAMPLES = 10  # fewer give no usable variogram and no meaningful correlation test
 SAME_PLACE = 1e-3  # samples closer than this (map units: 1 mm in a metric CRS) count as one location

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .band_matrix_cnn import BandMatrixCnn
-from .errors import InputError
+from ..learning.band_matrix_cnn import BandMatrixCnn
+from ..errors import InputError
 
 MODEL_NAMES = {"linear": "Multiple linear regression", "pls": "Partial least squares",
                "random_forest": "Random Forest", "mlp": "Multilayer perceptron",
@@ -126,7 +126,7 @@ def fit_models(x, y, groups, test, keys=None, seed=0, feedback=None):
     for i, key in enumerate(keys):
         if feedback is not None:
             if feedback.isCanceled():
-                from .errors import Canceled
+                from ..errors import Canceled
                 raise Canceled("Canceled by the user; no output was written.")
             feedback.setProgress(100.0 * i / len(keys))
             feedback.pushInfo(f"Fitting {MODEL_NAMES[key]} ...")

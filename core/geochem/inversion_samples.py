@@ -11,10 +11,10 @@ import tempfile
 import numpy as np
 from osgeo import gdal
 
-from .blocks import windows
-from .errors import InputError, NullFeedback
+from ..io.blocks import windows
+from ..errors import InputError, NullFeedback
 from .geochem_samples import numeric_samples, refuse_duplicates
-from .image import sample_image
+from ..io.image import sample_image
 from .kriging import Grid, kriging
 
 MAX_SURFACE_SAMPLES = 20_000  # enough to fit every model; more only slows the CNN and the forests

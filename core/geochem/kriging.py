@@ -16,13 +16,13 @@ from contextlib import nullcontext
 import numpy as np
 from osgeo import gdal, osr
 
-from .band_composite import cumulative_cut
-from .blocks import RasterWriter, Subsample, bounded_cache, one_blas_thread, step, windows
-from .errors import InputError, require
-from .geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
+from ..bands.band_composite import cumulative_cut
+from ..io.blocks import RasterWriter, Subsample, bounded_cache, one_blas_thread, step, windows
+from ..errors import InputError, require
+from ..report.geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
                              write_json)
 from .geochem_samples import numeric_samples, refuse_duplicates
-from .image import open_raster
+from ..io.image import open_raster
 
 gdal.UseExceptions()
 

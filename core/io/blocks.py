@@ -9,7 +9,7 @@ from contextlib import contextmanager, nullcontext
 import numpy as np
 from osgeo import gdal
 
-from .errors import Canceled, InputError
+from ..errors import Canceled, InputError
 
 gdal.UseExceptions()
 

@@ -16,8 +16,8 @@ import numpy as np
 from osgeo import gdal
 
 from .blocks import step, windows
-from .errors import InputError
-from .sensors import sensor as get_sensor
+from ..errors import InputError
+from ..sensors import sensor as get_sensor
 
 gdal.UseExceptions()
 

@@ -18,7 +18,7 @@ import re
 import shutil
 
 from .blocks import companions, process_tag
-from .errors import InputError
+from ..errors import InputError
 
 KEPT = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.kept$")
 PART = re.compile(r"^\..+\.(?P<host>[^.]+)-(?P<pid>\d+)\.[0-9a-f]{8}\.part(\.\w+)?(\.aux\.xml)?$")  # temporary_name

@@ -11,8 +11,8 @@ import numpy as np
 from osgeo import gdal, osr
 
 from .blocks import RasterWriter, Subsample, step, windows
-from .errors import InputError, require
-from .sensors import sensor as get_sensor
+from ..errors import InputError, require
+from ..sensors import sensor as get_sensor
 
 gdal.UseExceptions()
 

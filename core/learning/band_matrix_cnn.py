@@ -14,7 +14,7 @@ backward pass take some 80 lines, train in seconds on a CPU, and spare every QGI
 (CPU wheel about 200 MB, the default Linux wheel several GB with CUDA)."""
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 AS_BUILT = ("The bands of a pixel, standardised, copied into an n x n band matrix (4 x 4 for GF-2); a 2 x 2 "
             "convolution (16 filters, ReLU); 2 x 2 max-pooling; a dense layer of 32 (ReLU); dropout keeping 70 % "

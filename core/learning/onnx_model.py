@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import InputError, require
-from .sensors import sensors
+from ..errors import InputError, require
+from ..sensors import sensors
 
-MODEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+MODEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "models")
 REQUIRED = ("prospectra_spec", "task", "sensor", "bands", "patch_size", "version", "licence", "training_data")
 TASKS = ("tagging", "classification", "regression")
 @dataclass
@@ -39,7 +39,7 @@ class OnnxModel:
 
     def class_colours(self):
         """The colours the model's metadata gives its classes, else distinct mineral colours."""
-        from .palettes import mineral_colours
+        from ..report.palettes import mineral_colours
 
         return self.colours if len(self.colours) == len(self.classes) else mineral_colours(self.classes)
 

@@ -23,9 +23,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from osgeo import gdal
 
-from .blocks import TILE, RasterWriter, bounded_cache, step
-from .errors import InputError
-from .palettes import UNCLASSIFIED_COLOUR
+from ..io.blocks import TILE, RasterWriter, bounded_cache, step
+from ..errors import InputError
+from ..report.palettes import UNCLASSIFIED_COLOUR
 
 PROBABILITY_NODATA = -9999.0  # probabilities as fractions (float32)
 PERCENT_NODATA = 255  # probabilities as whole percent (byte)

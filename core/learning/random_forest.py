@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from osgeo import gdal
 
-from .blocks import RasterWriter, bounded_cache, check_outputs, temporary_name, windows
-from .errors import Canceled, InputError, require
+from ..io.blocks import RasterWriter, bounded_cache, check_outputs, temporary_name, windows
+from ..errors import Canceled, InputError, require
 from .onnx_model import new_session, open_session, predict_rows
-from .palettes import lithology_colours
+from ..report import random_forest_report
+from ..report.palettes import lithology_colours
 from .training_samples import FeatureStack, spatial_blocks
 
 gdal.UseExceptions()
@@ -56,7 +57,7 @@ def prospectra_version():
     import configparser
 
     meta = configparser.ConfigParser()
-    meta.read(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "metadata.txt"))
+    meta.read(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "metadata.txt"))
     return meta.get("general", "version", fallback="unknown")
 
 
@@ -369,7 +370,6 @@ def train_random_forest(stack, samples, model_path, report_path, balancing="bala
     (with PNG figures beside it). Nothing appears at the output paths unless everything succeeded. inputs: files
     read besides the image (the training layer), which no output may overwrite."""
     require("Random Forest training", *TRAINING_PACKAGES)
-    from . import random_forest_report
 
     check_outputs(stack.sources + list(inputs), MODEL=model_path, REPORT=report_path)
     if balancing not in BALANCING:
@@ -444,7 +444,8 @@ def train_random_forest(stack, samples, model_path, report_path, balancing="bala
     json_path = os.path.splitext(report_path)[0] + ".json"
     report = random_forest_report.build(
         samples=samples, folds=fold_set, params=params, table=table, searched=searched, space=space,
-        iterations=iterations, metrics=metrics, balancing=balancing, seed=seed, agreement=agreement,
+        iterations=iterations, metrics=metrics, balancing=balancing, balancing_label=BALANCING[balancing],
+        scoring=SCORING, seed=seed, agreement=agreement,
         notes=notes, model_path=model_path, metadata=metadata, description=description, nodes=nodes)
     with _Staged() as staged:
         tmp_model = staged.path(model_path)

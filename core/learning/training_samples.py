@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-from .errors import Canceled, InputError
-from .image import open_raster
+from ..errors import Canceled, InputError
+from ..io.image import open_raster
 
 gdal.UseExceptions()
 ogr.UseExceptions()

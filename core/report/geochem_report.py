@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from .blocks import temporary_name
+from ..io.blocks import temporary_name
 
 STYLE = ("body{font-family:sans-serif;max-width:60em;margin:1em auto;color:#222}"
          "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #bbb;padding:.2em .6em;text-align:right}"

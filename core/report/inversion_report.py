@@ -3,8 +3,8 @@ held-out parts, cross-validation, the chosen model, and predicted-vs-measured pl
 import numpy as np
 
 from .geochem_report import NO_PLOT, esc, figure, fmt, json_path, page, png, table, write_atomic, write_json
-from .band_matrix_cnn import AS_BUILT, DEVIATIONS
-from .inversion import rating
+from ..learning.band_matrix_cnn import AS_BUILT, DEVIATIONS
+from ..geochem.inversion import rating
 
 REFERENCES = [
     "Cheng G. et al. (2023). Research on quantitative inversion of ion adsorption type rare earth ore based on "
@@ -13,7 +13,7 @@ REFERENCES = [
     "Williams P.C. (1987). Variables affecting near-infrared reflectance spectroscopic analysis. In: Near-Infrared "
     "Technology in the Agricultural and Food Industries, AACC (RPD = SD / RMSE).",
     "Roberts D.R. et al. (2017). Cross-validation strategies for data with temporal, spatial, hierarchical, or "
-    "phylogenetic structure. Ecography 40, 913-929 (why the split and the folds are spatial blocks).",
+    "phylogenetic structure. Ecography 40, 913-929 (why the split and the folds should be spatial blocks).",
     "Pedregosa F. et al. (2011). Scikit-learn: machine learning in Python. JMLR 12, 2825-2830.",
 ]
 
@@ -39,7 +39,8 @@ def _scatter(fits, y_train, y_test, target):
     return png(fig, "predicted against measured")
 
 
-def write_inversion_report(path, fits, chosen, info, split, target, unit, y, test, notes):
+def write_inversion_report(path, fits, chosen, info, split, folds, target, unit, y, test, notes):
+    """folds: what the cross-validation folds were made of (as the split: whole spatial blocks or random samples)."""
     rows = []
     for f in fits:
         mark = " (chosen)" if f is chosen else ""
@@ -53,7 +54,7 @@ def write_inversion_report(path, fits, chosen, info, split, target, unit, y, tes
             + "".join(f"<p class=note>{esc(n)}</p>" for n in notes)
             + "<h2>Models</h2>" + table(header, rows)
             + f"<p>Chosen: <b>{esc(chosen.name)}</b>, the lowest cross-validated RMSE on the training part (5 folds of "
-              f"whole spatial blocks); the held-out part played no role in the choice. RPD = SD of the measured values "
+              f"{esc(folds)}); the held-out part played no role in the choice. RPD = SD of the measured values "
               f"/ RMSE; Cheng et al. (2023) call R2 >= 0.9 with RPD >= 3 excellent (here also: RPD >= 2 good, >= 1.4 "
               f"fair, below poor).</p>"
             + ("<h2>The CNN as built</h2>" + f"<p>{esc(AS_BUILT)}</p><p>{esc(DEVIATIONS)}</p>"

@@ -1,6 +1,6 @@
 """Every colour Prospectra paints with, in one place: ramps for continuous rasters and palettes for classes.
 The engine writes class colours into the GeoTIFF itself (a GDAL colour table), the algorithms into the .qml."""
-from .spectral_library import usgs_selection
+from ..spectral.spectral_library import usgs_selection
 
 # Red (low) to green (high) for probabilities and confidence (ColorBrewer 'RdYlGn').
 PROBABILITY_RAMP = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"]

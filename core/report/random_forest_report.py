@@ -32,10 +32,8 @@ SKIPPED = {
 }
 
 
-def build(samples, folds, params, table, searched, space, iterations, metrics, balancing, seed, agreement, notes,
-          model_path, metadata, description, nodes):
-    from .random_forest import BALANCING, SCORING
-
+def build(samples, folds, params, table, searched, space, iterations, metrics, balancing, balancing_label, scoring,
+          seed, agreement, notes, model_path, metadata, description, nodes):
     classes = samples.classes
     per_class = []
     for v, n in zip(classes.values, classes.names):
@@ -50,7 +48,7 @@ def build(samples, folds, params, table, searched, space, iterations, metrics, b
                    "scaling": metadata["scaling"], "geometry": samples.geometry},
         "model": {"file": os.path.basename(model_path), "format": "ONNX (skl2onnx), metadata in metadata_props",
                   "trees": params["n_estimators"], "nodes": nodes, "hyperparameters": params,
-                  "class_weight": balancing, "class_balancing": BALANCING[balancing], "seed": seed},
+                  "class_weight": balancing, "class_balancing": balancing_label, "seed": seed},
         "classes": per_class,
         "samples": {"used": len(samples), **samples.counts},
         "validation": {"method": folds.validation, "description": folds.description, "folds": len(folds.splits),
@@ -58,7 +56,7 @@ def build(samples, folds, params, table, searched, space, iterations, metrics, b
                        "blocks": int(len(np.unique(folds.groups))) if folds.groups is not None else None,
                        "test_samples_per_fold": [int(len(te)) for _, te in folds.splits]},
         "search": {"method": "randomised search (same candidates as scikit-learn RandomizedSearchCV)",
-                   "scoring": SCORING, "iterations": len(table), "requested_iterations": iterations,
+                   "scoring": scoring, "iterations": len(table), "requested_iterations": iterations,
                    "space": space, "rows_searched": searched, "best": params, "best_score": best["mean"],
                    "candidates": table},
         "accuracy": {"overall_accuracy": metrics["overall_accuracy"], "kappa": metrics["kappa"],
@@ -70,7 +68,7 @@ def build(samples, folds, params, table, searched, space, iterations, metrics, b
                      "per_class": metrics["per_class"],
                      "note": "out-of-fold predictions of the chosen hyperparameters on the folds they were chosen "
                              "on (not nested): slightly optimistic."},
-        "permutation_importance": {"scoring": SCORING, "repeats": 5, "on": "held-out folds",
+        "permutation_importance": {"scoring": scoring, "repeats": 5, "on": "held-out folds",
                                    "features": metrics["permutation_importance"]},
         "onnx_check": agreement,
         "notes": notes,

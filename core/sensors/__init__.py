@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
-SENSOR_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sensors")
+SENSOR_DIR = os.path.dirname(os.path.abspath(__file__))  # the response curves and band tables beside this file
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .blocks import TILE, RasterWriter, bounded_cache, one_blas_thread
-from .errors import InputError
-from .palettes import UNCLASSIFIED_COLOUR, mineral_colours
+from ..io.blocks import TILE, RasterWriter, bounded_cache, one_blas_thread
+from ..errors import InputError
+from ..report.palettes import UNCLASSIFIED_COLOUR, mineral_colours
 
 CLASS_NODATA = 255
 RULE_NODATA = -9999.0

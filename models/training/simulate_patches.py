@@ -21,7 +21,7 @@ from osgeo import gdal
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "build", "plugins"))
 from prospectra.core.sensors import sensor as get_sensor  # noqa: E402
-from prospectra.core.spectral_library import Spectrum, SpectralLibrary, usgs_mineral_samples  # noqa: E402
+from prospectra.core.spectral.spectral_library import Spectrum, SpectralLibrary, usgs_mineral_samples  # noqa: E402
 
 S2_13 = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12"]
 PATCH = 16

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import validate_cuprite as vc  # noqa: E402
 from train_tagger import build_model, fit  # noqa: E402
 
-from prospectra.core.onnx_model import bundled_model_for, load_model  # noqa: E402
+from prospectra.core.learning.onnx_model import bundled_model_for, load_model  # noqa: E402
 from prospectra.core.sensors import sensor  # noqa: E402
 
 NAME = "tagger_landsat_oli_cuprite"

@@ -26,11 +26,11 @@ sys.path.insert(0, os.path.join(ROOT, "build", "plugins"))
 sys.path.insert(0, os.path.join(ROOT, "test"))
 from data.simulated_ree import ORIGIN, PIXEL, make_ree_scene, write_samples  # noqa: E402
 
-from prospectra.core.image import open_image  # noqa: E402
-from prospectra.core.inversion import (blocked_split, export_onnx, fit_models, rating, regression_metrics,  # noqa: E402
+from prospectra.core.io.image import open_image  # noqa: E402
+from prospectra.core.geochem.inversion import (blocked_split, export_onnx, fit_models, rating, regression_metrics,  # noqa: E402
                                        spatial_blocks)
-from prospectra.core.inversion_samples import surface_samples  # noqa: E402
-from prospectra.core.onnx_model import load_model  # noqa: E402
+from prospectra.core.geochem.inversion_samples import surface_samples  # noqa: E402
+from prospectra.core.learning.onnx_model import load_model  # noqa: E402
 
 TRAIN_SEED, TEST_SEED, SAMPLE = 11, 12, 3000
 

@@ -27,8 +27,8 @@ sys.path.insert(0, HERE)
 from simulate_patches import PATCH, make_patches, model_bands, pure_patches, split_samples  # noqa: E402
 
 from prospectra.core.sensors import sensor as get_sensor  # noqa: E402
-from prospectra.core.spectral_angle_mapper import IDENTIFIED, identifiability  # noqa: E402
-from prospectra.core.spectral_library import usgs_selection  # noqa: E402
+from prospectra.core.spectral.spectral_angle_mapper import IDENTIFIED, identifiability  # noqa: E402
+from prospectra.core.spectral.spectral_library import usgs_selection  # noqa: E402
 
 SAMPLE = 300  # held-out patches kept in the repo for the test suite
 PURE_SAMPLE = 30  # pure patches of held-out samples per mineral kept in the repo
@@ -191,7 +191,7 @@ def main():
     # Measure through Prospectra's own runtime, on data the model never saw: (1) held-out patches of the
     # training samples, (2) patches made only of held-out samples, mixed and pure, (3) real ground (Landsat).
     sys.path.insert(0, os.path.join(MODELS, "..", "build", "plugins"))
-    from prospectra.core.onnx_model import load_model
+    from prospectra.core.learning.onnx_model import load_model
 
     runtime = load_model(path)
     test_metrics = scores(y[test], runtime.predict(x[test]), minerals)

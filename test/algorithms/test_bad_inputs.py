@@ -92,7 +92,7 @@ def test_integer_input_without_scaling(run_fails, tmp_path):
 def test_cancel_midway_leaves_no_output(qgis_processing, s2, tmp_path, monkeypatch):
     from qgis.core import QgsProcessingException
 
-    import prospectra.core.blocks as blocks
+    import prospectra.core.io.blocks as blocks
 
     monkeypatch.setattr(blocks, "BLOCK_PIXELS", 1)  # one 256-row strip per block: the scene has one strip...
     monkeypatch.setattr(blocks, "TILE", 64)  # ...so use 64-row strips: four blocks

@@ -108,7 +108,7 @@ def test_custom_ratio_with_paper_band_numbers(qgis_processing, s2, tmp_path):
 def test_help_cites_every_preset(qgis_processing):
     from qgis.core import QgsApplication
 
-    from prospectra.core.presets import composites, ratios
+    from prospectra.core.bands.presets import composites, ratios
 
     for alg_id, presets in (("prospectra:bandcomposite", composites()), ("prospectra:bandratio", ratios())):
         text = QgsApplication.processingRegistry().algorithmById(alg_id).shortHelpString()

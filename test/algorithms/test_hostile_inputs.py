@@ -242,7 +242,7 @@ def test_a_cancelled_run_keeps_every_earlier_output_and_leaves_no_new_one(qgis_p
 def test_a_killed_runs_leftovers_are_undone_by_the_next_run(qgis_processing, s2, tmp_path):
     """A run killed outright leaves its kept-aside original and its temporary files; the next run writing into
     the folder puts the original back and removes the temporary files (their process no longer exists)."""
-    from prospectra.core.blocks import process_tag
+    from prospectra.core.io.blocks import process_tag
 
     dead = process_tag().rsplit("-", 1)[0] + f"-{2 ** 22 + 12345}"  # this host; above Linux's pid_max: no such process
     elsewhere = f"otherhost-{2 ** 22 + 12345}"  # a process of another host sharing the folder: never touched

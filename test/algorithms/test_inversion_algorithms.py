@@ -42,7 +42,7 @@ def test_surface_to_surface_training_reaches_the_papers_bar(trained):
     assert summary["sample_set"]["method"].startswith("surface-to-surface") and summary["sample_set"]["samples"] == 374
     # RPD by its definition, from the figures the report gives
     assert {m["key"] for m in summary["models"]} == {"linear", "pls", "mlp"}
-    from prospectra.core.onnx_model import load_model
+    from prospectra.core.learning.onnx_model import load_model
 
     loaded = load_model(model)
     assert loaded.task == "regression" and loaded.bands == ["B1", "B2", "B3", "B4"] and loaded.meta["unit"] == "%"

@@ -182,8 +182,8 @@ def test_missing_pykrige(run_fails, monkeypatch):
 def test_cancel_midway_leaves_no_output(qgis_processing, tmp_path, monkeypatch):
     from qgis.core import QgsProcessingException
 
-    import prospectra.core.blocks as blocks
-    import prospectra.core.kriging as core_kriging
+    import prospectra.core.io.blocks as blocks
+    import prospectra.core.geochem.kriging as core_kriging
 
     monkeypatch.setattr(blocks, "TILE", 16)
     monkeypatch.setattr(core_kriging, "WINDOW_PIXELS", 256)

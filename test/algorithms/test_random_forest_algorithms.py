@@ -213,8 +213,8 @@ def test_missing_package_names_the_pip_command(run_fails, trained, tmp_path, mon
 def test_cancel_midway_leaves_no_output(qgis_processing, trained, tmp_path, monkeypatch):
     from qgis.core import QgsProcessingException
 
-    import prospectra.core.blocks as blocks
-    import prospectra.core.random_forest as rf
+    import prospectra.core.io.blocks as blocks
+    import prospectra.core.learning.random_forest as rf
 
     monkeypatch.setattr(blocks, "TILE", 64)
     monkeypatch.setattr(rf, "BLOCK_PIXELS", 64 * 64)  # 16 windows on the small scene

@@ -98,7 +98,7 @@ def test_resample_library_csv_plot_and_round_trip_into_sam(qgis_processing, scen
         rows = list(csv.reader(f))
     assert rows[0] == ["band", "centre_nm", "Calcite", "Kaolinite CM9"] and len(rows) == 8
     from prospectra.core.sensors import sensor
-    from prospectra.core.spectral_library import usgs_endmembers
+    from prospectra.core.spectral.spectral_library import usgs_endmembers
 
     expected = usgs_endmembers(["Calcite"]).resample(sensor("landsat8_oli"), [r[0] for r in rows[1:]])[0]
     assert np.allclose([float(r[2]) for r in rows[1:]], expected, atol=1e-6)

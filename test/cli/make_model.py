@@ -61,7 +61,7 @@ def start_qgis():
     app = QgsApplication([], False)
     app.initQgis()
     from prospectra.algorithms.provider import ProspectraProvider
-    from prospectra.core.presets import composites, ratios
+    from prospectra.core.bands.presets import composites, ratios
 
     provider = ProspectraProvider()
     QgsApplication.processingRegistry().addProvider(provider)

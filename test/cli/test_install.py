@@ -19,7 +19,7 @@ import package  # noqa: E402
 
 S2_L2A = os.path.join(DATA, "sen2_rstoolbox_12band.tif")
 TILL = os.path.join(DATA, "IOCG_CLB_Till_Geochem_reg_511p.gpkg")
-PROVIDER_ALGORITHMS = 11
+PROVIDER_ALGORITHMS = 12
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_zip_holds_the_plugin_and_nothing_of_development(plugin_zip):
     assert all(n.startswith("prospectra/") for n in names)
     for needed in ("metadata.txt", "__init__.py", "icons/prospectra.svg", "LICENSE",
                    "models/tagger_sentinel2_msi.onnx", "models/tagger_sentinel2_msi.md", "models/MODEL_SPEC.md",
-                   "core/library/usgs_splib07.npz", "core/sensors/sentinel2a_msi.json"):
+                   "core/spectral/library/usgs_splib07.npz", "core/sensors/sentinel2a_msi.json"):
         assert f"prospectra/{needed}" in names, needed
     for dev in ("test/", "bench/", "scripts/", "models/training/", "models/heldout/", ".ci/", "Makefile",
                 "__pycache__", ".pyc", "requirements.txt"):

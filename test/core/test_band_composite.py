@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from prospectra.core.band_composite import COMPOSITE_NODATA, band_composite
+from prospectra.core.bands.band_composite import COMPOSITE_NODATA, band_composite
 from prospectra.core.errors import NullFeedback
-from prospectra.core.image import open_image
+from prospectra.core.io.image import open_image
 from test_image import S2_L2A, write_tif
 
 

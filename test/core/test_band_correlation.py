@@ -11,9 +11,9 @@ from osgeo import gdal
 from scipy import stats
 
 from data.simulated_till_raster import make_raster, sampled_by_hand, till_points
-from prospectra.core.band_correlation import band_correlation, significance
+from prospectra.core.geochem.band_correlation import band_correlation, significance
 from prospectra.core.errors import InputError, NullFeedback
-from prospectra.core.image import open_image
+from prospectra.core.io.image import open_image
 
 FIELD = "La_ppm_511"
 

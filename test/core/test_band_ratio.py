@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-import prospectra.core.blocks as blocks
+import prospectra.core.io.blocks as blocks
 from conftest import DATA, RecordingFeedback
-from prospectra.core.band_ratio import RATIO_NODATA, band_ratio
+from prospectra.core.bands.band_ratio import RATIO_NODATA, band_ratio
 from prospectra.core.errors import Canceled, InputError, NullFeedback
-from prospectra.core.image import open_image
+from prospectra.core.io.image import open_image
 from test_image import S2_L2A, TM, write_tif
 
 L1C_STACK = os.path.join(DATA, "sentinel2_l1c", "stack_13band.tif")

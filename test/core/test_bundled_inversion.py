@@ -5,8 +5,8 @@ import os
 import numpy as np
 
 from conftest import ROOT
-from prospectra.core.inversion import regression_metrics
-from prospectra.core.onnx_model import bundled_models, load_model
+from prospectra.core.geochem.inversion import regression_metrics
+from prospectra.core.learning.onnx_model import bundled_models, load_model
 
 
 def test_bundled_inversion_model_meets_its_card():

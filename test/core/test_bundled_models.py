@@ -1,5 +1,5 @@
 """Every bundled model's file name starts with its task, which the dialogs' model lists rely on."""
-from prospectra.core.onnx_model import TASK_PREFIXES, bundled_models, read_metadata
+from prospectra.core.learning.onnx_model import TASK_PREFIXES, bundled_models, read_metadata
 
 
 def test_file_names_state_the_task():

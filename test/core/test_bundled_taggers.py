@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from prospectra.core.onnx_model import bundled_models, load_model
+from prospectra.core.learning.onnx_model import bundled_models, load_model
 from prospectra.core.sensors import sensors
 
 TAGGERS = bundled_models("tagging")

@@ -30,10 +30,10 @@ def scheduler():
 
 
 def single_process(kind, path, out, **options):
-    from prospectra.core.band_ratio import band_ratio
-    from prospectra.core.image import open_image
-    from prospectra.core.spectral_angle_mapper import map_minerals
-    from prospectra.core.spectral_library import endmember_library
+    from prospectra.core.bands.band_ratio import band_ratio
+    from prospectra.core.io.image import open_image
+    from prospectra.core.spectral.spectral_angle_mapper import map_minerals
+    from prospectra.core.spectral.spectral_library import endmember_library
 
     image = open_image(path, "sentinel2a_msi")
     if kind == "ratio":
@@ -58,7 +58,7 @@ def same_bytes(mosaic, single):
                                            ("sam", {"minerals": ["Calcite", "Hematite", "Kaolinite", "Muscovite"]})])
 def test_tiles_on_the_cluster_equal_the_single_process_run(scheduler, tmp_path, kind, options):
     from prospectra.core.cluster import read_mosaic, run_tiled
-    from prospectra.core.image import open_image
+    from prospectra.core.io.image import open_image
 
     scene = synthetic_scene(str(tmp_path / "scene.tif"))
     run = run_tiled(kind, open_image(scene, "sentinel2a_msi"), str(tmp_path / "tiles"), scheduler=scheduler, tile=256,
@@ -73,9 +73,9 @@ def test_tiles_on_the_cluster_equal_the_single_process_run(scheduler, tmp_path, 
 
 
 def test_composite_tiles_take_the_whole_images_stretch(scheduler, tmp_path):
-    from prospectra.core.band_composite import band_composite
+    from prospectra.core.bands.band_composite import band_composite
     from prospectra.core.cluster import run_tiled
-    from prospectra.core.image import open_image
+    from prospectra.core.io.image import open_image
 
     image = open_image(synthetic_scene(str(tmp_path / "scene.tif")), "sentinel2a_msi")
     run = run_tiled("composite", image, str(tmp_path / "tiles"), scheduler=scheduler, tile=256,
@@ -92,9 +92,9 @@ def test_composite_tiles_take_the_whole_images_stretch(scheduler, tmp_path):
 def forest(tmp_path_factory):
     """A Random Forest trained on the real Sentinel-2 scene's training polygons (a small search: quick)."""
     from data.random_forest_reference import POLYGONS, layer_features
-    from prospectra.core import random_forest as rf
-    from prospectra.core.image import open_image
-    from prospectra.core.training_samples import FeatureStack, extract_samples
+    from prospectra.core.learning import random_forest as rf
+    from prospectra.core.io.image import open_image
+    from prospectra.core.learning.training_samples import FeatureStack, extract_samples
 
     pytest.importorskip("sklearn")
     tmp = tmp_path_factory.mktemp("forest")
@@ -107,8 +107,8 @@ def forest(tmp_path_factory):
 
 def test_random_forest_tiles_equal_the_single_process_run(scheduler, tmp_path, forest):
     from prospectra.core.cluster import run_tiled
-    from prospectra.core.image import open_image
-    from prospectra.core.random_forest import classify_random_forest, load_model
+    from prospectra.core.io.image import open_image
+    from prospectra.core.learning.random_forest import classify_random_forest, load_model
 
     image = open_image(synthetic_scene(str(tmp_path / "scene.tif")), "sentinel2a_msi")
     outputs = ["classes", "probabilities", "confidence"]
@@ -127,9 +127,9 @@ def test_tagging_carries_the_patch_overlap_across_tile_edges(scheduler, tmp_path
     """The bundled Sentinel-2 tagger (16-pixel patches, stride 8 by default; 5 puts patch edges off the tile grid):
     pixels near a tile edge average patches that reach into the next tile, as in one run, so no seam."""
     from prospectra.core.cluster import run_tiled
-    from prospectra.core.image import open_image
-    from prospectra.core.onnx_model import bundled_models, load_model
-    from prospectra.core.patch_tagging import tag_image
+    from prospectra.core.io.image import open_image
+    from prospectra.core.learning.onnx_model import bundled_models, load_model
+    from prospectra.core.learning.patch_tagging import tag_image
 
     model_path = bundled_models("tagging")["tagger_sentinel2_msi"]
     image = open_image(synthetic_scene(str(tmp_path / "scene.tif"), size=700), "sentinel2a_msi")
@@ -146,9 +146,9 @@ def test_tagging_carries_the_patch_overlap_across_tile_edges(scheduler, tmp_path
 def test_content_prediction_tiles_equal_the_single_process_run(scheduler, tmp_path):
     from data.simulated_ree import make_ree_scene
     from prospectra.core.cluster import run_tiled
-    from prospectra.core.content_prediction import predict_content
-    from prospectra.core.image import open_image
-    from prospectra.core.onnx_model import bundled_models, load_model
+    from prospectra.core.geochem.content_prediction import predict_content
+    from prospectra.core.io.image import open_image
+    from prospectra.core.learning.onnx_model import bundled_models, load_model
 
     model_path = bundled_models("regression")["inversion_gf2_pms"]
     scene = str(tmp_path / "ree.tif")
@@ -178,7 +178,7 @@ class KillAWorker(NullFeedback):
 
 def test_a_worker_killed_mid_run_has_its_tiles_run_again(scheduler, tmp_path):
     from prospectra.core.cluster import read_mosaic, run_tiled
-    from prospectra.core.image import open_image
+    from prospectra.core.io.image import open_image
 
     scene = synthetic_scene(str(tmp_path / "scene.tif"))
     options = {"minerals": ["Calcite", "Hematite", "Kaolinite"]}
@@ -193,7 +193,7 @@ def test_a_worker_killed_mid_run_has_its_tiles_run_again(scheduler, tmp_path):
 
 def test_cancel_leaves_no_tile(scheduler, tmp_path):
     from prospectra.core.cluster import run_tiled
-    from prospectra.core.image import open_image
+    from prospectra.core.io.image import open_image
 
     class CancelAtOnce(NullFeedback):
         def isCanceled(self):  # noqa: N802
@@ -208,7 +208,7 @@ def test_cancel_leaves_no_tile(scheduler, tmp_path):
 
 def test_a_folder_with_files_is_refused(scheduler, tmp_path):
     from prospectra.core.cluster import run_tiled
-    from prospectra.core.image import open_image
+    from prospectra.core.io.image import open_image
 
     (tmp_path / "tiles").mkdir()
     (tmp_path / "tiles" / "mine.txt").write_text("keep me")

@@ -26,7 +26,7 @@ def test_no_core_module_imports_qgis():
 
 def test_core_imports_in_a_plain_python():
     code = ("import sys, pkgutil, importlib, prospectra.core as c\n"
-            "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('prospectra.core.' + m.name)\n"
+            "for m in pkgutil.walk_packages(c.__path__, 'prospectra.core.'): importlib.import_module(m.name)\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in %r]\n"
             "assert not bad, bad\n" % (FORBIDDEN,))
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": PLUGINS})

@@ -9,9 +9,9 @@ from osgeo import gdal
 
 from conftest import DATA
 from data.rasters import write_raster
-from prospectra.core.blocks import windows
+from prospectra.core.io.blocks import windows
 from prospectra.core.errors import InputError
-from prospectra.core.image import open_image
+from prospectra.core.io.image import open_image
 
 S2_L2A = os.path.join(DATA, "sen2_rstoolbox_12band.tif")
 L1C = os.path.join(DATA, "sentinel2_l1c")

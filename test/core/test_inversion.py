@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from prospectra.core.errors import InputError
-from prospectra.core.inversion import (MODEL_NAMES, blocked_split, export_onnx, fit_models, rating,
+from prospectra.core.geochem.inversion import (MODEL_NAMES, blocked_split, export_onnx, fit_models, rating,
                                        regression_metrics, spatial_blocks)
-from prospectra.core.onnx_model import load_model
+from prospectra.core.learning.onnx_model import load_model
 
 
 def synthetic(n=1500, seed=0):
@@ -68,7 +68,7 @@ def test_the_papers_cnn_trains_in_every_install_and_onnxruntime_agrees(tmp_path)
 
 
 def test_cnn_gradients_match_finite_differences():
-    from prospectra.core.band_matrix_cnn import BandMatrixCnn
+    from prospectra.core.learning.band_matrix_cnn import BandMatrixCnn
 
     rng = np.random.default_rng(3)
     z, t = rng.normal(0, 1, (40, 4)), rng.normal(0, 1, 40)

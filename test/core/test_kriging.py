@@ -9,12 +9,12 @@ import pykrige.ok as pykrige_ok  # a plugin dependency: missing, the tests fail 
 import pytest
 from osgeo import gdal, ogr
 
-import prospectra.core.blocks as blocks
+import prospectra.core.io.blocks as blocks
 from conftest import RecordingFeedback
 from data.simulated_till_raster import TILL, till_points
 from prospectra.core.errors import Canceled, InputError, MissingPackage, NullFeedback
-from prospectra.core.geochem_samples import numeric_samples
-from prospectra.core.kriging import (NODATA, PARAMETER_NAMES, Grid, fit_variogram, kriging,
+from prospectra.core.geochem.geochem_samples import numeric_samples
+from prospectra.core.geochem.kriging import (NODATA, PARAMETER_NAMES, Grid, fit_variogram, kriging,
                                      leave_one_out, parse_variogram_parameters)
 
 FIELD = "La_ppm_511"
@@ -68,7 +68,7 @@ def test_grid_equals_pykrige_with_the_same_moving_neighbourhood(till, tmp_path, 
 def test_shared_neighbourhoods_on_a_fine_rotated_grid_equal_pykrige(till):
     """Many pixels per neighbour set (the case the sharing is for), on a grid that is not north-up: every pixel
     equals pykrige's own moving-window solve."""
-    from prospectra.core.kriging import SharedNeighbourhoods
+    from prospectra.core.geochem.kriging import SharedNeighbourhoods
 
     x, y, z, _ = till
     ok = pykrige_ok.OrdinaryKriging(x, y, z, variogram_model="spherical", nlags=12)
@@ -81,7 +81,7 @@ def test_shared_neighbourhoods_on_a_fine_rotated_grid_equal_pykrige(till):
 
 
 def test_spherical_variogram_equals_pykriges():
-    from prospectra.core.kriging import variogram
+    from prospectra.core.geochem.kriging import variogram
 
     class Fitted:
         variogram_model = "spherical"

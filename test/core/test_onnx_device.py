@@ -1,6 +1,6 @@
 """Where onnxruntime runs a model, as tagminerals and predictcontent log it. This machine has no GPU: the
 CUDA cases are checked from the providers onnxruntime reports, not on a GPU."""
-from prospectra.core.onnx_model import bundled_models, device_note, load_model
+from prospectra.core.learning.onnx_model import bundled_models, device_note, load_model
 
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 

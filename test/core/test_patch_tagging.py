@@ -8,9 +8,9 @@ from osgeo import gdal
 from data.tagging_scene import OLI, run, scene
 from data.tiny_models import band_mean_model, brute_force_probabilities
 from prospectra.core.errors import InputError, NullFeedback
-from prospectra.core.image import open_image
-from prospectra.core.onnx_model import load_model
-from prospectra.core.patch_tagging import PERCENT_NODATA, PROBABILITY_NODATA, TAG_NODATA, tag_image
+from prospectra.core.io.image import open_image
+from prospectra.core.learning.onnx_model import load_model
+from prospectra.core.learning.patch_tagging import PERCENT_NODATA, PROBABILITY_NODATA, TAG_NODATA, tag_image
 
 
 @pytest.mark.parametrize("rows, cols, patch, stride, rows_per_pass", [

@@ -12,12 +12,12 @@ from osgeo import gdal
 
 from data.tagging_scene import OLI, run, scene
 from data.tiny_models import band_mean_model, brute_force_probabilities
-from prospectra.core import patch_tagging
-from prospectra.core.blocks import TILE
+from prospectra.core.learning import patch_tagging
+from prospectra.core.io.blocks import TILE
 from prospectra.core.errors import Canceled, NullFeedback
-from prospectra.core.image import open_image
-from prospectra.core.onnx_model import load_model
-from prospectra.core.patch_tagging import PROBABILITY_NODATA, STRIP_BYTES, TAG_NODATA, patch_origins, tag_image
+from prospectra.core.io.image import open_image
+from prospectra.core.learning.onnx_model import load_model
+from prospectra.core.learning.patch_tagging import PROBABILITY_NODATA, STRIP_BYTES, TAG_NODATA, patch_origins, tag_image
 
 
 def tiled(path, block=16):

@@ -1,7 +1,7 @@
 import pytest
 
 from prospectra.core.errors import InputError
-from prospectra.core.presets import check_family, composites, parse_band_sum, ratios
+from prospectra.core.bands.presets import check_family, composites, parse_band_sum, ratios
 from prospectra.core.sensors import sensor, sensors
 
 

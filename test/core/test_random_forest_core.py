@@ -14,10 +14,10 @@ from osgeo import gdal
 from data.random_forest_reference import (POLYGONS, S2_L2A, SIM_POINTS, SIM_SCENE, SIM_TRUTH, assert_same_labels,
                                           class_codes, image_pixels, layer_features, point_samples,
                                           polygon_samples, sklearn_forest)
-from prospectra.core import random_forest as rf
+from prospectra.core.learning import random_forest as rf
 from prospectra.core.errors import Canceled, InputError, MissingPackage, NullFeedback
-from prospectra.core.image import open_image
-from prospectra.core.training_samples import FeatureStack, classes_from_labels, extract_samples
+from prospectra.core.io.image import open_image
+from prospectra.core.learning.training_samples import FeatureStack, classes_from_labels, extract_samples
 
 pytest.importorskip("sklearn")
 pytest.importorskip("onnxruntime")
@@ -159,7 +159,7 @@ def test_model_file_is_onnx_with_its_description_inside(real):
     assert "reflectance" in meta["scaling"] and meta["prospectra_version"] == rf.prospectra_version()
     assert {n.op_type for n in proto.graph.node} == {"Flatten", "Cast", "TreeEnsembleClassifier"}
     # the project's common ONNX loader (models/MODEL_SPEC.md) reads it too
-    from prospectra.core.onnx_model import load_model as load_spec_model
+    from prospectra.core.learning.onnx_model import load_model as load_spec_model
 
     spec = load_spec_model(real.result.model_path)
     assert spec.task == "classification" and spec.patch_size == 1 and spec.classes == real.samples.classes.names
@@ -226,7 +226,7 @@ def test_model_for_another_sensor_names_both(real):
 def test_cancel_leaves_no_output(real, tmp_path, monkeypatch):
     from conftest import RecordingFeedback
 
-    import prospectra.core.blocks as blocks
+    import prospectra.core.io.blocks as blocks
 
     monkeypatch.setattr(blocks, "TILE", 64)  # several 64 x 64 windows on the small scene
     monkeypatch.setattr(rf, "BLOCK_PIXELS", 64 * 64)
@@ -302,7 +302,8 @@ def test_plugin_loads_without_the_machine_learning_packages():
         "            raise ImportError(name)\n"
         "sys.meta_path.insert(0, Block())\n"
         "import prospectra.algorithms.provider\n"
-        "from prospectra.core import errors, random_forest as rf\n"
+        "from prospectra.core import errors\n"
+        "from prospectra.core.learning import random_forest as rf\n"
         "try:\n"
         "    errors.require('Random Forest training', *rf.TRAINING_PACKAGES)\n"
         "except errors.MissingPackage as e:\n"
@@ -330,7 +331,7 @@ def test_large_sets_are_searched_on_a_subset_with_the_same_folds(real, monkeypat
 
 def test_many_small_windows_give_the_same_rasters(real, tmp_path, monkeypatch):
     """Block-wise output is independent of the window size (16 windows of 64 x 64 px against one)."""
-    import prospectra.core.blocks as blocks
+    import prospectra.core.io.blocks as blocks
 
     monkeypatch.setattr(blocks, "TILE", 64)
     monkeypatch.setattr(rf, "BLOCK_PIXELS", 64 * 64)
@@ -354,7 +355,7 @@ def test_forest_kernel_labels_equal_scikit_learn_on_a_real_forest(real):
     pixels, jittered copies of them (more rows than one batch, so several batches run at once), and rows set
     to the forest's thresholds and their float32 neighbours (where a float32 rounding of a threshold would
     send a pixel down the other branch)."""
-    from prospectra.core.onnx_model import BATCH_ROWS
+    from prospectra.core.learning.onnx_model import BATCH_ROWS
 
     forest = real.result.model
     stack = real.model.feature_stack(real.image)

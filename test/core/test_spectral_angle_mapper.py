@@ -7,10 +7,10 @@ from osgeo import gdal
 
 from conftest import DATA
 from prospectra.core.errors import InputError, NullFeedback
-from prospectra.core.image import open_image
-from prospectra.core.spectral_angle_mapper import (CLASS_NODATA, RULE_NODATA, class_limits, endmembers_from_library,
+from prospectra.core.io.image import open_image
+from prospectra.core.spectral.spectral_angle_mapper import (CLASS_NODATA, RULE_NODATA, class_limits, endmembers_from_library,
                                                    spectral_angle_mapper)
-from prospectra.core.spectral_library import Spectrum, SpectralLibrary, default_endmember_names, usgs_endmembers
+from prospectra.core.spectral.spectral_library import Spectrum, SpectralLibrary, default_endmember_names, usgs_endmembers
 from test_image import write_tif
 
 S2_L2A = os.path.join(DATA, "sen2_rstoolbox_12band.tif")
@@ -125,7 +125,7 @@ def test_sensors_with_swir_bands_identify_al_oh_minerals_that_vnir_sensors_canno
     """The physics the identifiability table must show: alunite and muscovite are told apart by their 2.1-2.4 um
     features, which ASTER samples with six SWIR bands and GF-2 (visible and near infrared only) not at all."""
     from prospectra.core.sensors import sensor
-    from prospectra.core.spectral_angle_mapper import identifiability
+    from prospectra.core.spectral.spectral_angle_mapper import identifiability
 
     minerals = ["Alunite", "Muscovite", "Kaolinite", "Calcite", "Hematite", "Goethite", "Jarosite", "Epidote"]
     share = {s: {row[0]: row[2] for row in identifiability(sensor(s), minerals)[1]} for s in ("aster", "gf2_pms")}

@@ -7,9 +7,9 @@ import pytest
 
 from conftest import DATA
 from prospectra.core.errors import InputError
-from prospectra.core.image import open_image
+from prospectra.core.io.image import open_image
 from prospectra.core.sensors import sensor
-from prospectra.core.spectral_library import (convolve, endmember_library, library_from_points, read_csv_library,
+from prospectra.core.spectral.spectral_library import (convolve, endmember_library, library_from_points, read_csv_library,
                                               read_envi_library, usgs_endmembers, usgs_library)
 
 RESAMPLED = os.path.join(DATA, "usgs_splib07_resampled")

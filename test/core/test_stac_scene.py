@@ -10,8 +10,8 @@ from osgeo import gdal, osr
 
 from conftest import RecordingFeedback
 from prospectra.core.errors import Canceled, InputError, NullFeedback
-from prospectra.core.image import open_image
-from prospectra.core.stac_scene import load_scene, parse_date, utm_grid
+from prospectra.core.io.image import open_image
+from prospectra.core.io.stac_scene import load_scene, parse_date, utm_grid
 from stac_servers import JUNE, S2_GRID, free_port, s2_reference, window_of
 
 pytest.importorskip("pystac_client")

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(ROOT, "build", "plugins"))  # the checkout as pa
 sys.path.insert(0, os.path.dirname(HERE))
 import conftest  # noqa: E402,F401  (links build/plugins/prospectra to the checkout)
 from prospectra.core.sensors import sensor  # noqa: E402
-from prospectra.core.spectral_library import convolve  # noqa: E402
+from prospectra.core.spectral.spectral_library import convolve  # noqa: E402
 
 BECK = os.path.join(ROOT, "..", "shared", "data", "usgs_splib07", "derived", "splib07a_selected_BECK.csv")
 BACKGROUND = os.path.join(HERE, "sen2_rstoolbox_12band.tif")

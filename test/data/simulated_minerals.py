@@ -12,7 +12,7 @@ import numpy as np
 from osgeo import gdal
 
 from prospectra.core.sensors import sensor as get_sensor
-from prospectra.core.spectral_library import Spectrum, SpectralLibrary, usgs_endmembers
+from prospectra.core.spectral.spectral_library import Spectrum, SpectralLibrary, usgs_endmembers
 
 from .rasters import write_raster
 

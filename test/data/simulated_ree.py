@@ -17,7 +17,7 @@ from scipy.ndimage import gaussian_filter
 from .rasters import write_raster
 
 from prospectra.core.sensors import sensor
-from prospectra.core.spectral_library import usgs_endmembers
+from prospectra.core.spectral.spectral_library import usgs_endmembers
 
 CRUST = {"Kaolinite CM9": 0.5, "Halloysite_CM13_BECKb_AREF": 0.35, "Hematite": 0.15}
 COVER = {"Aspen_Leaf-A_DW92-2_BECKa_AREF": 0.6, "Grass_Golden_Dry_GDS480_ASDFRa_AREF": 0.4}

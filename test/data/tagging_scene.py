@@ -4,7 +4,7 @@ import numpy as np
 from osgeo import gdal
 
 from prospectra.core.errors import NullFeedback
-from prospectra.core.patch_tagging import tag_image
+from prospectra.core.learning.patch_tagging import tag_image
 
 from .rasters import write_raster
 

@@ -1,0 +1,45 @@
+"""Training a content inversion model from an image and point samples: the sample set (kriged surface or the pixel
+under each point), the held-out split, the candidate models, the chosen model as ONNX and the report."""
+import os
+
+import numpy as np
+
+from ..errors import InputError
+from ..report.inversion_report import write_inversion_report
+from .inversion import blocked_split, export_onnx, fit_models, rating, spatial_blocks
+from .inversion_samples import point_samples, surface_samples
+
+
+def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples, spatial, block, fraction, seed,
+                    model_path, report_path, feedback):
+    """Fit the models named by keys on samples of field, hold out a fraction (whole spatial blocks of block pixels,
+    or random samples), write the one with the lowest cross-validated RMSE as ONNX and the report beside it.
+    Returns (fits, chosen)."""
+    if not keys:
+        raise InputError("MODELS", "choose at least one model to fit.")
+    bands = image.band_names
+    if surface:
+        feedback.pushInfo("Kriging the samples onto the image grid ...")
+        spectra, content, rows, cols, info = surface_samples(image, bands, x, y, values, field, feedback,
+                                                             max_samples, seed)
+    else:
+        spectra, content, rows, cols, info = point_samples(image, bands, x, y, values, field)
+    if spatial:
+        groups = spatial_blocks(rows, cols, block)
+        split = f"whole spatial blocks of {block} x {block} pixels, {fraction:.0%} held out"
+    else:
+        groups = np.arange(len(content))
+        split = f"random samples, {fraction:.0%} held out"
+    test = blocked_split(groups, fraction, seed)
+    fits, notes = fit_models(spectra, content, groups, test, keys, seed, feedback)
+    for n in notes:
+        feedback.pushInfo(f"Warning: {n}")
+    chosen = fits[0]
+    for f in fits:
+        feedback.pushInfo(f"{f.name}: held out R2 {f.test['r2']:.3f}, RMSE {f.test['rmse']:.4g}, RPD "
+                          f"{f.test['rpd']:.2f} ({rating(f.test)}); CV RMSE {f.cv_rmse:.4g}")
+    export_onnx(chosen, model_path, bands, image.sensor.id, image.scaling_source, field, unit,
+                f"{info['used']} samples ({info['method']}) from {os.path.basename(image.sources[0])}")
+    folds = "whole spatial blocks" if spatial else "random samples"
+    write_inversion_report(report_path, fits, chosen, info, split, folds, field, unit, content, test, notes)
+    return fits, chosen
