@@ -10,8 +10,8 @@ import warnings
 import numpy as np
 
 from ..errors import InputError, require
-from ..report.geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
-                             write_json)
+from ..io.outputs import OutputTransaction, write_file
+from ..report.geochem_report import NO_PLOT, esc, figure, fmt, json_path, page, png, table, write_json
 from .geochem_samples import MIN_SAMPLES, numeric_samples
 from ..io.image import sample_image
 
@@ -90,14 +90,11 @@ def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=
                                    "median": float(np.median(v)), "max": float(v.max())},
               "bands": rows,
               "significant_bands": [r["band"] for r in rows if r["spearman_sig"]]}
-    if table_path:
-        write_table(result, table_path)
-    if report:
-        try:
+    with OutputTransaction({"OUTPUT_TABLE": table_path, "OUTPUT_REPORT": report}):  # all outputs or none
+        if table_path:
+            write_table(result, table_path)
+        if report:
             write_report(result, report)
-        except BaseException:
-            remove_files(table_path)  # all outputs or none
-            raise
     return result
 
 
@@ -108,7 +105,7 @@ def write_table(result, path):
     for r in result["bands"]:
         w.writerow({k: ("" if isinstance(r[k], float) and not np.isfinite(r[k]) else
                         f"{r[k]:.6g}" if isinstance(r[k], float) else r[k]) for k in CSV_FIELDS})
-    write_atomic(path, buf.getvalue())
+    write_file(path, buf.getvalue())
 
 
 def _bars_png(result):
@@ -163,5 +160,5 @@ def write_report(result, html_path):
         + "<p>" + esc(result["field"]) + " at the samples used: " + ", ".join(
             f"{k} {fmt(v)}" for k, v in result["field_statistics"].items()) + ".</p>"
         + "<h2>References</h2><ul>" + "".join(f"<li>{esc(r)}</li>" for r in REFERENCES) + "</ul>")
-    write_atomic(html_path, page(f"Band correlation of {result['field']}", body))
+    write_file(html_path, page(f"Band correlation of {result['field']}", body))
     write_json(json_path(html_path), result)

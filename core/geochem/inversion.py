@@ -11,6 +11,7 @@ import numpy as np
 
 from ..learning.band_matrix_cnn import BandMatrixCnn
 from ..errors import InputError
+from ..io.outputs import write_file
 
 MODEL_NAMES = {"linear": "Multiple linear regression", "pls": "Partial least squares",
                "random_forest": "Random Forest", "mlp": "Multilayer perceptron",
@@ -191,5 +192,5 @@ def export_onnx(fit, path, bands, sensor_id, scaling, target, unit, training_dat
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(model)
-    onnx.save(model, path)
+    write_file(path, model.SerializeToString())
     return path

@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from ..errors import InputError
+from ..io.outputs import OutputTransaction
 from ..report.inversion_report import write_inversion_report
 from .inversion import blocked_split, export_onnx, fit_models, rating, spatial_blocks
 from .inversion_samples import point_samples, surface_samples
@@ -38,8 +39,9 @@ def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples
     for f in fits:
         feedback.pushInfo(f"{f.name}: held out R2 {f.test['r2']:.3f}, RMSE {f.test['rmse']:.4g}, RPD "
                           f"{f.test['rpd']:.2f} ({rating(f.test)}); CV RMSE {f.cv_rmse:.4g}")
-    export_onnx(chosen, model_path, bands, image.sensor.id, image.scaling_source, field, unit,
-                f"{info['used']} samples ({info['method']}) from {os.path.basename(image.sources[0])}")
     folds = "whole spatial blocks" if spatial else "random samples"
-    write_inversion_report(report_path, fits, chosen, info, split, folds, field, unit, content, test, notes)
+    with OutputTransaction({"OUTPUT_MODEL": model_path, "OUTPUT_REPORT": report_path}):  # the model and its report
+        export_onnx(chosen, model_path, bands, image.sensor.id, image.scaling_source, field, unit,
+                    f"{info['used']} samples ({info['method']}) from {os.path.basename(image.sources[0])}")
+        write_inversion_report(report_path, fits, chosen, info, split, folds, field, unit, content, test, notes)
     return fits, chosen

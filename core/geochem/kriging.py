@@ -19,8 +19,8 @@ from osgeo import gdal, osr
 from ..bands.band_composite import cumulative_cut
 from ..io.blocks import RasterWriter, Subsample, bounded_cache, one_blas_thread, step, windows
 from ..errors import InputError, require
-from ..report.geochem_report import (NO_PLOT, esc, figure, fmt, json_path, page, png, remove_files, table, write_atomic,
-                             write_json)
+from ..io.outputs import OutputTransaction, write_file
+from ..report.geochem_report import NO_PLOT, esc, figure, fmt, json_path, page, png, table, write_json
 from .geochem_samples import numeric_samples, refuse_duplicates
 from ..io.image import open_raster
 
@@ -401,24 +401,21 @@ def kriging(x, y, values, field, grid, output, feedback, output_variance=None, v
     # than solving (5-25x slower on 2 cores); without threadpoolctl, the pure-Python loop backend is faster.
     limit, limited = one_blas_thread()
     backend = "C" if limited else "loop"
-    with limit:
-        candidates = _variogram_candidates(samples, variogram_model, nlags, weight, variogram_parameters,
-                                           neighbours, feedback)
-        fitted = [c for c in candidates if c[1] is not None]
-        model, ok, cv, _ = min(fitted, key=lambda c: c[2]["rmse"])
-        stats = _write_rasters(ok, grid, output, output_variance, neighbours, backend, feedback,
-                               window_pixels or WINDOW_PIXELS,
-                               {"PROSPECTRA_FIELD": field, "PROSPECTRA_VARIOGRAM": model,
-                                "PROSPECTRA_LOO_RMSE": f"{cv['rmse']:.6g}"})
-    feedback.setProgress(100)
-    summary = _summary(samples, grid, crs_name, inside, candidates, model, ok, cv, variogram_model, neighbours,
-                       nlags, weight, variogram_parameters, backend, stats, output, output_variance)
-    if report:
-        try:
+    with OutputTransaction({"OUTPUT": output, "OUTPUT_VARIANCE": output_variance, "OUTPUT_REPORT": report}):
+        with limit:
+            candidates = _variogram_candidates(samples, variogram_model, nlags, weight, variogram_parameters,
+                                               neighbours, feedback)
+            fitted = [c for c in candidates if c[1] is not None]
+            model, ok, cv, _ = min(fitted, key=lambda c: c[2]["rmse"])
+            stats = _write_rasters(ok, grid, output, output_variance, neighbours, backend, feedback,
+                                   window_pixels or WINDOW_PIXELS,
+                                   {"PROSPECTRA_FIELD": field, "PROSPECTRA_VARIOGRAM": model,
+                                    "PROSPECTRA_LOO_RMSE": f"{cv['rmse']:.6g}"})
+        feedback.setProgress(100)
+        summary = _summary(samples, grid, crs_name, inside, candidates, model, ok, cv, variogram_model, neighbours,
+                           nlags, weight, variogram_parameters, backend, stats, output, output_variance)
+        if report:
             write_report(summary, report)
-        except BaseException:
-            remove_files(output, output_variance)  # all outputs or none
-            raise
     return summary
 
 
@@ -610,7 +607,7 @@ def write_report(summary, html_path):
                 [[k, esc(summary["outputs"][k]), fmt(r["min"]), fmt(r["max"])]
                  for k, r in summary["rasters"].items()], left=2)
         + "<h2>References</h2><ul>" + "".join(f"<li>{esc(r)}</li>" for r in REFERENCES) + "</ul>")
-    write_atomic(html_path, page(f"Kriging of {summary['field']}", body))
+    write_file(html_path, page(f"Kriging of {summary['field']}", body))
     path = json_path(html_path)
     write_json(path, summary)
     return path

@@ -1,8 +1,10 @@
 """One output transaction per run: all or nothing across every file a run writes.
 
-Writers already write each file under a temporary name and rename it at the end (blocks.RasterWriter,
-write_atomic). What that alone cannot give is all-or-nothing across files: a run that fails after its first
-output has appeared would leave it, or would have replaced a file the user had. So, around the whole run:
+Writers write each file under a temporary name and rename it at the end (blocks.RasterWriter for rasters,
+staged() and write_file() here for everything else). What that alone cannot give is all-or-nothing across
+files: a run that fails after its first output has appeared would leave it, or would have replaced a file the
+user had. So, around the whole run (the algorithm base opens one per run; engine functions that write several
+files open their own, which nests harmlessly inside it):
 
 - before: every output path and the files written beside it that exist already are kept aside (a hard link for
   rasters, which writers only ever replace; a copy for other files, which some writers rewrite in place);
@@ -16,8 +18,9 @@ import glob
 import os
 import re
 import shutil
+from contextlib import contextmanager
 
-from .blocks import companions, process_tag
+from .blocks import companions, process_tag, temporary_name
 from ..errors import InputError
 
 KEPT = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.kept$")
@@ -64,6 +67,26 @@ def recover(folder):
                 os.remove(path)
         except OSError:
             pass  # a later run will try again
+
+
+@contextmanager
+def staged(path):
+    """The temporary name to write path under (same extension, for writers that go by it): renamed to path when
+    the block succeeds, removed when it fails."""
+    tmp = temporary_name(path, os.path.splitext(path)[1])
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_file(path, data):
+    """Text or bytes to path, under a temporary name first."""
+    with staged(path) as tmp, open(tmp, "wb" if isinstance(data, bytes) else "w",
+                                   **({} if isinstance(data, bytes) else {"encoding": "utf-8", "newline": ""})) as f:
+        f.write(data)
 
 
 def written_files(path):

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from osgeo import gdal
 
-from ..io.blocks import RasterWriter, bounded_cache, check_outputs, temporary_name, windows
+from ..io.outputs import OutputTransaction, write_file
+from ..io.blocks import RasterWriter, bounded_cache, check_outputs, windows
 from ..errors import Canceled, InputError, require
 from .onnx_model import new_session, open_session, predict_rows
 from ..report import random_forest_report
@@ -317,29 +318,6 @@ class TrainingResult:
     report: dict
 
 
-class _Staged:
-    """Output files written under temporary names and renamed together only when everything succeeded."""
-
-    def __init__(self):
-        self.pairs = []
-
-    def path(self, final):
-        tmp = temporary_name(final)
-        self.pairs.append((tmp, final))
-        return tmp
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        for tmp, final in self.pairs:
-            if exc_type is None:
-                os.replace(tmp, final)
-            elif os.path.exists(tmp):
-                os.remove(tmp)
-        return False
-
-
 def _check_classes(samples):
     present = [v for v in samples.classes.values if np.any(samples.y == v)]
     names = dict(zip(samples.classes.values, samples.classes.names))
@@ -447,11 +425,9 @@ def train_random_forest(stack, samples, model_path, report_path, balancing="bala
         iterations=iterations, metrics=metrics, balancing=balancing, balancing_label=BALANCING[balancing],
         scoring=SCORING, seed=seed, agreement=agreement,
         notes=notes, model_path=model_path, metadata=metadata, description=description, nodes=nodes)
-    with _Staged() as staged:
-        tmp_model = staged.path(model_path)
-        with open(tmp_model, "wb") as f:
-            f.write(model_bytes)
-        random_forest_report.write(report, report_path, json_path, staged)
+    with OutputTransaction({"MODEL": model_path, "REPORT": report_path}):  # the model and its report, or neither
+        write_file(model_path, model_bytes)
+        random_forest_report.write(report, report_path, json_path)
     if feedback is not None:
         feedback.setProgress(100)
     return TrainingResult(model_path, report_path, json_path, params, metrics, fold_set, samples, model,

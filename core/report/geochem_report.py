@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from ..io.blocks import temporary_name
+from ..io.outputs import write_file
 
 STYLE = ("body{font-family:sans-serif;max-width:60em;margin:1em auto;color:#222}"
          "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #bbb;padding:.2em .6em;text-align:right}"
@@ -70,26 +70,8 @@ def page(title, body):
             f"<style>{STYLE}</style></head><body><h1>{esc(title)}</h1>{body}</body></html>")
 
 
-def write_atomic(path, text):
-    tmp = temporary_name(path)
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def remove_files(*paths):
-    """Delete outputs already written when a later one fails, so a run leaves all its outputs or none."""
-    for path in paths:
-        if path and os.path.exists(path):
-            os.remove(path)
-
-
 def write_json(path, data):
-    write_atomic(path, json.dumps(jsonable(data), indent=2, allow_nan=False))
+    write_file(path, json.dumps(jsonable(data), indent=2, allow_nan=False))
 
 
 def json_path(html_path):

@@ -2,7 +2,8 @@
 held-out parts, cross-validation, the chosen model, and predicted-vs-measured plots (Cheng et al. 2023, Fig. 9)."""
 import numpy as np
 
-from .geochem_report import NO_PLOT, esc, figure, fmt, json_path, page, png, table, write_atomic, write_json
+from ..io.outputs import write_file
+from .geochem_report import NO_PLOT, esc, figure, fmt, json_path, page, png, table, write_json
 from ..learning.band_matrix_cnn import AS_BUILT, DEVIATIONS
 from ..geochem.inversion import rating
 
@@ -62,7 +63,7 @@ def write_inversion_report(path, fits, chosen, info, split, folds, target, unit,
             + "<h2>Predicted against measured</h2>" + _scatter(fits, y[~test], y[test], target)
             + "<h2>Sample set</h2>" + table(["item", "value"], [[esc(k), esc(v)] for k, v in info.items()])
             + "<h2>References</h2><ul>" + "".join(f"<li>{esc(r)}</li>" for r in REFERENCES) + "</ul>")
-    write_atomic(path, page(f"Inversion of {target}", body))
+    write_file(path, page(f"Inversion of {target}", body))
     write_json(json_path(path), {"target": target, "unit": unit, "split": split, "sample_set": info, "notes": notes,
                                  "chosen": chosen.key, "models": [{"key": f.key, "name": f.name, "cv_rmse": f.cv_rmse,
                                                                    "train": f.train, "test": f.test,

@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 
+from ..io.outputs import staged, write_file
 from .geochem_report import jsonable
 
 REFERENCES = [
@@ -190,14 +191,13 @@ def _html(report, figures):
     return "\n".join(parts)
 
 
-def write(report, html_path, json_path, staged):
-    """Write the JSON, the PNG figures and the HTML through staged (temporary names, renamed on success)."""
+def write(report, html_path, json_path):
+    """Write the PNG figures, the JSON and the HTML, each under a temporary name first."""
     stem = os.path.splitext(html_path)[0]
     figures = {"confusion_matrix": stem + "_confusion.png", "importance": stem + "_importance.png"}
     report["figures"] = {k: os.path.basename(v) for k, v in figures.items()}
-    _confusion_png(report, staged.path(figures["confusion_matrix"]))
-    _importance_png(report, staged.path(figures["importance"]))
-    with open(staged.path(json_path), "w") as f:
-        json.dump(report, f, indent=1)
-    with open(staged.path(html_path), "w") as f:
-        f.write(_html(report, report["figures"]))
+    for draw, path in ((_confusion_png, figures["confusion_matrix"]), (_importance_png, figures["importance"])):
+        with staged(path) as tmp:
+            draw(report, tmp)
+    write_file(json_path, json.dumps(report, indent=1))
+    write_file(html_path, _html(report, report["figures"]))

@@ -1,6 +1,8 @@
 """PNG plot of spectra at full resolution and resampled to a sensor's bands."""
 import numpy as np
 
+from ..io.outputs import staged
+
 
 def plot_resampled(library, sensor, band_names, matrix, path, title):
     import matplotlib
@@ -26,5 +28,8 @@ def plot_resampled(library, sensor, band_names, matrix, path, title):
     fig.text(0.01, 0.01, f"thin lines: full resolution; dots: {sensor.name} bands ({', '.join(band_names)})",
              fontsize=7)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with staged(path) as tmp:
+            fig.savefig(tmp)
+    finally:
+        plt.close(fig)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.image import sample_image
+from ..io.outputs import staged
 
 LIBRARY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "library")
 USGS_CITATION = ("Kokaly, R.F., Clark, R.N., Swayze, G.A., et al., 2017, USGS Spectral Library Version 7: "
@@ -385,7 +386,7 @@ def endmember_library(names=None, library_path=None, units="auto", points_librar
 
 def write_resampled_csv(path, sensor, band_names, names, matrix):
     """Bands as rows, spectra as columns: the layout read_csv_library reads back as a band-space library."""
-    with open(path, "w", newline="") as f:
+    with staged(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["band", "centre_nm"] + list(names))
         for j, b in enumerate(band_names):

@@ -233,3 +233,18 @@ def test_grid_of_extent_covers_it():
     assert grid.geotransform == (100.0, 100.0, 0.0, 700.0, 0.0, -100.0)
     with pytest.raises(InputError, match="PIXEL_SIZE: a cell size of 0.001 gives a grid of"):
         Grid.of_extent(0, 0, 1000, 1000, 0.001, "")
+
+
+def test_a_report_that_fails_after_the_rasters_leaves_the_users_files_as_they_were(till, tmp_path):
+    """The engine's own transaction, without QGIS: the rasters written before the report failed are taken back and
+    the file the user had at OUTPUT is put back byte for byte."""
+    x, y, z, wkt = till
+    out, var, report = tmp_path / "k.tif", tmp_path / "k_var.tif", tmp_path / "k.html"
+    out.write_bytes(b"the user's earlier map")
+    (tmp_path / "k.json").mkdir()  # the report's JSON cannot be written: a folder has its name
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(OSError):
+        kriging(x, y, z, FIELD, small_grid(wkt, width=6, height=6, pixel=10000.0), str(out), NullFeedback(),
+                output_variance=str(var), variogram_model="spherical", report=str(report))
+    assert out.read_bytes() == b"the user's earlier map"
+    assert sorted(os.listdir(tmp_path)) == before
