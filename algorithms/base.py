@@ -3,7 +3,7 @@ import math
 import os
 import re
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProcessingAlgorithm,
+from qgis.core import (QgsProcessingAlgorithm,
                        QgsProcessingException,
                        QgsProcessingLayerPostProcessorInterface,
                        QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers,
@@ -199,31 +199,6 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
     def sink_file(self, parameters, name, context):
         """The file a vector output is written to, or None (a temporary layer in memory, a database)."""
         return file_of(self.parameterAsOutputLayer(parameters, name, context))
-
-    @staticmethod
-    def sites_transform(source, image, context, parameter, feedback):
-        """The transform that puts a layer's sites on the image (None: take their coordinates as they are). When
-        neither has a coordinate system, as for an ungeoreferenced scene, the layer is taken to be drawn on the
-        image's own pixel grid; when only one has, the error names which."""
-        target = QgsCoordinateReferenceSystem.fromWkt(image.projection) if image.projection else None
-        crs = source.sourceCrs()
-        # GeoPackage's own 'Undefined geographic/cartesian SRS' (srs_id 0 and -1) is what a layer without one gets
-        layer_ok = crs.isValid() and not (not crs.authid() and "undefined" in crs.description().lower())
-        image_ok = target is not None and target.isValid()
-        if not image_ok and not layer_ok:
-            feedback.pushInfo(f"Neither the image nor {parameter} has a coordinate system: the sites are taken on "
-                              f"the image's pixel grid as they are.")
-            return None
-        if not layer_ok:
-            raise InputError(parameter, "the layer has no coordinate reference system, so its sites cannot be "
-                                        "placed on the image. Set its CRS (Layer Properties > Source, or 'Assign "
-                                        "projection') and run again.")
-        if not image_ok:
-            raise InputError("INPUT", f"the image has no coordinate reference system, so the sites of {parameter} "
-                                      "cannot be placed on it. Assign one to the image first.")
-        if source.sourceCrs() == target:
-            return None
-        return QgsCoordinateTransform(source.sourceCrs(), target, context.transformContext())
 
     def load_style_on_completion(self, context, output, qml):
         """Style the output when QGIS loads it (toolbox, modeler); the .qml beside it serves qgis_process users."""

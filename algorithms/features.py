@@ -1,9 +1,46 @@
-"""Reading feature layers for the algorithms: points with a field's values, and the file paths of inputs (so
-that no output overwrites one). Shared helpers, not an algorithm."""
-from qgis.core import NULL, QgsCoordinateTransform, QgsCsException, QgsFeatureRequest
+"""Reading feature layers for the algorithms, one way: QGIS transforms the geometries into the image's (or
+grid's) CRS through the feature request itself, and features it cannot transform come back without a geometry
+and are counted. Also the file paths of inputs, so that no output overwrites one. Shared helpers, not an
+algorithm."""
+from qgis.core import NULL, QgsCoordinateReferenceSystem, QgsFeatureRequest
 
 from ..core.errors import InputError
 from .compat import FIELD_TYPES
+
+
+def request_in(source, crs, context, attributes=None):
+    """A request for source's features with their geometries in crs (None: as stored). A feature QGIS cannot
+    transform (outside the area the CRS covers) comes back without geometry, like one that has none. (A transform
+    error callback would tell them apart, but a Python one crashes QGIS 3.22 when it fires.)"""
+    request = QgsFeatureRequest()
+    if attributes is not None:
+        request.setSubsetOfAttributes(attributes)
+    if crs is not None and source.sourceCrs() != crs:
+        request.setDestinationCrs(crs, context.transformContext())
+    return request
+
+
+def image_crs(source, image, parameter, feedback):
+    """The CRS to read a layer's sites in to put them on the image (None: take their coordinates as they are). When
+    neither has a coordinate system, as for an ungeoreferenced scene, the layer is taken to be drawn on the
+    image's own pixel grid; when only one has, the error names which."""
+    target = QgsCoordinateReferenceSystem.fromWkt(image.projection) if image.projection else None
+    crs = source.sourceCrs()
+    # GeoPackage's own 'Undefined geographic/cartesian SRS' (srs_id 0 and -1) is what a layer without one gets
+    layer_ok = crs.isValid() and not (not crs.authid() and "undefined" in crs.description().lower())
+    image_ok = target is not None and target.isValid()
+    if not image_ok and not layer_ok:
+        feedback.pushInfo(f"Neither the image nor {parameter} has a coordinate system: the sites are taken on "
+                          f"the image's pixel grid as they are.")
+        return None
+    if not layer_ok:
+        raise InputError(parameter, "the layer has no coordinate reference system, so its sites cannot be "
+                                    "placed on the image. Set its CRS (Layer Properties > Source, or 'Assign "
+                                    "projection') and run again.")
+    if not image_ok:
+        raise InputError("INPUT", f"the image has no coordinate reference system, so the sites of {parameter} "
+                                  "cannot be placed on it. Assign one to the image first.")
+    return target
 
 
 def read_points(source, field, crs, context, points_parameter="INPUT", field_parameter="FIELD"):
@@ -25,16 +62,11 @@ def read_points(source, field, crs, context, points_parameter="INPUT", field_par
         raise InputError(field_parameter, f"'{field}' is a {fields.at(index).typeName()} field, not numbers; choose "
                                           f"a numeric field" + (f" (this layer has e.g. {', '.join(numeric[:5])})"
                                                                 if numeric else "") + ".")
-    transform = QgsCoordinateTransform(source.sourceCrs(), crs, context.transformContext())
+    request = request_in(source, crs, context, [index])
     xs, ys, values, no_geometry = [], [], [], 0
-    for feature in source.getFeatures(QgsFeatureRequest().setSubsetOfAttributes([index])):
+    for feature in source.getFeatures(request):
         geometry = feature.geometry()
-        if geometry is None or geometry.isEmpty():
-            no_geometry += 1
-            continue
-        try:
-            geometry.transform(transform)
-        except QgsCsException:
+        if geometry is None or geometry.isEmpty():  # none, or none QGIS could transform
             no_geometry += 1
             continue
         value = feature.attribute(index)

@@ -1,6 +1,6 @@
 import csv
 
-from qgis.core import (QgsCsException, QgsProcessingParameterBoolean,
+from qgis.core import (QgsProcessingParameterBoolean,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
@@ -14,6 +14,7 @@ from ..core.spectral.spectral_library import (default_endmember_names, endmember
 from .compat import DOUBLE, INTEGER, POINTS
 from .base import ProspectraAlgorithm
 from .cluster_setting import scheduler
+from .features import image_crs, request_in
 from .parameters import UNITS, split_names
 from .styles import style_paletted, style_pseudocolor
 
@@ -130,27 +131,22 @@ class SpectralAngleMapper(ProspectraAlgorithm):
         field = self.parameterAsString(parameters, "LABEL_FIELD", context)
         if not field:
             raise InputError("LABEL_FIELD", "choose the field that names each point's class.")
-        transform = self.sites_transform(source, image, context, "POINTS", feedback)
+        request = request_in(source, image_crs(source, image, "POINTS", feedback), context)
         points, unlabelled, unplaced = [], 0, 0
-        for feature in source.getFeatures():
+        for feature in source.getFeatures(request):
             geometry, label = feature.geometry(), feature[field]
             if label is None or (hasattr(label, "isNull") and label.isNull()) or not str(label).strip():
                 unlabelled += 1  # a NULL or empty label names no class
                 continue
             if geometry.isEmpty():
+                unplaced += 1  # none, or outside the area the image's CRS covers
                 continue
-            if transform is not None:
-                try:
-                    geometry.transform(transform)
-                except QgsCsException:
-                    unplaced += 1  # outside the area the image's CRS covers
-                    continue
             for p in geometry.vertices():
                 points.append((p.x(), p.y(), str(label).strip()))
         library = library_from_points(image, points, self.parameterAsInt(parameters, "WINDOW", context))
         feedback.pushInfo(f"{len(points) - library.skipped} points give spectra; {library.skipped} fall outside the "
-                          f"image or on nodata and were skipped; {unlabelled} have no {field} and {unplaced} could not "
-                          f"be transformed to the image's CRS: skipped too.")
+                          f"image or on nodata and were skipped; {unlabelled} have no {field} and {unplaced} no geometry "
+                          f"or none in the area the image's CRS covers: skipped too.")
         return library
 
     def execute(self, parameters, context, feedback):

@@ -1,7 +1,6 @@
 import os
 
-from qgis.core import (QgsCsException, QgsFeatureRequest,
-                       QgsProcessingOutputFile, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
+from qgis.core import (QgsProcessingOutputFile, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber, QgsProcessingParameterString)
 from qgis.PyQt.QtCore import QVariant
@@ -11,7 +10,7 @@ from ..core.learning.random_forest import BALANCING, MAX_SEARCH_SAMPLES, TRAININ
 from ..core.learning.training_samples import FeatureStack, extract_samples
 from .compat import ANY_FIELD, INTEGER, POINTS, POLYGONS
 from .base import ProspectraAlgorithm
-from .features import input_paths
+from .features import image_crs, input_paths, request_in
 from .parameters import RANDOM_FOREST_SOURCES, extra_feature_paths, extra_features_parameter
 
 class TrainRandomForest(ProspectraAlgorithm):
@@ -105,24 +104,16 @@ class TrainRandomForest(ProspectraAlgorithm):
             raise InputError("FIELD", f"the training layer has no field '{field}'; its fields are "
                                       f"{', '.join(source.fields().names()) or 'none'}. Choose the field holding "
                                       "each site's class.")
-        transform = self.sites_transform(source, image, context, "TRAINING", feedback)
-        request = QgsFeatureRequest().setSubsetOfAttributes([index])
+        request = request_in(source, image_crs(source, image, "TRAINING", feedback), context, [index])
         features = []
         for feature in source.getFeatures(request):
             if feedback.isCanceled():
                 break
             value = feature.attributes()[index]
             label = None if value is None or isinstance(value, QVariant) else value
-            geometry = feature.geometry()
-            wkb = None
-            if geometry is not None and not geometry.isEmpty():
-                try:
-                    if transform is not None:
-                        geometry.transform(transform)
-                    wkb = bytes(geometry.asWkb())
-                except QgsCsException:
-                    wkb = None  # counted as 'no geometry' in the report
-            features.append((wkb, label))
+            geometry = feature.geometry()  # none where QGIS could not transform it: 'no geometry' in the report
+            features.append((bytes(geometry.asWkb()) if geometry is not None and not geometry.isEmpty() else None,
+                             label))
         return features
 
     def execute(self, parameters, context, feedback):
