@@ -6,6 +6,7 @@ from ..core.report.palettes import PROBABILITY_RAMP, lithology_colours
 from ..core.learning.random_forest import (CLASSIFY_PACKAGES, PROBABILITY_NODATA,
                                   classify_random_forest, load_model)
 from .base import ProspectraAlgorithm
+from .cluster_setting import scheduler
 from .styles import style_paletted, style_pseudocolor
 from .parameters import RANDOM_FOREST_SOURCES, extra_feature_paths, extra_features_parameter
 
@@ -58,8 +59,16 @@ class ClassifyRandomForest(ProspectraAlgorithm):
                     for name in ("PROBABILITIES", "CONFIDENCE")}
         feedback.pushInfo(f"Model {os.path.basename(model.path)}: classes {', '.join(model.class_names)}; features "
                           f"{', '.join(model.feature_names)}; image scaling: {image.scaling_source}.")
-        result = classify_random_forest(stack, model, output, optional["PROBABILITIES"], optional["CONFIDENCE"],
-                                        feedback)
+        address = None if stack.extras else scheduler(feedback)  # the tiles cut the image, not extra rasters
+        if address:
+            from ..core.cluster import run_into_files
+
+            files = {"classes": output, "probabilities": optional["PROBABILITIES"], "confidence": optional["CONFIDENCE"]}
+            result = run_into_files("classify", image, {k: v for k, v in files.items() if v}, address, feedback,
+                                    model=model.path)
+        else:
+            result = classify_random_forest(stack, model, output, optional["PROBABILITIES"], optional["CONFIDENCE"],
+                                            feedback)
         counts = ", ".join(f"{n} {c}" for n, c in result["pixels"].items())
         feedback.pushInfo(f"{result['valid_pixels']} pixels classified: {counts}.")
         palette = list(zip(model.class_values, model.class_names, lithology_colours(len(model.class_values))))

@@ -21,8 +21,9 @@ def add_setting(provider_name):
     if ProcessingConfig is None:
         return
     ProcessingConfig.addSetting(Setting(
-        provider_name, SCHEDULER, "Dask scheduler address for band ratio, band composite and Spectral Angle Mapper "
-                                  "(e.g. tcp://10.0.0.5:8786; empty: run on this machine)", ""))
+        provider_name, SCHEDULER, "Dask scheduler address for band ratio, band composite, Spectral Angle Mapper, "
+                                  "Random Forest classification and content prediction (e.g. tcp://10.0.0.5:8786; "
+                                  "empty: run on this machine)", ""))
     ProcessingConfig.readSettings()
 
 

@@ -9,6 +9,7 @@ from ..core.errors import InputError
 from ..core.learning.onnx_model import bundled_choice, bundled_models, load_model
 from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGON_WKB, POLYGONS, field
 from .base import ProspectraAlgorithm
+from .cluster_setting import scheduler
 from .styles import style_pseudocolor
 
 AUTOMATIC = "Automatic: the bundled inversion model for the image's sensor"
@@ -80,7 +81,13 @@ class PredictContent(ProspectraAlgorithm):
         feedback.pushInfo(f"Model '{model.name}': {model.meta.get('estimator', '')}, {target} in {unit}; trained on "
                           f"{model.meta.get('training_data', '?')}.")
         feedback.pushInfo(model.runs_on())
-        stats = predict_content(image, model, output, feedback)
+        address = scheduler(feedback)
+        if address:
+            from ..core.cluster import run_into_files
+
+            stats = run_into_files("content", image, {"content": output}, address, feedback, model=path)
+        else:
+            stats = predict_content(image, model, output, feedback)
         feedback.pushInfo(f"{target}: mean {stats['mean']:.4g}, SD {stats['sd']:.4g}, range {stats['min']:.4g} to "
                           f"{stats['max']:.4g} {unit} over {stats['pixels']} pixels.")
         lo, hi = stats["mean"] - 2 * stats["sd"], stats["mean"] + 2 * stats["sd"]

@@ -314,7 +314,7 @@ def run_into_files(kind, image, files, scheduler, feedback=None, tile=None, **op
     a scheduler is set): files maps each output wanted to its path. The tiles go to a hidden folder beside the first
     file (so it must be on storage the workers share, as the inputs must), the mosaics are copied into the files
     with the tiles' metadata, and the folder is removed. Returns the summary the single-process engine function
-    returns (ratio, composite and SAM)."""
+    returns (ratio, composite, SAM, Random Forest classification and content prediction)."""
     first = next(iter(files.values()))
     folder = temporary_name(first, ".tiles")
     try:
@@ -377,4 +377,13 @@ def merged_summary(kind, run, image, files):
                    "classes": class_rows(plan["endmembers"], counts, wins, parts[0]["pixel_area"])}
         summary.update(run.job["decided"], endmembers=plan["endmembers"], colours=plan["colours"])
         return summary
+    if kind == "classify":
+        pixels = {name: sum(s["pixels"][name] for s in parts) for name in parts[0]["pixels"]}
+        return {"valid_pixels": sum(pixels.values()), "pixels": pixels}
+    if kind == "content":
+        from .geochem.content_prediction import content_statistics
+
+        return content_statistics(sum(s["pixels"] for s in parts), sum(s["sum"] for s in parts),
+                                  sum(s["sum_sq"] for s in parts), min(s["min"] for s in parts),
+                                  max(s["max"] for s in parts))
     raise InputError("ALGORITHM", f"no single summary is made of {kind}'s tiles; use run_tiled.")

@@ -42,9 +42,14 @@ def predict_content(image, model, output, feedback):
         w.set_metadata({"PROSPECTRA_MODEL": model.name, "PROSPECTRA_TARGET": model.meta.get("target", ""),
                         "PROSPECTRA_UNIT": model.meta.get("unit", ""), "PROSPECTRA_SCALING": image.scaling_source})
     feedback.setProgress(100)
+    return content_statistics(count, total, total_sq, lo, hi)
+
+
+def content_statistics(count, total, total_sq, lo, hi):
+    """The summary of the predicted values from their running sums (a cluster run adds up its tiles' sums)."""
     mean = total / count
     return {"pixels": count, "mean": float(mean), "sd": float(np.sqrt(max(total_sq / count - mean ** 2, 0.0))),
-            "min": float(lo), "max": float(hi)}
+            "min": float(lo), "max": float(hi), "sum": float(total), "sum_sq": float(total_sq)}
 
 
 def anomaly_zones(content_path, threshold, min_pixels=1):

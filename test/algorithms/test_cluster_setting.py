@@ -1,7 +1,8 @@
 """The provider's Dask scheduler setting, through processing.run in a real headless QGIS: with the setting pointing
-at a real LocalCluster (two worker processes over TCP on 127.0.0.1, started here), band ratio and SAM send their
-tiles to it (band composite too), report progress per tile and give the same rasters as a run on this machine; a cancel leaves
-nothing; without distributed the algorithm runs here and the log says what to install."""
+at a real LocalCluster (two worker processes over TCP on 127.0.0.1, started here), band ratio, band composite, SAM,
+Random Forest classification and content prediction send their tiles to it, report progress per tile and give the
+same rasters and figures as a run on this machine; a cancel leaves nothing; without distributed the algorithm
+runs here and the log says what to install."""
 import os
 import sys
 
@@ -124,3 +125,45 @@ def test_without_distributed_the_run_stays_here_and_says_what_to_install(qgis_pr
     assert "python3 -m pip install --user --break-system-packages distributed" in text
     assert "Running on this machine instead." in text and "tiles of" not in text
     assert np.isfinite(raster(out)).any()
+
+
+def test_random_forest_and_content_maps_on_the_cluster_equal_local_runs(qgis_processing, cluster_setting, tmp_path):
+    """Random Forest classification (a forest trained here on the real Sentinel-2 polygons) and content prediction
+    (the bundled GF-2 model on a SIMULATED scene) through the setting: the same rasters and the same log figures."""
+    pytest.importorskip("sklearn")
+    from data.random_forest_reference import POLYGONS, layer_features
+    from data.simulated_ree import make_ree_scene
+    from prospectra.core.io.image import open_image
+    from prospectra.core.learning import random_forest as rf
+    from prospectra.core.learning.onnx_model import bundled_models
+    from prospectra.core.learning.training_samples import FeatureStack, extract_samples
+    from prospectra.core.sensors import sensors
+
+    s2 = os.path.join(os.path.dirname(POLYGONS), "sen2_rstoolbox_12band.tif")
+    stack = FeatureStack(open_image(s2, "sentinel2a_msi"))
+    forest = rf.train_random_forest(stack, extract_samples(stack, layer_features(POLYGONS, "class", s2)),
+                                    str(tmp_path / "forest.onnx"), str(tmp_path / "forest.html"), iterations=2,
+                                    max_trees=20, folds=3, seed=7).model_path
+    ree = str(tmp_path / "ree.tif")
+    make_ree_scene(ree, size=600)
+    cases = {"prospectra:classifyrandomforest": ({"INPUT": [synthetic_scene(str(tmp_path / "scene.tif"))],
+                                                  "MODEL": forest}, ["OUTPUT", "PROBABILITIES", "CONFIDENCE"],
+                                                 "pixels classified"),
+             "prospectra:predictcontent": ({"INPUT": [ree], "SENSOR": list(sensors()).index("gf2_pms"),
+                                            "MODEL_FILE": bundled_models("regression")["inversion_gf2_pms"]},
+                                           ["OUTPUT"], "over")}
+    set_scheduler, address = cluster_setting
+    for alg, (parameters, outputs, figures) in cases.items():
+        runs = {}
+        for where in ("here", "cluster"):
+            set_scheduler(address if where == "cluster" else "")
+            feedback = recording()()
+            files = {o: str(tmp_path / f"{alg.split(':')[1]}_{where}_{o}.tif") for o in outputs}
+            qgis_processing.run(alg, {**parameters, **files}, feedback=feedback)
+            runs[where] = files, [line for line in feedback.log if figures in line]
+        assert any(f"go to {address}" in line for line in feedback.log), alg
+        for o in outputs:
+            here, there = raster(runs["here"][0][o]), raster(runs["cluster"][0][o])
+            assert here.dtype == there.dtype and here.tobytes() == there.tobytes(), (alg, o)
+        assert runs["here"][1] and runs["here"][1] == runs["cluster"][1], alg  # counts, mean, SD, range as one run
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]
