@@ -104,62 +104,11 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
     k = len(model.classes)
     width, height = image.width, image.height
     padded_w, padded_h = max(width, p), max(height, p)
-    ox, oy = patch_origins(padded_w, p, stride), patch_origins(padded_h, p, stride)
-    edges_x, edges_y = cell_edges(ox, p, width), cell_edges(oy, p, height)
-    first_y, last_y = covering(oy, p, height)
-    col_run, col_first, col_last, col_size = runs(*covering(ox, p, width))
+    grid = _PatchGrid(width, height, p, stride)
     strip, cache = _strip_rows(image, rows_per_pass, len(model.bands))
-    chunk = rows_per_pass or min(strip, TILE)
     # Batches run side by side, one onnxruntime thread each: a light model keeps the cores busier this way
     # than one batch at a time split over threads (3.0 against 4.0-4.5 CPU seconds for the bundled tagger).
     predict = model.predictor(normalise=False, threads=1)
-    counts = np.zeros(k + 1)
-    emitted = 0
-
-    def finish(y0, y1):
-        """Means and tags of the output rows y0..y1, whose covering patches have all run."""
-        i0 = first_y[y0]
-        probs, ok = patch_rows.get(i0, last_y[y1 - 1] + 1)
-        row_run, row_first, row_last, row_size = runs(first_y[y0:y1] - i0, last_y[y0:y1] - i0)
-        sums = range_sum(range_sum(probs, row_first, row_last, 0), col_first, col_last, 1)
-        hits = range_sum(range_sum(ok.astype(np.float32), row_first, row_last, 0), col_first, col_last, 1)
-        covered = hits > 0
-        mean = np.full(sums.shape, PROBABILITY_NODATA, np.float32)
-        np.divide(sums, hits[:, :, None], out=mean, where=covered[:, :, None])
-        best = mean.argmax(axis=2)  # first class on ties
-        top = np.take_along_axis(mean, best[:, :, None], axis=2)[:, :, 0]
-        tag = np.where(top >= threshold, best + 1, 0).astype(np.uint8)
-        tag[~covered] = TAG_NODATA
-        area = row_size[:, None] * col_size[None, :]
-        counts[:] += np.bincount(tag[covered], weights=area[covered], minlength=k + 1)
-        # Onto the pixel columns now; the writer repeats the rows, one band at a time to bound memory.
-        tag = np.take(tag, col_run, axis=1)
-        if output_probabilities:
-            if percent:
-                mean = np.where(covered[:, :, None], np.rint(mean * 100), PERCENT_NODATA).astype(np.uint8)
-            mean = np.take(np.ascontiguousarray(mean.transpose(2, 0, 1)), col_run, axis=2)
-        return row_run, tag, mean
-
-    def emit(i, j, probs):
-        """Hand the patches just collected to on_patches, then finish and write the output rows whose
-        covering patches have all been collected, in whole chunks."""
-        nonlocal emitted
-        if on_patches is not None and len(i):
-            writer.put(on_patches, np.stack([edges_x[j], edges_y[i], edges_x[j + 1], edges_y[i + 1]], axis=1), probs)
-        final = height if patch_rows.done == len(oy) else \
-            int(np.searchsorted(last_y, patch_rows.done)) // chunk * chunk
-        for y0 in range(emitted, final, chunk):
-            writer.put(write, y0, *finish(y0, min(y0 + chunk, final)))
-        emitted = max(emitted, final)
-        patch_rows.forget(first_y[emitted] if emitted < height else len(oy))
-
-    def write(y0, row_run, tag, mean):
-        outputs = [(tags_out, 0, tag)] + ([(prob_out, c, mean[c]) for c in range(k)] if output_probabilities else [])
-        for out, band, values in outputs:
-            out.write(band, 0, y0, np.take(values, row_run, axis=0))
-            # Compressed here, in the writer thread, rather than wherever GDAL's cache happens to fill up.
-            out.ds.GetRasterBand(band + 1).FlushCache()
-
     # The outputs are runs of equal values, which DEFLATE packs best as they are: no predictor (for float
     # probabilities at stride 8, a third smaller and a third of the CPU time of the floating-point predictor).
     # Runs of bytes pack nearly as well at DEFLATE's fastest level, in a quarter of the time of the default.
@@ -177,7 +126,9 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
         tags_out.set_classes({0: ("none", UNCLASSIFIED_COLOUR),
                               **{i + 1: cc for i, cc in enumerate(zip(model.classes, model.class_colours()))}})
         with _Writer() as writer, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-            patch_rows = _PatchRows(predict, pool, feedback, ox, oy, p, k)
+            patch_rows = _PatchRows(predict, pool, feedback, grid.ox, grid.oy, p, k)
+            rows = _OutputRows(grid, patch_rows, writer, tags_out, prob_out, threshold, percent, k,
+                               rows_per_pass or min(strip, TILE), on_patches)
             windows = [(0, y, width, min(strip, height - y)) for y in range(0, height, strip)]
             strips = _prefetching(pool, _normalising(image, model), model.bands, windows)
             try:
@@ -189,8 +140,8 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
                     patch_rows.submit(stack, valid, r0)
                     # The previous strip's patches are collected only now, so that the pool already has this
                     # strip's batches queued while they are averaged and written: no core waits between strips.
-                    emit(*patch_rows.collect(keep=1))
-                emit(*patch_rows.collect(keep=0))
+                    rows.emit(*patch_rows.collect(keep=1))
+                rows.emit(*patch_rows.collect(keep=0))
             except BaseException:
                 patch_rows.cancel()  # the pool would otherwise run the queued batches before shutting down
                 raise
@@ -204,7 +155,79 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
             prob_out.set_metadata({**meta, "PROSPECTRA_PROBABILITY_UNIT": "percent" if percent else "fraction"})
     feedback.setProgress(100)
     return {"patches": patch_rows.run, "stride": stride, "threshold": threshold, "padded": (width < p or height < p),
-            "pixels_per_tag": {("none" if i == 0 else model.classes[i - 1]): int(c) for i, c in enumerate(counts)}}
+            "pixels_per_tag": {("none" if i == 0 else model.classes[i - 1]): int(c) for i, c in enumerate(rows.counts)}}
+
+
+class _PatchGrid:
+    """Where the patches of a whole-image pass lie: their origins along each axis, the grid cells they own, and
+    for each output row and column the range of patches covering it, grouped into runs of equal ranges."""
+
+    def __init__(self, width, height, patch, stride):
+        self.height = height
+        self.ox = patch_origins(max(width, patch), patch, stride)
+        self.oy = patch_origins(max(height, patch), patch, stride)
+        self.edges_x, self.edges_y = cell_edges(self.ox, patch, width), cell_edges(self.oy, patch, height)
+        self.first_y, self.last_y = covering(self.oy, patch, height)
+        self.col_run, self.col_first, self.col_last, self.col_size = runs(*covering(self.ox, patch, width))
+
+
+class _OutputRows:
+    """The output side of a pass: hands each strip's patches to on_patches, and once every patch covering a
+    chunk of output rows has run, averages them into probabilities and tags and queues the rows for writing."""
+
+    def __init__(self, grid, patch_rows, writer, tags_out, prob_out, threshold, percent, k, chunk, on_patches):
+        self.grid, self.patch_rows, self.writer, self.tags_out, self.prob_out = grid, patch_rows, writer, tags_out, \
+            prob_out
+        self.threshold, self.percent, self.k, self.chunk, self.on_patches = threshold, percent, k, chunk, on_patches
+        self.counts = np.zeros(k + 1)  # pixels per tag (0: none)
+        self.emitted = 0  # output rows queued so far
+
+    def emit(self, i, j, probs):
+        """Hand the patches just collected to on_patches, then finish and write the output rows whose
+        covering patches have all been collected, in whole chunks."""
+        g, patch_rows, chunk = self.grid, self.patch_rows, self.chunk
+        if self.on_patches is not None and len(i):
+            cells = np.stack([g.edges_x[j], g.edges_y[i], g.edges_x[j + 1], g.edges_y[i + 1]], axis=1)
+            self.writer.put(self.on_patches, cells, probs)
+        final = g.height if patch_rows.done == len(g.oy) else \
+            int(np.searchsorted(g.last_y, patch_rows.done)) // chunk * chunk
+        for y0 in range(self.emitted, final, chunk):
+            self.writer.put(self._write, y0, *self._finish(y0, min(y0 + chunk, final)))
+        self.emitted = max(self.emitted, final)
+        patch_rows.forget(g.first_y[self.emitted] if self.emitted < g.height else len(g.oy))
+
+    def _finish(self, y0, y1):
+        """Means and tags of the output rows y0..y1, whose covering patches have all run."""
+        g = self.grid
+        i0 = g.first_y[y0]
+        probs, ok = self.patch_rows.get(i0, g.last_y[y1 - 1] + 1)
+        row_run, row_first, row_last, row_size = runs(g.first_y[y0:y1] - i0, g.last_y[y0:y1] - i0)
+        sums = range_sum(range_sum(probs, row_first, row_last, 0), g.col_first, g.col_last, 1)
+        hits = range_sum(range_sum(ok.astype(np.float32), row_first, row_last, 0), g.col_first, g.col_last, 1)
+        covered = hits > 0
+        mean = np.full(sums.shape, PROBABILITY_NODATA, np.float32)
+        np.divide(sums, hits[:, :, None], out=mean, where=covered[:, :, None])
+        best = mean.argmax(axis=2)  # first class on ties
+        top = np.take_along_axis(mean, best[:, :, None], axis=2)[:, :, 0]
+        tag = np.where(top >= self.threshold, best + 1, 0).astype(np.uint8)
+        tag[~covered] = TAG_NODATA
+        area = row_size[:, None] * g.col_size[None, :]
+        self.counts += np.bincount(tag[covered], weights=area[covered], minlength=self.k + 1)
+        # Onto the pixel columns now; the writer repeats the rows, one band at a time to bound memory.
+        tag = np.take(tag, g.col_run, axis=1)
+        if self.prob_out is not None:
+            if self.percent:
+                mean = np.where(covered[:, :, None], np.rint(mean * 100), PERCENT_NODATA).astype(np.uint8)
+            mean = np.take(np.ascontiguousarray(mean.transpose(2, 0, 1)), g.col_run, axis=2)
+        return row_run, tag, mean
+
+    def _write(self, y0, row_run, tag, mean):
+        outputs = [(self.tags_out, 0, tag)] + \
+            ([(self.prob_out, c, mean[c]) for c in range(self.k)] if self.prob_out is not None else [])
+        for out, band, values in outputs:
+            out.write(band, 0, y0, np.take(values, row_run, axis=0))
+            # Compressed here, in the writer thread, rather than wherever GDAL's cache happens to fill up.
+            out.ds.GetRasterBand(band + 1).FlushCache()
 
 
 class _PatchRows:
