@@ -91,3 +91,11 @@ def test_too_few_samples():
     groups = np.arange(12)
     with pytest.raises(InputError, match="too few to fit"):
         fit_models(x, y, groups, blocked_split(groups, 0.5), ["linear"])
+
+
+def test_a_training_set_too_small_for_the_cnn_skips_it_with_a_note_and_fits_the_baselines():
+    x, y, rows, cols = synthetic(60)
+    groups = np.arange(60)
+    fits, notes = fit_models(x, y, groups, blocked_split(groups, 0.3), ["linear", "cnn"])
+    assert [f.key for f in fits] == ["linear"]
+    assert any("CNN was not fitted" in n and "100 or more" in n for n in notes)
