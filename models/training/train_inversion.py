@@ -82,6 +82,10 @@ def write_card(m, fits, chosen):
                      f"{f.test['r2']:.3f} | {f.test['rmse']:.3f} | {f.test['rpd']:.2f} | {rating(f.test)} |"
                      for f in fits)
     ind, s = m["independent_scene"], m["repo_sample"]
+    runner = next(f for f in fits if f is not chosen)
+    won = (f"**Which won.** {chosen.name}, by cross-validated RMSE: {chosen.cv_rmse:.3f} against {runner.cv_rmse:.3f} "
+           f"for the runner-up, {runner.name}. On the held-out blocks its RMSE is {chosen.test['rmse']:.3f} against "
+           f"{runner.test['rmse']:.3f}, R2 {chosen.test['r2']:.3f} against {runner.test['r2']:.3f}.")
     text = f"""# Model card: `inversion_gf2_pms.onnx`
 
 **What it does.** Predicts RE2O3 content (%) from the four GF-2 PMS multispectral bands (B1-B4, reflectance)
@@ -104,6 +108,8 @@ cross-validation RMSE on the training part chosen:
 {rows}
 
 {''.join(f'Note: {n} ' for n in m['notes'])}
+
+{won}
 
 **Independent test.** On a second simulated scene (seed {TEST_SEED}) the model maps all {ind['n']} pixels with
 R2 {ind['r2']:.3f}, RMSE {ind['rmse']:.3f} % and RPD {ind['rpd']:.2f} against the true content. A sample of
