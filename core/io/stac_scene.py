@@ -120,19 +120,25 @@ def search(url, spec, bbox, start, end, max_cloud, timeout=30):
             raise InputError("CATALOGUE", f"{url} did not answer within {timeout} s; try again later or another "
                                           "catalogue.") from None
         text = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
-        raise InputError("CATALOGUE", f"the STAC API at {url} could not be searched ({text}). Check the address "
-                                      "and the network.") from None
+        refused = re.search(r"\[Errno -?\d+\] [^'\")]+", text)  # the operating system's reason, not urllib3's chain
+        raise InputError("CATALOGUE", f"the STAC API at {url} could not be searched "
+                                      f"({refused.group(0) if refused else text}). Check the address and the "
+                                      "network.") from None
     finally:
         stac_io.session.close()
     if not items:
         raise InputError("EXTENT", f"no {spec.label} scene of {url} covers the extent between {start} and {end}; "
                                    "widen the dates or check the extent.")
+    # a scene that does not state its cloud cover counts as all cloud: kept only when any cover is accepted
     cloud = {i["id"]: i.get("properties", {}).get("eo:cloud_cover") for i in items}
-    kept = [i for i in items if cloud[i["id"]] is not None and cloud[i["id"]] <= max_cloud]
+    cloud = {k: 100.0 if v is None else float(v) for k, v in cloud.items()}
+    for i in items:
+        i.setdefault("properties", {})["eo:cloud_cover"] = cloud[i["id"]]
+    kept = [i for i in items if cloud[i["id"]] <= max_cloud]
     if not kept:
         raise InputError("MAX_CLOUD", f"all {len(items)} scenes found between {start} and {end} are more than "
                                       f"{max_cloud:g} % cloudy (the clearest: "
-                                      f"{min((c for c in cloud.values() if c is not None), default=100):g} %).")
+                                      f"{min(cloud.values()):g} %).")
     return kept, len(items) >= MAX_ITEMS
 
 
@@ -239,7 +245,7 @@ def utm_grid(bbox, resolution, scene=None):
     Landsat in the northern zones even south of the equator), the grid takes its CRS and its pixels."""
     west, south, east, north = bbox
     zone = min(60, int((((west + east) / 2) + 180) // 6) + 1)
-    zones = int((east + 180) // 6) - int((west + 180) // 6) + 1
+    zones = int((min(east, 179.999) + 180) // 6) - int((west + 180) // 6) + 1
     if zones > 3:
         raise InputError("EXTENT", f"the extent spans {zones} UTM zones ({east - west:.1f} degrees of longitude); "
                                    "one UTM grid distorts beyond three. Split it into parts of at most three zones.")
@@ -362,6 +368,7 @@ def load_scene(url, collection_id, extent, crs, start, end, max_cloud, composite
     if resolution is not None and not (math.isfinite(resolution) and resolution > 0):
         raise InputError("RESOLUTION", f"{resolution} is not a pixel size in metres.")
     bbox = lonlat_bounds(extent, crs)
+    utm_grid(bbox, resolution or spec.resolution_m)  # an extent no UTM grid can hold is refused before any search
     items, truncated = search(url, spec, bbox, start, end, max_cloud, timeout)
     ranked = scenes(items)
     chosen = ranked[:count if composite == "median" else 1]
