@@ -13,7 +13,7 @@ import threading
 import xml.etree.ElementTree as ET
 
 import numpy as np
-from osgeo import gdal
+from osgeo import gdal, gdal_array
 
 from .blocks import step, windows
 from ..errors import InputError
@@ -77,30 +77,38 @@ class Image:
             out.append(c)
         return out
 
-    def read_stack(self, names, window, out=None):
+    def read_stack(self, names, window, out=None, raw=None):
         """Reflectance of the named bands in window as one (bands, rows, cols) float32 array, and the mask
         of pixels valid in all of them. Scaling is fused with the type conversion: one pass per band.
 
-        out: a float32 array of at least (bands, rows, cols) to fill, for callers that read many windows: a
-        fresh array costs the kernel zeroing its pages, and float32 bands are then read straight into it."""
+        out (contiguous float32 of at least bands x rows x cols values, any shape) and raw (flat bytes, at least
+        one band of the window in its stored type): buffers to fill, for callers that read many windows. A fresh array costs the
+        kernel zeroing its pages: reading a window into fresh arrays took twice as long here."""
         xoff, yoff, w, h = window
-        stack = np.empty((len(names), h, w), dtype=np.float32) if out is None else out[:len(names), :h, :w]
+        size = len(names) * h * w
+        stack = (np.empty(size, np.float32) if out is None else out.reshape(-1)[:size]).reshape(len(names), h, w)
         valid = np.ones((h, w), dtype=bool)
         for i, n in enumerate(names):
             band = self.ds.GetRasterBand(self.band_index[n])
-            direct = out is not None and band.DataType == gdal.GDT_Float32 and stack[i].flags.c_contiguous
+            kind = np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(band.DataType))
+            if out is not None and kind == np.float32:
+                buf = stack[i]  # read straight into place
+            elif raw is not None and raw.nbytes >= h * w * kind.itemsize:
+                buf = raw[:h * w * kind.itemsize].view(kind).reshape(h, w)
+            else:
+                buf = None
             try:
-                raw = band.ReadAsArray(xoff, yoff, w, h, buf_obj=stack[i] if direct else None)
+                raw_band = band.ReadAsArray(xoff, yoff, w, h, buf_obj=buf)
             except RuntimeError as e:  # a file cut short or damaged after an intact header
                 raise InputError("INPUT", f"band {n} could not be read at pixels {xoff}-{xoff + w}, rows "
                                           f"{yoff}-{yoff + h}: the file is damaged or truncated ({e}).") from None
             if self.nodata[n] is not None:
-                valid &= raw != self.nodata[n]
+                valid &= raw_band != self.nodata[n]
             scale, offset = self.scaling[n]
-            np.multiply(raw, np.float32(scale), out=stack[i], casting="unsafe")
+            np.multiply(raw_band, np.float32(scale), out=stack[i], casting="unsafe")
             if offset != 0.0:
                 stack[i] += np.float32(offset)
-            if raw.dtype.kind == "f":
+            if raw_band.dtype.kind == "f":
                 valid &= np.isfinite(stack[i])
         return stack, valid
 
@@ -112,17 +120,22 @@ class Image:
     def blocks(self, names, feedback=None):
         """(window, stack, valid) for every window of the image, in order, with progress and cancel checked
         per block. The next window is read in a background thread while the caller works on this one:
-        GDAL and numpy release the GIL, so reading and computing overlap on two cores."""
+        GDAL and numpy release the GIL, so reading and computing overlap on two cores. The stack's memory is
+        reused two windows later: a caller keeps a copy of what it needs beyond its own iteration."""
         windows = list(self.windows())
         q = queue.Queue(maxsize=1)
         stop = threading.Event()
+        largest = max((w * h for _, _, w, h in windows), default=0)
+        # One window with the caller, one in the queue, one being read: three buffers go round.
+        ring = [np.empty(len(names) * largest, np.float32) for _ in range(3)]
+        raw = np.empty(largest * 8, np.uint8)  # the reader's own: a band in its stored type, up to 8 bytes a value
 
         def reader():
             try:
-                for win in windows:
+                for i, win in enumerate(windows):
                     if stop.is_set():
                         return
-                    q.put((win, *self.read_stack(names, win)))
+                    q.put((win, *self.read_stack(names, win, ring[i % 3], raw)))
                 q.put(None)
             except BaseException as e:  # handed to the caller, raised there
                 q.put(e)
