@@ -118,15 +118,17 @@ def fit_models(x, y, groups, test, keys=None, seed=0, feedback=None):
 
     keys = list(keys or MODEL_NAMES)
     notes = []
-    if "cnn" in keys and x.shape[1] < 2:
-        keys.remove("cnn")
-        notes.append("The CNN was not fitted: its band matrix needs two bands or more; the other models were.")
     train = ~test
-    if "cnn" in keys and MIN_SAMPLES <= train.sum() < CNN_MIN_SAMPLES:
+    why = ("its band matrix needs two bands or more" if x.shape[1] < 2 else
+           f"{int(train.sum())} training samples are too few for it (it needs {CNN_MIN_SAMPLES} or more, to stop its "
+           f"training on 15 % of them; the surface-to-surface sample set gives more)"
+           if MIN_SAMPLES <= train.sum() < CNN_MIN_SAMPLES else None)
+    if "cnn" in keys and why:
         keys.remove("cnn")
-        notes.append(f"The CNN was not fitted: {int(train.sum())} training samples are too few for it (it needs "
-                     f"{CNN_MIN_SAMPLES} or more, to stop its training on 15 % of them); the other models were. The "
-                     f"surface-to-surface sample set gives more samples.")
+        if not keys:
+            raise InputError("MODELS", f"the CNN is the only model chosen and cannot be fitted: {why}. Choose a "
+                                       f"baseline model too.")
+        notes.append(f"The CNN was not fitted: {why}; the other models were.")
     if train.sum() < MIN_SAMPLES or test.sum() < 2:
         raise InputError("INPUT", f"{int(train.sum())} training and {int(test.sum())} test samples: too few to fit "
                                   f"and judge a model (at least {MIN_SAMPLES} and 2).")

@@ -7,7 +7,8 @@ user had. So, around the whole run (the algorithm base opens one per run; engine
 files open their own, which nests harmlessly inside it):
 
 - before: every output path and the files written beside it that exist already are kept aside (a hard link for
-  rasters, which writers only ever replace; a copy for other files, which some writers rewrite in place);
+  rasters, which writers only ever replace; a copy for other files, which QGIS's vector writers may rewrite in
+  place);
 - on failure or cancel: every file at those paths is removed and what was kept aside is put back;
 - on success: what was kept aside is dropped.
 
@@ -18,6 +19,7 @@ import glob
 import os
 import re
 import shutil
+import threading
 from contextlib import contextmanager
 
 from .blocks import companions, process_tag, temporary_name
@@ -97,7 +99,18 @@ def written_files(path):
     return files
 
 
+_HELD = threading.local()  # the output paths the transactions open on this thread hold
+
+
+def _key(path):
+    return os.path.normcase(os.path.realpath(os.path.abspath(path)))
+
+
 class OutputTransaction:
+    """Use as a context manager around a run. Transactions nest: the algorithm base opens one per run, and engine
+    functions that write several files open their own for plain-Python callers; an inner transaction leaves the
+    paths an outer one holds on the same thread to it."""
+
     def __init__(self, outputs):
         """outputs: {parameter: path} of every output the run may write."""
         self.outputs = {p: path for p, path in outputs.items() if path}
@@ -107,6 +120,10 @@ class OutputTransaction:
         return list(dict.fromkeys(f for path in self.outputs.values() for f in written_files(path)))
 
     def __enter__(self):
+        held = _HELD.__dict__.setdefault("paths", set())
+        self.outputs = {p: path for p, path in self.outputs.items() if _key(path) not in held}
+        self.held = {_key(path) for path in self.outputs.values()}
+        held |= self.held
         for folder in {os.path.dirname(os.path.abspath(p)) for p in self.outputs.values()}:
             recover(folder)
         self.before = set(self._files())
@@ -119,18 +136,21 @@ class OutputTransaction:
                 try:
                     try:
                         if not f.lower().endswith((".tif", ".tiff")):
-                            raise OSError("rewritten in place by some writers: copy")
-                        os.link(f, aside)
+                            raise OSError("QGIS's vector writers may rewrite a file in place: copy")
+                        os.link(f, aside)  # RasterWriter only ever replaces a raster: a link keeps it
                     except OSError:  # other files, or a file system without hard links
                         shutil.copy2(f, aside)
                 except OSError as e:
-                    self.__exit__(InputError, None, None)
+                    for kept, _ in self.kept:  # nothing was written yet: drop what was kept, touch nothing else
+                        os.remove(kept)
+                    held -= self.held
                     raise InputError(parameter, f"'{f}' exists and could not be kept aside while the run replaces "
                                                 f"it ({e.strerror or e}); is its folder writable?") from None
                 self.kept.append((aside, f))
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        _HELD.paths -= self.held
         if exc_type is None:
             for aside, _ in self.kept:
                 os.remove(aside)

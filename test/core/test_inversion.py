@@ -99,3 +99,11 @@ def test_a_training_set_too_small_for_the_cnn_skips_it_with_a_note_and_fits_the_
     fits, notes = fit_models(x, y, groups, blocked_split(groups, 0.3), ["linear", "cnn"])
     assert [f.key for f in fits] == ["linear"]
     assert any("CNN was not fitted" in n and "100 or more" in n for n in notes)
+
+
+def test_the_cnn_alone_on_too_few_samples_is_refused_naming_models():
+    x, y, rows, cols = synthetic(60)
+    groups = np.arange(60)
+    with pytest.raises(InputError) as e:
+        fit_models(x, y, groups, blocked_split(groups, 0.3), ["cnn"])
+    assert e.value.parameter == "MODELS" and "too few" in str(e.value)
