@@ -100,6 +100,10 @@ class LoadScene(ProspectraAlgorithm):
             self.parameterAsInt(parameters, "SCENES", context), output, feedback,
             resolution=self.optional_number(parameters, "RESOLUTION", context),
             timeout=self.parameterAsInt(parameters, "TIMEOUT", context))
+        left_out, platforms = result["left_out"]
+        if left_out:
+            feedback.pushInfo(f"{left_out} scene(s) from {', '.join(platforms)} left out: no response curves for them "
+                              "here.")
         if result["truncated"]:
             feedback.pushInfo("The search stopped at its limit of scenes; narrow the dates to see them all.")
         used = ", ".join(f"{s[0]['id']} ({str(s[0]['properties'].get('datetime', ''))[:10]}, "

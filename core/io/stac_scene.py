@@ -87,14 +87,15 @@ def http_settings(timeout):
     settings = {"GDAL_HTTP_TIMEOUT": str(int(timeout)), "GDAL_HTTP_CONNECTTIMEOUT": str(int(timeout)),
                 "GDAL_HTTP_MAX_RETRY": "2", "GDAL_HTTP_RETRY_DELAY": "1", "VSI_CACHE": "TRUE",
                 "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
-    before = {k: gdal.GetConfigOption(k) for k in settings}
+    # On this thread only, where the reads happen: QGIS keeps opening other rasters on its other threads.
+    before = {k: gdal.GetThreadLocalConfigOption(k, None) for k in settings}
     for k, v in settings.items():
-        gdal.SetConfigOption(k, v)
+        gdal.SetThreadLocalConfigOption(k, v)
     try:
         yield
     finally:
         for k, v in before.items():
-            gdal.SetConfigOption(k, v)
+            gdal.SetThreadLocalConfigOption(k, v)
 
 
 def search(url, spec, bbox, start, end, max_cloud, timeout=30):
@@ -115,15 +116,18 @@ def search(url, spec, bbox, start, end, max_cloud, timeout=30):
         found = client.search(collections=[spec.id], bbox=list(bbox), max_items=MAX_ITEMS, query=query,
                               datetime=f"{start.isoformat()}T00:00:00Z/{end.isoformat()}T23:59:59Z")
         items = list(found.items_as_dicts())
-    except (requests.exceptions.RequestException, APIError, ValueError, TypeError) as e:
+    except Exception as e:  # noqa: BLE001 (what the network, pystac and pystac-client raise is a bad catalogue)
+        ours = type(e).__module__.split(".")[0] in ("pystac", "pystac_client", "requests", "urllib3", "json")
+        if not (ours or isinstance(e, (APIError, ValueError, TypeError, KeyError, OSError))):
+            raise
         if isinstance(e, requests.exceptions.Timeout) or "timed out" in str(e):  # also after pystac-client's retries
             raise InputError("CATALOGUE", f"{url} did not answer within {timeout} s; try again later or another "
                                           "catalogue.") from None
         text = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
         refused = re.search(r"\[Errno -?\d+\] [^'\")]+", text)  # the operating system's reason, not urllib3's chain
         raise InputError("CATALOGUE", f"the STAC API at {url} could not be searched "
-                                      f"({refused.group(0) if refused else text}). Check the address and the "
-                                      "network.") from None
+                                      f"({refused.group(0) if refused else text}). Check the address (a STAC API "
+                                      "with item search, not a static catalogue) and the network.") from None
     finally:
         stac_io.session.close()
     if not items:
@@ -142,24 +146,22 @@ def search(url, spec, bbox, start, end, max_cloud, timeout=30):
     return kept, len(items) >= MAX_ITEMS
 
 
+def platform_of(item):
+    return str(item["properties"].get("platform", "")).lower().replace("_", "-")
+
+
 def scenes(items):
     """Items grouped into acquisitions (one platform, one day: the tiles of one overpass), clearest first."""
     groups = {}
     for item in items:
-        p = item["properties"]
-        platform = str(p.get("platform", "")).lower().replace("_", "-")
-        groups.setdefault((str(p.get("datetime", ""))[:10], platform), []).append(item)
+        groups.setdefault((str(item["properties"].get("datetime", ""))[:10], platform_of(item)), []).append(item)
     ranked = sorted(groups.items(), key=lambda kv: (np.mean([i["properties"]["eo:cloud_cover"] for i in kv[1]]),
                                                     kv[0][0], kv[0][1]))
     return [sorted(g, key=lambda i: i["id"]) for _, g in ranked]
 
 
 def sensor_of(scene):
-    platform = str(scene[0]["properties"].get("platform", "")).lower().replace("_", "-")
-    if platform not in PLATFORMS:
-        raise InputError("COLLECTION", f"scene {scene[0]['id']} comes from platform '{platform or 'unknown'}', which "
-                                       f"Prospectra has no response curves for (it knows {', '.join(PLATFORMS)}).")
-    return PLATFORMS[platform]
+    return PLATFORMS[platform_of(scene[0])]
 
 
 def asset(item, keys, parameter, what):
@@ -233,8 +235,10 @@ def lonlat_bounds(extent, crs):
         source = _srs(crs)
     except RuntimeError:
         raise InputError("EXTENT", "the extent has no coordinate reference system GDAL knows.") from None
-    transform = osr.CoordinateTransformation(source, _srs("EPSG:4326"))
-    return transform.TransformBounds(xmin, ymin, xmax, ymax, 21)
+    try:
+        return osr.CoordinateTransformation(source, _srs("EPSG:4326")).TransformBounds(xmin, ymin, xmax, ymax, 21)
+    except RuntimeError as e:
+        raise InputError("EXTENT", f"the extent cannot be placed on the globe ({str(e).strip()[:200]}).") from None
 
 
 def utm_grid(bbox, resolution, scene=None):
@@ -369,7 +373,13 @@ def load_scene(url, collection_id, extent, crs, start, end, max_cloud, composite
         raise InputError("RESOLUTION", f"{resolution} is not a pixel size in metres.")
     bbox = lonlat_bounds(extent, crs)
     utm_grid(bbox, resolution or spec.resolution_m)  # an extent no UTM grid can hold is refused before any search
-    items, truncated = search(url, spec, bbox, start, end, max_cloud, timeout)
+    found, truncated = search(url, spec, bbox, start, end, max_cloud, timeout)
+    # Platforms without response curves here (e.g. Sentinel-2C, Landsat 7) are left out, and the log says so.
+    items = [i for i in found if platform_of(i) in PLATFORMS]
+    unknown = sorted({platform_of(i) or "unknown" for i in found} - set(PLATFORMS))
+    if not items:
+        raise InputError("COLLECTION", f"the {len(found)} scenes found come from {', '.join(unknown)}, which "
+                                       f"Prospectra has no response curves for (it knows {', '.join(PLATFORMS)}).")
     ranked = scenes(items)
     chosen = ranked[:count if composite == "median" else 1]
     sensors = [sensor_of(s) for s in chosen]
@@ -386,7 +396,7 @@ def load_scene(url, collection_id, extent, crs, start, end, max_cloud, composite
         for scene in chosen:  # opening reads each COG's header: the first tenth of the progress
             step(feedback, len(readers), 10 * len(chosen))
             readers.append(SceneReader(scene, spec, bands, grid, sign))
-        blocks = list(windows(width, height, 2 ** 20))
+        blocks = list(windows(width, height, 2 ** 20 // len(readers)))  # N scenes' bands per block: memory flat
         clear_pixels = 0
         rgb = TRUE_COLOUR.get(sensor.id, ("B4", "B3", "B2"))
         samples = {b: Subsample(width, height) for b in rgb}
@@ -418,11 +428,17 @@ def load_scene(url, collection_id, extent, crs, start, end, max_cloud, composite
                                               "the median of more scenes.")
             writer.set_metadata(_metadata(url, spec, sensor, chosen, readers, composite, bands))
     feedback.setProgress(100)
-    return {"sensor": sensor, "bands": bands, "scenes": chosen, "found": len(items), "truncated": truncated,
+    return {"sensor": sensor, "bands": bands, "scenes": chosen, "found": len(found), "truncated": truncated,
+            "left_out": (len(found) - len(items), unknown),
             "clear_fraction": clear_pixels / (width * height), "width": width, "height": height,
             "epsg": grid.epsg, "zones": zones, "mask": spec.mask_rule,
             "true_colour": [bands.index(b) + 1 for b in rgb],
-            "stretch": [tuple(float(v) for v in np.percentile(samples[b].values(), (2, 98))) for b in rgb]}
+            "stretch": [_stretch(samples[b].values()) for b in rgb]}
+
+
+def _stretch(values):
+    """2-98 % of the clear values sampled for the true-colour style (a plain 0-0.3 when the sample caught none)."""
+    return tuple(float(v) for v in np.percentile(values, (2, 98))) if values.size else (0.0, 0.3)
 
 
 def _metadata(url, spec, sensor, chosen, readers, composite, bands):

@@ -29,6 +29,7 @@ def test_least_cloudy_scene_is_the_clearest_item_masked_by_its_scl(stac_servers,
     out = tmp_path / "scene.tif"
     result = run(stac_servers, out)
     assert [s[0]["id"] for s in result["scenes"]] == [JUNE[0]]  # 3 % beats 12 % and 25 %
+    assert result["left_out"] == (1, ["sentinel-2c"])  # the 0.5 % scene: no response curves for it here
     ds = gdal.Open(str(out))
     rows, cols = window_of(ds, S2_GRID)
     names = [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
@@ -119,6 +120,7 @@ def test_extents_across_utm_zones_take_the_centres_zone_and_wide_ones_are_refuse
     (dict(dates=("2024-07-01", "2024-07-31")), "MAX_CLOUD", "more than 30 % cloudy"),
     (dict(dates=("2024-08-01", "2024-08-31")), "MAX_CLOUD", "every pixel of the extent is masked"),
     (dict(dates=("2024-10-01", "2024-10-31")), "COLLECTION", "has no band B11 asset"),
+    (dict(dates=("2024-11-01", "2024-11-30")), "COLLECTION", "come from sentinel-2c, which Prospectra has no"),
     (dict(dates=("2024-06-30", "2024-06-01")), "END_DATE", "before START_DATE"),
     (dict(extent=(10.0, 45.0, 10.0, 46.0), crs="EPSG:4326"), "EXTENT", "is not an area"),
     (dict(url="http://127.0.0.1:{closed}"), "CATALOGUE", "Connection refused"),

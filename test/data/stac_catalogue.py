@@ -24,6 +24,9 @@ TM_ASSETS = {1: "blue", 2: "green", 3: "red", 4: "nir08", 5: "swir16", 7: "swir2
 S2_SCENES = [("S2A_33TVL_20240605_0_L2A", "2024-06-05", "sentinel-2a", 3.0, 1.00, [(30, 30, 10)]),
              ("S2B_33TVL_20240615_0_L2A", "2024-06-15", "sentinel-2b", 12.0, 0.96, [(60, 62, 18)]),
              ("S2A_33TVL_20240625_0_L2A", "2024-06-25", "sentinel-2a", 25.0, 1.05, [(22, 70, 14), (75, 20, 12)]),
+             # the clearest of June, from a platform without response curves here: left out
+             ("S2C_33TVL_20240610_0_L2A", "2024-06-10", "sentinel-2c", 0.5, 1.00, []),
+             ("S2C_33TVL_20241105_0_L2A", "2024-11-05", "sentinel-2c", 0.5, 1.00, []),
              ("S2B_33TVL_20240702_0_L2A", "2024-07-02", "sentinel-2b", 97.0, 1.00, [(48, 48, 200)]),
              # metadata says 20 % for the whole tile; over this extent it is all cloud
              ("S2A_33TVL_20240815_0_L2A", "2024-08-15", "sentinel-2a", 20.0, 1.00, [(48, 48, 200)])]
