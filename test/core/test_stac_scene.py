@@ -124,12 +124,13 @@ def test_extents_across_utm_zones_take_the_centres_zone_and_wide_ones_are_refuse
     (dict(dates=("2024-06-30", "2024-06-01")), "END_DATE", "before START_DATE"),
     (dict(extent=(10.0, 45.0, 10.0, 46.0), crs="EPSG:4326"), "EXTENT", "is not an area"),
     (dict(url="http://127.0.0.1:{closed}"), "CATALOGUE", "Connection refused"),
+    (dict(url="{files}/items.json"), "CATALOGUE", "not a static catalogue"),  # JSON, but no STAC API
     (dict(extent=(-180.0, -80.0, 180.0, 80.0), crs="EPSG:4326", url="http://127.0.0.1:{closed}"), "EXTENT",
      "60 UTM zones"),  # refused before any search: no server is asked
 ])
 def test_bad_input_names_its_parameter_and_leaves_no_file(stac_servers, tmp_path, change, parameter, words):
     if "url" in change:
-        change = dict(change, url=change["url"].format(closed=free_port()))
+        change = dict(change, url=change["url"].format(closed=free_port(), files=stac_servers.files))
     with pytest.raises(InputError) as e:
         run(stac_servers, tmp_path / "out.tif", **change)
     assert e.value.parameter == parameter and words in str(e.value), str(e.value)
