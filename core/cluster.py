@@ -33,6 +33,8 @@ from .errors import Canceled, InputError, NullFeedback, require
 from .io.outputs import recover
 
 TILE_PIXELS = 8 * TILE  # a tile of 2048 x 2048 pixels: whole output tiles, some seconds of work each
+CONNECT_SECONDS = 10  # to reach a scheduler
+STOP_SECONDS = 60  # for running tiles to end after a cancel or a failed tile
 # Each kind's outputs; the first is always written, the others when asked for.
 OUTPUTS = {"ratio": ("ratio",), "composite": ("composite", "composite_8bit"), "sam": ("classes", "angles"),
            "classify": ("classes", "probabilities", "confidence"), "tag": ("tags", "probabilities"),
@@ -79,13 +81,31 @@ def _tile_image(job, window):
     return image, name
 
 
+class _TileFeedback(NullFeedback):
+    """A tile's feedback: canceled once the client has written the run's stop file (the tile folder is on storage
+    every worker sees), so a tile already running ends at its next block, without waiting for the scheduler."""
+
+    def __init__(self, stop):
+        self.stop = stop
+
+    def isCanceled(self):  # noqa: N802
+        return os.path.exists(self.stop)
+
+
 def run_tile(kind, job, window, paths):
     """One tile on a worker: the engine function of kind on the window, writing {output: path}. Returns its summary,
     or None when the tile holds no valid pixel (and then writes nothing)."""
-    image, name = _tile_image(job, window)
+    try:
+        image, name = _tile_image(job, window)
+    except RuntimeError as e:  # GDAL: the worker cannot read the input
+        raise InputError("SCHEDULER", f"a worker could not read the image ({str(e).strip()[:200]}); the inputs and "
+                                      "the output folder must be on storage every worker sees.") from None
     try:
         try:
             return _engine(kind, job, image, paths)
+        except RuntimeError as e:  # GDAL: the worker cannot write into the tile folder, or read on
+            raise InputError("SCHEDULER", f"a worker could not read or write a tile ({str(e).strip()[:200]}); the "
+                                          "inputs and the output folder must be on storage every worker sees.") from None
         except InputError as e:
             # The engine refuses an image with nothing it can compute (all nodata, a ratio's denominator never
             # positive, no patch free of nodata); a tile of a valid image may well be one (a scene's nodata corner),
@@ -101,7 +121,7 @@ def run_tile(kind, job, window, paths):
 
 
 def _engine(kind, job, image, paths):
-    feedback = NullFeedback()
+    feedback = _TileFeedback(job["stop"])
     if kind == "ratio":
         from .bands.band_ratio import band_ratio
 
@@ -140,7 +160,8 @@ def _tag_tile(job, image, paths):
     model = load_model(job["model"], bands=job["declared_bands"], patch_size=job["declared_patch"])
     wide = {output: temporary_name(path, ".halo.tif") for output, path in paths.items()}
     try:
-        summary = tag_image(image, model, wide["tags"], NullFeedback(), wide.get("probabilities"), job["stride"],
+        summary = tag_image(image, model, wide["tags"], _TileFeedback(job["stop"]), wide.get("probabilities"),
+                            job["stride"],
                             job["threshold"], percent=job["percent"])
         for output, path in paths.items():
             part = temporary_name(path, ".tif")
@@ -235,10 +256,18 @@ def run_tiled(kind, image, folder, scheduler=None, tile=TILE_PIXELS, feedback=No
              for w in windows]
     created = not os.path.exists(folder)
     os.makedirs(folder, exist_ok=True)
+    stop = os.path.join(os.path.abspath(folder), ".stop")
+    job = {**job, "stop": stop}
     cluster = None
     try:
         cluster = LocalCluster(processes=True, dashboard_address=None) if scheduler is None else None
-        with Client(cluster if cluster is not None else scheduler) as client:
+        try:
+            client = Client(cluster if cluster is not None else scheduler, timeout=CONNECT_SECONDS)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise InputError("SCHEDULER", f"no Dask scheduler answers at {scheduler} ({str(e).strip()[:200]}); check "
+                                          "the address (Settings > Options > Processing > Providers > Prospectra, or "
+                                          "--scheduler), or leave it empty to run on this machine.") from None
+        with client:
             futures = [client.submit(run_tile, kind, *_tile_job(kind, job, image, w), n, pure=False, retries=2)
                        for w, n in zip(windows, names)]
             try:
@@ -254,6 +283,14 @@ def run_tiled(kind, image, folder, scheduler=None, tile=TILE_PIXELS, feedback=No
                         feedback.setProgress(100.0 * done / len(futures))
                 summaries = [f.result() for f in futures]
             except BaseException:
+                # Tiles already running would go on writing while their folder is emptied: the stop file ends
+                # them at their next block (and queued ones at once) before the folder is cleaned up.
+                with open(stop, "w"):
+                    pass
+                try:
+                    wait(futures, timeout=STOP_SECONDS)
+                except TimeoutError:
+                    pass  # a tile that does not stop in time: its files carry its process id (outputs.recover)
                 client.cancel(futures)
                 raise
         recover(folder)  # what a killed worker left half-written
@@ -268,9 +305,15 @@ def run_tiled(kind, image, folder, scheduler=None, tile=TILE_PIXELS, feedback=No
             cluster.close()
             cluster = None
         for name in os.listdir(folder):
-            os.remove(os.path.join(folder, name))
+            try:
+                os.remove(os.path.join(folder, name))
+            except OSError:
+                pass  # the run's own error matters more; what is left carries a process id
         if created:
-            os.rmdir(folder)
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass
         raise
     finally:
         if cluster is not None:

@@ -216,3 +216,45 @@ def test_a_folder_with_files_is_refused(scheduler, tmp_path):
         run_tiled("ratio", open_image(S2, "sentinel2a_msi"), str(tmp_path / "tiles"), scheduler=scheduler,
                   numerator=["B11"], denominator=["B12"])
     assert (tmp_path / "tiles" / "mine.txt").read_text() == "keep me"
+
+
+def test_cancel_while_tiles_run_stops_them_and_leaves_nothing(scheduler, tmp_path):
+    """Cancel once the first tile is done: the tiles running on the workers see the stop file at their next block,
+    so nothing is written into the folder after it was cleaned up."""
+    import time
+
+    from prospectra.core.cluster import run_tiled
+    from prospectra.core.io.image import open_image
+
+    class CancelAfterFirstTile(NullFeedback):
+        done = False
+
+        def setProgress(self, percent):  # noqa: N802
+            self.done = self.done or percent > 0
+
+        def isCanceled(self):  # noqa: N802
+            return self.done
+
+    scene = synthetic_scene(str(tmp_path / "scene.tif"))
+    with pytest.raises(Canceled):
+        run_tiled("sam", open_image(scene, "sentinel2a_msi"), str(tmp_path / "tiles"), scheduler=scheduler, tile=256,
+                  feedback=CancelAfterFirstTile(), minerals=["Calcite", "Hematite", "Kaolinite", "Muscovite"],
+                  outputs=["classes", "angles"])
+    time.sleep(3)  # a tile that went on running would write now
+    assert sorted(os.listdir(tmp_path)) == ["scene.tif"]
+
+
+def test_a_scheduler_nobody_runs_is_named(tmp_path):
+    import socket
+
+    from prospectra.core.cluster import run_tiled
+    from prospectra.core.io.image import open_image
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(InputError) as e:
+        run_tiled("ratio", open_image(S2, "sentinel2a_msi"), str(tmp_path / "tiles"), scheduler=f"tcp://127.0.0.1:{port}",
+                  numerator=["B11"], denominator=["B12"])
+    assert e.value.parameter == "SCHEDULER" and f"127.0.0.1:{port}" in str(e.value)
+    assert not os.path.exists(tmp_path / "tiles")
