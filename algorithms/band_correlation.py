@@ -1,4 +1,4 @@
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingOutputFile,
+from qgis.core import (QgsProcessingOutputFile,
                        QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
@@ -9,7 +9,7 @@ from ..core.errors import InputError
 from ..core.report.geochem_report import json_path
 from .compat import INTEGER, NUMERIC_FIELD, POINTS
 from .base import ProspectraAlgorithm
-from .features import input_paths, read_points
+from .features import image_crs, input_paths, read_points
 
 
 class BandCorrelation(ProspectraAlgorithm):
@@ -67,11 +67,10 @@ class BandCorrelation(ProspectraAlgorithm):
         image = self.image(parameters, context)
         source = self.parameterAsSource(parameters, "POINTS", context)
         field = self.parameterAsString(parameters, "FIELD", context)
-        crs = QgsCoordinateReferenceSystem.fromWkt(image.projection)
-        if not crs.isValid():
-            raise InputError("INPUT", "the image has no coordinate reference system, so the points cannot be placed "
-                                      "on it; assign its CRS first.")
-        x, y, values, no_geometry = read_points(source, field, crs, context, "POINTS", "FIELD")
+        if source is None:
+            raise InputError("POINTS", "choose a point layer.")
+        x, y, values, no_geometry = read_points(source, field, image_crs(source, image, "POINTS", feedback), context,
+                                                "POINTS", "FIELD")
         if no_geometry:
             feedback.pushInfo(f"{no_geometry} features have no geometry (or could not be transformed) and were "
                               f"skipped.")

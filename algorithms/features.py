@@ -15,7 +15,7 @@ def request_in(source, crs, context, attributes=None):
     request = QgsFeatureRequest()
     if attributes is not None:
         request.setSubsetOfAttributes(attributes)
-    if crs is not None and source.sourceCrs() != crs:
+    if crs is not None and crs.isValid() and source.sourceCrs() != crs:
         request.setDestinationCrs(crs, context.transformContext())
     return request
 
@@ -48,6 +48,9 @@ def read_points(source, field, crs, context, points_parameter="INPUT", field_par
     had no usable geometry. A text field is refused here, where its type is known."""
     if source is None:
         raise InputError(points_parameter, "choose a point layer.")
+    if crs is not None and crs.isValid() and not source.sourceCrs().isValid():
+        raise InputError(points_parameter, "the layer has no coordinate reference system, so its points cannot be "
+                                           "placed. Set its CRS (Layer Properties > Source) and run again.")
     if not field:
         raise InputError(field_parameter, "choose the numeric field that holds the measured values.")
     fields = source.fields()

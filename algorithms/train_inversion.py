@@ -1,16 +1,16 @@
-
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingOutputString,
+from qgis.core import (QgsProcessingOutputString,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
+from ..core.errors import InputError
 from ..core.io.blocks import check_outputs
 from ..core.geochem.inversion import MODEL_NAMES
 from ..core.geochem.inversion_samples import MAX_SURFACE_SAMPLES
 from ..core.geochem.inversion_training import train_inversion
 from .compat import DOUBLE, INTEGER, NUMERIC_FIELD, POINTS
 from .base import ProspectraAlgorithm
-from .features import input_paths, read_points
+from .features import image_crs, input_paths, read_points
 
 SAMPLE_SETS = ["Surface-to-surface: samples kriged onto the image grid (Cheng et al. 2023)",
                "Point-to-pixel: the pixel under each sample"]
@@ -82,8 +82,14 @@ class TrainInversion(ProspectraAlgorithm):
     def execute(self, parameters, context, feedback):
         image = self.image(parameters, context)
         field = self.parameterAsString(parameters, "FIELD", context)
-        x, y, values, _ = read_points(self.parameterAsSource(parameters, "POINTS", context), field,
-                                      QgsCoordinateReferenceSystem.fromWkt(image.projection), context, "POINTS")
+        source = self.parameterAsSource(parameters, "POINTS", context)
+        if source is None:
+            raise InputError("POINTS", "choose a point layer.")
+        x, y, values, no_geometry = read_points(source, field, image_crs(source, image, "POINTS", feedback), context,
+                                                "POINTS")
+        if no_geometry:
+            feedback.pushInfo(f"{no_geometry} features have no geometry (or none in the area the image's CRS covers) "
+                              f"and were skipped.")
         model_path = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
         report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         inputs = image.sources + input_paths(parameters.get("POINTS"))
