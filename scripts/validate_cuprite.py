@@ -36,6 +36,7 @@ SPLIT_ROW = 375  # learning methods see rows above (north), are scored below (so
 # Tetracorder 2 um codes
 NONE, ALUNITE, KAOLINITE, MICA, BUDDINGTONITE, CARBONATE, MONTMORILLONITE, SILICA = 0, 1, 2, 3, 4, 5, 6, 7
 AL_OH = (ALUNITE, KAOLINITE, MICA, BUDDINGTONITE)
+SWEEP_ANGLES = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 1.5)  # radians: one maximum angle for every class
 CODE_NAMES = {NONE: "none", ALUNITE: "alunite", KAOLINITE: "kaolinite group", MICA: "white mica",
               BUDDINGTONITE: "buddingtonite", CARBONATE: "carbonate", MONTMORILLONITE: "montmorillonite",
               SILICA: "silica", 8: "pyrophyllite", 9: "other"}
@@ -182,8 +183,17 @@ def sam_library(workdir):
     # (the smallest angle to a class holding an Al-OH mineral; AUC 0.5 is no skill, below 0.5 the wrong way round)
     held = [i for i, row in enumerate(per_class.values()) if set(row["codes"]) & set(AL_OH)]
     nearest = gdal.Open(rule).ReadAsArray()[held].min(axis=0)
+    # And directly: the Al-OH F1 at one maximum angle for every class, over the whole range (chosen here with the
+    # truth, so none of these is a default; they bound what any default could reach)
+    sweep = {}
+    for angle in SWEEP_ANGLES:
+        swept = os.path.join(workdir, f"sam_library_{angle}.tif")
+        run = map_minerals(image, usgs_mineral_samples(list(TETRACORDER_MINERALS)), image.surface_bands, swept,
+                           NullFeedback(), max_angle=angle)
+        sweep[angle] = _class_scores(read(swept), run["endmembers"].groups, TETRACORDER_MINERALS, truth())[1]["f1"]
     return {"classes": per_class, "al_oh": al_oh, "unclassified_pixels": int((classes == 0).sum()),
             "al_oh_angle_auc": round(roc_auc(-nearest.ravel(), np.isin(truth(), AL_OH).ravel()), 3),
+            "al_oh_f1_by_angle": sweep,
             "separability": summary["separability"], "limits": summary["max_angles"],
             "max_area_ratio": max(r["area_ratio"] for r in per_class.values()),
             "_map": classes, "_names": summary["endmembers"].names}
@@ -330,6 +340,7 @@ def headline(results):
         out["sam_library/al_oh_precision"] = (r["al_oh"]["precision"], "higher")
         out["sam_library/max_area_ratio"] = (r["max_area_ratio"], "lower")
         out["sam_library/al_oh_angle_auc"] = (r["al_oh_angle_auc"], "higher")
+        out["sam_library/al_oh_f1_best_angle"] = (max(r["al_oh_f1_by_angle"].values()), "higher")
     if "sam_points" in results:
         out["sam_points/al_oh_f1"] = (results["sam_points"]["al_oh"]["f1"], "higher")
     if "random_forest" in results:
@@ -439,13 +450,17 @@ def write_docs(results):
     lines += ["", f"Al-OH group (any class holding alunite, kaolinite, muscovite or buddingtonite against codes 1-4): "
               f"precision {a['precision']:.3f}, recall {a['recall']:.3f}, **F1 {a['f1']:.3f}**. Unclassified: "
               f"{s['unclassified_pixels']:,} of {t.size:,} pixels.", "",
-              f"No other maximum angle would rescue it: the smallest angle to a class holding an Al-OH mineral ranks "
-              f"the Al-OH pixels against the rest with a ROC AUC of **{s['al_oh_angle_auc']:.3f}** (0.5 is no skill; "
-              f"below, the alteration lies *farther* from the library's Al-OH spectra than the unaltered ground "
-              f"does), against {r['TM 5/7']['auc']:.3f} for the TM 5/7 ratio, which looks at the 2.2 um absorption alone. An angle over "
-              f"all six bands weighs the whole spectral shape instead, and the library's pure spectra do not share "
-              f"the shape of this ground's altered pixels. At Cuprite, map Al-OH alteration with the 5/7 ratio or "
-              f"with image endmembers.",
+              "One maximum angle for every class, chosen with the truth (so none of these is a default): "
+              + ", ".join(f"{a:g} rad F1 {f:.3f}" for a, f in s["al_oh_f1_by_angle"].items())
+              + f"; the best, {max(s['al_oh_f1_by_angle'].values()):.3f}, is "
+              + ("below" if max(s["al_oh_f1_by_angle"].values()) < 0.65 else "at or above")
+              + " the issue's 0.65. The angle itself ranks the Al-OH "
+              f"pixels against the rest with a ROC AUC of **{s['al_oh_angle_auc']:.3f}** (the smallest angle to a "
+              f"class holding an Al-OH mineral; 0.5 is no skill, below it the alteration lies *farther* from the "
+              f"library's Al-OH spectra than the unaltered ground does), against {r['TM 5/7']['auc']:.3f} for the TM "
+              f"5/7 ratio, which looks at the 2.2 um absorption alone. An angle over all six bands weighs the whole "
+              f"spectral shape instead, and the library's pure spectra do not share the shape of this ground's "
+              f"altered pixels. At Cuprite, map Al-OH alteration with the 5/7 ratio or with image endmembers.",
               ""]
     colours = {0: "#ffffff", **{i + 1: CODE_COLOURS[TETRACORDER_MINERALS[n.split(" / ")[0]]]
                                 for i, n in enumerate(s["_names"])}}

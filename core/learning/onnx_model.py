@@ -97,7 +97,7 @@ def session_for(path, threads=None):
     return _cached_session(path, os.path.getmtime(path), threads)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=2)  # the models in use: a big forest is not held after the next two models
 def _cached_session(path, mtime, threads):
     return new_session(path, threads)
 

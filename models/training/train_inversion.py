@@ -82,10 +82,11 @@ def write_card(m, fits, chosen):
                      f"{f.test['r2']:.3f} | {f.test['rmse']:.3f} | {f.test['rpd']:.2f} | {rating(f.test)} |"
                      for f in fits)
     ind, s = m["independent_scene"], m["repo_sample"]
-    runner = next(f for f in fits if f is not chosen)
-    won = (f"**Which won.** {chosen.name}, by cross-validated RMSE: {chosen.cv_rmse:.3f} against {runner.cv_rmse:.3f} "
-           f"for the runner-up, {runner.name}. On the held-out blocks its RMSE is {chosen.test['rmse']:.3f} against "
-           f"{runner.test['rmse']:.3f}, R2 {chosen.test['r2']:.3f} against {runner.test['r2']:.3f}.")
+    runner = next((f for f in fits if f is not chosen), None)
+    won = "" if runner is None else (
+        f"**Which won.** {chosen.name}, by cross-validated RMSE: {chosen.cv_rmse:.4f} against {runner.cv_rmse:.4f} "
+        f"for the runner-up, {runner.name}. On the held-out blocks its RMSE is {chosen.test['rmse']:.4f} against "
+        f"{runner.test['rmse']:.4f}, R2 {chosen.test['r2']:.4f} against {runner.test['r2']:.4f}.")
     text = f"""# Model card: `inversion_gf2_pms.onnx`
 
 **What it does.** Predicts RE2O3 content (%) from the four GF-2 PMS multispectral bands (B1-B4, reflectance)
