@@ -30,9 +30,10 @@ from osgeo import gdal
 
 from .io.blocks import TILE, temporary_name
 from .errors import Canceled, InputError, NullFeedback, require
-from .io.outputs import recover
+from .io.outputs import recover, staged
 
 TILE_PIXELS = 8 * TILE  # a tile of 2048 x 2048 pixels: whole output tiles, some seconds of work each
+GTIFF_OPTIONS = ["TILED=YES", f"BLOCKXSIZE={TILE}", f"BLOCKYSIZE={TILE}", "COMPRESS=DEFLATE", "INTERLEAVE=BAND"]
 CONNECT_SECONDS = 10  # to reach a scheduler
 STOP_SECONDS = 60  # for running tiles to end after a cancel or a failed tile
 # Each kind's outputs; the first is always written, the others when asked for.
@@ -164,13 +165,9 @@ def _tag_tile(job, image, paths):
                             job["stride"],
                             job["threshold"], percent=job["percent"])
         for output, path in paths.items():
-            part = temporary_name(path, ".tif")
-            gdal.Translate(part, wide[output], srcWin=list(job["tile_in_halo"]), creationOptions=[
-                "TILED=YES", f"BLOCKXSIZE={TILE}", f"BLOCKYSIZE={TILE}", "COMPRESS=DEFLATE", "PREDICTOR=1",
-                "ZLEVEL=1", "INTERLEAVE=BAND"])
-            os.replace(part, path)
-            if os.path.exists(part + ".aux.xml"):
-                os.replace(part + ".aux.xml", path + ".aux.xml")
+            with staged(path) as part:
+                gdal.Translate(part, wide[output], srcWin=list(job["tile_in_halo"]),
+                               creationOptions=GTIFF_OPTIONS + ["PREDICTOR=1", "ZLEVEL=1"])
         return summary
     finally:
         for path in wide.values():
@@ -375,21 +372,16 @@ def run_into_files(kind, image, files, scheduler, feedback=None, tile=None, **op
 def _copy_mosaic(mosaic, path):
     """The mosaic as one tiled, compressed GeoTIFF at path (written aside, then renamed), with its first tile's
     metadata, band names, class names and colour table."""
-    part = temporary_name(path, ".tif")
-    ds = gdal.Translate(part, mosaic, creationOptions=[
-        "TILED=YES", f"BLOCKXSIZE={TILE}", f"BLOCKYSIZE={TILE}", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER",
-        "INTERLEAVE=BAND", "NUM_THREADS=2"])
-    tile = gdal.Open(gdal.Open(mosaic).GetFileList()[1])
-    ds.SetMetadata(tile.GetMetadata())
-    for b in range(1, ds.RasterCount + 1):
-        source, band = tile.GetRasterBand(b), ds.GetRasterBand(b)
-        band.SetDescription(source.GetDescription())
-        if source.GetCategoryNames():
-            band.SetCategoryNames(source.GetCategoryNames())
-    ds = tile = None
-    os.replace(part, path)
-    if os.path.exists(part + ".aux.xml"):
-        os.replace(part + ".aux.xml", path + ".aux.xml")
+    with staged(path) as part:
+        ds = gdal.Translate(part, mosaic, creationOptions=GTIFF_OPTIONS + ["BIGTIFF=IF_SAFER", "NUM_THREADS=2"])
+        tile = gdal.Open(gdal.Open(mosaic).GetFileList()[1])
+        ds.SetMetadata(tile.GetMetadata())
+        for b in range(1, ds.RasterCount + 1):
+            source, band = tile.GetRasterBand(b), ds.GetRasterBand(b)
+            band.SetDescription(source.GetDescription())
+            if source.GetCategoryNames():
+                band.SetCategoryNames(source.GetCategoryNames())
+        ds = tile = None
 
 
 def merged_summary(kind, run, image, files):

@@ -74,14 +74,17 @@ def recover(folder):
 @contextmanager
 def staged(path):
     """The temporary name to write path under (same extension, for writers that go by it): renamed to path when
-    the block succeeds, removed when it fails."""
+    the block succeeds, removed when it fails; so is the .aux.xml GDAL may write beside a raster."""
     tmp = temporary_name(path, os.path.splitext(path)[1])
     try:
         yield tmp
         os.replace(tmp, path)
+        if os.path.exists(tmp + ".aux.xml"):
+            os.replace(tmp + ".aux.xml", path + ".aux.xml")
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        for leftover in (tmp, tmp + ".aux.xml"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
 
 
 def write_file(path, data):
