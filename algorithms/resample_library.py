@@ -3,7 +3,7 @@ from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFile, Q
 
 from ..core.io.blocks import check_outputs
 from ..core.errors import require
-from ..core.spectral.library_plot import plot_resampled
+from ..core.spectral.library_plot import check_plot_path, plot_resampled
 from ..core.spectral.spectral_library import endmember_library, write_resampled_csv
 from .base import ProspectraAlgorithm
 from .parameters import UNITS, split_names
@@ -52,6 +52,9 @@ class ResampleLibrary(ProspectraAlgorithm):
         output = self.parameterAsFileOutput(parameters, "OUTPUT", context)
         plot = self.parameterAsFileOutput(parameters, "OUTPUT_PLOT", context) or None
         check_outputs([library_path], OUTPUT=output, OUTPUT_PLOT=plot)
+        if plot:
+            require("The spectra plot (OUTPUT_PLOT)", "matplotlib")
+            check_plot_path(plot)
         library = endmember_library(split_names(self.parameterAsString(parameters, "SPECTRA", context)), library_path,
                                     UNITS[self.parameterAsEnum(parameters, "WAVELENGTH_UNITS", context)],
                                     parameter="SPECTRA")
@@ -62,7 +65,6 @@ class ResampleLibrary(ProspectraAlgorithm):
                           f"({', '.join(bands)}).")
         results = {"OUTPUT": output}
         if plot:
-            require("The spectra plot (OUTPUT_PLOT)", "matplotlib")
             plot_resampled(library, sensor, bands, matrix, plot, f"{library.source} resampled to {sensor.name}")
             results["OUTPUT_PLOT"] = plot
         return results

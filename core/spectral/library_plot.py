@@ -1,7 +1,21 @@
 """PNG plot of spectra at full resolution and resampled to a sensor's bands."""
+import os
+
 import numpy as np
 
+from ..errors import InputError
 from ..io.outputs import staged
+
+
+def check_plot_path(path, parameter="OUTPUT_PLOT"):
+    """Refuse, before any work, a plot path whose extension matplotlib cannot write."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    extension = os.path.splitext(path)[1].lower().lstrip(".")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if extension not in formats:
+        raise InputError(parameter, f"'{os.path.basename(path)}' is no image format matplotlib writes; end the name "
+                                    f"in .png (or .{', .'.join(sorted(f for f in formats if f != 'png'))}).")
 
 
 def plot_resampled(library, sensor, band_names, matrix, path, title):

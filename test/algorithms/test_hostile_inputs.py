@@ -276,3 +276,8 @@ def test_kriging_refuses_a_value_that_is_no_measurement(refused, tmp_path):
     end = min(text.index(",", first), text.index("}", first))
     open(path, "w").write(text[:first] + "1e300" + text[end:])
     refused("prospectra:kriging", dict(KRIGE, INPUT=path), "FIELD", "1e+300, which is no measurement")
+
+
+def test_a_plot_name_matplotlib_cannot_write(refused, tmp_path):
+    refused("prospectra:resamplelibrary", {"OUTPUT": str(tmp_path / "lib.csv"), "OUTPUT_PLOT": str(tmp_path / "lib.xyz")},
+            "OUTPUT_PLOT", "no image format matplotlib writes")
