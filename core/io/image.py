@@ -33,6 +33,13 @@ SCALINGS = {
 FIXED_SCALINGS = {"reflectance": (1.0, 0.0), "landsat_c2_l2": (0.0000275, -0.2),
                   "sentinel2_offset": (1e-4, -0.1), "sentinel2_no_offset": (1e-4, 0.0)}
 RESAMPLINGS = ["none", "nearest", "bilinear", "cubic", "average"]
+# A float value this large is a fill value (-3.4e38, 1e30 ...), never a reflectance or any measured band value.
+FILL_MAGNITUDE = np.float32(1e30)
+
+
+def measured(values):
+    """Where float band values are measurements: not NaN, not infinite, not a fill value."""
+    return np.abs(values) < FILL_MAGNITUDE
 
 # '..._SR_B4.TIF', 'T33UVP_..._B8A_20m.jp2', 'B12.tif', '..._B03.jp2'
 _FILE_BAND = re.compile(r"(?:^|[_\-.])(?:SR_)?(B\d{1,2}A?N?)(?=$|[_\-.])", re.IGNORECASE)
@@ -109,7 +116,7 @@ class Image:
             if offset != 0.0:
                 stack[i] += np.float32(offset)
             if raw_band.dtype.kind == "f":
-                valid &= np.isfinite(stack[i])
+                valid &= measured(stack[i])
         return stack, valid
 
     def read(self, names, window):
@@ -174,6 +181,8 @@ class Image:
                 valid &= raw != self.nodata[n]
             s, o = self.scaling[n]
             out[n] = raw.astype(np.float32) * np.float32(s) + np.float32(o)
+            if raw.dtype.kind == "f":
+                valid &= measured(out[n])
         return out, valid
 
 

@@ -281,3 +281,31 @@ def test_kriging_refuses_a_value_that_is_no_measurement(refused, tmp_path):
 def test_a_plot_name_matplotlib_cannot_write(refused, tmp_path):
     refused("prospectra:resamplelibrary", {"OUTPUT": str(tmp_path / "lib.csv"), "OUTPUT_PLOT": str(tmp_path / "lib.xyz")},
             "OUTPUT_PLOT", "no image format matplotlib writes")
+
+
+def test_nan_infinity_and_fill_values_are_nodata_in_every_output(qgis_processing, tmp_path):
+    """A float scene with NaN, infinite and -3.4e38 (a common fill value) patches and no nodata value declared:
+    those pixels are nodata in the composite (float and 8-bit) and the ratio, the stretch and its style are
+    finite, and every other pixel is mapped."""
+    source = gdal.Open(S2_L2A)  # kept open while its bands are read: GDAL frees them with the dataset
+    cube = source.ReadAsArray().astype(np.float32)
+    cube[:, :20, :20] = np.nan
+    cube[:, 30:40, 30:40] = np.inf
+    cube[:, 50:60, 50:60] = np.float32(-3.4e38)
+    bad = np.zeros(cube.shape[1:], bool)
+    bad[:20, :20] = bad[30:40, 30:40] = bad[50:60, 50:60] = True
+    names = [source.GetRasterBand(i + 1).GetDescription() for i in range(12)]
+    scene = write_raster(tmp_path / "filled.tif", cube, descriptions=names)
+    out = {k: str(tmp_path / f"{k}.tif") for k in ("float", "byte", "ratio")}
+    qgis_processing.run("prospectra:bandcomposite", {"INPUT": [scene], "OUTPUT": out["float"], "OUTPUT_8BIT": out["byte"]})
+    qgis_processing.run("prospectra:bandratio", {"INPUT": [scene], "OUTPUT": out["ratio"]})
+    for key, path in out.items():
+        ds = gdal.Open(path)
+        values = ds.ReadAsArray()
+        values = values if values.ndim == 3 else values[None]
+        nodata = ds.GetRasterBand(1).GetNoDataValue()
+        assert np.isfinite(values).all(), key
+        assert (values == nodata).all(axis=0)[bad].all() and not (values == nodata).any(axis=0)[~bad].all(), key
+        if key != "ratio":  # the ratio's denominator may be zero elsewhere; the composite maps every other pixel
+            assert not (values == nodata).any(axis=0)[~bad].any(), key
+    assert ">nan<" not in (tmp_path / "float.qml").read_text()
