@@ -12,7 +12,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from ..errors import Canceled, InputError
-from ..io.image import open_raster
+from ..io.image import measured, open_raster
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -58,7 +58,7 @@ class FeatureStack:
             if nodata is not None:
                 valid &= raw != nodata
             more[j] = raw
-            valid &= np.isfinite(more[j])
+            valid &= measured(more[j])  # no NaN, infinity or fill value
         return np.concatenate([cube, more]), valid
 
     def sample(self, max_pixels, seed=0, edge=32):
