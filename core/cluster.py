@@ -273,10 +273,9 @@ def run_tiled(kind, image, folder, scheduler=None, tile=TILE_PIXELS, feedback=No
                     if feedback.isCanceled():
                         raise Canceled("Canceled by the user; no tile was kept.")
                     finished, pending = _wait_a_little(wait, pending)
-                    for future in finished:
+                    for future in finished:  # one step per tile, however many finished since the last look
                         future.result()  # a failed tile fails the run, with its own error
-                    if finished:
-                        done += len(finished)
+                        done += 1
                         feedback.setProgress(100.0 * done / len(futures))
                 summaries = [f.result() for f in futures]
             except BaseException:
