@@ -11,6 +11,7 @@ import numpy as np
 from osgeo import gdal, osr
 
 from .blocks import RasterWriter, Subsample, step, windows
+from .image import measured
 from ..errors import InputError, require
 from ..sensors import sensor as get_sensor
 
@@ -134,15 +135,14 @@ def search(url, spec, bbox, start, end, max_cloud, timeout=30):
         raise InputError("EXTENT", f"no {spec.label} scene of {url} covers the extent between {start} and {end}; "
                                    "widen the dates or check the extent.")
     # a scene that does not state its cloud cover counts as all cloud: kept only when any cover is accepted
-    cloud = {i["id"]: i.get("properties", {}).get("eo:cloud_cover") for i in items}
-    cloud = {k: 100.0 if v is None else float(v) for k, v in cloud.items()}
     for i in items:
-        i.setdefault("properties", {})["eo:cloud_cover"] = cloud[i["id"]]
-    kept = [i for i in items if cloud[i["id"]] <= max_cloud]
+        p = i.setdefault("properties", {})
+        p["eo:cloud_cover"] = 100.0 if p.get("eo:cloud_cover") is None else float(p["eo:cloud_cover"])
+    kept = [i for i in items if i["properties"]["eo:cloud_cover"] <= max_cloud]
     if not kept:
         raise InputError("MAX_CLOUD", f"all {len(items)} scenes found between {start} and {end} are more than "
                                       f"{max_cloud:g} % cloudy (the clearest: "
-                                      f"{min(cloud.values()):g} %).")
+                                      f"{min(i['properties']['eo:cloud_cover'] for i in items):g} %).")
     return kept, len(items) >= MAX_ITEMS
 
 
@@ -284,9 +284,8 @@ class SceneReader:
     only the COG tiles the window touches)."""
 
     def __init__(self, scene, spec, bands, grid, sign=None):
-        self.scene, self.spec = scene, spec
-        self.sensor = sensor_of(scene)
-        keys = ASSET_KEYS[self.sensor]
+        self.spec = spec
+        keys = ASSET_KEYS[sensor_of(scene)]
         self.tiles = []
         for item in scene:
             mask_href, _ = asset(item, spec.mask_keys, "COLLECTION", "quality mask")
@@ -341,8 +340,7 @@ class SceneReader:
                 if nodata is not None:
                     ok &= raw != nodata
                 arrays[b] = raw.astype(np.float32) * np.float32(scale) + np.float32(offset)
-            for b in bands:
-                ok &= np.isfinite(arrays[b])
+                ok &= measured(arrays[b])  # the rule of every read: no NaN, infinity or fill value
             for b in bands:
                 values[b][ok] = arrays[b][ok]
             clear |= ok
