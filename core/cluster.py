@@ -150,10 +150,10 @@ def _engine(kind, job, image, paths):
         from .learning.onnx_model import load_model
 
         return predict_content(image, load_model(job["model"]), paths["content"], feedback)
-    return _tag_tile(job, image, paths)
+    return _tag_tile(job, image, paths, feedback)
 
 
-def _tag_tile(job, image, paths):
+def _tag_tile(job, image, paths, feedback):
     """Tag the tile's halo window (job['tile_in_halo'] is the tile's place in it), then cut the tile out of it."""
     from .learning.onnx_model import load_model
     from .learning.patch_tagging import tag_image
@@ -161,8 +161,7 @@ def _tag_tile(job, image, paths):
     model = load_model(job["model"], bands=job["declared_bands"], patch_size=job["declared_patch"])
     wide = {output: temporary_name(path, ".halo.tif") for output, path in paths.items()}
     try:
-        summary = tag_image(image, model, wide["tags"], _TileFeedback(job["stop"]), wide.get("probabilities"),
-                            job["stride"],
+        summary = tag_image(image, model, wide["tags"], feedback, wide.get("probabilities"), job["stride"],
                             job["threshold"], percent=job["percent"])
         for output, path in paths.items():
             with staged(path) as part:
@@ -300,16 +299,7 @@ def run_tiled(kind, image, folder, scheduler=None, tile=TILE_PIXELS, feedback=No
         if cluster is not None:  # a local cluster's running tiles stop with it, before their files are removed
             cluster.close()
             cluster = None
-        for name in os.listdir(folder):
-            try:
-                os.remove(os.path.join(folder, name))
-            except OSError:
-                pass  # the run's own error matters more; what is left carries a process id
-        if created:
-            try:
-                os.rmdir(folder)
-            except OSError:
-                pass
+        _clear(folder, remove=created)
         raise
     finally:
         if cluster is not None:
@@ -361,11 +351,25 @@ def run_into_files(kind, image, files, scheduler, feedback=None, tile=None, **op
         for output, path in files.items():
             _copy_mosaic(run.mosaics[output], path)
     finally:
-        if os.path.isdir(folder):
-            for name in os.listdir(folder):
-                os.remove(os.path.join(folder, name))
-            os.rmdir(folder)
+        _clear(folder)
     return merged_summary(kind, run, image, files)
+
+
+def _clear(folder, remove=True):
+    """Remove the files of a tile folder, and the folder if remove. What cannot be removed is left: a run's own
+    error matters more than its cleanup, and what is left carries a process id (outputs.recover)."""
+    if not os.path.isdir(folder):
+        return
+    for name in os.listdir(folder):
+        try:
+            os.remove(os.path.join(folder, name))
+        except OSError:
+            pass
+    if remove:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass
 
 
 def _copy_mosaic(mosaic, path):
