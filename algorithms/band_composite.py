@@ -6,7 +6,7 @@ from ..core.io.blocks import check_outputs
 from ..core.errors import InputError
 from ..core.bands.presets import check_family, composites
 from .base import ProspectraAlgorithm, citation_list
-from .cluster_setting import scheduler
+from .cluster_setting import run_on_cluster
 from .styles import style_multiband
 
 CUSTOM = "Custom: the bands named in BANDS"
@@ -71,13 +71,9 @@ class BandComposite(ProspectraAlgorithm):
         check_outputs(image.sources, OUTPUT=output, OUTPUT_8BIT=output_byte)
         feedback.pushInfo(f"{title}: bands {', '.join(rgb)} of {image.sensor.name}; "
                           f"bands mapped as {', '.join(image.band_names)}; scaling: {image.scaling_source}.")
-        address = scheduler(feedback)
-        if address:
-            from ..core.cluster import run_into_files
-
-            files = {"composite": output, **({"composite_8bit": output_byte} if output_byte else {})}
-            result = run_into_files("composite", image, files, address, feedback, bands=rgb, cut=cut)
-        else:
+        result = run_on_cluster("composite", image, {"composite": output, "composite_8bit": output_byte}, feedback,
+                                bands=rgb, cut=cut)
+        if result is None:
             result = band_composite(image, rgb, output, feedback, cut, output_byte)
         stretch = result["stretch"]
         feedback.pushInfo("Stretch (reflectance): " + "; ".join(

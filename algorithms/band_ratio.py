@@ -4,7 +4,7 @@ from ..core.bands.band_ratio import band_ratio
 from ..core.io.blocks import check_outputs
 from ..core.bands.presets import check_family, parse_band_sum, ratios
 from .base import ProspectraAlgorithm, citation_list
-from .cluster_setting import scheduler
+from .cluster_setting import run_on_cluster
 from .styles import style_pseudocolor
 
 CUSTOM = "Custom: NUMERATOR / DENOMINATOR"
@@ -62,13 +62,9 @@ class BandRatio(ProspectraAlgorithm):
         check_outputs(image.sources, OUTPUT=output)
         feedback.pushInfo(f"{title} on {image.sensor.name}; bands mapped as {', '.join(image.band_names)}; "
                           f"scaling: {image.scaling_source}.")
-        address = scheduler(feedback)
-        if address:
-            from ..core.cluster import run_into_files
-
-            result = run_into_files("ratio", image, {"ratio": output}, address, feedback, numerator=numerator,
-                                    denominator=denominator, description=title, cut=cut)
-        else:
+        result = run_on_cluster("ratio", image, {"ratio": output}, feedback, numerator=numerator,
+                                denominator=denominator, description=title, cut=cut)
+        if result is None:
             result = band_ratio(image, numerator, denominator, output, feedback, title, cut)
         feedback.pushInfo(f"{result['valid_pixels']} valid pixels, ratio {result['min']:.4f} to {result['max']:.4f}.")
         lo, hi = result["stretch"]

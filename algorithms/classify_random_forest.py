@@ -6,7 +6,7 @@ from ..core.report.palettes import PROBABILITY_RAMP, lithology_colours
 from ..core.learning.random_forest import (CLASSIFY_PACKAGES, PROBABILITY_NODATA,
                                   classify_random_forest, load_model)
 from .base import ProspectraAlgorithm
-from .cluster_setting import scheduler
+from .cluster_setting import run_on_cluster
 from .styles import style_paletted, style_pseudocolor
 from .parameters import RANDOM_FOREST_SOURCES, extra_feature_paths, extra_features_parameter
 
@@ -59,14 +59,10 @@ class ClassifyRandomForest(ProspectraAlgorithm):
                     for name in ("PROBABILITIES", "CONFIDENCE")}
         feedback.pushInfo(f"Model {os.path.basename(model.path)}: classes {', '.join(model.class_names)}; features "
                           f"{', '.join(model.feature_names)}; image scaling: {image.scaling_source}.")
-        address = None if stack.extras else scheduler(feedback)  # the tiles cut the image, not extra rasters
-        if address:
-            from ..core.cluster import run_into_files
-
-            files = {"classes": output, "probabilities": optional["PROBABILITIES"], "confidence": optional["CONFIDENCE"]}
-            result = run_into_files("classify", image, {k: v for k, v in files.items() if v}, address, feedback,
-                                    model=model.path)
-        else:
+        files = {"classes": output, "probabilities": optional["PROBABILITIES"], "confidence": optional["CONFIDENCE"]}
+        # the tiles cut the image, not extra rasters: with those, the run stays here
+        result = None if stack.extras else run_on_cluster("classify", image, files, feedback, model=model.path)
+        if result is None:
             result = classify_random_forest(stack, model, output, optional["PROBABILITIES"], optional["CONFIDENCE"],
                                             feedback)
         counts = ", ".join(f"{n} {c}" for n, c in result["pixels"].items())

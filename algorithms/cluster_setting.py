@@ -46,3 +46,15 @@ def scheduler(feedback):
         feedback.reportError(f"{e}\nRunning on this machine instead.", False)
         return None
     return address
+
+
+def run_on_cluster(kind, image, files, feedback, **options):
+    """kind run tile by tile on the provider's scheduler (core.cluster.run_into_files), writing files ({output:
+    path}; outputs without a path are not written), and its summary; None when no scheduler is set (or dask is
+    missing): then the caller runs the engine here."""
+    address = scheduler(feedback)
+    if not address:
+        return None
+    from ..core.cluster import run_into_files
+
+    return run_into_files(kind, image, {k: v for k, v in files.items() if v}, address, feedback, **options)

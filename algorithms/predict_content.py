@@ -9,7 +9,7 @@ from ..core.errors import InputError
 from ..core.learning.onnx_model import bundled_choice, bundled_models, load_model
 from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGON_WKB, POLYGONS, field
 from .base import ProspectraAlgorithm
-from .cluster_setting import scheduler
+from .cluster_setting import run_on_cluster
 from .styles import style_pseudocolor
 
 AUTOMATIC = "Automatic: the bundled inversion model for the image's sensor"
@@ -81,12 +81,8 @@ class PredictContent(ProspectraAlgorithm):
         feedback.pushInfo(f"Model '{model.name}': {model.meta.get('estimator', '')}, {target} in {unit}; trained on "
                           f"{model.meta.get('training_data', '?')}.")
         feedback.pushInfo(model.runs_on())
-        address = scheduler(feedback)
-        if address:
-            from ..core.cluster import run_into_files
-
-            stats = run_into_files("content", image, {"content": output}, address, feedback, model=path)
-        else:
+        stats = run_on_cluster("content", image, {"content": output}, feedback, model=path)
+        if stats is None:
             stats = predict_content(image, model, output, feedback)
         feedback.pushInfo(f"{target}: mean {stats['mean']:.4g}, SD {stats['sd']:.4g}, range {stats['min']:.4g} to "
                           f"{stats['max']:.4g} {unit} over {stats['pixels']} pixels.")

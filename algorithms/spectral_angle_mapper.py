@@ -13,7 +13,7 @@ from ..core.spectral.spectral_library import (default_endmember_names, endmember
                                      usgs_selection)
 from .compat import DOUBLE, INTEGER, POINTS
 from .base import ProspectraAlgorithm
-from .cluster_setting import scheduler
+from .cluster_setting import run_on_cluster
 from .features import image_crs, request_in
 from .parameters import UNITS, split_names
 from .styles import style_paletted, style_pseudocolor
@@ -166,14 +166,9 @@ class SpectralAngleMapper(ProspectraAlgorithm):
         keep_apart = self.parameterAsBoolean(parameters, "KEEP_APART", context)
         max_angle = self.optional_number(parameters, "MAX_ANGLE", context)
         class_angles = parse_class_angles(self.parameterAsString(parameters, "CLASS_ANGLES", context))
-        address = scheduler(feedback)
-        if address:
-            from ..core.cluster import run_into_files
-
-            files = {"classes": output, **({"angles": rule} if rule else {})}
-            summary = run_into_files("sam", image, files, address, feedback, library=library, bands=bands,
-                                     max_angle=max_angle, class_angles=class_angles, keep_apart=keep_apart)
-        else:
+        summary = run_on_cluster("sam", image, {"classes": output, "angles": rule}, feedback, library=library,
+                                 bands=bands, max_angle=max_angle, class_angles=class_angles, keep_apart=keep_apart)
+        if summary is None:
             summary = map_minerals(image, library, bands, output, feedback, rule, max_angle, class_angles, keep_apart)
         dropped = summary["dropped"]
         feedback.pushInfo(f"{len(summary['endmembers'].groups)} classes from {summary['source']}, {summary['spectra']} "
