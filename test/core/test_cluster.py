@@ -245,14 +245,11 @@ def test_cancel_while_tiles_run_stops_them_and_leaves_nothing(scheduler, tmp_pat
 
 
 def test_a_scheduler_nobody_runs_is_named(tmp_path):
-    import socket
-
     from prospectra.core.cluster import run_tiled
     from prospectra.core.io.image import open_image
+    from stac_servers import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with pytest.raises(InputError) as e:
         run_tiled("ratio", open_image(S2, "sentinel2a_msi"), str(tmp_path / "tiles"), scheduler=f"tcp://127.0.0.1:{port}",
                   numerator=["B11"], denominator=["B12"])
