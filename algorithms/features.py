@@ -20,14 +20,19 @@ def request_in(source, crs, context, attributes=None):
     return request
 
 
+def has_crs(source):
+    """Whether a layer has a coordinate reference system: GeoPackage's own 'Undefined geographic/cartesian SRS'
+    (srs_id 0 and -1), what a layer without one gets there, counts as none."""
+    crs = source.sourceCrs()
+    return crs.isValid() and not (not crs.authid() and "undefined" in crs.description().lower())
+
+
 def image_crs(source, image, parameter, feedback):
     """The CRS to read a layer's sites in to put them on the image (None: take their coordinates as they are). When
     neither has a coordinate system, as for an ungeoreferenced scene, the layer is taken to be drawn on the
     image's own pixel grid; when only one has, the error names which."""
     target = QgsCoordinateReferenceSystem.fromWkt(image.projection) if image.projection else None
-    crs = source.sourceCrs()
-    # GeoPackage's own 'Undefined geographic/cartesian SRS' (srs_id 0 and -1) is what a layer without one gets
-    layer_ok = crs.isValid() and not (not crs.authid() and "undefined" in crs.description().lower())
+    layer_ok = has_crs(source)
     image_ok = target is not None and target.isValid()
     if not image_ok and not layer_ok:
         feedback.pushInfo(f"Neither the image nor {parameter} has a coordinate system: the sites are taken on "
@@ -48,7 +53,7 @@ def read_points(source, field, crs, context, points_parameter="INPUT", field_par
     had no usable geometry. A text field is refused here, where its type is known."""
     if source is None:
         raise InputError(points_parameter, "choose a point layer.")
-    if crs is not None and crs.isValid() and not source.sourceCrs().isValid():
+    if crs is not None and crs.isValid() and source.sourceCrs() != crs and not has_crs(source):
         raise InputError(points_parameter, "the layer has no coordinate reference system, so its points cannot be "
                                            "placed. Set its CRS (Layer Properties > Source) and run again.")
     if not field:
