@@ -5,12 +5,15 @@ every way of evaluating the ONNX trees side by side in one process (issue 17):
 
   sklearn_chunked     the reference a competent user runs: scikit-learn's predict (n_jobs=-1, both cores) on
                       1,048,576-row chunks
-  prospectra          the engine's kernel: onnxruntime on the stored TreeEnsembleClassifier (ai.onnx.ml 3),
-                      65,536-row batches side by side, one onnxruntime thread each (random_forest.predict_forest)
-  ort_one_batch       the same session options but one batch at a time on all cores (the engine before)
-  ort_opset5          the trees rewritten to ai.onnx.ml opset 5 TreeEnsemble (float32 splits, a unit vote per
+  prospectra          the engine's kernel: onnxruntime on the stored model (ai.onnx.ml 3 TreeEnsembleClassifier
+                      nodes of five trees, votes summed), 65,536-row batches side by side, one onnxruntime
+                      thread each (random_forest.predict_forest)
+  ort_one_batch       the same model, one batch at a time on all cores
+  ort_one_node        all trees in one TreeEnsembleClassifier node as skl2onnx converts the forest (float32 in),
+                      batches side by side (the engine's model before had this layout, behind a float64 cast)
+  ort_opset5          the one-node trees rewritten to ai.onnx.ml opset 5 TreeEnsemble (float32 splits, a unit vote per
                       leaf), batches side by side; only for forests whose every leaf votes for one class
-  numpy_kernel        a vectorised kernel of numpy over the ONNX tree arrays: level by level, every pixel of a
+  numpy_kernel        a vectorised kernel of numpy over the one-node ONNX tree arrays: level by level, every pixel of a
                       65,536-row block at once, blocks on both cores (numpy releases the GIL)
 
 Every option is warmed first, then the rounds are interleaved (another job on the machine hits all alike); the
@@ -89,6 +92,17 @@ def whole_image(image, work):
     del cube
     np.save(cache, X)
     return X
+
+
+def write_one_node_model(forest, path):
+    """The forest as skl2onnx converts it: one TreeEnsembleClassifier of every tree, float32 in."""
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
+
+    proto = to_onnx(forest, initial_types=[("x", FloatTensorType([None, len(STACK)]))],
+                    options={id(forest): {"zipmap": False}}, target_opset={"": 17, "ai.onnx.ml": 3})
+    with open(path, "wb") as f:
+        f.write(proto.SerializeToString())
 
 
 def tree_arrays(path):
@@ -202,7 +216,10 @@ def options(forest, model_path):
 
     model = rf.load_model(model_path)
     classes = forest.classes_
-    one_batch = new_session(model_path)  # all cores in one call: the engine's session before this change
+    one_batch = new_session(model_path)  # all cores in one call
+    one_node_path = os.path.join(os.path.dirname(model_path), "forest_one_node.onnx")
+    write_one_node_model(forest, one_node_path)
+    one_node = new_session(one_node_path, threads=1)
 
     def ort_one_batch(X):
         parts = [one_batch.run(["label", "probabilities"], {"reflectance": X[i:i + BATCH].reshape(-1, len(STACK), 1, 1)})
@@ -214,8 +231,9 @@ def options(forest, model_path):
                                                       for i in range(0, len(X), SKLEARN_CHUNK)]), None),
         "prospectra": lambda X: rf.predict_forest(model.session, X),
         "ort_one_batch": ort_one_batch,
+        "ort_one_node": lambda X: predict_rows(lambda rows: tuple(one_node.run(["label", "probabilities"], {"x": rows})), X),
     }
-    arrays = tree_arrays(model_path)
+    arrays = tree_arrays(one_node_path)
     v5 = opset5_model(arrays)
     if v5 is not None:
         session5, trees = new_session(v5[0], threads=1), v5[1]

@@ -47,7 +47,7 @@ def build(samples, folds, params, table, searched, space, iterations, metrics, b
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "inputs": {**description, "sensor": metadata["sensor_name"], "features": samples.feature_names,
                    "scaling": metadata["scaling"], "geometry": samples.geometry},
-        "model": {"file": os.path.basename(model_path), "format": "ONNX (skl2onnx), metadata in metadata_props",
+        "model": {"file": os.path.basename(model_path), "format": "ONNX (ai.onnx.ml tree ensembles), metadata in metadata_props",
                   "trees": params["n_estimators"], "nodes": nodes, "hyperparameters": params,
                   "class_weight": balancing, "class_balancing": balancing_label, "seed": seed},
         "classes": per_class,

@@ -205,9 +205,9 @@ def test_missing_package_names_the_pip_command(run_fails, trained, tmp_path, mon
               {"INPUT": [trained[1]], "MODEL": trained[2]["MODEL"], "OUTPUT": str(tmp_path / "c.tif")},
               "needs the Python package onnxruntime", "pip install --user --break-system-packages onnxruntime numpy==",
               "OSGeo4W Shell", "QGIS.app")
-    monkeypatch.setitem(sys.modules, "skl2onnx", None)
+    monkeypatch.setitem(sys.modules, "onnx", None)
     run_fails("prospectra:trainrandomforest", train_params(tmp_path, trained[1], POLYGONS, field="class"),
-              "skl2onnx, onnxruntime", "python3 -m pip install --user --break-system-packages skl2onnx onnxruntime")
+              "onnx, onnxruntime", "python3 -m pip install --user --break-system-packages onnx onnxruntime")
 
 
 def test_cancel_midway_leaves_no_output(qgis_processing, trained, tmp_path, monkeypatch):

@@ -157,7 +157,7 @@ def test_model_file_is_onnx_with_its_description_inside(real):
     assert json.loads(meta["classes"]) == real.samples.classes.names
     assert json.loads(meta["class_values"]) == real.samples.classes.values
     assert "reflectance" in meta["scaling"] and meta["prospectra_version"] == rf.prospectra_version()
-    assert {n.op_type for n in proto.graph.node} == {"Flatten", "Cast", "TreeEnsembleClassifier"}
+    assert {n.op_type for n in proto.graph.node} == {"Flatten", "TreeEnsembleClassifier", "Sum", "Div", "ArgMax", "Gather"}
     # the project's common ONNX loader (models/MODEL_SPEC.md) reads it too
     from prospectra.core.learning.onnx_model import load_model as load_spec_model
 
@@ -312,8 +312,8 @@ def test_plugin_loads_without_the_machine_learning_packages():
                           env={**os.environ, "PYTHONPATH": PLUGINS, "QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "scikit-learn, skl2onnx, onnx, onnxruntime, matplotlib" in out
-    assert "python3 -m pip install --user --break-system-packages scikit-learn skl2onnx onnx onnxruntime " \
+    assert "scikit-learn, onnx, onnxruntime, matplotlib" in out
+    assert "python3 -m pip install --user --break-system-packages scikit-learn onnx onnxruntime " \
            "matplotlib numpy==" in out
 
 
@@ -378,3 +378,38 @@ def test_forest_kernel_labels_equal_scikit_learn_on_a_real_forest(real):
     labels, probabilities = rf.predict_forest(real.model.session, X)
     assert np.array_equal(labels, forest.predict(X))
     assert np.allclose(probabilities, forest.predict_proba(X), rtol=0, atol=1e-6)
+
+
+def test_exported_forest_takes_mixed_leaves_and_ties_as_scikit_learn():
+    """Leaves holding several classes (duplicated feature rows with different labels) and exact vote ties (ten
+    trees, three classes): the ONNX export's labels equal scikit-learn's predict, its probabilities
+    predict_proba's to float32 precision. And a node whose trees all vote for one class of two still gives both
+    classes' probabilities (onnxruntime reads a two-class node with votes for one class as a binary score)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from prospectra.core.learning.onnx_model import new_session
+
+    rng = np.random.default_rng(SEED)
+    X = rng.integers(0, 4, (600, 3)).astype(np.float32)  # 64 distinct rows: most repeat with other labels
+    y = rng.integers(1, 4, len(X))
+    grid = np.array(np.meshgrid(*[np.arange(-0.5, 4.5, 0.25)] * 3)).reshape(3, -1).T.astype(np.float32)
+    ties = 0
+    for rows in (X, X + rng.normal(0, 0.3, X.shape).astype(np.float32)):  # mixed leaves; then pure ones
+        forest = RandomForestClassifier(10, random_state=SEED).fit(rows, y)
+        labels, probabilities = rf.predict_forest(new_session(rf.to_onnx_bytes(forest, 3, {})), grid)
+        reference = forest.predict_proba(grid)
+        assert np.array_equal(labels, forest.predict(grid))
+        assert np.allclose(probabilities, reference, rtol=0, atol=1e-6)
+        top = np.sort(reference, axis=1)
+        ties += np.sum(top[:, -1] == top[:, -2])
+    assert any(((t.tree_.value[t.tree_.children_left < 0, 0] > 0).sum(axis=1) > 1).any()
+               for t in RandomForestClassifier(10, random_state=SEED).fit(X, y).estimators_)
+    assert ties > 100
+
+    y2 = np.where(np.arange(len(X)) == 0, 2, 1)  # one row of class 2: most bootstrap samples miss it
+    two = RandomForestClassifier(60, random_state=SEED).fit(X, y2)
+    one_class = [t for t in two.estimators_ if t.tree_.node_count == 1][:rf.TREES_PER_NODE]
+    assert len(one_class) == rf.TREES_PER_NODE
+    two.estimators_ = one_class
+    labels, probabilities = rf.predict_forest(new_session(rf.to_onnx_bytes(two, 3, {})), grid)
+    assert probabilities.shape == (len(grid), 2) and np.all(probabilities[:, 0] == 1) and np.all(labels == 1)
