@@ -22,7 +22,7 @@ def add_setting(provider_name):
         return
     ProcessingConfig.addSetting(Setting(
         provider_name, SCHEDULER, "Dask scheduler address for band ratio, band composite, Spectral Angle Mapper, "
-                                  "Random Forest classification and content prediction (e.g. tcp://10.0.0.5:8786; "
+                                  "Random Forest classification, mineral tagging and content prediction (e.g. tcp://10.0.0.5:8786; "
                                   "empty: run on this machine)", ""))
     ProcessingConfig.readSettings()
 

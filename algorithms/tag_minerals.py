@@ -13,6 +13,7 @@ from ..core.spectral.spectral_angle_mapper import IDENTIFIED, identifiability
 from ..core.spectral.spectral_library import usgs_mineral_names
 from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGONS, POLYGON_WKB, field
 from .base import ProspectraAlgorithm
+from .cluster_setting import run_on_cluster, scheduler
 from .parameters import split_names
 from .styles import style_paletted, style_pseudocolor
 
@@ -90,11 +91,14 @@ class TagMinerals(ProspectraAlgorithm):
             path = bundled_choice(self.parameterAsEnum(parameters, "MODEL", context), image.sensor, "tagging")
             if not path:
                 raise InputError("MODEL", f"no bundled model is for {image.sensor.name}; give one in MODEL_FILE.")
-        bands = split_names(self.parameterAsString(parameters, "MODEL_BANDS", context)) or None
-        patch = self.parameterAsInt(parameters, "MODEL_PATCH_SIZE", context) or None
-        model = load_model(path, parameter, bands, patch)
+        model = load_model(path, parameter, *self.declared_shape(parameters, context))
         model.check_image(image, parameter)
         return model
+
+    def declared_shape(self, parameters, context):
+        """(bands, patch size) the user declared for a model without Prospectra's metadata, None where not given."""
+        return (split_names(self.parameterAsString(parameters, "MODEL_BANDS", context)) or None,
+                self.parameterAsInt(parameters, "MODEL_PATCH_SIZE", context) or None)
 
     @staticmethod
     def warn_unidentifiable(model, sensor, feedback):
@@ -162,13 +166,24 @@ class TagMinerals(ProspectraAlgorithm):
         feedback.pushInfo(f"Model '{model.name}' ({model.meta.get('training_data', 'declared by the user')}); "
                           f"bands {', '.join(model.bands)}; patch {model.patch_size} px; scaling: {image.scaling_source}.")
         feedback.pushInfo(model.runs_on())
-        summary = tag_image(image, model, output, feedback, probabilities,
-                            self.parameterAsInt(parameters, "STRIDE", context) or None, threshold,
-                            add_patches if sink is not None else None, percent=percent)
+        stride = self.parameterAsInt(parameters, "STRIDE", context) or None
+        summary = None
+        if sink is None:
+            bands, patch = self.declared_shape(parameters, context)
+            summary = run_on_cluster("tag", image, {"tags": output, "probabilities": probabilities}, feedback,
+                                     model=model.path, model_bands=bands, model_patch=patch, stride=stride,
+                                     threshold=threshold, percent=percent)
+        elif scheduler(feedback):
+            feedback.pushInfo("The patch grid (OUTPUT_GRID) is written through QGIS on this machine, so the tagging "
+                              "runs here; leave OUTPUT_GRID empty to send the tiles to the Dask scheduler.")
+        if summary is None:
+            summary = tag_image(image, model, output, feedback, probabilities, stride, threshold,
+                                add_patches if sink is not None else None, percent=percent)
         if summary["padded"]:
             feedback.pushWarning(f"The image is smaller than one {model.patch_size}-pixel patch: it was padded by "
                                  f"repeating its edge pixels.")
-        feedback.pushInfo(f"{summary['patches']} patches, stride {summary['stride']}, threshold {summary['threshold']}.")
+        patches = "" if summary["patches"] is None else f"{summary['patches']} patches, "
+        feedback.pushInfo(f"{patches}stride {summary['stride']}, threshold {summary['threshold']}.")
         for name, count in summary["pixels_per_tag"].items():
             feedback.pushInfo(f"  {name}: {count} pixels")
         colours = model.class_colours()

@@ -343,7 +343,7 @@ def run_into_files(kind, image, files, scheduler, feedback=None, tile=None, **op
     a scheduler is set): files maps each output wanted to its path. The tiles go to a hidden folder beside the first
     file (so it must be on storage the workers share, as the inputs must), the mosaics are copied into the files
     with the tiles' metadata, and the folder is removed. Returns the summary the single-process engine function
-    returns (ratio, composite, SAM, Random Forest classification and content prediction)."""
+    returns (every kind; for tagging without the count of patches, which the tiles' halos share)."""
     first = next(iter(files.values()))
     folder = temporary_name(first, ".tiles")
     try:
@@ -424,4 +424,18 @@ def merged_summary(kind, run, image, files):
         return content_statistics(sum(s["pixels"] for s in parts), sum(s["sum"] for s in parts),
                                   sum(s["sum_sq"] for s in parts), min(s["min"] for s in parts),
                                   max(s["max"] for s in parts))
+    if kind == "tag":
+        from .io.blocks import windows
+        from .learning.patch_tagging import TAG_NODATA
+
+        # Tiles tag their halos too, so their counts overlap: the pixels per tag are counted in the tags written.
+        names = list(parts[0]["pixels_per_tag"])
+        counts = np.zeros(256, np.int64)
+        ds = gdal.Open(files["tags"])
+        for win in windows(image.width, image.height):
+            counts += np.bincount(ds.GetRasterBand(1).ReadAsArray(*win).ravel(), minlength=256)
+        ds = None
+        return {"patches": None, "stride": run.job["stride"], "threshold": run.job["threshold"],
+                "padded": min(image.width, image.height) < run.job["patch"],
+                "pixels_per_tag": {n: int(counts[i]) for i, n in enumerate(names) if i != TAG_NODATA}}
     raise InputError("ALGORITHM", f"no single summary is made of {kind}'s tiles; use run_tiled.")

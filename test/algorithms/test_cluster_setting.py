@@ -1,9 +1,10 @@
 """The provider's Dask scheduler setting, through processing.run in a real headless QGIS: with the setting pointing
 at a real LocalCluster (two worker processes over TCP on 127.0.0.1, started here), band ratio, band composite, SAM,
-Random Forest classification and content prediction send their tiles to it, report progress per tile and give the
+Random Forest classification, tagging and content prediction send their tiles to it, report progress per tile and give the
 same rasters and figures as a run on this machine; a cancel leaves nothing; without distributed the algorithm
 runs here and the log says what to install."""
 import os
+import re
 import sys
 
 import numpy as np
@@ -127,9 +128,12 @@ def test_without_distributed_the_run_stays_here_and_says_what_to_install(qgis_pr
     assert np.isfinite(raster(out)).any()
 
 
-def test_random_forest_and_content_maps_on_the_cluster_equal_local_runs(qgis_processing, cluster_setting, tmp_path):
-    """Random Forest classification (a forest trained here on the real Sentinel-2 polygons) and content prediction
-    (the bundled GF-2 model on a SIMULATED scene) through the setting: the same rasters and the same log figures."""
+def test_random_forest_tagging_and_content_maps_on_the_cluster_equal_local_runs(qgis_processing, cluster_setting,
+                                                                                tmp_path):
+    """Random Forest classification (a forest trained here on the real Sentinel-2 polygons), tagging (the bundled
+    Sentinel-2 tagger, patches overlapping across tile edges) and content prediction (the bundled GF-2 model on a
+    SIMULATED scene) through the setting: the same rasters and the same log figures. Tagging with a patch grid,
+    which QGIS writes, stays here and says so."""
     pytest.importorskip("sklearn")
     from data.random_forest_reference import POLYGONS, layer_features
     from data.simulated_ree import make_ree_scene
@@ -151,7 +155,9 @@ def test_random_forest_and_content_maps_on_the_cluster_equal_local_runs(qgis_pro
                                                  "pixels classified"),
              "prospectra:predictcontent": ({"INPUT": [ree], "SENSOR": list(sensors()).index("gf2_pms"),
                                             "MODEL_FILE": bundled_models("regression")["inversion_gf2_pms"]},
-                                           ["OUTPUT"], "over")}
+                                           ["OUTPUT"], "over"),
+             "prospectra:tagminerals": ({"INPUT": [synthetic_scene(str(tmp_path / "scene.tif"))], "OUTPUT_GRID": None},
+                                        ["OUTPUT", "OUTPUT_PROBABILITIES"], r"^  .+: \d+ pixels$")}
     set_scheduler, address = cluster_setting
     for alg, (parameters, outputs, figures) in cases.items():
         runs = {}
@@ -160,10 +166,14 @@ def test_random_forest_and_content_maps_on_the_cluster_equal_local_runs(qgis_pro
             feedback = recording()()
             files = {o: str(tmp_path / f"{alg.split(':')[1]}_{where}_{o}.tif") for o in outputs}
             qgis_processing.run(alg, {**parameters, **files}, feedback=feedback)
-            runs[where] = files, [line for line in feedback.log if figures in line]
+            runs[where] = files, [line for line in feedback.log if re.search(figures, line)]
         assert any(f"go to {address}" in line for line in feedback.log), alg
         for o in outputs:
             here, there = raster(runs["here"][0][o]), raster(runs["cluster"][0][o])
             assert here.dtype == there.dtype and here.tobytes() == there.tobytes(), (alg, o)
         assert runs["here"][1] and runs["here"][1] == runs["cluster"][1], alg  # counts, mean, SD, range as one run
+    feedback = recording()()
+    qgis_processing.run("prospectra:tagminerals", {**cases["prospectra:tagminerals"][0], "OUTPUT": str(tmp_path / "t.tif"),
+                                                   "OUTPUT_GRID": str(tmp_path / "grid.gpkg")}, feedback=feedback)
+    assert not any("go to" in line for line in feedback.log) and any("OUTPUT_GRID" in line for line in feedback.log)
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]
