@@ -2,10 +2,10 @@
 grid's) CRS through the feature request itself, and features it cannot transform come back without a geometry
 and are counted. Also the file paths of inputs, so that no output overwrites one. Shared helpers, not an
 algorithm."""
-from qgis.core import NULL, QgsCoordinateReferenceSystem, QgsFeatureRequest
+from qgis.core import NULL, QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsWkbTypes
 
 from ..core.errors import InputError
-from .compat import FIELD_TYPES
+from .compat import FIELD_TYPES, POINT_GEOMETRY
 
 
 def request_in(source, crs, context, attributes=None):
@@ -48,11 +48,22 @@ def image_crs(source, image, parameter, feedback):
     return target
 
 
+def require_point_layer(source, parameter):
+    """An error unless source holds points: the algorithms sample at points, and a line's or a polygon's vertices
+    are not sites (qgis_process passes any vector layer)."""
+    if source.featureCount() == 0:
+        raise InputError(parameter, "the layer has no features.")
+    if QgsWkbTypes.geometryType(source.wkbType()) != POINT_GEOMETRY:
+        raise InputError(parameter, "is not a point layer; give points (lines or polygons can be turned into "
+                                    "points first, e.g. with 'Centroids').")
+
+
 def read_points(source, field, crs, context, points_parameter="INPUT", field_parameter="FIELD"):
     """x, y (in crs) and the field's value of every point (each vertex of multipoints), and how many features
     had no usable geometry. A text field is refused here, where its type is known."""
     if source is None:
         raise InputError(points_parameter, "choose a point layer.")
+    require_point_layer(source, points_parameter)
     if crs is not None and crs.isValid() and source.sourceCrs() != crs and not has_crs(source):
         raise InputError(points_parameter, "the layer has no coordinate reference system, so its points cannot be "
                                            "placed. Set its CRS (Layer Properties > Source) and run again.")

@@ -14,7 +14,7 @@ from ..core.spectral.spectral_library import (default_endmember_names, endmember
 from .compat import DOUBLE, INTEGER, POINTS
 from .base import ProspectraAlgorithm
 from .cluster_setting import run_on_cluster
-from .features import image_crs, request_in
+from .features import image_crs, request_in, require_point_layer
 from .parameters import UNITS, split_names
 from .styles import style_paletted, style_pseudocolor
 
@@ -25,8 +25,11 @@ def parse_class_angles(text):
     out = {}
     for item in filter(None, (t.strip() for t in text.replace(";", ",").split(","))):
         name, _, value = item.partition("=")
+        name = name.strip()
+        if name.lower() in {n.lower() for n in out}:
+            raise InputError("CLASS_ANGLES", f"{name} is given more than one angle; give each class one.")
         try:
-            out[name.strip()] = float(value)
+            out[name] = float(value)
         except ValueError:
             raise InputError("CLASS_ANGLES", f"'{item}' is not name=angle (e.g. Calcite=0.08).") from None
     return out
@@ -128,9 +131,13 @@ class SpectralAngleMapper(ProspectraAlgorithm):
         source = self.parameterAsSource(parameters, "POINTS", context)
         if source is None:
             return None
+        require_point_layer(source, "POINTS")
         field = self.parameterAsString(parameters, "LABEL_FIELD", context)
         if not field:
             raise InputError("LABEL_FIELD", "choose the field that names each point's class.")
+        if source.fields().indexOf(field) < 0:
+            raise InputError("LABEL_FIELD", f"'{field}' is not a field of POINTS (its fields: "
+                                            f"{', '.join(source.fields().names()) or 'none'}).")
         request = request_in(source, image_crs(source, image, "POINTS", feedback), context)
         points, unlabelled, unplaced = [], 0, 0
         for feature in source.getFeatures(request):

@@ -20,7 +20,7 @@ def cumulative_cut(values, lower=2.0, upper=98.0):
 def stretch_to_byte(band, valid, lo, hi):
     """Linear stretch of reflectance lo..hi to 1..255; 0 is nodata."""
     scale = 254.0 / (hi - lo) if hi > lo else 0.0
-    with np.errstate(invalid="ignore"):  # NaN where invalid: those pixels become 0 just below
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN or huge where invalid: those pixels become 0 below
         out = np.clip((band - lo) * scale + 1.0, 1, 255).astype(np.uint8)
     out[~valid] = 0
     return out

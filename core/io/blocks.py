@@ -3,6 +3,7 @@ appears under its final name when everything was written."""
 import math
 import os
 import socket
+import tempfile
 import uuid
 from contextlib import contextmanager, nullcontext
 
@@ -66,19 +67,34 @@ def _same_file_key(path):
     return os.path.normcase(os.path.realpath(path))
 
 
+def _writable(folder):
+    """Whether a file can be created in folder: tried, since permissions say nothing of read-only mounts or of
+    what root may do."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".prospectra-probe-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.remove(probe)
+    return True
+
+
 def check_outputs(inputs, **outputs):
     """Before any work, for each PARAMETER=path (unset ones skipped): its folder exists and is writable, and
     neither it nor a file written beside it is an input or is written by another output. Errors name the
     parameter at fault (and the other output)."""
     given = {parameter: path for parameter, path in outputs.items() if path}
     sources = {_same_file_key(p): p for p in inputs if p}
+    # An input's GDAL sidecar (which may declare its nodata) and its style, if it has one, are the user's too
+    sidecars = {_same_file_key(c): p for p in inputs if p for c in (os.path.splitext(p)[0] + ".qml", p + ".aux.xml")
+                if c.endswith(".aux.xml") or os.path.exists(c)}
     written = {}
     for parameter, path in given.items():
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise InputError(parameter, f"the folder '{folder}' does not exist; choose an existing folder.")
-        if not os.access(folder, os.W_OK):
-            raise InputError(parameter, f"the folder '{folder}' is not writable.")
+        if not _writable(folder):
+            raise InputError(parameter, f"the folder '{folder}' is not writable; choose another folder.")
         if os.path.isdir(path):
             raise InputError(parameter, f"'{path}' is a folder; give a file name.")
         if len(os.path.basename(path).encode()) > 200:  # room for the temporary name the writers add
@@ -97,6 +113,10 @@ def check_outputs(inputs, **outputs):
                     f"writing '{path}' also writes '{os.path.basename(written_path)}', which is"
                 raise InputError(parameter, f"{what} one of the inputs ('{sources[key]}'); choose another file name "
                                             f"(inputs are never overwritten).")
+            if key in sidecars:
+                raise InputError(parameter, f"writing '{path}' would replace '{os.path.basename(written_path)}', the "
+                                            f"style or GDAL sidecar of the input '{sidecars[key]}'; choose another "
+                                            f"file name (inputs are never overwritten).")
             if key in written and written[key] != parameter:
                 raise InputError(parameter, f"{parameter} and {written[key]} would both write "
                                             f"'{written_path}'; give each output its own file name.")

@@ -224,6 +224,10 @@ def open_raster(path, parameter="INPUT"):
         ds = None
     if ds is None or ds.RasterCount == 0:
         raise InputError(parameter, f"'{os.path.basename(path)}' is not a raster GDAL can read.")
+    for i in range(ds.RasterCount):
+        if gdal.DataTypeIsComplex(ds.GetRasterBand(i + 1).DataType):
+            raise InputError(parameter, f"'{os.path.basename(path)}' holds complex numbers (band {i + 1}); "
+                                        f"reflectance is real: give a real-valued raster.")
     return ds
 
 

@@ -195,10 +195,20 @@ def load_model(path, parameter="MODEL", bands=None, patch_size=None):
     declared = False
     missing = [k for k in REQUIRED if k not in meta]
     if missing:
-        if not (bands and patch_size):
+        if not (bands or patch_size):
             raise InputError(parameter, f"'{os.path.basename(path)}' lacks Prospectra metadata ({', '.join(missing)}; "
                                         f"see models/MODEL_SPEC.md). Declare its input instead: MODEL_BANDS (band "
                                         f"names in input order) and MODEL_PATCH_SIZE.")
+        if not bands:
+            raise InputError("MODEL_BANDS", f"'{os.path.basename(path)}' lacks Prospectra metadata: name its input "
+                                            f"bands in order, comma separated.")
+        if not patch_size or patch_size < 1:
+            raise InputError("MODEL_PATCH_SIZE", f"'{os.path.basename(path)}' lacks Prospectra metadata: give its "
+                                                 f"patch size in pixels (at least 1).")
+        twice = sorted({b for b in bands if bands.count(b) > 1})
+        if twice:
+            raise InputError("MODEL_BANDS", f"{', '.join(twice)} is listed more than once; a model takes each band "
+                                            f"once.")
         n_out = session.get_outputs()[0].shape[-1]
         meta = {"task": "tagging", "sensor": "", "bands": ",".join(bands), "patch_size": str(patch_size),
                 "classes": json.dumps([f"class {i + 1}" for i in range(n_out if isinstance(n_out, int) else 1)])}
@@ -223,6 +233,9 @@ def load_model(path, parameter="MODEL", bands=None, patch_size=None):
     for dim, expected, what in ((shape[1], len(model_bands), "bands"), (shape[2], patch, "patch size"),
                                 (shape[3], patch, "patch size")):
         if isinstance(dim, int) and dim != expected:
+            if declared:
+                raise InputError("MODEL_BANDS" if what == "bands" else "MODEL_PATCH_SIZE",
+                                 f"'{os.path.basename(path)}' takes {dim} for its {what}, not {expected}.")
             raise InputError(parameter, f"'{os.path.basename(path)}' takes {dim} for its {what} but its metadata "
                                         f"says {expected}.")
     if mean is not None and (len(mean) != len(model_bands) or len(std) != len(model_bands) or (std <= 0).any()):

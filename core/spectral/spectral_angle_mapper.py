@@ -433,6 +433,12 @@ def plan_sam(image, library, bands, max_angle=None, class_angles=None, keep_apar
     (or kept apart), limits. Returns the arguments spectral_angle_mapper takes, with what was decided on the way.
     One plan serves a single run and every tile of a cluster run alike."""
     bands = image.require(bands, "BANDS")
+    twice = sorted({b for b in bands if bands.count(b) > 1})
+    if twice:
+        raise InputError("BANDS", f"{', '.join(twice)} is listed more than once; list each band once.")
+    if len(bands) < 2:
+        raise InputError("BANDS", f"an angle needs at least 2 bands (given: {', '.join(bands) or 'none'}); with one, "
+                                  f"every spectrum points the same way.")
     library, matrix, dropped = library.resample_covering(image.sensor, bands)
     given = endmembers_from_library(library, matrix)
     sigma, level, noise_source = image_noise(image, bands)

@@ -233,6 +233,22 @@ def _wavelength_factor(wavelengths, units, parameter):
     return 1000.0 if np.nanmax(wavelengths) < 30 else 1.0
 
 
+def _checked_wavelengths(wavelengths, where, parameter):
+    """Wavelengths in nm as a library gives them, refused when no reflectance spectrum could have them (a first
+    column that is not wavelengths, a wrong unit) or when one repeats (two values for one wavelength)."""
+    low, high = float(np.min(wavelengths)), float(np.max(wavelengths))
+    if low < 200 or high > 100000:
+        raise InputError(parameter, f"{where}: the wavelengths run from {low:g} to {high:g} nm, which no reflectance "
+                                    f"spectrum covers (about 350-2500 nm): check that the first column holds the "
+                                    f"wavelengths and that their unit is right (WAVELENGTH_UNITS, or the ENVI "
+                                    f"header's 'wavelength units').")
+    repeated = np.unique(wavelengths)[np.unique(wavelengths, return_counts=True)[1] > 1]
+    if len(repeated):
+        raise InputError(parameter, f"{where}: the wavelength {repeated[0]:g} nm appears more than once; give each "
+                                    f"wavelength one row.")
+    return wavelengths
+
+
 def read_csv_library(path, units="auto", parameter="LIBRARY"):
     """CSV: a header row, then either wavelength + one column per spectrum, or (as Prospectra writes
     resampled libraries) a 'band' column, an optional 'centre_nm' column and one column per spectrum."""
@@ -264,6 +280,9 @@ def read_csv_library(path, units="auto", parameter="LIBRARY"):
     values = np.array([[number(c, f"row {i + 2}") for c in r[first_value:len(header)]] for i, r in enumerate(rows[1:])])
     source = f"'{os.path.basename(path)}'"
     names = header[first_value:]
+    if not all(names):
+        raise InputError(parameter, f"{source}: column {names.index('') + first_value + 1} has no name in the header "
+                                    f"row; every spectrum needs one.")
     if band_space:
         bands = tuple(r[0].strip() for r in rows[1:])
         return SpectralLibrary([Spectrum(n, values[:, i], bands=bands, info={"source": path})
@@ -272,7 +291,8 @@ def read_csv_library(path, units="auto", parameter="LIBRARY"):
     if not np.isfinite(wavelengths).all():
         row = int(np.flatnonzero(~np.isfinite(wavelengths))[0]) + 2
         raise InputError(parameter, f"'{os.path.basename(path)}': row {row} has no wavelength; every row needs one.")
-    wavelengths = wavelengths * _wavelength_factor(wavelengths, units, parameter)
+    wavelengths = _checked_wavelengths(wavelengths * _wavelength_factor(wavelengths, units, parameter), source,
+                                       parameter)
     return SpectralLibrary([Spectrum(n, values[:, i], wavelengths=wavelengths, info={"source": path})
                             for i, n in enumerate(names)], source)
 
@@ -323,8 +343,9 @@ def read_envi_library(path, parameter="LIBRARY"):
         raise InputError(parameter, f"'{os.path.basename(header_path)}' lists no wavelength for each of its "
                                     f"{samples} channels.")
     unit = str(h.get("wavelength units", "auto")).lower()
-    wavelengths = wavelengths * _wavelength_factor(wavelengths, {"nanometers": "nm", "micrometers": "um"}.get(unit, unit),
-                                                   parameter)
+    wavelengths = _checked_wavelengths(
+        wavelengths * _wavelength_factor(wavelengths, {"nanometers": "nm", "micrometers": "um"}.get(unit, unit),
+                                         parameter), f"'{name}'", parameter)
     return SpectralLibrary([Spectrum(n, data[i], wavelengths=wavelengths, info={"source": path})
                             for i, n in enumerate(names)], f"'{os.path.basename(path)}'")
 

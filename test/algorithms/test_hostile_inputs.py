@@ -309,3 +309,94 @@ def test_nan_infinity_and_fill_values_are_nodata_in_every_output(qgis_processing
         if key != "ratio":  # the ratio's denominator may be zero elsewhere; the composite maps every other pixel
             assert not (values == nodata).any(axis=0)[~bad].any(), key
     assert ">nan<" not in (tmp_path / "float.qml").read_text()
+
+
+# ---- a second sweep: inputs found by trying to break every raster algorithm again ----------------------------
+
+def test_a_complex_raster_is_refused(refused, tmp_path):
+    cube = (np.full((12, 8, 8), 0.2) + 0.1j).astype(np.complex64)
+    path = write_raster(tmp_path / "complex.tif", cube, gdal.GDT_CFloat32)
+    refused("prospectra:bandratio", {"INPUT": [path]}, "INPUT", "complex numbers")
+
+
+def test_an_output_folder_nobody_can_write_in(refused, s2):
+    """/proc takes no new file, even from root, for whom permission bits say nothing."""
+    refused("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": "/proc/ratio.tif"}, "OUTPUT", "is not writable")
+
+
+def test_no_output_replaces_an_inputs_style_or_gdal_sidecar(refused, s2, tmp_path):
+    style = tmp_path / "sen2_rstoolbox_12band.qml"
+    style.write_text("<qgis>the user's own style</qgis>")
+    refused("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(tmp_path / "sen2_rstoolbox_12band.tiff")},
+            "OUTPUT", "the style or GDAL sidecar of the input")
+    refused("prospectra:spectralanglemapper", {"INPUT": [s2], "ENDMEMBERS": "Calcite, Hematite",
+                                               "OUTPUT_SUMMARY": s2 + ".aux.xml"},
+            "OUTPUT_SUMMARY", "the style or GDAL sidecar of the input")
+
+
+def test_sam_points_that_are_not_points_or_lack_the_label_field(refused, s2, tmp_path):
+    lines = tmp_path / "lines.geojson"
+    lines.write_text('{"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:4326"}}, '
+                     '"features": [{"type": "Feature", "properties": {"rock": "a"}, "geometry": {"type": '
+                     '"LineString", "coordinates": [[-50.65, -3.57], [-50.64, -3.58]]}}]}')
+    refused("prospectra:spectralanglemapper", {"INPUT": [s2], "POINTS": str(lines), "LABEL_FIELD": "rock"},
+            "POINTS", "is not a point layer")
+    points = tmp_path / "points.geojson"
+    points.write_text(lines.read_text().replace('"LineString", "coordinates": [[-50.65, -3.57], [-50.64, -3.58]]',
+                                                '"Point", "coordinates": [-50.65, -3.57]'))
+    refused("prospectra:spectralanglemapper", {"INPUT": [s2], "POINTS": str(points), "LABEL_FIELD": "nosuch"},
+            "LABEL_FIELD", "'nosuch' is not a field of POINTS (its fields: rock)")
+
+
+def test_sam_bands_one_band_or_a_band_twice(refused, s2):
+    sam = {"INPUT": [s2], "ENDMEMBERS": "Calcite, Kaolinite", "KEEP_APART": True}
+    refused("prospectra:spectralanglemapper", dict(sam, BANDS="B11"), "BANDS", "at least 2 bands")
+    refused("prospectra:spectralanglemapper", dict(sam, BANDS="B11, B11, B12"), "BANDS", "B11 is listed more than once")
+
+
+def test_sam_class_angles_that_name_a_class_twice(refused, s2):
+    refused("prospectra:spectralanglemapper", {"INPUT": [s2], "ENDMEMBERS": "Calcite, Hematite",
+                                               "CLASS_ANGLES": "Calcite=0.1; calcite=0.2"},
+            "CLASS_ANGLES", "calcite is given more than one angle")
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("wavelength,rock\n" + "".join(f"{w},0.3\n" for w in range(400, 2501, 10)) + "1600,0.9\n",
+     "the wavelength 1600 nm appears more than once"),
+    ("wavelength,,soil\n" + "".join(f"{w},0.3,0.2\n" for w in range(400, 2501, 10)), "column 2 has no name"),
+    ("rock,soil\n" + "".join(f"{0.05 + w / 5000:.3f},0.2\n" for w in range(400, 2501, 10)),
+     "which no reflectance spectrum covers"),
+])
+def test_csv_libraries_whose_wavelengths_cannot_be(refused, s2, tmp_path, content, expected):
+    library = tmp_path / "lib.csv"
+    library.write_text(content)
+    refused("prospectra:spectralanglemapper", {"INPUT": [s2], "LIBRARY": str(library)}, "LIBRARY", expected)
+    refused("prospectra:resamplelibrary", {"LIBRARY": str(library), "SENSOR": SENSORS.index("landsat8_oli"),
+                                           "OUTPUT": str(tmp_path / "out.csv")}, "LIBRARY", expected)
+
+
+def test_envi_library_in_nanometres_declared_as_micrometres(refused, s2, tmp_path):
+    wavelengths = np.arange(400.0, 2501.0, 10.0)
+    np.full((1, wavelengths.size), 0.3, np.float32).tofile(tmp_path / "lib.sli")
+    (tmp_path / "lib.hdr").write_text(f"ENVI\nsamples = {wavelengths.size}\nlines = 1\nbands = 1\nheader offset = 0\n"
+                                      f"data type = 4\nbyte order = 0\nwavelength units = Micrometers\n"
+                                      f"spectra names = {{rock}}\nwavelength = {{{', '.join(map(str, wavelengths))}}}\n")
+    refused("prospectra:spectralanglemapper", {"INPUT": [s2], "LIBRARY": str(tmp_path / "lib.sli")}, "LIBRARY",
+            "which no reflectance spectrum covers")
+
+
+def test_a_model_without_metadata_declared_wrongly(refused, tmp_path):
+    from data.tiny_models import band_mean_model
+
+    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    path = write_raster(tmp_path / "l8.tif", np.full((7, 16, 16), 0.2, np.float32), crs=32633, descriptions=bands)
+    bare = band_mean_model(tmp_path / "bare.onnx", bands, 4, metadata=False)
+    tag = {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": bare, "OUTPUT_GRID": None,
+           "OUTPUT_PROBABILITIES": None}
+    refused("prospectra:tagminerals", dict(tag, MODEL_BANDS="B1,B1,B2,B3,B4,B5,B6", MODEL_PATCH_SIZE=4),
+            "MODEL_BANDS", "B1 is listed more than once")
+    refused("prospectra:tagminerals", dict(tag, MODEL_BANDS="B1,B2,B3", MODEL_PATCH_SIZE=4),
+            "MODEL_BANDS", "takes 7 for its bands, not 3")
+    refused("prospectra:tagminerals", dict(tag, MODEL_BANDS=",".join(bands), MODEL_PATCH_SIZE=8),
+            "MODEL_PATCH_SIZE", "takes 4 for its patch size, not 8")
+    refused("prospectra:tagminerals", dict(tag, MODEL_BANDS=",".join(bands)), "MODEL_PATCH_SIZE", "patch size")
