@@ -19,7 +19,7 @@ from osgeo import gdal
 
 from ..io.outputs import OutputTransaction, write_file
 from ..io.blocks import RasterWriter, bounded_cache, check_outputs, windows
-from ..errors import Canceled, InputError, require
+from ..errors import Canceled, InputError, ProspectraError, require
 from .onnx_model import new_session, open_session, predict_rows
 from ..report import random_forest_report
 from ..report.palettes import lithology_colours
@@ -275,7 +275,7 @@ def _tree_node(trees, n_classes, name):
         a["nodes_modes"] += ["LEAF" if x else "BRANCH_LEQ" for x in leaf]
         a["nodes_truenodeids"] += np.where(leaf, 0, tree.children_left).tolist()
         a["nodes_falsenodeids"] += np.where(leaf, 0, tree.children_right).tolist()
-        values = tree.value[:, 0, :n_classes]
+        values = tree.value[:, 0, :]
         shares = values / values.sum(axis=1, keepdims=True)
         node, cls = np.nonzero(leaf[:, None] & (shares > 0))
         a["class_treeids"] += [k] * len(node)
@@ -308,16 +308,24 @@ def to_onnx_bytes(model, n_features, metadata):
 
     trees = model.estimators_
     n_classes = len(model.classes_)
+    # onnxruntime reads any two-class ensemble as one binary score and makes the other class's column from it
+    # (wrong for summed votes): a two-class forest's nodes get a third class that no leaf votes for, dropped after.
+    node_classes = max(n_classes, 3)
     groups = [trees[i:i + TREES_PER_NODE] for i in range(0, len(trees), TREES_PER_NODE)]
     nodes = [helper.make_node("Flatten", [ONNX_INPUT], ["features"], axis=1, name="flatten_patch")]
-    nodes += [_tree_node(g, n_classes, f"trees_{i}") for i, g in enumerate(groups)]
-    nodes += [helper.make_node("Sum", [f"trees_{i}_votes" for i in range(len(groups))], ["votes"], name="votes"),
-              helper.make_node("Div", ["votes", "tree_count"], ["probabilities"], name="share_of_trees"),
+    nodes += [_tree_node(g, node_classes, f"trees_{i}") for i, g in enumerate(groups)]
+    summed = "votes" if node_classes == n_classes else "votes_with_empty_class"
+    nodes += [helper.make_node("Sum", [f"trees_{i}_votes" for i in range(len(groups))], [summed], name="votes")]
+    if summed != "votes":
+        nodes.append(helper.make_node("Gather", [summed, "real_classes"], ["votes"], axis=1, name="drop_empty_class"))
+    nodes += [helper.make_node("Div", ["votes", "tree_count"], ["probabilities"], name="share_of_trees"),
               helper.make_node("ArgMax", ["votes"], ["class_index"], axis=1, keepdims=0, name="first_largest"),
               helper.make_node("Gather", ["class_values", "class_index"], ["label"], axis=0, name="class_value")]
     constants = [helper.make_tensor("tree_count", TensorProto.FLOAT, [], [float(len(trees))]),
                  helper.make_tensor("class_values", TensorProto.INT64, [n_classes],
                                     [int(c) for c in model.classes_])]
+    if summed != "votes":
+        constants.append(helper.make_tensor("real_classes", TensorProto.INT64, [n_classes], list(range(n_classes))))
     graph = helper.make_graph(
         nodes, "random_forest",
         [helper.make_tensor_value_info(ONNX_INPUT, TensorProto.FLOAT, ["batch", n_features, 1, 1])],
@@ -466,10 +474,12 @@ def train_random_forest(stack, samples, model_path, report_path, balancing="bala
                          "differently, all at exact ties of the forest's vote (two classes with the same mean "
                          "probability up to rounding): there the label depends only on the order in which each "
                          "library sums the trees' probabilities, and either class is as right as the other.")
-        else:
-            notes.append(f"onnxruntime and scikit-learn label {differ} of {agreement['rows']} checked pixels "
-                         f"differently, not only at ties (top-two probability margins there: "
-                         f"{agreement['disagreements_top_two_margin']}); please report this.")
+        else:  # a model that is not the forest it reports on is never written
+            raise ProspectraError(f"MODEL: the ONNX model written from the forest labels {differ} of "
+                                  f"{agreement['rows']} checked pixels differently from the forest itself, not only "
+                                  f"at ties (top-two probability margins there: "
+                                  f"{agreement['disagreements_top_two_margin'][:5]}); no model was written. This is "
+                                  f"a fault in Prospectra: please report it.")
     json_path = os.path.splitext(report_path)[0] + ".json"
     report = random_forest_report.build(
         samples=samples, folds=fold_set, params=params, table=table, searched=searched, space=space,

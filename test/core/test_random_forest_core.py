@@ -413,3 +413,20 @@ def test_exported_forest_takes_mixed_leaves_and_ties_as_scikit_learn():
     two.estimators_ = one_class
     labels, probabilities = rf.predict_forest(new_session(rf.to_onnx_bytes(two, 3, {})), grid)
     assert probabilities.shape == (len(grid), 2) and np.all(probabilities[:, 0] == 1) and np.all(labels == 1)
+
+
+def test_exported_two_class_forest_equals_scikit_learn():
+    """Two classes, every node's trees voting for both: onnxruntime reads any two-class ensemble as one binary
+    score, which made the export's labels wrong on 4 in 10 pixels and its probabilities negative."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from prospectra.core.learning.onnx_model import new_session
+
+    rng = np.random.default_rng(SEED)
+    X = rng.normal(size=(2000, 4)).astype(np.float32)
+    y = np.where(X[:, 0] + rng.normal(0, 0.7, len(X)) > 0.3, 7, 3)  # class values need not be 0 and 1
+    forest = RandomForestClassifier(25, random_state=SEED).fit(X[:1500], y[:1500])
+    labels, probabilities = rf.predict_forest(new_session(rf.to_onnx_bytes(forest, 4, {})), X[1500:])
+    assert np.array_equal(labels, forest.predict(X[1500:]))
+    assert np.allclose(probabilities, forest.predict_proba(X[1500:]), rtol=0, atol=1e-6)
+    assert (probabilities[:, 0] > 0.5).any() and (probabilities[:, 1] > 0.5).any()
