@@ -138,6 +138,10 @@ class OutputTransaction:
                 aside = os.path.join(folder, f".{name}.{process_tag()}.kept")
                 try:
                     try:
+                        if os.path.islink(f):  # the link is what the user made: keep it, not a copy of its target
+                            os.symlink(os.readlink(f), aside)
+                            self.kept.append((aside, f))
+                            continue
                         if not f.lower().endswith((".tif", ".tiff")):
                             raise OSError("QGIS's vector writers may rewrite a file in place: copy")
                         os.link(f, aside)  # RasterWriter only ever replaces a raster: a link keeps it

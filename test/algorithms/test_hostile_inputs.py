@@ -400,3 +400,16 @@ def test_a_model_without_metadata_declared_wrongly(refused, tmp_path):
     refused("prospectra:tagminerals", dict(tag, MODEL_BANDS=",".join(bands), MODEL_PATCH_SIZE=8),
             "MODEL_PATCH_SIZE", "takes 4 for its patch size, not 8")
     refused("prospectra:tagminerals", dict(tag, MODEL_BANDS=",".join(bands)), "MODEL_PATCH_SIZE", "patch size")
+
+
+def test_a_symlinked_companion_stays_a_link_after_a_failed_run(refused, s2, tmp_path):
+    """The transaction keeps an existing output's companions aside and puts them back on failure: a link the user
+    made is put back as that link, not as a copy of the file it points to."""
+    target = tmp_path / "my_style.qml"
+    target.write_text("<qgis>shared style</qgis>")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "ratio.qml").symlink_to(target)
+    refused("prospectra:bandratio", {"INPUT": [s2], "PRESET": 0, "NUMERATOR": "B11", "DENOMINATOR": "B13",
+                                     "OUTPUT": str(out / "ratio.tif")}, "DENOMINATOR")
+    assert os.path.islink(out / "ratio.qml") and os.readlink(out / "ratio.qml") == str(target)
