@@ -36,6 +36,7 @@ DEFAULT_NEIGHBOURS = 16
 DEFAULT_LAGS = 12
 MAX_GLOBAL_SAMPLES = 3000  # 'all samples' solves an (n+1)-square system per call: beyond this, use neighbours
 MAX_GRID_SIDE = 100_000
+MAX_GRID_PIXELS = 1_000_000_000  # 4 GB per float32 raster; a Sentinel-2 tile at 10 m is 0.12 Gpx
 # Pixels per window: pykrige holds pixels x neighbours distances and indices (16 bytes each), ~16 MB here.
 WINDOW_PIXELS = 2 ** 16
 # Sample distances per pykrige call when every sample is used (global neighbourhood): 64 MB of float64.
@@ -74,9 +75,10 @@ class Grid:
                                        f"is empty.")
         width = max(1, math.ceil((xmax - xmin) / pixel_size - 1e-9))
         height = max(1, math.ceil((ymax - ymin) / pixel_size - 1e-9))
-        if max(width, height) > MAX_GRID_SIDE:
+        if max(width, height) > MAX_GRID_SIDE or width * height > MAX_GRID_PIXELS:
             raise InputError("PIXEL_SIZE", f"a cell size of {pixel_size:g} gives a grid of {width} x {height} "
-                                           f"pixels; choose a larger cell size or a smaller extent.")
+                                           f"pixels (at most {MAX_GRID_SIDE:,} a side and {MAX_GRID_PIXELS:,} in "
+                                           f"all); choose a larger cell size or a smaller extent.")
         return cls(width, height, (xmin, pixel_size, 0.0, ymax, 0.0, -pixel_size), projection, "CRS")
 
     def check_projected(self):
@@ -129,8 +131,11 @@ def parse_variogram_parameters(text, model):
     given = {}
     for item in filter(None, (t.strip() for t in text.replace(";", ",").split(","))):
         name, _, value = item.partition("=")
+        name = name.strip().lower()
+        if name in given:
+            raise InputError("VARIOGRAM_PARAMETERS", f"{name} is given more than once; give each parameter once.")
         try:
-            given[name.strip().lower()] = float(value)
+            given[name] = float(value)
         except ValueError:
             raise InputError("VARIOGRAM_PARAMETERS", f"'{item}' is not name=number (e.g. range=40000).") from None
     names = list(PARAMETER_NAMES[model])
@@ -142,6 +147,10 @@ def parse_variogram_parameters(text, model):
     if bad:
         raise InputError("VARIOGRAM_PARAMETERS", f"{', '.join(bad)}: sill and range must be positive and the nugget "
                                                  f"not negative.")
+    if model == "power" and not given.get("exponent", 1.0) < 2:
+        raise InputError("VARIOGRAM_PARAMETERS", f"exponent={given['exponent']:g}: a power variogram is valid for "
+                                                 f"exponents above 0 and below 2 only (at 2 and beyond, Kriging "
+                                                 f"variances turn negative).")
     if "sill" in given:
         given["psill"] = given.pop("sill") - given.get("nugget", 0.0)
         if given["psill"] <= 0:
@@ -359,6 +368,10 @@ def _variogram_candidates(samples, model, nlags, weight, parameters, neighbours,
             out.append((m, None, None, str(e) or type(e).__name__))
     if not any(ok is not None for _, ok, _, _ in out):
         detail = "; ".join(f"{m}: {err}" for m, _, _, err in out)
+        if parameters:
+            raise InputError("VARIOGRAM_PARAMETERS", f"the fixed {model} variogram ({parameters}) gives no usable "
+                                                     f"Kriging system for '{samples.field}' ({detail}); change the "
+                                                     f"parameters or leave them empty to fit them.")
         raise InputError("VARIOGRAM_MODEL", f"no variogram could be fitted to '{samples.field}' ({detail}). Try "
                                             f"another model, more lags (NLAGS), or fixed VARIOGRAM_PARAMETERS.")
     return out

@@ -236,9 +236,15 @@ def lonlat_bounds(extent, crs):
     except RuntimeError:
         raise InputError("EXTENT", "the extent has no coordinate reference system GDAL knows.") from None
     try:
-        return osr.CoordinateTransformation(source, _srs("EPSG:4326")).TransformBounds(xmin, ymin, xmax, ymax, 21)
+        west, south, east, north = osr.CoordinateTransformation(source, _srs("EPSG:4326")).TransformBounds(
+            xmin, ymin, xmax, ymax, 21)
     except RuntimeError as e:
         raise InputError("EXTENT", f"the extent cannot be placed on the globe ({str(e).strip()[:200]}).") from None
+    if not (-180 <= west < east <= 180 and -80 <= south < north <= 84):  # UTM's domain: 80 S to 84 N
+        raise InputError("EXTENT", f"the extent reaches longitude {west:g} to {east:g} and latitude {south:g} to "
+                                   f"{north:g}; scenes are gridded in UTM, which covers longitudes -180 to 180 and "
+                                   f"latitudes 80 S to 84 N. Check the extent and its coordinate system.")
+    return west, south, east, north
 
 
 def utm_grid(bbox, resolution, scene=None):

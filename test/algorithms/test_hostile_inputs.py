@@ -413,3 +413,22 @@ def test_a_symlinked_companion_stays_a_link_after_a_failed_run(refused, s2, tmp_
     refused("prospectra:bandratio", {"INPUT": [s2], "PRESET": 0, "NUMERATOR": "B11", "DENOMINATOR": "B13",
                                      "OUTPUT": str(out / "ratio.tif")}, "DENOMINATOR")
     assert os.path.islink(out / "ratio.qml") and os.readlink(out / "ratio.qml") == str(target)
+
+
+def test_kriging_grids_and_variograms_that_cannot_be(refused, till_json):
+    refused("prospectra:kriging", dict(KRIGE, INPUT=till_json, PIXEL_SIZE=0.5), "PIXEL_SIZE",
+            "at most 100,000 a side and 1,000,000,000 in all")  # 136000 x 164000: 22 Gpx, refused before any work
+    power = dict(KRIGE, INPUT=till_json, VARIOGRAM_MODEL=2)
+    refused("prospectra:kriging", dict(power, VARIOGRAM_PARAMETERS="scale=1, exponent=3, nugget=0"),
+            "VARIOGRAM_PARAMETERS", "valid for exponents above 0 and below 2")
+    refused("prospectra:kriging", dict(KRIGE, INPUT=till_json, VARIOGRAM_MODEL=4,
+                                       VARIOGRAM_PARAMETERS="sill=10, sill=20, range=5000, nugget=1"),
+            "VARIOGRAM_PARAMETERS", "sill is given more than once")
+
+
+def test_a_scene_extent_off_the_globe(refused, tmp_path):
+    """Refused before any search, so no catalogue is needed (the address answers nothing)."""
+    for extent in ("500,600,100,200 [EPSG:4326]", "10,10.1,-95,-94 [EPSG:4326]"):
+        refused("prospectra:loadscene", {"CATALOGUE": 3, "CATALOGUE_URL": "http://127.0.0.1:9/", "EXTENT": extent,
+                                         "START_DATE": "2023-06-01", "END_DATE": "2023-07-01",
+                                         "OUTPUT": str(tmp_path / "scene.tif")}, "EXTENT", "UTM")
