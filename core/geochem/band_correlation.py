@@ -54,7 +54,7 @@ def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=
 
     Writes the HTML report (JSON beside it) and the CSV table when paths are given; returns the result dict."""
     require("Band correlation", "scipy")
-    bands = image.require(bands, "BANDS") if bands else image.band_names
+    bands = image.require(bands, "BANDS", distinct=True) if bands else image.band_names
     samples = numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="POINTS",
                               purpose="correlate")
     reflectance, status = sample_image(image, bands, samples.x, samples.y, window, feedback)
@@ -70,6 +70,10 @@ def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=
         raise InputError("POINTS", f"only {n} of the {len(samples)} samples lie on valid pixels of the image "
                                    f"({where}); at least {MIN_SAMPLES} are needed for a correlation.")
     v = samples.values[used]
+    spectra = len(np.unique(reflectance[used], axis=0))
+    if spectra < 3:
+        raise InputError("POINTS", f"the {n} samples on the image give only {spectra} distinct pixel spectra (samples "
+                                   f"at one place share a pixel); a correlation needs samples spread over the image.")
     if v.min() == v.max():
         raise InputError("FIELD", f"'{field}' is {v[0]:g} at every one of the {n} samples on the image: a constant "
                                   f"field has no variation to correlate.")

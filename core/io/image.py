@@ -73,8 +73,9 @@ class Image:
         """Block windows over the image, aligned to its own block rows."""
         return windows(self.width, self.height, input_block=self.ds.GetRasterBand(1).GetBlockSize())
 
-    def require(self, names, parameter):
-        """Canonical names of bands a preset or formula needs; error if the image lacks one."""
+    def require(self, names, parameter, distinct=False):
+        """Canonical names of bands a preset or formula needs; error if the image lacks one, or with distinct (bands
+        as features or vector dimensions, where a band twice would weigh double) if one is listed twice."""
         out = []
         for n in names:
             c = self.sensor.canonical(n, parameter)
@@ -82,6 +83,9 @@ class Image:
                 raise InputError(parameter, f"needs band {c}, which the input image does not have "
                                             f"(it has {', '.join(self.band_names)}).")
             out.append(c)
+        twice = sorted({c for c in out if out.count(c) > 1})
+        if distinct and twice:
+            raise InputError(parameter, f"{', '.join(twice)} is listed more than once; list each band once.")
         return out
 
     def read_stack(self, names, window, out=None, raw=None):

@@ -31,7 +31,7 @@ class FeatureStack:
 
     def __init__(self, image, bands=None, extra_paths=(), parameter="BANDS", extra_parameter="EXTRA_FEATURES"):
         self.image = image
-        self.bands = image.require(bands, parameter) if bands else list(image.band_names)
+        self.bands = image.require(bands, parameter, distinct=True) if bands else list(image.band_names)
         self.extras = []  # (dataset, band number, nodata, name)
         self._datasets = []
         for path in extra_paths or ():
@@ -108,15 +108,18 @@ def classes_from_labels(labels, parameter="FIELD"):
     if not present:
         raise InputError(parameter, "no training feature has a value in the class field; choose the field "
                                     "that holds the class of each point or polygon, and fill it in.")
-    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in present):
-        values = sorted({int(v) for v in present})
-        return Classes(values, [str(v) for v in values], False)
-    if all(isinstance(v, (float, np.floating)) for v in present):
+    numbers = all(isinstance(v, (int, np.integer, float, np.floating)) and not isinstance(v, bool) for v in present)
+    if numbers:
         bad = [v for v in present if not float(v).is_integer()]
         if bad:
             raise InputError(parameter, f"holds decimal numbers (e.g. {bad[0]:g}); a class field holds integer "
                                         "codes (1, 2, 3) or text names (granite, pegmatite, shale).")
         values = sorted({int(v) for v in present})
+        # The class raster is at most int32, its smallest value kept for nodata
+        if values[0] <= np.iinfo(np.int32).min or values[-1] > np.iinfo(np.int32).max:
+            wide = values[0] if values[0] <= np.iinfo(np.int32).min else values[-1]
+            raise InputError(parameter, f"holds the class code {wide}, beyond what a class raster holds "
+                                        f"(-2147483647 to 2147483647); renumber the classes (1, 2, 3 ...).")
         return Classes(values, [str(v) for v in values], False)
     names = sorted({str(v).strip() for v in present})
     return Classes(list(range(1, len(names) + 1)), names, True)

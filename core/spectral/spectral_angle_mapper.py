@@ -432,10 +432,7 @@ def plan_sam(image, library, bands, max_angle=None, class_angles=None, keep_apar
     bands (samples missing a band left out), separability at the image's noise level, inseparable classes joined
     (or kept apart), limits. Returns the arguments spectral_angle_mapper takes, with what was decided on the way.
     One plan serves a single run and every tile of a cluster run alike."""
-    bands = image.require(bands, "BANDS")
-    twice = sorted({b for b in bands if bands.count(b) > 1})
-    if twice:
-        raise InputError("BANDS", f"{', '.join(twice)} is listed more than once; list each band once.")
+    bands = image.require(bands, "BANDS", distinct=True)
     if len(bands) < 2:
         raise InputError("BANDS", f"an angle needs at least 2 bands (given: {', '.join(bands) or 'none'}); with one, "
                                   f"every spectrum points the same way.")

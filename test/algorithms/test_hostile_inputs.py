@@ -432,3 +432,23 @@ def test_a_scene_extent_off_the_globe(refused, tmp_path):
         refused("prospectra:loadscene", {"CATALOGUE": 3, "CATALOGUE_URL": "http://127.0.0.1:9/", "EXTENT": extent,
                                          "START_DATE": "2023-06-01", "END_DATE": "2023-07-01",
                                          "OUTPUT": str(tmp_path / "scene.tif")}, "EXTENT", "UTM")
+
+
+def test_polygons_where_point_samples_are_read(refused, tmp_path):
+    """Each vertex of a polygon was taken as a sample (the closing one twice); now the layer is refused."""
+    from osgeo import ogr, osr
+
+    path = str(tmp_path / "squares.gpkg")
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(3067)
+    layer = ds.CreateLayer("squares", srs, ogr.wkbPolygon)
+    layer.CreateField(ogr.FieldDefn("value", ogr.OFTReal))
+    for i in range(20):
+        x, y = 360000 + 1500 * (i % 7), 7480000 + 1700 * (i // 7)
+        f = ogr.Feature(layer.GetLayerDefn())
+        f.SetGeometry(ogr.CreateGeometryFromWkt(f"POLYGON (({x} {y}, {x + 8} {y}, {x + 8} {y + 8}, {x} {y}))"))
+        f.SetField("value", float(i))
+        layer.CreateFeature(f)
+    ds = None
+    refused("prospectra:kriging", dict(KRIGE, INPUT=path, FIELD="value"), "INPUT", "is not a point layer")

@@ -254,3 +254,19 @@ def test_sub_pixel_polygons_are_skipped_with_a_warning(qgis_processing, work, tm
     out = None
     qgis_processing.run("prospectra:trainrandomforest", train_params(tmp_path, work[1], path), feedback=Log())
     assert any("4 of 16 training polygons are too small to contain a pixel centre" in e for e in Log.errors)
+
+
+def test_a_class_code_no_class_raster_holds(run_fails, work, tmp_path):
+    """An Integer64 code beyond int32 would be written as another value: refused at training."""
+    folder, scene = work
+    points = inside_points(30, lambda i: [1, 2 ** 40, 3][i % 3])
+    training = write_points(folder / "wide.gpkg", points, 4326, ogr.OFTInteger64, "GPKG")
+    run_fails("prospectra:trainrandomforest", train_params(tmp_path, scene, training),
+              "FIELD: holds the class code 1099511627776, beyond what a class raster holds")
+
+
+def test_bands_listed_twice_as_features(run_fails, work, tmp_path):
+    folder, scene = work
+    training = write_points(folder / "ok.geojson", inside_points(30, lambda i: i % 3 + 1))
+    run_fails("prospectra:trainrandomforest", train_params(tmp_path, scene, training, BANDS="B2, B2, B3"),
+              "BANDS: B2 is listed more than once")
