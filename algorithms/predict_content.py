@@ -93,8 +93,13 @@ class PredictContent(ProspectraAlgorithm):
         if mode:
             threshold = float(self.parameterAsDouble(parameters, "THRESHOLD", context) if mode == 1
                               else stats["mean"] + self.parameterAsDouble(parameters, "K_SD", context) * stats["sd"])
-            zones = anomaly_zones(output, threshold, self.parameterAsInt(parameters, "MIN_PIXELS", context))
-            feedback.pushInfo(f"{len(zones)} anomaly zones at or above {threshold:.4g} {unit}.")
+            if mode == 2 and stats["max"] <= stats["min"]:  # mean + k SD of a flat map is every pixel
+                zones = []
+                feedback.pushInfo(f"The map is {stats['min']:.4g} {unit} everywhere (SD 0): no pixel stands above "
+                                  f"the rest, so no anomaly zone is outlined.")
+            else:
+                zones = anomaly_zones(output, threshold, self.parameterAsInt(parameters, "MIN_PIXELS", context))
+                feedback.pushInfo(f"{len(zones)} anomaly zones at or above {threshold:.4g} {unit}.")
             fields = QgsFields()
             for name, kind in (("zone", "string"), ("area", "double"), ("pixels", "int"), ("mean", "double"),
                                ("max", "double"), ("threshold", "double")):

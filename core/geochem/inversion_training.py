@@ -7,9 +7,24 @@ import numpy as np
 from ..errors import InputError
 from ..io.outputs import OutputTransaction
 from ..report.inversion_report import write_inversion_report
-from .inversion import blocked_split, export_onnx, fit_models, rating, spatial_blocks
+from .inversion import MIN_SAMPLES, blocked_split, export_onnx, fit_models, rating, spatial_blocks
 from .inversion_samples import point_samples, surface_samples
 
+
+def _check_split(content, groups, test, spatial, block):
+    """Enough samples on each side of the split, or an error naming the parameter that decides it."""
+    n, train = len(content), int((~test).sum())
+    if train >= MIN_SAMPLES and test.sum() >= 2:
+        return
+    if n < MIN_SAMPLES + 2:
+        raise InputError("POINTS", f"{n} samples with a value lie on the image; at least {MIN_SAMPLES + 2} are needed "
+                                   f"to fit a model on {MIN_SAMPLES} and judge it on 2.")
+    if spatial and len(np.unique(groups)) < 2:
+        raise InputError("BLOCK_SIZE", f"all {n} samples fall in one spatial block of {block} x {block} pixels, so no "
+                                       f"block is left to test on (or to train on); choose a smaller BLOCK_SIZE.")
+    raise InputError("TEST_FRACTION", f"the split leaves {train} training and {int(test.sum())} test samples of {n}; "
+                                      f"at least {MIN_SAMPLES} and 2 are needed: change TEST_FRACTION"
+                                      + (" or BLOCK_SIZE." if spatial else "."))
 
 def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples, spatial, block, fraction, seed,
                     model_path, report_path, feedback):
@@ -32,6 +47,7 @@ def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples
         groups = np.arange(len(content))
         split = f"random samples, {fraction:.0%} held out"
     test = blocked_split(groups, fraction, seed)
+    _check_split(content, groups, test, spatial, block)
     fits, notes = fit_models(spectra, content, groups, test, keys, seed, feedback)
     for n in notes:
         feedback.pushInfo(f"Warning: {n}")

@@ -170,6 +170,27 @@ class Image:
                     pass
             thread.join()
 
+    def central(self, names, size=512):
+        """Reflectance and validity of a central window of at most size x size pixels: a cheap look at the scene
+        (a decimated read of whole bands reads every block of a raster without overviews)."""
+        w, h = min(size, self.width), min(size, self.height)
+        return self.read_stack(names, ((self.width - w) // 2, (self.height - h) // 2, w, h))
+
+    def require_reflectance(self, names, parameter="SCALING"):
+        """An error when the bands' median in the central window is not surface reflectance (about 0 to 1): a
+        model trained on reflectance predicts nonsense on digital numbers or on reflectance x 10000."""
+        stack, valid = self.central(names)
+        if not valid.any():
+            return
+        medians = np.median(stack[:, valid], axis=1)
+        wild = [(n, m) for n, m in zip(names, medians) if not -0.5 <= m <= 2.0]
+        if wild:
+            listed = ", ".join(f"{n} {m:g}" for n, m in wild[:4])
+            raise InputError(parameter, f"the image's median values ({listed}) are not surface reflectance (0 to 1), "
+                                        f"which the model was trained on (scaled by: {self.scaling_source}). Choose "
+                                        f"the product's scaling, or 'custom' with SCALE (e.g. 0.0001 for reflectance "
+                                        f"x 10000).")
+
     def sample(self, names, max_pixels=1_000_000):
         """A decimated read of whole bands (at most max_pixels each) for statistics such as stretches."""
         f = max(1.0, math.sqrt(self.width * self.height / max_pixels))

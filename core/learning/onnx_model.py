@@ -60,6 +60,7 @@ class OnnxModel:
         if missing:
             raise InputError(parameter, f"'{self.name}' needs bands {', '.join(self.bands)}; the image lacks "
                                         f"{', '.join(missing)} (it has {', '.join(image.band_names)}).")
+        image.require_reflectance(self.bands)
 
     def predict(self, patches):
         """patches: (n, bands, patch, patch) float32 reflectance -> (n, outputs) float32, in batches on every core."""

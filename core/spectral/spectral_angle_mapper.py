@@ -69,9 +69,7 @@ def image_noise(image, bands, size=512):
     """Per-band noise standard deviation (reflectance), the median pixel spectrum and how the noise was found,
     from a central window of the image. Noise: the median absolute difference of horizontally adjacent pixels / (0.6745 sqrt 2), which
     counts fine texture as noise too, so it errs towards wider limits rather than narrower."""
-    w, h = min(size, image.width), min(size, image.height)
-    window = ((image.width - w) // 2, (image.height - h) // 2, w, h)
-    stack, valid = image.read_stack(bands, window)
+    stack, valid = image.central(bands, size)
     valid &= (stack > 0).any(axis=0)
     pairs = valid[:, 1:] & valid[:, :-1]
     level = np.median(stack[:, valid], axis=1).astype(np.float64) if valid.any() else np.full(len(bands), 0.3)

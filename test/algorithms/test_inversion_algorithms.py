@@ -81,7 +81,34 @@ def test_inversion_bad_inputs(run_fails, ree, trained, tmp_path):
     write_samples(few, content, n=8)
     run_fails("prospectra:traininversion", dict(base, POINTS=few, FIELD="RE2O3"), "8 sample points", "at least 10")
     run_fails("prospectra:traininversion", dict(base, FIELD="sample"), "FIELD", "not numbers")
+    point_to_pixel = dict(base, FIELD="RE2O3", SAMPLE_SET=1)
+    run_fails("prospectra:traininversion", dict(point_to_pixel, BLOCK_SIZE=100000),
+              "BLOCK_SIZE: all 374 samples fall in one spatial block")
+    eleven = str(tmp_path / "eleven.gpkg")
+    write_samples(eleven, content, n=11)
+    run_fails("prospectra:traininversion", dict(point_to_pixel, POINTS=eleven),
+              "POINTS: 11 samples with a value lie on the image; at least 12")
     _, model, _ = trained
     landsat = dict(INPUT=[scene], SENSOR=SENSORS.index("landsat8_oli"), BAND_ORDER="B1,B2,B3,B4", MODEL_FILE=model,
                    OUTPUT=str(tmp_path / "c.tif"))
     run_fails("prospectra:predictcontent", landsat, "MODEL_FILE", "trained for gf2_pms but SENSOR is Landsat-8 OLI")
+
+
+def test_reflectance_x_10000_and_a_flat_map(run_fails, qgis_processing, trained, tmp_path):
+    """A float raster of reflectance x 10000 is not what the model learnt on: refused, naming SCALING. A map without
+    variation has no anomaly above mean + k SD: no zone (it outlined the whole image)."""
+    from data.rasters import write_raster
+
+    _, model, _ = trained
+    scaled = write_raster(tmp_path / "x10000.tif", np.full((4, 40, 40), 1200.0, np.float32), crs=32649)
+    run_fails("prospectra:predictcontent", {"INPUT": [scaled], "SENSOR": GF2, "MODEL_FILE": model,
+                                            "OUTPUT": str(tmp_path / "c.tif")},
+              "SCALING: the image's median values (B1 1200", "are not surface reflectance")
+    flat = write_raster(tmp_path / "flat.tif", np.full((4, 40, 40), 0.1, np.float32), crs=32649)
+    result = qgis_processing.run("prospectra:predictcontent", {
+        "INPUT": [flat], "SENSOR": GF2, "MODEL_FILE": model, "OUTPUT": str(tmp_path / "flat_c.tif"), "ANOMALY": 2,
+        "OUTPUT_ZONES": str(tmp_path / "zones.gpkg")})
+    content = gdal.Open(result["OUTPUT"]).ReadAsArray()
+    assert content.min() == content.max()
+    zones = ogr.Open(str(tmp_path / "zones.gpkg"))
+    assert zones.GetLayer(0).GetFeatureCount() == 0
