@@ -419,6 +419,14 @@ def train_random_forest(stack, samples, model_path, report_path, balancing="bala
     if dropped:
         notes.append(f"no training pixel of {', '.join(repr(d) for d in dropped)} lies on valid image pixels; "
                      f"the model does not know {'these classes' if len(dropped) > 1 else 'this class'}.")
+    pixel = samples.rows.astype(np.int64) * (int(samples.cols.max()) + 1) + samples.cols
+    labels_per_pixel = np.unique(np.unique(np.column_stack([pixel, samples.y]), axis=0)[:, 0], return_counts=True)[1]
+    contested = int(np.sum(labels_per_pixel > 1))
+    if contested:
+        notes.append(f"{contested} pixels are training sites of two or more classes (sites on one pixel, or "
+                     f"overlapping polygons): the same spectrum is taught as different rocks there; check the "
+                     f"training layer.")
+        log(f"Warning: {notes[-1]}")
     log(f"{len(samples)} training pixels in {len(samples.classes.values)} classes; {fold_set.description}.")
     X, y = samples.X, samples.y
     space = search_space(max_trees)

@@ -270,3 +270,14 @@ def test_bands_listed_twice_as_features(run_fails, work, tmp_path):
     training = write_points(folder / "ok.geojson", inside_points(30, lambda i: i % 3 + 1))
     run_fails("prospectra:trainrandomforest", train_params(tmp_path, scene, training, BANDS="B2, B2, B3"),
               "BANDS: B2 is listed more than once")
+
+
+def test_one_pixel_taught_as_two_classes_is_noted(qgis_processing, work, tmp_path):
+    folder, scene = work
+    points = inside_points(30, lambda i: i % 3 + 1)
+    points += [(x, y, 3 if value != 3 else 1) for x, y, value in points[:2]]  # the same two pixels, other classes
+    training = write_points(folder / "contested.geojson", points)
+    qgis_processing.run("prospectra:trainrandomforest", train_params(tmp_path, scene, training, VALIDATION=1))
+    with open(tmp_path / "r.json") as f:
+        notes = json.load(f)["notes"]
+    assert any(n.startswith("2 pixels are training sites of two or more classes") for n in notes), notes
