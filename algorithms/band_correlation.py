@@ -76,8 +76,8 @@ class BandCorrelation(ProspectraAlgorithm):
                               f"skipped.")
         bands = [b.strip() for b in self.parameterAsString(parameters, "BANDS", context).replace(";", ",").split(",")
                  if b.strip()]
-        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
-        table = self.parameterAsFileOutput(parameters, "OUTPUT_TABLE", context) or None
+        report = self.file_output(parameters, "OUTPUT_REPORT", context, ".html", ".htm")
+        table = self.file_output(parameters, "OUTPUT_TABLE", context, ".csv")
         inputs = image.sources + input_paths(parameters.get("POINTS"))
         check_outputs(inputs, OUTPUT_REPORT=report, OUTPUT_TABLE=table)
         result = band_correlation(image, x, y, values, field, bands or None,

@@ -196,6 +196,15 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             raise InputError(name, f"'{path}' is not a GeoTIFF name; Prospectra writes .tif files.")
         return path
 
+    def file_output(self, parameters, name, context, *extensions):
+        """The file an output parameter names (None if unset), refused unless it ends in one of extensions: the
+        format is fixed, and a report in 'r.txt' or a table in 'c.png' would mislead whoever opens it."""
+        path = self.parameterAsFileOutput(parameters, name, context) or None
+        if path and os.path.splitext(path)[1].lower() not in extensions:
+            raise InputError(name, f"'{path}' does not end in {' or '.join(extensions)}; this output is written in "
+                                   f"that format.")
+        return path
+
     def sink_file(self, parameters, name, context):
         """The file a vector output is written to, or None (a temporary layer in memory, a database)."""
         return file_of(self.parameterAsOutputLayer(parameters, name, context))

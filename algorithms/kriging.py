@@ -139,7 +139,7 @@ class Kriging(ProspectraAlgorithm):
         fixed = parse_variogram_parameters(self.parameterAsString(parameters, "VARIOGRAM_PARAMETERS", context), model)
         output = self.output_path(parameters, "OUTPUT", context)
         variance = self.output_path(parameters, "OUTPUT_VARIANCE", context) or None
-        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context) or None
+        report = self.file_output(parameters, "OUTPUT_REPORT", context, ".html", ".htm")
         inputs = input_paths(parameters.get("INPUT"), self.parameterAsRasterLayer(parameters, "REFERENCE", context))
         check_outputs(inputs, OUTPUT=output, OUTPUT_VARIANCE=variance, OUTPUT_REPORT=report)
         summary = kriging(x, y, values, field, grid, output, feedback, output_variance=variance,

@@ -49,7 +49,7 @@ class ResampleLibrary(ProspectraAlgorithm):
     def execute(self, parameters, context, feedback):
         sensor = self.sensor(parameters, context)
         library_path = self.parameterAsFile(parameters, "LIBRARY", context) or None
-        output = self.parameterAsFileOutput(parameters, "OUTPUT", context)
+        output = self.file_output(parameters, "OUTPUT", context, ".csv")
         plot = self.parameterAsFileOutput(parameters, "OUTPUT_PLOT", context) or None
         check_outputs([library_path], OUTPUT=output, OUTPUT_PLOT=plot)
         if plot:

@@ -167,7 +167,7 @@ class SpectralAngleMapper(ProspectraAlgorithm):
         bands = image.require(bands, "BANDS")
         output = self.output_path(parameters, "OUTPUT", context)
         rule = self.output_path(parameters, "OUTPUT_RULE", context) or None
-        summary_path = self.parameterAsFileOutput(parameters, "OUTPUT_SUMMARY", context) or None
+        summary_path = self.file_output(parameters, "OUTPUT_SUMMARY", context, ".csv")
         check_outputs(image.sources + ([library_path] if library_path else []),
                       OUTPUT=output, OUTPUT_RULE=rule, OUTPUT_SUMMARY=summary_path)
         keep_apart = self.parameterAsBoolean(parameters, "KEEP_APART", context)

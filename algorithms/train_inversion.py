@@ -90,8 +90,8 @@ class TrainInversion(ProspectraAlgorithm):
         if no_geometry:
             feedback.pushInfo(f"{no_geometry} features have no geometry (or none in the area the image's CRS covers) "
                               f"and were skipped.")
-        model_path = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
-        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
+        model_path = self.file_output(parameters, "OUTPUT_MODEL", context, ".onnx")
+        report = self.file_output(parameters, "OUTPUT_REPORT", context, ".html", ".htm")
         inputs = image.sources + input_paths(parameters.get("POINTS"))
         check_outputs(inputs, OUTPUT_MODEL=model_path, OUTPUT_REPORT=report)
         keys = [list(MODEL_NAMES)[i] for i in self.parameterAsEnums(parameters, "MODELS", context)]

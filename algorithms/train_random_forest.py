@@ -121,12 +121,8 @@ class TrainRandomForest(ProspectraAlgorithm):
         bands = [b.strip() for b in self.parameterAsString(parameters, "BANDS", context).replace(";", ",").split(",")
                  if b.strip()]
         stack = FeatureStack(image, bands or None, extra_feature_paths(self, parameters, context))
-        model_path = self.parameterAsFileOutput(parameters, "MODEL", context)
-        report_path = self.parameterAsFileOutput(parameters, "REPORT", context)
-        if os.path.splitext(model_path)[1].lower() != ".onnx":
-            raise InputError("MODEL", f"'{model_path}' is not an .onnx file name; the model is written as ONNX.")
-        if os.path.splitext(report_path)[1].lower() not in (".html", ".htm"):
-            raise InputError("REPORT", f"'{report_path}' is not an .html file name.")
+        model_path = self.file_output(parameters, "MODEL", context, ".onnx")
+        report_path = self.file_output(parameters, "REPORT", context, ".html", ".htm")
         features = self.training_features(parameters, context, image, feedback)
         samples = extract_samples(stack, features)
         small = samples.counts.get("no_pixel_centre", 0)

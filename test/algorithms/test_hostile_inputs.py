@@ -331,7 +331,7 @@ def test_no_output_replaces_an_inputs_style_or_gdal_sidecar(refused, s2, tmp_pat
             "OUTPUT", "the style or GDAL sidecar of the input")
     refused("prospectra:spectralanglemapper", {"INPUT": [s2], "ENDMEMBERS": "Calcite, Hematite",
                                                "OUTPUT_SUMMARY": s2 + ".aux.xml"},
-            "OUTPUT_SUMMARY", "the style or GDAL sidecar of the input")
+            "OUTPUT_SUMMARY", "does not end in .csv")
 
 
 def test_sam_points_that_are_not_points_or_lack_the_label_field(refused, s2, tmp_path):
@@ -452,3 +452,12 @@ def test_polygons_where_point_samples_are_read(refused, tmp_path):
         layer.CreateFeature(f)
     ds = None
     refused("prospectra:kriging", dict(KRIGE, INPUT=path, FIELD="value"), "INPUT", "is not a point layer")
+
+
+def test_file_outputs_in_a_format_their_name_denies(refused, till_json, s2, tmp_path):
+    """A report in 'r.txt', a table in 'c.png' or a model without .onnx: refused, as every file output is."""
+    refused("prospectra:kriging", dict(KRIGE, INPUT=till_json, OUTPUT_REPORT=str(tmp_path / "r.txt")),
+            "OUTPUT_REPORT", "does not end in .html or .htm")
+    refused("prospectra:spectralanglemapper", {"INPUT": [s2], "ENDMEMBERS": "Calcite, Hematite",
+                                               "OUTPUT_SUMMARY": str(tmp_path / "summary")},
+            "OUTPUT_SUMMARY", "does not end in .csv")
