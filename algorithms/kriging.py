@@ -9,8 +9,9 @@ from qgis.core import (QgsProcessingOutputFile,
 from ..core.io.blocks import check_outputs
 from ..core.errors import InputError
 from ..core.report.geochem_report import json_path
-from ..core.geochem.kriging import (DEFAULT_LAGS, DEFAULT_NEIGHBOURS, VARIOGRAM_MODELS, Grid, kriging,
-                            parse_variogram_parameters)
+from ..core.geochem.geochem_samples import numeric_samples
+from ..core.geochem.kriging import (DEFAULT_LAGS, DEFAULT_NEIGHBOURS, VARIOGRAM_MODELS, Grid, Variogram, kriging,
+                                    parse_variogram_parameters)
 from .compat import DOUBLE, INTEGER, NUMERIC_FIELD, POINTS, WKT_GDAL
 from .base import ProspectraAlgorithm
 from .features import input_paths, read_points
@@ -142,11 +143,10 @@ class Kriging(ProspectraAlgorithm):
         report = self.file_output(parameters, "OUTPUT_REPORT", context, ".html", ".htm")
         inputs = input_paths(parameters.get("INPUT"), self.parameterAsRasterLayer(parameters, "REFERENCE", context))
         check_outputs(inputs, OUTPUT=output, OUTPUT_VARIANCE=variance, OUTPUT_REPORT=report)
-        summary = kriging(x, y, values, field, grid, output, feedback, output_variance=variance,
-                          variogram_model=model, neighbours=self.parameterAsInt(parameters, "N_CLOSEST", context),
-                          nlags=self.parameterAsInt(parameters, "NLAGS", context),
-                          weight=self.parameterAsBool(parameters, "WEIGHT", context),
-                          variogram_parameters=fixed, report=report)
+        variogram = Variogram(model, fixed, self.parameterAsInt(parameters, "NLAGS", context),
+                              self.parameterAsBool(parameters, "WEIGHT", context))
+        summary = kriging(numeric_samples(x, y, values, field), grid, output, feedback, variance, report, variogram,
+                          self.parameterAsInt(parameters, "N_CLOSEST", context))
         s, v, cv = summary["samples"], summary["variogram"], summary["cross_validation"]
         feedback.pushInfo(f"{s['used']} samples of '{field}' used ({s['without_value']} without a value skipped); "
                           f"{s['outside_grid']} lie outside the grid and inform the prediction near its edges.")

@@ -39,10 +39,12 @@ READ_POINTS = (
     f"x0, y1 = {X0}, {Y1};\n")
 OURS = READ_POINTS + (
     "sys.path.insert(0, sys.argv[7])\n"
-    "from prospectra.core.geochem.kriging import Grid, kriging\n"
+    "from prospectra.core.geochem.geochem_samples import numeric_samples\n"
+    "from prospectra.core.geochem.kriging import Grid, Variogram, kriging\n"
     "from prospectra.core.errors import NullFeedback\n"
     "grid = Grid(size, size, (x0, pixel, 0.0, y1, 0.0, -pixel), wkt)\n"
-    "kriging(x, y, z, sys.argv[2], grid, out, NullFeedback(), variogram_model='spherical', neighbours=k, nlags=12)\n")
+    "kriging(numeric_samples(x, y, z, sys.argv[2]), grid, out, NullFeedback(), variogram=Variogram('spherical', nlags=12),"
+    " neighbours=k)\n")
 PYKRIGE = READ_POINTS + (
     "from contextlib import nullcontext\n"
     "from osgeo import gdal\n"

@@ -14,8 +14,9 @@ SAME_PLACE = 1e-3  # samples closer than this (map units: 1 mm in a metric CRS) 
 class Samples:
     """x, y, values: float64 arrays of the samples that have a value; counts: what was dropped and why."""
 
-    def __init__(self, x, y, values, field, counts):
+    def __init__(self, x, y, values, field, counts, parameter="INPUT"):
         self.x, self.y, self.values, self.field, self.counts = x, y, values, field, counts
+        self.parameter = parameter  # the point layer's parameter, named in errors about where samples lie
 
     def __len__(self):
         return len(self.values)
@@ -65,7 +66,7 @@ def numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="IN
     if v.min() == v.max():
         raise InputError(parameter, f"'{field}' is {v[0]:g} at every one of the {len(v)} samples: a constant field "
                                     f"has no variation to {purpose}; choose another field.")
-    return Samples(x[has_value], y[has_value], v, field, counts)
+    return Samples(x[has_value], y[has_value], v, field, counts, points_parameter)
 
 
 def refuse_duplicates(samples, parameter="INPUT"):

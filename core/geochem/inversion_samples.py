@@ -13,7 +13,7 @@ from osgeo import gdal
 
 from ..io.blocks import windows
 from ..errors import InputError, NullFeedback
-from .geochem_samples import numeric_samples, refuse_duplicates
+from .geochem_samples import numeric_samples
 from ..io.image import sample_image
 from .kriging import Grid, kriging
 
@@ -35,12 +35,10 @@ def point_samples(image, bands, x, y, values, field):
     return spectra[ok], samples.values[ok], row, col, info
 
 
-def surface_samples(image, bands, x, y, values, field, feedback=None, max_samples=MAX_SURFACE_SAMPLES, seed=0,
-                    **kriging_options):
+def surface_samples(image, bands, x, y, values, field, feedback=None, max_samples=MAX_SURFACE_SAMPLES, seed=0):
     """(spectra (n, bands), kriged content (n,), rows, cols, info) from pixels near the samples."""
     feedback = feedback or NullFeedback()
-    samples = numeric_samples(x, y, values, field, purpose="fit a model of")
-    refuse_duplicates(samples, "POINTS")
+    samples = numeric_samples(x, y, values, field, points_parameter="POINTS", purpose="fit a model of")
     grid = Grid(image.width, image.height, image.geotransform, image.projection, "INPUT")
     inside = grid.contains(samples.x, samples.y)
     if inside.sum() < 10:
@@ -54,7 +52,7 @@ def surface_samples(image, bands, x, y, values, field, feedback=None, max_sample
     tmp = tempfile.mkdtemp(prefix="prospectra-surface-")
     surface = os.path.join(tmp, "kriged.tif")
     try:
-        summary = kriging(samples.x, samples.y, samples.values, field, grid, surface, feedback, **kriging_options)
+        summary = kriging(samples, grid, surface, feedback)
         near = []  # per window: flat indices of pixels within reach of a sample
         wins = list(windows(image.width, image.height))
         for win in wins:

@@ -12,6 +12,7 @@ import math
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from dataclasses import dataclass
 
 import numpy as np
 from osgeo import gdal, osr
@@ -21,7 +22,7 @@ from ..io.blocks import RasterWriter, Subsample, bounded_cache, one_blas_thread,
 from ..errors import InputError, require
 from ..io.outputs import OutputTransaction, write_file
 from ..report.geochem_report import NO_PLOT, esc, figure, fmt, json_path, page, png, table, write_json
-from .geochem_samples import numeric_samples, refuse_duplicates
+from .geochem_samples import refuse_duplicates
 from ..io.image import open_raster
 
 gdal.UseExceptions()
@@ -162,6 +163,27 @@ def parse_variogram_parameters(text, model):
                                                  + (f"; not known: {', '.join(unknown)}" if unknown else "")
                                                  + (f"; missing: {', '.join(missing)}" if missing else "") + ".")
     return {n: given[n] for n in names}
+
+
+@dataclass(frozen=True)
+class Variogram:
+    """How the variogram is chosen: model, one of VARIOGRAM_MODELS or 'auto' (lowest leave-one-out RMSE among them);
+    parameters, a dict as pykrige takes it (None: fitted by pykrige's least squares on nlags lags, short lags
+    weighted if weight)."""
+    model: str = "auto"
+    parameters: dict = None
+    nlags: int = DEFAULT_LAGS
+    weight: bool = False
+
+    def check(self):
+        if self.model != "auto" and self.model not in VARIOGRAM_MODELS:
+            raise InputError("VARIOGRAM_MODEL", f"unknown model '{self.model}'; choose automatic or one of "
+                                                f"{', '.join(VARIOGRAM_MODELS)}.")
+        if self.parameters is not None and self.model == "auto":
+            raise InputError("VARIOGRAM_PARAMETERS", "fixed parameters need a fixed model: choose one in "
+                                                     "VARIOGRAM_MODEL.")
+        if self.nlags < 2:
+            raise InputError("NLAGS", f"{self.nlags} lags cannot show a variogram's shape; use 6 or more.")
 
 
 def fit_variogram(samples, model, nlags=DEFAULT_LAGS, weight=False, parameters=None):
@@ -352,14 +374,15 @@ def _refuse_far_samples(samples, grid, inside):
                                    f"diagonal): check the extent and the layers' coordinate systems.")
 
 
-def _variogram_candidates(samples, model, nlags, weight, parameters, neighbours, feedback):
+def _variogram_candidates(samples, variogram, neighbours, feedback):
     """[(model, OrdinaryKriging or None, cross-validation or None, error text or None)] for the models tried."""
+    model, parameters = variogram.model, variogram.parameters
     models = VARIOGRAM_MODELS if model == "auto" else (model,)
     out = []
     for i, m in enumerate(models):
         step(feedback, 0.1 * i / len(models), 1.0)
         try:
-            ok = fit_variogram(samples, m, nlags, weight, parameters)
+            ok = fit_variogram(samples, m, variogram.nlags, variogram.weight, parameters)
             cv = cross_validation(ok, neighbours)
             if not np.isfinite(cv["rmse"]):
                 raise np.linalg.LinAlgError("the cross-validation gave no finite error")
@@ -379,26 +402,16 @@ def _variogram_candidates(samples, model, nlags, weight, parameters, neighbours,
 
 # ---- the whole run -------------------------------------------------------------------------------------
 
-def kriging(x, y, values, field, grid, output, feedback, output_variance=None, variogram_model="auto",
-            neighbours=DEFAULT_NEIGHBOURS, nlags=DEFAULT_LAGS, weight=False, variogram_parameters=None,
-            report=None, window_pixels=None):
-    """Krige values (at x, y in the grid's CRS) onto grid; write the prediction (and the Kriging variance) as
-    float32 GeoTIFFs and, if report is a path, the HTML report with its JSON beside it. Returns the summary.
-
-    variogram_model: one of VARIOGRAM_MODELS or 'auto' (lowest leave-one-out RMSE); neighbours: samples per
-    pixel (moving neighbourhood), 0 or None for all samples; variogram_parameters: a dict as pykrige takes it
-    (None: fitted by pykrige's least squares on nlags lags)."""
+def kriging(samples, grid, output, feedback, output_variance=None, report=None, variogram=Variogram(),
+            neighbours=DEFAULT_NEIGHBOURS, window_pixels=None):
+    """Krige samples (geochem_samples.numeric_samples, in the grid's CRS) onto grid; write the prediction (and the
+    Kriging variance) as float32 GeoTIFFs and, if report is a path, the HTML report with its JSON beside it.
+    Returns the summary. variogram: a Variogram; neighbours: samples per pixel (moving neighbourhood), 0 or None
+    for all samples; window_pixels: pixels kriged at once (default WINDOW_PIXELS)."""
     ordinary_kriging_class()  # say a missing pykrige before anything else
     crs_name = grid.check_projected()
-    if variogram_model != "auto" and variogram_model not in VARIOGRAM_MODELS:
-        raise InputError("VARIOGRAM_MODEL", f"unknown model '{variogram_model}'; choose automatic or one of "
-                                            f"{', '.join(VARIOGRAM_MODELS)}.")
-    if variogram_parameters is not None and variogram_model == "auto":
-        raise InputError("VARIOGRAM_PARAMETERS", "fixed parameters need a fixed model: choose one in VARIOGRAM_MODEL.")
-    if nlags < 2:
-        raise InputError("NLAGS", f"{nlags} lags cannot show a variogram's shape; use 6 or more.")
-    samples = numeric_samples(x, y, values, field)
-    refuse_duplicates(samples)
+    variogram.check()
+    refuse_duplicates(samples, samples.parameter)
     n = len(samples)
     if neighbours in (None, 0) or neighbours >= n:
         if n > MAX_GLOBAL_SAMPLES:
@@ -416,17 +429,16 @@ def kriging(x, y, values, field, grid, output, feedback, output_variance=None, v
     backend = "C" if limited else "loop"
     with OutputTransaction({"OUTPUT": output, "OUTPUT_VARIANCE": output_variance, "OUTPUT_REPORT": report}):
         with limit:
-            candidates = _variogram_candidates(samples, variogram_model, nlags, weight, variogram_parameters,
-                                               neighbours, feedback)
+            candidates = _variogram_candidates(samples, variogram, neighbours, feedback)
             fitted = [c for c in candidates if c[1] is not None]
             model, ok, cv, _ = min(fitted, key=lambda c: c[2]["rmse"])
             stats = _write_rasters(ok, grid, output, output_variance, neighbours, backend, feedback,
                                    window_pixels or WINDOW_PIXELS,
-                                   {"PROSPECTRA_FIELD": field, "PROSPECTRA_VARIOGRAM": model,
+                                   {"PROSPECTRA_FIELD": samples.field, "PROSPECTRA_VARIOGRAM": model,
                                     "PROSPECTRA_LOO_RMSE": f"{cv['rmse']:.6g}"})
         feedback.setProgress(100)
-        summary = _summary(samples, grid, crs_name, inside, candidates, model, ok, cv, variogram_model, neighbours,
-                           nlags, weight, variogram_parameters, backend, stats, output, output_variance)
+        summary = _summary(samples, grid, crs_name, inside, candidates, model, ok, cv, variogram, neighbours,
+                           backend, stats, output, output_variance)
         if report:
             write_report(summary, report)
     return summary
@@ -491,8 +503,8 @@ def _write_window(win, z, s, w, wv, ranges, samples):
         samples[name].add(win, block, finite)
 
 
-def _summary(samples, grid, crs_name, inside, candidates, model, ok, cv, asked, neighbours, nlags, weight,
-             parameters, backend, stats, output, output_variance):
+def _summary(samples, grid, crs_name, inside, candidates, model, ok, cv, variogram, neighbours, backend, stats,
+             output, output_variance):
     import pykrige
 
     stat = samples.statistics()
@@ -504,8 +516,9 @@ def _summary(samples, grid, crs_name, inside, candidates, model, ok, cv, asked, 
         "grid": grid.describe(crs_name),
         "variogram": {"model": model, "parameters": named_parameters(ok),
                       "chosen_by": ("lowest leave-one-out RMSE among " + ", ".join(c[0] for c in candidates)
-                                    if asked == "auto" else "given"),
-                      "fitted": parameters is None, "nlags": nlags, "weighted_fit": bool(weight),
+                                    if variogram.model == "auto" else "given"),
+                      "fitted": variogram.parameters is None, "nlags": variogram.nlags,
+                      "weighted_fit": bool(variogram.weight),
                       "experimental": {"lag": lags.tolist(), "semivariance": np.asarray(ok.semivariance).tolist()}},
         "neighbourhood": {"neighbours": neighbours, "description": (f"moving: the {neighbours} nearest samples"
                                                                      if neighbours else "all samples")},

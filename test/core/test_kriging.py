@@ -14,10 +14,17 @@ from conftest import RecordingFeedback
 from data.simulated_till_raster import TILL, till_points
 from prospectra.core.errors import Canceled, InputError, MissingPackage, NullFeedback
 from prospectra.core.geochem.geochem_samples import numeric_samples
-from prospectra.core.geochem.kriging import (NODATA, PARAMETER_NAMES, Grid, fit_variogram, kriging,
-                                     leave_one_out, parse_variogram_parameters)
+from prospectra.core.geochem.kriging import (DEFAULT_LAGS, NODATA, PARAMETER_NAMES, Grid, Variogram, fit_variogram,
+                                             kriging, leave_one_out, parse_variogram_parameters)
 
 FIELD = "La_ppm_511"
+
+
+def krige(x, y, z, field, grid, out, feedback, variogram_model="auto", nlags=DEFAULT_LAGS, variogram_parameters=None,
+          **options):
+    """kriging() on raw coordinates and values, as the algorithm calls it."""
+    return kriging(numeric_samples(x, y, z, field), grid, out, feedback,
+                   variogram=Variogram(variogram_model, variogram_parameters, nlags), **options)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +56,7 @@ def test_grid_equals_pykrige_with_the_same_moving_neighbourhood(till, tmp_path, 
     monkeypatch.setattr(blocks, "TILE", 16)  # small windows: many blocks on a small grid
     grid = small_grid(wkt)
     out, var = str(tmp_path / "k.tif"), str(tmp_path / "v.tif")
-    summary = kriging(x, y, z, FIELD, grid, out, NullFeedback(), output_variance=var, variogram_model=model,
+    summary = krige(x, y, z, FIELD, grid, out, NullFeedback(), output_variance=var, variogram_model=model,
                       neighbours=16, nlags=12, window_pixels=16 * 16)
     reference = pykrige_ok.OrdinaryKriging(x, y, z, variogram_model=model, nlags=12)
     gx, gy = centres(grid)
@@ -98,7 +105,7 @@ def test_global_neighbourhood_equals_pykrige(till, tmp_path):
     x, y, z, wkt = till
     grid = small_grid(wkt, width=12, height=10, pixel=5000.0)
     out = str(tmp_path / "k.tif")
-    kriging(x, y, z, FIELD, grid, out, NullFeedback(), variogram_model="spherical", neighbours=0, nlags=12)
+    krige(x, y, z, FIELD, grid, out, NullFeedback(), variogram_model="spherical", neighbours=0, nlags=12)
     gx, gy = centres(grid)
     expected, _ = pykrige_ok.OrdinaryKriging(x, y, z, variogram_model="spherical", nlags=12).execute(
         "grid", gx, gy, backend="vectorized")
@@ -127,7 +134,7 @@ def test_real_till_lanthanum_cross_validation_beats_the_sample_sd(till, tmp_path
     """GTK till La (ppm): leave-one-out RMSE of the automatically chosen variogram below the plain SD."""
     x, y, z, wkt = till
     out, report = str(tmp_path / "la.tif"), str(tmp_path / "la.html")
-    summary = kriging(x, y, z, FIELD, small_grid(wkt, width=6, height=6, pixel=10000.0), out, NullFeedback(),
+    summary = krige(x, y, z, FIELD, small_grid(wkt, width=6, height=6, pixel=10000.0), out, NullFeedback(),
                       report=report)
     cv = summary["cross_validation"]
     assert cv["sample_sd"] == pytest.approx(np.std(z, ddof=1), rel=1e-12)
@@ -151,7 +158,7 @@ def test_real_till_lanthanum_cross_validation_beats_the_sample_sd(till, tmp_path
 def test_points_outside_the_grid_are_used_and_counted(till, tmp_path):
     x, y, z, wkt = till
     grid = small_grid(wkt, x0=380000.0, y1=7500000.0, width=8, height=8, pixel=2500.0)  # a corner of the area
-    summary = kriging(x, y, z, FIELD, grid, str(tmp_path / "k.tif"), NullFeedback(), variogram_model="spherical")
+    summary = krige(x, y, z, FIELD, grid, str(tmp_path / "k.tif"), NullFeedback(), variogram_model="spherical")
     inside = (x >= 380000) & (x < 400000) & (y > 7480000) & (y <= 7500000)
     assert summary["samples"]["outside_grid"] == int((~inside).sum()) > 0
     assert summary["samples"]["used"] == len(z)
@@ -163,7 +170,7 @@ def test_fixed_variogram_parameters_equal_pykrige_with_them(till, tmp_path):
     assert fixed == {"psill": 85.0, "range": 30000.0, "nugget": 55.0}
     grid = small_grid(wkt, width=8, height=8, pixel=5000.0)
     out = str(tmp_path / "k.tif")
-    kriging(x, y, z, FIELD, grid, out, NullFeedback(), variogram_model="exponential", variogram_parameters=fixed)
+    krige(x, y, z, FIELD, grid, out, NullFeedback(), variogram_model="exponential", variogram_parameters=fixed)
     gx, gy = centres(grid)
     expected, _ = pykrige_ok.OrdinaryKriging(x, y, z, variogram_model="exponential", variogram_parameters=fixed
                                              ).execute("grid", gx, gy, backend="loop", n_closest_points=16)
@@ -177,7 +184,7 @@ def test_cancel_leaves_no_output(till, tmp_path, monkeypatch):
     x, y, z, wkt = till
     monkeypatch.setattr(blocks, "TILE", 16)
     with pytest.raises(Canceled):
-        kriging(x, y, z, FIELD, small_grid(wkt), str(tmp_path / "k.tif"), RecordingFeedback(cancel_after=3),
+        krige(x, y, z, FIELD, small_grid(wkt), str(tmp_path / "k.tif"), RecordingFeedback(cancel_after=3),
                 output_variance=str(tmp_path / "v.tif"), variogram_model="spherical", window_pixels=256)
     assert os.listdir(tmp_path) == []
 
@@ -192,7 +199,7 @@ def test_bad_fields(till, tmp_path, values, parameter, text):
     _, _, _, wkt = till
     n = len(values)
     with pytest.raises(InputError) as e:
-        kriging(np.arange(n) * 100.0 + 360000, np.arange(n) * 50.0 + 7500000, values, "Cu", small_grid(wkt),
+        krige(np.arange(n) * 100.0 + 360000, np.arange(n) * 50.0 + 7500000, values, "Cu", small_grid(wkt),
                 str(tmp_path / "k.tif"), NullFeedback())
     assert e.value.parameter == parameter and text in str(e.value)
     assert os.listdir(tmp_path) == []
@@ -202,7 +209,7 @@ def test_duplicate_coordinates_are_refused_with_field_and_count(till, tmp_path):
     x, y, z, wkt = till
     x, y, z = np.append(x, x[:3]), np.append(y, y[:3]), np.append(z, z[:3] + 1)
     with pytest.raises(InputError) as e:
-        kriging(x, y, z, FIELD, small_grid(wkt), str(tmp_path / "k.tif"), NullFeedback())
+        krige(x, y, z, FIELD, small_grid(wkt), str(tmp_path / "k.tif"), NullFeedback())
     assert e.value.parameter == "INPUT"
     assert f"6 samples of '{FIELD}' share their location with another sample (3 pairs" in str(e.value)
     assert os.listdir(tmp_path) == []
@@ -216,14 +223,14 @@ def test_geographic_grid_is_refused(till, tmp_path):
     srs.ImportFromEPSG(4326)
     grid = Grid.of_extent(24, 67, 26, 68, 0.1, srs.ExportToWkt())
     with pytest.raises(InputError, match="CRS: the grid's CRS \\(WGS 84\\) is geographic"):
-        kriging(x, y, z, FIELD, grid, str(tmp_path / "k.tif"), NullFeedback())
+        krige(x, y, z, FIELD, grid, str(tmp_path / "k.tif"), NullFeedback())
 
 
 def test_missing_pykrige_says_how_to_install_it(till, tmp_path, monkeypatch):
     x, y, z, wkt = till
     monkeypatch.setitem(sys.modules, "pykrige", None)  # import fails as if not installed
     with pytest.raises(MissingPackage, match="pip install --user --break-system-packages pykrige numpy=="):
-        kriging(x, y, z, FIELD, small_grid(wkt), str(tmp_path / "k.tif"), NullFeedback())
+        krige(x, y, z, FIELD, small_grid(wkt), str(tmp_path / "k.tif"), NullFeedback())
     assert os.listdir(tmp_path) == []
 
 
@@ -244,7 +251,7 @@ def test_a_report_that_fails_after_the_rasters_leaves_the_users_files_as_they_we
     (tmp_path / "k.json").mkdir()  # the report's JSON cannot be written: a folder has its name
     before = sorted(os.listdir(tmp_path))
     with pytest.raises(OSError):
-        kriging(x, y, z, FIELD, small_grid(wkt, width=6, height=6, pixel=10000.0), str(out), NullFeedback(),
+        krige(x, y, z, FIELD, small_grid(wkt, width=6, height=6, pixel=10000.0), str(out), NullFeedback(),
                 output_variance=str(var), variogram_model="spherical", report=str(report))
     assert out.read_bytes() == b"the user's earlier map"
     assert sorted(os.listdir(tmp_path)) == before
