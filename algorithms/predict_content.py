@@ -86,6 +86,9 @@ class PredictContent(ProspectraAlgorithm):
             stats = predict_content(image, model, output, feedback)
         feedback.pushInfo(f"{target}: mean {stats['mean']:.4g}, SD {stats['sd']:.4g}, range {stats['min']:.4g} to "
                           f"{stats['max']:.4g} {unit} over {stats['pixels']} pixels.")
+        if stats.get("non_finite"):
+            feedback.reportError(f"Warning: the model returned NaN or infinity for {stats['non_finite']} pixels; "
+                                 f"they are nodata in the map.", False)
         lo, hi = stats["mean"] - 2 * stats["sd"], stats["mean"] + 2 * stats["sd"]
         self.load_style_on_completion(context, output, style_pseudocolor(output, max(lo, stats["min"]),
                                                                          min(hi, stats["max"]), CONTENT_RAMP))

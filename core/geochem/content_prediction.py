@@ -16,10 +16,11 @@ CONTENT_NODATA = -9999.0
 def predict_content(image, model, output, feedback):
     """Write the content raster; returns running statistics of the predicted values."""
     if model.task != "regression" or model.patch_size != 1:
-        raise InputError("MODEL", f"'{model.name}' is a {model.task} model with {model.patch_size}-pixel patches; "
-                                  f"content maps need a regression model of single pixels.")
+        raise InputError(model.parameter, f"'{model.name}' is a {model.task} model with {model.patch_size}-pixel "
+                                          f"patches; content maps need a regression model of single pixels.")
     model.check_image(image)
     total, total_sq, count, lo, hi = 0.0, 0.0, 0, np.inf, -np.inf
+    non_finite = 0  # pixels the model gave NaN or infinity for: nodata in the map, counted in the summary
     target = f"{model.meta.get('target', 'content')} ({model.meta.get('unit', '')})"
     with bounded_cache(), RasterWriter(output, image.width, image.height, 1, np.float32, image.geotransform,
                                        image.projection, CONTENT_NODATA, [target]) as w:
@@ -27,8 +28,12 @@ def predict_content(image, model, output, feedback):
             out = np.full(valid.shape, CONTENT_NODATA, np.float32)
             pixels = stack[:, valid].T  # (n, bands)
             if len(pixels):
-                values = model.predict(pixels[:, :, None, None])[:, 0]  # in batches (onnx_model.predict_rows)
-                values[~np.isfinite(values)] = CONTENT_NODATA
+                values = model.predict(pixels[:, :, None, None])  # in batches (onnx_model.predict_rows)
+                model.refuse_wrong_width(values)
+                values = values[:, 0]
+                bad = ~np.isfinite(values)
+                non_finite += int(bad.sum())
+                values[bad] = CONTENT_NODATA
                 out[valid] = values
                 good = values[values != CONTENT_NODATA].astype(np.float64)
                 if good.size:
@@ -37,12 +42,15 @@ def predict_content(image, model, output, feedback):
                     count += good.size
                     lo, hi = min(lo, good.min()), max(hi, good.max())
             w.write(0, win[0], win[1], out)
+        if count == 0 and non_finite:
+            raise InputError(model.parameter, f"'{model.name}' returned NaN or infinity for every one of the "
+                                              f"{non_finite} valid pixels: no content could be mapped.")
         if count == 0:
             raise InputError("INPUT", f"no pixel has valid data in bands {', '.join(model.bands)}.")
         w.set_metadata({"PROSPECTRA_MODEL": model.name, "PROSPECTRA_TARGET": model.meta.get("target", ""),
                         "PROSPECTRA_UNIT": model.meta.get("unit", ""), "PROSPECTRA_SCALING": image.scaling_source})
     feedback.setProgress(100)
-    return content_statistics(count, total, total_sq, lo, hi)
+    return {**content_statistics(count, total, total_sq, lo, hi), "non_finite": non_finite}
 
 
 def content_statistics(count, total, total_sq, lo, hi):

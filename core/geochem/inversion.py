@@ -193,6 +193,10 @@ def export_onnx(fit, path, bands, sensor_id, scaling, target, unit, training_dat
             else:
                 dim.dim_value = d
         graph.node.insert(0, helper.make_node("Flatten", ["pixels"], ["flat"], axis=1))
+        out = graph.output[0].type.tensor_type.shape  # skl2onnx declares PLS's [n, 1] output as [n, features]
+        out.ClearField("dim")
+        out.dim.add().dim_param = "batch"
+        out.dim.add().dim_value = 1
     meta = {"prospectra_spec": "1", "task": "regression", "sensor": sensor_id, "bands": ",".join(bands),
             "patch_size": "1", "stride": "1", "target": target, "unit": unit, "scaling": scaling,
             "estimator": fit.name, "version": version, "licence": "GPL-3.0-or-later", "training_data": training_data,

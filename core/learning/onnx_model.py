@@ -3,6 +3,7 @@ before any pixel is read, run in batches."""
 import functools
 import json
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ class OnnxModel:
     std: np.ndarray = None
     meta: dict = field(default_factory=dict)
     declared: bool = False  # the user declared what the model's metadata lacks
+    parameter: str = "MODEL"  # the parameter the model was given in, named in errors about it
 
     @property
     def name(self):
@@ -49,8 +51,9 @@ class OnnxModel:
 
         return device_note(ort.get_available_providers(), self.session().get_providers())
 
-    def check_image(self, image, parameter="MODEL"):
+    def check_image(self, image, parameter=None):
         """The image has the model's bands from a compatible sensor; raises before any pixel is read."""
+        parameter = parameter or self.parameter
         if self.sensor:
             family = sensors()[self.sensor].family if self.sensor in sensors() else self.sensor
             if family != image.sensor.family:
@@ -61,6 +64,24 @@ class OnnxModel:
             raise InputError(parameter, f"'{self.name}' needs bands {', '.join(self.bands)}; the image lacks "
                                         f"{', '.join(missing)} (it has {', '.join(image.band_names)}).")
         image.require_reflectance(self.bands)
+
+    def refuse_wrong_width(self, outputs):
+        """An error unless the model gave one value per class (one value per pixel for a regression)."""
+        wanted = 1 if self.task == "regression" else len(self.classes)
+        if outputs.shape[1] != wanted:
+            what = "a content map takes one" if self.task == "regression" else f"it names {wanted} classes"
+            raise InputError(self.parameter, f"'{self.name}' gives {outputs.shape[1]} values per pixel or patch, "
+                                             f"but {what}.")
+
+    def refuse_non_probabilities(self, outputs):
+        """An error unless a tagger's or classifier's outputs are one probability (finite, 0 to 1) per class: a NaN
+        would become no tag silently, and 3.0 would wrap around in a percent byte."""
+        self.refuse_wrong_width(outputs)
+        if outputs.size and not (np.isfinite(outputs).all() and -1e-6 <= outputs.min() and outputs.max() <= 1 + 1e-6):
+            wrong = outputs[~(np.isfinite(outputs) & (outputs >= -1e-6) & (outputs <= 1 + 1e-6))][0]
+            raise InputError(self.parameter, f"'{self.name}' returned {wrong:g} where a probability (0 to 1) was "
+                                             f"expected; its outputs are not the probabilities Prospectra maps "
+                                             f"(models/MODEL_SPEC.md).")
 
     def predict(self, patches):
         """patches: (n, bands, patch, patch) float32 reflectance -> (n, outputs) float32, in batches on every core."""
@@ -184,6 +205,31 @@ def read_metadata(path, parameter="MODEL"):
     return dict(open_session(path, parameter).get_modelmeta().custom_metadata_map)
 
 
+RESERVED_NAMES = {"tags", "top", "fid"}  # the patch grid's own fields
+COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _check_classes(name, task, classes, colours, parameter):
+    """Classes a class raster and a patch grid can hold, and colours a colour table takes. (How many values the
+    model gives is checked on its outputs: converters declare output shapes wrongly, e.g. skl2onnx's PLS.)"""
+    if task == "regression":
+        return
+    if not all(isinstance(c, str) and c.strip() for c in classes):
+        raise InputError(parameter, f"'{name}' has malformed Prospectra metadata: every class needs a name (text).")
+    folded = [c.strip().lower() for c in classes]
+    bad = sorted({c for c in classes if folded.count(c.strip().lower()) > 1 or "," in c
+                  or c.strip().lower() in RESERVED_NAMES})
+    if bad:
+        raise InputError(parameter, f"'{name}' has malformed Prospectra metadata: class names must differ (ignoring "
+                                    f"case), hold no comma and not be {', '.join(sorted(RESERVED_NAMES))}; found "
+                                    f"{', '.join(repr(c) for c in bad)}.")
+    if len(classes) > 254:
+        raise InputError(parameter, f"'{name}' names {len(classes)} classes; a class raster holds at most 254.")
+    if not all(isinstance(c, str) and COLOUR.match(c) for c in colours):
+        raise InputError(parameter, f"'{name}' has malformed Prospectra metadata: colours must be '#rrggbb' "
+                                    f"strings.")
+
+
 def load_model(path, parameter="MODEL", bands=None, patch_size=None):
     """Read and check a model's metadata; bands and patch_size declare what a foreign model lacks."""
     meta = read_metadata(path, parameter)
@@ -244,5 +290,6 @@ def load_model(path, parameter="MODEL", bands=None, patch_size=None):
                                     f"positive std per band ({len(model_bands)}).")
     if task != "regression" and not classes:
         raise InputError(parameter, f"'{os.path.basename(path)}' names no classes in its metadata.")
+    _check_classes(os.path.basename(path), task, classes, colours, parameter)
     return OnnxModel(path, task, meta.get("sensor", ""), model_bands, patch, stride, classes, colours, threshold, mean,
-                     std, meta, declared)
+                     std, meta, declared, parameter)

@@ -126,7 +126,7 @@ def tag_image(image, model, output, feedback, output_probabilities=None, stride=
         tags_out.set_classes({0: ("none", UNCLASSIFIED_COLOUR),
                               **{i + 1: cc for i, cc in enumerate(zip(model.classes, model.class_colours()))}})
         with _Writer() as writer, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-            patch_rows = _PatchRows(predict, pool, feedback, grid.ox, grid.oy, p, k)
+            patch_rows = _PatchRows(predict, model.refuse_non_probabilities, pool, feedback, grid.ox, grid.oy, p, k)
             rows = _OutputRows(grid, patch_rows, writer, tags_out, prob_out, threshold, percent, k,
                                rows_per_pass or min(strip, TILE), on_patches)
             windows = [(0, y, width, min(strip, height - y)) for y in range(0, height, strip)]
@@ -238,8 +238,9 @@ class _PatchRows:
     submit() queues a strip's batches in the pool; collect() waits for the batches queued before and
     gathers their outputs, so the pool can work on the next strip while the caller uses this one's."""
 
-    def __init__(self, predict, pool, feedback, ox, oy, patch, k):
+    def __init__(self, predict, check, pool, feedback, ox, oy, patch, k):
         self.predict, self.pool, self.feedback, self.ox, self.oy, self.p = predict, pool, feedback, ox, oy, patch
+        self.check = check  # raises unless a batch's outputs are probabilities
         self.next = 0  # first patch row not submitted yet
         self.done = 0  # first patch row not collected yet
         self.base = 0  # first patch row kept
@@ -305,7 +306,9 @@ class _PatchRows:
             for ok, batches, futures in self.pending.pop(0):
                 probs = np.zeros(ok.shape + (self.probs.shape[2],), np.float32)
                 for i, ((r, c), future) in enumerate(zip(batches, futures)):
-                    probs[r, c] = future.result()
+                    out = future.result()
+                    self.check(out)
+                    probs[r, c] = out
                     # Progress and cancel per batch: a strip can take minutes with a small stride or a heavy model.
                     step(self.feedback, self.done + len(ok) * (i + 1) / len(batches), len(self.oy))
                 rr, cc = np.nonzero(ok)

@@ -1,6 +1,7 @@
 """Inputs an annoyed user gives (issue 15): each ends in an error naming the parameter at fault, every file that
 existed is byte-identical afterwards (checksums), and no new file remains."""
 import hashlib
+import json
 import os
 import shutil
 
@@ -461,3 +462,47 @@ def test_file_outputs_in_a_format_their_name_denies(refused, till_json, s2, tmp_
     refused("prospectra:spectralanglemapper", {"INPUT": [s2], "ENDMEMBERS": "Calcite, Hematite",
                                                "OUTPUT_SUMMARY": str(tmp_path / "summary")},
             "OUTPUT_SUMMARY", "does not end in .csv")
+
+
+OLI7 = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+
+
+def model_meta(task="tagging", sensor="landsat8_oli", bands=OLI7, patch=4, **more):
+    meta = {"prospectra_spec": "1", "task": task, "sensor": sensor, "bands": ",".join(bands), "patch_size": str(patch),
+            "version": "0.0.1", "licence": "GPL-3.0-or-later", "training_data": "none: a test model"}
+    return {**meta, **{k: v if isinstance(v, str) else json.dumps(v) for k, v in more.items()}}
+
+
+@pytest.mark.parametrize("values, meta, expected", [
+    ([3.0, 0.2], {"classes": ["a", "b"]}, "returned 3 where a probability (0 to 1) was expected"),
+    ([-0.5, 0.6], {"classes": ["a", "b"]}, "returned -0.5 where a probability"),
+    ([float("nan"), 0.7], {"classes": ["a", "b"]}, "returned nan where a probability"),
+    ([0.2, 0.3, 0.4], {"classes": ["a", "b"]}, "gives 3 values per pixel or patch, but it names 2 classes"),
+    ([0.2, 0.3], {"classes": ["tags", "top"]}, "class names must differ"),
+    ([0.2, 0.3], {"classes": ["Calcite", "calcite"]}, "class names must differ"),
+    ([0.2, 0.3], {"classes": ["a", "b"], "colours": ["red", "#zzzzzz"]}, "colours must be '#rrggbb' strings"),
+    ([0.1] * 300, {"classes": [f"m{i}" for i in range(300)]}, "names 300 classes; a class raster holds at most 254"),
+])
+def test_taggers_that_break_the_model_rules(refused, tmp_path, values, meta, expected):
+    from data.tiny_models import constant_model
+
+    image = write_raster(tmp_path / "l8.tif", np.full((7, 16, 16), 0.2, np.float32), crs=32633, descriptions=OLI7)
+    model = constant_model(tmp_path / "m.onnx", values, OLI7, 4, model_meta(**meta))
+    refused("prospectra:tagminerals", {"INPUT": [image], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model,
+                                       "OUTPUT_PROBABILITIES": str(tmp_path / "p.tif"),
+                                       "OUTPUT_GRID": str(tmp_path / "g.gpkg")}, "MODEL_FILE", expected)
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([1.5, 99.0], "gives 2 values per pixel or patch, but a content map takes one"),
+    ([float("nan")], "returned NaN or infinity for every one of the 256 valid pixels"),
+])
+def test_content_models_that_break_the_model_rules(refused, tmp_path, values, expected):
+    from data.tiny_models import constant_model
+
+    bands = ["B1", "B2", "B3", "B4"]
+    image = write_raster(tmp_path / "gf2.tif", np.full((4, 16, 16), 0.2, np.float32), crs=32649, descriptions=bands)
+    model = constant_model(tmp_path / "m.onnx", values, bands, 1,
+                           model_meta("regression", "gf2_pms", bands, 1, target="RE2O3", unit="%"))
+    refused("prospectra:predictcontent", {"INPUT": [image], "SENSOR": SENSORS.index("gf2_pms"), "MODEL_FILE": model},
+            "MODEL_FILE", expected)

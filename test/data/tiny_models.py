@@ -55,3 +55,27 @@ def brute_force_probabilities(cube, valid, patch, stride, outputs):
     with np.errstate(invalid="ignore"):
         out = total / n
     return out[:, :rows, :cols]
+
+
+def constant_model(path, values, bands, patch, meta):
+    """Outputs the constant vector values for every patch, whatever its pixels (NaN and out-of-range values
+    included): for models that break the rules. meta: the Prospectra metadata, written as given."""
+    const = helper.make_tensor("c", TensorProto.FLOAT, [len(values)], [float(v) for v in values])
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], axes=[1, 2, 3], keepdims=0),
+             helper.make_node("Unsqueeze", ["m", "axes"], ["m1"]),
+             helper.make_node("Mul", ["m1", "zero"], ["z"]),
+             helper.make_node("Add", ["z", "c"], ["y"])]
+    graph = helper.make_graph(nodes, "constant",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", len(bands), patch, patch])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", len(values)])],
+                              initializer=[const, axes, zero])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    for key, value in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return str(path)
