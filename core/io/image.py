@@ -18,6 +18,7 @@ from osgeo import gdal, gdal_array
 from .blocks import step, windows
 from ..errors import InputError
 from ..sensors import sensor as get_sensor
+from ..sensors import sensors as get_sensors
 
 gdal.UseExceptions()
 
@@ -40,6 +41,12 @@ FILL_MAGNITUDE = np.float32(1e30)
 def measured(values):
     """Where float band values are measurements: not NaN, not infinite, not a fill value."""
     return np.abs(values) < FILL_MAGNITUDE
+
+def has_mask(band):
+    """Whether GDAL gives the band a mask of its own (a .msk file, an internal mask, an alpha band): those pixels are
+    nodata too. Not for a band that is all valid or masked by its nodata value, which is read directly."""
+    return not band.GetMaskFlags() & (gdal.GMF_ALL_VALID | gdal.GMF_NODATA)
+
 
 # '..._SR_B4.TIF', 'T33UVP_..._B8A_20m.jp2', 'B12.tif', '..._B03.jp2'
 _FILE_BAND = re.compile(r"(?:^|[_\-.])(?:SR_)?(B\d{1,2}A?N?)(?=$|[_\-.])", re.IGNORECASE)
@@ -115,6 +122,8 @@ class Image:
                                           f"{yoff}-{yoff + h}: the file is damaged or truncated ({e}).") from None
             if self.nodata[n] is not None:
                 valid &= raw_band != self.nodata[n]
+            if has_mask(band):
+                valid &= band.GetMaskBand().ReadAsArray(xoff, yoff, w, h) > 0
             scale, offset = self.scaling[n]
             np.multiply(raw_band, np.float32(scale), out=stack[i], casting="unsafe")
             if offset != 0.0:
@@ -204,6 +213,9 @@ class Image:
                 raise InputError("INPUT", f"band {n} could not be read: the file is damaged or truncated ({e}).") from None
             if self.nodata[n] is not None:
                 valid &= raw != self.nodata[n]
+            if has_mask(self.ds.GetRasterBand(self.band_index[n])):
+                valid &= self.ds.GetRasterBand(self.band_index[n]).GetMaskBand().ReadAsArray(
+                    buf_xsize=bw, buf_ysize=bh) > 0
             s, o = self.scaling[n]
             out[n] = raw.astype(np.float32) * np.float32(s) + np.float32(o)
             if raw.dtype.kind == "f":
@@ -275,6 +287,19 @@ def _described_names(paths, datasets, sensor):
     return None, None, descriptions
 
 
+def _refuse_other_sensors_names(descriptions, sensor):
+    """Band descriptions that all name bands of another sensor, and not of this one, mean the wrong SENSOR: taking
+    the standard stack instead would shift the bands silently."""
+    found = [re.split(r"[,\s]", d.strip())[0] for d in descriptions]
+    if not found or not all(found):
+        return
+    owners = [s.name for s in get_sensors().values() if s.id != sensor.id and all(s.find(f) for f in found)]
+    if owners:
+        raise InputError("SENSOR", f"the band descriptions ({', '.join(found)}) name bands of {', '.join(owners[:3])}, "
+                                   f"not of {sensor.name}; choose the sensor the image comes from, or give its bands "
+                                   f"in BAND_ORDER.")
+
+
 def _band_names(paths, datasets, sensor, band_order):
     count = sum(ds.RasterCount for ds in datasets)
     named, how, seen = _described_names(paths, datasets, sensor)
@@ -290,6 +315,7 @@ def _band_names(paths, datasets, sensor, band_order):
     elif named:
         names = named
     else:
+        _refuse_other_sensors_names(seen, sensor)
         stacks = [list(s) for s in sensor.default_stacks if len(s) == count]
         if not stacks:
             known = "; ".join(f"{len(s)} bands: {', '.join(s)}" for s in sensor.default_stacks)
@@ -358,6 +384,11 @@ def _scaling(paths, datasets, sensor, names, scaling, scale, offset):
         return {n: (s, o) for n in names}, SCALINGS[scaling], 0 if scaling != "reflectance" else None
     if scaling != "auto":
         raise InputError("SCALING", f"unknown choice '{scaling}'; choose one of {', '.join(SCALINGS)}.")
+    bands = [ds.GetRasterBand(i + 1) for ds in datasets for i in range(ds.RasterCount)]
+    declared = [(b.GetScale(), b.GetOffset()) for b in bands]
+    if any(sc not in (None, 1.0) or of not in (None, 0.0) for sc, of in declared):  # the file says how: GDAL's scale
+        pairs = [(1.0 if sc is None else sc, 0.0 if of is None else of) for sc, of in declared]
+        return dict(zip(names, pairs)), "the raster's own scale and offset (GDAL band metadata)", None
     dtype_kinds = {np.dtype(gdal.GetDataTypeName(ds.GetRasterBand(1).DataType).lower()
                             .replace("byte", "uint8")).kind for ds in datasets}
     if dtype_kinds == {"f"}:

@@ -506,3 +506,37 @@ def test_content_models_that_break_the_model_rules(refused, tmp_path, values, ex
                            model_meta("regression", "gf2_pms", bands, 1, target="RE2O3", unit="%"))
     refused("prospectra:predictcontent", {"INPUT": [image], "SENSOR": SENSORS.index("gf2_pms"), "MODEL_FILE": model},
             "MODEL_FILE", expected)
+
+
+def test_band_descriptions_of_another_sensor(refused, tmp_path):
+    """Sentinel-2 band names under SENSOR Landsat-8: refused, not read as the Landsat stack (a silent band shift)."""
+    names = ["B2", "B3", "B4", "B8", "B8A", "B11", "B12"]
+    path = write_raster(tmp_path / "s2.tif", np.full((7, 8, 8), 0.2, np.float32), crs=32633, descriptions=names)
+    refused("prospectra:bandratio", {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli")}, "SENSOR",
+            "name bands of Sentinel-2A MSI")
+
+
+def test_a_gdal_mask_and_the_files_own_scale_are_honoured(qgis_processing, tmp_path):
+    """Pixels masked by the GeoTIFF's own mask are nodata in the output; a float raster of reflectance x 10000
+    that declares its scale (GDAL band metadata) is read as reflectance. Reference: numpy on the same values."""
+    gdal.SetConfigOption("GDAL_TIFF_INTERNAL_MASK", "YES")
+    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    cube = np.random.default_rng(0).uniform(500, 4000, (7, 16, 16)).astype(np.float32)
+    path = write_raster(tmp_path / "scaled.tif", cube, crs=32633, descriptions=bands)
+    ds = gdal.Open(path, gdal.GA_Update)
+    ds.CreateMaskBand(gdal.GMF_PER_DATASET)
+    mask = np.full((16, 16), 255, np.uint8)
+    mask[:, :5] = 0
+    ds.GetRasterBand(1).GetMaskBand().WriteArray(mask)
+    for i in range(7):
+        ds.GetRasterBand(i + 1).SetScale(1e-4)
+    ds = None
+    gdal.SetConfigOption("GDAL_TIFF_INTERNAL_MASK", None)
+    out = str(tmp_path / "ratio.tif")
+    qgis_processing.run("prospectra:bandratio", {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"),
+                                                 "PRESET": 0, "NUMERATOR": "B6", "DENOMINATOR": "B7", "OUTPUT": out})
+    result = gdal.Open(out)
+    ratio, nodata = result.ReadAsArray(), result.GetRasterBand(1).GetNoDataValue()
+    assert (ratio[:, :5] == nodata).all()
+    assert np.allclose(ratio[:, 5:], cube[5, :, 5:] / cube[6, :, 5:], rtol=1e-5)
+    assert "scale and offset" in result.GetMetadataItem("PROSPECTRA_SCALING")
