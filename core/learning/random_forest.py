@@ -520,8 +520,12 @@ class RandomForestModel:
         self.class_values = [int(v) for v in json.loads(m["class_values"])]
         self.class_names = [str(n) for n in json.loads(m["classes"])]
         if len(self.class_values) != len(self.class_names) or self.feature_names[:len(self.band_names)] != \
-                self.band_names:
-            raise ValueError("class values and names, or bands and feature names, disagree")
+                self.band_names or len(self.feature_names) != len(self.band_names) + len(self.extra_features):
+            raise ValueError("class values and names, or bands, extra features and feature names, disagree")
+        if len(set(self.class_values)) != len(self.class_values) or len(set(self.class_names)) != \
+                len(self.class_names) or not all(-2 ** 31 < v < 2 ** 31 for v in self.class_values):
+            raise ValueError("class values and names must be unique, and the values fit a class raster (int32)")
+
 
     def feature_stack(self, image, extra_paths=(), parameter="MODEL", extra_parameter="EXTRA_FEATURES"):
         """The image's features in the model's order, or an error naming what the model and image each have."""
@@ -584,6 +588,13 @@ def load_model(path, parameter="MODEL"):
         raise InputError(parameter, f"'{name}' does not have the input and outputs a Random Forest model of "
                                     f"Prospectra has ({ONNX_INPUT} [batch, {len(model.feature_names)}, 1, 1] in, "
                                     "probabilities and label out).")
+    # The graph holds its own class values: one row run shows whether the metadata tells the same
+    labels, probabilities = session.run(["label", "probabilities"],
+                                        {ONNX_INPUT: np.zeros((1, len(model.feature_names), 1, 1), np.float32)})
+    if probabilities.shape[1] != len(model.class_values) or int(labels[0]) not in model.class_values:
+        raise InputError(parameter, f"'{name}': its metadata lists the classes {model.class_values}, but the model "
+                                    f"itself holds {probabilities.shape[1]} classes (it labelled a test pixel "
+                                    f"{int(labels[0])}); the file was altered. Train the model again.")
     return model
 
 

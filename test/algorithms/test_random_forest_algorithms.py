@@ -281,3 +281,21 @@ def test_one_pixel_taught_as_two_classes_is_noted(qgis_processing, work, tmp_pat
     with open(tmp_path / "r.json") as f:
         notes = json.load(f)["notes"]
     assert any(n.startswith("2 pixels are training sites of two or more classes") for n in notes), notes
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("class_values", [1, 1, 3, 4], "class values and names must be unique"),
+    ("class_values", [1, 2, 3, 300], "the file was altered"),
+    ("extra_features", ["extra 1", "extra 2"], "bands, extra features and feature names, disagree"),
+])
+def test_a_model_whose_metadata_was_edited(run_fails, trained, tmp_path, key, value, expected):
+    """A model's metadata edited by hand no longer matches the trees: refused, not mapped with wrong legends."""
+    import onnx
+
+    folder, scene, _ = trained
+    model = onnx.load(str(folder / "model.onnx"))
+    entry = next(p for p in model.metadata_props if p.key == key)
+    entry.value = json.dumps(value)
+    edited = str(folder / f"edited_{key}.onnx")
+    onnx.save(model, edited)
+    run_fails("prospectra:classifyrandomforest", {"INPUT": [scene], "MODEL": edited}, "MODEL", expected)
