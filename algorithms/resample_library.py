@@ -59,7 +59,7 @@ class ResampleLibrary(ProspectraAlgorithm):
                                     UNITS[self.parameterAsEnum(parameters, "WAVELENGTH_UNITS", context)],
                                     parameter="SPECTRA")
         bands = [b.name for b in sensor.bands if not b.thermal]
-        matrix = library.resample(sensor, bands, "SPECTRA")
+        matrix = library.resample(sensor, bands, bands_parameter=None)  # every band: none can be left out here
         write_resampled_csv(output, sensor, bands, library.names, matrix)
         feedback.pushInfo(f"{len(library)} spectra from {library.source} resampled to {sensor.name} "
                           f"({', '.join(bands)}).")

@@ -63,6 +63,9 @@ def numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="IN
         bad = v[~np.isfinite(v) | (np.abs(v) > 1e100)][0]
         raise InputError(parameter, f"'{field}' holds {bad:g}, which is no measurement; remove or correct it "
                                     f"(values must be finite and below 1e100 in size).")
+    if 0 < v.max() - v.min() < 1e-100:  # squared differences underflow: no variogram, no distances in value
+        raise InputError(parameter, f"'{field}' varies by only {v.max() - v.min():.3g}; values so small cannot be "
+                                    f"modelled in double precision: rescale the field first (e.g. to ppm or ppb).")
     if v.min() == v.max():
         raise InputError(parameter, f"'{field}' is {v[0]:g} at every one of the {len(v)} samples: a constant field "
                                     f"has no variation to {purpose}; choose another field.")

@@ -58,9 +58,10 @@ def convolve(wavelengths, values, sensor, band_names):
 
 
 class SpectralLibrary:
-    def __init__(self, spectra, source):
+    def __init__(self, spectra, source, parameter="ENDMEMBERS"):
         self.spectra = list(spectra)
         self.source = source
+        self.parameter = parameter  # the parameter the spectra came from, named in errors about them
 
     def __len__(self):
         return len(self.spectra)
@@ -78,10 +79,12 @@ class SpectralLibrary:
             if s is None:
                 raise unknown_name(w, self.names, parameter, self.source)
             chosen.append(s)
-        return SpectralLibrary(chosen, self.source)
+        return SpectralLibrary(chosen, self.source, self.parameter)
 
-    def resample(self, sensor, band_names, parameter="ENDMEMBERS"):
-        """(spectra x bands) matrix in the given bands; an error names spectra that miss a band."""
+    def resample(self, sensor, band_names, parameter=None, bands_parameter="BANDS"):
+        """(spectra x bands) matrix in the given bands; an error names spectra that miss a band (and the parameter
+        that can leave bands out, if the caller has one)."""
+        parameter = parameter or self.parameter
         rows = []
         for s in self.spectra:
             if s.wavelengths is not None:
@@ -98,18 +101,20 @@ class SpectralLibrary:
         for s, row in zip(self.spectra, matrix):
             gaps = [b for b, v in zip(band_names, row) if not np.isfinite(v)]
             if gaps:
+                advice = f"leave those bands out with {bands_parameter} or use" if bands_parameter else "use"
                 raise InputError(parameter, f"'{s.name}' does not cover band(s) {', '.join(gaps)} of {sensor.name} "
-                                            f"(its wavelengths do not span that band's response); leave those bands "
-                                            f"out with BANDS or use another spectrum.")
+                                            f"(its wavelengths do not span that band's response); {advice} another "
+                                            f"spectrum.")
         return matrix
 
 
-    def resample_covering(self, sensor, band_names, parameter="ENDMEMBERS"):
+    def resample_covering(self, sensor, band_names, parameter=None):
         """Like resample, but a spectrum that misses a band is left out rather than refused, as long as each name
         keeps at least one spectrum. Returns (library of the spectra kept, matrix, keys of those left out)."""
+        parameter = parameter or self.parameter
         counts = {n: self.names.count(n) for n in self.names}
         # A name with one spectrum keeps resample's own errors, which say what is missing.
-        rows = [SpectralLibrary([s], self.source).resample(sensor, band_names, parameter)[0] if counts[s.name] == 1
+        rows = [SpectralLibrary([s], self.source, parameter).resample(sensor, band_names, parameter)[0] if counts[s.name] == 1
                 else convolve(s.wavelengths, s.values, sensor, band_names) for s in self.spectra]
         keep = [bool(np.isfinite(r).all() and (r > 0).any()) for r in rows]
         for name in dict.fromkeys(self.names):
@@ -117,7 +122,7 @@ class SpectralLibrary:
                 raise InputError(parameter, f"no sample of '{name}' in {self.source} covers every band used "
                                             f"({', '.join(band_names)} of {sensor.name}) with a non-zero spectrum; "
                                             f"leave the uncovered bands out with BANDS or choose another mineral.")
-        kept = SpectralLibrary([s for k, s in zip(keep, self.spectra) if k], self.source)
+        kept = SpectralLibrary([s for k, s in zip(keep, self.spectra) if k], self.source, parameter)
         dropped = [s.info.get("key", s.name) for k, s in zip(keep, self.spectra) if not k]
         return kept, np.array([r for k, r in zip(keep, rows) if k]), dropped
 
@@ -188,7 +193,7 @@ def usgs_endmembers(names, parameter="ENDMEMBERS"):
             known = sorted({x.info["mineral"] for x in library.spectra if x.info["mineral"]}) + list(selection["aliases"])
             raise unknown_name(name.strip(), known, parameter, library.source)
         chosen.append(Spectrum(name.strip(), s.values, s.wavelengths, None, s.info))
-    return SpectralLibrary(chosen, library.source)
+    return SpectralLibrary(chosen, library.source, parameter)
 
 
 def usgs_mineral_names():
@@ -217,7 +222,7 @@ def usgs_mineral_samples(names, parameter="ENDMEMBERS"):
             chosen.extend(usgs_endmembers([name], parameter).spectra)
             continue
         chosen.extend(Spectrum(name.strip(), s.values, s.wavelengths, None, s.info) for s in samples)
-    return SpectralLibrary(chosen, library.source)
+    return SpectralLibrary(chosen, library.source, parameter)
 
 
 # ---- files ------------------------------------------------------------------------------------------
@@ -260,6 +265,10 @@ def read_csv_library(path, units="auto", parameter="LIBRARY"):
             rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
     except csv.Error as e:
         raise InputError(parameter, f"'{os.path.basename(path)}' is not a CSV text file ({e}).") from None
+    if len(rows) >= 3 and all(len(r) == 1 for r in rows):
+        raise InputError(parameter, f"'{os.path.basename(path)}' reads as one column: separate the wavelength (or "
+                                    f"band) and each spectrum by commas, with a header row naming them (tabs, "
+                                    f"semicolons and spaces are not separators here).")
     if len(rows) < 3 or len(rows[0]) < 2:
         raise InputError(parameter, f"'{os.path.basename(path)}' needs a header row and at least two rows of "
                                     f"wavelength (or band) and reflectance.")
@@ -286,7 +295,7 @@ def read_csv_library(path, units="auto", parameter="LIBRARY"):
     if band_space:
         bands = tuple(r[0].strip() for r in rows[1:])
         return SpectralLibrary([Spectrum(n, values[:, i], bands=bands, info={"source": path})
-                                for i, n in enumerate(names)], source)
+                                for i, n in enumerate(names)], source, parameter)
     wavelengths = np.array([number(r[0], "the wavelength column") for r in rows[1:]])
     if not np.isfinite(wavelengths).all():
         row = int(np.flatnonzero(~np.isfinite(wavelengths))[0]) + 2
@@ -294,7 +303,7 @@ def read_csv_library(path, units="auto", parameter="LIBRARY"):
     wavelengths = _checked_wavelengths(wavelengths * _wavelength_factor(wavelengths, units, parameter), source,
                                        parameter)
     return SpectralLibrary([Spectrum(n, values[:, i], wavelengths=wavelengths, info={"source": path})
-                            for i, n in enumerate(names)], source)
+                            for i, n in enumerate(names)], source, parameter)
 
 
 _ENVI_TYPES = {1: np.uint8, 2: np.int16, 3: np.int32, 4: np.float32, 5: np.float64, 12: np.uint16, 13: np.uint32}
@@ -347,7 +356,7 @@ def read_envi_library(path, parameter="LIBRARY"):
         wavelengths * _wavelength_factor(wavelengths, {"nanometers": "nm", "micrometers": "um"}.get(unit, unit),
                                          parameter), f"'{name}'", parameter)
     return SpectralLibrary([Spectrum(n, data[i], wavelengths=wavelengths, info={"source": path})
-                            for i, n in enumerate(names)], f"'{os.path.basename(path)}'")
+                            for i, n in enumerate(names)], f"'{os.path.basename(path)}'", parameter)
 
 
 def read_library_file(path, units="auto", parameter="LIBRARY"):
@@ -377,7 +386,7 @@ def library_from_points(image, points, window=3, parameter="POINTS"):
     if not sums:
         raise InputError(parameter, f"none of the {len(points)} points falls on valid pixels of the image.")
     spectra = [Spectrum(k, sums[k] / counts[k], bands=tuple(names), info={"points": counts[k]}) for k in sums]
-    library = SpectralLibrary(spectra, "the image at the given points")
+    library = SpectralLibrary(spectra, "the image at the given points", parameter)
     library.skipped = int((status != "ok").sum())
     return library
 
@@ -395,10 +404,15 @@ def endmember_library(names=None, library_path=None, units="auto", points_librar
     all_samples, every sample of a named mineral, see usgs_mineral_samples)."""
     if library_path and points_library is not None:
         raise InputError("LIBRARY", "give spectra either in LIBRARY or from POINTS, not both.")
+    folded = [n.strip().lower() for n in names or []]
+    twice = next((n.strip() for n in names or [] if folded.count(n.strip().lower()) > 1), None)
+    if twice:
+        raise InputError(parameter, f"{twice} is named {folded.count(twice.lower())} times (names are matched "
+                                    f"ignoring case); name each spectrum once.")
     if points_library is not None:
         library = points_library
     elif library_path:
-        library = read_library_file(library_path, units)
+        library = read_library_file(library_path, units)  # its errors and resampling's name LIBRARY
     else:
         pick = usgs_mineral_samples if all_samples else usgs_endmembers
         return pick(names or default_endmember_names(), parameter)

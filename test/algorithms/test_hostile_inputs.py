@@ -540,3 +540,22 @@ def test_a_gdal_mask_and_the_files_own_scale_are_honoured(qgis_processing, tmp_p
     assert (ratio[:, :5] == nodata).all()
     assert np.allclose(ratio[:, 5:], cube[5, :, 5:] / cube[6, :, 5:], rtol=1e-5)
     assert "scale and offset" in result.GetMetadataItem("PROSPECTRA_SCALING")
+
+
+def test_a_mineral_named_twice(refused, s2):
+    refused("prospectra:spectralanglemapper", {"INPUT": [s2], "ENDMEMBERS": "Calcite, calcite, CALCITE"},
+            "ENDMEMBERS", "Calcite is named 3 times")
+
+
+def test_libraries_that_half_cover_the_sensor_or_use_tabs(refused, tmp_path):
+    """The library is at fault, not SPECTRA (left empty), and resamplelibrary has no BANDS to suggest."""
+    vnir = tmp_path / "vnir.csv"
+    vnir.write_text("wavelength,rock\n" + "".join(f"{w},0.3\n" for w in range(400, 1001, 10)))
+    message = refused("prospectra:resamplelibrary", {"LIBRARY": str(vnir), "SENSOR": SENSORS.index("sentinel2a_msi"),
+                                                     "OUTPUT": str(tmp_path / "out.csv")},
+                      "LIBRARY", "'rock' does not cover band(s)")
+    assert "BANDS" not in message
+    tabs = tmp_path / "tabs.txt"
+    tabs.write_text("wavelength\trock\n" + "".join(f"{w}\t0.3\n" for w in range(400, 2501, 10)))
+    refused("prospectra:resamplelibrary", {"LIBRARY": str(tabs), "SENSOR": SENSORS.index("sentinel2a_msi"),
+                                           "OUTPUT": str(tmp_path / "out.csv")}, "LIBRARY", "reads as one column")

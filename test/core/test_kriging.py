@@ -255,3 +255,11 @@ def test_a_report_that_fails_after_the_rasters_leaves_the_users_files_as_they_we
                 output_variance=str(var), variogram_model="spherical", report=str(report))
     assert out.read_bytes() == b"the user's earlier map"
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_values_too_small_to_model_are_refused_naming_the_field(till, tmp_path):
+    x, y, z, wkt = till
+    with pytest.raises(InputError) as e:
+        krige(x, y, z * 1e-300, FIELD, small_grid(wkt), str(tmp_path / "k.tif"), NullFeedback())
+    assert e.value.parameter == "FIELD" and "rescale the field" in str(e.value)
+    assert os.listdir(tmp_path) == []

@@ -164,7 +164,7 @@ def test_csv_in_micrometres_or_nanometres_gives_the_same_bands(tmp_path):
 def test_csv_that_does_not_cover_the_sensor(tmp_path):
     path = write_csv(tmp_path / "vnir.csv", np.arange(400, 1001, 10), {"leaf": np.linspace(0.05, 0.5, 61)})
     s2 = sensor("sentinel2a_msi")
-    with pytest.raises(InputError, match="ENDMEMBERS: 'leaf' does not cover band\\(s\\) B10, B11, B12"):
+    with pytest.raises(InputError, match="LIBRARY: 'leaf' does not cover band\\(s\\) B10, B11, B12"):
         read_csv_library(path).resample(s2, s2.band_names)
 
 
