@@ -12,9 +12,9 @@ files open their own, which nests harmlessly inside it):
 - on failure or cancel: every file at those paths is removed and what was kept aside is put back;
 - on success: what was kept aside is dropped.
 
-A run killed outright cannot clean up after itself: its kept-aside files and temporary files carry its process
-id, and the next run writing into the same folder puts back the kept-aside files and removes the temporary
-files of processes that no longer exist."""
+A run killed outright cannot clean up after itself: its kept-aside files, its temporary files and a mark for each
+path it writes carry its process id, and the next run writing into the same folder removes what the dead process
+was writing (QGIS's vector sinks write in place), puts back the kept-aside files and removes the temporary files."""
 import glob
 import os
 import re
@@ -26,6 +26,8 @@ from .blocks import companions, process_tag, temporary_name
 from ..errors import InputError
 
 KEPT = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.kept$")
+# A run writing a path: a writer that writes in place (QGIS's vector sinks) leaves a partial file there if killed
+WRITING = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.writing$")
 PART = re.compile(r"^\..+\.(?P<host>[^.]+)-(?P<pid>\d+)\.[0-9a-f]{8}\.part(\.\w+)?(\.aux\.xml)?$")  # temporary_name
 
 
@@ -56,6 +58,19 @@ def recover(folder):
         names = os.listdir(folder)
     except OSError:
         return
+    # First what killed runs were writing: those files are incomplete, or complete outputs of a run that was not
+    # (all or none); what they replaced is put back just below
+    for name in names:
+        writing = WRITING.match(name)
+        if writing is None or writing["host"] != host or _alive(int(writing["pid"])):
+            continue
+        target = os.path.join(folder, writing["name"])
+        for f in [target] + [target + leftover for leftover in SQLITE_LEFTOVERS] + [os.path.join(folder, name)]:
+            try:
+                if os.path.lexists(f):
+                    os.remove(f)
+            except OSError:
+                pass  # a later run will try again
     for name in names:
         kept, part = KEPT.match(name), PART.match(name)
         match = kept or part
@@ -64,11 +79,28 @@ def recover(folder):
         path = os.path.join(folder, name)
         try:
             if kept:
-                os.replace(path, os.path.join(folder, kept["name"]))
+                put_back(path, os.path.join(folder, kept["name"]))
             else:
                 os.remove(path)
         except OSError:
             pass  # a later run will try again
+
+
+SQLITE_LEFTOVERS = ("-journal", "-wal", "-shm")  # a GeoPackage's rollback journal and write-ahead log
+
+
+def put_back(kept, path):
+    """Put the kept-aside file back at path. A hard link to the very file at path (the run stopped before it
+    replaced it) is only dropped: renaming a file onto itself does nothing and would leave the link behind, to put
+    an old file back over a newer one later. A database's journal or log beside path belongs to what the run wrote
+    there, and replayed on the file put back it would wreck it: removed first."""
+    for leftover in SQLITE_LEFTOVERS:
+        if os.path.lexists(path + leftover):
+            os.remove(path + leftover)
+    if os.path.lexists(path) and not os.path.islink(kept) and os.path.samefile(kept, path):
+        os.remove(kept)
+    else:
+        os.replace(kept, path)
 
 
 @contextmanager
@@ -154,23 +186,42 @@ class OutputTransaction:
                     raise InputError(parameter, f"'{f}' exists and could not be kept aside while the run replaces "
                                                 f"it ({e.strerror or e}); is its folder writable?") from None
                 self.kept.append((aside, f))
+        self.marks = []
+        for path in self.outputs.values():
+            folder, name = os.path.split(os.path.abspath(path))
+            mark = os.path.join(folder, f".{name}.{process_tag()}.writing")
+            try:
+                open(mark, "w").close()
+                self.marks.append(mark)
+            except OSError:
+                pass  # only a kill's leftovers go uncleaned without it
         return self
+
+    def _unmark(self):
+        for mark in self.marks:
+            try:
+                os.remove(mark)
+            except OSError:
+                pass
 
     def __exit__(self, exc_type, exc, tb):
         _HELD.paths -= self.held
         if exc_type is None:
             for aside, _ in self.kept:
                 os.remove(aside)
+            self._unmark()
             return False
         for f in set(self._files()) | self.before:  # figures a failed report wrote are found again here
-            try:
-                if os.path.isfile(f):
-                    os.remove(f)
-            except OSError:
-                pass  # the rest are still put back
+            for written in [f] + [f + leftover for leftover in SQLITE_LEFTOVERS]:
+                try:
+                    if os.path.isfile(written):
+                        os.remove(written)
+                except OSError:
+                    pass  # the rest are still put back
         for aside, f in self.kept:
             try:
-                os.replace(aside, f)
+                put_back(aside, f)
             except OSError:
                 pass  # left under its kept-aside name: recover puts it back on the next run here
+        self._unmark()
         return False

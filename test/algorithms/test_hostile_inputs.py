@@ -559,3 +559,41 @@ def test_libraries_that_half_cover_the_sensor_or_use_tabs(refused, tmp_path):
     tabs.write_text("wavelength\trock\n" + "".join(f"{w}\t0.3\n" for w in range(400, 2501, 10)))
     refused("prospectra:resamplelibrary", {"LIBRARY": str(tabs), "SENSOR": SENSORS.index("sentinel2a_msi"),
                                            "OUTPUT": str(tmp_path / "out.csv")}, "LIBRARY", "reads as one column")
+
+
+def test_a_run_killed_before_it_replaced_a_raster_never_brings_it_back_later(qgis_processing, s2, tmp_path):
+    """Killed before its rename, a run leaves its kept-aside hard link to the very file at the output: dropped, not
+    left to put an old result back over a newer one (it was, two runs later)."""
+    from prospectra.core.io.blocks import process_tag
+
+    dead = process_tag().rsplit("-", 1)[0] + f"-{2 ** 22 + 12345}"
+    ratio = tmp_path / "ratio.tif"
+    ratio.write_bytes(b"an earlier result")
+    os.link(ratio, tmp_path / f".ratio.tif.{dead}.kept")
+    (tmp_path / f".ratio.tif.{dead}.writing").touch()
+    qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(ratio)})
+    newer = ratio.read_bytes()
+    assert newer != b"an earlier result"
+    qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(tmp_path / "other.tif")})
+    assert ratio.read_bytes() == newer
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]
+
+
+def test_a_geopackage_a_killed_run_was_writing_in_place(qgis_processing, s2, tmp_path):
+    """QGIS writes vector outputs in place: a killed run leaves a partial GeoPackage and its journal. The next run
+    in the folder puts the earlier file back and drops the journal (replayed, it wiped the file put back); a
+    GeoPackage the killed run had just begun, with nothing before it, is removed."""
+    from prospectra.core.io.blocks import process_tag
+
+    dead = process_tag().rsplit("-", 1)[0] + f"-{2 ** 22 + 12345}"
+    earlier = b"SQLite format 3\x00 the earlier grid"
+    (tmp_path / f".grid.gpkg.{dead}.kept").write_bytes(earlier)
+    (tmp_path / "grid.gpkg").write_bytes(b"SQLite format 3\x00 half a grid")
+    (tmp_path / "grid.gpkg-journal").write_bytes(b"hot journal")
+    (tmp_path / f".grid.gpkg.{dead}.writing").touch()
+    (tmp_path / "zones.gpkg").write_bytes(b"SQLite format 3\x00 begun, never finished")
+    (tmp_path / "zones.gpkg-wal").write_bytes(b"log")
+    (tmp_path / f".zones.gpkg.{dead}.writing").touch()
+    qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(tmp_path / "other.tif")})
+    assert (tmp_path / "grid.gpkg").read_bytes() == earlier
+    assert sorted(f for f in os.listdir(tmp_path) if "gpkg" in f) == ["grid.gpkg"]
