@@ -2,6 +2,9 @@
 import math
 import os
 import re
+import signal
+import threading
+from contextlib import contextmanager
 
 from qgis.core import (QgsProcessingAlgorithm,
                        QgsProcessingException,
@@ -11,7 +14,7 @@ from qgis.core import (QgsProcessingAlgorithm,
                        QgsProcessingParameterString, QgsRasterLayer)
 from qgis.PyQt.QtGui import QIcon
 
-from ..core.errors import PIP_NAMES, InputError, ProspectraError, require
+from ..core.errors import PIP_NAMES, Canceled, InputError, ProspectraError, require
 from ..core.io.image import RESAMPLINGS, SCALINGS, open_image, open_raster
 from ..core.io.outputs import OutputTransaction
 from ..core.sensors import sensors
@@ -185,10 +188,14 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
             require(self.displayName(), *self.packages)
-            with OutputTransaction(self.output_files(parameters, context)):  # all outputs, or none
+            with terminate_as_cancel(), OutputTransaction(self.output_files(parameters, context)):  # all, or none
                 return self.execute(parameters, context, feedback)
         except ProspectraError as e:  # the one place engine errors become QGIS's
             raise QgsProcessingException(str(e)) from None
+        except OSError as e:  # the file system failed under the run (a folder removed, a full disk, a lost share)
+            raise QgsProcessingException(f"a file could not be written or read: {e.strerror or e}"
+                                         f"{f' ({e.filename})' if e.filename else ''}. Was a folder removed, or is the "
+                                         f"disk full? No output of this run was kept.") from None
 
     def output_path(self, parameters, name, context):
         path = self.parameterAsOutputLayer(parameters, name, context)
@@ -215,6 +222,27 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             processor = LoadStyle(qml)
             self._post_processors = getattr(self, "_post_processors", []) + [processor]
             context.layerToLoadOnCompletionDetails(output).setPostProcessor(processor)
+
+
+@contextmanager
+def terminate_as_cancel():
+    """While a run lasts, SIGTERM (a job killed by its scheduler, a stopped container, kill) ends it as Cancel does,
+    so the output transaction takes back what the run wrote. Only where Python may handle signals, the main thread
+    (qgis_process): QGIS desktop runs algorithms in worker threads and keeps its own handling."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum, frame):
+        raise Canceled("the run was stopped (SIGTERM); no output of it was kept, and earlier outputs are as they "
+                       "were.")
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 class LoadStyle(QgsProcessingLayerPostProcessorInterface):

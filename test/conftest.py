@@ -95,6 +95,7 @@ def qgis_process(tmp_path_factory):
             assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc
 
+    run.command, run.env = script, env  # for tests that start it themselves (to signal it mid-run)
     return run
 
 

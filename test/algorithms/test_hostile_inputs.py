@@ -597,3 +597,20 @@ def test_a_geopackage_a_killed_run_was_writing_in_place(qgis_processing, s2, tmp
     qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(tmp_path / "other.tif")})
     assert (tmp_path / "grid.gpkg").read_bytes() == earlier
     assert sorted(f for f in os.listdir(tmp_path) if "gpkg" in f) == ["grid.gpkg"]
+
+
+def test_the_output_folder_removed_during_the_run(qgis_processing, s2, tmp_path):
+    """The file system failing under a run ends in a sentence, not a traceback."""
+    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+    out = tmp_path / "out"
+    out.mkdir()
+
+    class RemovesTheFolder(QgsProcessingFeedback):
+        def setProgress(self, percent):  # noqa: N802
+            if out.exists():
+                shutil.rmtree(out)
+
+    with pytest.raises(QgsProcessingException, match="a file could not be written or read: .*Was a folder removed"):
+        qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(out / "ratio.tif")},
+                            feedback=RemovesTheFolder())

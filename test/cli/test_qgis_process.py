@@ -162,3 +162,38 @@ def test_inversion_json_run_and_model_chaining_kriging_training_prediction(qgis_
     assert np.corrcoef(predicted.ravel(), content.ravel())[0, 1] > 0.9
     assert np.corrcoef(kriged.ravel(), content.ravel())[0, 1] > 0.8
     assert os.path.getsize(out["zones"]) > 0
+
+
+def test_sigterm_mid_run_ends_it_as_cancel_does(qgis_process, tmp_path):
+    """A job killed with SIGTERM (a scheduler's time limit, a stopped container) takes back what it wrote: the
+    earlier outputs stay byte for byte, and no temporary or kept-aside file remains."""
+    import hashlib
+    import signal
+    import subprocess
+    import time
+
+    from data.rasters import write_raster
+
+    names = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"]
+    scene = write_raster(tmp_path / "scene.tif", np.random.default_rng(0).uniform(0.05, 0.5, (12, 2048, 2048))
+                         .astype(np.float32), crs=32633, descriptions=names)
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["run", "prospectra:spectralanglemapper", "--", f"INPUT={scene}", "SENSOR=2", "KEEP_APART=1",
+            f"OUTPUT={out / 'classes.tif'}", f"OUTPUT_RULE={out / 'angles.tif'}", f"OUTPUT_SUMMARY={out / 'summary.csv'}"]
+    qgis_process(*args)
+
+    def digest():
+        return {f: hashlib.sha256((out / f).read_bytes()).hexdigest() for f in sorted(os.listdir(out))}
+
+    before = digest()
+    proc = subprocess.Popen([qgis_process.command, *args[:-3], "MAX_ANGLE=0.3", *args[-3:]], env=qgis_process.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while not any(".part" in f for f in os.listdir(out)) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    os.killpg(proc.pid, signal.SIGTERM)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode != 0 and "the run was stopped (SIGTERM)" in output, output
+    assert digest() == before
