@@ -1,5 +1,7 @@
-"""docs/identifiability.md's check on samples that played no part in the defaults is what the code measures now."""
+"""docs/identifiability.md's check on samples that played no part in the defaults is what the code measures now
+(to within 3 points: float32 sums and numpy versions move a few noisy pixels across a limit)."""
 import os
+import re
 import sys
 
 from conftest import ROOT
@@ -7,10 +9,18 @@ from conftest import ROOT
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import identifiability  # noqa: E402
 
+ROW = re.compile(r"^\| (?P<key>[^|]+\|[^|]+\|[^|]+\|[^|]+)\| (?P<right>\d+)% \| (?P<other>\d+)% \| (?P<none>\d+)% \|$")
+
+
+def rows(lines):
+    return {m["key"]: [int(m[k]) for k in ("right", "other", "none")] for m in map(ROW.match, lines) if m}
+
 
 def test_the_held_out_check_in_the_docs_is_current():
     with open(os.path.join(ROOT, "docs", "identifiability.md")) as f:
         written = f.read()
-    section = "\n".join(identifiability.held_out_section())
-    assert section in written, "docs/identifiability.md is stale: run scripts/identifiability.py"
-
+    written = rows(written[written.index("## Samples that played no part"):].splitlines())
+    measured = rows(identifiability.held_out_section())
+    assert written.keys() == measured.keys() and len(measured) >= 30, "stale: run scripts/identifiability.py"
+    for key, shares in measured.items():
+        assert all(abs(a - b) <= 3 for a, b in zip(shares, written[key])), (key, shares, written[key])
