@@ -228,13 +228,14 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
 def terminate_as_cancel():
     """While a run lasts, SIGTERM (a job killed by its scheduler, a stopped container, kill) ends it as Cancel does,
     so the output transaction takes back what the run wrote. Only where Python may handle signals, the main thread
-    (qgis_process): QGIS desktop runs algorithms in worker threads and keeps its own handling."""
-    if threading.current_thread() is not threading.main_thread():
+    (qgis_process, scripts), and where the handler in place can be put back afterwards."""
+    previous = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    if previous is None:  # a worker thread, or a handler set outside Python that could not be put back
         yield
         return
-    previous = signal.getsignal(signal.SIGTERM)
 
     def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not interrupt the rollback
         raise Canceled("the run was stopped (SIGTERM); no output of it was kept, and earlier outputs are as they "
                        "were.")
 
@@ -242,7 +243,7 @@ def terminate_as_cancel():
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, previous)
 
 
 class LoadStyle(QgsProcessingLayerPostProcessorInterface):

@@ -23,7 +23,8 @@ else:
                                   QgsProcessingParameterDefinition.FlagOptional, QgsProcessingParameterDefinition.FlagHidden)
     NUMERIC_FIELD, ANY_FIELD = QgsProcessingParameterField.Numeric, QgsProcessingParameterField.Any
 
-POINT_GEOMETRY = Qgis.GeometryType.Point if hasattr(Qgis, "GeometryType") else QgsWkbTypes.PointGeometry  # 3.30+
+LINE_GEOMETRY, POLYGON_GEOMETRY = ((Qgis.GeometryType.Line, Qgis.GeometryType.Polygon) if hasattr(Qgis, "GeometryType")
+                                   else (QgsWkbTypes.LineGeometry, QgsWkbTypes.PolygonGeometry))  # 3.30+
 POLYGON_WKB = Qgis.WkbType.Polygon if hasattr(Qgis, "WkbType") else QgsWkbTypes.Polygon  # 3.30+
 FAST_INSERT = QgsFeatureSink.Flag.FastInsert
 # WKT for GDAL (3.36+), colour ramp interpolation and classification (3.30+), min/max by cumulative cut (3.42+).

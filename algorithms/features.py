@@ -5,7 +5,7 @@ algorithm."""
 from qgis.core import NULL, QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsWkbTypes
 
 from ..core.errors import InputError
-from .compat import FIELD_TYPES, POINT_GEOMETRY
+from .compat import FIELD_TYPES, LINE_GEOMETRY, POLYGON_GEOMETRY
 
 
 def request_in(source, crs, context, attributes=None):
@@ -53,7 +53,7 @@ def require_point_layer(source, parameter):
     are not sites (qgis_process passes any vector layer)."""
     if source.featureCount() == 0:
         raise InputError(parameter, "the layer has no features.")
-    if QgsWkbTypes.geometryType(source.wkbType()) != POINT_GEOMETRY:
+    if QgsWkbTypes.geometryType(source.wkbType()) in (LINE_GEOMETRY, POLYGON_GEOMETRY):  # unknown types may hold points
         raise InputError(parameter, "is not a point layer; give points (lines or polygons can be turned into "
                                     "points first, e.g. with 'Centroids').")
 

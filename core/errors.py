@@ -20,7 +20,7 @@ class MissingPackage(ProspectraError):
 
 
 class Canceled(ProspectraError):
-    """The user pressed cancel; outputs in progress have been removed."""
+    """The run was cancelled (the Cancel button, or SIGTERM); outputs in progress have been removed."""
 
 
 class NullFeedback:

@@ -63,7 +63,7 @@ def numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="IN
         bad = v[~np.isfinite(v) | (np.abs(v) > 1e100)][0]
         raise InputError(parameter, f"'{field}' holds {bad:g}, which is no measurement; remove or correct it "
                                     f"(values must be finite and below 1e100 in size).")
-    if 0 < v.max() - v.min() < 1e-100:  # squared differences underflow: no variogram, no distances in value
+    if 0 < v.max() - v.min() < 1e-100:  # squared differences of 1e-200 and less: at the edge of double precision
         raise InputError(parameter, f"'{field}' varies by only {v.max() - v.min():.3g}; values so small cannot be "
                                     f"modelled in double precision: rescale the field first (e.g. to ppm or ppb).")
     if v.min() == v.max():

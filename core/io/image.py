@@ -106,6 +106,7 @@ class Image:
         size = len(names) * h * w
         stack = (np.empty(size, np.float32) if out is None else out.reshape(-1)[:size]).reshape(len(names), h, w)
         valid = np.ones((h, w), dtype=bool)
+        dataset_masked = False
         for i, n in enumerate(names):
             band = self.ds.GetRasterBand(self.band_index[n])
             kind = np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(band.DataType))
@@ -122,8 +123,10 @@ class Image:
                                           f"{yoff}-{yoff + h}: the file is damaged or truncated ({e}).") from None
             if self.nodata[n] is not None:
                 valid &= raw_band != self.nodata[n]
-            if has_mask(band):
+            flags = band.GetMaskFlags()
+            if has_mask(band) and not (flags & gdal.GMF_PER_DATASET and dataset_masked):
                 valid &= band.GetMaskBand().ReadAsArray(xoff, yoff, w, h) > 0
+                dataset_masked = bool(flags & gdal.GMF_PER_DATASET)  # one mask for all bands: read it once
             scale, offset = self.scaling[n]
             np.multiply(raw_band, np.float32(scale), out=stack[i], casting="unsafe")
             if offset != 0.0:
@@ -193,6 +196,8 @@ class Image:
             return
         medians = np.median(stack[:, valid], axis=1)
         wild = [(n, m) for n, m in zip(names, medians) if not -0.5 <= m <= 2.0]
+        if (np.abs(medians) < 1e-3).all():  # scaled twice (reflectance that still declares a scale of 1e-4)
+            wild = list(zip(names, medians))
         if wild:
             listed = ", ".join(f"{n} {m:g}" for n, m in wild[:4])
             raise InputError(parameter, f"the image's median values ({listed}) are not surface reflectance (0 to 1), "
@@ -287,13 +292,14 @@ def _described_names(paths, datasets, sensor):
     return None, None, descriptions
 
 
-def _refuse_other_sensors_names(descriptions, sensor):
-    """Band descriptions that all name bands of another sensor, and not of this one, mean the wrong SENSOR: taking
-    the standard stack instead would shift the bands silently."""
+def _refuse_other_sensors_names(descriptions, sensor, stack):
+    """Band descriptions that all name bands of another sensor, and not of this one, mean the wrong SENSOR when
+    that sensor reads them as other bands than the standard stack taken instead: a silent band shift."""
     found = [re.split(r"[,\s]", d.strip())[0] for d in descriptions]
     if not found or not all(found):
         return
-    owners = [s.name for s in get_sensors().values() if s.id != sensor.id and all(s.find(f) for f in found)]
+    owners = [s.name for s in get_sensors().values() if s.id != sensor.id and all(s.find(f) for f in found)
+              and [s.find(f) for f in found] != stack]
     if owners:
         raise InputError("SENSOR", f"the band descriptions ({', '.join(found)}) name bands of {', '.join(owners[:3])}, "
                                    f"not of {sensor.name}; choose the sensor the image comes from, or give its bands "
@@ -315,8 +321,8 @@ def _band_names(paths, datasets, sensor, band_order):
     elif named:
         names = named
     else:
-        _refuse_other_sensors_names(seen, sensor)
         stacks = [list(s) for s in sensor.default_stacks if len(s) == count]
+        _refuse_other_sensors_names(seen, sensor, stacks[0] if stacks else None)
         if not stacks:
             known = "; ".join(f"{len(s)} bands: {', '.join(s)}" for s in sensor.default_stacks)
             listed = ", ".join(d or "(no description)" for d in seen)
@@ -386,9 +392,13 @@ def _scaling(paths, datasets, sensor, names, scaling, scale, offset):
         raise InputError("SCALING", f"unknown choice '{scaling}'; choose one of {', '.join(SCALINGS)}.")
     bands = [ds.GetRasterBand(i + 1) for ds in datasets for i in range(ds.RasterCount)]
     declared = [(b.GetScale(), b.GetOffset()) for b in bands]
-    if any(sc not in (None, 1.0) or of not in (None, 0.0) for sc, of in declared):  # the file says how: GDAL's scale
-        pairs = [(1.0 if sc is None else sc, 0.0 if of is None else of) for sc, of in declared]
-        return dict(zip(names, pairs)), "the raster's own scale and offset (GDAL band metadata)", None
+    says = [sc not in (None, 1.0) or of not in (None, 0.0) for sc, of in declared]
+    if all(says):  # the file says how: GDAL's scale and offset
+        return dict(zip(names, declared)), "the raster's own scale and offset (GDAL band metadata)", None
+    if any(says):
+        raise InputError("SCALING", f"only some bands of the input declare a scale or offset (bands "
+                                    f"{', '.join(n for n, s in zip(names, says) if s)}); choose the scaling in "
+                                    f"SCALING, or 'custom' with SCALE and OFFSET.")
     dtype_kinds = {np.dtype(gdal.GetDataTypeName(ds.GetRasterBand(1).DataType).lower()
                             .replace("byte", "uint8")).kind for ds in datasets}
     if dtype_kinds == {"f"}:

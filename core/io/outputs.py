@@ -59,18 +59,20 @@ def recover(folder):
     except OSError:
         return
     # First what killed runs were writing: those files are incomplete, or complete outputs of a run that was not
-    # (all or none); what they replaced is put back just below
+    # (all or none); what they replaced is put back just below. A mark is claimed by renaming it, so that of two
+    # runs recovering the folder at once only one removes (the other could remove what the first put back).
     for name in names:
         writing = WRITING.match(name)
         if writing is None or writing["host"] != host or _alive(int(writing["pid"])):
             continue
-        target = os.path.join(folder, writing["name"])
-        for f in [target] + [target + leftover for leftover in SQLITE_LEFTOVERS] + [os.path.join(folder, name)]:
-            try:
-                if os.path.lexists(f):
-                    os.remove(f)
-            except OSError:
-                pass  # a later run will try again
+        claimed = os.path.join(folder, f".{name}.{process_tag()}.claimed")
+        try:
+            os.rename(os.path.join(folder, name), claimed)
+        except OSError:
+            continue  # another run took it
+        for f in written_files(os.path.join(folder, writing["name"])):
+            _remove_with_logs(f)
+        _remove_with_logs(claimed)
     for name in names:
         kept, part = KEPT.match(name), PART.match(name)
         match = kept or part
@@ -86,18 +88,25 @@ def recover(folder):
             pass  # a later run will try again
 
 
-SQLITE_LEFTOVERS = ("-journal", "-wal", "-shm")  # a GeoPackage's rollback journal and write-ahead log
+SQLITE_LOGS = ("-journal", "-wal", "-shm")  # a GeoPackage's rollback journal and write-ahead log
+
+
+def _remove_with_logs(path, logs=True):
+    """Remove path and, with logs, the database journal or log a writer left beside it (replayed on a file put back
+    there, it would wreck it). Errors are left for a later run."""
+    for f in [path] + ([path + log for log in SQLITE_LOGS] if logs else []):
+        try:
+            if os.path.lexists(f):
+                os.remove(f)
+        except OSError:
+            pass
 
 
 def put_back(kept, path):
-    """Put the kept-aside file back at path. A hard link to the very file at path (the run stopped before it
-    replaced it) is only dropped: renaming a file onto itself does nothing and would leave the link behind, to put
-    an old file back over a newer one later. A database's journal or log beside path belongs to what the run wrote
-    there, and replayed on the file put back it would wreck it: removed first."""
-    for leftover in SQLITE_LEFTOVERS:
-        if os.path.lexists(path + leftover):
-            os.remove(path + leftover)
-    if os.path.lexists(path) and not os.path.islink(kept) and os.path.samefile(kept, path):
+    """Put the kept-aside file back at path (after what the run wrote there and its database logs were removed).
+    A hard link to the very file at path (the run stopped before it replaced it) is only dropped: renaming a file
+    onto itself does nothing and would leave the link behind, to put an old file back over a newer one later."""
+    if os.path.lexists(path) and os.path.samefile(kept, path):
         os.remove(kept)
     else:
         os.replace(kept, path)
@@ -150,6 +159,7 @@ class OutputTransaction:
         """outputs: {parameter: path} of every output the run may write."""
         self.outputs = {p: path for p, path in outputs.items() if path}
         self.kept = []
+        self.links = {}  # output path -> the link the user had there
 
     def _files(self):
         return list(dict.fromkeys(f for path in self.outputs.values() for f in written_files(path)))
@@ -162,19 +172,18 @@ class OutputTransaction:
         for folder in {os.path.dirname(os.path.abspath(p)) for p in self.outputs.values()}:
             recover(folder)
         self.before = set(self._files())
+        self.logs = {f + log for f in self.before for log in SQLITE_LOGS if os.path.lexists(f + log)}  # the user's
         for parameter, path in self.outputs.items():
             for f in written_files(path):
                 if not os.path.isfile(f):
                     continue
                 folder, name = os.path.split(os.path.abspath(f))
                 aside = os.path.join(folder, f".{name}.{process_tag()}.kept")
+                if os.path.islink(f):  # the user's link: put back as a link, its target's content kept too (below),
+                    self.links[f] = os.readlink(f)  # since a vector writer may write through it
                 try:
                     try:
-                        if os.path.islink(f):  # the link is what the user made: keep it, not a copy of its target
-                            os.symlink(os.readlink(f), aside)
-                            self.kept.append((aside, f))
-                            continue
-                        if not f.lower().endswith((".tif", ".tiff")):
+                        if f in self.links or not f.lower().endswith((".tif", ".tiff")):
                             raise OSError("QGIS's vector writers may rewrite a file in place: copy")
                         os.link(f, aside)  # RasterWriter only ever replaces a raster: a link keeps it
                     except OSError:  # other files, or a file system without hard links
@@ -205,23 +214,29 @@ class OutputTransaction:
                 pass
 
     def __exit__(self, exc_type, exc, tb):
+        """The order matters if the process dies during it: while a path is marked, the next run removes what is
+        there and puts back what was kept; unmarked, it only puts back what was kept. So on success the marks go
+        before the kept files, and on failure after the run's files are removed and before the kept ones return."""
         _HELD.paths -= self.held
         if exc_type is None:
-            for aside, _ in self.kept:
-                os.remove(aside)
             self._unmark()
+            for aside, _ in self.kept:
+                _remove_with_logs(aside, logs=False)
             return False
         for f in set(self._files()) | self.before:  # figures a failed report wrote are found again here
-            for written in [f] + [f + leftover for leftover in SQLITE_LEFTOVERS]:
-                try:
-                    if os.path.isfile(written):
-                        os.remove(written)
-                except OSError:
-                    pass  # the rest are still put back
+            _remove_with_logs(f, logs=False)
+            for log in SQLITE_LOGS:
+                if f + log not in self.logs:  # the user's own database log is theirs
+                    _remove_with_logs(f + log, logs=False)
+        self._unmark()
         for aside, f in self.kept:
             try:
-                put_back(aside, f)
+                if f in self.links:  # what a writer wrote through the link is undone in its target, and the link
+                    shutil.copy2(aside, os.path.join(os.path.dirname(f), self.links[f]))  # is put back
+                    os.remove(aside)
+                    os.symlink(self.links[f], f)
+                else:
+                    put_back(aside, f)
             except OSError:
                 pass  # left under its kept-aside name: recover puts it back on the next run here
-        self._unmark()
         return False

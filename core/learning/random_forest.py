@@ -48,7 +48,7 @@ IMPORTANCE_REPEATS = 5
 VERIFY_PIXELS = 20_000  # image pixels (random 32 x 32 windows) on which ONNX is checked against scikit-learn
 MAX_FOREST_NODES = 15_000_000  # ~1 GB of ONNX (about 70 bytes a node): well below protobuf's 2 GB limit
 BLOCK_PIXELS = 2 ** 20  # pixels per classification window: 12 float32 features = 48 MB
-TIE = 1e-9  # top-two probability margin below which the forest's vote is an exact tie up to rounding
+TIE = 1e-6  # top-two probability margin below which the forest's vote is a tie up to float32 rounding (1e-7 here)
 PARALLEL_ROWS = 10_000  # fits and predictions on fewer rows run on one thread
 PROBABILITY_NODATA = -9999.0
 ONNX_INPUT = "reflectance"

@@ -620,3 +620,13 @@ def test_the_output_folder_removed_during_the_run(qgis_processing, s2, tmp_path)
     with pytest.raises(QgsProcessingException, match="a file could not be written or read: .*Was a folder removed"):
         qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(out / "ratio.tif")},
                             feedback=RemovesTheFolder())
+
+
+def test_landsat_tm_collection2_band_descriptions_are_tm_bands(qgis_processing, tmp_path):
+    """SR_B1..SR_B7 are Landsat-8 names too, and TM's own in Collection 2: read as TM bands, not refused."""
+    names = ["SR_B1", "SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B7"]
+    path = write_raster(tmp_path / "tm.tif", np.full((6, 8, 8), 0.2, np.float32), crs=32622, descriptions=names)
+    out = str(tmp_path / "ratio.tif")
+    qgis_processing.run("prospectra:bandratio", {"INPUT": [path], "SENSOR": SENSORS.index("landsat5_tm"),
+                                                 "PRESET": 0, "NUMERATOR": "B5", "DENOMINATOR": "B7", "OUTPUT": out})
+    assert np.allclose(gdal.Open(out).ReadAsArray(), 1.0)
