@@ -1,0 +1,36 @@
+"""The output transaction on its own, without QGIS: what a failed run leaves where a writer wrote in place."""
+import os
+
+import pytest
+
+from prospectra.core.io.outputs import OutputTransaction
+
+
+def test_a_write_through_a_symlinked_output_is_undone_in_its_target(tmp_path):
+    """A writer that writes in place (QGIS's vector sinks) writes through the user's link into its target: a failed
+    run puts the target's content back and the link too."""
+    target = tmp_path / "elsewhere" / "grid.gpkg"
+    target.parent.mkdir()
+    target.write_bytes(b"the user's grid")
+    link = tmp_path / "grid.gpkg"
+    link.symlink_to(target)
+    with pytest.raises(RuntimeError), OutputTransaction({"OUTPUT_GRID": str(link)}):
+        with open(link, "r+b") as f:
+            f.write(b"PARTIAL")
+        raise RuntimeError("the run failed")
+    assert os.readlink(link) == str(target) and target.read_bytes() == b"the user's grid"
+    assert sorted(os.listdir(tmp_path)) == ["elsewhere", "grid.gpkg"]
+
+
+def test_a_failed_run_leaves_the_users_own_database_log(tmp_path):
+    """A GeoPackage open elsewhere in WAL mode has edits in its -wal: they are the user's, not the run's."""
+    grid = tmp_path / "grid.gpkg"
+    grid.write_bytes(b"the user's grid")
+    (tmp_path / "grid.gpkg-wal").write_bytes(b"the user's edits")
+    with pytest.raises(RuntimeError), OutputTransaction({"OUTPUT_GRID": str(grid)}):
+        grid.write_bytes(b"half a grid")
+        (tmp_path / "grid.gpkg-journal").write_bytes(b"the run's journal")
+        raise RuntimeError("the run failed")
+    assert grid.read_bytes() == b"the user's grid"
+    assert (tmp_path / "grid.gpkg-wal").read_bytes() == b"the user's edits"
+    assert sorted(os.listdir(tmp_path)) == ["grid.gpkg", "grid.gpkg-wal"]
