@@ -17,17 +17,22 @@ def band_mean_model(path, bands, patch, classes=None, sensor="landsat8_oli", met
     graph = helper.make_graph(nodes, "band_mean", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", len(classes)])],
                               initializer=[index])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
+    meta = {}
     if metadata:
         meta = {"prospectra_spec": "1", "task": "tagging", "sensor": sensor, "bands": ",".join(bands),
                 "patch_size": str(patch), "stride": str(max(1, patch // 2)), "classes": json.dumps(classes),
                 "threshold": "0.5", "version": "0.0.1", "licence": "GPL-3.0-or-later",
-                "training_data": "none: a closed-form test model"}
-        meta.update(extra_meta or {})
-        for key, value in meta.items():
-            entry = model.metadata_props.add()
-            entry.key, entry.value = key, value
+                "training_data": "none: a closed-form test model", **(extra_meta or {})}
+    return save(graph, meta, path)
+
+
+def save(graph, meta, path):
+    """The graph as a checked ONNX model (opset 13, IR 8) with meta as its metadata_props, at path."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    for key, value in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return str(path)
@@ -71,11 +76,4 @@ def constant_model(path, values, bands, patch, meta):
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", len(bands), patch, patch])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", len(values)])],
                               initializer=[const, axes, zero])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    for key, value in meta.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return str(path)
+    return save(graph, meta, path)
