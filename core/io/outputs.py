@@ -146,6 +146,18 @@ def written_files(path):
 _HELD = threading.local()  # the output paths the transactions open on this thread hold
 
 
+def _writer_of(path):
+    """The id of another live process of this host writing path now (its mark), else None."""
+    folder, name = os.path.split(os.path.abspath(path))
+    host, me = process_tag().rsplit("-", 1)
+    for mark in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(name)}.*.writing")):
+        match = WRITING.match(os.path.basename(mark))
+        if match and match["name"] == name and match["host"] == host and match["pid"] != me \
+                and _alive(int(match["pid"])):
+            return match["pid"]
+    return None
+
+
 def _key(path):
     return os.path.normcase(os.path.realpath(os.path.abspath(path)))
 
@@ -171,6 +183,12 @@ class OutputTransaction:
         held |= self.held
         for folder in {os.path.dirname(os.path.abspath(p)) for p in self.outputs.values()}:
             recover(folder)
+        for parameter, path in self.outputs.items():
+            busy = _writer_of(path)
+            if busy:
+                held -= self.held
+                raise InputError(parameter, f"another run (process {busy}) is writing '{path}' now; wait for it to "
+                                            f"end or choose another file name.")
         self.before = set(self._files())
         self.logs = {f + log for f in self.before for log in SQLITE_LOGS if os.path.lexists(f + log)}  # the user's
         for parameter, path in self.outputs.items():

@@ -34,3 +34,24 @@ def test_a_failed_run_leaves_the_users_own_database_log(tmp_path):
     assert grid.read_bytes() == b"the user's grid"
     assert (tmp_path / "grid.gpkg-wal").read_bytes() == b"the user's edits"
     assert sorted(os.listdir(tmp_path)) == ["grid.gpkg", "grid.gpkg-wal"]
+
+
+def test_a_path_another_live_run_is_writing_is_refused(tmp_path):
+    """Two runs writing one GeoPackage at once wrecked it: the second is refused while the first's mark is live."""
+    import subprocess
+    import sys
+
+    from prospectra.core.errors import InputError
+    from prospectra.core.io.blocks import process_tag
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        host = process_tag().rsplit("-", 1)[0]
+        (tmp_path / f".grid.gpkg.{host}-{other.pid}.writing").touch()
+        with pytest.raises(InputError, match=f"OUTPUT_GRID: another run \\(process {other.pid}\\) is writing"):
+            with OutputTransaction({"OUTPUT_GRID": str(tmp_path / "grid.gpkg")}):
+                pass
+        assert sorted(os.listdir(tmp_path)) == [f".grid.gpkg.{host}-{other.pid}.writing"]
+    finally:
+        other.kill()
+        other.wait()
