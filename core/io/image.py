@@ -381,7 +381,7 @@ def _scaling(paths, datasets, sensor, names, scaling, scale, offset):
             if not math.isfinite(value):
                 raise InputError(name, f"{value} is not a finite number.")
         largest = max(_largest_value(ds) for ds in datasets)
-        if not abs(scale) * largest + abs(offset) < np.finfo(np.float32).max:  # reflectance is float32
+        if not abs(scale) * largest + abs(offset) < float(np.finfo(np.float32).max):  # reflectance is float32
             raise InputError("SCALE", f"DN x {scale:g} + {offset:g} would overflow reflectance (float32) for values up "
                                       f"to {largest:g} in the input; Landsat and Sentinel-2 scales are about 1e-4.")
         return {n: (scale, offset) for n in names}, f"custom: DN x {scale:g} + {offset:g}", None
