@@ -32,22 +32,22 @@ PART = re.compile(r"^\..+\.(?P<host>[^.]+)-(?P<pid>\d+)\.[0-9a-f]{8}\.part(\.\w+
 
 
 def _alive(pid):
-    """Whether a process of this host runs; when that cannot be told (Windows without psutil), assume it does."""
+    """Whether a process of this host runs. POSIX asks the kernel (psutil reads /proc, which a chroot or container
+    may lack, and would call a live writer dead); elsewhere psutil, and when that cannot tell, assume it runs."""
+    if os.name != "nt":
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True  # it exists, owned by someone else
+        return True
     try:
         import psutil
 
         return psutil.pid_exists(pid)
     except ImportError:
-        pass
-    if os.name == "nt":
         return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def recover(folder):
