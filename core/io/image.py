@@ -42,10 +42,10 @@ def measured(values):
     """Where float band values are measurements: not NaN, not infinite, not a fill value."""
     return np.abs(values) < FILL_MAGNITUDE
 
-def has_mask(band):
-    """Whether GDAL gives the band a mask of its own (a .msk file, an internal mask, an alpha band): those pixels are
-    nodata too. Not for a band that is all valid or masked by its nodata value, which is read directly."""
-    return not band.GetMaskFlags() & (gdal.GMF_ALL_VALID | gdal.GMF_NODATA)
+def has_mask(flags):
+    """Whether a band's GDAL mask flags give it a mask of its own (a .msk file, an internal mask, an alpha band):
+    those pixels are nodata too. Not for a band that is all valid or masked by its nodata value, read directly."""
+    return not flags & (gdal.GMF_ALL_VALID | gdal.GMF_NODATA)
 
 
 # '..._SR_B4.TIF', 'T33UVP_..._B8A_20m.jp2', 'B12.tif', '..._B03.jp2'
@@ -124,7 +124,7 @@ class Image:
             if self.nodata[n] is not None:
                 valid &= raw_band != self.nodata[n]
             flags = band.GetMaskFlags()
-            if has_mask(band) and not (flags & gdal.GMF_PER_DATASET and dataset_masked):
+            if has_mask(flags) and not (flags & gdal.GMF_PER_DATASET and dataset_masked):
                 valid &= band.GetMaskBand().ReadAsArray(xoff, yoff, w, h) > 0
                 dataset_masked = bool(flags & gdal.GMF_PER_DATASET)  # one mask for all bands: read it once
             scale, offset = self.scaling[n]
@@ -212,15 +212,15 @@ class Image:
         valid = np.ones((bh, bw), dtype=bool)
         out = {}
         for n in names:
+            band = self.ds.GetRasterBand(self.band_index[n])
             try:
-                raw = self.ds.GetRasterBand(self.band_index[n]).ReadAsArray(buf_xsize=bw, buf_ysize=bh)
+                raw = band.ReadAsArray(buf_xsize=bw, buf_ysize=bh)
             except RuntimeError as e:
                 raise InputError("INPUT", f"band {n} could not be read: the file is damaged or truncated ({e}).") from None
             if self.nodata[n] is not None:
                 valid &= raw != self.nodata[n]
-            if has_mask(self.ds.GetRasterBand(self.band_index[n])):
-                valid &= self.ds.GetRasterBand(self.band_index[n]).GetMaskBand().ReadAsArray(
-                    buf_xsize=bw, buf_ysize=bh) > 0
+            if has_mask(band.GetMaskFlags()):
+                valid &= band.GetMaskBand().ReadAsArray(buf_xsize=bw, buf_ysize=bh) > 0
             s, o = self.scaling[n]
             out[n] = raw.astype(np.float32) * np.float32(s) + np.float32(o)
             if raw.dtype.kind == "f":
@@ -273,13 +273,18 @@ def open_raster(path, parameter="INPUT"):
     return ds
 
 
+def _band_word(description):
+    """The band name a description starts with: GDAL describes Sentinel-2 SAFE bands as 'B4, central wavelength
+    665 nm'."""
+    return re.split(r"[,\s]", description.strip())[0]
+
+
 def _described_names(paths, datasets, sensor):
     """Band names from descriptions (all bands) or else file names (one per file); None if neither names every band."""
     descriptions = [ds.GetRasterBand(i + 1).GetDescription().strip() for ds in datasets
                     for i in range(ds.RasterCount)]
     if all(descriptions):
-        # Sentinel-2 SAFE through GDAL describes bands as 'B4, central wavelength 665 nm'.
-        found = [re.split(r"[,\s]", d)[0] for d in descriptions]
+        found = [_band_word(d) for d in descriptions]
         if all(sensor.find(f) for f in found):
             return [sensor.canonical(f) for f in found], "band descriptions", descriptions
     if len(datasets) > 1:
@@ -295,7 +300,7 @@ def _described_names(paths, datasets, sensor):
 def _refuse_other_sensors_names(descriptions, sensor, stack):
     """Band descriptions that all name bands of another sensor, and not of this one, mean the wrong SENSOR when
     that sensor reads them as other bands than the standard stack taken instead: a silent band shift."""
-    found = [re.split(r"[,\s]", d.strip())[0] for d in descriptions]
+    found = [_band_word(d) for d in descriptions]
     if not found or not all(found):
         return
     owners = [s.name for s in get_sensors().values() if s.id != sensor.id and all(s.find(f) for f in found)

@@ -70,9 +70,8 @@ def recover(folder):
             os.rename(os.path.join(folder, name), claimed)
         except OSError:
             continue  # another run took it
-        for f in written_files(os.path.join(folder, writing["name"])):
-            _remove_with_logs(f)
-        _remove_with_logs(claimed)
+        _remove(claimed, *(f + log for f in written_files(os.path.join(folder, writing["name"]))
+                           for log in ("",) + SQLITE_LOGS))
     for name in names:
         kept, part = KEPT.match(name), PART.match(name)
         match = kept or part
@@ -91,10 +90,10 @@ def recover(folder):
 SQLITE_LOGS = ("-journal", "-wal", "-shm")  # a GeoPackage's rollback journal and write-ahead log
 
 
-def _remove_with_logs(path, logs=True):
-    """Remove path and, with logs, the database journal or log a writer left beside it (replayed on a file put back
-    there, it would wreck it). Errors are left for a later run."""
-    for f in [path] + ([path + log for log in SQLITE_LOGS] if logs else []):
+def _remove(*paths):
+    """Remove the paths that exist; errors are left for a later run. A database journal or log a writer left beside
+    a file is removed with it by the callers: replayed on a file put back there, it would wreck it."""
+    for f in paths:
         try:
             if os.path.lexists(f):
                 os.remove(f)
@@ -225,11 +224,7 @@ class OutputTransaction:
         return self
 
     def _unmark(self):
-        for mark in self.marks:
-            try:
-                os.remove(mark)
-            except OSError:
-                pass
+        _remove(*self.marks)
 
     def __exit__(self, exc_type, exc, tb):
         """The order matters if the process dies during it: while a path is marked, the next run removes what is
@@ -238,14 +233,10 @@ class OutputTransaction:
         _HELD.paths -= self.held
         if exc_type is None:
             self._unmark()
-            for aside, _ in self.kept:
-                _remove_with_logs(aside, logs=False)
+            _remove(*(aside for aside, _ in self.kept))
             return False
         for f in set(self._files()) | self.before:  # figures a failed report wrote are found again here
-            _remove_with_logs(f, logs=False)
-            for log in SQLITE_LOGS:
-                if f + log not in self.logs:  # the user's own database log is theirs
-                    _remove_with_logs(f + log, logs=False)
+            _remove(f, *(f + log for log in SQLITE_LOGS if f + log not in self.logs))  # the user's own log is theirs
         self._unmark()
         for aside, f in self.kept:
             try:

@@ -77,9 +77,9 @@ class OnnxModel:
         """An error unless a tagger's or classifier's outputs are one probability (finite, 0 to 1) per class: a NaN
         would become no tag silently, and 3.0 would wrap around in a percent byte."""
         self.refuse_wrong_width(outputs)
-        if outputs.size and not (np.isfinite(outputs).all() and -1e-6 <= outputs.min() and outputs.max() <= 1 + 1e-6):
-            wrong = outputs[~(np.isfinite(outputs) & (outputs >= -1e-6) & (outputs <= 1 + 1e-6))][0]
-            raise InputError(self.parameter, f"'{self.name}' returned {wrong:g} where a probability (0 to 1) was "
+        outside = outputs[~((outputs >= -1e-6) & (outputs <= 1 + 1e-6))]  # NaN fails both comparisons
+        if outside.size:
+            raise InputError(self.parameter, f"'{self.name}' returned {outside[0]:g} where a probability (0 to 1) was "
                                              f"expected; its outputs are not the probabilities Prospectra maps "
                                              f"(models/MODEL_SPEC.md).")
 

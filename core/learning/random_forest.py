@@ -282,8 +282,10 @@ def _tree_node(trees, n_classes, name):
         a["class_nodeids"] += node.tolist()
         a["class_ids"] += cls.tolist()
         a["class_weights"] += shares[node, cls].tolist()
-    for c in sorted(set(range(n_classes)) - set(a["class_ids"])):  # every class present, with a zero vote if need be:
-        a["class_treeids"].append(0)  # onnxruntime reads a two-class node voting for one class as a binary score
+    # Every class declared in every node, with a zero vote where no leaf of the node votes for it (the empty third
+    # class of a two-class forest always)
+    for c in sorted(set(range(n_classes)) - set(a["class_ids"])):
+        a["class_treeids"].append(0)
         a["class_nodeids"].append(int(np.flatnonzero(trees[0].tree_.children_left < 0)[0]))
         a["class_ids"].append(c)
         a["class_weights"].append(0.0)
