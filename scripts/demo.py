@@ -166,11 +166,13 @@ def main():
          "USGS splib07 (Kokaly et al. 2017) through the Landsat TM response curves."),
         ("Spectral Angle Mapper, USGS library", "spectralanglemapper", cuprite,
          dict(tm, OUTPUT=o("cuprite_sam_library.tif"), ENDMEMBERS=minerals, OUTPUT_RULE=o("cuprite_sam_angles.tif"),
-              OUTPUT_SUMMARY=o("cuprite_sam_library.csv")),
-         "Minerals the sensor cannot tell apart are joined into one class (its name lists them); grey = no mineral "
-         "close enough. Pure laboratory spectra match few real, mixed pixels: this map shows the purest exposures "
-         "only, and it does not invent minerals (USGS finds no buddingtonite here, and none is mapped alone).",
-         cuprite_about + " Every USGS sample of each mineral; groups and maximum angles measured on the image."),
+              OUTPUT_SUMMARY=o("cuprite_sam_library.csv"), KEEP_APART=True),
+         "With its defaults, SAM refuses these seven minerals on TM: left out one sample at a time at this image's "
+         "noise level, each is confused with another, so they all join one group and a map could not say which "
+         "is where. Here they are kept apart (KEEP_APART), as a user who insists would run it, and the log warns. "
+         "Pure laboratory spectra match few real, mixed pixels, and the map puts buddingtonite where USGS finds "
+         "none: the reason the default refuses. Grey = no mineral close enough.",
+         cuprite_about + " Every USGS sample of each mineral; maximum angles measured on the image."),
         ("Spectral Angle Mapper, image endmembers", "spectralanglemapper", cuprite,
          dict(tm, OUTPUT=o("cuprite_sam_outcrops.tif"), POINTS=outcrops, LABEL_FIELD="class",
               OUTPUT_RULE=o("cuprite_sam_outcrops_angles.tif"),

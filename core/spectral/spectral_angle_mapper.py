@@ -3,10 +3,12 @@
 A class (a mineral) is represented by every spectrum given for it (all USGS samples of the mineral, or one
 spectrum from a file or the image); a pixel's angle to a class is its smallest angle to any member. Before
 mapping, the classes are compared in the sensor's bands at the image's own noise level by leaving out one
-sample at a time (separability()): classes the sensor cannot tell apart merge into one named group, and each
-class's default maximum angle is how far an unseen sample of it falls from the library (95th percentile).
+sample at a time (separability(), by the same rule the mapper applies): classes the sensor cannot tell apart
+merge into one named group, and each class's default maximum angle is how far an unseen sample of it falls
+from the library (95th percentile).
 A pixel takes the class of the smallest angle if that angle is within the class's maximum angle and the
-next-best class of another group is more than the noise angle further away; otherwise it is unclassified (0)."""
+next-best class of another group is more than the margin (measured with the noise) further away; otherwise it is
+unclassified (0). When every class joins one group, the sensor tells none of them apart and nothing is mapped."""
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -38,10 +40,13 @@ class Endmembers:
     labels: list  # (m,) what each member is: a sample key or a spectrum name
     samples: list  # (m,) the physical sample each was measured on: the unit left out in separability()
     groups: list = None  # per class, the names of the minerals it stands for (more than one when merged)
+    minerals: list = None  # (m,) the mineral (class as given) each member stands for
 
     def __post_init__(self):
         if self.groups is None:
             self.groups = [[n] for n in self.names]
+        if self.minerals is None:
+            self.minerals = [self.names[c] for c in self.member_class]
 
 
 def endmembers_from_library(library, matrix):
@@ -82,59 +87,83 @@ def image_noise(image, bands, size=512):
 
 @dataclass
 class Separability:
-    """What leaving one sample out at a time shows (per class: trials, own share, confusions, spread)."""
+    """What leaving one sample out at a time shows, per mineral (the classes as given; a joined class holds
+    several), and per class the angles that come of it."""
     names: list  # the classes tested
-    trials: np.ndarray  # (classes,) simulated unseen samples per class (0: a single sample, not testable)
-    confusion: np.ndarray  # (classes, classes + 1) trials ending in each class; last column: none within limits
+    minerals: list  # every mineral of the classes, in class order
+    mineral_class: np.ndarray  # (minerals,) the class holding each
+    trials: np.ndarray  # (minerals,) simulated unseen samples (0: a single sample, not testable)
+    outcome: np.ndarray  # (minerals, classes + 1) trials mapped to each class, or left unclassified within the
+    # margin of it (confused with it either way); last column: trials outside every class's limit
     spread: np.ndarray  # (classes,) the SPREAD_PERCENTILE angle of unseen samples to their own class (NaN: untested)
     noise_angle: float  # median angle the noise alone moves a spectrum by
+    margin: float  # how far the noise moves the difference between a pixel's two nearest classes (95th percentile)
 
     def identified(self):
-        """Per class, the share of its unseen samples mapped to it (NaN where untested)."""
+        """Per mineral, the share of its unseen samples mapped to its class (NaN where untested)."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.diagonal(self.confusion[:, :-1]) / self.trials
+            return self.outcome[np.arange(len(self.minerals)), self.mineral_class] / self.trials
 
 
 def separability(endmembers, sigma, level, trials=40, seed=0):
     """Leave one sample out: every sample is removed from the library in turn, made into `trials` noisy pixels
     (scaled to the image's median brightness times 0.6-1.4, Gaussian noise of sigma per band) and matched with
-    what is left. Returns a Separability; limits in angles are taken from the same trials."""
+    what is left by the rule the mapper applies: the smallest angle, within its class's limit and more than the
+    margin ahead of the next class. The margin is measured in the same trials: the 95th percentile of how far
+    the noise moves the difference between the angles to a pixel's two nearest classes, so a pixel beyond it
+    would keep its class under 19 of 20 draws of the noise. Returns a Separability."""
     rng = np.random.default_rng(seed)
     unit = _unit(endmembers.members)
     k = len(endmembers.names)
-    samples = np.array(endmembers.samples)
+    samples, member_mineral = np.array(endmembers.samples), np.array(endmembers.minerals)
+    minerals = list(dict.fromkeys(endmembers.minerals))
     own_angles = [[] for _ in range(k)]
-    results = []  # (true class, best other-sample class, angle to it)
-    noise_angles = []
+    trials_of = []  # (row of the held-out sample's mineral, (trials, classes) angles to each class)
+    noise_angles, gap_shifts = [], []
     for sample in dict.fromkeys(endmembers.samples):
         held = samples == sample
         rest = ~held
-        c = endmembers.member_class[held][0]
-        if not (rest & (endmembers.member_class == c)).any():
-            continue  # the class's only sample: nothing left to recognise it by
+        c, mineral = endmembers.member_class[held][0], member_mineral[held][0]
+        if not (rest & (member_mineral == mineral)).any():
+            continue  # the mineral's only sample: nothing left to recognise it by (in a joined class, others)
         clean = _unit(endmembers.members[held]) * np.linalg.norm(level)
         pixels = clean[rng.integers(0, len(clean), trials)] * rng.uniform(0.6, 1.4, (trials, 1))
         noisy = pixels + rng.normal(0, 1, pixels.shape) * sigma
         noisy_unit = _unit(noisy)
         noise_angles.extend(np.arccos(np.clip(np.sum(noisy_unit * _unit(pixels), axis=1), -1, 1)))
         angles = np.arccos(np.clip(noisy_unit @ unit[rest].T, -1, 1))  # (trials, rest members)
-        per_class = np.full((trials, k), np.inf)
+        clean_angles = np.arccos(np.clip(_unit(pixels) @ unit[rest].T, -1, 1))
+        per_class, clean_class = np.full((trials, k), np.inf), np.full((trials, k), np.inf)
         for j in range(k):
             mine = endmembers.member_class[rest] == j
             if mine.any():
                 per_class[:, j] = angles[:, mine].min(axis=1)
+                clean_class[:, j] = clean_angles[:, mine].min(axis=1)
+        if k > 1:
+            first, second = np.argsort(per_class, axis=1)[:, :2].T
+            rows = np.arange(trials)
+            gap_shifts.extend(np.abs((per_class[rows, second] - per_class[rows, first])
+                                     - (clean_class[rows, second] - clean_class[rows, first])))
         own_angles[c].extend(per_class[:, c])
-        results.append((c, per_class.argmin(axis=1), per_class.min(axis=1)))
+        trials_of.append((minerals.index(mineral), per_class))
     spread = np.array([np.percentile(a, SPREAD_PERCENTILE) if a else np.nan for a in own_angles])
     noise_angle = float(np.median(noise_angles)) if noise_angles else 0.0
-    counts = np.zeros(k)
-    confusion = np.zeros((k, k + 1))
-    for c, best, angle in results:
-        counts[c] += len(best)
-        limit = spread[best]
-        within = angle <= np.where(np.isfinite(limit), limit, FALLBACK_ANGLE)
-        np.add.at(confusion[c], np.where(within, best, k), 1)
-    return Separability(list(endmembers.names), counts, confusion, spread, noise_angle)
+    margin = float(np.percentile(gap_shifts, 95)) if gap_shifts else 0.0
+    limit = np.where(np.isfinite(spread), spread, FALLBACK_ANGLE)
+    counts, outcome = np.zeros(len(minerals)), np.zeros((len(minerals), k + 1))
+    for row, per_class in trials_of:
+        order = np.argsort(per_class, axis=1)
+        best, angle = order[:, 0], per_class[np.arange(len(order)), order[:, 0]]
+        within = angle <= limit[best]
+        if k > 1:  # within the margin of the next class: confused with whichever of the two is not its own
+            close = within & (per_class[np.arange(len(order)), order[:, 1]] - angle <= margin)
+            own = endmembers.member_class[member_mineral == minerals[row]][0]
+            best = np.where(close & (best == own), order[:, 1], best)
+        counts[row] += len(best)
+        np.add.at(outcome[row], np.where(within, best, k), 1)
+    mineral_class = np.array([endmembers.member_class[member_mineral == m][0] for m in minerals])
+    return Separability(list(endmembers.names), minerals, mineral_class, counts, outcome, spread, noise_angle,
+                        margin)
 
 
 def _merged(endmembers, a, b):
@@ -149,26 +178,29 @@ def _merged(endmembers, a, b):
     order = np.argsort(member_class, kind="stable")
     return replace(endmembers, names=names, members=endmembers.members[order], member_class=member_class[order],
                    labels=[endmembers.labels[i] for i in order], samples=[endmembers.samples[i] for i in order],
-                   groups=groups)
+                   groups=groups, minerals=[endmembers.minerals[i] for i in order])
 
 
 def group_inseparable(endmembers, sigma, level, keep_apart=False):
-    """Join classes the sensor cannot tell apart until every testable class is identified in at least
-    IDENTIFIED of its unseen samples: each step joins the class pair most often confused with each other.
+    """Join classes the sensor cannot tell apart until every mineral of every testable class is identified in at
+    least IDENTIFIED of its unseen samples: each step joins the class pair most often confused with each other
+    (mapped to the other, or left within the margin of it; a class with one sample is joined when others are
+    confused with it).
     Returns (endmembers to map, group of each class, Separability of the classes as given, Separability of
     the classes mapped). With keep_apart the classes stay as given; the groups still decide the margin."""
     first = sep = separability(endmembers, sigma, level)
     joined = endmembers
     while len(joined.names) > 1:
         with np.errstate(invalid="ignore", divide="ignore"):
-            share = sep.confusion[:, :-1] / sep.trials[:, None]
-            weak = (sep.trials > 0) & (sep.identified() < IDENTIFIED)
+            share = sep.outcome[:, :-1] / sep.trials[:, None]
+        weak = (sep.trials > 0) & (sep.identified() < IDENTIFIED)
         if not weak.any():
             break
-        pair = np.nan_to_num(share + share.T)
+        pair = np.zeros((len(sep.names),) * 2)  # the weak minerals' confusions, between classes
+        np.add.at(pair, sep.mineral_class[weak], share[weak])
+        pair += pair.T  # a class with one sample is never tested, but weak minerals are confused with it
         np.fill_diagonal(pair, -1)
-        pair[~weak[:, None] & ~weak[None, :]] = -1
-        if pair.max() <= 0:  # the weak classes miss into 'none', not into another class: nothing to join
+        if pair.max() <= 0:  # the weak minerals miss into 'none', not into another class: nothing to join
             break
         a, b = sorted(np.unravel_index(np.argmax(pair), pair.shape))
         joined = _merged(joined, a, b)
@@ -402,12 +434,12 @@ def class_rows(endmembers, counts, wins, pixel_area):
 
 
 def outcomes(sep, i):
-    """Class i's unseen samples: (share identified, [(share, other class)] of 5 % or more, largest first, share
-    outside every limit)."""
-    k = len(sep.names)
-    row = sep.confusion[i] / sep.trials[i]
-    others = sorted(((row[j], sep.names[j]) for j in range(k) if j != i and row[j] >= 0.05), reverse=True)
-    return float(row[i]), others, float(row[k])
+    """Mineral i's unseen samples: (share identified, [(share, other class)] of 5 % or more, largest first, share
+    outside every limit). A sample counts as confused with a class it was mapped to or left within the margin of."""
+    k, own = len(sep.names), sep.mineral_class[i]
+    row = sep.outcome[i] / sep.trials[i]
+    others = sorted(((row[j], sep.names[j]) for j in range(k) if j != own and row[j] >= 0.05), reverse=True)
+    return float(row[own]), others, float(row[k])
 
 
 def separability_lines(given, tested):
@@ -446,10 +478,10 @@ def plan_sam(image, library, bands, max_angle=None, class_angles=None, keep_apar
                                        f"minerals with different spectra, a sensor with more SWIR bands, or "
                                        f"KEEP_APART to map them anyway.")
     limits, how = class_limits(endmembers, mapped, max_angle, class_angles)
-    run = {"endmembers": endmembers, "bands": bands, "limits": limits, "margin": mapped.noise_angle, "group": group,
+    run = {"endmembers": endmembers, "bands": bands, "limits": limits, "margin": mapped.margin, "group": group,
            "colours": mineral_colours(endmembers.names)}
     decided = {"limit_sources": how, "dropped": dropped, "noise": sigma, "noise_source": noise_source,
-               "noise_angle": mapped.noise_angle, "source": library.source, "spectra": len(library),
+               "noise_angle": mapped.noise_angle, "margin": mapped.margin, "source": library.source, "spectra": len(library),
                "separability": separability_lines(given, tested), "joined": [g for g in groups if len(g) > 1]}
     return run, decided
 

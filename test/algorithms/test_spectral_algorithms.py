@@ -158,7 +158,8 @@ def test_sam_on_real_ungeoreferenced_cuprite_joins_what_tm_cannot_separate(qgis_
 
     out, summary = str(tmp_path / "minerals.tif"), str(tmp_path / "minerals.csv")
     qgis_processing.run("prospectra:spectralanglemapper", dict(
-        CUPRITE_TM, INPUT=[cuprite], ENDMEMBERS="Alunite, Kaolinite, Muscovite, Buddingtonite, Calcite, Montmorillonite",
+        CUPRITE_TM, INPUT=[cuprite], ENDMEMBERS="Alunite, Kaolinite, Muscovite, Buddingtonite, Hematite, Goethite, "
+                                                "Jarosite",
         OUTPUT=out, OUTPUT_RULE=None, OUTPUT_SUMMARY=summary), feedback=Log())
     log = "\n".join(Log.text)
     assert "no georeference" in log and "areas are in pixels" in log

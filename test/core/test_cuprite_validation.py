@@ -30,10 +30,11 @@ def test_no_figure_is_worse_than_recorded(results, recorded):
 
 
 def test_library_sam_maps_no_class_over_three_times_its_true_area(results):
-    """The issue's overclaiming goal: USGS finds no buddingtonite here, and no class may swell past 3x its area."""
-    sam = results["sam_library"]
+    """The issue's overclaiming goal, with the defaults: USGS finds no buddingtonite here, and no class may swell past
+    3x its area (where the defaults refuse, nothing is mapped)."""
+    sam = results["sam_library"]["defaults"]
     assert sam["max_area_ratio"] <= 3.0
-    for row in sam["classes"].values():
+    for row in sam.get("classes", {}).values():
         if row["minerals"] == ["Buddingtonite"]:
             assert row["mapped_pixels"] == 0
 
