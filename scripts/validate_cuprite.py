@@ -470,7 +470,7 @@ def write_docs(results):
     lines += [f"- {line}" for line in k["separability"]]
     if "refused" in d:
         lines += ["", f"**With its defaults, SAM refuses:** {d['refused']} Nothing is mapped, so nothing is "
-                  "overclaimed; the TM 5/7 ratio below maps the alteration these minerals share.", ""]
+                  "overclaimed; the TM 5/7 ratio above maps the alteration these minerals share.", ""]
     else:
         lines += ["", "### Defaults", ""] + _sam_library_section(d, t, "sam_library", "SAM, USGS library, defaults")
     lines += ["### The minerals kept apart (KEEP_APART)", "",
