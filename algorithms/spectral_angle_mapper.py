@@ -188,8 +188,9 @@ class SpectralAngleMapper(ProspectraAlgorithm):
                           f"{', '.join(bands)}; scaling: {image.scaling_source}.")
         feedback.pushInfo(f"noise per band ({summary['noise_source']}): "
                           f"{', '.join(f'{v:.4f}' for v in summary['noise'])}; noise angle {summary['noise_angle']:.4f} rad; "
-                          f"margin {summary['margin']:.4f} rad (a pixel this close to a second class is left "
-                          f"unclassified)")
+                          f"margin {summary['margin']:.4f} rad " +
+                          ("(a pixel this close to a class of another group stays unclassified)"
+                           if summary["margin_applies"] else "(not applied: the classes form one group)"))
         for line in summary["separability"]:
             feedback.pushInfo(line)
         for g in summary["joined"]:

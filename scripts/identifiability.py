@@ -109,15 +109,17 @@ def held_out_section():
     met = [row for row in mapped if row[4] >= CHECK_GOAL]
     missed = ", ".join(f"{row[1]} with {row[0]} {row[4]:.0%} ({row[6]:.0%} unclassified, {row[5]:.0%} in another "
                        f"class)" for row in mapped if row[4] < CHECK_GOAL)
+    verdict = ("no sensor maps them, so the goal cannot be judged" if not mapped else
+               f"the goal is {'met' if len(met) == len(mapped) else 'not met'}")
     lines += ["", f"SAM refuses with {len(refused)} of {len({row[0] for row in rows})} sensors "
               f"({', '.join(refused) or 'none'}): at this noise level every one of these minerals joins one group, "
               "so the map could say nothing about which is where, and `spectralanglemapper` says so, naming "
               f"ENDMEMBERS. Where it maps, right on at least {CHECK_GOAL:.0%}: {len(met)} of {len(mapped)} "
-              f"sensor-mineral pairs (the goal is {'met' if len(met) == len(mapped) else 'not met'})"
-              + (f"; missed: {missed}. A held-out sample unlike every sample of its mineral in the library falls "
-                 "outside the class's maximum angle (measured on the samples it has) and is left unclassified; "
-                 "the defaults hold back rather than overclaim." if missed else ".")
-              + " Nothing is put in another class without saying so: the largest share in another class is "
+              f"sensor-mineral pairs ({verdict})"
+              + (f"; missed: {missed}. A missed held-out sample is left unclassified: outside its class's maximum "
+                 "angle (measured on the samples the class has, which an unlike sample falls beyond) or within the "
+                 "noise margin of another class; the defaults hold back rather than overclaim." if missed else ".")
+              + " The largest share put in another class is "
               f"{max((row[5] for row in mapped), default=0):.0%}.", ""]
     return lines
 

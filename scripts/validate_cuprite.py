@@ -345,7 +345,9 @@ def headline(results):
     if "sam_library" in results:
         r = results["sam_library"]
         out["sam_library/al_oh_f1"] = (r["defaults"]["al_oh"]["f1"], "higher")  # 0 where the defaults refuse
-        out["sam_library/max_area_ratio"] = (r["defaults"]["max_area_ratio"], "lower")
+        # classes the defaults map over 3x their true area (the bound; none where they refuse)
+        out["sam_library/classes_over_3x_area"] = (sum(row["area_ratio"] > 3 for row in
+                                                       r["defaults"].get("classes", {}).values()), "lower")
         out["sam_library/keep_apart/al_oh_f1"] = (r["keep_apart"]["al_oh"]["f1"], "higher")
         out["sam_library/keep_apart/max_area_ratio"] = (r["keep_apart"]["max_area_ratio"], "lower")
         out["sam_library/al_oh_angle_auc"] = (r["al_oh_angle_auc"], "higher")
@@ -549,8 +551,11 @@ def write_docs(results):
               "- **Carbonate from unaltered ground: barely.** Tetracorder's carbonate pixels have a 5/7 ratio close "
               "to undetected ground (the 2.34 um feature falls at the edge of TM7).",
               "- **Library SAM: the seven minerals apart, no; at all, poorly.** Left out one sample at a time at "
-              "this image's noise level, every one of them is confused with another or left within the noise "
-              "margin of another, so the defaults join them all and refuse to map. Kept apart, the USGS spectra "
+              "this image's noise level, each mineral with two or more samples is confused with another or left "
+              "within the noise margin of another (see the log above), "
+              + ("so the defaults join them all and refuse to map. " if "refused" in d else
+                 "so the defaults join them into groups. ")
+              + "Kept apart, the USGS spectra "
               "(pure, bright minerals) meet Cuprite's pixels (mixtures with iron-stained, darker ground), whose "
               "angle to any pure spectrum is dominated by the visible slope, not by the SWIR feature: the map "
               "finds little and puts buddingtonite where USGS finds none. Image endmembers and a classifier "

@@ -120,13 +120,16 @@ def separability(endmembers, sigma, level, trials=40, seed=0):
     own_angles = [[] for _ in range(k)]
     trials_of = []  # (row of the held-out sample's mineral, (trials, classes) angles to each class)
     noise_angles, gap_shifts = [], []
-    for sample in dict.fromkeys(endmembers.samples):
+    # The unit left out is a physical sample; a sample id may stand for spectra of more than one mineral
+    # (USGS keys that share a field), so each mineral's spectra of it are tried on their own.
+    for sample, mineral in dict.fromkeys(zip(endmembers.samples, endmembers.minerals)):
         held = samples == sample
         rest = ~held
-        c, mineral = endmembers.member_class[held][0], member_mineral[held][0]
         if not (rest & (member_mineral == mineral)).any():
             continue  # the mineral's only sample: nothing left to recognise it by (in a joined class, others)
-        clean = _unit(endmembers.members[held]) * np.linalg.norm(level)
+        mine = held & (member_mineral == mineral)
+        c = endmembers.member_class[mine][0]
+        clean = _unit(endmembers.members[mine]) * np.linalg.norm(level)
         pixels = clean[rng.integers(0, len(clean), trials)] * rng.uniform(0.6, 1.4, (trials, 1))
         noisy = pixels + rng.normal(0, 1, pixels.shape) * sigma
         noisy_unit = _unit(noisy)
@@ -135,11 +138,11 @@ def separability(endmembers, sigma, level, trials=40, seed=0):
         clean_angles = np.arccos(np.clip(_unit(pixels) @ unit[rest].T, -1, 1))
         per_class, clean_class = np.full((trials, k), np.inf), np.full((trials, k), np.inf)
         for j in range(k):
-            mine = endmembers.member_class[rest] == j
-            if mine.any():
-                per_class[:, j] = angles[:, mine].min(axis=1)
-                clean_class[:, j] = clean_angles[:, mine].min(axis=1)
-        if k > 1:
+            members_j = endmembers.member_class[rest] == j
+            if members_j.any():  # a class whose only spectra are left out has no angle (inf)
+                per_class[:, j] = angles[:, members_j].min(axis=1)
+                clean_class[:, j] = clean_angles[:, members_j].min(axis=1)
+        if np.isfinite(per_class[0]).sum() > 1:  # a second class to measure the gap to
             first, second = np.argsort(per_class, axis=1)[:, :2].T
             rows = np.arange(trials)
             gap_shifts.extend(np.abs((per_class[rows, second] - per_class[rows, first])
@@ -481,7 +484,8 @@ def plan_sam(image, library, bands, max_angle=None, class_angles=None, keep_apar
     run = {"endmembers": endmembers, "bands": bands, "limits": limits, "margin": mapped.margin, "group": group,
            "colours": mineral_colours(endmembers.names)}
     decided = {"limit_sources": how, "dropped": dropped, "noise": sigma, "noise_source": noise_source,
-               "noise_angle": mapped.noise_angle, "margin": mapped.margin, "source": library.source, "spectra": len(library),
+               "noise_angle": mapped.noise_angle, "margin": mapped.margin,
+               "margin_applies": bool(mapped.margin > 0 and group.max() > 0), "source": library.source, "spectra": len(library),
                "separability": separability_lines(given, tested), "joined": [g for g in groups if len(g) > 1]}
     return run, decided
 
