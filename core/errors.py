@@ -15,6 +15,11 @@ class InputError(ProspectraError):
         self.parameter = parameter
 
 
+def repeated(items):
+    """The items listed more than once, sorted: what an input check names when each must be given once."""
+    return sorted({i for i in items if items.count(i) > 1})
+
+
 class MissingPackage(ProspectraError):
     """An optional Python package an algorithm needs is not installed; the message says how to install it."""
 

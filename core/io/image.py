@@ -16,7 +16,7 @@ import numpy as np
 from osgeo import gdal, gdal_array
 
 from .blocks import step, windows
-from ..errors import InputError
+from ..errors import InputError, repeated
 from ..sensors import sensor as get_sensor
 from ..sensors import sensors as get_sensors
 
@@ -90,7 +90,7 @@ class Image:
                 raise InputError(parameter, f"needs band {c}, which the input image does not have "
                                             f"(it has {', '.join(self.band_names)}).")
             out.append(c)
-        twice = sorted({c for c in out if out.count(c) > 1})
+        twice = repeated(out)
         if distinct and twice:
             raise InputError(parameter, f"{', '.join(twice)} is listed more than once; list each band once.")
         return out
@@ -335,7 +335,7 @@ def _band_names(paths, datasets, sensor, band_order):
                                            f"be read, and {sensor.name} has no standard stack of {count} bands "
                                            f"(known stacks: {known}). Give the band names in order in BAND_ORDER.")
         names = stacks[0]
-    dup = sorted({n for n in names if names.count(n) > 1})
+    dup = repeated(names)
     if dup:
         raise InputError("BAND_ORDER", f"band {', '.join(dup)} appears more than once in {', '.join(names)}.")
     return names

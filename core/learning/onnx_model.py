@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError, require
+from ..errors import InputError, repeated, require
 from ..sensors import sensors
 
 MODEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "models")
@@ -252,7 +252,7 @@ def load_model(path, parameter="MODEL", bands=None, patch_size=None):
         if not patch_size or patch_size < 1:
             raise InputError("MODEL_PATCH_SIZE", f"'{os.path.basename(path)}' lacks Prospectra metadata: give its "
                                                  f"patch size in pixels (at least 1).")
-        twice = sorted({b for b in bands if bands.count(b) > 1})
+        twice = repeated(bands)
         if twice:
             raise InputError("MODEL_BANDS", f"{', '.join(twice)} is listed more than once; a model takes each band "
                                             f"once.")
