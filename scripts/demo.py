@@ -194,7 +194,9 @@ def main():
          dict(oli, OUTPUT=o("cuprite_tags.tif"), OUTPUT_PROBABILITIES=o("cuprite_tag_probabilities.tif"),
               OUTPUT_GRID=o("cuprite_tag_grid.gpkg")),
          "The bundled Landsat tagger, trained on simulated patches only and offering only the minerals Landsat "
-         "can identify (calcite is not among them). Compare with the truth map: the agreement line says how "
+         "identified when it was trained (calcite is not among them; by today's measure, which counts pixels "
+         "within the noise margin of another mineral, sericite is borderline and the log warns). Compare with "
+         "the truth map: the agreement line says how "
          "often it is right here. On real, mixed ground it finds some alunite and rarely tags the white mica: "
          "a screening aid, not a map.",
          cuprite_about + " As OLI: TM 1-5, 7 stand for OLI B2-B7, and TM1 also for OLI B1, which TM lacks."),
