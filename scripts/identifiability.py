@@ -18,7 +18,7 @@ from plugin_path import ROOT  # noqa: E402  (makes 'prospectra' importable)
 
 from prospectra.core.sensors import sensors  # noqa: E402
 from prospectra.core.spectral.spectral_angle_mapper import (IDENTIFIED, NOMINAL_NOISE, TABLE_LEVEL,  # noqa: E402
-                                                   Endmembers, class_limits, classify_block,
+                                                   Endmembers, _unit, class_limits, classify_block,
                                                    endmembers_from_library, group_inseparable, identifiability,
                                                    sensor_bands)
 from prospectra.core.spectral.spectral_library import usgs_mineral_samples, usgs_selection  # noqa: E402
@@ -36,10 +36,6 @@ def candidate_minerals():
 CUPRITE = TETRACORDER[:7]  # the minerals Tetracorder maps at Cuprite (issue 13's goals)
 CHECK_GOAL = 0.95
 REFUSED = "refused: all join one group"
-
-
-def _unit(rows):
-    return rows / np.linalg.norm(rows, axis=-1, keepdims=True)
 
 
 def held_out_check(sensor, minerals, trials=400, seed=1):

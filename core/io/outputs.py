@@ -223,21 +223,18 @@ class OutputTransaction:
                 pass  # only a kill's leftovers go uncleaned without it
         return self
 
-    def _unmark(self):
-        _remove(*self.marks)
-
     def __exit__(self, exc_type, exc, tb):
         """The order matters if the process dies during it: while a path is marked, the next run removes what is
         there and puts back what was kept; unmarked, it only puts back what was kept. So on success the marks go
         before the kept files, and on failure after the run's files are removed and before the kept ones return."""
         _HELD.paths -= self.held
         if exc_type is None:
-            self._unmark()
+            _remove(*self.marks)
             _remove(*(aside for aside, _ in self.kept))
             return False
         for f in set(self._files()) | self.before:  # figures a failed report wrote are found again here
             _remove(f, *(f + log for log in SQLITE_LOGS if f + log not in self.logs))  # the user's own log is theirs
-        self._unmark()
+        _remove(*self.marks)
         for aside, f in self.kept:
             try:
                 if f in self.links:  # what a writer wrote through the link is undone in its target, and the link

@@ -153,6 +153,7 @@ def separability(endmembers, sigma, level, trials=40, seed=0):
     noise_angle = float(np.median(noise_angles)) if noise_angles else 0.0
     margin = float(np.percentile(gap_shifts, 95)) if gap_shifts else 0.0
     limit = np.where(np.isfinite(spread), spread, FALLBACK_ANGLE)
+    mineral_class = np.array([endmembers.member_class[member_mineral == m][0] for m in minerals])
     counts, outcome = np.zeros(len(minerals)), np.zeros((len(minerals), k + 1))
     for row, per_class in trials_of:
         order = np.argsort(per_class, axis=1)
@@ -160,11 +161,9 @@ def separability(endmembers, sigma, level, trials=40, seed=0):
         within = angle <= limit[best]
         if k > 1:  # within the margin of the next class: confused with whichever of the two is not its own
             close = within & (per_class[np.arange(len(order)), order[:, 1]] - angle <= margin)
-            own = endmembers.member_class[member_mineral == minerals[row]][0]
-            best = np.where(close & (best == own), order[:, 1], best)
+            best = np.where(close & (best == mineral_class[row]), order[:, 1], best)
         counts[row] += len(best)
         np.add.at(outcome[row], np.where(within, best, k), 1)
-    mineral_class = np.array([endmembers.member_class[member_mineral == m][0] for m in minerals])
     return Separability(list(endmembers.names), minerals, mineral_class, counts, outcome, spread, noise_angle,
                         margin)
 

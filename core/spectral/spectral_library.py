@@ -114,7 +114,7 @@ class SpectralLibrary:
         parameter = parameter or self.parameter
         counts = {n: self.names.count(n) for n in self.names}
         # A name with one spectrum keeps resample's own errors, which say what is missing.
-        rows = [SpectralLibrary([s], self.source, parameter).resample(sensor, band_names, parameter)[0] if counts[s.name] == 1
+        rows = [SpectralLibrary([s], self.source, parameter).resample(sensor, band_names)[0] if counts[s.name] == 1
                 else convolve(s.wavelengths, s.values, sensor, band_names) for s in self.spectra]
         keep = [bool(np.isfinite(r).all() and (r > 0).any()) for r in rows]
         for name in dict.fromkeys(self.names):
@@ -247,7 +247,8 @@ def _checked_wavelengths(wavelengths, where, parameter):
                                     f"spectrum covers (about 350-2500 nm): check that the first column holds the "
                                     f"wavelengths and that their unit is right (WAVELENGTH_UNITS, or the ENVI "
                                     f"header's 'wavelength units').")
-    repeated = np.unique(wavelengths)[np.unique(wavelengths, return_counts=True)[1] > 1]
+    values, counts = np.unique(wavelengths, return_counts=True)
+    repeated = values[counts > 1]
     if len(repeated):
         raise InputError(parameter, f"{where}: the wavelength {repeated[0]:g} nm appears more than once; give each "
                                     f"wavelength one row.")
