@@ -187,10 +187,7 @@ class SpectralAngleMapper(ProspectraAlgorithm):
                           f"spectra{f' ({len(dropped)} samples left out: they miss a band)' if dropped else ''}; bands "
                           f"{', '.join(bands)}; scaling: {image.scaling_source}.")
         feedback.pushInfo(f"noise per band ({summary['noise_source']}): "
-                          f"{', '.join(f'{v:.4f}' for v in summary['noise'])}; noise angle {summary['noise_angle']:.4f} rad; "
-                          f"margin {summary['margin']:.4f} rad " +
-                          ("(a pixel this close to a class of another group stays unclassified)"
-                           if summary["margin_applies"] else "(not applied: the classes form one group)"))
+                          f"{', '.join(f'{v:.4f}' for v in summary['noise'])}; {summary['noise_note']}")
         for line in summary["separability"]:
             feedback.pushInfo(line)
         for g in summary["joined"]:

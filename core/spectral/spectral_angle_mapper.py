@@ -480,11 +480,16 @@ def plan_sam(image, library, bands, max_angle=None, class_angles=None, keep_apar
                                        f"minerals with different spectra, a sensor with more SWIR bands, or "
                                        f"KEEP_APART to map them anyway.")
     limits, how = class_limits(endmembers, mapped, max_angle, class_angles)
+    if not tested.trials.any():
+        noise = "noise angle and margin not measured: no mineral has two samples to leave one out"
+    else:
+        noise = (f"noise angle {mapped.noise_angle:.4f} rad; margin {mapped.margin:.4f} rad " +
+                 ("(a pixel this close to a class of another group stays unclassified)" if group.max() > 0 else
+                  "(not applied: the classes form one group)"))
     run = {"endmembers": endmembers, "bands": bands, "limits": limits, "margin": mapped.margin, "group": group,
            "colours": mineral_colours(endmembers.names)}
     decided = {"limit_sources": how, "dropped": dropped, "noise": sigma, "noise_source": noise_source,
-               "noise_angle": mapped.noise_angle, "margin": mapped.margin,
-               "margin_applies": bool(mapped.margin > 0 and group.max() > 0), "source": library.source, "spectra": len(library),
+               "noise_note": noise, "source": library.source, "spectra": len(library),
                "separability": separability_lines(given, tested), "joined": [g for g in groups if len(g) > 1]}
     return run, decided
 

@@ -10,7 +10,8 @@ from prospectra.core.errors import InputError, NullFeedback
 from prospectra.core.io.image import open_image
 from prospectra.core.spectral.spectral_angle_mapper import (CLASS_NODATA, RULE_NODATA, class_limits, endmembers_from_library,
                                                    spectral_angle_mapper)
-from prospectra.core.spectral.spectral_library import Spectrum, SpectralLibrary, default_endmember_names, usgs_endmembers
+from prospectra.core.spectral.spectral_library import (Spectrum, SpectralLibrary, default_endmember_names, usgs_endmembers,
+                                                      usgs_mineral_samples)
 from test_image import write_tif
 
 S2_L2A = os.path.join(DATA, "sen2_rstoolbox_12band.tif")
@@ -147,3 +148,19 @@ def test_a_mineral_without_a_sample_covering_the_bands_is_refused():
                            [Spectrum("Calcite", np.full(211, 0.5), np.arange(400.0, 2510.0, 10.0))], "'mine.csv'")
     with pytest.raises(InputError, match="ENDMEMBERS: no sample of 'Leafite' in 'mine.csv' covers every band used"):
         vnir.resample_covering(sensor("landsat5_tm"), ["B1", "B2", "B3", "B4", "B5", "B7"])
+
+
+def test_the_log_says_when_noise_angle_and_margin_cannot_be_measured():
+    """One spectrum per class (a CSV of single spectra, image points): nothing can be left out, so there is no noise
+    angle and no margin; the log says so instead of printing 0 rad as if measured, or blaming one group."""
+    from prospectra.core.spectral.spectral_angle_mapper import plan_sam
+
+    image = open_image(S2_L2A, "sentinel2a_msi")
+    wavelengths = np.arange(400.0, 2510.0, 10.0)
+    single = SpectralLibrary([Spectrum("Flat", np.full(211, 0.3), wavelengths),
+                              Spectrum("Rising", np.linspace(0.1, 0.6, 211), wavelengths)], "'mine.csv'")
+    run, decided = plan_sam(image, single, BANDS)
+    assert run["margin"] == 0 and decided["noise_note"].startswith("noise angle and margin not measured")
+    two = usgs_mineral_samples(["Alunite", "Hematite"])
+    run, decided = plan_sam(image, two, BANDS)
+    assert run["margin"] > 0 and f"margin {run['margin']:.4f} rad (a pixel this close" in decided["noise_note"]
