@@ -175,6 +175,15 @@ class OutputTransaction:
     def _files(self):
         return list(dict.fromkeys(f for path in self.outputs.values() for f in written_files(path)))
 
+    def _temporaries(self):
+        """This process's temporary files for the outputs. A writer removes its own when it fails, but a SIGTERM
+        turned into Canceled can strike between the file's creation and the code that would remove it."""
+        found = []
+        for path in self.outputs.values():
+            folder, name = os.path.split(os.path.abspath(path))
+            found += glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(name)}.{process_tag()}.*.part*"))
+        return found
+
     def __enter__(self):
         held = _HELD.__dict__.setdefault("paths", set())
         self.outputs = {p: path for p, path in self.outputs.items() if _key(path) not in held}
@@ -234,6 +243,7 @@ class OutputTransaction:
             return False
         for f in set(self._files()) | self.before:  # figures a failed report wrote are found again here
             _remove(f, *(f + log for log in SQLITE_LOGS if f + log not in self.logs))  # the user's own log is theirs
+        _remove(*self._temporaries())
         _remove(*self.marks)
         for aside, f in self.kept:
             try:

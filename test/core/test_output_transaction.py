@@ -55,3 +55,24 @@ def test_a_path_another_live_run_is_writing_is_refused(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_cancel_between_a_writers_start_and_its_cleanup_leaves_no_temporary(tmp_path):
+    """SIGTERM becomes Canceled wherever the run is: inside a writer's constructor, after its temporary file exists
+    and before the context that would remove it is entered (seen in a killed SAM run). The transaction removes this
+    process's temporaries for its outputs, and leaves another process's and other files' alone."""
+    from prospectra.core.errors import Canceled
+    from prospectra.core.io.blocks import temporary_name
+
+    classes = tmp_path / "classes.tif"
+    classes.write_bytes(b"the user's map")
+    other = tmp_path / ".classes.tif.otherhost-1.0123abcd.part.tif"
+    other.write_bytes(b"another host's run")
+    unrelated = tmp_path / "notes.txt"
+    unrelated.write_bytes(b"the user's notes")
+    with pytest.raises(Canceled), OutputTransaction({"OUTPUT": str(classes), "OUTPUT_RULE": str(tmp_path / "a.tif")}):
+        with open(temporary_name(str(tmp_path / "a.tif"), ".tif"), "wb") as f:
+            f.write(b"half a rule image")
+        raise Canceled("the run was stopped (SIGTERM)")
+    assert classes.read_bytes() == b"the user's map"
+    assert sorted(os.listdir(tmp_path)) == [other.name, "classes.tif", "notes.txt"]
