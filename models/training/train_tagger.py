@@ -17,6 +17,7 @@ import argparse
 import datetime
 import json
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -257,6 +258,8 @@ the white mica that Tetracorder maps over half the scene, because in six broad b
 clays and carbonate looks like the minerals the model was taught not to tag. It was not tuned to Cuprite.
 """
     curves = "; the Sentinel-2A or 2B response curves at random" if sensor.family == "sentinel2_msi" else ""
+    commit = subprocess.run(["git", "-C", os.path.dirname(MODELS), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip() or "unknown"
     text = f"""# Model card: `{name}.onnx`
 
 **What it does.** Tags {PATCH} x {PATCH}-pixel patches of {sensor.name} surface reflectance (bands
@@ -304,7 +307,9 @@ reflectance patches and to multi-label output. Normalisation per band is in the 
 **Reproduce.** `.venv/bin/pip install -c constraints.txt torch==2.13.0`, then
 `.venv/bin/python models/training/train_tagger.py --sensor {args.sensor} --patches {args.patches} \\
 --epochs {args.epochs} --seed {args.seed}`
-(trained {m['trained']} on 2 CPU cores in about a minute).
+(trained {m['trained']} on 2 CPU cores in about a minute) in a checkout at commit {commit}: the script chooses the
+minerals and the distractors by the identifiability rule of the checkout it runs in, so another rule trains
+another model.
 
 Licence GPL-3.0-or-later. Spectra: USGS splib07 (public domain); backgrounds: Copernicus Sentinel-2 data.
 """
