@@ -14,12 +14,17 @@ files open their own, which nests harmlessly inside it):
 
 A run killed outright cannot clean up after itself: its kept-aside files, its temporary files and a mark for each
 path it writes carry its process id, and the next run writing into the same folder removes what the dead process
-was writing (QGIS's vector sinks write in place), puts back the kept-aside files and removes the temporary files."""
+was writing (QGIS's vector sinks write in place), puts back the kept-aside files and removes the temporary files.
+One commit record per run decides between the two outcomes for every path at once: each mark names it, and the
+run removes it before anything else when it succeeds. A run killed after that point committed, so the next run
+drops its kept-aside files instead of putting them back (it put an old file back over one new output of a run
+that had replaced all of them)."""
 import glob
 import os
 import re
 import shutil
 import threading
+import uuid
 from contextlib import contextmanager
 
 from .blocks import companions, process_tag, temporary_name
@@ -28,6 +33,7 @@ from ..errors import InputError
 KEPT = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.kept$")
 # A run writing a path: a writer that writes in place (QGIS's vector sinks) leaves a partial file there if killed
 WRITING = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.writing$")
+RECORD = re.compile(r"^\.prospectra\.(?P<host>[^.]+)-(?P<pid>\d+)\.[0-9a-f]{8}\.transaction$")
 PART = re.compile(r"^\..+\.(?P<host>[^.]+)-(?P<pid>\d+)\.[0-9a-f]{8}\.part(\.\w+)?(\.aux\.xml)?$")  # temporary_name
 
 
@@ -70,8 +76,12 @@ def recover(folder):
             os.rename(os.path.join(folder, name), claimed)
         except OSError:
             continue  # another run took it
-        _remove(claimed, *(f + log for f in written_files(os.path.join(folder, writing["name"]))
-                           for log in ("",) + SQLITE_LOGS))
+        files = written_files(os.path.join(folder, writing["name"]))
+        tag = f"{writing['host']}-{writing['pid']}"
+        if _committed(claimed):  # what it wrote stands: what it replaced goes
+            _remove(claimed, *(os.path.join(folder, f".{os.path.basename(f)}.{tag}.kept") for f in files))
+        else:
+            _remove(claimed, *(f + log for f in files for log in ("",) + SQLITE_LOGS))
     for name in names:
         kept, part = KEPT.match(name), PART.match(name)
         match = kept or part
@@ -85,6 +95,28 @@ def recover(folder):
                 os.remove(path)
         except OSError:
             pass  # a later run will try again
+    for name in names:  # a dead run's commit record, once no mark of it is left anywhere
+        record = RECORD.match(name)
+        if record is None or record["host"] != host or _alive(int(record["pid"])):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            with open(path, encoding="utf-8") as f:
+                if not any(os.path.lexists(mark) for mark in f.read().splitlines()):
+                    os.remove(path)
+        except OSError:
+            pass
+
+
+def _committed(mark):
+    """Whether the run that left mark had committed: the mark names its run's commit record, which is gone. A mark
+    without a record (it could not be written) counts as not committed: the run is undone."""
+    try:
+        with open(mark, encoding="utf-8") as f:
+            record = f.read().strip()
+    except OSError:
+        return False
+    return bool(record) and not os.path.lexists(record)
 
 
 SQLITE_LOGS = ("-journal", "-wal", "-shm")  # a GeoPackage's rollback journal and write-ahead log
@@ -221,25 +253,37 @@ class OutputTransaction:
                     raise InputError(parameter, f"'{f}' exists and could not be kept aside while the run replaces "
                                                 f"it ({e.strerror or e}); is its folder writable?") from None
                 self.kept.append((aside, f))
+        marks = [os.path.join(folder, f".{name}.{process_tag()}.writing")
+                 for folder, name in (os.path.split(os.path.abspath(p)) for p in self.outputs.values())]
+        self.record = os.path.join(os.path.dirname(marks[0]), f".prospectra.{process_tag()}.{uuid.uuid4().hex[:8]}"
+                                                              f".transaction") if marks else None
+        try:
+            if self.record:
+                with open(self.record, "w", encoding="utf-8") as f:
+                    f.write("\n".join(marks))
+        except OSError:
+            self.record = None  # a kill after success is then undone, as one before it
         self.marks = []
-        for path in self.outputs.values():
-            folder, name = os.path.split(os.path.abspath(path))
-            mark = os.path.join(folder, f".{name}.{process_tag()}.writing")
+        for mark in marks:
             try:
-                open(mark, "w").close()
+                with open(mark, "w", encoding="utf-8") as f:
+                    f.write(self.record or "")
                 self.marks.append(mark)
             except OSError:
                 pass  # only a kill's leftovers go uncleaned without it
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        """The order matters if the process dies during it: while a path is marked, the next run removes what is
-        there and puts back what was kept; unmarked, it only puts back what was kept. So on success the marks go
-        before the kept files, and on failure after the run's files are removed and before the kept ones return."""
+        """The order matters if the process dies during it. While the commit record exists, the next run removes
+        what is at a marked path and puts back what was kept; once it is gone, the next run drops what was kept
+        at a marked path; at a path no longer marked, it puts back what was kept. So on success the record goes
+        first, then the kept files, then the marks; on failure the marks go after the run's files are removed and
+        before the kept ones return, and the record last."""
         _HELD.paths -= self.held
         if exc_type is None:
-            _remove(*self.marks)
+            _remove(*([self.record] if self.record else []))  # the commit point
             _remove(*(aside for aside, _ in self.kept))
+            _remove(*self.marks)
             return False
         for f in set(self._files()) | self.before:  # figures a failed report wrote are found again here
             _remove(f, *(f + log for log in SQLITE_LOGS if f + log not in self.logs))  # the user's own log is theirs
@@ -255,4 +299,5 @@ class OutputTransaction:
                     put_back(aside, f)
             except OSError:
                 pass  # left under its kept-aside name: recover puts it back on the next run here
+        _remove(*([self.record] if self.record else []))
         return False

@@ -76,3 +76,56 @@ def test_a_cancel_between_a_writers_start_and_its_cleanup_leaves_no_temporary(tm
         raise Canceled("the run was stopped (SIGTERM)")
     assert classes.read_bytes() == b"the user's map"
     assert sorted(os.listdir(tmp_path)) == [other.name, "classes.tif", "notes.txt"]
+
+
+def _dead_tag():
+    from prospectra.core.io.blocks import process_tag
+
+    return process_tag().rsplit("-", 1)[0] + f"-{2 ** 22 + 12345}"  # this host; above Linux's pid_max: no such process
+
+
+def test_a_run_killed_after_its_commit_keeps_every_new_output(tmp_path):
+    """Killed after it removed its commit record and before its kept-aside files went, a run had replaced all its
+    outputs: the next run in the folder drops the kept-aside files (it put the old ones back, so one output was old
+    and the other new)."""
+    dead = _dead_tag()
+    for name in ("classes.tif", "angles.tif"):
+        (tmp_path / name).write_bytes(b"the killed run's complete " + name.encode())
+        (tmp_path / f".{name}.{dead}.kept").write_bytes(b"the user's earlier " + name.encode())
+        (tmp_path / f".{name}.{dead}.writing").write_text(str(tmp_path / f".prospectra.{dead}.0123abcd.transaction"))
+    with OutputTransaction({"OUTPUT": str(tmp_path / "other.tif")}):
+        (tmp_path / "other.tif").write_bytes(b"new")
+    assert (tmp_path / "classes.tif").read_bytes() == b"the killed run's complete classes.tif"
+    assert (tmp_path / "angles.tif").read_bytes() == b"the killed run's complete angles.tif"
+    assert sorted(os.listdir(tmp_path)) == ["angles.tif", "classes.tif", "other.tif"]
+
+
+def test_a_run_killed_before_its_commit_is_undone_and_its_record_removed(tmp_path):
+    """Killed while its commit record exists, a run is undone at every path: what it wrote goes, what it replaced
+    comes back, and the record goes once no mark names it."""
+    dead = _dead_tag()
+    record = tmp_path / f".prospectra.{dead}.0123abcd.transaction"
+    marks = [tmp_path / f".{name}.{dead}.writing" for name in ("classes.tif", "angles.tif")]
+    record.write_text("\n".join(map(str, marks)))
+    for mark, name in zip(marks, ("classes.tif", "angles.tif")):
+        (tmp_path / name).write_bytes(b"the killed run's " + name.encode())
+        (tmp_path / f".{name}.{dead}.kept").write_bytes(b"the user's earlier " + name.encode())
+        mark.write_text(str(record))
+    with OutputTransaction({"OUTPUT": str(tmp_path / "other.tif")}):
+        (tmp_path / "other.tif").write_bytes(b"new")
+    assert (tmp_path / "classes.tif").read_bytes() == b"the user's earlier classes.tif"
+    assert (tmp_path / "angles.tif").read_bytes() == b"the user's earlier angles.tif"
+    assert sorted(os.listdir(tmp_path)) == ["angles.tif", "classes.tif", "other.tif"]
+
+
+def test_a_finished_run_leaves_no_record_whether_it_succeeded_or_failed(tmp_path):
+    (tmp_path / "summary.csv").write_bytes(b"the user's summary")
+    with OutputTransaction({"OUTPUT": str(tmp_path / "summary.csv")}):
+        assert [f for f in os.listdir(tmp_path) if f.endswith(".transaction")]
+        (tmp_path / "summary.csv").write_bytes(b"new summary")
+    assert sorted(os.listdir(tmp_path)) == ["summary.csv"]
+    with pytest.raises(RuntimeError), OutputTransaction({"OUTPUT": str(tmp_path / "summary.csv")}):
+        (tmp_path / "summary.csv").write_bytes(b"half a summary")
+        raise RuntimeError("the run failed")
+    assert (tmp_path / "summary.csv").read_bytes() == b"new summary"
+    assert sorted(os.listdir(tmp_path)) == ["summary.csv"]
