@@ -28,7 +28,7 @@ import uuid
 from contextlib import contextmanager
 
 from .blocks import companions, process_tag, temporary_name
-from ..errors import InputError
+from ..errors import Canceled, InputError
 
 KEPT = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.kept$")
 # A run writing a path: a writer that writes in place (QGIS's vector sinks) leaves a partial file there if killed
@@ -282,8 +282,10 @@ class OutputTransaction:
         _HELD.paths -= self.held
         if exc_type is None:
             _remove(*([self.record] if self.record else []))  # the commit point
-            _remove(*(aside for aside, _ in self.kept))
-            _remove(*self.marks)
+            try:
+                _remove(*(aside for aside, _ in self.kept), *self.marks)
+            except Canceled:  # a SIGTERM after the commit point finds the run done: it only tidies up
+                _remove(*(aside for aside, _ in self.kept), *self.marks)
             return False
         for f in set(self._files()) | self.before:  # figures a failed report wrote are found again here
             _remove(f, *(f + log for log in SQLITE_LOGS if f + log not in self.logs))  # the user's own log is theirs

@@ -129,3 +129,26 @@ def test_a_finished_run_leaves_no_record_whether_it_succeeded_or_failed(tmp_path
         raise RuntimeError("the run failed")
     assert (tmp_path / "summary.csv").read_bytes() == b"new summary"
     assert sorted(os.listdir(tmp_path)) == ["summary.csv"]
+
+
+def test_a_sigterm_after_the_commit_point_finds_the_run_done(tmp_path, monkeypatch):
+    """SIGTERM becomes Canceled wherever the run is, also while a run that has committed removes what it kept
+    aside: the run ends as done, with its outputs and nothing hidden left (it reported itself stopped, and the
+    next run had to tidy up)."""
+    from prospectra.core.errors import Canceled
+    from prospectra.core.io import outputs
+
+    remove, struck = outputs._remove, []
+
+    def sigterm_once(*paths):
+        if not struck and any(p.endswith(".kept") for p in paths):
+            struck.append(paths)
+            raise Canceled("the run was stopped (SIGTERM)")
+        remove(*paths)
+
+    monkeypatch.setattr(outputs, "_remove", sigterm_once)
+    (tmp_path / "summary.csv").write_bytes(b"the user's summary")
+    with OutputTransaction({"OUTPUT": str(tmp_path / "summary.csv")}):
+        (tmp_path / "summary.csv").write_bytes(b"new summary")
+    assert struck and (tmp_path / "summary.csv").read_bytes() == b"new summary"
+    assert sorted(os.listdir(tmp_path)) == ["summary.csv"]
