@@ -85,9 +85,11 @@ def check_outputs(inputs, **outputs):
     parameter at fault (and the other output)."""
     given = {parameter: path for parameter, path in outputs.items() if path}
     sources = {_same_file_key(p): p for p in inputs if p}
-    # An input's GDAL sidecar (which may declare its nodata) and its style, if it has one, are the user's too
+    # An input's GDAL sidecar (which may declare its nodata) and its style, if it has one, are the user's too. A
+    # model is no layer: the .qml beside x.onnx is the style of the map x.tif classified with it, which a new
+    # map x.tif replaces (the demo's second run was refused).
     sidecars = {_same_file_key(c): p for p in inputs if p for c in (os.path.splitext(p)[0] + ".qml", p + ".aux.xml")
-                if c.endswith(".aux.xml") or os.path.exists(c)}
+                if c.endswith(".aux.xml") or (os.path.exists(c) and not p.lower().endswith(".onnx"))}
     written = {}
     for parameter, path in given.items():
         folder = os.path.dirname(os.path.abspath(path))

@@ -341,6 +341,23 @@ def test_no_output_replaces_an_inputs_style_or_gdal_sidecar(refused, s2, tmp_pat
             "OUTPUT_SUMMARY", "does not end in .csv")
 
 
+def test_a_map_named_after_its_model_can_be_made_again(qgis_processing, tmp_path):
+    """The .qml beside a model x.onnx is no style of the model (a model is no layer) but that of the map x.tif an
+    earlier run made with it: a second run into x.tif replaces it (it was refused, as the demo's second run was)."""
+    from data.tiny_models import band_mean_model
+
+    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    model = band_mean_model(tmp_path / "tags.onnx", bands, 4)
+    cube = np.random.default_rng(0).uniform(0.05, 0.5, (7, 64, 64)).astype(np.float32)
+    scene = write_raster(tmp_path / "l8.tif", cube, crs=32633, descriptions=bands)
+    run = {"INPUT": [scene], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model,
+           "OUTPUT": str(tmp_path / "tags.tif")}
+    qgis_processing.run("prospectra:tagminerals", run)
+    assert (tmp_path / "tags.qml").exists()
+    qgis_processing.run("prospectra:tagminerals", run)
+    assert (tmp_path / "tags.tif").exists()
+
+
 def test_sam_points_that_are_not_points_or_lack_the_label_field(refused, s2, tmp_path):
     lines = tmp_path / "lines.geojson"
     lines.write_text('{"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:4326"}}, '
