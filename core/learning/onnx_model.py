@@ -206,6 +206,7 @@ def read_metadata(path, parameter="MODEL"):
 
 
 RESERVED_NAMES = {"tags", "top", "fid"}  # the patch grid's own fields
+MAX_CLASSES = 254  # a byte class raster: 0 for none and 255 for nodata kept free
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -223,8 +224,9 @@ def _check_classes(name, task, classes, colours, parameter):
         raise InputError(parameter, f"'{name}' has malformed Prospectra metadata: class names must differ (ignoring "
                                     f"case), hold no comma and not be {', '.join(sorted(RESERVED_NAMES))}; found "
                                     f"{', '.join(repr(c) for c in bad)}.")
-    if len(classes) > 254:
-        raise InputError(parameter, f"'{name}' names {len(classes)} classes; a class raster holds at most 254.")
+    if len(classes) > MAX_CLASSES:
+        raise InputError(parameter, f"'{name}' names {len(classes)} classes; a class raster holds at most "
+                                    f"{MAX_CLASSES}.")
     if not all(isinstance(c, str) and COLOUR.match(c) for c in colours):
         raise InputError(parameter, f"'{name}' has malformed Prospectra metadata: colours must be '#rrggbb' "
                                     f"strings.")

@@ -108,6 +108,10 @@ def cross_validation_folds(samples, validation="spatial", folds=5, seed=42, bloc
 
     y = samples.y
     notes = []
+    largest = max(np.count_nonzero(y == v) for v in samples.classes.values)
+    if largest < folds:
+        raise InputError("FOLDS", f"no class has as many training pixels as the {folds} folds (at most {largest}); "
+                                  f"lower FOLDS to {max(largest, 2)} or fewer, or add training sites.")
     if validation == "spatial":
         groups, edge = spatial_blocks(samples, folds, block_pixels)
         n_groups = len(np.unique(groups))

@@ -13,6 +13,7 @@ from osgeo import gdal, ogr, osr
 
 from ..errors import Canceled, InputError
 from ..io.image import measured, open_raster
+from .onnx_model import MAX_CLASSES
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -120,9 +121,14 @@ def classes_from_labels(labels, parameter="FIELD"):
             wide = values[0] if values[0] <= np.iinfo(np.int32).min else values[-1]
             raise InputError(parameter, f"holds the class code {wide}, beyond what a class raster holds "
                                         f"(-2147483647 to 2147483647); renumber the classes (1, 2, 3 ...).")
-        return Classes(values, [str(v) for v in values], False)
-    names = sorted({str(v).strip() for v in present})
-    return Classes(list(range(1, len(names) + 1)), names, True)
+        classes = Classes(values, [str(v) for v in values], False)
+    else:
+        names = sorted({str(v).strip() for v in present})
+        classes = Classes(list(range(1, len(names) + 1)), names, True)
+    if len(classes.values) > MAX_CLASSES:
+        raise InputError(parameter, f"holds {len(classes.values)} classes; a model and its class map hold at most "
+                                    f"{MAX_CLASSES}. Merge classes, or choose the field of a coarser legend.")
+    return classes
 
 
 def normalise_label(value, classes):

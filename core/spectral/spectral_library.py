@@ -335,6 +335,7 @@ def read_envi_library(path, parameter="LIBRARY"):
         dtype = np.dtype(_ENVI_TYPES[int(h.get("data type", 4))]).newbyteorder(">" if h.get("byte order") == "1" else "<")
         offset = int(h.get("header offset", 0))
         factor = float(h.get("reflectance scale factor", 1) or 1)
+        ignore = float(h["data ignore value"]) if h.get("data ignore value") else None
         wavelengths = np.array([float(w) for w in h["wavelength"]]) if "wavelength" in h else None
     except (KeyError, ValueError, UnicodeDecodeError) as e:
         raise InputError(parameter, f"'{name}' is not a readable ENVI header ({e}).") from None
@@ -345,7 +346,10 @@ def read_envi_library(path, parameter="LIBRARY"):
     if data.size != samples * lines:
         raise InputError(parameter, f"'{os.path.basename(path)}' holds {data.size} values; its header promises "
                                     f"{lines} spectra x {samples} channels.")
-    data = data.reshape(lines, samples).astype(np.float64) * factor
+    data = data.reshape(lines, samples).astype(np.float64)
+    if ignore is not None:  # a gap in a spectrum: resampling uses the channels around it
+        data[data == ignore] = np.nan
+    data /= factor  # ENVI: the value that, divided into the data, gives reflectance 0-1
     names = h.get("spectra names") or [f"spectrum {i + 1}" for i in range(lines)]
     if len(names) != lines:
         raise InputError(parameter, f"'{name}' names {len(names)} spectra but holds {lines}; give one name per spectrum.")

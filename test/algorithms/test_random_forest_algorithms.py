@@ -164,6 +164,26 @@ def test_a_class_with_one_sample(run_fails, work, tmp_path):
               "TRAINING: class '2' has only 1 training pixel on the image")
 
 
+def test_fewer_training_pixels_per_class_than_folds(run_fails, work, tmp_path):
+    """Two sites per class and 3 folds: scikit-learn's traceback before, a sentence naming FOLDS now."""
+    sites = write_points(work[0] / "few.geojson", inside_points(6, lambda i: i % 3))
+    run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], sites),
+              "FOLDS: no class has as many training pixels as the 3 folds (at most 2); lower FOLDS to 2")
+
+
+def test_a_date_class_field_names_classes_by_their_dates(qgis_processing, work, tmp_path):
+    """A Date field's classes are its ISO dates (they were 'PyQt5.QtCore.QDate(2020, 1, 1)' in the model, the log
+    and the map's legend)."""
+    from prospectra.core.learning.onnx_model import read_metadata
+
+    sites = write_points(work[0] / "dated.gpkg", inside_points(12, lambda i: f"2020-0{1 + i % 2}-01"),
+                         srs_epsg=int(gdal.Open(work[1]).GetSpatialRef().GetAuthorityCode(None)),
+                         field_type=ogr.OFTDate, driver="GPKG")
+    params = train_params(tmp_path, work[1], sites, VALIDATION=1, FOLDS=2)
+    qgis_processing.run("prospectra:trainrandomforest", params)
+    assert json.loads(read_metadata(params["MODEL"])["classes"]) == ["2020-01-01", "2020-02-01"]
+
+
 def test_layer_without_crs(run_fails, work, tmp_path):
     shp = write_points(work[0] / "nocrs.shp", inside_points(8, lambda i: i % 2), driver="ESRI Shapefile")
     run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], shp),

@@ -430,3 +430,13 @@ def test_exported_two_class_forest_equals_scikit_learn():
     assert np.array_equal(labels, forest.predict(X[1500:]))
     assert np.allclose(probabilities, forest.predict_proba(X[1500:]), rtol=0, atol=1e-6)
     assert (probabilities[:, 0] > 0.5).any() and (probabilities[:, 1] > 0.5).any()
+
+
+def test_more_classes_than_a_class_map_holds_are_refused_before_training():
+    """300 classes trained for minutes, filled the memory and made a model classification refuses (over 254)."""
+    from prospectra.core.errors import InputError
+    from prospectra.core.learning.training_samples import classes_from_labels
+
+    assert len(classes_from_labels([f"unit {i}" for i in range(254)]).values) == 254
+    with pytest.raises(InputError, match="FIELD: holds 300 classes; a model and its class map hold at most 254"):
+        classes_from_labels([f"unit {i}" for i in range(300)])

@@ -183,6 +183,28 @@ def test_envi_library_written_by_spectral_python(tmp_path):
     assert np.allclose(back.spectra[0].wavelengths, wl, atol=1e-3)
 
 
+def test_envi_library_scale_factor_divides_and_ignored_values_are_gaps(tmp_path):
+    """ENVI's reflectance scale factor is the value that, divided into the data, gives reflectance 0-1 (it was
+    multiplied: 0.5 came out as 50 million), and the data ignore value marks a gap, not a reflectance of -9999."""
+    from spectral.io import envi
+
+    lib = usgs_endmembers(["Calcite", "Alunite"])
+    wl = lib.spectra[0].wavelengths
+    reflectance = np.nan_to_num(np.array([s.values for s in lib.spectra]))
+    stored = np.round(reflectance * 10000)
+    stored[1, 40:45] = -9999
+    header = {"wavelength units": "Nanometers", "spectra names": ["calcite", "alunite"], "wavelength": list(wl),
+              "reflectance scale factor": 10000}
+    envi.SpectralLibrary(stored.astype(np.float32), header, {}).save(str(tmp_path / "scaled"))
+    hdr = tmp_path / "scaled.hdr"  # Spectral Python writes its own ignore value (NaN): put the file's back
+    hdr.write_text(hdr.read_text().replace("data ignore value = NaN", "data ignore value = -9999"))
+    back = read_envi_library(str(tmp_path / "scaled.sli"))
+    assert np.allclose(back.spectra[0].values, reflectance[0], atol=1e-4)
+    assert np.isnan(back.spectra[1].values[40:45]).all()
+    assert np.allclose(np.delete(back.spectra[1].values, range(40, 45)), np.delete(reflectance[1], range(40, 45)),
+                       atol=1e-4)
+
+
 def test_spectra_from_image_points_are_window_means():
     image = open_image(os.path.join(DATA, "sen2_rstoolbox_12band.tif"), "sentinel2a_msi")
     x0, dx, _, y0, _, dy = image.geotransform
