@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import InputError, require
 from ..io.outputs import OutputTransaction, write_file
 from ..report.geochem_report import NO_PLOT, esc, figure, fmt, json_path, page, png, table, write_json
-from .geochem_samples import MIN_SAMPLES, numeric_samples
+from .geochem_samples import MIN_SAMPLES, numeric_samples, refuse_duplicates
 from ..io.image import sample_image
 
 REFERENCES = [
@@ -57,6 +57,8 @@ def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=
     bands = image.require(bands, "BANDS", distinct=True) if bands else image.band_names
     samples = numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="POINTS",
                               purpose="correlate")
+    refuse_duplicates(samples, "POINTS", "A correlation counts each location once (copies would count as "
+                                         "independent samples and overstate its significance)")
     reflectance, status = sample_image(image, bands, samples.x, samples.y, window, feedback)
     used = status == "ok"
     n = int(used.sum())

@@ -72,8 +72,9 @@ def numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="IN
     return Samples(x[has_value], y[has_value], v, field, counts, points_parameter)
 
 
-def refuse_duplicates(samples, parameter="INPUT"):
-    """Two samples at one location make the Kriging system singular: say how many and where, and what to do."""
+def refuse_duplicates(samples, parameter="INPUT", need="Kriging needs one value per location"):
+    """Two samples at one location make the Kriging system singular, and count twice in a correlation: say how
+    many and where, why it matters (need) and what to do."""
     from scipy.spatial import cKDTree
 
     pairs = cKDTree(np.column_stack([samples.x, samples.y])).query_pairs(SAME_PLACE, output_type="ndarray")
@@ -83,5 +84,5 @@ def refuse_duplicates(samples, parameter="INPUT"):
         raise InputError(parameter, f"{len(involved)} samples of '{samples.field}' share their location with another "
                                     f"sample ({len(pairs)} pairs; the first at x={samples.x[i]:.3f}, "
                                     f"y={samples.y[i]:.3f}, values {samples.values[i]:g} and {samples.values[j]:g}). "
-                                    f"Kriging needs one value per location: average the duplicates first (e.g. "
+                                    f"{need}: average the duplicates first (e.g. "
                                     f"'Aggregate' grouped by the coordinates) or remove them.")

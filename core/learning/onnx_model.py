@@ -267,6 +267,8 @@ def load_model(path, parameter="MODEL", bands=None, patch_size=None):
         if task not in TASKS:
             raise ValueError(f"task '{task}' is not one of {', '.join(TASKS)}")
         model_bands = [b.strip() for b in meta["bands"].split(",") if b.strip()]
+        if repeated(model_bands):  # the image's band would be fed where another belongs
+            raise ValueError(f"its bands list {', '.join(repeated(model_bands))} more than once")
         patch = int(meta["patch_size"])
         stride = int(meta.get("stride") or max(1, patch // 2))
         classes = json.loads(meta.get("classes", "[]"))

@@ -57,6 +57,9 @@ def convolve(wavelengths, values, sensor, band_names):
     return out
 
 
+LARGEST_VALUE = 1e6  # no reflectance convention comes near it
+
+
 class SpectralLibrary:
     def __init__(self, spectra, source, parameter="ENDMEMBERS"):
         self.spectra = list(spectra)
@@ -87,6 +90,12 @@ class SpectralLibrary:
         parameter = parameter or self.parameter
         rows = []
         for s in self.spectra:
+            with np.errstate(invalid="ignore"):
+                largest = np.nanmax(np.abs(s.values), initial=0.0)
+            if largest > LARGEST_VALUE:  # overflowed in the angle's squares, which came out as pi/2 everywhere
+                raise InputError(parameter, f"'{s.name}' from {self.source} holds values up to {largest:.3g}; a "
+                                            f"spectrum is reflectance (0-1, percent or scaled integers), never beyond "
+                                            f"{LARGEST_VALUE:g}: check the file's columns and scaling.")
             if s.wavelengths is not None:
                 rows.append(convolve(s.wavelengths, s.values, sensor, band_names))
             else:
@@ -102,9 +111,10 @@ class SpectralLibrary:
             gaps = [b for b, v in zip(band_names, row) if not np.isfinite(v)]
             if gaps:
                 advice = f"leave those bands out with {bands_parameter} or use" if bands_parameter else "use"
+                why = "its wavelengths do not span that band's response" if s.wavelengths is not None else \
+                    "its value there is not a number"
                 raise InputError(parameter, f"'{s.name}' does not cover band(s) {', '.join(gaps)} of {sensor.name} "
-                                            f"(its wavelengths do not span that band's response); {advice} another "
-                                            f"spectrum.")
+                                            f"({why}); {advice} another spectrum.")
         return matrix
 
 

@@ -198,7 +198,8 @@ def test_sentinel2_metadata_with_a_non_numeric_quantification(refused, tmp_path)
     refused("prospectra:bandratio", {"INPUT": [path]}, "SCALING", "MTD_MSIL2A.xml", "not a number")
 
 
-@pytest.mark.parametrize("meta", [{"colours": "red, green"}, {"threshold": "high"}, {"threshold": "nan"}])
+@pytest.mark.parametrize("meta", [{"colours": "red, green"}, {"threshold": "high"}, {"threshold": "nan"},
+                                  {"bands": "B1,B1,B3,B4,B5,B6,B7"}])
 def test_model_metadata_that_is_not_json_or_not_a_number(refused, tmp_path, meta):
     from data.tiny_models import band_mean_model
 

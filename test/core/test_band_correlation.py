@@ -95,6 +95,15 @@ def test_too_few_samples_on_the_image(scene):
         band_correlation(open_image(scene, "gf2_pms"), x, y, la, FIELD)
 
 
+def test_copies_of_a_sample_are_refused(scene):
+    """Each of 12 points 20 times made n = 240 and turned a band of pure noise 'significant' (p 0.001)."""
+    x, y, la = till_points(FIELD)
+    with pytest.raises(InputError, match="POINTS: 240 samples of 'La_ppm_511' share their location with another .* "
+                                         "A correlation counts each location once"):
+        band_correlation(open_image(scene, "gf2_pms"), np.repeat(x[:12], 20), np.repeat(y[:12], 20),
+                         np.repeat(la[:12], 20), FIELD)
+
+
 def test_unknown_band(scene):
     x, y, la = till_points(FIELD)
     with pytest.raises(InputError, match="BANDS"):

@@ -161,6 +161,16 @@ def test_csv_in_micrometres_or_nanometres_gives_the_same_bands(tmp_path):
         assert np.allclose(lib.resample(s2, s2.band_names)[0], expected, atol=1e-9)
 
 
+def test_values_no_reflectance_reaches_are_refused(tmp_path):
+    """A column x 1e308 overflowed in the angle's squares: SAM wrote pi/2 for every pixel and classified none."""
+    wl = np.arange(400, 2501, 10)
+    path = write_csv(tmp_path / "huge.csv", wl, {"up": np.full(len(wl), 0.3e308), "down": np.full(len(wl), 0.2)})
+    s2 = sensor("sentinel2a_msi")
+    with pytest.raises(InputError, match="LIBRARY: 'up' from .* holds values up to 3e\\+307; a spectrum is "
+                                         "reflectance"):
+        read_csv_library(path).resample(s2, s2.band_names)
+
+
 def test_csv_that_does_not_cover_the_sensor(tmp_path):
     path = write_csv(tmp_path / "vnir.csv", np.arange(400, 1001, 10), {"leaf": np.linspace(0.05, 0.5, 61)})
     s2 = sensor("sentinel2a_msi")
