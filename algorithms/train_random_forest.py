@@ -3,7 +3,7 @@ import os
 from qgis.core import (QgsProcessingOutputFile, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber, QgsProcessingParameterString)
-from qgis.PyQt.QtCore import QDate, QDateTime, QTime, Qt, QVariant
+from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
 
 from ..core.errors import InputError
 from ..core.learning.random_forest import BALANCING, MAX_SEARCH_SAMPLES, TRAINING_PACKAGES, VALIDATION, train_random_forest
@@ -112,7 +112,9 @@ class TrainRandomForest(ProspectraAlgorithm):
             value = feature.attributes()[index]
             label = None if value is None or isinstance(value, QVariant) else value
             if isinstance(label, (QDate, QDateTime, QTime)):  # a date class field: its ISO text, not a Qt repr
-                label = label.toString(Qt.ISODate)
+                label = None if label.isNull() else \
+                    (label.toPyDate() if isinstance(label, QDate) else label.toPyDateTime()
+                     if isinstance(label, QDateTime) else label.toPyTime()).isoformat()
             geometry = feature.geometry()  # none where QGIS could not transform it: 'no geometry' in the report
             features.append((bytes(geometry.asWkb()) if geometry is not None and not geometry.isEmpty() else None,
                              label))

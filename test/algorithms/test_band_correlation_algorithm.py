@@ -95,5 +95,7 @@ def test_samples_all_outside_the_image(run_fails, tmp_path):
 def test_samples_all_at_one_place_are_refused(run_fails, tmp_path):
     x, y, la = till_points(FIELD)
     layer = write_points(tmp_path / "one_place.gpkg", [(x[0], y[0], {FIELD: float(i)}) for i in range(20)])
-    run_fails({"POINTS": layer}, "POINTS: the 20 samples on the image give only 1 distinct pixel spectra")
+    run_fails({"POINTS": layer}, "POINTS: 20 samples of 'La_ppm_511' share their location with another sample")
+    one_pixel = write_points(tmp_path / "one_pixel.gpkg", [(x[0] + 0.01 * i, y[0], {FIELD: float(i)}) for i in range(20)])
+    run_fails({"POINTS": one_pixel}, "POINTS: the 20 samples on the image give only 1 distinct pixel spectra")
     run_fails({"BANDS": "B2, B2"}, "BANDS: B2 is listed more than once")
