@@ -188,7 +188,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
             require(self.displayName(), *self.packages)
-            with terminate_as_cancel(), OutputTransaction(self.output_files(parameters, context)):  # all, or none
+            with terminate_as_cancel(feedback), OutputTransaction(self.output_files(parameters, context)):  # all, or none
                 return self.execute(parameters, context, feedback)
         except ProspectraError as e:  # the one place engine errors become QGIS's
             raise QgsProcessingException(str(e)) from None
@@ -225,23 +225,31 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
 
 
 @contextmanager
-def terminate_as_cancel():
-    """While a run lasts, SIGTERM (a job killed by its scheduler, a stopped container, kill) ends it as Cancel does,
-    so the output transaction takes back what the run wrote. Only where Python may handle signals, the main thread
-    (qgis_process, scripts), and where the handler in place can be put back afterwards."""
+def terminate_as_cancel(feedback):
+    """While a run lasts, SIGTERM (a job killed by its scheduler, a stopped container, kill) ends it as Cancel does:
+    it cancels the feedback, and the run stops at its next cancel check, where the output transaction takes back
+    what it wrote. Raising from the handler instead struck wherever the run was, also inside the transaction's own
+    bookkeeping: half-copied kept-aside files that a later run put back over the user's, mixed outputs. A SIGTERM
+    after the last check finds the run done. Only where Python may handle signals, the main thread (qgis_process,
+    scripts), and where the handler in place can be put back afterwards."""
     previous = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
     if previous is None:  # a worker thread, or a handler set outside Python that could not be put back
         yield
         return
+    stopped = []
 
     def stop(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not interrupt the rollback
-        raise Canceled("the run was stopped (SIGTERM); no output of it was kept, and earlier outputs are as they "
-                       "were.")
+        stopped.append(signum)
+        feedback.cancel()
 
     signal.signal(signal.SIGTERM, stop)
     try:
         yield
+    except Canceled:
+        if not stopped:
+            raise
+        raise Canceled("the run was stopped (SIGTERM); no output of it was kept, and earlier outputs are as they "
+                       "were.") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -28,7 +28,7 @@ import uuid
 from contextlib import contextmanager
 
 from .blocks import companions, process_tag, temporary_name
-from ..errors import Canceled, InputError
+from ..errors import InputError
 
 KEPT = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.kept$")
 # A run writing a path: a writer that writes in place (QGIS's vector sinks) leaves a partial file there if killed
@@ -245,7 +245,12 @@ class OutputTransaction:
                             raise OSError("QGIS's vector writers may rewrite a file in place: copy")
                         os.link(f, aside)  # RasterWriter only ever replaces a raster: a link keeps it
                     except OSError:  # other files, or a file system without hard links
-                        shutil.copy2(f, aside)
+                        copy = temporary_name(aside)  # a kill mid-copy leaves a temporary file, never a part
+                        try:  # of the user's file that the next run would put back in its place
+                            shutil.copy2(f, copy)
+                            os.replace(copy, aside)
+                        finally:
+                            _remove(copy)
                 except OSError as e:
                     for kept, _ in self.kept:  # nothing was written yet: drop what was kept, touch nothing else
                         os.remove(kept)
@@ -282,10 +287,7 @@ class OutputTransaction:
         _HELD.paths -= self.held
         if exc_type is None:
             _remove(*([self.record] if self.record else []))  # the commit point
-            try:
-                _remove(*(aside for aside, _ in self.kept), *self.marks)
-            except Canceled:  # a SIGTERM after the commit point finds the run done: it only tidies up
-                _remove(*(aside for aside, _ in self.kept), *self.marks)
+            _remove(*(aside for aside, _ in self.kept), *self.marks)
             return False
         for f in set(self._files()) | self.before:  # figures a failed report wrote are found again here
             _remove(f, *(f + log for log in SQLITE_LOGS if f + log not in self.logs))  # the user's own log is theirs
