@@ -251,6 +251,9 @@ def _wavelength_factor(wavelengths, units, parameter):
 def _checked_wavelengths(wavelengths, where, parameter):
     """Wavelengths in nm as a library gives them, refused when no reflectance spectrum could have them (a first
     column that is not wavelengths, a wrong unit) or when one repeats (two values for one wavelength)."""
+    if not np.isfinite(wavelengths).all():  # NaN passes any comparison of the range below
+        raise InputError(parameter, f"{where}: a wavelength is not a number ({wavelengths[~np.isfinite(wavelengths)][0]}); "
+                                    f"give each channel its wavelength.")
     low, high = float(np.min(wavelengths)), float(np.max(wavelengths))
     if low < 200 or high > 100000:
         raise InputError(parameter, f"{where}: the wavelengths run from {low:g} to {high:g} nm, which no reflectance "

@@ -164,7 +164,7 @@ ENVI_HEADER = ("ENVI\nsamples = 211\nlines = 2\nbands = 1\nheader offset = {offs
 
 @pytest.mark.parametrize("offset, factor, names, bad_wavelength", [
     (0, "1", "rock, soil", "abc"), (0, "one", "rock, soil", None), (0, "1", "rock, soil, leaf", None),
-    (-8, "1", "rock, soil", None)])
+    (-8, "1", "rock, soil", None), (0, "1", "rock, soil", "nan")])
 def test_malformed_envi_libraries(refused, s2, tmp_path, offset, factor, names, bad_wavelength):
     wavelengths = [str(w) for w in range(400, 2510, 10)]
     if bad_wavelength:
