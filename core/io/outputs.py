@@ -79,7 +79,7 @@ def recover(folder):
         files = written_files(os.path.join(folder, writing["name"]))
         tag = f"{writing['host']}-{writing['pid']}"
         if _committed(claimed):  # what it wrote stands: what it replaced goes
-            _remove(claimed, *(os.path.join(folder, f".{os.path.basename(f)}.{tag}.kept") for f in files))
+            _remove(claimed, *(_kept_name(f, tag) for f in files))
         else:
             _remove(claimed, *(f + log for f in files for log in ("",) + SQLITE_LOGS))
     for name in names:
@@ -108,6 +108,12 @@ def recover(folder):
             pass
 
 
+def _kept_name(path, tag):
+    """Where the run tagged tag keeps path aside while it replaces it (KEPT)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{name}.{tag}.kept")
+
+
 def _committed(mark):
     """Whether the run that left mark had committed: the mark names its run's commit record, which is gone. A mark
     without a record (it could not be written) counts as not committed: the run is undone."""
@@ -123,11 +129,12 @@ SQLITE_LOGS = ("-journal", "-wal", "-shm")  # a GeoPackage's rollback journal an
 
 
 def _remove(*paths):
-    """Remove the paths that exist; errors are left for a later run. A database journal or log a writer left beside
-    a file is removed with it by the callers: replayed on a file put back there, it would wreck it."""
+    """Remove the paths that exist (None is skipped); errors are left for a later run. A database journal or log a
+    writer left beside a file is removed with it by the callers: replayed on a file put back there, it would wreck
+    it."""
     for f in paths:
         try:
-            if os.path.lexists(f):
+            if f and os.path.lexists(f):
                 os.remove(f)
         except OSError:
             pass
@@ -208,8 +215,8 @@ class OutputTransaction:
         return list(dict.fromkeys(f for path in self.outputs.values() for f in written_files(path)))
 
     def _temporaries(self):
-        """This process's temporary files for the outputs. A writer removes its own when it fails, but a SIGTERM
-        turned into Canceled can strike between the file's creation and the code that would remove it."""
+        """This process's temporary files for the outputs. A writer removes its own when it fails, but not one that
+        fails between creating the file and entering the code that removes it (a constructor that raises after)."""
         found = []
         for path in self.outputs.values():
             folder, name = os.path.split(os.path.abspath(path))
@@ -235,8 +242,7 @@ class OutputTransaction:
             for f in written_files(path):
                 if not os.path.isfile(f):
                     continue
-                folder, name = os.path.split(os.path.abspath(f))
-                aside = os.path.join(folder, f".{name}.{process_tag()}.kept")
+                aside = _kept_name(f, process_tag())
                 if os.path.islink(f):  # the user's link: put back as a link, its target's content kept too (below),
                     self.links[f] = os.readlink(f)  # since a vector writer may write through it
                 try:
@@ -286,7 +292,7 @@ class OutputTransaction:
         before the kept ones return, and the record last."""
         _HELD.paths -= self.held
         if exc_type is None:
-            _remove(*([self.record] if self.record else []))  # the commit point
+            _remove(self.record)  # the commit point
             _remove(*(aside for aside, _ in self.kept), *self.marks)
             return False
         for f in set(self._files()) | self.before:  # figures a failed report wrote are found again here
@@ -303,5 +309,5 @@ class OutputTransaction:
                     put_back(aside, f)
             except OSError:
                 pass  # left under its kept-aside name: recover puts it back on the next run here
-        _remove(*([self.record] if self.record else []))
+        _remove(self.record)
         return False
