@@ -142,10 +142,20 @@ def new_session(source, threads=None):
     return ort.InferenceSession(source, options, providers=providers)
 
 
+PICKLE_EXTENSIONS = (".pkl", ".pickle", ".joblib", ".sav", ".pck", ".p")
+
+
 def open_session(path, parameter="MODEL", hint="", threads=None):
-    """session_for(path, threads), or an error naming the parameter when onnxruntime cannot read the file."""
+    """session_for(path, threads), or an error naming the parameter when the file is missing, a pickle (refused
+    unread: unpickling can run code) or not readable by onnxruntime."""
     if not path or not os.path.isfile(path):
         raise InputError(parameter, f"'{path}' does not exist.{hint and ' ' + hint}")
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if os.path.splitext(path)[1].lower() in PICKLE_EXTENSIONS or (len(head) > 1 and head[0] == 0x80
+                                                                   and 2 <= head[1] <= 5):
+        raise InputError(parameter, f"'{os.path.basename(path)}' is a Python pickle. Prospectra never opens pickles, "
+                                    f"because opening one can run any code hidden in it.{hint and ' ' + hint}")
     require("Running ONNX models", "onnxruntime")
     try:
         return session_for(path, threads)

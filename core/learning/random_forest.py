@@ -555,27 +555,16 @@ class RandomForestModel:
         return stack
 
 
-_PICKLE_EXTENSIONS = (".pkl", ".pickle", ".joblib", ".sav", ".pck", ".p")
 _REQUIRED_META = ("task", "sensor", "bands", "feature_names", "class_values", "classes")
 
 
 def load_model(path, parameter="MODEL"):
-    """Open an ONNX model written by train_random_forest. Pickles are refused unread: unpickling can run code."""
+    """Open an ONNX model written by train_random_forest (onnx_model.open_session refuses pickles unread)."""
     require("Random Forest classification", *CLASSIFY_PACKAGES)
     name = os.path.basename(path or "")
-    if not path or not os.path.isfile(path):
-        raise InputError(parameter, f"'{path}' does not exist; choose the .onnx file written by 'Train Random "
-                                    "Forest classifier'.")
-    with open(path, "rb") as f:
-        head = f.read(2)
-    if os.path.splitext(path)[1].lower() in _PICKLE_EXTENSIONS or (len(head) > 1 and head[0] == 0x80
-                                                                    and 2 <= head[1] <= 5):
-        raise InputError(parameter, f"'{name}' is a Python pickle. Prospectra never opens pickles, because opening "
-                                    "one can run any code hidden in it; give the .onnx model written by 'Train Random "
-                                    "Forest classifier'.")
     # One onnxruntime thread per call: predict_forest runs batches side by side on every core.
-    session = open_session(path, parameter, "The file may be truncated or of another kind. Train the model again "
-                                            "with 'Train Random Forest classifier'.", threads=1)
+    session = open_session(path, parameter, "Give the .onnx model written by 'Train Random Forest classifier'.",
+                           threads=1)
     meta = dict(session.get_modelmeta().custom_metadata_map)
     missing = [k for k in _REQUIRED_META if k not in meta]
     if missing:

@@ -92,6 +92,9 @@ def test_bad_model_files(tmp_path):
     (tmp_path / "cut.onnx").write_bytes(good[:len(good) // 2])
     with pytest.raises(InputError, match="'cut.onnx' is not a readable ONNX model"):
         load_model(str(tmp_path / "cut.onnx"))
+    (tmp_path / "tagger.onnx").write_bytes(b"\x80\x04\x95")  # a pickle's header under a model's name
+    with pytest.raises(InputError, match="MODEL: 'tagger.onnx' is a Python pickle"):
+        load_model(str(tmp_path / "tagger.onnx"))
     with pytest.raises(InputError, match="takes 1 input\\(s\\) of shape \\['batch', 7, 8\\]; .* \\(rank 4\\)"):
         load_model(band_mean_model(tmp_path / "rank3.onnx", OLI, 8, rank=3))
     with pytest.raises(InputError, match="takes 8 for its patch size but its metadata says 16"):
