@@ -48,6 +48,18 @@ def image_crs(source, image, parameter, feedback):
     return target
 
 
+def field_index(source, field, parameter, layer_parameter, holds):
+    """The index of the chosen field, or an error naming the field parameter (holds: what the field holds)."""
+    if not field:
+        raise InputError(parameter, f"choose the field that holds {holds}.")
+    index = source.fields().lookupField(field)
+    if index < 0:
+        raise InputError(parameter, f"'{field}' is not a field of {layer_parameter} (its fields: "
+                                    f"{', '.join(source.fields().names()) or 'none'}); choose the field that holds "
+                                    f"{holds}.")
+    return index
+
+
 def require_point_layer(source, parameter):
     """An error unless source holds points: the algorithms sample at points, and a line's or a polygon's vertices
     are not sites (qgis_process passes any vector layer)."""
@@ -67,12 +79,8 @@ def read_points(source, field, crs, context, points_parameter="INPUT", field_par
     if crs is not None and crs.isValid() and source.sourceCrs() != crs and not has_crs(source):
         raise InputError(points_parameter, "the layer has no coordinate reference system, so its points cannot be "
                                            "placed. Set its CRS (Layer Properties > Source) and run again.")
-    if not field:
-        raise InputError(field_parameter, "choose the numeric field that holds the measured values.")
+    index = field_index(source, field, field_parameter, points_parameter, "the measured values")
     fields = source.fields()
-    index = fields.lookupField(field)
-    if index < 0:
-        raise InputError(field_parameter, f"the point layer has no field '{field}'.")
     if not fields.at(index).isNumeric():
         # Decimal fields first: measurements are usually decimals, identifiers integers.
         numeric = sorted((f for f in fields if f.isNumeric() and f.name().lower() != "fid"),

@@ -14,7 +14,7 @@ from ..core.spectral.spectral_library import (default_endmember_names, endmember
 from .compat import DOUBLE, INTEGER, POINTS
 from .base import ProspectraAlgorithm
 from .cluster_setting import run_on_cluster
-from .features import image_crs, request_in, require_point_layer
+from .features import field_index, image_crs, request_in, require_point_layer
 from .parameters import UNITS, split_names
 from .styles import style_paletted, style_pseudocolor
 
@@ -138,11 +138,7 @@ class SpectralAngleMapper(ProspectraAlgorithm):
             return None
         require_point_layer(source, "POINTS")
         field = self.parameterAsString(parameters, "LABEL_FIELD", context)
-        if not field:
-            raise InputError("LABEL_FIELD", "choose the field that names each point's class.")
-        if source.fields().indexOf(field) < 0:
-            raise InputError("LABEL_FIELD", f"'{field}' is not a field of POINTS (its fields: "
-                                            f"{', '.join(source.fields().names()) or 'none'}).")
+        field_index(source, field, "LABEL_FIELD", "POINTS", "each point's class")
         request = request_in(source, image_crs(source, image, "POINTS", feedback), context)
         points, unlabelled, unplaced = [], 0, 0
         for feature in source.getFeatures(request):

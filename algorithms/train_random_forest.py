@@ -10,7 +10,7 @@ from ..core.learning.random_forest import BALANCING, MAX_SEARCH_SAMPLES, TRAININ
 from ..core.learning.training_samples import FeatureStack, extract_samples
 from .compat import ANY_FIELD, INTEGER, POINTS, POLYGONS
 from .base import ProspectraAlgorithm
-from .features import image_crs, input_paths, request_in
+from .features import field_index, image_crs, input_paths, request_in
 from .parameters import RANDOM_FOREST_SOURCES, extra_feature_paths, extra_features_parameter
 
 class TrainRandomForest(ProspectraAlgorithm):
@@ -99,11 +99,7 @@ class TrainRandomForest(ProspectraAlgorithm):
         if source is None:
             raise InputError("TRAINING", "no training layer given; choose a point or polygon layer.")
         field = self.parameterAsString(parameters, "FIELD", context)
-        index = source.fields().lookupField(field)
-        if not field or index < 0:
-            raise InputError("FIELD", f"the training layer has no field '{field}'; its fields are "
-                                      f"{', '.join(source.fields().names()) or 'none'}. Choose the field holding "
-                                      "each site's class.")
+        index = field_index(source, field, "FIELD", "TRAINING", "each site's class")
         request = request_in(source, image_crs(source, image, "TRAINING", feedback), context, [index])
         features = []
         for feature in source.getFeatures(request):

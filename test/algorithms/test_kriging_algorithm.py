@@ -138,6 +138,10 @@ def test_text_field(run_fails):
     run_fails({"FIELD": "Map_sheet_"}, "FIELD: 'Map_sheet_' is a String field, not numbers", "Al_ppm_511")
 
 
+def test_missing_field_lists_the_layers_fields(run_fails):
+    run_fails({"FIELD": "Al_ppm"}, "FIELD: 'Al_ppm' is not a field of INPUT (its fields: ", "Al_ppm_511")
+
+
 def test_constant_field(run_fails, tmp_path):
     layer = write_points(tmp_path / "constant.gpkg", grid_points(20, lambda i: 3.5))
     run_fails({"INPUT": layer, "FIELD": "value"}, "FIELD: 'value' is 3.5 at every one of the 20 samples")

@@ -152,7 +152,7 @@ def test_a_single_class(run_fails, work, tmp_path):
 def test_class_field_missing_or_empty(run_fails, work, tmp_path):
     sites = write_points(work[0] / "sites.geojson", inside_points(8, lambda i: i % 2))
     run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], sites, field="lithology"),
-              "FIELD: the training layer has no field 'lithology'", "its fields are cls")
+              "FIELD: 'lithology' is not a field of TRAINING (its fields: cls)")
     empty = write_points(work[0] / "empty.geojson", inside_points(8, lambda i: None))
     run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], empty),
               "FIELD: no training feature has a value in the class field")
