@@ -36,6 +36,7 @@ RECORD = os.path.join(DOCS, "validation", "figures.json")
 TM_BANDS = ["B1", "B2", "B3", "B4", "B5", "B7"]
 # Tetracorder 2 um codes
 NONE, ALUNITE, KAOLINITE, MICA, BUDDINGTONITE, CARBONATE, MONTMORILLONITE, SILICA = 0, 1, 2, 3, 4, 5, 6, 7
+UNSEEN = 255  # truth where the image has no spectrum (nodata, fill): no method is scored there
 AL_OH = (ALUNITE, KAOLINITE, MICA, BUDDINGTONITE)
 SWEEP_ANGLES = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 1.5)  # radians: one maximum angle for every class
 CODE_NAMES = {NONE: "none", ALUNITE: "alunite", KAOLINITE: "kaolinite group", MICA: "white mica",
@@ -55,7 +56,12 @@ def cuprite_image(ground=CUPRITE):
 
 
 def truth(which="2um", ground=CUPRITE):
-    return read(os.path.join(ground, f"tetracorder_{which}.tif"))
+    """The Tetracorder map, UNSEEN where the TM image has no spectrum (nodata, or zero in every band, as at a
+    scene's fill border): there neither the sensor nor a method saw the ground."""
+    t = read(os.path.join(ground, f"tetracorder_{which}.tif"))
+    for (x, y, w, h), stack, valid in cuprite_image(ground).blocks(TM_BANDS):
+        t[y:y + h, x:x + w][~(valid & (stack > 0).any(axis=0))] = UNSEEN
+    return t
 
 
 def split_row(t):
@@ -148,15 +154,16 @@ def ratios(workdir, ground=CUPRITE):
         path = os.path.join(workdir, f"ratio_{num}_{den}.tif")
         band_ratio(image, [num], [den], path, NullFeedback())
         value = read(path).astype(np.float64)
+        seen = truth(which, ground) != UNSEEN
         positive = np.isin(truth(which, ground), codes)
-        score = score_ratio(value, positive)
+        score = score_ratio(value[seen], positive[seen])
         row = {"target": target, "truth": f"Tetracorder {which} codes {', '.join(map(str, codes))}",
                "positive_pixels": int(positive.sum()), **score, "auc": round(score["auc"], 3),
                "otsu_threshold": round(score["otsu_threshold"], 3)}
         out[f"TM {num[1:]}/{den[1:]}"] = row
         if num == "B5":
             # whether the ratio tells carbonate from undetected ground (None where this ground has no carbonate)
-            pair = np.isin(t, (NONE, CARBONATE))
+            pair = np.isin(t, (NONE, CARBONATE))  # not UNSEEN
             row["carbonate_vs_none_auc"] = (round(roc_auc(value[pair], t[pair] == CARBONATE), 3)
                                             if 0 < (t == CARBONATE).sum() < pair.sum() else None)
             row["_map"] = value
@@ -166,7 +173,8 @@ def ratios(workdir, ground=CUPRITE):
 def _class_scores(classes, groups, code_of, t, rows=slice(None)):
     """Per mapped class (groups: the names each class value stands for, code_of: a name's Tetracorder code): its
     codes, precision, recall, mapped / true area; and the scores of the Al-OH group (classes holding codes 1-4)."""
-    classes, t = classes[rows], t[rows]
+    seen = t[rows] != UNSEEN
+    classes, t = classes[rows][seen], t[rows][seen]
     out = {}
     for value, names in enumerate(groups, start=1):
         codes = sorted({code_of[n] for n in names if n in code_of})
@@ -210,13 +218,13 @@ def sam_library(workdir, ground=CUPRITE):
     # Whether any maximum angle could do better: how well the angle itself ranks Al-OH pixels above the rest
     # (the smallest angle to a class holding an Al-OH mineral; AUC 0.5 is no skill, below 0.5 the wrong way round)
     held = [i for i, row in enumerate(apart["classes"].values()) if set(row["codes"]) & set(AL_OH)]
-    nearest = gdal.Open(rule).ReadAsArray()[held].min(axis=0)
+    nearest = gdal.Open(rule).ReadAsArray()[held].min(axis=0)[t != UNSEEN]
     # And directly: the Al-OH F1 at one maximum angle for every class, kept apart, over the whole range (chosen
     # here with the truth, so none of these is a default; they bound what any default could reach)
     sweep = {angle: _sam_library_run(image, library, os.path.join(workdir, f"sam_library_{angle}.tif"), t,
                                      max_angle=angle, keep_apart=True)["al_oh"]["f1"] for angle in SWEEP_ANGLES}
     return {"defaults": defaults, "keep_apart": apart, "al_oh_f1_by_angle": sweep,
-            "al_oh_angle_auc": round(roc_auc(-nearest.ravel(), np.isin(t, AL_OH).ravel()), 3)}
+            "al_oh_angle_auc": round(roc_auc(-nearest, np.isin(t[t != UNSEEN], AL_OH)), 3)}
 
 
 def outcrop_points(t, codes, per_class, seed, rows):
@@ -285,18 +293,19 @@ def random_forest(workdir, ground=CUPRITE, per_class=60):
     model = load_model(model_path)
     classify_random_forest(stack, model, path)
     classes = read(path)
-    south = slice(split, None)
+    south = t[split:] != UNSEEN  # the southern pixels the image saw
     code_of = {v: next(c for c in RF_CLASSES if CODE_NAMES[c] == n) for v, n in zip(model.class_values, model.class_names)}
-    predicted_codes = np.vectorize(lambda v: code_of.get(int(v), -1))(classes[south])
+    predicted_codes = np.vectorize(lambda v: code_of.get(int(v), -1))(classes[split:][south])
+    true_codes = t[split:][south]
     per_class = {}
     for code in RF_CLASSES:
-        row = prf(predicted_codes == code, t[south] == code)
-        row.update(mapped_pixels=int((predicted_codes == code).sum()), true_pixels=int((t[south] == code).sum()))
+        row = prf(predicted_codes == code, true_codes == code)
+        row.update(mapped_pixels=int((predicted_codes == code).sum()), true_pixels=int((true_codes == code).sum()))
         per_class[CODE_NAMES[code]] = row
-    scored = np.isin(t[south], RF_CLASSES)
+    scored = np.isin(true_codes, RF_CLASSES)
     return {"training_points": len(features), "classes": per_class,
-            "al_oh": prf(np.isin(predicted_codes, AL_OH), np.isin(t[south], AL_OH)),
-            "accuracy": round(float((predicted_codes[scored] == t[south][scored]).mean()), 3),
+            "al_oh": prf(np.isin(predicted_codes, AL_OH), np.isin(true_codes, AL_OH)),
+            "accuracy": round(float((predicted_codes[scored] == true_codes[scored]).mean()), 3),
             "_map": np.vectorize(lambda v: code_of.get(int(v), 255))(classes), "_names": None}
 
 
@@ -403,6 +412,7 @@ def _figure(docs, name, title, image, truth_map, labels, colours):
 
     fig, axes = plt.subplots(1, 2, figsize=(8, 7.6))
     t_cmap = ListedColormap([CODE_COLOURS[i] for i in range(10)])
+    t_cmap.set_over("black")  # UNSEEN
     axes[0].imshow(truth_map, cmap=t_cmap, vmin=-0.5, vmax=9.5, interpolation="nearest")
     axes[0].set_title("USGS Tetracorder 2 um map (truth)", fontsize=10)
     present = [c for c in range(10) if (truth_map == c).any()]
@@ -444,7 +454,7 @@ def _sam_library_section(docs, run, t, name, title):
     a = run["al_oh"]
     lines += ["", f"Al-OH group (any class holding alunite, kaolinite, muscovite or buddingtonite against codes 1-4): "
               f"precision {a['precision']:.3f}, recall {a['recall']:.3f}, **F1 {a['f1']:.3f}**. Unclassified: "
-              f"{run['unclassified_pixels']:,} of {t.size:,} pixels.", ""]
+              f"{run['unclassified_pixels']:,} of {int((t != UNSEEN).sum()):,} pixels.", ""]
     colours = {0: "#ffffff", **{i + 1: CODE_COLOURS[TETRACORDER_MINERALS[n.split(" / ")[0]]]
                                 for i, n in enumerate(run["_names"])}}
     labels = {0: "unclassified", **{i + 1: n for i, n in enumerate(run["_names"])}}
@@ -468,7 +478,9 @@ def write_docs(results, ground=CUPRITE, docs=DOCS):
              "it: the figures below say how far each method gets. Learning methods (image endmembers, Random "
              f"Forest) learn from the northern half only (above the dashed line, rows 0-{split - 1}) and are scored on "
              "the southern half. Tetracorder 2 um pixels here: " +
-             ", ".join(f"{CODE_NAMES[c]} {int((t == c).sum()):,}" for c in range(10) if (t == c).any()) + ".", ""]
+             ", ".join(f"{CODE_NAMES[c]} {int((t == c).sum()):,}" for c in range(10) if (t == c).any()) + "."
+             + (f" Not scored: {int((t == UNSEEN).sum()):,} pixels where the image has no spectrum (black)."
+                if (t == UNSEEN).any() else ""), ""]
 
     r = results["ratios"]
     lines += ["## Band ratios", "",
@@ -503,7 +515,7 @@ def write_docs(results, ground=CUPRITE, docs=DOCS):
               + f"; the best, {max(s['al_oh_f1_by_angle'].values()):.3f}, is "
               + ("below" if max(s["al_oh_f1_by_angle"].values()) < 0.65 else "at or above")
               + f" the issue's 0.65, but only a map checked against the truth could choose it, and calling every "
-              f"pixel Al-OH scores F1 {prf(np.ones(t.shape, bool), np.isin(t, AL_OH))['f1']:.3f} here: at wide angles "
+              f"pixel Al-OH scores F1 {prf(t != UNSEEN, np.isin(t, AL_OH))['f1']:.3f} here: at wide angles "
               "every pixel is classified and the F1 measures how much of the scene is altered. The angle itself "
               f"ranks the Al-OH pixels against the rest with a ROC AUC of **{s['al_oh_angle_auc']:.3f}** (the "
               "smallest angle to a class holding an Al-OH mineral; 0.5 is no skill, below it the alteration lies "

@@ -58,9 +58,9 @@ def test_otsu_splits_two_populations_between_them():
 
 
 def test_other_ground_is_measured_by_the_same_script(tmp_path):
-    """Other real ground (here a crop standing in for it) goes through --ground, and its figures are its own: the
-    TM 5/7 AUC recorded for it equals scikit-learn's on that crop, and the recorded figures of docs/ stay as they
-    were."""
+    """Other real ground (here a crop standing in for it, with a zero fill border as at a scene's edge) goes
+    through --ground, and its figures are its own: the TM 5/7 AUC recorded for it equals scikit-learn's on the
+    pixels of that crop the image saw, and the recorded figures of docs/ stay as they were."""
     import subprocess
 
     from osgeo import gdal
@@ -71,13 +71,18 @@ def test_other_ground_is_measured_by_the_same_script(tmp_path):
     for name in ("cuprite_tm", "tetracorder_2um", "tetracorder_1um"):
         gdal.Translate(str(ground / f"{name}.tif"), os.path.join(validate_cuprite.CUPRITE, f"{name}.tif"),
                        srcWin=[60, 100, 295, 560])
+    ds = gdal.Open(str(ground / "cuprite_tm.tif"), gdal.GA_Update)
+    for k in range(ds.RasterCount):
+        ds.GetRasterBand(k + 1).WriteArray(np.zeros((560, 20), np.int16))  # the fill border: columns 0-19
+    ds = None
     before = os.stat(validate_cuprite.RECORD).st_mtime_ns
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "validate_cuprite.py"), "--ground", str(ground),
                     "--out", str(out)], check=True, capture_output=True)
     assert os.stat(validate_cuprite.RECORD).st_mtime_ns == before
     figures = json.loads((out / "validation" / "figures.json").read_text())
     tm = gdal.Open(str(ground / "cuprite_tm.tif")).ReadAsArray().astype(np.float64)
-    ratio = tm[4] / tm[5]  # TM5 / TM7 (no zero or fill in these bands)
-    al_oh = np.isin(gdal.Open(str(ground / "tetracorder_2um.tif")).ReadAsArray()[0], validate_cuprite.AL_OH)  # band 1: class
+    ratio = tm[4, :, 20:] / tm[5, :, 20:]  # TM5 / TM7 where the image saw the ground (no zero there)
+    al_oh = np.isin(gdal.Open(str(ground / "tetracorder_2um.tif")).ReadAsArray()[0, :, 20:],  # band 1: class
+                    validate_cuprite.AL_OH)
     assert figures["ratios/TM 5/7/auc"][0] == pytest.approx(roc_auc_score(al_oh.ravel(), ratio.ravel()), abs=1e-3)
     assert (out / "validation.md").read_text().count("rows 0-279")  # the crop's own split, not the scene's
