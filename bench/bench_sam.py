@@ -3,7 +3,9 @@
 Sentinel-2 L2A raster (10 bands compared: B1 and B9 left out), against in the same run
   (a) a plain GDAL read of the same bands of the same file, in the same windows (the floor for any
       algorithm that reads the image), and
-  (b) Spectral Python's spectral_angles on one block already in memory, against Prospectra's block kernel.
+  (b) writing a rule image's bytes alone, with the writer SAM uses, in the same windows (angles made up front:
+      the floor for the rule image on this machine's disk), and
+  (c) Spectral Python's spectral_angles on one block already in memory, against Prospectra's block kernel.
 Reports times, peak memory (/usr/bin/time -v) and ratios.
 
 Usage: bench/bench_sam.py [--size 10980] [--workdir DIR]"""
@@ -32,6 +34,15 @@ READ_ONLY = PRELUDE + (
     "with bounded_cache():\n"
     "    for w in im.windows():\n"
     "        [im.ds.GetRasterBand(im.band_index[b]).ReadAsArray(*w) for b in bands]")
+WRITE_RULE = PRELUDE + (
+    "import numpy as np;"
+    "from prospectra.core.spectral.spectral_angle_mapper import rule_image_writer;"
+    f"names = {MINERALS!r};"
+    "w, h = max(((w, h) for _, _, w, h in im.windows()), key=lambda s: s[0] * s[1]);"
+    "angles = np.arccos(np.random.default_rng(0).uniform(0.8, 1.0, (h, w))).astype(np.float32)\n"
+    "with rule_image_writer(sys.argv[3], im, names) as rule:\n"
+    "    for x, y, ww, hh in im.windows():\n"
+    "        [rule.write(k, x, y, angles[:hh, :ww]) for k in range(len(names))]")
 SAM = PRELUDE + (
     "import numpy as np;"
     "from prospectra.core.spectral.spectral_library import usgs_endmembers;"
@@ -91,8 +102,10 @@ def main():
     args = ap.parse_args()
     work, src = bench_scene(args.workdir, args.size)
     out, rule = os.path.join(work, "sam_classes.tif"), os.path.join(work, "sam_angles.tif")
+    written = os.path.join(work, "rule_bytes_only.tif")
     plugins = os.path.join(ROOT, "build", "plugins")
     runs = {"read": [sys.executable, "-c", READ_ONLY, plugins, src],
+            "write a rule image": [sys.executable, "-c", WRITE_RULE, plugins, src, written],
             "class map": [sys.executable, "-c", SAM, plugins, src, out],
             "class map and rule image": [sys.executable, "-c", SAM, plugins, src, out, rule]}
     timed(runs["read"])  # warm the page cache for every side
@@ -111,8 +124,11 @@ def main():
     print(f"one 1024 x 1024 block in memory: Spectral Python spectral_angles {t_spy * 1000:.0f} ms; Prospectra "
           f"class map {t_class * 1000:.0f} ms ({t_spy / t_class:.1f}x faster), with all angles "
           f"{t_rule * 1000:.0f} ms ({t_spy / t_rule:.1f}x faster); classes equal on {agree:.4%} of pixels")
+    print(f"rule image {os.path.getsize(rule) / 2 ** 20:.0f} MiB; the made-up one {os.path.getsize(written) / 2 ** 20:.0f} "
+          "MiB (random angles compress a little less)")
     print(f"SUMMARY sam: class map {median['class map'] / median['read']:.2f}x the read, with the rule image "
-          f"{median['class map and rule image'] / median['read']:.2f}x")
+          f"{median['class map and rule image'] / median['read']:.2f}x the read and "
+          f"{median['class map and rule image'] / median['write a rule image']:.2f}x writing its bytes alone")
 
 
 if __name__ == "__main__":

@@ -318,6 +318,12 @@ def classify_block(pixels, valid, unit, member_class, starts, group, cos_limits,
     return classes, outcome, angles
 
 
+def rule_image_writer(path, image, names):
+    """The rule image's writer: one float32 angle band per class, on the image's grid."""
+    return RasterWriter(path, image.width, image.height, len(names), np.float32, image.geotransform, image.projection,
+                        RULE_NODATA, names, predictor=1, fast=True)
+
+
 def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, output_rule=None, margin=0.0,
                           group=None, colours=None, threads=None):
     """Write the class raster (and the rule image: one angle band per class); returns per-class pixel counts,
@@ -342,8 +348,7 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
     # ZSTD level 1 without the float predictor (2.3x faster, 10 % larger).
     with ExitStack() as stack_of, bounded_cache(), one_blas_thread()[0], \
             RasterWriter(output, *size, 1, np.uint8, *geo, CLASS_NODATA, ["class"], predictor=1, zlevel=1) as w, \
-            (RasterWriter(output_rule, *size, len(names), np.float32, *geo, RULE_NODATA, names, predictor=1,
-                          fast=True) if output_rule else nullcontext()) as rule:
+            (rule_image_writer(output_rule, image, names) if output_rule else nullcontext()) as rule:
         if colours:  # before any pixel: a GeoTIFF cannot take a colour table once data is flushed
             w.set_classes({0: ("unclassified", UNCLASSIFIED_COLOUR),
                            **{k + 1: (n, c) for k, (n, c) in enumerate(zip(names, colours))}})
