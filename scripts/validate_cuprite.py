@@ -64,6 +64,22 @@ def truth(which="2um", ground=CUPRITE):
     return t
 
 
+def ground_problem(ground):
+    """Why the folder cannot be measured (missing files, maps off the image's grid), or None."""
+    names = ["cuprite_tm.tif", "tetracorder_2um.tif", "tetracorder_1um.tif"]
+    missing = [n for n in names if not os.path.isfile(os.path.join(ground, n))]
+    if missing:
+        return f"it lacks {', '.join(missing)}"
+    sizes = {n: (ds.RasterXSize, ds.RasterYSize, ds.RasterCount) for n in names
+             for ds in [gdal.Open(os.path.join(ground, n))]}
+    if sizes[names[0]][2] != len(TM_BANDS):
+        return f"{names[0]} has {sizes[names[0]][2]} bands, not the {len(TM_BANDS)} TM bands 1-5 and 7"
+    off = [n for n in names[1:] if sizes[n][:2] != sizes[names[0]][:2]]
+    if off:
+        return f"{', '.join(off)} is not on the grid of {names[0]} ({sizes[names[0]][0]} x {sizes[names[0]][1]})"
+    return None
+
+
 def split_row(t):
     """Learning methods see the rows above it (north) and are scored on the rows below (south)."""
     return t.shape[0] // 2
@@ -611,6 +627,9 @@ def main():
     parser.add_argument("--out", default=DOCS, help="folder that gets validation.md and validation/ "
                                                     "(default: %(default)s)")
     args = parser.parse_args()
+    problem = ground_problem(args.ground)
+    if problem:
+        parser.error(f"--ground {args.ground}: {problem}")
     results = measure(ground=args.ground)
     for key, (value, better) in headline(results).items():
         print(f"{key}: {value} ({better} is better)")

@@ -86,3 +86,15 @@ def test_other_ground_is_measured_by_the_same_script(tmp_path):
                     validate_cuprite.AL_OH)
     assert figures["ratios/TM 5/7/auc"][0] == pytest.approx(roc_auc_score(al_oh.ravel(), ratio.ravel()), abs=1e-3)
     assert (out / "validation.md").read_text().count("rows 0-279")  # the crop's own split, not the scene's
+
+
+def test_ground_that_cannot_be_measured_is_named(tmp_path):
+    from osgeo import gdal
+
+    assert "lacks cuprite_tm.tif, tetracorder_2um.tif" in validate_cuprite.ground_problem(str(tmp_path))
+    for name in ("cuprite_tm", "tetracorder_2um", "tetracorder_1um"):
+        gdal.Translate(str(tmp_path / f"{name}.tif"), os.path.join(validate_cuprite.CUPRITE, f"{name}.tif"),
+                       srcWin=[0, 0, 50, 60 if name != "tetracorder_1um" else 40])
+    assert validate_cuprite.ground_problem(str(tmp_path)) == \
+        "tetracorder_1um.tif is not on the grid of cuprite_tm.tif (50 x 60)"
+    assert validate_cuprite.ground_problem(validate_cuprite.CUPRITE) is None
