@@ -85,11 +85,12 @@ def check_outputs(inputs, **outputs):
     parameter at fault (and the other output)."""
     given = {parameter: path for parameter, path in outputs.items() if path}
     sources = {_same_file_key(p): p for p in inputs if p}
-    # An input's GDAL sidecar (which may declare its nodata) and its style, if it has one, are the user's too. A
-    # model is no layer: the .qml beside x.onnx is the style of the map x.tif classified with it, which a new
-    # map x.tif replaces (the demo's second run was refused).
+    # An input's GDAL sidecar (which may declare its nodata) and its style are the user's too, and a style written
+    # where none was becomes the style QGIS loads with the input (OUTPUT=in.tiff beside in.tif). A model is no
+    # layer: the .qml beside x.onnx is the style of the map x.tif classified with it, which a new map x.tif
+    # replaces (the demo's second run was refused).
     sidecars = {_same_file_key(c): p for p in inputs if p for c in (os.path.splitext(p)[0] + ".qml", p + ".aux.xml")
-                if c.endswith(".aux.xml") or (os.path.exists(c) and not p.lower().endswith(".onnx"))}
+                if c.endswith(".aux.xml") or not p.lower().endswith(".onnx")}
     written = {}
     for parameter, path in given.items():
         folder = os.path.dirname(os.path.abspath(path))
@@ -116,9 +117,9 @@ def check_outputs(inputs, **outputs):
                 raise InputError(parameter, f"{what} one of the inputs ('{sources[key]}'); choose another file name "
                                             f"(inputs are never overwritten).")
             if key in sidecars:
-                raise InputError(parameter, f"writing '{path}' would replace '{os.path.basename(written_path)}', the "
-                                            f"style or GDAL sidecar of the input '{sidecars[key]}'; choose another "
-                                            f"file name (inputs are never overwritten).")
+                raise InputError(parameter, f"writing '{path}' would write '{os.path.basename(written_path)}', the "
+                                            f"style or GDAL sidecar QGIS reads with the input '{sidecars[key]}'; "
+                                            f"choose another file name (inputs are never overwritten).")
             if key in written and written[key] != parameter:
                 raise InputError(parameter, f"{parameter} and {written[key]} would both write "
                                             f"'{written_path}'; give each output its own file name.")

@@ -334,9 +334,14 @@ def test_an_output_folder_nobody_can_write_in(refused, s2):
 
 def test_no_output_replaces_an_inputs_style_or_gdal_sidecar(refused, s2, tmp_path):
     style = tmp_path / "sen2_rstoolbox_12band.qml"
+    # Where the input has no style, an output's style there would become the one QGIS loads with the input.
+    assert os.path.dirname(s2) == str(tmp_path) and not style.exists()
+    refused("prospectra:bandcomposite", {"INPUT": [s2], "OUTPUT": str(tmp_path / "c.tif"),
+                                         "OUTPUT_8BIT": str(tmp_path / "sen2_rstoolbox_12band.tiff")},
+            "OUTPUT_8BIT", "the style or GDAL sidecar QGIS reads with the input")
     style.write_text("<qgis>the user's own style</qgis>")
     refused("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(tmp_path / "sen2_rstoolbox_12band.tiff")},
-            "OUTPUT", "the style or GDAL sidecar of the input")
+            "OUTPUT", "the style or GDAL sidecar QGIS reads with the input")
     refused("prospectra:spectralanglemapper", {"INPUT": [s2], "ENDMEMBERS": "Calcite, Hematite",
                                                "OUTPUT_SUMMARY": s2 + ".aux.xml"},
             "OUTPUT_SUMMARY", "does not end in .csv")
