@@ -23,7 +23,7 @@ from ..errors import Canceled, InputError, ProspectraError, require
 from .onnx_model import new_session, open_session, predict_rows
 from ..report import random_forest_report
 from ..report.palettes import lithology_colours
-from .training_samples import FeatureStack, spatial_blocks
+from .training_samples import FeatureStack, fits_class_raster, spatial_blocks
 
 gdal.UseExceptions()
 
@@ -529,7 +529,7 @@ class RandomForestModel:
                 self.band_names or len(self.feature_names) != len(self.band_names) + len(self.extra_features):
             raise ValueError("class values and names, or bands, extra features and feature names, disagree")
         if len(set(self.class_values)) != len(self.class_values) or len(set(self.class_names)) != \
-                len(self.class_names) or not all(-2 ** 31 < v < 2 ** 31 for v in self.class_values):
+                len(self.class_names) or not all(map(fits_class_raster, self.class_values)):
             raise ValueError("class values and names must be unique, and the values fit a class raster (int32)")
 
 

@@ -102,6 +102,11 @@ class Classes:
         return self.values[self.names.index(label)] if self.from_text else int(label)
 
 
+def fits_class_raster(value):
+    """Whether a class code fits a class raster: int32, its smallest value kept for nodata."""
+    return np.iinfo(np.int32).min < value <= np.iinfo(np.int32).max
+
+
 def classes_from_labels(labels, parameter="FIELD"):
     """Classes from the non-empty labels of a class field: integer codes are kept as they are (so 1, 2, 3
     stay 1, 2, 3 in the class raster); text names are numbered 1..K in alphabetical order."""
@@ -116,10 +121,9 @@ def classes_from_labels(labels, parameter="FIELD"):
             raise InputError(parameter, f"holds decimal numbers (e.g. {bad[0]:g}); a class field holds integer "
                                         "codes (1, 2, 3) or text names (granite, pegmatite, shale).")
         values = sorted({int(v) for v in present})
-        # The class raster is at most int32, its smallest value kept for nodata
-        if values[0] <= np.iinfo(np.int32).min or values[-1] > np.iinfo(np.int32).max:
-            wide = values[0] if values[0] <= np.iinfo(np.int32).min else values[-1]
-            raise InputError(parameter, f"holds the class code {wide}, beyond what a class raster holds "
+        wide = [v for v in (values[0], values[-1]) if not fits_class_raster(v)]
+        if wide:
+            raise InputError(parameter, f"holds the class code {wide[0]}, beyond what a class raster holds "
                                         f"(-2147483647 to 2147483647); renumber the classes (1, 2, 3 ...).")
         classes = Classes(values, [str(v) for v in values], False)
     else:

@@ -306,6 +306,7 @@ def test_one_pixel_taught_as_two_classes_is_noted(qgis_processing, work, tmp_pat
 @pytest.mark.parametrize("key, value, expected", [
     ("class_values", [1, 1, 3, 4], "class values and names must be unique"),
     ("class_values", [1, 2, 3, 300], "the file was altered"),
+    ("class_values", [-2 ** 31, 2, 3, 4], "the values fit a class raster"),  # int32's smallest is the nodata
     ("extra_features", ["extra 1", "extra 2"], "bands, extra features and feature names, disagree"),
 ])
 def test_a_model_whose_metadata_was_edited(run_fails, trained, tmp_path, key, value, expected):
