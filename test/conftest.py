@@ -8,23 +8,9 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "test", "data")
-# Where tests may write (the plugin link); a read-only checkout, as in the chroot runs, points this elsewhere.
-BUILD = os.environ.get("PROSPECTRA_BUILD") or os.path.join(ROOT, "build")
-PLUGINS = os.path.join(BUILD, "plugins")
-
-
-def _link_plugin():
-    """QGIS and Python import the plugin by its folder name: $PROSPECTRA_BUILD/plugins/prospectra -> the checkout."""
-    os.makedirs(PLUGINS, exist_ok=True)
-    link = os.path.join(PLUGINS, "prospectra")
-    if not os.path.islink(link) or os.path.realpath(link) != ROOT:
-        if os.path.lexists(link):
-            os.remove(link)
-        os.symlink(ROOT, link)
-
-
-_link_plugin()
-sys.path.insert(0, PLUGINS)
+# The plugin link goes where tests may write: $PROSPECTRA_BUILD, which a read-only checkout (the chroot runs) sets.
+sys.path.append(os.path.join(ROOT, "scripts"))
+from plugin_path import PLUGINS  # noqa: E402,F401  (other tests import it from here; the import makes 'prospectra' importable)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 

@@ -76,8 +76,9 @@ def test_other_ground_is_measured_by_the_same_script(tmp_path):
         ds.GetRasterBand(k + 1).WriteArray(np.zeros((560, 20), np.int16))  # the fill border: columns 0-19
     ds = None
     before = os.stat(validate_cuprite.RECORD).st_mtime_ns
-    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "validate_cuprite.py"), "--ground", str(ground),
-                    "--out", str(out)], check=True, capture_output=True)
+    run = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "validate_cuprite.py"), "--ground",
+                          str(ground), "--out", str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
     assert os.stat(validate_cuprite.RECORD).st_mtime_ns == before
     figures = json.loads((out / "validation" / "figures.json").read_text())
     tm = gdal.Open(str(ground / "cuprite_tm.tif")).ReadAsArray().astype(np.float64)
