@@ -54,9 +54,10 @@ def field_index(source, field, parameter, layer_parameter, holds):
         raise InputError(parameter, f"choose the field that holds {holds}.")
     index = source.fields().lookupField(field)
     if index < 0:
-        raise InputError(parameter, f"'{field}' is not a field of {layer_parameter} (its fields: "
-                                    f"{', '.join(source.fields().names()) or 'none'}); choose the field that holds "
-                                    f"{holds}.")
+        names = source.fields().names()
+        listed = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        raise InputError(parameter, f"'{field}' is not a field of {layer_parameter} (its fields: {listed or 'none'}); "
+                                    f"choose the field that holds {holds}.")
     return index
 
 

@@ -138,11 +138,11 @@ class SpectralAngleMapper(ProspectraAlgorithm):
             return None
         require_point_layer(source, "POINTS")
         field = self.parameterAsString(parameters, "LABEL_FIELD", context)
-        field_index(source, field, "LABEL_FIELD", "POINTS", "each point's class")
+        index = field_index(source, field, "LABEL_FIELD", "POINTS", "each point's class")
         request = request_in(source, image_crs(source, image, "POINTS", feedback), context)
         points, unlabelled, unplaced = [], 0, 0
         for feature in source.getFeatures(request):
-            geometry, label = feature.geometry(), feature[field]
+            geometry, label = feature.geometry(), feature.attribute(index)
             if label is None or (hasattr(label, "isNull") and label.isNull()) or not str(label).strip():
                 unlabelled += 1  # a NULL or empty label names no class
                 continue

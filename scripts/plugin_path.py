@@ -11,8 +11,8 @@ PLUGINS = os.path.join(BUILD, "plugins")
 _link = os.path.join(PLUGINS, "prospectra")
 if not os.path.islink(_link) or os.path.realpath(_link) != os.path.realpath(ROOT):
     os.makedirs(PLUGINS, exist_ok=True)
-    if os.path.lexists(_link):
-        os.remove(_link)
-    os.symlink(ROOT, _link)
+    _new = f"{_link}.{os.getpid()}"
+    os.symlink(ROOT, _new)
+    os.replace(_new, _link)  # atomic: two scripts starting at once each put a whole link in place
 if PLUGINS not in sys.path:
     sys.path.insert(0, PLUGINS)

@@ -170,8 +170,9 @@ def ratios(workdir, ground=CUPRITE):
         path = os.path.join(workdir, f"ratio_{num}_{den}.tif")
         band_ratio(image, [num], [den], path, NullFeedback())
         value = read(path).astype(np.float64)
-        seen = truth(which, ground) != UNSEEN
-        positive = np.isin(truth(which, ground), codes)
+        t_which = truth(which, ground)
+        seen = t_which != UNSEEN
+        positive = np.isin(t_which, codes)
         score = score_ratio(value[seen], positive[seen])
         row = {"target": target, "truth": f"Tetracorder {which} codes {', '.join(map(str, codes))}",
                "positive_pixels": int(positive.sum()), **score, "auc": round(score["auc"], 3),
@@ -347,12 +348,16 @@ def tagging(workdir, model_path=None, cover=0.10, ground=CUPRITE):
     t = truth("2um", ground)
     boxes = np.concatenate([c for c, _ in cells])
     probabilities = np.concatenate([p for _, p in cells])
+    # A patch's truth is the ground its image saw; a patch that saw none (all fill) is left out.
+    seen = [t[r0:r1, c0:c1][t[r0:r1, c0:c1] != UNSEEN] for c0, r0, c1, r1 in boxes]
+    keep = np.array([s.size > 0 for s in seen], bool)
+    seen, boxes, probabilities = [s for s in seen if s.size], boxes[keep], probabilities[keep]
     out = {}
     for mineral, codes in TAG_TRUTH.items():
         if mineral not in model.classes:
             continue
         k = model.classes.index(mineral)
-        actual = np.array([np.isin(t[r0:r1, c0:c1], codes).mean() >= cover for c0, r0, c1, r1 in boxes])
+        actual = np.array([np.isin(s, codes).mean() >= cover for s in seen], bool)
         predicted = probabilities[:, k] >= model.threshold
         row = prf(predicted, actual)
         row.update(patches_true=int(actual.sum()), patches_tagged=int(predicted.sum()))
@@ -630,6 +635,13 @@ def main():
     problem = ground_problem(args.ground)
     if problem:
         parser.error(f"--ground {args.ground}: {problem}")
+    if not os.path.samefile(args.ground, CUPRITE):  # other ground: its own document, never docs/ or its record
+        if args.check:
+            parser.error("--check compares with the figures recorded for the Cuprite part in docs/; other ground "
+                         "has none: run without --check and give --out.")
+        if os.path.abspath(args.out) == os.path.abspath(DOCS):
+            parser.error(f"--ground {args.ground}: give --out, a folder for that ground's document (the default, "
+                         f"{DOCS}, holds the Cuprite part's).")
     results = measure(ground=args.ground)
     for key, (value, better) in headline(results).items():
         print(f"{key}: {value} ({better} is better)")

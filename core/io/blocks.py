@@ -119,7 +119,8 @@ def check_outputs(inputs, **outputs):
             if key in sidecars:
                 raise InputError(parameter, f"writing '{path}' would write '{os.path.basename(written_path)}', the "
                                             f"style or GDAL sidecar QGIS reads with the input '{sidecars[key]}'; "
-                                            f"choose another file name (inputs are never overwritten).")
+                                            f"choose another file name (what QGIS reads with an input is never "
+                                            f"written).")
             if key in written and written[key] != parameter:
                 raise InputError(parameter, f"{parameter} and {written[key]} would both write "
                                             f"'{written_path}'; give each output its own file name.")

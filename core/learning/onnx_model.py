@@ -150,8 +150,11 @@ def open_session(path, parameter="MODEL", hint="", threads=None):
     unread: unpickling can run code) or not readable by onnxruntime."""
     if not path or not os.path.isfile(path):
         raise InputError(parameter, f"'{path}' does not exist.{hint and ' ' + hint}")
-    with open(path, "rb") as f:
-        head = f.read(2)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError as e:
+        raise InputError(parameter, f"'{os.path.basename(path)}' cannot be read ({e.strerror}).") from None
     if os.path.splitext(path)[1].lower() in PICKLE_EXTENSIONS or (len(head) > 1 and head[0] == 0x80
                                                                    and 2 <= head[1] <= 5):
         raise InputError(parameter, f"'{os.path.basename(path)}' is a Python pickle. Prospectra never opens pickles, "

@@ -76,6 +76,11 @@ def test_other_ground_is_measured_by_the_same_script(tmp_path):
         ds.GetRasterBand(k + 1).WriteArray(np.zeros((560, 20), np.int16))  # the fill border: columns 0-19
     ds = None
     before = os.stat(validate_cuprite.RECORD).st_mtime_ns
+    script = os.path.join(ROOT, "scripts", "validate_cuprite.py")
+    for wrong in (["--ground", str(ground)], ["--ground", str(ground), "--check"]):  # would touch docs/, or compare
+        run = subprocess.run([sys.executable, script, *wrong], capture_output=True, text=True)  # with Cuprite's
+        assert run.returncode == 2 and ("give --out" in run.stderr or "other ground has none" in run.stderr), \
+            run.stderr
     run = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "validate_cuprite.py"), "--ground",
                           str(ground), "--out", str(out)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
