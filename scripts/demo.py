@@ -82,7 +82,7 @@ def cuprite_agreement(output):
     if name.startswith("cuprite_ratio_"):
         which, codes, target = (("2um", vc.AL_OH, "Al-OH alteration") if "5_7" in name else
                                 ("1um", (1, 2, 3, 4), "ferric iron"))
-        score = vc.score_ratio(vc.read(output).astype(np.float64), np.isin(vc.truth(which), codes))
+        score = vc.score_ratio(vc.read(output).astype(np.float64), vc.truth(which), codes)
         return (f"Against Tetracorder {target}: ROC AUC {score['auc']:.3f}; above the Otsu threshold "
                 f"{score['otsu_threshold']:.2f} (from the image alone), F1 {score['f1']:.3f}.")
     if "composite" in name or "natural" in name or "confidence" in name:

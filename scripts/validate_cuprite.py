@@ -15,6 +15,7 @@ southern half. Thresholds come from the image alone (Otsu 1979 for ratios), neve
 test/core/test_cuprite_validation.py runs the same measurements and fails when a figure gets worse than the one
 recorded in docs/validation/figures.json."""
 import argparse
+import functools
 import json
 import os
 import sys
@@ -55,12 +56,23 @@ def cuprite_image(ground=CUPRITE):
                       scaling="custom", scale=0.0001, offset=0.0)
 
 
+@functools.lru_cache(maxsize=None)
+def _unseen(ground):
+    """Where the TM image has no spectrum (nodata, or zero in every band, as at a scene's fill border), read once
+    per ground: every method and map asks for the truth."""
+    image = cuprite_image(ground)
+    unseen = np.zeros((image.height, image.width), bool)
+    for (x, y, w, h), stack, valid in image.blocks(TM_BANDS):
+        unseen[y:y + h, x:x + w] = ~(valid & (stack > 0).any(axis=0))
+    unseen.flags.writeable = False
+    return unseen
+
+
 def truth(which="2um", ground=CUPRITE):
-    """The Tetracorder map, UNSEEN where the TM image has no spectrum (nodata, or zero in every band, as at a
-    scene's fill border): there neither the sensor nor a method saw the ground."""
+    """The Tetracorder map, UNSEEN where the TM image has no spectrum: there neither the sensor nor a method saw
+    the ground."""
     t = read(os.path.join(ground, f"tetracorder_{which}.tif"))
-    for (x, y, w, h), stack, valid in cuprite_image(ground).blocks(TM_BANDS):
-        t[y:y + h, x:x + w][~(valid & (stack > 0).any(axis=0))] = UNSEEN
+    t[_unseen(ground)] = UNSEEN
     return t
 
 
@@ -153,8 +165,11 @@ RATIOS = [  # (numerator, denominator, what it targets, truth map, positive code
 ]
 
 
-def score_ratio(value, positive):
-    """A ratio image against the truth: ROC AUC, Otsu's threshold of the image, pixels above it, their scores."""
+def score_ratio(value, t, codes):
+    """A ratio image against the truth t (its codes are the target), on the pixels the image saw: ROC AUC, Otsu's
+    threshold of the image, pixels above it, their scores."""
+    seen = t != UNSEEN
+    value, positive = value[seen], np.isin(t[seen], codes)
     cut = otsu(value.ravel())
     return {"auc": roc_auc(value.ravel(), positive.ravel()), "otsu_threshold": cut,
             "mapped_pixels": int((value >= cut).sum()), **prf(value >= cut, positive)}
@@ -164,18 +179,16 @@ def ratios(workdir, ground=CUPRITE):
     from prospectra.core.bands.band_ratio import band_ratio
 
     image = cuprite_image(ground)
-    t = truth("2um", ground)
+    truths = {which: truth(which, ground) for which in ("2um", "1um")}
+    t = truths["2um"]
     out = {}
     for num, den, target, which, codes in RATIOS:
         path = os.path.join(workdir, f"ratio_{num}_{den}.tif")
         band_ratio(image, [num], [den], path, NullFeedback())
         value = read(path).astype(np.float64)
-        t_which = truth(which, ground)
-        seen = t_which != UNSEEN
-        positive = np.isin(t_which, codes)
-        score = score_ratio(value[seen], positive[seen])
+        score = score_ratio(value, truths[which], codes)
         row = {"target": target, "truth": f"Tetracorder {which} codes {', '.join(map(str, codes))}",
-               "positive_pixels": int(positive.sum()), **score, "auc": round(score["auc"], 3),
+               "positive_pixels": int(np.isin(truths[which], codes).sum()), **score, "auc": round(score["auc"], 3),
                "otsu_threshold": round(score["otsu_threshold"], 3)}
         out[f"TM {num[1:]}/{den[1:]}"] = row
         if num == "B5":

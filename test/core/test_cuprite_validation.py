@@ -81,8 +81,8 @@ def test_other_ground_is_measured_by_the_same_script(tmp_path):
         run = subprocess.run([sys.executable, script, *wrong], capture_output=True, text=True)  # with Cuprite's
         assert run.returncode == 2 and ("give --out" in run.stderr or "other ground has none" in run.stderr), \
             run.stderr
-    run = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "validate_cuprite.py"), "--ground",
-                          str(ground), "--out", str(out)], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, script, "--ground", str(ground), "--out", str(out)], capture_output=True,
+                         text=True)
     assert run.returncode == 0, run.stderr
     assert os.stat(validate_cuprite.RECORD).st_mtime_ns == before
     figures = json.loads((out / "validation" / "figures.json").read_text())
