@@ -20,6 +20,8 @@ from osgeo import gdal
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from plugin_path import PLUGINS  # noqa: E402  (links the plugin there and puts it on sys.path)
 STACK = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"]
 CO = ["TILED=YES", "COMPRESS=DEFLATE", "PREDICTOR=3", "NUM_THREADS=2", "BIGTIFF=IF_SAFER"]
 
@@ -90,11 +92,7 @@ def main():
                   "from prospectra.core.errors import NullFeedback;"
                   "im = open_image(sys.argv[2], 'sentinel2a_msi', scaling='sentinel2_offset');"
                   "band_ratio(im, ['B11'], ['B12'], sys.argv[3], NullFeedback())",
-                  os.path.join(ROOT, "build", "plugins"), src, ours]
-    os.makedirs(os.path.join(ROOT, "build", "plugins"), exist_ok=True)
-    link = os.path.join(ROOT, "build", "plugins", "prospectra")
-    if not os.path.lexists(link):
-        os.symlink(ROOT, link)
+                  PLUGINS, src, ours]
     # The same reflectance ratio: (DN - 1000) / 10000 per band, nodata where a DN is 0 or the denominator <= 0.
     calc = ["gdal_calc.py", "--quiet", "-A", src, "--A_band=11", "-B", src, "--B_band=12", f"--outfile={theirs}",
             "--type=Float32", "--NoDataValue=-9999", "--hideNoData",

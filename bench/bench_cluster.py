@@ -16,9 +16,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-PLUGINS = os.path.join(ROOT, "build", "plugins")
 sys.path.insert(0, HERE)
-sys.path.insert(0, PLUGINS)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from plugin_path import PLUGINS  # noqa: E402  (links the plugin there and puts it on sys.path)
 os.environ["PYTHONPATH"] = PLUGINS + os.pathsep + os.environ.get("PYTHONPATH", "")
 from bench_band_ratio import bench_scene  # noqa: E402
 from bench_sam import MINERALS  # noqa: E402

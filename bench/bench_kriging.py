@@ -25,7 +25,8 @@ from bench_band_ratio import timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-PLUGINS = os.path.join(ROOT, "build", "plugins")
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from plugin_path import PLUGINS  # noqa: E402  (links the plugin there and puts it on sys.path)
 TILL = os.path.join(ROOT, "test", "data", "IOCG_CLB_Till_Geochem_reg_511p.gpkg")
 FIELD = "La_ppm_511"
 X0, Y1, EXTENT = 345000.0, 7541000.0, 82000.0  # covers x 346-413 km, y 7459-7540 km
@@ -83,10 +84,6 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     ap.add_argument("--workdir")
     args = ap.parse_args()
-    os.makedirs(PLUGINS, exist_ok=True)
-    link = os.path.join(PLUGINS, "prospectra")
-    if not os.path.lexists(link):
-        os.symlink(ROOT, link)
     work = args.workdir or tempfile.mkdtemp(prefix="prospectra-bench-kriging-")
     os.makedirs(work, exist_ok=True)
     pixel = EXTENT / args.size

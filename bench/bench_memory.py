@@ -14,6 +14,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from plugin_path import PLUGINS  # noqa: E402  (links the plugin there and puts it on sys.path)
 from bench_band_ratio import bench_scene, timed  # noqa: E402
 from bench_sam import MINERALS  # noqa: E402
 
@@ -38,14 +40,13 @@ def main():
     ap.add_argument("--workdir")
     args = ap.parse_args()
     scenes = [bench_scene(args.workdir, size) for size in args.sizes]
-    plugins = os.path.join(ROOT, "build", "plugins")
     peaks = {(case, size): [] for case in CASES for size in args.sizes}
     times = {key: [] for key in peaks}
     for _ in range(args.rounds):
         for case, code in CASES.items():
             for size, (work, src) in zip(args.sizes, scenes):
                 out = os.path.join(work, f"memory_{case.replace(' ', '_')}_{size}.tif")
-                wall, peak, _ = timed([sys.executable, "-c", code, plugins, src, out])
+                wall, peak, _ = timed([sys.executable, "-c", code, PLUGINS, src, out])
                 peaks[case, size].append(peak)
                 times[case, size].append(wall)
     small, large = args.sizes

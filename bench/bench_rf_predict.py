@@ -36,7 +36,8 @@ from bench_band_ratio import STACK, bench_scene  # the same generated scene, wit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-PLUGINS = os.path.join(ROOT, "build", "plugins")
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import plugin_path  # noqa: E402,F401  (links the plugin and puts it on sys.path)
 SEED = 0
 SKLEARN_CHUNK = 2 ** 20
 BATCH = 65_536
@@ -45,7 +46,6 @@ BATCH = 65_536
 def image_and_forest(src):
     """The image (through Prospectra), 5,000 training samples at random pixels labelled by a noisy rule on
     reflectance (four classes), and the forest fitted on them: identical in every process."""
-    sys.path.insert(0, PLUGINS)
     from sklearn.ensemble import RandomForestClassifier
 
     from prospectra.core.io.image import open_image
@@ -253,9 +253,6 @@ def options(forest, model_path):
 
 
 def main():
-    os.makedirs(PLUGINS, exist_ok=True)
-    if not os.path.lexists(os.path.join(PLUGINS, "prospectra")):
-        os.symlink(ROOT, os.path.join(PLUGINS, "prospectra"))
     # not the ratio and SAM benchmarks' scene: bands that vary more
     work, src = bench_scene(ARGS.workdir, ARGS.size, "s2_l2a_varied", noise=0.02, varied_bands=True)
     image, forest = image_and_forest(src)

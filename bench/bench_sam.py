@@ -19,7 +19,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "build", "plugins"))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from plugin_path import PLUGINS  # noqa: E402  (links the plugin there and puts it on sys.path)
 from bench_band_ratio import bench_scene, timed  # noqa: E402
 
 MINERALS = ["Feldspar", "Chlorite", "Pyrite", "Epidote", "Malachite", "Calcite", "Alunite", "Magnetite", "Biotite",
@@ -103,11 +104,10 @@ def main():
     work, src = bench_scene(args.workdir, args.size)
     out, rule = os.path.join(work, "sam_classes.tif"), os.path.join(work, "sam_angles.tif")
     written = os.path.join(work, "rule_bytes_only.tif")
-    plugins = os.path.join(ROOT, "build", "plugins")
-    runs = {"read": [sys.executable, "-c", READ_ONLY, plugins, src],
-            "write a rule image": [sys.executable, "-c", WRITE_RULE, plugins, src, written],
-            "class map": [sys.executable, "-c", SAM, plugins, src, out],
-            "class map and rule image": [sys.executable, "-c", SAM, plugins, src, out, rule]}
+    runs = {"read": [sys.executable, "-c", READ_ONLY, PLUGINS, src],
+            "write a rule image": [sys.executable, "-c", WRITE_RULE, PLUGINS, src, written],
+            "class map": [sys.executable, "-c", SAM, PLUGINS, src, out],
+            "class map and rule image": [sys.executable, "-c", SAM, PLUGINS, src, out, rule]}
     timed(runs["read"])  # warm the page cache for every side
     figures = {name: [] for name in runs}
     for r in range(args.rounds):  # interleaved, so that a busy moment hits every side alike

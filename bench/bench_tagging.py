@@ -18,7 +18,8 @@ import onnxruntime as ort
 from osgeo import gdal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "build", "plugins"))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import plugin_path  # noqa: E402,F401  (links the plugin and puts it on sys.path)
 from prospectra.core.errors import NullFeedback  # noqa: E402
 from prospectra.core.io.image import open_image  # noqa: E402
 from prospectra.core.learning.onnx_model import bundled_models, load_model  # noqa: E402
