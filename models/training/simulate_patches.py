@@ -19,7 +19,8 @@ import numpy as np
 from osgeo import gdal
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "build", "plugins"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
+import plugin_path  # noqa: E402,F401  (makes 'prospectra' importable)
 from prospectra.core.sensors import sensor as get_sensor  # noqa: E402
 from prospectra.core.spectral.spectral_library import Spectrum, SpectralLibrary, usgs_mineral_samples  # noqa: E402
 

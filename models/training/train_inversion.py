@@ -22,7 +22,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = os.path.dirname(HERE)
 ROOT = os.path.dirname(MODELS)
-sys.path.insert(0, os.path.join(ROOT, "build", "plugins"))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import plugin_path  # noqa: E402,F401  (makes 'prospectra' importable)
 sys.path.insert(0, os.path.join(ROOT, "test"))
 from data.simulated_ree import ORIGIN, PIXEL, make_ree_scene, write_samples  # noqa: E402
 

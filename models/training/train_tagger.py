@@ -191,7 +191,6 @@ def main():
 
     # Measure through Prospectra's own runtime, on data the model never saw: (1) held-out patches of the
     # training samples, (2) patches made only of held-out samples, mixed and pure, (3) real ground (Landsat).
-    sys.path.insert(0, os.path.join(MODELS, "..", "build", "plugins"))
     from prospectra.core.learning.onnx_model import load_model
 
     runtime = load_model(path)

@@ -28,9 +28,8 @@ from osgeo import gdal, osr
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "build", "plugins"))  # the checkout as package 'prospectra'
 sys.path.insert(0, os.path.dirname(HERE))
-import conftest  # noqa: E402,F401  (links build/plugins/prospectra to the checkout)
+import conftest  # noqa: E402,F401  (links the plugin and puts it on sys.path, as for the tests)
 from prospectra.core.sensors import sensor  # noqa: E402
 from prospectra.core.spectral.spectral_library import convolve  # noqa: E402
 
