@@ -80,7 +80,7 @@ def image_noise(image, bands, size=512):
     level = np.median(stack[:, valid], axis=1).astype(np.float64) if valid.any() else np.full(len(bands), 0.3)
     if pairs.sum() < 100:  # too small an image to measure: 1 % reflectance, a noisy multispectral scene
         return np.full(len(bands), NOMINAL_NOISE), level, f"nominal {NOMINAL_NOISE:g} (image too small to measure)"
-    diffs = (stack[:, :, 1:] - stack[:, :, :-1])[:, pairs]
+    diffs = stack[:, :, 1:][:, pairs] - stack[:, :, :-1][:, pairs]  # valid pairs only: no inf - inf warnings
     sigma = np.median(np.abs(diffs), axis=1) / (0.6745 * np.sqrt(2))
     return sigma.astype(np.float64), level, "measured on the image"
 

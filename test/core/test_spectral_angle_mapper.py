@@ -9,7 +9,7 @@ from conftest import DATA
 from prospectra.core.errors import InputError, NullFeedback
 from prospectra.core.io.image import open_image
 from prospectra.core.spectral.spectral_angle_mapper import (CLASS_NODATA, RULE_NODATA, class_limits, endmembers_from_library,
-                                                   spectral_angle_mapper)
+                                                   image_noise, spectral_angle_mapper)
 from prospectra.core.spectral.spectral_library import (Spectrum, SpectralLibrary, default_endmember_names, usgs_endmembers,
                                                       usgs_mineral_samples)
 from test_image import write_tif
@@ -94,6 +94,27 @@ def test_nodata_zero_and_negative_pixels_are_nodata_everywhere(tmp_path):
     assert classes[0, 0] in (1, 2) and classes[0, 4] in (1, 2)
     assert (angles[:, 0, 1:4] == RULE_NODATA).all()
     assert summary["nodata_pixels"] == 3
+
+
+def test_noise_is_measured_on_valid_pixel_pairs_only(tmp_path):
+    """Infinite and NaN pixels (not measurements) take no part in the noise, and raise no warning: before, the
+    differences of every pair were taken first, inf - inf among them."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    cube = (0.2 + 0.01 * rng.standard_normal((10, 40, 40))).astype(np.float32)
+    broken = cube.copy()
+    broken[:, :5] = np.inf
+    broken[2, 20:25, 20:25] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sigma, _, how = image_noise(open_image(write_tif(tmp_path / "broken.tif", broken, descriptions=BANDS),
+                                               "sentinel2a_msi"), BANDS)
+    valid = np.isfinite(broken).all(axis=0)
+    pairs = valid[:, 1:] & valid[:, :-1]
+    expected = np.median(np.abs(cube[:, :, 1:][:, pairs] - cube[:, :, :-1][:, pairs]), axis=1) / (0.6745 * np.sqrt(2))
+    assert how == "measured on the image"
+    np.testing.assert_allclose(sigma, expected, rtol=1e-6)
 
 
 def test_bad_endmembers_and_thresholds(tmp_path):
