@@ -70,8 +70,7 @@ def kernel_comparison():
     rng = np.random.default_rng(0)
     block = (0.2 + 0.05 * rng.standard_normal((1024, 1024, len(bands)))).astype(np.float32)
     unit = _unit(matrix).astype(np.float32)
-    starts = np.arange(len(MINERALS))
-    member_class = starts.astype(np.uint8)  # one member per class
+    member_class = np.arange(len(MINERALS))  # one member per class
     group = np.arange(len(MINERALS))
     limits = np.full(len(MINERALS), np.cos(0.1), np.float32)
     pixels = np.ascontiguousarray(block.reshape(-1, len(bands)).T)  # Prospectra's (bands, pixels) layout
@@ -87,11 +86,11 @@ def kernel_comparison():
 
     angles = spectral_angles(block, matrix).reshape(-1, len(MINERALS))
     expected = np.where(angles.min(axis=1) <= 0.1, angles.argmin(axis=1) + 1, 0)
-    classes = classify_block(pixels, valid, unit, member_class, starts, group, limits, 0.0, False)[0]
+    classes = classify_block(pixels, valid, unit, member_class, group, limits, 0.0, False)[0]
     agree = float(np.mean(classes == expected))
     t_spy = best_of(lambda: spectral_angles(block, matrix))
-    t_class = best_of(lambda: classify_block(pixels, valid, unit, member_class, starts, group, limits, 0.0, False))
-    t_rule = best_of(lambda: classify_block(pixels, valid, unit, member_class, starts, group, limits, 0.0, True))
+    t_class = best_of(lambda: classify_block(pixels, valid, unit, member_class, group, limits, 0.0, False))
+    t_rule = best_of(lambda: classify_block(pixels, valid, unit, member_class, group, limits, 0.0, True))
     return t_spy, t_class, t_rule, agree
 
 

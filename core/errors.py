@@ -44,7 +44,7 @@ class NullFeedback:
 # The module an algorithm imports -> the name pip installs it by.
 PIP_NAMES = {"sklearn": "scikit-learn", "skl2onnx": "skl2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime",
              "pykrige": "pykrige", "scipy": "scipy", "matplotlib": "matplotlib",
-             "pystac_client": "pystac-client"}
+             "pystac_client": "pystac-client", "numba": "numba"}
 
 
 def install_commands(pip_names):

@@ -60,7 +60,6 @@ def held_out_check(sensor, minerals, trials=400, seed=1):
     mapped, group, _, sep = group_inseparable(defaults, sigma, level)
     refused = len(mapped.names) == 1  # spectralanglemapper refuses: the sensor tells none of them apart
     limits, _ = class_limits(mapped, sep)
-    starts = np.flatnonzero(np.r_[True, np.diff(mapped.member_class) != 0])
     rng = np.random.default_rng(seed)
     rows = []
     for c, name in enumerate(every.names):
@@ -77,8 +76,8 @@ def held_out_check(sensor, minerals, trials=400, seed=1):
         pixels *= rng.uniform(0.6, 1.4, (trials, 1))
         pixels += rng.normal(0, 1, pixels.shape) * sigma
         classes, _, _ = classify_block(np.ascontiguousarray(pixels.T, np.float32), np.ones(trials, bool),
-                                       _unit(mapped.members).astype(np.float32), mapped.member_class.astype(np.uint8),
-                                       starts, group, np.cos(limits).astype(np.float32), sep.margin, False)
+                                       _unit(mapped.members), mapped.member_class, group, np.cos(limits), sep.margin,
+                                       False)
         rows.append((name, samples, mapped.names[own - 1], float(np.mean(classes == own)),
                      float(np.mean((classes != own) & (classes != 0))), float(np.mean(classes == 0))))
     return rows

@@ -210,9 +210,8 @@ class RasterWriter:
 
 def one_blas_thread():
     """(context limiting BLAS to one thread, whether it could). Where the engine runs its own threads (or pykrige
-    its C loop), BLAS threads only oversubscribe the cores; and one thread computes a matrix product the same
-    way whatever else runs, so SAM gives the same bits on a cluster's tiles as in one process. threadpoolctl
-    comes with scikit-learn; without it BLAS keeps its threads."""
+    its C loop), BLAS threads only oversubscribe the cores. threadpoolctl comes with scikit-learn; without it BLAS
+    keeps its threads."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:

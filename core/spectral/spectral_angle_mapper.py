@@ -10,20 +10,20 @@ A pixel takes the class of the smallest angle if that angle is within the class'
 next-best class of another group is more than the margin (measured with the noise) further away; otherwise it is
 unclassified (0). When every class joins one group, the sensor tells none of them apart and nothing is mapped."""
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..io.blocks import TILE, RasterWriter, bounded_cache, one_blas_thread
-from ..errors import InputError
+from ..io.blocks import RasterWriter, bounded_cache
+from ..errors import InputError, require
 from ..report.palettes import UNCLASSIFIED_COLOUR, mineral_colours
 
 CLASS_NODATA = 255
 RULE_NODATA = -9999.0
 MAX_CLASSES = 254
+ROWS = 16  # rows of a window per task of the kernel: 64 K pixels of a 4096-wide window
 LIMIT = np.pi / 2  # reflectance vectors are non-negative: no two are further apart than 90 degrees
 IDENTIFIED = 0.75  # a class the sensor identifies: at least 3 of 4 unseen samples of it are mapped to it
 SPREAD_PERCENTILE = 95  # a class's default maximum angle: this percentile of its unseen samples' angles
@@ -243,79 +243,33 @@ def class_limits(endmembers, sep=None, max_angle=None, class_angles=None):
     return angles, how
 
 
-def _class_max(dots, starts, out=None):
-    """Each class's largest member dot per pixel (members sorted by class, starts: each class's first row), into
-    out if given. Row by row with np.maximum: 14x faster here than np.maximum.reduceat along the rows (107
-    members, 64 K pixels)."""
-    ends = np.r_[starts[1:], len(dots)]
-    out = np.empty((len(starts), dots.shape[1]), dots.dtype) if out is None else out
-    for c, (first, end) in enumerate(zip(starts, ends)):
-        np.copyto(out[c], dots[first])
-        for row in range(first + 1, end):
-            np.maximum(out[c], dots[row], out=out[c])
-    return out
+def pixel_kernel():
+    """The compiled kernel (sam_kernel.classify_rows), or MissingPackage saying how to install numba."""
+    require("The Spectral Angle Mapper", "numba")
+    from .sam_kernel import classify_rows
+    return classify_rows
 
 
-def _running_argmax(rows):
-    """Each column's largest value and the first row that holds it (uint16), one vector pass per row: numpy's
-    argmax along axis 0 transposes first, and a masked assignment on scattered masks is slow, so this is 9x
-    faster here (20 rows of 64 K pixels). Ties go to the first row, as with argmax."""
-    best = rows[0].copy()
-    index = np.zeros(rows.shape[1], np.uint16)
-    wins, step = np.empty(rows.shape[1], bool), np.empty(rows.shape[1], np.uint16)
-    for r in range(1, len(rows)):
-        np.greater(rows[r], best, out=wins)
-        # index = where(wins, r, index) in modular arithmetic: index + wins * (r - index)
-        np.subtract(np.uint16(r), index, out=step)
-        np.multiply(step, wins, out=step)
-        np.add(index, step, out=index)
-        np.maximum(best, rows[r], out=best)
-    return best, index
+def kernel_arguments(unit, member_class, group, cos_limits):
+    """The kernel's class arrays in the types it is compiled for (one compiled version serves every call)."""
+    return (np.ascontiguousarray(unit, np.float32), np.asarray(member_class, np.int64), np.asarray(group, np.int64),
+            np.asarray(cos_limits, np.float32))
 
 
-def classify_block(pixels, valid, unit, member_class, starts, group, cos_limits, margin, want_angles, work=None):
-    """pixels: (bands, n) float32 reflectance; valid: (n,) bool; unit: (members, bands) unit spectra sorted by
-    class, member_class: each member's class, starts: each class's first member row; group: each class's group.
-    Returns the classes (uint8), each pixel's outcome (uint16: the index of its best member when classified,
-    members when unclassified, members + 1 when nodata; one bincount of it counts classes and samples at once)
-    and, if asked, the class angles (classes, n), which live in work when it is given.
-
-    One matrix product gives every pixel's dot product with every member. The best member is the largest dot
-    (the pixel's norm is common to all), and its class is the best class, since a class's dot is its members'
-    largest; the arccos runs only for the rule image and the margin.
-
-    work: a flat float32 buffer of at least (members + classes) x n values, reused block after block by its
-    thread: a fresh 44 MB product (167 members, 64 K pixels) cost 2-10x the product itself in page faults."""
-    m, k, size = len(unit), len(starts), pixels.shape[1]
-    work = np.empty((m + k) * size, np.float32) if work is None else work
-    valid = valid & (pixels > 0).any(axis=0)  # all-zero or all-negative pixels have no spectrum
-    norms = np.sqrt(np.einsum("bn,bn->n", pixels, pixels))
-    # Contiguous views: the same BLAS call as a fresh array, so the same bits.
-    dots = np.matmul(unit, pixels, out=work[:m * size].reshape(m, size))
-    best_dot, best_member = _running_argmax(dots)
-    best = member_class[best_member]
-    ok = valid & (best_dot >= cos_limits[best] * norms)
-    need_class_dots = want_angles or (margin > 0 and group.max() > 0)
-    class_dots = _class_max(dots, starts, work[m * size:(m + k) * size].reshape(k, size)) \
-        if need_class_dots and k < m else dots
-    if margin > 0 and group.max() > 0:
-        candidates = np.flatnonzero(ok)
-        cd, b = class_dots[:, candidates], best[candidates]
-        other = np.where(group[:, None] == group[b][None, :], -np.inf, cd).max(axis=0)
-        n = norms[candidates]
-        gap = np.arccos(np.clip(other / n, -1, 1)) - np.arccos(np.clip(best_dot[candidates] / n, -1, 1))
-        ok[candidates[~(gap > margin)]] = False
-    classes = np.where(ok, best + 1, 0).astype(np.uint8)
-    classes[~valid] = CLASS_NODATA
-    outcome = np.where(ok, best_member, np.uint16(m))
-    outcome[~valid] = m + 1
-    angles = None
-    if want_angles:
-        norms[~valid] = 1.0
-        class_dots = np.divide(class_dots, norms, out=work[m * size:(m + k) * size].reshape(k, size))
-        angles = np.arccos(np.clip(class_dots, -1.0, 1.0, out=class_dots), out=class_dots)
-        angles[:, ~valid] = RULE_NODATA
-    return classes, outcome, angles
+def classify_block(pixels, valid, unit, member_class, group, cos_limits, margin, want_angles):
+    """SAM on loose pixels: pixels (bands, n) reflectance, valid (n,) bool; unit: (members, bands) unit spectra,
+    member_class: each member's class, group: each class's group, cos_limits: cos of each class's maximum angle.
+    Returns the classes (n,) uint8, the pixels per outcome (members + 2: won by each member, unclassified, nodata)
+    and, if asked, the class angles (classes, n)."""
+    n, k = pixels.shape[1], len(cos_limits)
+    classes = np.empty((1, n), np.uint8)
+    angles = np.empty((k, 1, n) if want_angles else (1, 1, 1), np.float32)
+    counts = np.zeros(len(unit) + 2, np.int64)
+    stack = np.ascontiguousarray(pixels, np.float32).reshape(len(pixels), 1, n)
+    pixel_kernel()(stack, np.ascontiguousarray(valid, bool).reshape(1, n),
+                   *kernel_arguments(unit, member_class, group, cos_limits), float(margin), want_angles, classes,
+                   angles, counts, 0, 1)
+    return classes[0], counts, angles[:, 0] if want_angles else None
 
 
 def rule_image_writer(path, image, names):
@@ -329,24 +283,21 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
     """Write the class raster (and the rule image: one angle band per class); returns per-class pixel counts,
     areas and the sample that matched best. limits: per-class maximum angles (radians); margin: the angle by
     which the best class must beat the best class of another group; group: each class's group (default: its
-    own); colours: '#rrggbb' per class, written as the raster's colour table; threads: blocks classified at once
-    (default: one per core)."""
+    own); colours: '#rrggbb' per class, written as the raster's colour table; threads: parts of a window classified
+    at once (default: one per core)."""
     bands = image.require(bands, "BANDS")
     names = endmembers.names
-    unit = _unit(endmembers.members).astype(np.float32)
-    starts = np.flatnonzero(np.r_[True, np.diff(endmembers.member_class) != 0])
-    member_class = endmembers.member_class.astype(np.uint8)
-    group = np.arange(len(names)) if group is None else np.asarray(group)
-    cos_limits = np.cos(np.asarray(limits, dtype=np.float64)).astype(np.float32)
-    outcomes = np.zeros(len(unit) + 2, dtype=np.int64)  # pixels per best member, then unclassified, nodata
-    # The kernel gets TILE x TILE = 64 K pixels at once: small enough for its products to stay in the CPU caches
-    # (measured 29 ns/pixel at 64 K pixels against 52 at 1 M, 20 endmembers, 10 bands).
+    kernel = pixel_kernel()
+    classes_of = kernel_arguments(_unit(endmembers.members), endmembers.member_class,
+                                  np.arange(len(names)) if group is None else group, np.cos(limits))
+    m = len(endmembers.members)
+    outcomes = np.zeros(m + 2, dtype=np.int64)  # pixels per best member, then unclassified, nodata
     geo = (image.geotransform, image.projection)
     size = (image.width, image.height)
     # Compression that keeps the writer off the critical path: DEFLATE level 1 without a predictor packs a class
     # map's runs 4x faster than level 6 with one, 15 % larger; angles barely compress, so the rule image gets
     # ZSTD level 1 without the float predictor (2.3x faster, 10 % larger).
-    with ExitStack() as stack_of, bounded_cache(), one_blas_thread()[0], \
+    with ExitStack() as stack_of, bounded_cache(), \
             RasterWriter(output, *size, 1, np.uint8, *geo, CLASS_NODATA, ["class"], predictor=1, zlevel=1) as w, \
             (rule_image_writer(output_rule, image, names) if output_rule else nullcontext()) as rule:
         if colours:  # before any pixel: a GeoTIFF cannot take a colour table once data is flushed
@@ -354,17 +305,16 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
                            **{k + 1: (n, c) for k, (n, c) in enumerate(zip(names, colours))}})
         pool = stack_of.enter_context(ThreadPoolExecutor(threads or os.cpu_count() or 1))
         saver = stack_of.enter_context(ThreadPoolExecutor(1))  # writes a window while the next is classified
-        local = threading.local()
         largest = max((ww * hh for _, _, ww, hh in image.windows()), default=0)
         # Two sets of output buffers: one being written, one being filled (fresh ones cost page faults).
         out_buffers = [(np.empty(largest, np.uint8), np.empty(len(names) * largest, np.float32) if output_rule
-                        else None) for _ in range(2)]
+                        else np.empty((1, 1, 1), np.float32)) for _ in range(2)]
         saved = None
 
         def save(x, y, classes, angles):
             # Whole windows of whole tiles: each tile is compressed once, never read back half written.
             w.write(0, x, y, classes)
-            for k in range(len(angles) if angles is not None else 0):
+            for k in range(len(angles) if output_rule else 0):
                 rule.write(k, x, y, angles[k])
 
         try:
@@ -373,30 +323,18 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
                 class_buffer, angle_buffer = out_buffers[i % 2]
                 classes = class_buffer[:height * width].reshape(height, width)
                 angles = angle_buffer[:len(names) * height * width].reshape(len(names), height, width) \
-                    if output_rule else None
+                    if output_rule else angle_buffer
 
-                def chunk(corner):
-                    """Classify one TILE x TILE block of the window into its buffers; numpy releases the GIL, so
-                    blocks run side by side on every core. Blocks sit on the image's own TILE grid, so a block holds
-                    the same pixels in the same order whoever reads the image in whatever windows (a cluster's
-                    tiles): the matrix product, and so every class, is the same to the last bit. Returns the block's
-                    pixels per outcome."""
-                    r, c = corner
-                    part = np.ascontiguousarray(stack[:, r:r + TILE, c:c + TILE])
-                    rows, cols = part.shape[1:]
-                    if not hasattr(local, "work"):  # this thread's own kernel buffers, reused block after block
-                        local.work = np.empty((len(unit) + len(names)) * TILE * TILE, np.float32)
-                    cls, outcome, a = classify_block(part.reshape(len(bands), -1), valid[r:r + rows, c:c + cols].ravel(),
-                                                    unit, member_class, starts, group, cos_limits, margin,
-                                                    angles is not None, local.work)
-                    classes[r:r + rows, c:c + cols] = cls.reshape(rows, cols)
-                    if angles is not None:
-                        angles[:, r:r + rows, c:c + cols] = a.reshape(len(names), rows, cols)
-                    return np.bincount(outcome, minlength=len(unit) + 2)
+                def rows(first):
+                    """Classify ROWS rows of the window; the kernel releases the GIL, so parts run side by side on
+                    every core. Returns their pixels per outcome."""
+                    counts = np.zeros(m + 2, np.int64)
+                    kernel(stack, valid, *classes_of, float(margin), output_rule is not None, classes, angles, counts,
+                           first, min(first + ROWS, height))
+                    return counts
 
-                corners = [(r, c) for r in range(0, height, TILE) for c in range(0, width, TILE)]
-                for chunk_outcomes in pool.map(chunk, corners):
-                    outcomes += chunk_outcomes
+                for part in pool.map(rows, range(0, height, ROWS)):
+                    outcomes += part
                 if saved is not None:
                     saved.result()  # the previous window is on disk: its buffers may be filled again
                 saved = saver.submit(save, x, y, classes, angles)
@@ -405,10 +343,11 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
         finally:  # never close the rasters under a write still running
             if saved is not None:
                 wait([saved])
-        wins = outcomes[:len(unit)]
+        member_class = endmembers.member_class
+        wins = outcomes[:m]
         counts = np.zeros(256, dtype=np.int64)
         counts[1:len(names) + 1] = np.bincount(member_class, weights=wins, minlength=len(names))
-        counts[0], counts[CLASS_NODATA] = outcomes[len(unit)], outcomes[len(unit) + 1]
+        counts[0], counts[CLASS_NODATA] = outcomes[m], outcomes[m + 1]
         if counts[:CLASS_NODATA].sum() == 0:
             raise InputError("INPUT", f"no pixel has a valid spectrum in bands {', '.join(bands)}: the image is "
                                       f"nodata, zero or negative there.")

@@ -1,0 +1,123 @@
+"""SAM's pixel kernel, compiled by numba: one pass over a window's rows does what took a dozen numpy passes (a matrix
+product of every pixel with every member, a running best, a limit test, a tally), in chunks of CHUNK pixels whose
+bands and running rows stay in the CPU's first-level cache. Each pixel is computed on its own, in a fixed order, so
+its class and angles are the same whatever window or tile it is read in (a cluster's tiles give the same bits).
+
+Imported only through spectral_angle_mapper.pixel_kernel(), which says how to install numba where it is missing.
+The compiled code is cached on disk (numba's cache beside this file, or in the user's cache folder when this
+folder is read-only): the first run on a machine compiles for about 2 s, later runs load it in about 0.2 s."""
+import numba
+import numpy as np
+
+from .spectral_angle_mapper import CLASS_NODATA, RULE_NODATA
+
+CHUNK = 512  # pixels of one row at once: 10 bands x 512 float32 = 20 KB, within a 32 KB first-level cache
+
+
+@numba.njit(nogil=True, cache=True, fastmath={"contract"})
+def classify_rows(stack, valid, unit, member_class, group, cos_limits, margin, want_angles, classes, angles, counts,
+                  row0, row1):
+    """Classify rows row0 to row1 of a window.
+
+    stack: (bands, rows, cols) float32 reflectance; valid: (rows, cols) bool; unit: (members, bands) float32 unit
+    spectra; member_class: each member's class (int64); group: each class's group (int64); cos_limits: each class's
+    cos(maximum angle) (float32); margin: radians by which the best class must beat the best class of another
+    group (0: no margin test). Fills classes (rows, cols) uint8 (class + 1, 0 unclassified, CLASS_NODATA), angles
+    (classes, rows, cols) float32 when want_angles, and adds to counts (members + 2: pixels won per member, then
+    unclassified, nodata).
+
+    The best member is the largest dot product (the pixel's norm is common to all; ties go to the first member),
+    and its class is the best class, since a class's dot product is its members' largest. The arccos runs only
+    for the rule image and the margin."""
+    m, nb = unit.shape
+    k = cos_limits.shape[0]
+    cols = stack.shape[2]
+    use_margin = margin > 0 and group.max() > 0
+    need_class_dots = want_angles or use_margin
+    dot = np.empty(CHUNK, np.float32)
+    best = np.empty(CHUNK, np.float32)
+    best_member = np.empty(CHUNK, np.int32)
+    norm = np.empty(CHUNK, np.float32)
+    seen = np.empty(CHUNK, np.bool_)
+    class_dots = np.empty((k, CHUNK), np.float32)
+    member_limit = np.empty(m, np.float32)  # the limit and class value of each member's class, looked up once
+    member_value = np.empty(m, np.uint8)
+    for j in range(m):
+        member_limit[j] = cos_limits[member_class[j]]
+        member_value[j] = member_class[j] + 1
+    one = np.float32(1.0)
+    for r in range(row0, row1):
+        for c0 in range(0, cols, CHUNK):
+            n = min(CHUNK, cols - c0)
+            # Norms, and whether any band is positive: all-zero or all-negative pixels have no spectrum.
+            norm[:n] = 0
+            seen[:n] = False
+            for b in range(nb):
+                x = stack[b, r, c0:c0 + n]
+                for p in range(n):
+                    norm[p] += x[p] * x[p]
+                    seen[p] |= x[p] > 0
+            v = valid[r, c0:c0 + n]
+            for p in range(n):
+                norm[p] = np.sqrt(norm[p])
+                seen[p] &= v[p]
+            if need_class_dots:
+                class_dots[:, :n] = -np.inf
+            for j in range(m):
+                # Four bands per pass over the chunk: a quarter of the loads and stores of the running dot product.
+                dot[:n] = 0
+                for b in range(0, nb - nb % 4, 4):
+                    u0, u1, u2, u3 = unit[j, b], unit[j, b + 1], unit[j, b + 2], unit[j, b + 3]
+                    x0, x1 = stack[b, r, c0:c0 + n], stack[b + 1, r, c0:c0 + n]
+                    x2, x3 = stack[b + 2, r, c0:c0 + n], stack[b + 3, r, c0:c0 + n]
+                    for p in range(n):
+                        dot[p] += (u0 * x0[p] + u1 * x1[p]) + (u2 * x2[p] + u3 * x3[p])
+                for b in range(nb - nb % 4, nb):
+                    u0, x0 = unit[j, b], stack[b, r, c0:c0 + n]
+                    for p in range(n):
+                        dot[p] += u0 * x0[p]
+                if j == 0:
+                    best[:n] = dot[:n]
+                    best_member[:n] = 0
+                else:
+                    jj = np.int32(j)
+                    for p in range(n):
+                        d = dot[p]
+                        wins = d > best[p]
+                        best[p] = d if wins else best[p]
+                        best_member[p] = jj if wins else best_member[p]
+                if need_class_dots:
+                    own = class_dots[member_class[j]]
+                    for p in range(n):
+                        own[p] = max(own[p], dot[p])
+            out = classes[r, c0:c0 + n]
+            for p in range(n):
+                bm = best_member[p]
+                ok = seen[p] & (best[p] >= member_limit[bm] * norm[p])
+                out[p] = member_value[bm] if ok else 0
+            if use_margin:  # the best class of another group within the margin: unclassified
+                for p in range(n):
+                    if out[p] == 0:
+                        continue
+                    mine = group[member_class[best_member[p]]]
+                    other = np.float32(-np.inf)
+                    for c in range(k):
+                        if group[c] != mine:
+                            other = max(other, class_dots[c, p])
+                    gap = np.arccos(min(max(other / norm[p], -one), one)) - \
+                        np.arccos(min(max(best[p] / norm[p], -one), one))
+                    if not gap > margin:
+                        out[p] = 0
+            for p in range(n):
+                if not seen[p]:
+                    out[p] = CLASS_NODATA
+                    counts[m + 1] += 1
+                elif out[p] == 0:
+                    counts[m] += 1
+                else:
+                    counts[best_member[p]] += 1
+            if want_angles:
+                for c in range(k):
+                    a = angles[c, r, c0:c0 + n]
+                    for p in range(n):
+                        a[p] = np.arccos(min(max(class_dots[c, p] / norm[p], -one), one)) if seen[p] else RULE_NODATA
