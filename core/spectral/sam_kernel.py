@@ -9,7 +9,7 @@ folder is read-only): the first run on a machine compiles for about 2 s, later r
 import numba
 import numpy as np
 
-from .spectral_angle_mapper import CLASS_NODATA, RULE_NODATA
+from .spectral_angle_mapper import CLASS_NODATA
 
 CHUNK = 512  # pixels of one row at once: 10 bands x 512 float32 = 20 KB, within a 32 KB first-level cache
 
@@ -22,13 +22,13 @@ def classify_rows(stack, valid, unit, member_class, group, cos_limits, margin, w
     stack: (bands, rows, cols) float32 reflectance; valid: (rows, cols) bool; unit: (members, bands) float32 unit
     spectra; member_class: each member's class (int64); group: each class's group (int64); cos_limits: each class's
     cos(maximum angle) (float32); margin: radians by which the best class must beat the best class of another
-    group (0: no margin test). Fills classes (rows, cols) uint8 (class + 1, 0 unclassified, CLASS_NODATA), angles
-    (classes, rows, cols) float32 when want_angles, and adds to counts (members + 2: pixels won per member, then
-    unclassified, nodata).
+    group (0: no margin test). Fills classes (rows, cols) uint8 (class + 1, 0 unclassified, CLASS_NODATA), the
+    cosines of the class angles (classes, rows, cols) float32 when want_angles (1 where nodata), and adds to counts
+    (members + 2: pixels won per member, then unclassified, nodata).
 
     The best member is the largest dot product (the pixel's norm is common to all; ties go to the first member),
     and its class is the best class, since a class's dot product is its members' largest. The arccos runs only
-    for the rule image and the margin."""
+    for the rule image, after this (spectral_angle_mapper.classify_rows)."""
     m, nb = unit.shape
     k = cos_limits.shape[0]
     cols = stack.shape[2]
@@ -45,6 +45,7 @@ def classify_rows(stack, valid, unit, member_class, group, cos_limits, margin, w
     for j in range(m):
         member_limit[j] = cos_limits[member_class[j]]
         member_value[j] = member_class[j] + 1
+    cos_margin, sin_margin = np.cos(margin), np.sin(margin)
     one = np.float32(1.0)
     for r in range(row0, row1):
         for c0 in range(0, cols, CHUNK):
@@ -104,9 +105,11 @@ def classify_rows(stack, valid, unit, member_class, group, cos_limits, margin, w
                     for c in range(k):
                         if group[c] != mine:
                             other = max(other, class_dots[c, p])
-                    gap = np.arccos(min(max(other / norm[p], -one), one)) - \
-                        np.arccos(min(max(best[p] / norm[p], -one), one))
-                    if not gap > margin:
+                    # angle(other) - angle(best) > margin, without arccos: the other's cosine is below the cosine
+                    # of the best angle plus the margin, cos(a + m) = cos a cos m - sin a sin m (a + m <= pi).
+                    b = min(max(best[p] / norm[p], -1.0), 1.0)
+                    o = min(max(other / norm[p], -1.0), 1.0)
+                    if not (b >= -cos_margin and o < b * cos_margin - np.sqrt(1.0 - b * b) * sin_margin):
                         out[p] = 0
             for p in range(n):
                 if not seen[p]:
@@ -116,8 +119,8 @@ def classify_rows(stack, valid, unit, member_class, group, cos_limits, margin, w
                     counts[m] += 1
                 else:
                     counts[best_member[p]] += 1
-            if want_angles:
+            if want_angles:  # their cosines: numpy's arccos over the whole part is vectorised, numba's is not
                 for c in range(k):
                     a = angles[c, r, c0:c0 + n]
                     for p in range(n):
-                        a[p] = np.arccos(min(max(class_dots[c, p] / norm[p], -one), one)) if seen[p] else RULE_NODATA
+                        a[p] = min(max(class_dots[c, p] / norm[p], -one), one) if seen[p] else one

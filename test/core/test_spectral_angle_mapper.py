@@ -8,8 +8,8 @@ from osgeo import gdal
 from conftest import DATA
 from prospectra.core.errors import InputError, NullFeedback
 from prospectra.core.io.image import open_image
-from prospectra.core.spectral.spectral_angle_mapper import (CLASS_NODATA, RULE_NODATA, class_limits, endmembers_from_library,
-                                                   image_noise, spectral_angle_mapper)
+from prospectra.core.spectral.spectral_angle_mapper import (CLASS_NODATA, RULE_NODATA, _unit, class_limits, classify_block,
+                                                   endmembers_from_library, image_noise, spectral_angle_mapper)
 from prospectra.core.spectral.spectral_library import (Spectrum, SpectralLibrary, default_endmember_names, usgs_endmembers,
                                                       usgs_mineral_samples)
 from test_image import write_tif
@@ -44,6 +44,37 @@ def test_angles_equal_spectral_python_on_real_sentinel2(tmp_path):
     counts = {row["name"]: row["pixels"] for row in summary["classes"]}
     assert counts["unclassified"] == int((expected == 0).sum())
     assert sum(counts.values()) == classes.size
+
+
+def test_kernel_equals_a_float64_reference_with_members_groups_and_margin():
+    """The compiled kernel against the rule written out in float64 numpy: a class's angle is its nearest member's,
+    the best class must be within its limit and more than the margin ahead of the best class of another group;
+    zero and invalid pixels are nodata. Classes several members each, two classes sharing a group."""
+    rng = np.random.default_rng(1)
+    members, bands, n = 12, 6, 200_000
+    unit = _unit(rng.uniform(0.1, 1, (members, bands)))
+    member_class = np.repeat(np.arange(5), [3, 2, 3, 2, 2])
+    group, limits, margin = np.array([0, 0, 1, 2, 2]), np.array([0.15, 0.12, 0.2, 0.15, 0.1]), 0.02
+    pixels = (unit[rng.integers(0, members, n)] + rng.normal(0, 0.08, (n, bands))).T * rng.uniform(0.2, 0.5, n)
+    pixels[:, :50] = 0
+    valid = np.ones(n, bool)
+    valid[50:80] = False
+    classes, counts, angles = classify_block(pixels, valid, unit, member_class, group, np.cos(limits), margin, True)
+
+    x = pixels.astype(np.float32).astype(np.float64)
+    seen = valid & (x > 0).any(axis=0)
+    with np.errstate(invalid="ignore"):
+        member_angles = np.arccos(np.clip(unit.astype(np.float32) @ x / np.linalg.norm(x, axis=0), -1, 1))
+    class_angles = np.array([member_angles[member_class == c].min(axis=0) for c in range(5)])
+    best = class_angles.argmin(axis=0)
+    angle = class_angles[best, np.arange(n)]
+    other = np.where(group[:, None] != group[best][None, :], class_angles, np.inf).min(axis=0)
+    expected = np.where(seen, np.where((angle <= limits[best]) & (other - angle > margin), best + 1, 0), CLASS_NODATA)
+    assert 0 < (expected == 0).sum() and len(np.unique(expected)) == 7  # every class, unclassified and nodata occur
+    assert (classes == expected).mean() > 0.9999
+    assert np.allclose(angles[:, seen], class_angles[:, seen], atol=2e-5)
+    assert (angles[:, ~seen] == RULE_NODATA).all()
+    assert counts[-1] == (~seen).sum() and counts[-2] == (classes == 0).sum() and counts.sum() == n
 
 
 def test_per_class_angles(tmp_path):
