@@ -37,6 +37,7 @@ RESAMPLINGS = ["none", "nearest", "bilinear", "cubic", "average"]
 # A float value this large is a fill value (-3.4e38, 1e30 ...), never a reflectance or any measured band value.
 FILL_MAGNITUDE = np.float32(1e30)
 EXACT_IN_FLOAT32 = {np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.float32)}
+STORED_INTEGERS = {np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16)}  # what read_stack may leave stored
 
 
 def measured(values):
@@ -96,9 +97,24 @@ class Image:
             raise InputError(parameter, f"{', '.join(twice)} is listed more than once; list each band once.")
         return out
 
-    def read_stack(self, names, window, out=None, raw=None):
+    def stored_scaling(self, names):
+        """Per band, float32 arrays (scale, offset, nodata) that read_stack(stored=True) leaves to its caller: for
+        bands stored as 8- or 16-bit integers, whose values it gives as stored; (1, 0, NaN) for the others, which it
+        scales and checks itself. A caller that applies them in its own pass over the pixels saves a pass of three
+        (scaling, offset, nodata test)."""
+        kinds = [self._kind(n) for n in names]
+        nan = float("nan")
+        return tuple(np.array(v, np.float32) for v in zip(*[
+            (*self.scaling[n], nan if self.nodata[n] is None else self.nodata[n]) if k in STORED_INTEGERS
+            else (1.0, 0.0, nan) for n, k in zip(names, kinds)]))
+
+    def _kind(self, name):
+        return np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(self.ds.GetRasterBand(self.band_index[name]).DataType))
+
+    def read_stack(self, names, window, out=None, raw=None, stored=False):
         """Reflectance of the named bands in window as one (bands, rows, cols) float32 array, and the mask
-        of pixels valid in all of them.
+        of pixels valid in all of them. stored (with out): 8- and 16-bit integer bands as stored, neither scaled
+        nor tested for nodata (see stored_scaling).
 
         out (contiguous float32 of at least bands x rows x cols values, any shape) and raw (flat bytes, at least
         one band of the window in its stored type): buffers to fill, for callers that read many windows. A fresh array costs the
@@ -110,7 +126,7 @@ class Image:
         dataset_masked = False
         for i, n in enumerate(names):
             band = self.ds.GetRasterBand(self.band_index[n])
-            kind = np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(band.DataType))
+            kind = self._kind(n)
             if out is not None and kind in EXACT_IN_FLOAT32:
                 # Read straight into place, GDAL converting: one pass less than converting in numpy, and a scaling
                 # in place costs less than numpy's integer-to-float cast (reads of uint16 took 12 ns a pixel
@@ -126,12 +142,15 @@ class Image:
             except RuntimeError as e:  # a file cut short or damaged after an intact header
                 raise InputError("INPUT", f"band {n} could not be read at pixels {xoff}-{xoff + w}, rows "
                                           f"{yoff}-{yoff + h}: the file is damaged or truncated ({e}).") from None
-            if self.nodata[n] is not None:
+            leave = stored and out is not None and kind in STORED_INTEGERS
+            if self.nodata[n] is not None and not leave:
                 valid &= raw_band != self.nodata[n]
             flags = band.GetMaskFlags()
             if has_mask(flags) and not (flags & gdal.GMF_PER_DATASET and dataset_masked):
                 valid &= band.GetMaskBand().ReadAsArray(xoff, yoff, w, h) > 0
                 dataset_masked = bool(flags & gdal.GMF_PER_DATASET)  # one mask for all bands: read it once
+            if leave:
+                continue
             scale, offset = self.scaling[n]
             if scale != 1.0 or buf is None or buf.dtype != np.float32:  # else the values are in place already
                 np.multiply(raw_band, np.float32(scale), out=stack[i], casting="unsafe")
@@ -146,11 +165,12 @@ class Image:
         stack, valid = self.read_stack(names, window)
         return dict(zip(names, stack)), valid
 
-    def blocks(self, names, feedback=None):
+    def blocks(self, names, feedback=None, stored=False):
         """(window, stack, valid) for every window of the image, in order, with progress and cancel checked
         per block. The next window is read in a background thread while the caller works on this one:
         GDAL and numpy release the GIL, so reading and computing overlap on two cores. The stack's memory is
-        reused two windows later: a caller keeps a copy of what it needs beyond its own iteration."""
+        reused two windows later: a caller keeps a copy of what it needs beyond its own iteration. stored: as in
+        read_stack."""
         windows = list(self.windows())
         q = queue.Queue(maxsize=1)
         stop = threading.Event()
@@ -164,7 +184,7 @@ class Image:
                 for i, win in enumerate(windows):
                     if stop.is_set():
                         return
-                    q.put((win, *self.read_stack(names, win, ring[i % 3], raw)))
+                    q.put((win, *self.read_stack(names, win, ring[i % 3], raw, stored)))
                 q.put(None)
             except BaseException as e:  # handed to the caller, raised there
                 q.put(e)

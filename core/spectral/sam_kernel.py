@@ -15,11 +15,12 @@ CHUNK = 512  # pixels of one row at once: 10 bands x 512 float32 = 20 KB, within
 
 
 @numba.njit(nogil=True, cache=True, fastmath={"contract"})
-def classify_rows(stack, valid, unit, member_class, group, cos_limits, margin, want_angles, classes, angles, counts,
-                  row0, row1):
+def classify_rows(stack, valid, scale, offset, nodata, unit, member_class, group, cos_limits, margin, want_angles,
+                  classes, angles, counts, row0, row1):
     """Classify rows row0 to row1 of a window.
 
-    stack: (bands, rows, cols) float32 reflectance; valid: (rows, cols) bool; unit: (members, bands) float32 unit
+    stack: (bands, rows, cols) float32 values, reflectance = value x scale + offset per band, nodata where a value
+    equals the band's nodata (NaN: none) (Image.stored_scaling); valid: (rows, cols) bool; unit: (members, bands) float32 unit
     spectra; member_class: each member's class (int64); group: each class's group (int64); cos_limits: each class's
     cos(maximum angle) (float32); margin: radians by which the best class must beat the best class of another
     group (0: no margin test). Fills classes (rows, cols) uint8 (class + 1, 0 unclassified, CLASS_NODATA), the
@@ -39,12 +40,22 @@ def classify_rows(stack, valid, unit, member_class, group, cos_limits, margin, w
     best_member = np.empty(CHUNK, np.int32)
     norm = np.empty(CHUNK, np.float32)
     seen = np.empty(CHUNK, np.bool_)
+    valid_here = np.empty(CHUNK, np.bool_)
     class_dots = np.empty((k, CHUNK), np.float32)
     member_limit = np.empty(m, np.float32)  # the limit and class value of each member's class, looked up once
     member_value = np.empty(m, np.uint8)
+    # A member's dot product with a pixel's reflectance, sum u (x scale + offset), taken on the stored values as
+    # sum (u scale) x + sum u offset: the scaling costs no pass of its own.
+    scaled = np.empty((m, nb), np.float32)
+    constant = np.empty(m, np.float32)
     for j in range(m):
         member_limit[j] = cos_limits[member_class[j]]
         member_value[j] = member_class[j] + 1
+        total = 0.0
+        for b in range(nb):
+            scaled[j, b] = unit[j, b] * scale[b]
+            total += np.float64(unit[j, b]) * offset[b]
+        constant[j] = total
     cos_margin, sin_margin = np.cos(margin), np.sin(margin)
     one = np.float32(1.0)
     for r in range(row0, row1):
@@ -53,28 +64,30 @@ def classify_rows(stack, valid, unit, member_class, group, cos_limits, margin, w
             # Norms, and whether any band is positive: all-zero or all-negative pixels have no spectrum.
             norm[:n] = 0
             seen[:n] = False
+            valid_here[:n] = valid[r, c0:c0 + n]
             for b in range(nb):
-                x = stack[b, r, c0:c0 + n]
+                x, s, o, fill = stack[b, r, c0:c0 + n], scale[b], offset[b], nodata[b]
                 for p in range(n):
-                    norm[p] += x[p] * x[p]
-                    seen[p] |= x[p] > 0
-            v = valid[r, c0:c0 + n]
+                    reflectance = x[p] * s + o
+                    norm[p] += reflectance * reflectance
+                    seen[p] |= reflectance > 0
+                    valid_here[p] &= x[p] != fill
             for p in range(n):
                 norm[p] = np.sqrt(norm[p])
-                seen[p] &= v[p]
+                seen[p] &= valid_here[p]
             if need_class_dots:
                 class_dots[:, :n] = -np.inf
             for j in range(m):
                 # Four bands per pass over the chunk: a quarter of the loads and stores of the running dot product.
-                dot[:n] = 0
+                dot[:n] = constant[j]
                 for b in range(0, nb - nb % 4, 4):
-                    u0, u1, u2, u3 = unit[j, b], unit[j, b + 1], unit[j, b + 2], unit[j, b + 3]
+                    u0, u1, u2, u3 = scaled[j, b], scaled[j, b + 1], scaled[j, b + 2], scaled[j, b + 3]
                     x0, x1 = stack[b, r, c0:c0 + n], stack[b + 1, r, c0:c0 + n]
                     x2, x3 = stack[b + 2, r, c0:c0 + n], stack[b + 3, r, c0:c0 + n]
                     for p in range(n):
                         dot[p] += (u0 * x0[p] + u1 * x1[p]) + (u2 * x2[p] + u3 * x3[p])
                 for b in range(nb - nb % 4, nb):
-                    u0, x0 = unit[j, b], stack[b, r, c0:c0 + n]
+                    u0, x0 = scaled[j, b], stack[b, r, c0:c0 + n]
                     for p in range(n):
                         dot[p] += u0 * x0[p]
                 if j == 0:

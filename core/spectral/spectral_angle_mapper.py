@@ -257,12 +257,13 @@ def pixel_kernel():
     return classify_rows
 
 
-def classify_rows(stack, valid, classes_of, margin, classes, angles, counts, first, last):
-    """Rows first to last of a window through the compiled kernel (sam_kernel), then the rule image's angles from
+def classify_rows(stack, valid, scaling, classes_of, margin, classes, angles, counts, first, last):
+    """Rows first to last of a window (scaling: Image.stored_scaling of its bands) through the compiled kernel
+    (sam_kernel), then the rule image's angles from
     the cosines it leaves: numpy's arccos is vectorised (0.6 ns an angle here, numba's scalar one 12). angles: a
     (classes, rows, cols) buffer, or None."""
     want = angles is not None
-    pixel_kernel()(stack, valid, *classes_of, float(margin), want, classes, angles if want else np.empty((1, 1, 1), np.float32),
+    pixel_kernel()(stack, valid, *scaling, *classes_of, float(margin), want, classes, angles if want else np.empty((1, 1, 1), np.float32),
            counts, first, last)
     if want:
         part = angles[:, first:last]
@@ -279,8 +280,11 @@ def classify_block(pixels, valid, unit, member_class, group, cos_limits, margin,
     classes = np.empty((1, n), np.uint8)
     angles = np.empty((k, 1, n), np.float32) if want_angles else None
     counts = np.zeros(len(unit) + 2, np.int64)
+    reflectance = (np.ones(len(pixels), np.float32), np.zeros(len(pixels), np.float32),
+                   np.full(len(pixels), np.nan, np.float32))
     classify_rows(np.ascontiguousarray(pixels, np.float32).reshape(len(pixels), 1, n),
-                  np.ascontiguousarray(valid, bool).reshape(1, n), kernel_arguments(unit, member_class, group, cos_limits),
+                  np.ascontiguousarray(valid, bool).reshape(1, n), reflectance,
+                  kernel_arguments(unit, member_class, group, cos_limits),
                   margin, classes, angles, counts, 0, 1)
     return classes[0], counts, angles[:, 0] if want_angles else None
 
@@ -301,6 +305,7 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
     bands = image.require(bands, "BANDS")
     names = endmembers.names
     pixel_kernel()  # numba missing: said before any output is begun
+    scaling = image.stored_scaling(bands)  # applied by the kernel: no pass of its own
     classes_of = kernel_arguments(_unit(endmembers.members), endmembers.member_class,
                                   np.arange(len(names)) if group is None else group, np.cos(limits))
     m = len(endmembers.members)
@@ -331,7 +336,7 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
                 rule.write(k, x, y, angles[k])
 
         try:
-            for i, (win, stack, valid) in enumerate(image.blocks(bands, feedback)):
+            for i, (win, stack, valid) in enumerate(image.blocks(bands, feedback, stored=True)):
                 x, y, width, height = win
                 class_buffer, angle_buffer = out_buffers[i % 2]
                 classes = class_buffer[:height * width].reshape(height, width)
@@ -342,7 +347,7 @@ def spectral_angle_mapper(image, endmembers, bands, limits, output, feedback, ou
                     """Classify ROWS rows of the window; the kernel releases the GIL, so parts run side by side on
                     every core. Returns their pixels per outcome."""
                     counts = np.zeros(m + 2, np.int64)
-                    classify_rows(stack, valid, classes_of, margin, classes, angles, counts, first,
+                    classify_rows(stack, valid, scaling, classes_of, margin, classes, angles, counts, first,
                                   min(first + ROWS, height))
                     return counts
 
