@@ -102,19 +102,19 @@ class Image:
         bands stored as 8- or 16-bit integers, whose values it gives as stored; (1, 0, NaN) for the others, which it
         scales and checks itself. A caller that applies them in its own pass over the pixels saves a pass of three
         (scaling, offset, nodata test)."""
-        kinds = [self._kind(n) for n in names]
         nan = float("nan")
-        return tuple(np.array(v, np.float32) for v in zip(*[
-            (*self.scaling[n], nan if self.nodata[n] is None else self.nodata[n]) if k in STORED_INTEGERS
-            else (1.0, 0.0, nan) for n, k in zip(names, kinds)]))
+        with np.errstate(over="ignore"):  # a nodata beyond float32 (which no 16-bit value equals) becomes inf
+            return tuple(np.array(v, np.float32) for v in zip(*[
+                (*self.scaling[n], nan if self.nodata[n] is None else self.nodata[n])
+                if self._kind(n) in STORED_INTEGERS else (1.0, 0.0, nan) for n in names]))
 
     def _kind(self, name):
         return np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(self.ds.GetRasterBand(self.band_index[name]).DataType))
 
     def read_stack(self, names, window, out=None, raw=None, stored=False):
         """Reflectance of the named bands in window as one (bands, rows, cols) float32 array, and the mask
-        of pixels valid in all of them. stored (with out): 8- and 16-bit integer bands as stored, neither scaled
-        nor tested for nodata (see stored_scaling).
+        of pixels valid in all of them. stored: 8- and 16-bit integer bands as stored, neither scaled nor tested
+        for nodata (see stored_scaling).
 
         out (contiguous float32 of at least bands x rows x cols values, any shape) and raw (flat bytes, at least
         one band of the window in its stored type): buffers to fill, for callers that read many windows. A fresh array costs the
@@ -127,11 +127,11 @@ class Image:
         for i, n in enumerate(names):
             band = self.ds.GetRasterBand(self.band_index[n])
             kind = self._kind(n)
-            if out is not None and kind in EXACT_IN_FLOAT32:
-                # Read straight into place, GDAL converting: one pass less than converting in numpy, and a scaling
-                # in place costs less than numpy's integer-to-float cast (reads of uint16 took 12 ns a pixel
-                # instead of 19, 10 bands). Only for types whose every value float32 holds, so that nodata
-                # compares exactly.
+            # Types whose every value float32 holds are read straight into place, GDAL converting: one pass less
+            # than converting in numpy, and a scaling in place costs less than numpy's integer-to-float cast (reads
+            # of 10 uint16 bands took 12 ns a pixel instead of 19).
+            in_place = kind in EXACT_IN_FLOAT32
+            if in_place:
                 buf = stack[i]
             elif raw is not None and raw.nbytes >= h * w * kind.itemsize:
                 buf = raw[:h * w * kind.itemsize].view(kind).reshape(h, w)
@@ -142,7 +142,7 @@ class Image:
             except RuntimeError as e:  # a file cut short or damaged after an intact header
                 raise InputError("INPUT", f"band {n} could not be read at pixels {xoff}-{xoff + w}, rows "
                                           f"{yoff}-{yoff + h}: the file is damaged or truncated ({e}).") from None
-            leave = stored and out is not None and kind in STORED_INTEGERS
+            leave = stored and kind in STORED_INTEGERS
             if self.nodata[n] is not None and not leave:
                 valid &= raw_band != self.nodata[n]
             flags = band.GetMaskFlags()
@@ -152,7 +152,7 @@ class Image:
             if leave:
                 continue
             scale, offset = self.scaling[n]
-            if scale != 1.0 or buf is None or buf.dtype != np.float32:  # else the values are in place already
+            if scale != 1.0 or not in_place:  # else the values are in place already
                 np.multiply(raw_band, np.float32(scale), out=stack[i], casting="unsafe")
             if offset != 0.0:
                 stack[i] += np.float32(offset)

@@ -1,31 +1,35 @@
-"""SAM's pixel kernel, compiled by numba: one pass over a window's rows does what took a dozen numpy passes (a matrix
-product of every pixel with every member, a running best, a limit test, a tally), in chunks of CHUNK pixels whose
-bands and running rows stay in the CPU's first-level cache. Each pixel is computed on its own, in a fixed order, so
-its class and angles are the same whatever window or tile it is read in (a cluster's tiles give the same bits).
+"""SAM's pixel kernel, compiled by numba: one pass over a window's rows does what took a dozen numpy passes (the
+scaling to reflectance, every pixel's dot product with every member, a running best, a limit test, a tally), in
+chunks of CHUNK pixels of one row whose bands and running rows stay in the CPU's first-level cache. Each pixel is
+computed on its own, in a fixed order and without fused multiply-adds, so its class and angles are the same bits
+whatever window or tile it is read in and whichever x86 CPU runs it (a cluster's tiles match the one-process map).
 
 Imported only through spectral_angle_mapper.pixel_kernel(), which says how to install numba where it is missing.
 The compiled code is cached on disk (numba's cache beside this file, or in the user's cache folder when this
-folder is read-only): the first run on a machine compiles for about 2 s, later runs load it in about 0.2 s."""
+folder is read-only): the first run on a machine compiles for about 2 s, later runs load it in about 0.2 s. The
+cache is rebuilt when this file changes, not when spectral_angle_mapper does: CLASS_NODATA, which it takes from
+there, is part of the class raster's format and never changes."""
 import numba
 import numpy as np
 
 from .spectral_angle_mapper import CLASS_NODATA
 
-CHUNK = 512  # pixels of one row at once: 10 bands x 512 float32 = 20 KB, within a 32 KB first-level cache
+CHUNK = 512  # pixels at once: 10 bands x 2 KB, within a 32 KB first-level cache (256 or 1024 took 7-20 % longer)
+PAD = 16  # floats after each band's row of the chunk: rows 4 KB apart would share cache sets (20 % slower)
 
 
-@numba.njit(nogil=True, cache=True, fastmath={"contract"})
+@numba.njit(nogil=True, cache=True)
 def classify_rows(stack, valid, scale, offset, nodata, unit, member_class, group, cos_limits, margin, want_angles,
                   classes, angles, counts, row0, row1):
     """Classify rows row0 to row1 of a window.
 
     stack: (bands, rows, cols) float32 values, reflectance = value x scale + offset per band, nodata where a value
-    equals the band's nodata (NaN: none) (Image.stored_scaling); valid: (rows, cols) bool; unit: (members, bands) float32 unit
-    spectra; member_class: each member's class (int64); group: each class's group (int64); cos_limits: each class's
-    cos(maximum angle) (float32); margin: radians by which the best class must beat the best class of another
-    group (0: no margin test). Fills classes (rows, cols) uint8 (class + 1, 0 unclassified, CLASS_NODATA), the
-    cosines of the class angles (classes, rows, cols) float32 when want_angles (1 where nodata), and adds to counts
-    (members + 2: pixels won per member, then unclassified, nodata).
+    equals the band's nodata (NaN: none) (Image.stored_scaling); valid: (rows, cols) bool; unit: (members, bands)
+    float32 unit spectra; member_class: each member's class (int64); group: each class's group (int64);
+    cos_limits: each class's cos(maximum angle) (float32); margin: radians by which the best class must beat the
+    best class of another group (0: no margin test). Fills classes (rows, cols) uint8 (class + 1, 0 unclassified,
+    CLASS_NODATA), the cosines of the class angles (classes, rows, cols) float32 when want_angles (1 where
+    nodata), and adds to counts (members + 2: pixels won per member, then unclassified, nodata).
 
     The best member is the largest dot product (the pixel's norm is common to all; ties go to the first member),
     and its class is the best class, since a class's dot product is its members' largest. The arccos runs only
@@ -35,59 +39,53 @@ def classify_rows(stack, valid, scale, offset, nodata, unit, member_class, group
     cols = stack.shape[2]
     use_margin = margin > 0 and group.max() > 0
     need_class_dots = want_angles or use_margin
+    pixels = np.empty((nb, CHUNK + PAD), np.float32)  # the chunk's reflectance, band by band
     dot = np.empty(CHUNK, np.float32)
     best = np.empty(CHUNK, np.float32)
     best_member = np.empty(CHUNK, np.int32)
     norm = np.empty(CHUNK, np.float32)
     seen = np.empty(CHUNK, np.bool_)
-    valid_here = np.empty(CHUNK, np.bool_)
+    measured = np.empty(CHUNK, np.bool_)
     class_dots = np.empty((k, CHUNK), np.float32)
     member_limit = np.empty(m, np.float32)  # the limit and class value of each member's class, looked up once
     member_value = np.empty(m, np.uint8)
-    # A member's dot product with a pixel's reflectance, sum u (x scale + offset), taken on the stored values as
-    # sum (u scale) x + sum u offset: the scaling costs no pass of its own.
-    scaled = np.empty((m, nb), np.float32)
-    constant = np.empty(m, np.float32)
     for j in range(m):
         member_limit[j] = cos_limits[member_class[j]]
         member_value[j] = member_class[j] + 1
-        total = 0.0
-        for b in range(nb):
-            scaled[j, b] = unit[j, b] * scale[b]
-            total += np.float64(unit[j, b]) * offset[b]
-        constant[j] = total
     cos_margin, sin_margin = np.cos(margin), np.sin(margin)
     one = np.float32(1.0)
     for r in range(row0, row1):
         for c0 in range(0, cols, CHUNK):
             n = min(CHUNK, cols - c0)
-            # Norms, and whether any band is positive: all-zero or all-negative pixels have no spectrum.
+            # Reflectance, norms, nodata, and whether any band is positive (all-zero or all-negative pixels have
+            # no spectrum), in the one pass that reads the window.
             norm[:n] = 0
             seen[:n] = False
-            valid_here[:n] = valid[r, c0:c0 + n]
+            measured[:n] = valid[r, c0:c0 + n]
             for b in range(nb):
-                x, s, o, fill = stack[b, r, c0:c0 + n], scale[b], offset[b], nodata[b]
+                stored, here = stack[b, r, c0:c0 + n], pixels[b]
+                s, o, fill = scale[b], offset[b], nodata[b]
                 for p in range(n):
-                    reflectance = x[p] * s + o
-                    norm[p] += reflectance * reflectance
-                    seen[p] |= reflectance > 0
-                    valid_here[p] &= x[p] != fill
+                    x = stored[p] * s + o
+                    here[p] = x
+                    norm[p] += x * x
+                    seen[p] |= x > 0
+                    measured[p] &= stored[p] != fill
             for p in range(n):
                 norm[p] = np.sqrt(norm[p])
-                seen[p] &= valid_here[p]
+                seen[p] &= measured[p]
             if need_class_dots:
                 class_dots[:, :n] = -np.inf
             for j in range(m):
                 # Four bands per pass over the chunk: a quarter of the loads and stores of the running dot product.
-                dot[:n] = constant[j]
+                dot[:n] = 0
                 for b in range(0, nb - nb % 4, 4):
-                    u0, u1, u2, u3 = scaled[j, b], scaled[j, b + 1], scaled[j, b + 2], scaled[j, b + 3]
-                    x0, x1 = stack[b, r, c0:c0 + n], stack[b + 1, r, c0:c0 + n]
-                    x2, x3 = stack[b + 2, r, c0:c0 + n], stack[b + 3, r, c0:c0 + n]
+                    u0, u1, u2, u3 = unit[j, b], unit[j, b + 1], unit[j, b + 2], unit[j, b + 3]
+                    x0, x1, x2, x3 = pixels[b], pixels[b + 1], pixels[b + 2], pixels[b + 3]
                     for p in range(n):
                         dot[p] += (u0 * x0[p] + u1 * x1[p]) + (u2 * x2[p] + u3 * x3[p])
                 for b in range(nb - nb % 4, nb):
-                    u0, x0 = scaled[j, b], stack[b, r, c0:c0 + n]
+                    u0, x0 = unit[j, b], pixels[b]
                     for p in range(n):
                         dot[p] += u0 * x0[p]
                 if j == 0:
@@ -120,9 +118,10 @@ def classify_rows(stack, valid, scale, offset, nodata, unit, member_class, group
                             other = max(other, class_dots[c, p])
                     # angle(other) - angle(best) > margin, without arccos: the other's cosine is below the cosine
                     # of the best angle plus the margin, cos(a + m) = cos a cos m - sin a sin m (a + m <= pi).
-                    b = min(max(best[p] / norm[p], -1.0), 1.0)
-                    o = min(max(other / norm[p], -1.0), 1.0)
-                    if not (b >= -cos_margin and o < b * cos_margin - np.sqrt(1.0 - b * b) * sin_margin):
+                    cos_best = min(max(best[p] / norm[p], -1.0), 1.0)
+                    cos_other = min(max(other / norm[p], -1.0), 1.0)
+                    if not (cos_best >= -cos_margin and
+                            cos_other < cos_best * cos_margin - np.sqrt(1.0 - cos_best * cos_best) * sin_margin):
                         out[p] = 0
             for p in range(n):
                 if not seen[p]:

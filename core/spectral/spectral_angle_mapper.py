@@ -243,12 +243,6 @@ def class_limits(endmembers, sep=None, max_angle=None, class_angles=None):
     return angles, how
 
 
-def kernel_arguments(unit, member_class, group, cos_limits):
-    """The kernel's class arrays in the types it is compiled for (one compiled version serves every call)."""
-    return (np.ascontiguousarray(unit, np.float32), np.asarray(member_class, np.int64), np.asarray(group, np.int64),
-            np.asarray(cos_limits, np.float32))
-
-
 def pixel_kernel():
     """The compiled kernel (sam_kernel.classify_rows), or MissingPackage saying how to install numba."""
     require("The Spectral Angle Mapper", "numba")
@@ -257,14 +251,30 @@ def pixel_kernel():
     return classify_rows
 
 
+def kernel_arguments(unit, member_class, group, cos_limits):
+    """The kernel's class arrays, checked (the compiled kernel checks no index) and in the types it is compiled for
+    (one compiled version serves every call)."""
+    unit, member_class = np.ascontiguousarray(unit, np.float32), np.ascontiguousarray(member_class, np.int64)
+    group, cos_limits = np.ascontiguousarray(group, np.int64), np.ascontiguousarray(cos_limits, np.float32)
+    k = len(cos_limits)
+    if not (len(unit) == len(member_class) > 0 and len(group) == k and
+            0 <= member_class.min() and member_class.max() < k):
+        raise ValueError(f"inconsistent classes: {len(unit)} members, member classes {member_class.tolist()}, "
+                         f"{len(group)} groups, {k} limits")
+    return unit, member_class, group, cos_limits
+
+
 def classify_rows(stack, valid, scaling, classes_of, margin, classes, angles, counts, first, last):
-    """Rows first to last of a window (scaling: Image.stored_scaling of its bands) through the compiled kernel
-    (sam_kernel), then the rule image's angles from
-    the cosines it leaves: numpy's arccos is vectorised (0.6 ns an angle here, numba's scalar one 12). angles: a
-    (classes, rows, cols) buffer, or None."""
+    """Rows first to last of a window through the compiled kernel (sam_kernel.classify_rows; scaling: the bands'
+    Image.stored_scaling, classes_of: kernel_arguments), then the rule image's angles from the cosines it leaves:
+    numpy's arccos is vectorised (0.6 ns an angle here, numba's scalar one 12). angles: a (classes, rows, cols)
+    buffer, or None."""
+    if stack.shape[0] != classes_of[0].shape[1] or stack.shape[1:] != valid.shape:
+        raise ValueError(f"a stack of {stack.shape} with a mask of {valid.shape} and spectra of "
+                         f"{classes_of[0].shape[1]} bands")
     want = angles is not None
-    pixel_kernel()(stack, valid, *scaling, *classes_of, float(margin), want, classes, angles if want else np.empty((1, 1, 1), np.float32),
-           counts, first, last)
+    pixel_kernel()(stack, valid, *scaling, *classes_of, float(margin), want, classes,
+                   angles if want else np.empty((1, 1, 1), np.float32), counts, first, last)
     if want:
         part = angles[:, first:last]
         np.arccos(part, out=part)
@@ -276,16 +286,14 @@ def classify_block(pixels, valid, unit, member_class, group, cos_limits, margin,
     member_class: each member's class, group: each class's group, cos_limits: cos of each class's maximum angle.
     Returns the classes (n,) uint8, the pixels per outcome (members + 2: won by each member, unclassified, nodata)
     and, if asked, the class angles (classes, n)."""
-    n, k = pixels.shape[1], len(cos_limits)
+    bands, n = pixels.shape
     classes = np.empty((1, n), np.uint8)
-    angles = np.empty((k, 1, n), np.float32) if want_angles else None
+    angles = np.empty((len(cos_limits), 1, n), np.float32) if want_angles else None
     counts = np.zeros(len(unit) + 2, np.int64)
-    reflectance = (np.ones(len(pixels), np.float32), np.zeros(len(pixels), np.float32),
-                   np.full(len(pixels), np.nan, np.float32))
-    classify_rows(np.ascontiguousarray(pixels, np.float32).reshape(len(pixels), 1, n),
-                  np.ascontiguousarray(valid, bool).reshape(1, n), reflectance,
-                  kernel_arguments(unit, member_class, group, cos_limits),
-                  margin, classes, angles, counts, 0, 1)
+    as_given = (np.ones(bands, np.float32), np.zeros(bands, np.float32), np.full(bands, np.nan, np.float32))
+    classify_rows(np.ascontiguousarray(pixels, np.float32).reshape(bands, 1, n),
+                  np.ascontiguousarray(valid, bool).reshape(1, n), as_given,
+                  kernel_arguments(unit, member_class, group, cos_limits), margin, classes, angles, counts, 0, 1)
     return classes[0], counts, angles[:, 0] if want_angles else None
 
 

@@ -127,6 +127,33 @@ def test_nodata_zero_and_negative_pixels_are_nodata_everywhere(tmp_path):
     assert summary["nodata_pixels"] == 3
 
 
+def test_stored_integers_scaled_in_the_kernel_give_the_map_of_their_reflectance(tmp_path):
+    """SAM reads uint16 bands as stored and its kernel applies scale, offset and nodata: the classes and angles are
+    those of the same pixels as float reflectance, (DN - 1000) / 10000 (Sentinel-2 from baseline 04.00), taken
+    through the reader's own scaling. DN 0 is nodata; DN 1000 in every band is reflectance 0 (no spectrum)."""
+    rng = np.random.default_rng(3)
+    lib = usgs_endmembers(["Calcite", "Hematite", "Kaolinite"])
+    image = open_image(S2_L2A, "sentinel2a_msi")
+    spectra = lib.resample(image.sensor, BANDS)
+    pixels = spectra[rng.integers(0, 3, 4000)] * rng.uniform(0.5, 1.5, (4000, 1)) + rng.normal(0, 0.01, (4000, 10))
+    dn = np.clip(np.round(pixels * 10000 + 1000), 1, 65535).astype(np.uint16).T.reshape(10, 40, 100)
+    dn[4, 0, :10] = 0  # nodata in one band
+    dn[:, 1, :10] = 1000  # reflectance 0 everywhere
+    stored = write_tif(tmp_path / "dn.tif", dn, gdal.GDT_UInt16, nodata=0, descriptions=BANDS)
+    image = open_image(stored, "sentinel2a_msi", scaling="sentinel2_offset")
+    reflectance, valid = image.read_stack(BANDS, (0, 0, 100, 40))
+    assert np.allclose(image.read_stack(BANDS, (0, 0, 100, 40), stored=True)[0], dn)  # as stored
+    cube = np.where(valid, reflectance, -9999.0).astype(np.float32)
+    as_float = open_image(write_tif(tmp_path / "r.tif", cube, nodata=-9999.0, descriptions=BANDS), "sentinel2a_msi")
+    (tmp_path / "stored").mkdir()
+    classes, angles, _ = run_sam(tmp_path / "stored", image, lib.names, spectra, BANDS, 0.05)
+    expected, expected_angles, _ = run_sam(tmp_path, as_float, lib.names, spectra, BANDS, 0.05)
+    assert (classes[0, :10] == CLASS_NODATA).all() and (classes[1, :10] == CLASS_NODATA).all()
+    assert set(np.unique(expected)) == {0, 1, 2, 3, CLASS_NODATA}
+    assert (classes == expected).mean() > 0.999
+    assert np.allclose(angles, expected_angles, atol=1e-5)
+
+
 def test_noise_is_measured_on_valid_pixel_pairs_only(tmp_path):
     """Infinite and NaN pixels (not measurements) take no part in the noise, and raise no warning: before, the
     differences of every pair were taken first, inf - inf among them."""
