@@ -75,6 +75,24 @@ def timed(cmd):
     return wall, peak_kb / 1024.0, proc.stdout
 
 
+def interleaved(sides, rounds, before=None):
+    """{side: [(seconds, peak MiB) per round]}: sides ({name: function returning those}) run in turn, round after
+    round, so that a busy moment hits every side alike; before() runs untimed before each."""
+    figures = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, run in sides.items():
+            if before:
+                before()
+            figures[name].append(run())
+    return figures
+
+
+def spread(values):
+    """'median s (min-max)' of (seconds, peak MiB) pairs, and their median peak."""
+    times = [t for t, _ in values]
+    return f"{np.median(times):7.1f} s ({min(times):.1f}-{max(times):.1f})", float(np.median([m for _, m in values]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=10980)
@@ -107,10 +125,7 @@ def main():
 
     for name in runs:  # warm: the page cache and both sides' imports
         run(name)
-    figures = {name: [] for name in runs}
-    for _ in range(args.rounds):  # interleaved, so that a busy moment hits both sides alike
-        for name in runs:
-            figures[name].append(run(name))
+    figures = interleaved({name: (lambda name=name: run(name)) for name in runs}, args.rounds)
     median = {name: (float(np.median([t for t, _ in v])), float(np.median([m for _, m in v])))
               for name, v in figures.items()}
     ds_a, ds_b = gdal.Open(ours), gdal.Open(theirs)  # datasets must outlive their bands
@@ -122,9 +137,7 @@ def main():
     print(f"raster: 12 bands x {args.size} x {args.size} uint16 ({os.path.getsize(src) / 2**30:.2f} GiB); "
           f"median of {args.rounds} interleaved rounds (min-max), page cache warm")
     for name, values in figures.items():
-        times = [t for t, _ in values]
-        print(f"{name:16s}: {median[name][0]:7.1f} s ({min(times):.1f}-{max(times):.1f}), "
-              f"peak memory {median[name][1]:7.0f} MiB")
+        print(f"{name:16s}: {spread(values)[0]}, peak memory {spread(values)[1]:7.0f} MiB")
     (t_ours, m_ours), (t_calc, m_calc) = median["prospectra core"], median["gdal_calc.py"]
     print(f"largest difference between the two outputs: {worst:.2e}")
     print(f"SUMMARY band ratio: {t_ours / t_calc:.2f}x the time and {m_ours / m_calc:.2f}x the memory of gdal_calc.py, "

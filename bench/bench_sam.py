@@ -21,7 +21,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from plugin_path import PLUGINS  # noqa: E402  (links the plugin there and puts it on sys.path)
-from bench_band_ratio import bench_scene, timed  # noqa: E402
+from bench_band_ratio import bench_scene, interleaved, spread, timed  # noqa: E402
 
 MINERALS = ["Feldspar", "Chlorite", "Pyrite", "Epidote", "Malachite", "Calcite", "Alunite", "Magnetite", "Biotite",
             "Serpentine", "Dolomite", "Chalcopyrite", "Azurite", "Sericite", "Kaolinite", "Hematite", "Goethite",
@@ -107,23 +107,21 @@ def main():
             "write a rule image": [sys.executable, "-c", WRITE_RULE, PLUGINS, src, written],
             "class map": [sys.executable, "-c", SAM, PLUGINS, src, out],
             "class map and rule image": [sys.executable, "-c", SAM, PLUGINS, src, out, rule]}
-    figures = {name: [] for name in runs}
-    for r in range(args.rounds):  # interleaved, so that a busy moment hits every side alike
-        for name, cmd in runs.items():
-            # Before every side, the rule images written (8 GB at full size) are flushed and the scene is read
-            # into the page cache again: left alone, their write-back ran on into the next side's time and pushed
-            # the scene out of the cache (the class map after them took 4.5 s instead of 2.9).
-            os.sync()
-            timed(runs["read"])
-            figures[name].append(timed(cmd)[:2])
+    def warm():
+        # Before every side, the rule images written (8 GB at full size) are flushed and the scene is read into
+        # the page cache again: left alone, their write-back ran on into the next side's time and pushed the
+        # scene out of the cache (the class map after them took 4.5 s instead of 2.9).
+        os.sync()
+        timed(runs["read"])
+
+    figures = interleaved({name: (lambda cmd=cmd: timed(cmd)[:2]) for name, cmd in runs.items()}, args.rounds, warm)
     t_spy, t_class, t_rule, agree = kernel_comparison()
     median = {name: float(np.median([t for t, _ in v])) for name, v in figures.items()}
     print(f"raster: 12 bands x {args.size} x {args.size} uint16, 10 bands compared, {len(MINERALS)} endmembers; "
           f"median of {args.rounds} interleaved rounds (min-max), page cache warm")
     for name, values in figures.items():
-        times = [t for t, _ in values]
-        print(f"{name:26s}: {median[name]:7.1f} s ({min(times):.1f}-{max(times):.1f}), peak memory "
-              f"{np.median([m for _, m in values]):6.0f} MiB, {median[name] / median['read']:.2f}x the read")
+        print(f"{name:26s}: {spread(values)[0]}, peak memory {spread(values)[1]:6.0f} MiB, "
+              f"{median[name] / median['read']:.2f}x the read")
     print(f"one 1024 x 1024 block in memory: Spectral Python spectral_angles {t_spy * 1000:.0f} ms; Prospectra "
           f"class map {t_class * 1000:.0f} ms ({t_spy / t_class:.1f}x faster), with all angles "
           f"{t_rule * 1000:.0f} ms ({t_spy / t_rule:.1f}x faster); classes equal on {agree:.4%} of pixels")
