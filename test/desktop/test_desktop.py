@@ -2,6 +2,7 @@
 plugin loads, the Processing registry and toolbox show every algorithm once, every dialog opens cleanly, a composite
 runs and lands styled in the map, and all_algorithms.model3 opens in the graphical modeler. ~10-20 s."""
 import os
+import re
 import struct
 from xml.etree import ElementTree
 
@@ -85,12 +86,22 @@ def test_every_dialog_opens_without_error(result, expected):
         assert not bad, f"{alg_id}: the message log got {bad} while its dialog opened"
 
 
+def raised_by_prospectra(entry):
+    """Whether a Python warning or error of the log panel is the plugin's: a warning is when the line that raised
+    it is (QGIS 3.44's own codecs.open deprecation on Python 3.14 carries the plugin in its traceback only because
+    the plugin called into QGIS); an error is when its traceback passes through the plugin (its path,
+    .../prospectra/...)."""
+    origin = re.search(r"warning:(\S+?):\d+:", entry)
+    return "prospectra" in (origin.group(1) if origin else entry).lower()
+
+
 def test_no_prospectra_warning_or_python_error_in_the_log(result):
     live = [m for m in result["log"] if m["level"] >= WARNING and "prospectra" in (m["tag"] + m["message"]).lower()]
     assert not live, f"warnings about Prospectra in the message log: {live}"
     for tag, text in result.get("log_panel", {}).items():
-        if "python" in tag.lower():  # tracebacks of plugin code carry its path, .../prospectra/...
-            assert "prospectra" not in text.lower(), f"Log Messages panel, tab '{tag}':\n{text}"
+        if "python" in tag.lower():
+            entries = re.split(r"^(?=\d{4}-\d\d-\d\dT)", text, flags=re.M)
+            assert not [e for e in entries if raised_by_prospectra(e)], f"Log Messages panel, tab '{tag}':\n{text}"
 
 
 def test_composite_runs_and_loads_styled(result):
