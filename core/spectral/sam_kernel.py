@@ -66,7 +66,7 @@ def classify_rows(stack, valid, scale, offset, nodata, unit, member_class, group
                 stored, here = stack[b, r, c0:c0 + n], pixels[b]
                 s, o, fill = scale[b], offset[b], nodata[b]
                 for p in range(n):
-                    x = stored[p] * s + o
+                    x = np.float32(stored[p]) * s + o  # float32, as the reader scales (numba takes uint16 to float64)
                     here[p] = x
                     norm[p] += x * x
                     seen[p] |= x > 0
