@@ -23,13 +23,14 @@ def classify_rows(stack, valid, scale, offset, nodata, unit, member_class, group
                   classes, angles, counts, row0, row1):
     """Classify rows row0 to row1 of a window.
 
-    stack: (bands, rows, cols) float32 values, reflectance = value x scale + offset per band, nodata where a value
-    equals the band's nodata (NaN: none) (Image.stored_scaling); valid: (rows, cols) bool; unit: (members, bands)
-    float32 unit spectra; member_class: each member's class (int64); group: each class's group (int64);
-    cos_limits: each class's cos(maximum angle) (float32); margin: radians by which the best class must beat the
-    best class of another group (0: no margin test). Fills classes (rows, cols) uint8 (class + 1, 0 unclassified,
-    CLASS_NODATA), the cosines of the class angles (classes, rows, cols) float32 when want_angles (1 where
-    nodata), and adds to counts (members + 2: pixels won per member, then unclassified, nodata).
+    stack: (bands, rows, cols) values (float32, or the bands' own 8- or 16-bit integer type), reflectance = value x
+    scale + offset per band, nodata where a value equals the band's nodata (NaN: none) (Image.stored_scaling);
+    valid: (rows, cols) bool; unit: (members, bands) float32 unit spectra; member_class: each member's class
+    (int64); group: each class's group (int64); cos_limits: each class's cos(maximum angle) (float32); margin:
+    radians by which the best class must beat the best class of another group (0: no margin test).
+    Fills classes (rows, cols) uint8 (class + 1, 0 unclassified, CLASS_NODATA), the cosines of the class angles
+    (classes, rows, cols) float32 when want_angles (1 where nodata), and adds to counts (members + 2: pixels won per
+    member, then unclassified, nodata).
 
     The best member is the largest dot product (the pixel's norm is common to all; ties go to the first member),
     and its class is the best class, since a class's dot product is its members' largest. The arccos runs only
