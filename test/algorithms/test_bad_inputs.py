@@ -89,7 +89,12 @@ def test_integer_input_without_scaling(run_fails, tmp_path):
     run_fails("prospectra:bandratio", {"INPUT": [str(tmp_path / "dn.tif")]}, "SCALING", "digital numbers")
 
 
-def test_cancel_midway_leaves_no_output(qgis_processing, s2, tmp_path, monkeypatch):
+@pytest.mark.parametrize("algorithm, parameters", [
+    ("prospectra:bandratio", {}),
+    ("prospectra:spectralanglemapper", {"ENDMEMBERS": "Calcite, Hematite", "KEEP_APART": True, "OUTPUT_RULE": "a.tif"}),
+])
+def test_cancel_midway_leaves_no_output(qgis_processing, s2, tmp_path, monkeypatch, algorithm, parameters):
+    """Canceled after its first block: SAM's compiled kernel runs on a thread pool, the ratio on numpy."""
     from qgis.core import QgsProcessingException
 
     import prospectra.core.io.blocks as blocks
@@ -98,7 +103,8 @@ def test_cancel_midway_leaves_no_output(qgis_processing, s2, tmp_path, monkeypat
     monkeypatch.setattr(blocks, "TILE", 64)  # ...so use 64-row strips: four blocks
 
     before = set(os.listdir(tmp_path))
+    outputs = {k: str(tmp_path / v) for k, v in parameters.items() if k.startswith("OUTPUT")}
     with pytest.raises(QgsProcessingException, match="Canceled"):
-        qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(tmp_path / "r.tif")},
+        qgis_processing.run(algorithm, {**parameters, **outputs, "INPUT": [s2], "OUTPUT": str(tmp_path / "r.tif")},
                             feedback=cancel_above(0))
     assert set(os.listdir(tmp_path)) == before

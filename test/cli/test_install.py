@@ -94,6 +94,8 @@ def test_without_optional_packages_the_plugin_loads_and_says_what_to_install(ins
     assert ratio.returncode == 0, ratio.stdout + ratio.stderr  # needs only what QGIS ships
     till = shutil.copy(TILL, tmp_path)
     runs = {"onnxruntime": ["prospectra:tagminerals", f"INPUT={image}", f"OUTPUT={tmp_path / 'tags.tif'}"],
+            "numba": ["prospectra:spectralanglemapper", f"INPUT={image}", "ENDMEMBERS=Calcite, Hematite",
+                      f"OUTPUT={tmp_path / 'sam.tif'}"],
             "pykrige": ["prospectra:kriging", f"INPUT={till}", "FIELD=La_ppm_511", "PIXEL_SIZE=5000",
                         "EXTENT=352000,402000,7470000,7530000 [EPSG:3067]", f"OUTPUT={tmp_path / 'k.tif'}"]}
     for package_name, (algorithm, *params) in runs.items():
@@ -106,3 +108,4 @@ def test_without_optional_packages_the_plugin_loads_and_says_what_to_install(ins
                         "OSGeo4W Shell", "/Applications/QGIS.app/Contents/MacOS/bin/python3 -m pip install --user"):
             assert command in said, said
         assert "Traceback" not in said
+        assert not os.path.exists(params[-1].split("=", 1)[1])  # OUTPUT: nothing begun
