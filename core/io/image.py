@@ -36,8 +36,8 @@ FIXED_SCALINGS = {"reflectance": (1.0, 0.0), "landsat_c2_l2": (0.0000275, -0.2),
 RESAMPLINGS = ["none", "nearest", "bilinear", "cubic", "average"]
 # A float value this large is a fill value (-3.4e38, 1e30 ...), never a reflectance or any measured band value.
 FILL_MAGNITUDE = np.float32(1e30)
-EXACT_IN_FLOAT32 = {np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.float32)}
 STORED_INTEGERS = {np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16)}  # what read_stack may leave stored
+EXACT_IN_FLOAT32 = STORED_INTEGERS | {np.dtype(np.float32)}
 
 
 def measured(values):
@@ -122,19 +122,18 @@ class Image:
         kernel zeroing its pages: reading a window into fresh arrays took twice as long here."""
         xoff, yoff, w, h = window
         size = len(names) * h * w
-        kinds = {self._kind(n) for n in names}
-        own = kinds.pop() if stored and len(kinds) == 1 and kinds <= STORED_INTEGERS else np.dtype(np.float32)
+        kinds = [self._kind(n) for n in names]
+        own = kinds[0] if stored and len(set(kinds)) == 1 and kinds[0] in STORED_INTEGERS else np.dtype(np.float32)
         memory = np.empty(size, np.float32) if out is None else out.reshape(-1)[:size]
         stack = memory.view(np.uint8)[:size * own.itemsize].view(own).reshape(len(names), h, w)
         valid = np.ones((h, w), dtype=bool)
         dataset_masked = False
-        for i, n in enumerate(names):
+        for i, (n, kind) in enumerate(zip(names, kinds)):
             band = self.ds.GetRasterBand(self.band_index[n])
-            kind = self._kind(n)
             # Types whose every value float32 holds are read straight into place, GDAL converting: one pass less
             # than converting in numpy, and a scaling in place costs less than numpy's integer-to-float cast (reads
             # of 10 uint16 bands took 12 ns a pixel instead of 19).
-            in_place = kind in EXACT_IN_FLOAT32 or kind == own
+            in_place = kind in EXACT_IN_FLOAT32  # own's too: it is one of them
             if in_place:
                 buf = stack[i]
             elif raw is not None and raw.nbytes >= h * w * kind.itemsize:

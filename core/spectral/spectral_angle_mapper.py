@@ -9,6 +9,7 @@ from the library (95th percentile).
 A pixel takes the class of the smallest angle if that angle is within the class's maximum angle and the
 next-best class of another group is more than the margin (measured with the noise) further away; otherwise it is
 unclassified (0). When every class joins one group, the sensor tells none of them apart and nothing is mapped."""
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack, nullcontext
@@ -243,8 +244,10 @@ def class_limits(endmembers, sep=None, max_angle=None, class_angles=None):
     return angles, how
 
 
+@functools.lru_cache(maxsize=None)
 def pixel_kernel():
-    """The compiled kernel (sam_kernel.classify_rows), or MissingPackage saying how to install numba."""
+    """The compiled kernel (sam_kernel.classify_rows), or MissingPackage saying how to install numba. Looked up
+    once: every task of every window calls it."""
     require("The Spectral Angle Mapper", "numba")
     from .sam_kernel import classify_rows
 
