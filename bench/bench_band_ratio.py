@@ -87,10 +87,15 @@ def interleaved(sides, rounds, before=None):
     return figures
 
 
+def medians(figures):
+    """{side: (median seconds, median peak MiB)} of interleaved()'s figures."""
+    return {name: (float(np.median([t for t, _ in v])), float(np.median([m for _, m in v]))) for name, v in figures.items()}
+
+
 def spread(values):
-    """'median s (min-max)' of (seconds, peak MiB) pairs, and their median peak."""
+    """'median s (min-max)' of one side's (seconds, peak MiB) pairs."""
     times = [t for t, _ in values]
-    return f"{np.median(times):7.1f} s ({min(times):.1f}-{max(times):.1f})", float(np.median([m for _, m in values]))
+    return f"{np.median(times):7.1f} s ({min(times):.1f}-{max(times):.1f})"
 
 
 def main():
@@ -126,8 +131,7 @@ def main():
     for name in runs:  # warm: the page cache and both sides' imports
         run(name)
     figures = interleaved({name: (lambda name=name: run(name)) for name in runs}, args.rounds)
-    median = {name: (float(np.median([t for t, _ in v])), float(np.median([m for _, m in v])))
-              for name, v in figures.items()}
+    median = medians(figures)
     ds_a, ds_b = gdal.Open(ours), gdal.Open(theirs)  # datasets must outlive their bands
     a, b = ds_a.GetRasterBand(1), ds_b.GetRasterBand(1)
     worst = 0.0
@@ -137,7 +141,7 @@ def main():
     print(f"raster: 12 bands x {args.size} x {args.size} uint16 ({os.path.getsize(src) / 2**30:.2f} GiB); "
           f"median of {args.rounds} interleaved rounds (min-max), page cache warm")
     for name, values in figures.items():
-        print(f"{name:16s}: {spread(values)[0]}, peak memory {spread(values)[1]:7.0f} MiB")
+        print(f"{name:16s}: {spread(values)}, peak memory {median[name][1]:7.0f} MiB")
     (t_ours, m_ours), (t_calc, m_calc) = median["prospectra core"], median["gdal_calc.py"]
     print(f"largest difference between the two outputs: {worst:.2e}")
     print(f"SUMMARY band ratio: {t_ours / t_calc:.2f}x the time and {m_ours / m_calc:.2f}x the memory of gdal_calc.py, "

@@ -21,7 +21,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from plugin_path import PLUGINS  # noqa: E402  (links the plugin there and puts it on sys.path)
-from bench_band_ratio import bench_scene, interleaved, spread, timed  # noqa: E402
+from bench_band_ratio import bench_scene, interleaved, medians, spread, timed  # noqa: E402
 
 MINERALS = ["Feldspar", "Chlorite", "Pyrite", "Epidote", "Malachite", "Calcite", "Alunite", "Magnetite", "Biotite",
             "Serpentine", "Dolomite", "Chalcopyrite", "Azurite", "Sericite", "Kaolinite", "Hematite", "Goethite",
@@ -116,20 +116,21 @@ def main():
 
     figures = interleaved({name: (lambda cmd=cmd: timed(cmd)[:2]) for name, cmd in runs.items()}, args.rounds, warm)
     t_spy, t_class, t_rule, agree = kernel_comparison()
-    median = {name: float(np.median([t for t, _ in v])) for name, v in figures.items()}
+    median = medians(figures)
+    seconds = {name: t for name, (t, _) in median.items()}
     print(f"raster: 12 bands x {args.size} x {args.size} uint16, 10 bands compared, {len(MINERALS)} endmembers; "
           f"median of {args.rounds} interleaved rounds (min-max), page cache warm")
     for name, values in figures.items():
-        print(f"{name:26s}: {spread(values)[0]}, peak memory {spread(values)[1]:6.0f} MiB, "
-              f"{median[name] / median['read']:.2f}x the read")
+        print(f"{name:26s}: {spread(values)}, peak memory {median[name][1]:6.0f} MiB, "
+              f"{seconds[name] / seconds['read']:.2f}x the read")
     print(f"one 1024 x 1024 block in memory: Spectral Python spectral_angles {t_spy * 1000:.0f} ms; Prospectra "
           f"class map {t_class * 1000:.0f} ms ({t_spy / t_class:.1f}x faster), with all angles "
           f"{t_rule * 1000:.0f} ms ({t_spy / t_rule:.1f}x faster); classes equal on {agree:.4%} of pixels")
     print(f"rule image {os.path.getsize(rule) / 2 ** 20:.0f} MiB; the made-up one {os.path.getsize(written) / 2 ** 20:.0f} "
           "MiB (random angles compress a little less)")
-    print(f"SUMMARY sam: class map {median['class map'] / median['read']:.2f}x the read, with the rule image "
-          f"{median['class map and rule image'] / median['read']:.2f}x the read and "
-          f"{median['class map and rule image'] / median['write a rule image']:.2f}x writing its bytes alone")
+    print(f"SUMMARY sam: class map {seconds['class map'] / seconds['read']:.2f}x the read, with the rule image "
+          f"{seconds['class map and rule image'] / seconds['read']:.2f}x the read and "
+          f"{seconds['class map and rule image'] / seconds['write a rule image']:.2f}x writing its bytes alone")
 
 
 if __name__ == "__main__":
