@@ -217,112 +217,64 @@ def _solve_batch(ok, data_xy, z, idx, dist):
     return (weights[:, :k] * z[idx]).sum(axis=1), -(weights * b).sum(axis=1)
 
 
-def variogram(ok):
-    """The fitted variogram as a function of distance: pykrige's own, except the spherical model, whose
-    np.piecewise is 5x slower than the same formula written branch-free (equal to 1e-13 relative)."""
-    if ok.variogram_model != "spherical":
-        return lambda d: ok.variogram_function(ok.variogram_model_parameters, d)
-    psill, range_, nugget = (float(v) for v in ok.variogram_model_parameters)
+def pixel_kernel():
+    """The compiled per-pixel kernel (kriging_kernel.krige_blocks), or MissingPackage saying how to install numba."""
+    require("Kriging with a moving neighbourhood", "numba")
+    from .kriging_kernel import krige_blocks
 
-    def spherical(d):  # nugget + psill (1.5 h - 0.5 h^3), h = min(d / range, 1); in place, few passes
-        h = np.minimum(d * (1.0 / range_), 1.0)
-        out = h * h
-        out *= -0.5 * psill
-        out += 1.5 * psill
-        out *= h
-        out += nugget
-        return out
-
-    return spherical
+    return krige_blocks
 
 
 class SharedNeighbourhoods:
     """Ordinary Kriging onto grid windows from each pixel's k nearest samples: the system pykrige's moving window
-    solves for every pixel, solved once per distinct neighbour set. Neighbouring pixels mostly share their k
-    nearest samples (about 200 pixels per set for 1,112 samples and 16 neighbours on 2000 x 2000), so the
-    factorisation is shared and only the right-hand side differs from pixel to pixel.
+    solves for every pixel, inverted once per distinct neighbour set and block of pixels. Neighbouring pixels
+    mostly share their k nearest samples (about 200 pixels per set for 1,112 samples and 16 neighbours on
+    2000 x 2000), so only the right-hand side differs from pixel to pixel.
 
-    Finding the sets: the points whose k nearest samples are one set form a convex region (an order-k Voronoi
-    cell), so a block of pixels whose four corner pixels have the same set has it throughout. Sets are looked up
-    on a lattice of block corners, then only in the blocks whose corners disagree (half the pixels at 4 x 4)."""
+    Each block's pixels search only the samples within d_k(m) + 2 r of the block's centre m, where d_k(m) is the
+    distance from m to its k-th nearest sample and r the farthest pixel from m: a pixel p has k samples within
+    d_k(m) + |p - m|, so its k nearest lie within that of p, and within d_k(m) + 2 r of m."""
 
-    BLOCK = 4
+    BLOCK = 32  # pixels a side: about 25 candidate samples per block for 16 neighbours on the benchmark's grid
 
-    def __init__(self, ok, k, seed=0):
+    def __init__(self, ok, k):
         from scipy.spatial import cKDTree
 
+        self.kernel = pixel_kernel()
         self.ok, self.k = ok, k
-        self.data = np.column_stack([ok.X_ADJUSTED, ok.Y_ADJUSTED])
-        self.sx, self.sy = self.data[:, 0].copy(), self.data[:, 1].copy()
-        self.tree = cKDTree(self.data)
-        self.gamma = variogram(ok)
-        # A set's key is the wrapping sum of its samples' random 64-bit labels: the same for any order. Two
-        # distinct sets share a key with probability about 2**-64 per pair (2e-11 for 20,000 sets).
-        self.labels = np.random.default_rng(seed).integers(0, 2 ** 63, len(self.data), dtype=np.int64)
+        self.sx, self.sy = np.array(ok.X_ADJUSTED, float), np.array(ok.Y_ADJUSTED, float)
+        self.z = np.array(ok.Z, float)
+        self.tree = cKDTree(np.column_stack([self.sx, self.sy]))
+        self.model = VARIOGRAM_MODELS.index(ok.variogram_model)
+        self.parameters = np.array(ok.variogram_model_parameters, float)
 
-    def _sets(self, x, y):
-        """Per pixel of the (h, w) coordinate arrays, the key of its neighbour set (flat); and the keys and
-        neighbour lists looked up, for the lists of each key."""
+    def candidates(self, x, y):
+        """(candidates, starts): the samples block b of the (h, w) coordinate arrays searches are
+        candidates[starts[b]:starts[b + 1]]; blocks row by row."""
         h, w = x.shape
-        b = self.BLOCK
-        rows, cols = np.unique(np.r_[np.arange(0, h, b), h - 1]), np.unique(np.r_[np.arange(0, w, b), w - 1])
-        _, corner_idx = self.tree.query(np.column_stack([x[np.ix_(rows, cols)].ravel(), y[np.ix_(rows, cols)].ravel()]),
-                                        k=self.k, workers=1)
-        corner = self.labels[corner_idx].sum(axis=1).reshape(len(rows), len(cols))
-        same = (corner[:-1, :-1] == corner[1:, :-1]) & (corner[:-1, :-1] == corner[:-1, 1:]) & \
-               (corner[:-1, :-1] == corner[1:, 1:])
-        if len(rows) == 1 or len(cols) == 1:  # a window one pixel tall or wide: no blocks
-            same = np.zeros((max(len(rows) - 1, 1), max(len(cols) - 1, 1)), bool)
-        block_row = np.minimum(np.searchsorted(rows, np.arange(h), side="right") - 1, same.shape[0] - 1)
-        block_col = np.minimum(np.searchsorted(cols, np.arange(w), side="right") - 1, same.shape[1] - 1)
-        uniform = same[np.ix_(block_row, block_col)]
-        keys = np.empty((h, w), np.int64)
-        keys[uniform] = corner[np.ix_(block_row, block_col)][uniform]
-        _, idx = self.tree.query(np.column_stack([x[~uniform], y[~uniform]]), k=self.k, workers=1)
-        keys[~uniform] = self.labels[idx].sum(axis=1)
-        return keys.ravel(), np.concatenate([corner.ravel(), keys[~uniform]]), np.concatenate([corner_idx, idx])
+        first_rows, first_cols = np.arange(0, h, self.BLOCK), np.arange(0, w, self.BLOCK)
+        last_rows, last_cols = np.minimum(first_rows + self.BLOCK, h) - 1, np.minimum(first_cols + self.BLOCK, w) - 1
+        corners = [(x[np.ix_(r, c)].ravel(), y[np.ix_(r, c)].ravel())
+                   for r in (first_rows, last_rows) for c in (first_cols, last_cols)]
+        mx, my = sum(c[0] for c in corners) / 4, sum(c[1] for c in corners) / 4
+        reach = np.max([np.hypot(cx - mx, cy - my) for cx, cy in corners], axis=0)  # pixels lie in the corners' hull
+        centres = np.column_stack([mx, my])
+        kth = self.tree.query(centres, k=self.k, workers=1)[0][:, -1]
+        radius = (kth + 2.0 * reach) * (1.0 + 1e-9)  # the slack covers rounding of the distances
+        found = self.tree.query_ball_point(centres, radius, workers=1, return_sorted=True)
+        starts = np.zeros(len(found) + 1, np.int64)
+        np.cumsum([len(f) for f in found], out=starts[1:])
+        return np.fromiter((i for f in found for i in f), np.int64, starts[-1]), starts
 
-    def krige(self, x, y):
-        """Prediction and Kriging variance at the pixel centres x, y ((h, w) arrays), as flat arrays."""
-        k, ok = self.k, self.ok
-        keys, found_keys, found_sets = self._sets(x, y)
-        unique, which = np.unique(keys, return_inverse=True)
-        which = which.ravel()
-        known, first = np.unique(found_keys, return_index=True)
-        sets = np.sort(found_sets[first[np.searchsorted(known, unique)]], axis=1)
-        pts = self.data[sets]
-        between = np.sqrt(((pts[:, :, None, :] - pts[:, None, :, :]) ** 2).sum(axis=-1))
-        a = np.ones((len(sets), k + 1, k + 1))  # pykrige's system: -variogram, a zero diagonal, bordered by ones
-        a[:, :k, :k] = -self.gamma(between)
-        a[:, np.arange(k), np.arange(k)] = 0.0
-        a[:, k, k] = 0.0
-        inverse = np.linalg.inv(a)
-        z = np.zeros((len(sets), k + 1))
-        z[:, :k] = ok.Z[sets]
-        weights_z = np.einsum("uij,uj->ui", inverse, z)  # the system is symmetric: prediction = b . inverse z
-        order = np.argsort(which, kind="stable")  # pixels grouped by set
-        bounds = np.r_[0, np.cumsum(np.bincount(which, minlength=len(sets)))]
-        grouped = which[order]
-        members = sets[grouped]
-        dx, dy = self.sx[members], self.sy[members]
-        dx -= x.ravel()[order][:, None]
-        dy -= y.ravel()[order][:, None]
-        np.hypot(dx, dy, out=dx)
-        b = -self.gamma(dx)  # the right-hand side without its last entry, which is 1
-        b[dx <= ok.eps] = 0.0  # a pixel on a sample: pykrige's rule, the sample's value exactly
-        lam = weights_z[grouped]
-        prediction = np.einsum("pi,pi->p", b, lam[:, :k])
-        prediction += lam[:, k]
-        # variance = -[b, 1] inverse [b, 1], with the inverse in blocks: one small product per set
-        variance = np.empty(len(order))
-        for s in range(len(sets)):
-            part = slice(bounds[s], bounds[s + 1])
-            inv = inverse[s]
-            g = b[part]
-            variance[part] = -(np.einsum("pi,pi->p", g @ inv[:k, :k], g) + 2.0 * (g @ inv[:k, k]) + inv[k, k])
-        out_z, out_s = np.empty(len(order)), np.empty(len(order))
-        out_z[order], out_s[order] = prediction, variance
-        return out_z, out_s
+    def krige(self, x, y, want_variance=True):
+        """Prediction and Kriging variance (None unless want_variance) at the pixel centres x, y ((h, w) arrays), as
+        flat arrays."""
+        x, y = np.ascontiguousarray(x, float), np.ascontiguousarray(y, float)
+        candidates, starts = self.candidates(x, y)
+        out_z, out_s = np.empty(x.shape), np.empty(x.shape if want_variance else (1, 1))
+        self.kernel(x, y, self.BLOCK, candidates, starts, self.sx, self.sy, self.z, self.k, self.model,
+                    self.parameters, float(self.ok.eps), want_variance, out_z, out_s)
+        return out_z.ravel(), out_s.ravel() if want_variance else None
 
 
 def leave_one_out(ok, neighbours):
@@ -421,6 +373,8 @@ def kriging(samples, grid, output, feedback, output_variance=None, report=None, 
     elif neighbours < 2:
         raise InputError("N_CLOSEST", f"{neighbours} neighbour cannot be kriged; use 2 or more (16 is usual), or 0 "
                                       f"for all samples.")
+    else:
+        pixel_kernel()  # say a missing numba before anything is written
     inside = grid.contains(samples.x, samples.y)
     _refuse_far_samples(samples, grid, inside)
     # pykrige's C loop solves one tiny system per pixel: with threaded BLAS it spends more time waking threads
@@ -460,7 +414,7 @@ def _write_rasters(ok, grid, output, output_variance, neighbours, backend, feedb
         def krige(win):
             xs, ys = grid.centres(win)
             if shared is not None:
-                return shared.krige(xs.reshape(win[3], win[2]), ys.reshape(win[3], win[2]))
+                return shared.krige(xs.reshape(win[3], win[2]), ys.reshape(win[3], win[2]), wv is not None)
             z, s = np.empty(xs.size), np.empty(xs.size)  # every sample for every pixel: pykrige, bounded chunks
             for a in range(0, xs.size, per_call):
                 z[a:a + per_call], s[a:a + per_call] = ok.execute("points", xs[a:a + per_call], ys[a:a + per_call],

@@ -87,18 +87,20 @@ def test_shared_neighbourhoods_on_a_fine_rotated_grid_equal_pykrige(till):
     assert np.allclose(got, expected, rtol=1e-9, atol=0) and np.allclose(got_var, expected_var, rtol=1e-9, atol=0)
 
 
-def test_spherical_variogram_equals_pykriges():
-    from prospectra.core.geochem.kriging import variogram
+@pytest.mark.parametrize("model, parameters", [("linear", [3.5, 12.0]), ("power", [0.8, 1.4, 12.0]),
+                                               ("gaussian", [80.0, 40000.0, 12.0]), ("spherical", [80.0, 40000.0, 12.0]),
+                                               ("exponential", [80.0, 40000.0, 12.0])])
+def test_compiled_variogram_equals_pykriges(model, parameters):
+    from pykrige import variogram_models
 
-    class Fitted:
-        variogram_model = "spherical"
-        variogram_model_parameters = [80.0, 40000.0, 12.0]
-
-    from pykrige.variogram_models import spherical_variogram_model
+    from prospectra.core.geochem.kriging import VARIOGRAM_MODELS
+    from prospectra.core.geochem.kriging_kernel import semivariance
 
     d = np.linspace(0.0, 120000.0, 10001)
-    assert np.allclose(variogram(Fitted)(d), spherical_variogram_model(Fitted.variogram_model_parameters, d),
-                       rtol=1e-13, atol=0)
+    expected = getattr(variogram_models, f"{model}_variogram_model")(parameters, d)
+    code, p = VARIOGRAM_MODELS.index(model), np.array(parameters, float)
+    got = np.array([semivariance(code, p, v) for v in d])
+    assert np.allclose(got, expected, rtol=1e-13, atol=0)
 
 
 def test_global_neighbourhood_equals_pykrige(till, tmp_path):

@@ -1,0 +1,259 @@
+"""Ordinary Kriging's per-pixel kernel, compiled by numba: each pixel's k nearest samples, its neighbour set's
+inverted Kriging system (built once per set and block), its prediction and Kriging variance, in one pass over a
+window's blocks. The systems are pykrige's moving-window ones (the variogram matrix with a zero diagonal,
+bordered by ones), so the values equal pykrige's to rounding.
+
+Each block of pixels comes with candidate samples that hold every one of its pixels' k nearest
+(kriging.SharedNeighbourhoods finds them), so a pixel's search looks at a few dozen samples, not all of them.
+
+Imported only through kriging.pixel_kernel(), which says how to install numba where it is missing. The compiled
+code is cached on disk, as SAM's kernel is (spectral/sam_kernel.py)."""
+import math
+
+import numba
+import numpy as np
+
+# pykrige's models, by position in kriging.VARIOGRAM_MODELS; parameters in pykrige's order (PARAMETER_NAMES)
+LINEAR, POWER, GAUSSIAN, SPHERICAL, EXPONENTIAL = range(5)
+
+
+@numba.njit(nogil=True, cache=True)
+def semivariance(model, p, d):
+    """pykrige's variogram models (variogram_models.py) at one distance."""
+    out = np.empty(1)
+    semivariances(model, p, np.array([d]), out)
+    return out[0]
+
+
+@numba.njit(nogil=True, cache=True)
+def semivariances(model, p, d, out):
+    """pykrige's variogram models (variogram_models.py) at the distances d, into out: the same formulas, with
+    squares and cubes as products rather than pow calls (equal to 1e-13 relative; pow made the kernel twice as
+    slow), and one loop per model, without branches, so that the compiler vectorises it."""
+    if model == LINEAR:
+        for i in range(len(d)):
+            out[i] = p[0] * d[i] + p[1]
+    elif model == POWER:
+        for i in range(len(d)):
+            out[i] = p[0] * d[i] ** p[1] + p[2]
+    elif model == GAUSSIAN:
+        scale = p[1] * 4.0 / 7.0
+        scale *= scale
+        for i in range(len(d)):
+            out[i] = p[0] * (1.0 - math.exp(-(d[i] * d[i]) / scale)) + p[2]
+    elif model == EXPONENTIAL:
+        scale = p[1] / 3.0
+        for i in range(len(d)):
+            out[i] = p[0] * (1.0 - math.exp(-d[i] / scale)) + p[2]
+    else:  # spherical: beyond the range h = 1, and 1.5 - 0.5 is exactly 1 (pykrige: psill + nugget)
+        for i in range(len(d)):
+            h = min(d[i] / p[1], 1.0)
+            out[i] = p[0] * (1.5 * h - 0.5 * (h * h * h)) + p[2]
+
+
+@numba.njit(nogil=True, cache=True)
+def same_set(a, b):
+    for i in range(len(a)):
+        if a[i] != b[i]:
+            return False
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
+def factorise(a, pivots):
+    """LU factorisation with partial pivoting, in place (a = P L U, as LAPACK's getrf): a few microseconds for a
+    17-square system without the allocations of np.linalg (which took a quarter of the kernel's time)."""
+    n = a.shape[0]
+    for c in range(n):
+        best = c
+        for r in range(c + 1, n):
+            if abs(a[r, c]) > abs(a[best, c]):
+                best = r
+        pivots[c] = best
+        if best != c:
+            for j in range(n):
+                a[c, j], a[best, j] = a[best, j], a[c, j]
+        if a[c, c] == 0.0:
+            raise ValueError("singular Kriging system: the samples of a neighbourhood do not determine the weights")
+        for r in range(c + 1, n):
+            f = a[r, c] / a[c, c]
+            a[r, c] = f
+            for j in range(c + 1, n):
+                a[r, j] -= f * a[c, j]
+
+
+@numba.njit(nogil=True, cache=True)
+def solve(lu, pivots, b):
+    """Solve with the factorise()d matrix, b in place."""
+    n = lu.shape[0]
+    for c in range(n):
+        b[c], b[pivots[c]] = b[pivots[c]], b[c]
+    for r in range(n):
+        for j in range(r):
+            b[r] -= lu[r, j] * b[j]
+    for r in range(n - 1, -1, -1):
+        for j in range(r + 1, n):
+            b[r] -= lu[r, j] * b[j]
+        b[r] /= lu[r, r]
+
+
+@numba.njit(nogil=True, cache=True)
+def set_key(ids):
+    h = np.int64(0)
+    for i in ids:  # wraps around; only spreads the sets over the table, which compares them in full
+        h = h * np.int64(1000003) + i
+    return h
+
+
+@numba.njit(nogil=True, cache=True)
+def krige_blocks(x, y, block, candidates, starts, sx, sy, z, k, model, p, eps, want_variance, out_z, out_s):
+    """Krige the pixels of a window, block by block.
+
+    x, y: (rows, cols) pixel centres; block: the blocks' side in pixels (blocks are taken row by row, the last
+    ones cut at the window's edge); candidates[starts[b]:starts[b + 1]]: sample indices in increasing order that
+    hold every k-nearest set of block b's pixels; sx, sy, z: the samples; model, p: the variogram
+    (semivariances); eps: a pixel this close to a sample takes its value (pykrige's rule). Fills out_z and, when
+    want_variance, out_s ((rows, cols) float64).
+
+    A pixel mostly has the set of the pixel before it: that set is kept when its farthest member is nearer than
+    every other candidate, and only otherwise are the k nearest sought. Each set's system is solved once per
+    window, whichever blocks share it (a hash table of the sets met)."""
+    rows, cols = x.shape
+    per_row = (cols + block - 1) // block
+    # the sets met: their samples (increasing), the weights giving the prediction, the inverses for the variance
+    room = 256
+    set_ids = np.empty((room, k), np.int64)
+    set_keys = np.empty(room, np.int64)
+    weights_z = np.empty((room, k + 1))
+    inverses = np.empty((room if want_variance else 1, k + 1, k + 1))
+    table = np.full(2 * room, -1, np.int64)
+    count = 0
+    a = np.empty((k + 1, k + 1))
+    pivots = np.empty(k + 1, np.int64)
+    between = np.empty(k)
+    unit = np.empty(k + 1)
+    widest = 0
+    for b in range(len(starts) - 1):
+        widest = max(widest, starts[b + 1] - starts[b])
+    d2 = np.empty(widest)  # squared distances from the pixel to the block's candidates
+    member = np.zeros(widest, np.bool_)  # candidates in the current set
+    cx, cy = np.empty(widest), np.empty(widest)
+    near = np.empty(k, np.int64)  # the current set, as positions in the block's candidates
+    near_d = np.empty(k)
+    ids = np.empty(k, np.int64)
+    d = np.empty(k)
+    g = np.empty(k)
+    for b in range(len(starts) - 1):
+        r0, c0 = (b // per_row) * block, (b % per_row) * block
+        cand = candidates[starts[b]:starts[b + 1]]
+        nc = len(cand)
+        for i in range(nc):  # the candidates' coordinates side by side: the distance loop vectorises
+            cx[i], cy[i] = sx[cand[i]], sy[cand[i]]
+        current = -1
+        for r in range(r0, min(r0 + block, rows)):
+            for c in range(c0, min(c0 + block, cols)):
+                px, py = x[r, c], y[r, c]
+                for i in range(nc):
+                    dx, dy = cx[i] - px, cy[i] - py
+                    d2[i] = dx * dx + dy * dy
+                same = False
+                if current >= 0:
+                    inside, outside = 0.0, np.inf
+                    for i in range(nc):  # without branches: the compiler vectorises it
+                        inside = max(inside, d2[i] if member[i] else 0.0)
+                        outside = min(outside, np.inf if member[i] else d2[i])
+                    same = inside < outside
+                if not same:
+                    # the k nearest candidates, by insertion (ties: the earlier candidate)
+                    n = 0
+                    for i in range(nc):
+                        if n == k and d2[i] >= near_d[k - 1]:
+                            continue
+                        j = n if n < k else k - 1
+                        while j > 0 and near_d[j - 1] > d2[i]:
+                            near_d[j], near[j] = near_d[j - 1], near[j - 1]
+                            j -= 1
+                        near_d[j], near[j] = d2[i], i
+                        n = min(n + 1, k)
+                    for i in range(1, k):  # in candidate order, which is sample order: the set's identity
+                        t = near[i]
+                        j = i
+                        while j > 0 and near[j - 1] > t:
+                            near[j] = near[j - 1]
+                            j -= 1
+                        near[j] = t
+                    member[:nc] = False
+                    for i in range(k):
+                        member[near[i]] = True
+                        ids[i] = cand[near[i]]
+                    key = set_key(ids)
+                    slot = key & (len(table) - 1)
+                    current = -1
+                    while table[slot] >= 0:
+                        t = table[slot]
+                        if set_keys[t] == key and same_set(set_ids[t], ids):
+                            current = t
+                            break
+                        slot = (slot + 1) & (len(table) - 1)
+                    if current < 0:  # a new set: pykrige's system for it, solved
+                        if count == room:  # full: twice the room, and the table rebuilt
+                            room *= 2
+                            set_ids = np.concatenate((set_ids, np.empty((room // 2, k), np.int64)))
+                            set_keys = np.concatenate((set_keys, np.empty(room // 2, np.int64)))
+                            weights_z = np.concatenate((weights_z, np.empty((room // 2, k + 1))))
+                            if want_variance:
+                                inverses = np.concatenate((inverses, np.empty((room // 2, k + 1, k + 1))))
+                            table = np.full(2 * room, -1, np.int64)
+                            for t in range(count):
+                                slot = set_keys[t] & (len(table) - 1)
+                                while table[slot] >= 0:
+                                    slot = (slot + 1) & (len(table) - 1)
+                                table[slot] = t
+                            slot = key & (len(table) - 1)
+                            while table[slot] >= 0:
+                                slot = (slot + 1) & (len(table) - 1)
+                        current = count
+                        count += 1
+                        table[slot] = current
+                        set_keys[current] = key
+                        set_ids[current] = ids
+                        for i in range(k):
+                            for j in range(k):
+                                between[j] = math.sqrt((sx[ids[i]] - sx[ids[j]]) ** 2 + (sy[ids[i]] - sy[ids[j]]) ** 2)
+                            semivariances(model, p, between, a[i, :k])
+                            for j in range(k):
+                                a[i, j] = -a[i, j]
+                            a[i, i] = 0.0
+                            a[i, k] = 1.0
+                            a[k, i] = 1.0
+                        a[k, k] = 0.0
+                        factorise(a, pivots)
+                        w = weights_z[current]
+                        for i in range(k):
+                            w[i] = z[ids[i]]
+                        w[k] = 0.0
+                        solve(a, pivots, w)  # symmetric system: prediction = [g, 1] . inverse [z, 0]
+                        if want_variance:
+                            for j in range(k + 1):
+                                unit[:] = 0.0
+                                unit[j] = 1.0
+                                solve(a, pivots, unit)
+                                inverses[current, :, j] = unit
+                for i in range(k):
+                    d[i] = math.sqrt(d2[near[i]])
+                semivariances(model, p, d, g)
+                wz = weights_z[current]
+                prediction = wz[k]
+                for i in range(k):
+                    g[i] = 0.0 if d[i] <= eps else -g[i]
+                    prediction += g[i] * wz[i]
+                out_z[r, c] = prediction
+                if want_variance:  # -[g, 1] inverse [g, 1]
+                    inv = inverses[current]
+                    v = inv[k, k]
+                    for i in range(k):
+                        row = inv[k, i] * 2.0
+                        for j in range(k):
+                            row += inv[i, j] * g[j]
+                        v += g[i] * row
+                    out_s[r, c] = -v
