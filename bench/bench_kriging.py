@@ -11,8 +11,10 @@ measured both ways: as a user calls it, and with the same one-thread limit (the 
 pykrige's plain vectorised call without a neighbourhood would need about 35 GB here and is not run.
 
 Both sides run once on a 200 x 200 grid first (unmeasured), so that neither pays for a cold page cache, nor
-Prospectra for compiling its kernel (which numba then keeps on disk). Reports wall time, peak resident memory (/usr/bin/time -v), their ratios, and the largest difference between
-the outputs. Usage: bench/bench_kriging.py [--size 2000] [--neighbours 16] [--skip-threaded] [--workdir DIR]"""
+Prospectra for compiling its kernel (which numba then keeps on disk). Reports wall time, peak resident memory
+(/usr/bin/time -v), their ratios, and the largest difference between the outputs. With --variance both sides
+also write the Kriging variance raster (the algorithm's default in QGIS).
+Usage: bench/bench_kriging.py [--size 2000] [--neighbours 16] [--variance] [--skip-threaded] [--workdir DIR]"""
 import argparse
 import os
 import shutil
@@ -46,7 +48,7 @@ OURS = READ_POINTS + (
     "from prospectra.core.errors import NullFeedback\n"
     "grid = Grid(size, size, (x0, pixel, 0.0, y1, 0.0, -pixel), wkt)\n"
     "kriging(numeric_samples(x, y, z, sys.argv[2]), grid, out, NullFeedback(), variogram=Variogram('spherical', nlags=12),"
-    " neighbours=k)\n")
+    " neighbours=k, output_variance=out[:-4] + '_variance.tif' if sys.argv[8] == 'variance' else None)\n")
 PYKRIGE = READ_POINTS + (
     "from contextlib import nullcontext\n"
     "from osgeo import gdal\n"
@@ -59,11 +61,13 @@ PYKRIGE = READ_POINTS + (
     "gy = y1 - (np.arange(size) + 0.5) * pixel\n"
     "with limit:\n"
     "    ok = OrdinaryKriging(x, y, z, variogram_model='spherical', nlags=12)\n"
-    "    zgrid, _ = ok.execute('grid', gx, gy, backend='C', n_closest_points=k)\n"
-    "ds = gdal.GetDriverByName('GTiff').Create(out, size, size, 1, gdal.GDT_Float32,\n"
-    "                                         ['TILED=YES', 'COMPRESS=DEFLATE', 'PREDICTOR=3'])\n"
-    "ds.SetGeoTransform((x0, pixel, 0.0, y1, 0.0, -pixel)); ds.SetProjection(wkt)\n"
-    "ds.GetRasterBand(1).WriteArray(zgrid.astype(np.float32)); ds = None\n")
+    "    zgrid, sgrid = ok.execute('grid', gx, gy, backend='C', n_closest_points=k)\n"
+    "rasters = [(out, zgrid)] + ([(out[:-4] + '_variance.tif', sgrid)] if sys.argv[8] == 'variance' else [])\n"
+    "for path, values in rasters:\n"
+    "    ds = gdal.GetDriverByName('GTiff').Create(path, size, size, 1, gdal.GDT_Float32,\n"
+    "                                             ['TILED=YES', 'COMPRESS=DEFLATE', 'PREDICTOR=3'])\n"
+    "    ds.SetGeoTransform((x0, pixel, 0.0, y1, 0.0, -pixel)); ds.SetProjection(wkt)\n"
+    "    ds.GetRasterBand(1).WriteArray(values.astype(np.float32)); ds = None\n")
 
 
 def largest_difference(a, b, size):
@@ -83,6 +87,8 @@ def main():
     ap.add_argument("--neighbours", type=int, default=16)
     ap.add_argument("--skip-threaded", action="store_true", help="skip pykrige direct with multi-threaded BLAS")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
+    ap.add_argument("--variance", action="store_true", help="both sides also write the Kriging variance (the "
+                    "algorithm's default in QGIS; pykrige computes it either way)")
     ap.add_argument("--workdir")
     args = ap.parse_args()
     work = args.workdir or tempfile.mkdtemp(prefix="prospectra-bench-kriging-")
@@ -96,15 +102,16 @@ def main():
     if not args.skip_threaded:
         runs.append(("pykrige direct, default BLAS", PYKRIGE, outs["pykrige_threaded"], "default"))
     rounds = {label: [] for label, *_ in runs}
+    variance = "variance" if args.variance else "prediction only"
     small = [TILL, FIELD, "200", str(args.neighbours)]
     for label, code, out, extra in runs:  # warm both sides: imports in the page cache, compiled code on disk
-        timed([sys.executable, "-c", code, *small, out, str(EXTENT / 200), extra])
+        timed([sys.executable, "-c", code, *small, out, str(EXTENT / 200), extra, variance])
     for r in range(args.rounds):  # interleaved, so that a busy moment hits both sides alike
         for label, code, out, extra in runs:
             print(f"round {r + 1}: {label} ...", flush=True)
-            rounds[label].append(timed([sys.executable, "-c", code, *common, out, str(pixel), extra])[:2])
+            rounds[label].append(timed([sys.executable, "-c", code, *common, out, str(pixel), extra, variance])[:2])
     print(f"\n1112 GTK till samples ({FIELD}) -> {args.size} x {args.size} grid of {pixel:g} m, "
-          f"spherical variogram, {args.neighbours} nearest samples per pixel; {os.cpu_count()} CPUs; "
+          f"spherical variogram, {args.neighbours} nearest samples per pixel, {variance}; {os.cpu_count()} CPUs; "
           f"median of {args.rounds} interleaved rounds (min-max)")
     figures = {}
     for label, values in rounds.items():
@@ -114,11 +121,14 @@ def main():
               f"peak memory {figures[label][1]:7.0f} MiB")
     ours_t, ours_m = figures["prospectra core"]
     difference = largest_difference(outs["prospectra"], outs["pykrige_one_thread"], args.size)
+    if args.variance:
+        difference = max(difference, largest_difference(outs["prospectra"][:-4] + "_variance.tif",
+                                                        outs["pykrige_one_thread"][:-4] + "_variance.tif", args.size))
     for label, (t, m) in figures.items():
         if label != "prospectra core":
             print(f"ratio prospectra / {label}: time {ours_t / t:.2f}, memory {ours_m / m:.3f}")
     reference = figures["pykrige direct, BLAS 1 thread"][0]
-    print(f"SUMMARY kriging: {reference / ours_t:.1f}x faster than pykrige's C moving window (BLAS 1 thread), "
+    print(f"SUMMARY kriging ({variance}): {reference / ours_t:.1f}x faster than pykrige's C moving window (BLAS 1 thread), "
           f"largest relative difference {difference:.1e}")
     if not args.workdir:
         shutil.rmtree(work)

@@ -227,7 +227,7 @@ def pixel_kernel():
 
 class SharedNeighbourhoods:
     """Ordinary Kriging onto grid windows from each pixel's k nearest samples: the system pykrige's moving window
-    solves for every pixel, inverted once per distinct neighbour set and block of pixels. Neighbouring pixels
+    solves for every pixel, solved once per neighbour set and window (kriging_kernel). Neighbouring pixels
     mostly share their k nearest samples (about 200 pixels per set for 1,112 samples and 16 neighbours on
     2000 x 2000), so only the right-hand side differs from pixel to pixel.
 
@@ -267,8 +267,8 @@ class SharedNeighbourhoods:
         return np.fromiter((i for f in found for i in f), np.int64, starts[-1]), starts
 
     def krige(self, x, y, want_variance=True):
-        """Prediction and Kriging variance (None unless want_variance) at the pixel centres x, y ((h, w) arrays), as
-        flat arrays."""
+        """Prediction and Kriging variance (None unless want_variance) at the pixel centres x, y ((h, w) arrays of a
+        grid: each block's pixels lie within its four corner pixels' hull), as flat arrays."""
         x, y = np.ascontiguousarray(x, float), np.ascontiguousarray(y, float)
         candidates, starts = self.candidates(x, y)
         out_z, out_s = np.empty(x.shape), np.empty(x.shape if want_variance else (1, 1))

@@ -1,5 +1,5 @@
 """Ordinary Kriging's per-pixel kernel, compiled by numba: each pixel's k nearest samples, its neighbour set's
-inverted Kriging system (built once per set and block), its prediction and Kriging variance, in one pass over a
+Kriging system (solved once per set and window), its prediction and Kriging variance, in one pass over a
 window's blocks. The systems are pykrige's moving-window ones (the variogram matrix with a zero diagonal,
 bordered by ones), so the values equal pykrige's to rounding.
 
@@ -15,14 +15,6 @@ import numpy as np
 
 # pykrige's models, by position in kriging.VARIOGRAM_MODELS; parameters in pykrige's order (PARAMETER_NAMES)
 LINEAR, POWER, GAUSSIAN, SPHERICAL, EXPONENTIAL = range(5)
-
-
-@numba.njit(nogil=True, cache=True)
-def semivariance(model, p, d):
-    """pykrige's variogram models (variogram_models.py) at one distance."""
-    out = np.empty(1)
-    semivariances(model, p, np.array([d]), out)
-    return out[0]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -61,8 +53,9 @@ def same_set(a, b):
 
 @numba.njit(nogil=True, cache=True)
 def factorise(a, pivots):
-    """LU factorisation with partial pivoting, in place (a = P L U, as LAPACK's getrf): a few microseconds for a
-    17-square system without the allocations of np.linalg (which took a quarter of the kernel's time)."""
+    """LU factorisation with partial pivoting, in place (a = P L U, as LAPACK's getrf): about a microsecond for a
+    17-square system, where np.linalg.inv's allocations took longer than its arithmetic (a quarter of the
+    kernel's time). For the prediction alone, which needs one solve: invert() takes three times as long."""
     n = a.shape[0]
     for c in range(n):
         best = c
@@ -95,6 +88,39 @@ def solve(lu, pivots, b):
         for j in range(r + 1, n):
             b[r] -= lu[r, j] * b[j]
         b[r] /= lu[r, r]
+
+
+@numba.njit(nogil=True, cache=True)
+def invert(a, inverse):
+    """inverse = a^-1 by Gauss-Jordan elimination with partial pivoting; a is overwritten. For the variance,
+    which needs the whole inverse: 17 solves with factorise()'s factors took twice as long."""
+    n = a.shape[0]
+    inverse[:, :] = 0.0
+    for i in range(n):
+        inverse[i, i] = 1.0
+    for c in range(n):
+        best = c
+        for r in range(c + 1, n):
+            if abs(a[r, c]) > abs(a[best, c]):
+                best = r
+        if a[best, c] == 0.0:
+            raise ValueError("singular Kriging system: the samples of a neighbourhood do not determine the weights")
+        if best != c:
+            for j in range(n):
+                a[c, j], a[best, j] = a[best, j], a[c, j]
+                inverse[c, j], inverse[best, j] = inverse[best, j], inverse[c, j]
+        scale = 1.0 / a[c, c]
+        for j in range(c + 1, n):  # a's columns up to c are done: unit columns from here on
+            a[c, j] *= scale
+        for j in range(n):
+            inverse[c, j] *= scale
+        for r in range(n):
+            if r != c:
+                f = a[r, c]
+                for j in range(c + 1, n):
+                    a[r, j] -= f * a[c, j]
+                for j in range(n):
+                    inverse[r, j] -= f * inverse[c, j]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -131,7 +157,6 @@ def krige_blocks(x, y, block, candidates, starts, sx, sy, z, k, model, p, eps, w
     a = np.empty((k + 1, k + 1))
     pivots = np.empty(k + 1, np.int64)
     between = np.empty(k)
-    unit = np.empty(k + 1)
     widest = 0
     for b in range(len(starts) - 1):
         widest = max(widest, starts[b + 1] - starts[b])
@@ -143,6 +168,7 @@ def krige_blocks(x, y, block, candidates, starts, sx, sy, z, k, model, p, eps, w
     ids = np.empty(k, np.int64)
     d = np.empty(k)
     g = np.empty(k)
+    t_row = np.empty(k)
     for b in range(len(starts) - 1):
         r0, c0 = (b // per_row) * block, (b % per_row) * block
         cand = candidates[starts[b]:starts[b + 1]]
@@ -217,28 +243,31 @@ def krige_blocks(x, y, block, candidates, starts, sx, sy, z, k, model, p, eps, w
                         table[slot] = current
                         set_keys[current] = key
                         set_ids[current] = ids
-                        for i in range(k):
-                            for j in range(k):
+                        for i in range(k):  # the upper half, mirrored: distances between samples are symmetric
+                            for j in range(i + 1, k):
                                 between[j] = math.sqrt((sx[ids[i]] - sx[ids[j]]) ** 2 + (sy[ids[i]] - sy[ids[j]]) ** 2)
-                            semivariances(model, p, between, a[i, :k])
-                            for j in range(k):
+                            semivariances(model, p, between[i + 1:], a[i, i + 1:k])
+                            for j in range(i + 1, k):
                                 a[i, j] = -a[i, j]
+                                a[j, i] = a[i, j]
                             a[i, i] = 0.0
                             a[i, k] = 1.0
                             a[k, i] = 1.0
                         a[k, k] = 0.0
-                        factorise(a, pivots)
-                        w = weights_z[current]
-                        for i in range(k):
-                            w[i] = z[ids[i]]
-                        w[k] = 0.0
-                        solve(a, pivots, w)  # symmetric system: prediction = [g, 1] . inverse [z, 0]
+                        w = weights_z[current]  # symmetric system: prediction = [g, 1] . inverse [z, 0]
                         if want_variance:
-                            for j in range(k + 1):
-                                unit[:] = 0.0
-                                unit[j] = 1.0
-                                solve(a, pivots, unit)
-                                inverses[current, :, j] = unit
+                            inverse = inverses[current]
+                            invert(a, inverse)
+                            for i in range(k + 1):
+                                w[i] = 0.0
+                                for j in range(k):
+                                    w[i] += inverse[i, j] * z[ids[j]]
+                        else:
+                            factorise(a, pivots)
+                            for i in range(k):
+                                w[i] = z[ids[i]]
+                            w[k] = 0.0
+                            solve(a, pivots, w)
                 for i in range(k):
                     d[i] = math.sqrt(d2[near[i]])
                 semivariances(model, p, d, g)
@@ -248,12 +277,14 @@ def krige_blocks(x, y, block, candidates, starts, sx, sy, z, k, model, p, eps, w
                     g[i] = 0.0 if d[i] <= eps else -g[i]
                     prediction += g[i] * wz[i]
                 out_z[r, c] = prediction
-                if want_variance:  # -[g, 1] inverse [g, 1]
+                if want_variance:  # -[g, 1] inverse [g, 1]: row after row added into t, which vectorises
                     inv = inverses[current]
-                    v = inv[k, k]
+                    for j in range(k):
+                        t_row[j] = 2.0 * inv[k, j]
                     for i in range(k):
-                        row = inv[k, i] * 2.0
                         for j in range(k):
-                            row += inv[i, j] * g[j]
-                        v += g[i] * row
+                            t_row[j] += g[i] * inv[i, j]
+                    v = inv[k, k]
+                    for j in range(k):
+                        v += g[j] * t_row[j]
                     out_s[r, c] = -v

@@ -87,6 +87,26 @@ def test_shared_neighbourhoods_on_a_fine_rotated_grid_equal_pykrige(till):
     assert np.allclose(got, expected, rtol=1e-9, atol=0) and np.allclose(got_var, expected_var, rtol=1e-9, atol=0)
 
 
+def test_pixels_on_samples_and_clustered_samples_equal_pykrige(till):
+    """Pixel centres exactly on samples take the sample's value (to rounding) with zero variance (pykrige's rule), and a
+    neighbourhood of 40 among clustered samples, where a block's pixels hold many sets, still equals pykrige."""
+    from prospectra.core.geochem.kriging import SharedNeighbourhoods
+
+    x, y, z, _ = till
+    ok = pykrige_ok.OrdinaryKriging(x, y, z, variogram_model="exponential", nlags=12)
+    # Rows and columns through 60 samples, in order (a rectilinear grid: each block lies within its corners)
+    px, py = np.meshgrid(np.sort(x[:60]), np.sort(y[:60]))
+    on = np.flatnonzero(((px.ravel()[:, None] == x[:60]) & (py.ravel()[:, None] == y[:60])).any(axis=1))
+    assert len(on) == 60
+    for k in (16, 40):
+        got, got_var = SharedNeighbourhoods(ok, k).krige(px, py)
+        expected, expected_var = ok.execute("points", px.ravel(), py.ravel(), backend="loop", n_closest_points=k)
+        assert np.allclose(got, expected, rtol=1e-9, atol=0) and np.allclose(got_var, expected_var, rtol=1e-9,
+                                                                             atol=1e-9)
+        sample = [int(np.flatnonzero((x[:60] == px.ravel()[i]) & (y[:60] == py.ravel()[i]))[0]) for i in on]
+        assert np.allclose(got[on], z[sample], rtol=1e-12, atol=0) and np.all(np.abs(got_var[on]) < 1e-9)
+
+
 @pytest.mark.parametrize("model, parameters", [("linear", [3.5, 12.0]), ("power", [0.8, 1.4, 12.0]),
                                                ("gaussian", [80.0, 40000.0, 12.0]), ("spherical", [80.0, 40000.0, 12.0]),
                                                ("exponential", [80.0, 40000.0, 12.0])])
@@ -94,12 +114,12 @@ def test_compiled_variogram_equals_pykriges(model, parameters):
     from pykrige import variogram_models
 
     from prospectra.core.geochem.kriging import VARIOGRAM_MODELS
-    from prospectra.core.geochem.kriging_kernel import semivariance
+    from prospectra.core.geochem.kriging_kernel import semivariances
 
     d = np.linspace(0.0, 120000.0, 10001)
     expected = getattr(variogram_models, f"{model}_variogram_model")(parameters, d)
-    code, p = VARIOGRAM_MODELS.index(model), np.array(parameters, float)
-    got = np.array([semivariance(code, p, v) for v in d])
+    got = np.empty_like(d)
+    semivariances(VARIOGRAM_MODELS.index(model), np.array(parameters, float), d, got)
     assert np.allclose(got, expected, rtol=1e-13, atol=0)
 
 
