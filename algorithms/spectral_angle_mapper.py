@@ -37,6 +37,7 @@ def parse_class_angles(text):
 
 class SpectralAngleMapper(ProspectraAlgorithm):
     group_id = "spectral"
+    packages = ("numba",)
 
     def name(self):
         return "spectralanglemapper"
