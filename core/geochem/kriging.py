@@ -1,9 +1,10 @@
 """Ordinary Kriging (Matheron 1963; Cressie 1993) of point samples onto a raster grid, with pykrige
-(Murphy et al., GeoStat-Framework) doing the variogram fit and every prediction.
+(Murphy et al., GeoStat-Framework) doing the variogram fit.
 
-The grid is kriged window by window: each window's pixel centres go to pykrige's
-OrdinaryKriging.execute('points', ..., n_closest_points=k), so only the k nearest samples enter each
-pixel's system (a moving neighbourhood) and memory depends on the window, not on the grid. The variogram
+The grid is kriged window by window. With a moving neighbourhood only the k nearest samples enter each pixel's
+system, pykrige's own, solved once per set of neighbours by a compiled kernel (SharedNeighbourhoods,
+kriging_kernel); with all samples, pykrige's OrdinaryKriging.execute predicts. Memory depends on the window,
+not on the grid. The variogram
 model is given, or chosen as the one with the lowest leave-one-out cross-validation RMSE. Leave-one-out is
 computed here (pykrige has none): each sample is predicted from its k nearest other samples with the
 variogram fitted on all samples, the usual practice (Cressie 1993, section 2.6.4); the tests check it against
@@ -240,6 +241,8 @@ class SharedNeighbourhoods:
     def __init__(self, ok, k):
         from scipy.spatial import cKDTree
 
+        if ok.anisotropy_scaling != 1.0 or ok.anisotropy_angle != 0.0 or ok.coordinates_type != "euclidean":
+            raise ValueError("the compiled kernel takes isotropic, euclidean variograms only, as fit_variogram fits")
         self.kernel = pixel_kernel()
         self.ok, self.k = ok, k
         self.sx, self.sy = np.array(ok.X_ADJUSTED, float), np.array(ok.Y_ADJUSTED, float)
@@ -264,12 +267,17 @@ class SharedNeighbourhoods:
         found = self.tree.query_ball_point(centres, radius, workers=1, return_sorted=True)
         starts = np.zeros(len(found) + 1, np.int64)
         np.cumsum([len(f) for f in found], out=starts[1:])
+        if np.diff(starts).min() < self.k:  # fewer samples than k, or coordinates that are not numbers: the kernel
+            raise ValueError(f"a block of pixels has fewer than {self.k} candidate samples")  # checks no index
         return np.fromiter((i for f in found for i in f), np.int64, starts[-1]), starts
 
     def krige(self, x, y, want_variance=True):
         """Prediction and Kriging variance (None unless want_variance) at the pixel centres x, y ((h, w) arrays of a
         grid: each block's pixels lie within its four corner pixels' hull), as flat arrays."""
-        x, y = np.ascontiguousarray(x, float), np.ascontiguousarray(y, float)
+        # pykrige moves pixels as it moved the samples (X_ADJUSTED): to the centre and back, which rounds large
+        # coordinates, so a pixel exactly on a sample is on it here too (the eps rule)
+        x = np.ascontiguousarray((np.asarray(x, float) - self.ok.XCENTER) + self.ok.XCENTER)
+        y = np.ascontiguousarray((np.asarray(y, float) - self.ok.YCENTER) + self.ok.YCENTER)
         candidates, starts = self.candidates(x, y)
         out_z, out_s = np.empty(x.shape), np.empty(x.shape if want_variance else (1, 1))
         self.kernel(x, y, self.BLOCK, candidates, starts, self.sx, self.sy, self.z, self.k, self.model,
@@ -377,10 +385,10 @@ def kriging(samples, grid, output, feedback, output_variance=None, report=None, 
         pixel_kernel()  # say a missing numba before anything is written
     inside = grid.contains(samples.x, samples.y)
     _refuse_far_samples(samples, grid, inside)
-    # pykrige's C loop solves one tiny system per pixel: with threaded BLAS it spends more time waking threads
-    # than solving (5-25x slower on 2 cores); without threadpoolctl, the pure-Python loop backend is faster.
+    # The leave-one-out and the all-samples path solve small systems with BLAS: threaded, it spends more time
+    # waking threads than solving (5-25x slower on 2 cores); without threadpoolctl, pykrige's loop backend.
     limit, limited = one_blas_thread()
-    backend = "C" if limited else "loop"
+    backend = ("C" if limited else "loop") if neighbours is None else "compiled kernel"
     with OutputTransaction({"OUTPUT": output, "OUTPUT_VARIANCE": output_variance, "OUTPUT_REPORT": report}):
         with limit:
             candidates = _variogram_candidates(samples, variogram, neighbours, feedback)

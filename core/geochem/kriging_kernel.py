@@ -132,6 +132,18 @@ def set_key(ids):
 
 
 @numba.njit(nogil=True, cache=True)
+def find(table, set_keys, set_ids, key, ids):
+    """(the set's index, or -1, and the table slot where it is or would go): open addressing, linear probing."""
+    slot = key & (len(table) - 1)
+    while table[slot] >= 0:
+        t = table[slot]
+        if set_keys[t] == key and same_set(set_ids[t], ids):
+            return t, slot
+        slot = (slot + 1) & (len(table) - 1)
+    return -1, slot
+
+
+@numba.njit(nogil=True, cache=True)
 def krige_blocks(x, y, block, candidates, starts, sx, sy, z, k, model, p, eps, want_variance, out_z, out_s):
     """Krige the pixels of a window, block by block.
 
@@ -213,14 +225,7 @@ def krige_blocks(x, y, block, candidates, starts, sx, sy, z, k, model, p, eps, w
                         member[near[i]] = True
                         ids[i] = cand[near[i]]
                     key = set_key(ids)
-                    slot = key & (len(table) - 1)
-                    current = -1
-                    while table[slot] >= 0:
-                        t = table[slot]
-                        if set_keys[t] == key and same_set(set_ids[t], ids):
-                            current = t
-                            break
-                        slot = (slot + 1) & (len(table) - 1)
+                    current, slot = find(table, set_keys, set_ids, key, ids)
                     if current < 0:  # a new set: pykrige's system for it, solved
                         if count == room:  # full: twice the room, and the table rebuilt
                             room *= 2
@@ -231,13 +236,8 @@ def krige_blocks(x, y, block, candidates, starts, sx, sy, z, k, model, p, eps, w
                                 inverses = np.concatenate((inverses, np.empty((room // 2, k + 1, k + 1))))
                             table = np.full(2 * room, -1, np.int64)
                             for t in range(count):
-                                slot = set_keys[t] & (len(table) - 1)
-                                while table[slot] >= 0:
-                                    slot = (slot + 1) & (len(table) - 1)
-                                table[slot] = t
-                            slot = key & (len(table) - 1)
-                            while table[slot] >= 0:
-                                slot = (slot + 1) & (len(table) - 1)
+                                table[find(table, set_keys, set_ids, set_keys[t], set_ids[t])[1]] = t
+                            slot = find(table, set_keys, set_ids, key, ids)[1]
                         current = count
                         count += 1
                         table[slot] = current

@@ -107,6 +107,26 @@ def test_pixels_on_samples_and_clustered_samples_equal_pykrige(till):
         assert np.allclose(got[on], z[sample], rtol=1e-12, atol=0) and np.all(np.abs(got_var[on]) < 1e-9)
 
 
+def test_pixels_on_samples_far_from_the_centre_of_large_coordinates():
+    """Coordinates in the millions, far from the samples' centre (a national grid over a wide area): pykrige moves
+    pixels to the centre and back as it moved the samples, which rounds them; a pixel exactly on a sample must
+    still take its value with zero variance, as in pykrige. (Simulated samples: a layout, not a measurement.)"""
+    from prospectra.core.geochem.kriging import SharedNeighbourhoods
+
+    rng = np.random.default_rng(3)
+    x, y, z = rng.uniform(2e4, 3e6, 400), rng.uniform(2e4, 3e6, 400), rng.normal(50.0, 10.0, 400)
+    ok = pykrige_ok.OrdinaryKriging(x, y, z, variogram_model="spherical",
+                                    variogram_parameters={"psill": 80.0, "range": 5e5, "nugget": 30.0})
+    moved = np.argsort(np.maximum(np.abs(ok.X_ADJUSTED - x), np.abs(ok.Y_ADJUSTED - y)))[::-1][:30]
+    assert np.abs(ok.X_ADJUSTED - x)[moved].max() > 0  # the rounding this test is about happens here
+    px, py = np.meshgrid(np.sort(x[moved]), np.sort(y[moved]))
+    got, got_var = SharedNeighbourhoods(ok, 16).krige(px, py)
+    expected, expected_var = ok.execute("points", px.ravel(), py.ravel(), backend="loop", n_closest_points=16)
+    assert np.allclose(got, expected, rtol=1e-9, atol=0) and np.allclose(got_var, expected_var, rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="fewer than 401 candidate samples"):  # the kernel checks no index
+        SharedNeighbourhoods(ok, 401).krige(px, py)
+
+
 @pytest.mark.parametrize("model, parameters", [("linear", [3.5, 12.0]), ("power", [0.8, 1.4, 12.0]),
                                                ("gaussian", [80.0, 40000.0, 12.0]), ("spherical", [80.0, 40000.0, 12.0]),
                                                ("exponential", [80.0, 40000.0, 12.0])])
