@@ -4,11 +4,10 @@
 The grid is kriged window by window. With a moving neighbourhood only the k nearest samples enter each pixel's
 system, pykrige's own, solved once per set of neighbours by a compiled kernel (SharedNeighbourhoods,
 kriging_kernel); with all samples, pykrige's OrdinaryKriging.execute predicts. Memory depends on the window,
-not on the grid. The variogram
-model is given, or chosen as the one with the lowest leave-one-out cross-validation RMSE. Leave-one-out is
-computed here (pykrige has none): each sample is predicted from its k nearest other samples with the
-variogram fitted on all samples, the usual practice (Cressie 1993, section 2.6.4); the tests check it against
-pykrige refitted without the sample."""
+not on the grid. The variogram model is given, or chosen as the one with the lowest leave-one-out
+cross-validation RMSE. Leave-one-out is computed here (pykrige has none): each sample is predicted from its k
+nearest other samples with the variogram fitted on all samples, the usual practice (Cressie 1993, section
+2.6.4); the tests check it against pykrige refitted without the sample."""
 import math
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -228,7 +227,7 @@ def pixel_kernel():
 
 class SharedNeighbourhoods:
     """Ordinary Kriging onto grid windows from each pixel's k nearest samples: the system pykrige's moving window
-    solves for every pixel, solved once per neighbour set and window (kriging_kernel). Neighbouring pixels
+    solves for every pixel, here solved once per neighbour set and window (kriging_kernel). Neighbouring pixels
     mostly share their k nearest samples (about 200 pixels per set for 1,112 samples and 16 neighbours on
     2000 x 2000), so only the right-hand side differs from pixel to pixel.
 
