@@ -24,7 +24,7 @@ import tempfile
 import numpy as np
 from osgeo import gdal
 
-from bench_band_ratio import timed
+from bench_band_ratio import interleaved, medians, spread, timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -94,36 +94,33 @@ def main():
     work = args.workdir or tempfile.mkdtemp(prefix="prospectra-bench-kriging-")
     os.makedirs(work, exist_ok=True)
     pixel = EXTENT / args.size
-    common = [TILL, FIELD, str(args.size), str(args.neighbours)]
     outs = {name: os.path.join(work, f"{name}.tif") for name in ("prospectra", "pykrige_one_thread",
                                                                   "pykrige_threaded")}
     runs = [("prospectra core", OURS, outs["prospectra"], PLUGINS),
             ("pykrige direct, BLAS 1 thread", PYKRIGE, outs["pykrige_one_thread"], "one-thread")]
     if not args.skip_threaded:
         runs.append(("pykrige direct, default BLAS", PYKRIGE, outs["pykrige_threaded"], "default"))
-    rounds = {label: [] for label, *_ in runs}
     variance = "variance" if args.variance else "prediction only"
-    small = [TILL, FIELD, "200", str(args.neighbours)]
+
+    def command(code, out, extra, size):
+        return [sys.executable, "-c", code, TILL, FIELD, str(size), str(args.neighbours), out, str(EXTENT / size),
+                extra, variance]
+
     for label, code, out, extra in runs:  # warm both sides: imports in the page cache, compiled code on disk
-        timed([sys.executable, "-c", code, *small, out, str(EXTENT / 200), extra, variance])
-    for r in range(args.rounds):  # interleaved, so that a busy moment hits both sides alike
-        for label, code, out, extra in runs:
-            print(f"round {r + 1}: {label} ...", flush=True)
-            rounds[label].append(timed([sys.executable, "-c", code, *common, out, str(pixel), extra, variance])[:2])
+        timed(command(code, out, extra, 200))
+    rounds = interleaved({label: (lambda c=command(code, out, extra, args.size): timed(c)[:2])
+                          for label, code, out, extra in runs}, args.rounds)
+    figures = medians(rounds)
     print(f"\n1112 GTK till samples ({FIELD}) -> {args.size} x {args.size} grid of {pixel:g} m, "
           f"spherical variogram, {args.neighbours} nearest samples per pixel, {variance}; {os.cpu_count()} CPUs; "
           f"median of {args.rounds} interleaved rounds (min-max)")
-    figures = {}
     for label, values in rounds.items():
-        times, memory = [v[0] for v in values], [v[1] for v in values]
-        figures[label] = (float(np.median(times)), float(np.median(memory)))
-        print(f"{label:32s}: {figures[label][0]:8.1f} s ({min(times):.1f}-{max(times):.1f}), "
-              f"peak memory {figures[label][1]:7.0f} MiB")
+        print(f"{label:32s}: {spread(values)}, peak memory {figures[label][1]:7.0f} MiB")
     ours_t, ours_m = figures["prospectra core"]
-    difference = largest_difference(outs["prospectra"], outs["pykrige_one_thread"], args.size)
-    if args.variance:
-        difference = max(difference, largest_difference(outs["prospectra"][:-4] + "_variance.tif",
-                                                        outs["pykrige_one_thread"][:-4] + "_variance.tif", args.size))
+    pairs = [(outs["prospectra"], outs["pykrige_one_thread"])]
+    if args.variance:  # the scripts above write the variance beside the prediction, as <name>_variance.tif
+        pairs += [tuple(p[:-4] + "_variance.tif" for p in pairs[0])]
+    difference = max(largest_difference(ours, theirs, args.size) for ours, theirs in pairs)
     for label, (t, m) in figures.items():
         if label != "prospectra core":
             print(f"ratio prospectra / {label}: time {ours_t / t:.2f}, memory {ours_m / m:.3f}")
