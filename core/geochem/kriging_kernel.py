@@ -144,6 +144,36 @@ def find(table, set_keys, set_ids, key, ids):
 
 
 @numba.njit(nogil=True, cache=True)
+def solve_set(ids, sx, sy, z, model, p, want_variance, a, pivots, between, w, inverse):
+    """pykrige's system for the samples ids, solved: w = inverse [z, 0] (the system is symmetric, so a pixel's
+    prediction is [g, 1] . w), and, when want_variance, inverse itself. a, pivots, between: work space."""
+    k = len(ids)
+    for i in range(k):  # the upper half, mirrored: distances between samples are symmetric
+        for j in range(i + 1, k):
+            between[j] = math.sqrt((sx[ids[i]] - sx[ids[j]]) ** 2 + (sy[ids[i]] - sy[ids[j]]) ** 2)
+        semivariances(model, p, between[i + 1:], a[i, i + 1:k])
+        for j in range(i + 1, k):
+            a[i, j] = -a[i, j]
+            a[j, i] = a[i, j]
+        a[i, i] = 0.0
+        a[i, k] = 1.0
+        a[k, i] = 1.0
+    a[k, k] = 0.0
+    if want_variance:
+        invert(a, inverse)
+        for i in range(k + 1):
+            w[i] = 0.0
+            for j in range(k):
+                w[i] += inverse[i, j] * z[ids[j]]
+    else:
+        factorise(a, pivots)
+        for i in range(k):
+            w[i] = z[ids[i]]
+        w[k] = 0.0
+        solve(a, pivots, w)
+
+
+@numba.njit(nogil=True, cache=True)
 def krige_blocks(x, y, block, candidates, starts, sx, sy, z, k, model, p, eps, want_variance, out_z, out_s):
     """Krige the pixels of a window, block by block.
 
@@ -243,31 +273,8 @@ def krige_blocks(x, y, block, candidates, starts, sx, sy, z, k, model, p, eps, w
                         table[slot] = current
                         set_keys[current] = key
                         set_ids[current] = ids
-                        for i in range(k):  # the upper half, mirrored: distances between samples are symmetric
-                            for j in range(i + 1, k):
-                                between[j] = math.sqrt((sx[ids[i]] - sx[ids[j]]) ** 2 + (sy[ids[i]] - sy[ids[j]]) ** 2)
-                            semivariances(model, p, between[i + 1:], a[i, i + 1:k])
-                            for j in range(i + 1, k):
-                                a[i, j] = -a[i, j]
-                                a[j, i] = a[i, j]
-                            a[i, i] = 0.0
-                            a[i, k] = 1.0
-                            a[k, i] = 1.0
-                        a[k, k] = 0.0
-                        w = weights_z[current]  # symmetric system: prediction = [g, 1] . inverse [z, 0]
-                        if want_variance:
-                            inverse = inverses[current]
-                            invert(a, inverse)
-                            for i in range(k + 1):
-                                w[i] = 0.0
-                                for j in range(k):
-                                    w[i] += inverse[i, j] * z[ids[j]]
-                        else:
-                            factorise(a, pivots)
-                            for i in range(k):
-                                w[i] = z[ids[i]]
-                            w[k] = 0.0
-                            solve(a, pivots, w)
+                        solve_set(ids, sx, sy, z, model, p, want_variance, a, pivots, between, weights_z[current],
+                                  inverses[current if want_variance else 0])
                 for i in range(k):
                     d[i] = math.sqrt(d2[near[i]])
                 semivariances(model, p, d, g)
