@@ -72,26 +72,30 @@ def test_grid_equals_pykrige_with_the_same_moving_neighbourhood(till, tmp_path, 
                                                                         rel=1e-9)
 
 
+def kernel_and_pykrige(ok, k, px, py):
+    """(prediction, variance) at the pixel centres px, py from the compiled kernel, and from pykrige's moving
+    window with the same k."""
+    from prospectra.core.geochem.kriging import SharedNeighbourhoods
+
+    return (SharedNeighbourhoods(ok, k).krige(px, py),
+            ok.execute("points", px.ravel(), py.ravel(), backend="loop", n_closest_points=k))
+
+
 def test_shared_neighbourhoods_on_a_fine_rotated_grid_equal_pykrige(till):
     """Many pixels per neighbour set (the case the sharing is for), on a grid that is not north-up: every pixel
     equals pykrige's own moving-window solve."""
-    from prospectra.core.geochem.kriging import SharedNeighbourhoods
-
     x, y, z, _ = till
     ok = pykrige_ok.OrdinaryKriging(x, y, z, variogram_model="spherical", nlags=12)
     rows, cols = np.mgrid[0:90, 0:110]
     px = 360000.0 + cols * 150.0 + rows * 40.0  # a sheared, rotated pixel lattice
     py = 7500000.0 - rows * 150.0 + cols * 30.0
-    got, got_var = SharedNeighbourhoods(ok, 16).krige(px, py)
-    expected, expected_var = ok.execute("points", px.ravel(), py.ravel(), backend="loop", n_closest_points=16)
+    (got, got_var), (expected, expected_var) = kernel_and_pykrige(ok, 16, px, py)
     assert np.allclose(got, expected, rtol=1e-9, atol=0) and np.allclose(got_var, expected_var, rtol=1e-9, atol=0)
 
 
 def test_pixels_on_samples_and_clustered_samples_equal_pykrige(till):
     """Pixel centres exactly on samples take the sample's value (to rounding) with zero variance (pykrige's rule), and a
     neighbourhood of 15 and one of 40 among clustered samples (many sets in a block) equal pykrige."""
-    from prospectra.core.geochem.kriging import SharedNeighbourhoods
-
     x, y, z, _ = till
     ok = pykrige_ok.OrdinaryKriging(x, y, z, variogram_model="exponential", nlags=12)
     # Rows and columns through 60 samples, in order (a rectilinear grid: each block lies within its corners)
@@ -99,8 +103,7 @@ def test_pixels_on_samples_and_clustered_samples_equal_pykrige(till):
     on = np.flatnonzero(((px.ravel()[:, None] == x[:60]) & (py.ravel()[:, None] == y[:60])).any(axis=1))
     assert len(on) == 60
     for k in (15, 40):  # an odd k too: the variance adds the inverse's rows two at a time
-        got, got_var = SharedNeighbourhoods(ok, k).krige(px, py)
-        expected, expected_var = ok.execute("points", px.ravel(), py.ravel(), backend="loop", n_closest_points=k)
+        (got, got_var), (expected, expected_var) = kernel_and_pykrige(ok, k, px, py)
         assert np.allclose(got, expected, rtol=1e-9, atol=0) and np.allclose(got_var, expected_var, rtol=1e-9,
                                                                              atol=1e-9)
         sample = [int(np.flatnonzero((x[:60] == px.ravel()[i]) & (y[:60] == py.ravel()[i]))[0]) for i in on]
@@ -120,8 +123,7 @@ def test_pixels_on_samples_far_from_the_centre_of_large_coordinates():
     moved = np.argsort(np.maximum(np.abs(ok.X_ADJUSTED - x), np.abs(ok.Y_ADJUSTED - y)))[::-1][:30]
     assert np.abs(ok.X_ADJUSTED - x)[moved].max() > 0  # the rounding this test is about happens here
     px, py = np.meshgrid(np.sort(x[moved]), np.sort(y[moved]))
-    got, got_var = SharedNeighbourhoods(ok, 16).krige(px, py)
-    expected, expected_var = ok.execute("points", px.ravel(), py.ravel(), backend="loop", n_closest_points=16)
+    (got, got_var), (expected, expected_var) = kernel_and_pykrige(ok, 16, px, py)
     assert np.allclose(got, expected, rtol=1e-9, atol=0) and np.allclose(got_var, expected_var, rtol=1e-9, atol=1e-9)
     with pytest.raises(ValueError, match="fewer than 401 candidate samples"):  # the kernel checks no index
         SharedNeighbourhoods(ok, 401).krige(px, py)
