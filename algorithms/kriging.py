@@ -59,7 +59,12 @@ class Kriging(ProspectraAlgorithm):
             "<p><b>Leave-one-out cross-validation</b>: each sample predicted from its neighbours without itself "
             "(variogram fitted on all samples). The report gives its RMSE, mean error (bias) and mean absolute error "
             "beside the sample standard deviation: an RMSE below the SD means Kriging predicts better than the "
-            "mean.</p>"
+            "mean; when it is not, the log warns.</p>"
+            "<p><b>Ill-conditioned systems</b> are refused: where a variogram makes the Kriging systems so nearly "
+            "singular (condition number above 1e12 in the leave-one-out systems, the map's own neighbourhoods "
+            "around each sample) that their weights keep fewer than 4 significant digits, as a Gaussian variogram "
+            "without nugget and with a range far above the sample spacing does, a fixed variogram is refused "
+            "naming VARIOGRAM_PARAMETERS and the automatic choice passes the model over.</p>"
             "<p><b>Outputs</b>: the kriged values and the Kriging variance (float32 GeoTIFFs, nodata -9999, styled "
             "with colour ramps), an HTML report (variogram plot, cross-validation table and plot) with a JSON of the "
             "same name beside it.</p>"
@@ -161,6 +166,10 @@ class Kriging(ProspectraAlgorithm):
                               (f"{m['rmse']:.4g}" if m["rmse"] is not None else f"fit failed ({m['error']})"))
         feedback.pushInfo(f"Leave-one-out RMSE {cv['rmse']:.4g}, mean error {cv['mean_error']:.4g}; sample SD "
                           f"{cv['sample_sd']:.4g}.")
+        if cv["rmse_over_sd"] >= 1:
+            feedback.pushWarning(f"The leave-one-out RMSE is {cv['rmse_over_sd']:.2f} times the samples' SD: this "
+                                 f"variogram predicts the samples worse than their mean would. Check the map against "
+                                 f"the samples before using it; a fitted variogram or a nugget usually does better.")
         rasters = summary["rasters"]
         self.load_style_on_completion(context, output, style_pseudocolor(output, *_range(rasters["prediction"])))
         results = {"OUTPUT": output, "VARIOGRAM_MODEL": v["model"], "LOO_RMSE": cv["rmse"],

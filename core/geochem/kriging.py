@@ -42,6 +42,10 @@ MAX_GRID_PIXELS = 1_000_000_000  # 4 GB per float32 raster; a Sentinel-2 tile at
 WINDOW_PIXELS = 2 ** 16
 # Sample distances per pykrige call when every sample is used (global neighbourhood): 64 MB of float64.
 DISTANCES_PER_CALL = 2 ** 23
+# Largest condition number (1-norm) of a Kriging system solved: error bound cond x 2.2e-16, so beyond 1e12 a
+# solution in double precision is sure of fewer than 4 significant digits (a Gaussian variogram without nugget
+# and with a long range reaches 1e14-1e17 on the till samples, its predictions 40 times the samples' range).
+CONDITION_LIMIT = 1e12
 def ordinary_kriging_class():
     require("Kriging", "pykrige.ok", "scipy")
     from pykrige.ok import OrdinaryKriging
@@ -203,7 +207,8 @@ def named_parameters(ok):
 
 def _solve_batch(ok, data_xy, z, idx, dist):
     """Ordinary Kriging of each target from the samples idx[i] at distances dist[i], in one batched solve:
-    the same system pykrige solves per point (variogram matrix with a zero diagonal, bordered by ones)."""
+    the same system pykrige solves per point (variogram matrix with a zero diagonal, bordered by ones).
+    Returns (predictions, Kriging variances, the largest condition number of the systems)."""
     m, k = idx.shape
     pts = data_xy[idx]
     between = np.sqrt(((pts[:, :, None, :] - pts[:, None, :, :]) ** 2).sum(axis=-1))
@@ -214,7 +219,7 @@ def _solve_batch(ok, data_xy, z, idx, dist):
     b = np.ones((m, k + 1))
     b[:, :k] = -ok.variogram_function(ok.variogram_model_parameters, dist)
     weights = np.linalg.solve(a, b[..., None])[..., 0]
-    return (weights[:, :k] * z[idx]).sum(axis=1), -(weights * b).sum(axis=1)
+    return (weights[:, :k] * z[idx]).sum(axis=1), -(weights * b).sum(axis=1), float(np.linalg.cond(a, 1).max())
 
 
 def pixel_kernel():
@@ -285,37 +290,41 @@ class SharedNeighbourhoods:
 
 
 def leave_one_out(ok, neighbours):
-    """Each sample predicted without itself: (predictions, Kriging variances). neighbours=None uses all other
-    samples, through Dubrule's (1983) identity on the inverse of the full Kriging matrix."""
+    """Each sample predicted without itself: (predictions, Kriging variances, the largest condition number of the
+    systems solved). neighbours=None uses all other samples, through Dubrule's (1983) identity on the inverse of
+    the full Kriging matrix."""
     from scipy.spatial import cKDTree
 
     xy = np.column_stack([ok.X_ADJUSTED, ok.Y_ADJUSTED])
     z = ok.Z
     n = len(z)
     if neighbours is None:
-        inverse = np.linalg.inv(ok._get_kriging_matrix(n))  # pykrige's own matrix, so the same variogram
+        matrix = ok._get_kriging_matrix(n)  # pykrige's own matrix, so the same variogram
+        inverse = np.linalg.inv(matrix)
         diagonal = np.diag(inverse)[:n]
         residual = (inverse @ np.append(z, 0.0))[:n] / diagonal
-        return z - residual, 1.0 / diagonal
+        return z - residual, 1.0 / diagonal, float(np.linalg.norm(matrix, 1) * np.linalg.norm(inverse, 1))
     dist, idx = cKDTree(xy).query(xy, k=neighbours + 1)
     # Drop each sample itself from its own neighbours (samples never share a location: duplicates are refused).
     others = idx != np.arange(n)[:, None]
     order = np.argsort(~others, axis=1, kind="stable")[:, :neighbours]
     idx, dist = np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1)
-    predicted, variance = np.empty(n), np.empty(n)
+    predicted, variance, condition = np.empty(n), np.empty(n), 0.0
     rows = max(1, 2 ** 20 // (neighbours + 1) ** 2)  # batched systems of ~8 MB each, whatever the neighbourhood
     for a in range(0, n, rows):
         part = slice(a, a + rows)
-        predicted[part], variance[part] = _solve_batch(ok, xy, z, idx[part], dist[part])
-    return predicted, variance
+        predicted[part], variance[part], worst = _solve_batch(ok, xy, z, idx[part], dist[part])
+        condition = max(condition, worst)
+    return predicted, variance, condition
 
 
 def cross_validation(ok, neighbours):
-    """Leave-one-out statistics: RMSE, mean error (bias) and mean absolute error of predicted - measured."""
-    predicted, variance = leave_one_out(ok, neighbours)
+    """Leave-one-out statistics: RMSE, mean error (bias) and mean absolute error of predicted - measured, and the
+    largest condition number of its systems, which are the map's systems around each sample."""
+    predicted, variance, condition = leave_one_out(ok, neighbours)
     error = predicted - ok.Z
     return {"rmse": float(np.sqrt(np.mean(error ** 2))), "mean_error": float(error.mean()),
-            "mae": float(np.abs(error).mean()), "predicted": predicted, "variance": variance}
+            "mae": float(np.abs(error).mean()), "predicted": predicted, "variance": variance, "condition": condition}
 
 
 def _refuse_far_samples(samples, grid, inside):
@@ -345,6 +354,11 @@ def _variogram_candidates(samples, variogram, neighbours, feedback):
             cv = cross_validation(ok, neighbours)
             if not np.isfinite(cv["rmse"]):
                 raise np.linalg.LinAlgError("the cross-validation gave no finite error")
+            if not cv["condition"] <= CONDITION_LIMIT:
+                raise np.linalg.LinAlgError(f"its Kriging systems are ill-conditioned (condition number up to "
+                                            f"{cv['condition']:.2g}, above {CONDITION_LIMIT:.0e}: their weights would "
+                                            f"keep fewer than 4 significant digits); a nugget or a shorter range "
+                                            f"steadies them")
             out.append((m, ok, cv, None))
         except (ValueError, RuntimeError, np.linalg.LinAlgError) as e:  # pykrige's own failures; ours propagate
             out.append((m, None, None, str(e) or type(e).__name__))
@@ -486,7 +500,7 @@ def _summary(samples, grid, crs_name, inside, candidates, model, ok, cv, variogr
         "cross_validation": {
             "method": "leave-one-out with the variogram fitted on all samples, same neighbourhood as the map",
             "rmse": cv["rmse"], "mean_error": cv["mean_error"], "mae": cv["mae"], "sample_sd": stat["sd"],
-            "rmse_over_sd": cv["rmse"] / stat["sd"],
+            "rmse_over_sd": cv["rmse"] / stat["sd"], "largest_condition_number": cv["condition"],
             "models": [{"model": m, "rmse": c["rmse"] if c else None, "mean_error": c["mean_error"] if c else None,
                         "mae": c["mae"] if c else None, "parameters": named_parameters(o) if o else None,
                         "error": err} for m, o, c, err in candidates],
@@ -586,7 +600,8 @@ def write_report(summary, html_path):
         f"{esc(summary['neighbourhood']['description'])}). RMSE <b>{fmt(cv['rmse'])}</b>, mean error "
         f"{fmt(cv['mean_error'])}, mean absolute error {fmt(cv['mae'])}; for comparison the sample standard "
         f"deviation is {fmt(cv['sample_sd'])} (RMSE / SD = {cv['rmse_over_sd']:.3f}: below 1, Kriging predicts "
-        f"better than the sample mean).</p>"
+        f"better than the sample mean). Largest condition number of these systems {cv['largest_condition_number']:.2g} "
+        f"(runs refuse above {CONDITION_LIMIT:.0e}).</p>"
         + table(["model", "RMSE", "mean error", "MAE", "parameters"], rows)
         + _loo_png(summary)
         + "<h2>Outputs</h2>"

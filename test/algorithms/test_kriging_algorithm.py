@@ -178,6 +178,60 @@ def test_bad_variogram_parameters(run_fails):
               "VARIOGRAM_PARAMETERS: the spherical model takes sill (or psill), range, nugget; not known: rnage")
 
 
+# A Gaussian variogram without nugget, its range 13 and 64 times the till samples' median spacing (1.6 km), the
+# sill their variance: a classic mistake with fixed parameters.
+GAUSSIAN_NO_NUGGET = "sill=140, range={}, nugget=0"
+
+
+def pykrige_with(parameters, path):
+    """pykrige's own moving window (16 neighbours) with the given Gaussian variogram on the grid of path."""
+    x, y, z = till_points(FIELD)
+    gx, gy = centres(path)
+    values = dict(v.split("=") for v in parameters.replace(" ", "").split(","))
+    fixed = {"sill": float(values["sill"]), "range": float(values["range"]), "nugget": float(values["nugget"])}
+    return pykrige_ok.OrdinaryKriging(x, y, z, variogram_model="gaussian", variogram_parameters=fixed).execute(
+        "grid", gx, gy, backend="loop", n_closest_points=16)[0], z
+
+
+def test_ill_conditioned_fixed_variogram_is_refused(run_fails, qgis_processing, tmp_path):
+    """pykrige itself, given this variogram, maps La (3.6-218 ppm, never negative) down to under -5 times the largest
+    sample: its systems are too near singular for double precision (condition number 1e12-1e14). Refused, naming
+    the parameter, with nothing written."""
+    parameters = GAUSSIAN_NO_NUGGET.format(100000)
+    grid = str(tmp_path / "grid.tif")
+    qgis_processing.run("prospectra:kriging", {"INPUT": TILL, "FIELD": FIELD, "EXTENT": EXTENT, "PIXEL_SIZE": 5000,
+                                               "VARIOGRAM_MODEL": 4, "OUTPUT": grid, "OUTPUT_VARIANCE": None,
+                                               "OUTPUT_REPORT": None})
+    expected, z = pykrige_with(parameters, grid)
+    assert expected.min() < -5 * z.max()
+    run_fails({"VARIOGRAM_MODEL": 3, "VARIOGRAM_PARAMETERS": parameters},
+              "VARIOGRAM_PARAMETERS: the fixed gaussian variogram", "ill-conditioned", "a nugget")
+
+
+def test_a_variogram_worse_than_the_mean_is_mapped_with_a_warning(qgis_processing, tmp_path):
+    """A shorter range keeps the systems well enough conditioned (the map equals pykrige's), but the model still
+    predicts the samples worse than their mean: the log says so."""
+    from qgis.core import QgsProcessingFeedback
+
+    class Warnings(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.warnings = []
+
+        def pushWarning(self, text):  # noqa: N802
+            self.warnings.append(text)
+
+    parameters, out, feedback = GAUSSIAN_NO_NUGGET.format(20000), str(tmp_path / "k.tif"), Warnings()
+    result = qgis_processing.run("prospectra:kriging", {
+        "INPUT": TILL, "FIELD": FIELD, "EXTENT": EXTENT, "PIXEL_SIZE": 5000, "VARIOGRAM_MODEL": 3,
+        "VARIOGRAM_PARAMETERS": parameters, "OUTPUT": out, "OUTPUT_VARIANCE": None, "OUTPUT_REPORT": None},
+        feedback=feedback)
+    expected, _ = pykrige_with(parameters, out)
+    assert np.allclose(read(out)[0], expected, rtol=1e-6, atol=0)
+    assert result["LOO_RMSE"] > result["SAMPLE_SD"]
+    assert [w for w in feedback.warnings if "times the samples' SD" in w]
+
+
 def test_missing_pykrige(run_fails, monkeypatch):
     monkeypatch.setitem(sys.modules, "pykrige.ok", None)
     run_fails({}, "needs the Python package pykrige", "pip install --user --break-system-packages pykrige numpy==")

@@ -8,6 +8,7 @@ import numpy as np
 import pykrige.ok as pykrige_ok  # a plugin dependency: missing, the tests fail rather than skip
 import pytest
 from osgeo import gdal, ogr
+from scipy.spatial import cKDTree
 
 import prospectra.core.io.blocks as blocks
 from conftest import RecordingFeedback
@@ -160,7 +161,15 @@ def test_global_neighbourhood_equals_pykrige(till, tmp_path):
 def test_leave_one_out_equals_pykrige_refitted_without_the_sample(till, neighbours):
     x, y, z, _ = till
     ok = fit_variogram(numeric_samples(x, y, z, FIELD), "spherical", nlags=12)
-    predicted, variance = leave_one_out(ok, neighbours)
+    predicted, variance, condition = leave_one_out(ok, neighbours)
+    if neighbours is None:  # the condition number of pykrige's own matrix, by numpy
+        assert condition == pytest.approx(np.linalg.cond(ok._get_kriging_matrix(len(z)), 1), rel=1e-6)
+    else:  # the systems' largest, by numpy, of each sample's 16 nearest others (the same pykrige matrix, cut)
+        others = cKDTree(np.column_stack([ok.X_ADJUSTED, ok.Y_ADJUSTED])).query(
+            np.column_stack([ok.X_ADJUSTED, ok.Y_ADJUSTED]), k=neighbours + 1)[1][:, 1:]
+        full = ok._get_kriging_matrix(len(z))
+        assert condition == pytest.approx(max(np.linalg.cond(full[np.ix_(list(i) + [-1], list(i) + [-1])], 1)
+                                              for i in others), rel=1e-6)
     fixed = dict(zip(PARAMETER_NAMES["spherical"], ok.variogram_model_parameters))
     for i in np.random.default_rng(1).choice(len(z), 4, replace=False):
         keep = np.arange(len(z)) != i
