@@ -44,7 +44,7 @@ WINDOW_PIXELS = 2 ** 16
 DISTANCES_PER_CALL = 2 ** 23
 # Largest condition number (1-norm) of a Kriging system solved: error bound cond x 2.2e-16, so beyond 1e12 a
 # solution in double precision is sure of fewer than 4 significant digits (a Gaussian variogram without nugget
-# and with a long range reaches 1e14-1e17 on the till samples, its predictions 40 times the samples' range).
+# and a 100 km range reaches 3e14 on the till samples, its predictions far beyond the samples' range).
 CONDITION_LIMIT = 1e12
 def ordinary_kriging_class():
     require("Kriging", "pykrige.ok", "scipy")
@@ -355,9 +355,9 @@ def _variogram_candidates(samples, variogram, neighbours, feedback):
             if not np.isfinite(cv["rmse"]):
                 raise np.linalg.LinAlgError("the cross-validation gave no finite error")
             if not cv["condition"] <= CONDITION_LIMIT:
-                raise np.linalg.LinAlgError(f"its Kriging systems are ill-conditioned (condition number up to "
-                                            f"{cv['condition']:.2g}, above {CONDITION_LIMIT:.0e}: their weights would "
-                                            f"keep fewer than 4 significant digits); a nugget or a shorter range "
+                raise np.linalg.LinAlgError(f"its Kriging systems are ill-conditioned: condition number up to "
+                                            f"{cv['condition']:.2g}, above {CONDITION_LIMIT:.0e}, so their weights "
+                                            f"would keep fewer than 4 significant digits; a nugget or a shorter range "
                                             f"steadies them")
             out.append((m, ok, cv, None))
         except (ValueError, RuntimeError, np.linalg.LinAlgError) as e:  # pykrige's own failures; ours propagate

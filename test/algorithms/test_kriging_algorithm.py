@@ -195,7 +195,7 @@ def pykrige_with(parameters, path):
 
 def test_ill_conditioned_fixed_variogram_is_refused(run_fails, qgis_processing, tmp_path):
     """pykrige itself, given this variogram, maps La (3.6-218 ppm, never negative) down to under -5 times the largest
-    sample: its systems are too near singular for double precision (condition number 1e12-1e14). Refused, naming
+    sample: its systems are too near singular for double precision (condition number up to 3e14). Refused, naming
     the parameter, with nothing written."""
     parameters = GAUSSIAN_NO_NUGGET.format(100000)
     grid = str(tmp_path / "grid.tif")
