@@ -46,6 +46,8 @@ DISTANCES_PER_CALL = 2 ** 23
 # solution in double precision is sure of fewer than 4 significant digits (a Gaussian variogram without nugget
 # and a 100 km range reaches 3e14 on the till samples, its predictions far beyond the samples' range).
 CONDITION_LIMIT = 1e12
+
+
 def ordinary_kriging_class():
     require("Kriging", "pykrige.ok", "scipy")
     from pykrige.ok import OrdinaryKriging
