@@ -185,10 +185,11 @@ GAUSSIAN_NO_NUGGET = "sill=140, range={}, nugget=0"
 
 def pykrige_with(parameters, path):
     """pykrige's own moving window (16 neighbours) with the given Gaussian variogram on the grid of path."""
+    from prospectra.core.geochem.kriging import parse_variogram_parameters
+
     x, y, z = till_points(FIELD)
     gx, gy = centres(path)
-    values = dict(v.split("=") for v in parameters.replace(" ", "").split(","))
-    fixed = {"sill": float(values["sill"]), "range": float(values["range"]), "nugget": float(values["nugget"])}
+    fixed = parse_variogram_parameters(parameters, "gaussian")
     return pykrige_ok.OrdinaryKriging(x, y, z, variogram_model="gaussian", variogram_parameters=fixed).execute(
         "grid", gx, gy, backend="loop", n_closest_points=16)[0], z
 

@@ -165,8 +165,8 @@ def test_leave_one_out_equals_pykrige_refitted_without_the_sample(till, neighbou
     if neighbours is None:  # the condition number of pykrige's own matrix, by numpy
         assert condition == pytest.approx(np.linalg.cond(ok._get_kriging_matrix(len(z)), 1), rel=1e-6)
     else:  # the systems' largest, by numpy, of each sample's 16 nearest others (the same pykrige matrix, cut)
-        others = cKDTree(np.column_stack([ok.X_ADJUSTED, ok.Y_ADJUSTED])).query(
-            np.column_stack([ok.X_ADJUSTED, ok.Y_ADJUSTED]), k=neighbours + 1)[1][:, 1:]
+        xy = np.column_stack([ok.X_ADJUSTED, ok.Y_ADJUSTED])
+        others = cKDTree(xy).query(xy, k=neighbours + 1)[1][:, 1:]
         full = ok._get_kriging_matrix(len(z))
         assert condition == pytest.approx(max(np.linalg.cond(full[np.ix_(list(i) + [-1], list(i) + [-1])], 1)
                                               for i in others), rel=1e-6)
