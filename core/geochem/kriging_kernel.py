@@ -52,22 +52,30 @@ def same_set(a, b):
 
 
 @numba.njit(nogil=True, cache=True)
+def pivot_row(a, c):
+    """Partial pivoting: the row at or below c with the largest value in column c; a zero there is a singular
+    system, refused rather than divided by."""
+    best = c
+    for r in range(c + 1, a.shape[0]):
+        if abs(a[r, c]) > abs(a[best, c]):
+            best = r
+    if a[best, c] == 0.0:
+        raise ValueError("singular Kriging system: the samples of a neighbourhood do not determine the weights")
+    return best
+
+
+@numba.njit(nogil=True, cache=True)
 def factorise(a, pivots):
     """LU factorisation with partial pivoting, in place (a = P L U, as LAPACK's getrf): about a microsecond for a
     17-square system, where np.linalg.inv's allocations took longer than its arithmetic (a quarter of the
     kernel's time). For the prediction alone, which needs one solve: invert() takes three times as long."""
     n = a.shape[0]
     for c in range(n):
-        best = c
-        for r in range(c + 1, n):
-            if abs(a[r, c]) > abs(a[best, c]):
-                best = r
+        best = pivot_row(a, c)
         pivots[c] = best
         if best != c:
             for j in range(n):
                 a[c, j], a[best, j] = a[best, j], a[c, j]
-        if a[c, c] == 0.0:
-            raise ValueError("singular Kriging system: the samples of a neighbourhood do not determine the weights")
         for r in range(c + 1, n):
             f = a[r, c] / a[c, c]
             a[r, c] = f
@@ -99,12 +107,7 @@ def invert(a, inverse):
     for i in range(n):
         inverse[i, i] = 1.0
     for c in range(n):
-        best = c
-        for r in range(c + 1, n):
-            if abs(a[r, c]) > abs(a[best, c]):
-                best = r
-        if a[best, c] == 0.0:
-            raise ValueError("singular Kriging system: the samples of a neighbourhood do not determine the weights")
+        best = pivot_row(a, c)
         if best != c:
             for j in range(n):
                 a[c, j], a[best, j] = a[best, j], a[c, j]
@@ -141,6 +144,45 @@ def find(table, set_keys, set_ids, key, ids):
             return t, slot
         slot = (slot + 1) & (len(table) - 1)
     return -1, slot
+
+
+@numba.njit(nogil=True, cache=True)
+def grow(set_ids, set_keys, weights_z, inverses, want_variance):
+    """The full table of sets, with twice the room: (set_ids, set_keys, weights_z, inverses, table), the hash
+    table rebuilt at twice the new room."""
+    room = len(set_keys)
+    set_ids = np.concatenate((set_ids, np.empty_like(set_ids)))
+    set_keys = np.concatenate((set_keys, np.empty_like(set_keys)))
+    weights_z = np.concatenate((weights_z, np.empty_like(weights_z)))
+    if want_variance:
+        inverses = np.concatenate((inverses, np.empty_like(inverses)))
+    table = np.full(4 * room, -1, np.int64)
+    for t in range(room):
+        table[find(table, set_keys, set_ids, set_keys[t], set_ids[t])[1]] = t
+    return set_ids, set_keys, weights_z, inverses, table
+
+
+@numba.njit(nogil=True, cache=True)
+def k_nearest(d2, nc, k, near, near_d):
+    """Into near, the positions of the k nearest of the first nc candidates by squared distance d2 (ties: the
+    earlier candidate), in increasing order, which is sample order: the set's identity. near_d: work space."""
+    n = 0
+    for i in range(nc):  # by insertion, nearest first
+        if n == k and d2[i] >= near_d[k - 1]:
+            continue
+        j = n if n < k else k - 1
+        while j > 0 and near_d[j - 1] > d2[i]:
+            near_d[j], near[j] = near_d[j - 1], near[j - 1]
+            j -= 1
+        near_d[j], near[j] = d2[i], i
+        n = min(n + 1, k)
+    for i in range(1, k):  # then in candidate order
+        t = near[i]
+        j = i
+        while j > 0 and near[j - 1] > t:
+            near[j] = near[j - 1]
+            j -= 1
+        near[j] = t
 
 
 @numba.njit(nogil=True, cache=True)
@@ -189,7 +231,7 @@ def krige_blocks(x, y, block, candidates, starts, sx, sy, z, k, model, p, eps, w
     rows, cols = x.shape
     per_row = (cols + block - 1) // block
     # the sets met: their samples (increasing), the weights giving the prediction, the inverses for the variance
-    room = 256
+    room = 256  # grown by grow()
     set_ids = np.empty((room, k), np.int64)
     set_keys = np.empty(room, np.int64)
     weights_z = np.empty((room, k + 1))
@@ -232,24 +274,7 @@ def krige_blocks(x, y, block, candidates, starts, sx, sy, z, k, model, p, eps, w
                         outside = min(outside, np.inf if member[i] else d2[i])
                     same = inside < outside
                 if not same:
-                    # the k nearest candidates, by insertion (ties: the earlier candidate)
-                    n = 0
-                    for i in range(nc):
-                        if n == k and d2[i] >= near_d[k - 1]:
-                            continue
-                        j = n if n < k else k - 1
-                        while j > 0 and near_d[j - 1] > d2[i]:
-                            near_d[j], near[j] = near_d[j - 1], near[j - 1]
-                            j -= 1
-                        near_d[j], near[j] = d2[i], i
-                        n = min(n + 1, k)
-                    for i in range(1, k):  # in candidate order, which is sample order: the set's identity
-                        t = near[i]
-                        j = i
-                        while j > 0 and near[j - 1] > t:
-                            near[j] = near[j - 1]
-                            j -= 1
-                        near[j] = t
+                    k_nearest(d2, nc, k, near, near_d)
                     member[:nc] = False
                     for i in range(k):
                         member[near[i]] = True
@@ -257,16 +282,9 @@ def krige_blocks(x, y, block, candidates, starts, sx, sy, z, k, model, p, eps, w
                     key = set_key(ids)
                     current, slot = find(table, set_keys, set_ids, key, ids)
                     if current < 0:  # a new set: pykrige's system for it, solved
-                        if count == room:  # full: twice the room, and the table rebuilt
-                            room *= 2
-                            set_ids = np.concatenate((set_ids, np.empty((room // 2, k), np.int64)))
-                            set_keys = np.concatenate((set_keys, np.empty(room // 2, np.int64)))
-                            weights_z = np.concatenate((weights_z, np.empty((room // 2, k + 1))))
-                            if want_variance:
-                                inverses = np.concatenate((inverses, np.empty((room // 2, k + 1, k + 1))))
-                            table = np.full(2 * room, -1, np.int64)
-                            for t in range(count):
-                                table[find(table, set_keys, set_ids, set_keys[t], set_ids[t])[1]] = t
+                        if count == len(set_keys):  # full
+                            set_ids, set_keys, weights_z, inverses, table = grow(set_ids, set_keys, weights_z,
+                                                                                 inverses, want_variance)
                             slot = find(table, set_keys, set_ids, key, ids)[1]
                         current = count
                         count += 1
