@@ -54,7 +54,7 @@ def prepare_cuprite(out, tm, as_oli, outcrops, training):
     gdal.UseExceptions()
     gdal.Translate(as_oli, tm, bandList=[1, 1, 2, 3, 4, 5, 6])  # TM1 also stands for OLI B1, which TM lacks
     t = vc.truth()
-    north = slice(0, vc.split_row(t))
+    north, _ = vc.halves(t, "north")
     for path, classes, per_class, seed in ((outcrops, vc.SAM_POINT_CLASSES, 3, 0), (training, vc.RF_CLASSES, 60, 1)):
         if os.path.exists(path):
             os.remove(path)
@@ -77,7 +77,7 @@ def cuprite_agreement(output):
     if not output or not os.path.basename(output).startswith("cuprite_") or not output.endswith(".tif"):
         return None
     t = vc.truth()
-    south = slice(vc.split_row(t), None)
+    _, south = vc.halves(t, "north")
     name = os.path.basename(output)
     if name.startswith("cuprite_ratio_"):
         which, codes, target = (("2um", vc.AL_OH, "Al-OH alteration") if "5_7" in name else
@@ -93,7 +93,7 @@ def cuprite_agreement(output):
                **vc.TETRACORDER_MINERALS}
     learnt = "sam_outcrops" in name or "_rf" in name
     groups = [names.get(v, "").split(" / ") for v in range(1, max(names) + 1)]
-    scores, f = vc._class_scores(vc.read(output), groups, code_of, t, south if learnt else slice(None))
+    scores, f = vc._class_scores(vc.read(output), groups, code_of, t, south if learnt else None)
     where = "southern half (not seen in training)" if learnt else "whole scene"
     areas = [f"{n} {row['mapped_pixels']:,} px against {row['true_pixels']:,}" for n, row in scores.items() if row["codes"]]
     return (f"Against Tetracorder, {where}: Al-OH group precision {f['precision']:.3f}, recall {f['recall']:.3f}, "

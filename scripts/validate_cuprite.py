@@ -4,7 +4,8 @@ Cuprite, Nevada (test/data/cuprite, the western part of the AVIRIS 1995 scene as
 
 Each method runs through the engine functions its algorithm calls. Where a method learns from the ground
 (image endmembers, Random Forest), it learns from the northern half of the scene only and is scored on the
-southern half. Thresholds come from the image alone (Otsu 1979 for ratios), never from the truth.
+southern half; then from each other half in turn (south, west, east), scored on the opposite one. Thresholds
+come from the image alone (Otsu 1979 for ratios), never from the truth.
 
   python3 scripts/validate_cuprite.py            # writes docs/validation.md, docs/validation/*.png, .json
   python3 scripts/validate_cuprite.py --check    # measures and compares with the recorded figures only
@@ -95,6 +96,19 @@ def ground_problem(ground):
 def split_row(t):
     """Learning methods see the rows above it (north) and are scored on the rows below (south)."""
     return t.shape[0] // 2
+
+
+# The half a learning method learns from, and the opposite half it is scored on. The northern half's maps are the
+# documented ones; the others say how much their figures owe to which half taught them.
+HALVES = {"north": "south", "south": "north", "west": "east", "east": "west"}
+
+
+def halves(t, learn="north"):
+    """(learn, score): masks of the half of the grid a learning method learns from and the opposite half."""
+    learnt = np.zeros(t.shape, bool)
+    row, col = split_row(t), t.shape[1] // 2
+    learnt[{"north": np.s_[:row], "south": np.s_[row:], "west": np.s_[:, :col], "east": np.s_[:, col:]}[learn]] = True
+    return learnt, ~learnt
 
 
 # ---- scores ----------------------------------------------------------------------------------------------
@@ -200,11 +214,12 @@ def ratios(workdir, ground=CUPRITE):
     return out
 
 
-def _class_scores(classes, groups, code_of, t, rows=slice(None)):
+def _class_scores(classes, groups, code_of, t, where=None):
     """Per mapped class (groups: the names each class value stands for, code_of: a name's Tetracorder code): its
-    codes, precision, recall, mapped / true area; and the scores of the Al-OH group (classes holding codes 1-4)."""
-    seen = t[rows] != UNSEEN
-    classes, t = classes[rows][seen], t[rows][seen]
+    codes, precision, recall, mapped / true area; and the scores of the Al-OH group (classes holding codes 1-4).
+    where: a mask of the pixels scored (None: all)."""
+    seen = t != UNSEEN if where is None else where & (t != UNSEEN)
+    classes, t = classes[seen], t[seen]
     out = {}
     for value, names in enumerate(groups, start=1):
         codes = sorted({code_of[n] for n in names if n in code_of})
@@ -257,18 +272,15 @@ def sam_library(workdir, ground=CUPRITE):
             "al_oh_angle_auc": round(roc_auc(-nearest, np.isin(t[t != UNSEEN], AL_OH)), 3)}
 
 
-def outcrop_points(t, codes, per_class, seed, rows):
-    """Random pixels of each Tetracorder class inside `rows` whose 3 x 3 neighbourhood is all that class: the
-    outcrops a geologist who knows the ground would sample."""
+def outcrop_points(t, codes, per_class, seed, where):
+    """Random pixels of each Tetracorder class inside the mask `where` whose 3 x 3 neighbourhood is all that class:
+    the outcrops a geologist who knows the ground would sample."""
     from scipy.ndimage import minimum_filter
 
     rng = np.random.default_rng(seed)
     points = []
     for code in codes:
-        pure = minimum_filter((t == code).astype(np.uint8), size=3) == 1
-        inside = np.zeros_like(pure)
-        inside[rows] = True
-        pure &= inside
+        pure = (minimum_filter((t == code).astype(np.uint8), size=3) == 1) & where
         r, c = np.nonzero(pure)
         pick = rng.choice(len(r), size=min(per_class, len(r)), replace=False)
         points.extend((int(c[i]), int(r[i]), code) for i in pick)
@@ -279,21 +291,28 @@ SAM_POINT_CLASSES = (NONE, ALUNITE, KAOLINITE, MICA, CARBONATE)
 
 
 def sam_points(workdir, ground=CUPRITE, per_class=3):
+    """SAM with image endmembers from outcrops of one half, scored on the other: the northern half's run in full,
+    and the Al-OH scores learnt from each half."""
+    image = cuprite_image(ground)
+    t = truth("2um", ground)
+    runs = {learn: _sam_points_run(workdir, image, t, per_class, learn) for learn in HALVES}
+    return {**runs["north"], "by_half": {learn: run["al_oh"] for learn, run in runs.items()}}
+
+
+def _sam_points_run(workdir, image, t, per_class, learn):
     from prospectra.core.spectral.spectral_angle_mapper import map_minerals
     from prospectra.core.spectral.spectral_library import library_from_points
 
-    image = cuprite_image(ground)
-    t = truth("2um", ground)
-    split = split_row(t)
+    learnt, scored = halves(t, learn)
     gt = image.geotransform
     points = [(gt[0] + (c + 0.5) * gt[1], gt[3] + (r + 0.5) * gt[5], CODE_NAMES[code])
-              for c, r, code in outcrop_points(t, SAM_POINT_CLASSES, per_class, 0, slice(0, split))]
+              for c, r, code in outcrop_points(t, SAM_POINT_CLASSES, per_class, 0, learnt)]
     library = library_from_points(image, points, window=3)
-    path = os.path.join(workdir, "sam_points.tif")
+    path = os.path.join(workdir, f"sam_points_{learn}.tif")
     summary = map_minerals(image, library, image.surface_bands, path, NullFeedback())
     classes = read(path)
     code_of = {CODE_NAMES[c]: c for c in SAM_POINT_CLASSES}
-    scores, al_oh = _class_scores(classes, summary["endmembers"].groups, code_of, t, slice(split, None))
+    scores, al_oh = _class_scores(classes, summary["endmembers"].groups, code_of, t, scored)
     return {"points": len(points), "classes": scores, "al_oh": al_oh,
             "max_area_ratio": max(r["area_ratio"] for r in scores.values() if r["codes"] != [NONE]),
             "_map": classes, "_names": summary["endmembers"].names}
@@ -303,39 +322,49 @@ RF_CLASSES = (NONE, ALUNITE, KAOLINITE, MICA, CARBONATE, MONTMORILLONITE)
 
 
 def random_forest(workdir, ground=CUPRITE, per_class=60):
+    """Random Forest from outcrop points of one half, scored on every pixel of its classes in the other: the
+    northern half's run in full, and the Al-OH scores and accuracy learnt from each half."""
+    image = cuprite_image(ground)
+    t = truth("2um", ground)
+    runs = {learn: _random_forest_run(workdir, image, t, per_class, learn) for learn in HALVES}
+    return {**runs["north"], "by_half": {learn: {**run["al_oh"], "accuracy": run["accuracy"],
+                                                 "none_predicted": run["classes"]["none"]["mapped_pixels"],
+                                                 "none_true": run["classes"]["none"]["true_pixels"]}
+                                           for learn, run in runs.items()}}
+
+
+def _random_forest_run(workdir, image, t, per_class, learn):
     from prospectra.core.learning.random_forest import classify_random_forest, load_model, train_random_forest
     from prospectra.core.learning.training_samples import FeatureStack, extract_samples
 
-    image = cuprite_image(ground)
-    t = truth("2um", ground)
-    split = split_row(t)
+    learnt, scored = halves(t, learn)
     gt = image.geotransform
     features = []
-    for c, r, code in outcrop_points(t, RF_CLASSES, per_class, 1, slice(0, split)):
+    for c, r, code in outcrop_points(t, RF_CLASSES, per_class, 1, learnt):
         point = ogr.Geometry(ogr.wkbPoint)
         point.AddPoint_2D(gt[0] + (c + 0.5) * gt[1], gt[3] + (r + 0.5) * gt[5])
         features.append((point.ExportToWkb(), CODE_NAMES[code]))
     stack = FeatureStack(image, TM_BANDS)
     samples = extract_samples(stack, features)
-    model_path, report = os.path.join(workdir, "rf.onnx"), os.path.join(workdir, "rf.html")
+    model_path, report = os.path.join(workdir, f"rf_{learn}.onnx"), os.path.join(workdir, f"rf_{learn}.html")
     train_random_forest(stack, samples, model_path, report, iterations=4, max_trees=100, seed=0)
-    path = os.path.join(workdir, "rf.tif")
+    path = os.path.join(workdir, f"rf_{learn}.tif")
     model = load_model(model_path)
     classify_random_forest(stack, model, path)
     classes = read(path)
-    south = t[split:] != UNSEEN  # the southern pixels the image saw
+    scored &= t != UNSEEN  # the pixels of the other half the image saw
     code_of = {v: next(c for c in RF_CLASSES if CODE_NAMES[c] == n) for v, n in zip(model.class_values, model.class_names)}
-    predicted_codes = np.vectorize(lambda v: code_of.get(int(v), -1))(classes[split:][south])
-    true_codes = t[split:][south]
+    predicted_codes = np.vectorize(lambda v: code_of.get(int(v), -1))(classes[scored])
+    true_codes = t[scored]
     per_class = {}
     for code in RF_CLASSES:
         row = prf(predicted_codes == code, true_codes == code)
         row.update(mapped_pixels=int((predicted_codes == code).sum()), true_pixels=int((true_codes == code).sum()))
         per_class[CODE_NAMES[code]] = row
-    scored = np.isin(true_codes, RF_CLASSES)
+    of_classes = np.isin(true_codes, RF_CLASSES)
     return {"training_points": len(features), "classes": per_class,
             "al_oh": prf(np.isin(predicted_codes, AL_OH), np.isin(true_codes, AL_OH)),
-            "accuracy": round(float((predicted_codes[scored] == true_codes[scored]).mean()), 3),
+            "accuracy": round(float((predicted_codes[of_classes] == true_codes[of_classes]).mean()), 3),
             "_map": np.vectorize(lambda v: code_of.get(int(v), 255))(classes), "_names": None}
 
 
@@ -410,12 +439,13 @@ def headline(results):
         out["sam_library/keep_apart/al_oh_f1"] = (r["keep_apart"]["al_oh"]["f1"], "higher")
         out["sam_library/al_oh_angle_auc"] = (r["al_oh_angle_auc"], "higher")
         out["sam_library/al_oh_f1_best_angle"] = (max(r["al_oh_f1_by_angle"].values()), "higher")
-    if "sam_points" in results:
-        out["sam_points/al_oh_f1"] = (results["sam_points"]["al_oh"]["f1"], "higher")
-    if "random_forest" in results:
-        r = results["random_forest"]
-        out["random_forest/al_oh_f1"] = (r["al_oh"]["f1"], "higher")
-        out["random_forest/accuracy"] = (r["accuracy"], "higher")
+    for method in ("sam_points", "random_forest"):
+        if method in results:
+            for learn, row in results[method]["by_half"].items():  # the northern half's under the names it had
+                key = method if learn == "north" else f"{method}/learnt_{learn}"
+                out[f"{key}/al_oh_f1"] = (row["f1"], "higher")
+                if "accuracy" in row:
+                    out[f"{key}/accuracy"] = (row["accuracy"], "higher")
     if "tagging" in results:
         for m, row in results["tagging"]["classes"].items():
             out[f"tagging/{m}/f1"] = (row["f1"], "higher")
@@ -511,7 +541,7 @@ def write_docs(results, ground=CUPRITE, docs=DOCS):
              "Tetracorder fitted 224 AVIRIS bands. Six TM bands are measured against it, not expected to reproduce "
              "it: the figures below say how far each method gets. Learning methods (image endmembers, Random "
              f"Forest) learn from the northern half only (above the dashed line, rows 0-{split - 1}) and are scored on "
-             "the southern half. Tetracorder 2 um pixels here: " +
+             "the southern half; *Learnt from each half in turn* swaps the halves. Tetracorder 2 um pixels here: " +
              ", ".join(f"{CODE_NAMES[c]} {int((t == c).sum()):,}" for c in range(10) if (t == c).any()) + "."
              + (f" Not scored: {int((t == UNSEEN).sum()):,} pixels where the image has no spectrum (black)."
                 if (t == UNSEEN).any() else ""), ""]
@@ -592,6 +622,25 @@ def write_docs(results, ground=CUPRITE, docs=DOCS):
     lines += [_figure(docs, "random_forest", "Random Forest (trained on the north)", f["_map"].astype(np.uint8), t,
                       {c: CODE_NAMES[c] for c in RF_CLASSES}, CODE_COLOURS), ""]
 
+    sam_f1 = [p["by_half"][h]["f1"] for h in HALVES]
+
+    rf_f1 = [f["by_half"][h]["f1"] for h in HALVES]
+    none_ratio = [f["by_half"][h]["none_predicted"] / max(f["by_half"][h]["none_true"], 1) for h in HALVES]
+    lines += ["## Learnt from each half in turn", "",
+              "The two learning methods again, each learning from one half of the scene and scored on the opposite "
+              "half, the same rules and seeds as above (the first row is the maps above). The spread is how much a "
+              "figure above owes to which half of this ground taught it.", "",
+              *_table(["learnt from", "scored on", "image endmembers: Al-OH F1", "Random Forest: Al-OH F1",
+                       "Random Forest: accuracy", "Random Forest: unaltered px, predicted / true"],
+                      [[h, o, f"{p['by_half'][h]['f1']:.3f}", f"{f['by_half'][h]['f1']:.3f}",
+                        f"{f['by_half'][h]['accuracy']:.3f}",
+                        f"{f['by_half'][h]['none_predicted']:,} / {f['by_half'][h]['none_true']:,}"]
+                       for h, o in HALVES.items()]),
+              "", f"Al-OH F1 from {min(sam_f1):.3f} to {max(sam_f1):.3f} with image endmembers and from "
+              f"{min(rf_f1):.3f} to {max(rf_f1):.3f} with the Random Forest. Its area of unaltered ground (last "
+              f"column) is {min(none_ratio):.2f} to {max(none_ratio):.2f} times the truth's, with the half it learnt "
+              "from.", ""]
+
     g = results["tagging"]
     lines += ["## CNN tagging with the bundled Landsat tagger", "",
               f"The bundled `tagger_landsat_oli.onnx` on the scene as OLI (TM 1-5, 7 for OLI B2-B7; TM1 also stands "
@@ -630,8 +679,9 @@ def write_docs(results, ground=CUPRITE, docs=DOCS):
               + (f" and maps {', '.join(phantom)} where USGS finds none" if phantom else "")
               + ": the USGS spectra (pure, bright minerals) meet mixed pixels whose angle to any pure spectrum is "
               "dominated by the visible slope, not by the SWIR feature. Image endmembers (Al-OH F1 "
-              f"{p['al_oh']['f1']:.3f}) and a classifier trained on known ground (F1 {f['al_oh']['f1']:.3f}) learn "
-              "this ground's own spectra instead.", ""]
+              f"{p['al_oh']['f1']:.3f}; {min(sam_f1):.3f}-{max(sam_f1):.3f} learnt from each half in turn) and a "
+              f"classifier trained on known ground (F1 {f['al_oh']['f1']:.3f}; {min(rf_f1):.3f}-{max(rf_f1):.3f}) "
+              "learn this ground's own spectra instead.", ""]
     with open(os.path.join(docs, "validation.md"), "w") as fh:
         fh.write("\n".join(lines))
     with open(os.path.join(docs, "validation", "figures.json"), "w") as fh:
