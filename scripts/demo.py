@@ -55,10 +55,11 @@ def prepare_cuprite(out, tm, as_oli, outcrops, training):
     gdal.Translate(as_oli, tm, bandList=[1, 1, 2, 3, 4, 5, 6])  # TM1 also stands for OLI B1, which TM lacks
     t = vc.truth()
     north, _ = vc.halves(t, "north")
-    for path, classes, per_class, seed in ((outcrops, vc.SAM_POINT_CLASSES, 3, 0), (training, vc.RF_CLASSES, 60, 1)):
+    for path, classes, per_class, seed, at_least in ((outcrops, vc.SAM_POINT_CLASSES, 3, 0, 1),
+                                                     (training, vc.RF_CLASSES, 60, 1, vc.RF_MIN_OUTCROPS)):
         if os.path.exists(path):
             os.remove(path)
-        vc.write_points(path, vc.outcrop_points(t, classes, per_class, seed, north))
+        vc.write_points(path, vc.outcrop_points(t, classes, per_class, seed, north, at_least))
     truth = os.path.join(out, "tetracorder_truth.tif")
     codes = [c for c in range(10) if (t == c).any()]
     with RasterWriter(truth, t.shape[1], t.shape[0], 1, np.uint8, (0, 1, 0, 0, 0, 1), "", 255, ["Tetracorder 2 um"]) as w:

@@ -272,9 +272,10 @@ def sam_library(workdir, ground=CUPRITE):
             "al_oh_angle_auc": round(roc_auc(-nearest, np.isin(t[t != UNSEEN], AL_OH)), 3)}
 
 
-def outcrop_points(t, codes, per_class, seed, where):
+def outcrop_points(t, codes, per_class, seed, where, at_least=1):
     """Random pixels of each Tetracorder class inside the mask `where` whose 3 x 3 neighbourhood is all that class:
-    the outcrops a geologist who knows the ground would sample."""
+    the outcrops a geologist who knows the ground would sample. A class with fewer than at_least such pixels
+    there gets none."""
     from scipy.ndimage import minimum_filter
 
     rng = np.random.default_rng(seed)
@@ -282,6 +283,8 @@ def outcrop_points(t, codes, per_class, seed, where):
     for code in codes:
         pure = (minimum_filter((t == code).astype(np.uint8), size=3) == 1) & where
         r, c = np.nonzero(pure)
+        if len(r) < at_least:
+            continue
         pick = rng.choice(len(r), size=min(per_class, len(r)), replace=False)
         points.extend((int(c[i]), int(r[i]), code) for i in pick)
     return points
@@ -319,6 +322,7 @@ def _sam_points_run(workdir, image, t, per_class, learn):
 
 
 RF_CLASSES = (NONE, ALUNITE, KAOLINITE, MICA, CARBONATE, MONTMORILLONITE)
+RF_MIN_OUTCROPS = 10  # a class with fewer outcrops in the half learnt from is left out (the algorithm's advice)
 
 
 def random_forest(workdir, ground=CUPRITE, per_class=60):
@@ -340,7 +344,7 @@ def _random_forest_run(workdir, image, t, per_class, learn):
     learnt, scored = halves(t, learn)
     gt = image.geotransform
     features = []
-    for c, r, code in outcrop_points(t, RF_CLASSES, per_class, 1, learnt):
+    for c, r, code in outcrop_points(t, RF_CLASSES, per_class, 1, learnt, RF_MIN_OUTCROPS):
         point = ogr.Geometry(ogr.wkbPoint)
         point.AddPoint_2D(gt[0] + (c + 0.5) * gt[1], gt[3] + (r + 0.5) * gt[5])
         features.append((point.ExportToWkb(), CODE_NAMES[code]))
@@ -610,7 +614,8 @@ def write_docs(results, ground=CUPRITE, docs=DOCS):
     f = results["random_forest"]
     lines += ["## Random Forest from labelled points", "",
               f"{f['training_points']} training points in the northern half (60 per class at random pure pixels of "
-              f"{', '.join(CODE_NAMES[c] for c in RF_CLASSES)}), the six TM bands as features, tuned by spatially "
+              f"{', '.join(CODE_NAMES[c] for c in RF_CLASSES)}; a class with fewer than {RF_MIN_OUTCROPS} is left "
+              "out), the six TM bands as features, tuned by spatially "
               "blocked cross-validation (4 iterations, up to 100 trees). Scored on every southern pixel of those "
               f"classes: overall accuracy **{f['accuracy']:.3f}**.", "",
               *_table(["class", "predicted px", "true px", "precision", "recall", "F1"],

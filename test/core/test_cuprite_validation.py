@@ -60,7 +60,8 @@ def test_otsu_splits_two_populations_between_them():
 def test_other_ground_is_measured_by_the_same_script(tmp_path):
     """Other real ground (here a crop standing in for it, with a zero fill border as at a scene's edge) goes
     through --ground, and its figures are its own: the TM 5/7 AUC recorded for it equals scikit-learn's on the
-    pixels of that crop the image saw, and the recorded figures of docs/ stay as they were."""
+    pixels of that crop the image saw, and the recorded figures of docs/ stay as they were. A class with too few
+    outcrops to learn from is left out of the Random Forest."""
     import subprocess
 
     from osgeo import gdal
@@ -74,6 +75,12 @@ def test_other_ground_is_measured_by_the_same_script(tmp_path):
     ds = gdal.Open(str(ground / "cuprite_tm.tif"), gdal.GA_Update)
     for k in range(ds.RasterCount):
         ds.GetRasterBand(k + 1).WriteArray(np.zeros((560, 20), np.int16))  # the fill border: columns 0-19
+    ds = None
+    ds = gdal.Open(str(ground / "tetracorder_2um.tif"), gdal.GA_Update)  # montmorillonite on one 3 x 3 outcrop only:
+    classes = ds.GetRasterBand(1).ReadAsArray()                          # too few sites to learn it from
+    classes[classes == validate_cuprite.MONTMORILLONITE] = validate_cuprite.NONE
+    classes[50:53, 100:103] = validate_cuprite.MONTMORILLONITE
+    ds.GetRasterBand(1).WriteArray(classes)
     ds = None
     before = os.stat(validate_cuprite.RECORD).st_mtime_ns
     script = os.path.join(ROOT, "scripts", "validate_cuprite.py")
@@ -91,7 +98,9 @@ def test_other_ground_is_measured_by_the_same_script(tmp_path):
     al_oh = np.isin(gdal.Open(str(ground / "tetracorder_2um.tif")).ReadAsArray()[0, :, 20:],  # band 1: class
                     validate_cuprite.AL_OH)
     assert figures["ratios/TM 5/7/auc"][0] == pytest.approx(roc_auc_score(al_oh.ravel(), ratio.ravel()), abs=1e-3)
-    assert (out / "validation.md").read_text().count("rows 0-279")  # the crop's own split, not the scene's
+    document = (out / "validation.md").read_text()
+    assert document.count("rows 0-279")  # the crop's own split, not the scene's
+    assert "300 training points in the northern half" in document  # 60 for each class but montmorillonite
 
 
 def test_ground_that_cannot_be_measured_is_named(tmp_path):
