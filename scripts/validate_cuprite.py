@@ -114,12 +114,15 @@ def halves(t, learn="north"):
 # ---- scores ----------------------------------------------------------------------------------------------
 
 def roc_auc(score, positive):
-    """Area under the ROC curve (Mann-Whitney U over average ranks, ties shared)."""
+    """Area under the ROC curve (Mann-Whitney U over average ranks, ties shared); NaN on ground without the
+    target or without anything else, where it is not defined."""
     from scipy.stats import rankdata
 
-    ranks = rankdata(score)
     n_pos = int(positive.sum())
     n_neg = positive.size - n_pos
+    if not n_pos or not n_neg:
+        return float("nan")
+    ranks = rankdata(score)
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 

@@ -61,7 +61,7 @@ def test_other_ground_is_measured_by_the_same_script(tmp_path):
     """Other real ground (here a crop standing in for it, with a zero fill border as at a scene's edge) goes
     through --ground, and its figures are its own: the TM 5/7 AUC recorded for it equals scikit-learn's on the
     pixels of that crop the image saw, and the recorded figures of docs/ stay as they were. A class with too few
-    outcrops to learn from is left out of the Random Forest."""
+    outcrops to learn from is left out of the Random Forest; a ratio's target absent leaves its AUC undefined."""
     import subprocess
 
     from osgeo import gdal
@@ -81,6 +81,9 @@ def test_other_ground_is_measured_by_the_same_script(tmp_path):
     classes[classes == validate_cuprite.MONTMORILLONITE] = validate_cuprite.NONE
     classes[50:53, 100:103] = validate_cuprite.MONTMORILLONITE
     ds.GetRasterBand(1).WriteArray(classes)
+    ds = gdal.Open(str(ground / "tetracorder_1um.tif"), gdal.GA_Update)  # and no ferric iron at all
+    iron = ds.GetRasterBand(1).ReadAsArray()
+    ds.GetRasterBand(1).WriteArray(np.where(np.isin(iron, (1, 2, 3, 4)), 0, iron).astype(iron.dtype))
     ds = None
     before = os.stat(validate_cuprite.RECORD).st_mtime_ns
     script = os.path.join(ROOT, "scripts", "validate_cuprite.py")
@@ -101,6 +104,7 @@ def test_other_ground_is_measured_by_the_same_script(tmp_path):
     document = (out / "validation.md").read_text()
     assert document.count("rows 0-279")  # the crop's own split, not the scene's
     assert "300 training points in the northern half" in document  # 60 for each class but montmorillonite
+    assert np.isnan(figures["ratios/TM 3/1/auc"][0])  # no ferric iron to rank: not defined, not a failed run
 
 
 def test_ground_that_cannot_be_measured_is_named(tmp_path):
