@@ -3,6 +3,7 @@ grid's) CRS through the feature request itself, and features it cannot transform
 and are counted. Also the file paths of inputs, so that no output overwrites one. Shared helpers, not an
 algorithm."""
 from qgis.core import NULL, QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsWkbTypes
+from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
 
 from ..core.errors import InputError
 from .compat import FIELD_TYPES, LINE_GEOMETRY, POLYGON_GEOMETRY
@@ -27,7 +28,7 @@ def has_crs(source):
     return crs.isValid() and not (not crs.authid() and "undefined" in crs.description().lower())
 
 
-def image_crs(source, image, parameter, feedback):
+def image_crs(source, image, parameter, feedback, image_parameter="INPUT"):
     """The CRS to read a layer's sites in to put them on the image (None: take their coordinates as they are). When
     neither has a coordinate system, as for an ungeoreferenced scene, the layer is taken to be drawn on the
     image's own pixel grid; when only one has, the error names which."""
@@ -43,8 +44,8 @@ def image_crs(source, image, parameter, feedback):
                                     "placed on the image. Set its CRS (Layer Properties > Source, or 'Assign "
                                     "projection') and run again.")
     if not image_ok:
-        raise InputError("INPUT", f"the image has no coordinate reference system, so the sites of {parameter} "
-                                  "cannot be placed on it. Assign one to the image first.")
+        raise InputError(image_parameter, f"the raster has no coordinate reference system, so the sites of "
+                                          f"{parameter} cannot be placed on it. Assign one to it first.")
     return target
 
 
@@ -59,6 +60,28 @@ def field_index(source, field, parameter, layer_parameter, holds):
         raise InputError(parameter, f"'{field}' is not a field of {layer_parameter} (its fields: {listed or 'none'}); "
                                     f"choose the field that holds {holds}.")
     return index
+
+
+def labelled_features(source, field, image, context, feedback, layer_parameter, image_parameter="INPUT"):
+    """[(WKB in the image's CRS or None, class label)] of the point or polygon layer's features: the sites
+    extract_samples reads. A feature QGIS could not transform comes without a geometry (counted there)."""
+    if source is None:
+        raise InputError(layer_parameter, "no layer given; choose a point or polygon layer.")
+    index = field_index(source, field, "FIELD", layer_parameter, "each site's class")
+    request = request_in(source, image_crs(source, image, layer_parameter, feedback, image_parameter), context, [index])
+    features = []
+    for feature in source.getFeatures(request):
+        if feedback.isCanceled():
+            break
+        value = feature.attributes()[index]
+        label = None if value is None or isinstance(value, QVariant) else value
+        if isinstance(label, (QDate, QDateTime, QTime)):  # a date class field: its ISO text, not a Qt repr
+            label = None if label.isNull() else \
+                (label.toPyDate() if isinstance(label, QDate) else label.toPyDateTime()
+                 if isinstance(label, QDateTime) else label.toPyTime()).isoformat()
+        geometry = feature.geometry()
+        features.append((bytes(geometry.asWkb()) if geometry is not None and not geometry.isEmpty() else None, label))
+    return features
 
 
 def require_point_layer(source, parameter):

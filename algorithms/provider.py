@@ -1,6 +1,7 @@
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
+from .assess_accuracy import AssessAccuracy
 from .band_composite import BandComposite
 from .band_correlation import BandCorrelation
 from .band_ratio import BandRatio
@@ -42,6 +43,6 @@ class ProspectraProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self):  # noqa: N802
         for alg in (LoadScene(), BandComposite(), BandRatio(), ResampleLibrary(), SpectralAngleMapper(), TagMinerals(),
-                    TrainRandomForest(), ClassifyRandomForest(), Kriging(), BandCorrelation(), TrainInversion(),
+                    TrainRandomForest(), ClassifyRandomForest(), AssessAccuracy(), Kriging(), BandCorrelation(), TrainInversion(),
                     PredictContent()):
             self.addAlgorithm(alg)

@@ -3,14 +3,12 @@ import os
 from qgis.core import (QgsProcessingOutputFile, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber, QgsProcessingParameterString)
-from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
 
-from ..core.errors import InputError
 from ..core.learning.random_forest import BALANCING, MAX_SEARCH_SAMPLES, TRAINING_PACKAGES, VALIDATION, train_random_forest
 from ..core.learning.training_samples import FeatureStack, extract_samples
 from .compat import ANY_FIELD, INTEGER, POINTS, POLYGONS
 from .base import ProspectraAlgorithm
-from .features import field_index, image_crs, input_paths, request_in
+from .features import input_paths, labelled_features
 from .parameters import RANDOM_FOREST_SOURCES, extra_feature_paths, extra_features_parameter
 
 class TrainRandomForest(ProspectraAlgorithm):
@@ -93,29 +91,6 @@ class TrainRandomForest(ProspectraAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("OVERALL_ACCURACY", "Cross-validated overall accuracy"))
         self.addOutput(QgsProcessingOutputNumber("KAPPA", "Cross-validated Cohen's kappa"))
 
-    def training_features(self, parameters, context, image, feedback):
-        """[(WKB in the image's CRS or None, class label)] from the TRAINING layer and FIELD."""
-        source = self.parameterAsSource(parameters, "TRAINING", context)
-        if source is None:
-            raise InputError("TRAINING", "no training layer given; choose a point or polygon layer.")
-        field = self.parameterAsString(parameters, "FIELD", context)
-        index = field_index(source, field, "FIELD", "TRAINING", "each site's class")
-        request = request_in(source, image_crs(source, image, "TRAINING", feedback), context, [index])
-        features = []
-        for feature in source.getFeatures(request):
-            if feedback.isCanceled():
-                break
-            value = feature.attributes()[index]
-            label = None if value is None or isinstance(value, QVariant) else value
-            if isinstance(label, (QDate, QDateTime, QTime)):  # a date class field: its ISO text, not a Qt repr
-                label = None if label.isNull() else \
-                    (label.toPyDate() if isinstance(label, QDate) else label.toPyDateTime()
-                     if isinstance(label, QDateTime) else label.toPyTime()).isoformat()
-            geometry = feature.geometry()  # none where QGIS could not transform it: 'no geometry' in the report
-            features.append((bytes(geometry.asWkb()) if geometry is not None and not geometry.isEmpty() else None,
-                             label))
-        return features
-
     def execute(self, parameters, context, feedback):
         image = self.image(parameters, context)
         bands = [b.strip() for b in self.parameterAsString(parameters, "BANDS", context).replace(";", ",").split(",")
@@ -123,7 +98,9 @@ class TrainRandomForest(ProspectraAlgorithm):
         stack = FeatureStack(image, bands or None, extra_feature_paths(self, parameters, context))
         model_path = self.file_output(parameters, "MODEL", context, ".onnx")
         report_path = self.file_output(parameters, "REPORT", context, ".html", ".htm")
-        features = self.training_features(parameters, context, image, feedback)
+        features = labelled_features(self.parameterAsSource(parameters, "TRAINING", context),
+                                     self.parameterAsString(parameters, "FIELD", context), image, context, feedback,
+                                     "TRAINING")
         samples = extract_samples(stack, features)
         small = samples.counts.get("no_pixel_centre", 0)
         if small:  # a polygon smaller than a pixel holds no pixel centre, so it gives no training pixel

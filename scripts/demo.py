@@ -47,19 +47,20 @@ def run(alg, params, inputs=()):
     return None
 
 
-def prepare_cuprite(out, tm, as_oli, outcrops, training):
+def prepare_cuprite(out, tm, as_oli, outcrops, training, sites):
     """The Cuprite inputs the steps need, and the Tetracorder truth as a styled class raster in out (its path)."""
     from osgeo import gdal
 
     gdal.UseExceptions()
     gdal.Translate(as_oli, tm, bandList=[1, 1, 2, 3, 4, 5, 6])  # TM1 also stands for OLI B1, which TM lacks
     t = vc.truth()
-    north, _ = vc.halves(t, "north")
-    for path, classes, per_class, seed, at_least in ((outcrops, vc.SAM_POINT_CLASSES, 3, 0, 1),
-                                                     (training, vc.RF_CLASSES, 60, 1, vc.RF_MIN_OUTCROPS)):
+    north, south = vc.halves(t, "north")
+    for path, classes, per_class, seed, half, at_least in ((outcrops, vc.SAM_POINT_CLASSES, 3, 0, north, 1),
+                                                           (training, vc.RF_CLASSES, 60, 1, north, vc.RF_MIN_OUTCROPS),
+                                                           (sites, vc.RF_CLASSES, 30, 2, south, 1)):
         if os.path.exists(path):
             os.remove(path)
-        vc.write_points(path, vc.outcrop_points(t, classes, per_class, seed, north, at_least))
+        vc.write_points(path, vc.outcrop_points(t, classes, per_class, seed, half, at_least))
     truth = os.path.join(out, "tetracorder_truth.tif")
     codes = [c for c in range(10) if (t == c).any()]
     with RasterWriter(truth, t.shape[1], t.shape[0], 1, np.uint8, (0, 1, 0, 0, 0, 1), "", 255, ["Tetracorder 2 um"]) as w:
@@ -113,7 +114,8 @@ def main():
     cuprite_as_oli = [os.path.join(scenes, "cuprite", "cuprite_as_oli.tif")]
     outcrops = os.path.join(scenes, "cuprite", "outcrops_north.gpkg")
     training = os.path.join(scenes, "cuprite", "training_points_north.gpkg")
-    truth = prepare_cuprite(out, cuprite[0], cuprite_as_oli[0], outcrops, training)
+    sites = os.path.join(scenes, "cuprite", "sites_south.gpkg")
+    truth = prepare_cuprite(out, cuprite[0], cuprite_as_oli[0], outcrops, training, sites)
     from data.simulated_ree import make_ree_scene, write_samples
 
     gf2_scene = [os.path.join(scenes, "simulated_gf2_ree.tif")]
@@ -191,6 +193,12 @@ def main():
         ("Random Forest: map", "classifyrandomforest", cuprite,
          dict(tm, OUTPUT=o("cuprite_rf.tif"), MODEL=o("cuprite_rf.onnx"), CONFIDENCE=o("cuprite_rf_confidence.tif")),
          "Alteration classes as the forest predicts them; confidence is the share of tree votes.", cuprite_about),
+        ("Random Forest map against sites in the south", "assessaccuracy", [],
+         dict(REPORT=o("cuprite_rf_accuracy.html"), MAP=o("cuprite_rf.tif"), REFERENCE=sites, FIELD="class"),
+         "How a geologist checks a map on ground it was not made from: the classes at 30 sites per class in the "
+         "south (the map learnt from the north) against the map, as a confusion matrix with each class's "
+         "precision and recall.",
+         cuprite_about + " sites_south.gpkg: pixels of the southern half that Tetracorder maps as one class."),
         ("Mineral tagging (CNN)", "tagminerals", cuprite_as_oli,
          dict(oli, OUTPUT=o("cuprite_tags.tif"), OUTPUT_PROBABILITIES=o("cuprite_tag_probabilities.tif"),
               OUTPUT_GRID=o("cuprite_tag_grid.gpkg")),

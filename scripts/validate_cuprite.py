@@ -162,10 +162,11 @@ def write_points(path, points, field="class"):
 
 
 def class_names(path):
-    """{value: name} from a class raster's attribute table, as Prospectra writes them."""
+    """{value: name} of a class raster, as Prospectra writes them."""
+    from prospectra.core.io.blocks import class_names as band_class_names
+
     ds = gdal.Open(path)
-    rat = ds.GetRasterBand(1).GetDefaultRAT()
-    return {rat.GetValueAsInt(i, 0): rat.GetValueAsString(i, 1) for i in range(rat.GetRowCount())}
+    return band_class_names(ds.GetRasterBand(1))
 
 
 def read(path):

@@ -208,6 +208,20 @@ class RasterWriter:
         return False
 
 
+def class_names(band):
+    """{value: name} that a class raster's band carries: its attribute table's name column (where
+    RasterWriter.set_classes puts them, and where GDAL reads them back), else its GDAL category names."""
+    rat = band.GetDefaultRAT()
+    if rat is not None and rat.GetRowCount():
+        usage = [rat.GetUsageOfCol(i) for i in range(rat.GetColumnCount())]
+        name = usage.index(gdal.GFU_Name) if gdal.GFU_Name in usage else None
+        value = next((i for i, u in enumerate(usage) if u in (gdal.GFU_MinMax, gdal.GFU_Min)), None)
+        if name is not None and value is not None:
+            return {rat.GetValueAsInt(r, value): rat.GetValueAsString(r, name).strip()
+                    for r in range(rat.GetRowCount()) if rat.GetValueAsString(r, name).strip()}
+    return {v: n.strip() for v, n in enumerate(band.GetCategoryNames() or []) if n.strip()}
+
+
 def one_blas_thread():
     """(context limiting BLAS to one thread, whether it could). Where the engine runs its own threads (or pykrige
     its C loop), BLAS threads only oversubscribe the cores. threadpoolctl comes with scikit-learn; without it BLAS

@@ -112,7 +112,7 @@ def classes_from_labels(labels, parameter="FIELD"):
     stay 1, 2, 3 in the class raster); text names are numbered 1..K in alphabetical order."""
     present = [v for v in labels if v is not None and not (isinstance(v, str) and not v.strip())]
     if not present:
-        raise InputError(parameter, "no training feature has a value in the class field; choose the field "
+        raise InputError(parameter, "no site has a value in the class field; choose the field "
                                     "that holds the class of each point or polygon, and fill it in.")
     numbers = all(isinstance(v, (int, np.integer, float, np.floating)) and not isinstance(v, bool) for v in present)
     if numbers:
@@ -201,14 +201,15 @@ def _polygon_pixels(geom, gt, inv, width, height, srs):
     return rr + r0, cc + c0
 
 
-def extract_samples(stack, features, parameter="TRAINING", field_parameter="FIELD", feedback=None):
+def extract_samples(stack, features, parameter="TRAINING", field_parameter="FIELD", feedback=None, min_classes=2):
     """Samples from training features: a sequence of (WKB geometry in the image's CRS or None, class label).
 
     Features without a class or geometry, outside the image, too small to cover a pixel centre, or on
-    nodata are skipped and counted in Samples.counts (the report lists them)."""
+    nodata are skipped and counted in Samples.counts (the report lists them). A classifier needs two classes
+    (min_classes); checking a map against reference sites needs one."""
     labels = [label for _, label in features]
     classes = classes_from_labels(labels, field_parameter)
-    if len(classes.values) < 2:
+    if len(classes.values) < min_classes:
         raise InputError(field_parameter, f"holds a single class ('{classes.names[0]}'); a classifier needs at least "
                                           "two: add training sites of the other classes.")
     gt = stack.image.geotransform
@@ -266,7 +267,7 @@ def extract_samples(stack, features, parameter="TRAINING", field_parameter="FIEL
                 cols.append(found[1])
                 owner.append(np.full(len(found[0]), i))
         else:
-            raise InputError(parameter, f"feature {i + 1} is a {ogr.GeometryTypeToName(kind).lower()}; training "
+            raise InputError(parameter, f"feature {i + 1} is a {ogr.GeometryTypeToName(kind).lower()}; "
                                         "sites must be points or polygons.")
     located = len(features) - counts["no_class"] - counts["no_geometry"]
     if not rows:
@@ -281,8 +282,8 @@ def extract_samples(stack, features, parameter="TRAINING", field_parameter="FIEL
     kept_features = set(np.unique(owner[valid]).tolist())
     counts["on_nodata"] = len(set(np.unique(owner).tolist()) - kept_features)
     if not valid.any():
-        raise InputError(parameter, f"all {len(valid)} training pixels fall on nodata in the image "
-                                    f"(bands {', '.join(stack.names)}); place the training sites on valid pixels.")
+        raise InputError(parameter, f"all {len(valid)} pixels of the sites fall on nodata in the image "
+                                    f"(bands {', '.join(stack.names)}); place the sites on valid pixels.")
     y = np.array([classes.code(normalise_label(features[i][1], classes)) for i in owner[valid]], dtype=np.int64)
     samples = Samples(X[valid], y, rows[valid], cols[valid], owner[valid], list(stack.names), classes, counts,
                       kinds.pop() if len(kinds) == 1 else "mixed")
@@ -296,8 +297,8 @@ def _nothing_inside_message(located, extent, image):
     xs = [gt[0], gt[0] + image.width * gt[1] + image.height * gt[2]]
     ys = [gt[3], gt[3] + image.width * gt[4] + image.height * gt[5]]
     if extent is None:
-        return "no training feature has both a class and a geometry."
-    return (f"none of the {located} training features covers a pixel of the image: the features span x "
+        return "no site has both a class and a geometry."
+    return (f"none of the {located} sites covers a pixel of the image: the sites span x "
             f"{extent[0]:.6g} to {extent[1]:.6g}, y {extent[2]:.6g} to {extent[3]:.6g}, the image x {min(xs):.6g} to "
             f"{max(xs):.6g}, y {min(ys):.6g} to {max(ys):.6g} (in the image's CRS). Check that the layer and the image "
             "cover the same area and that the layer's CRS is set correctly.")
@@ -306,7 +307,7 @@ def _nothing_inside_message(located, extent, image):
 def _values_at(stack, rows, cols, feedback=None):
     """Feature values at the given pixels, read window by window (only the windows holding samples, and
     only the samples' bounding box in each), so sparse points on a large scene read little."""
-    X = np.zeros((len(rows), len(stack.names)), dtype=np.float32)
+    X = np.zeros((len(rows), len(stack.names)), dtype=getattr(stack, "dtype", np.float32))
     valid = np.zeros(len(rows), dtype=bool)
     wins = list(stack.image.windows())
     for k, (xoff, yoff, w, h) in enumerate(wins):

@@ -140,7 +140,7 @@ def inside_points(n, value):
 def test_no_training_site_on_the_raster(run_fails, work, tmp_path):
     far = write_points(work[0] / "far.geojson", [(10.0 + i, 45.0, i % 2) for i in range(6)])
     run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], far),
-              "TRAINING: none of the 6 training features covers a pixel of the image")
+              "TRAINING: none of the 6 sites covers a pixel of the image")
 
 
 def test_a_single_class(run_fails, work, tmp_path):
@@ -155,7 +155,7 @@ def test_class_field_missing_or_empty(run_fails, work, tmp_path):
               "FIELD: 'lithology' is not a field of TRAINING (its fields: cls)")
     empty = write_points(work[0] / "empty.geojson", inside_points(8, lambda i: None))
     run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], empty),
-              "FIELD: no training feature has a value in the class field")
+              "FIELD: no site has a value in the class field")
 
 
 def test_a_class_with_one_sample(run_fails, work, tmp_path):

@@ -5,7 +5,8 @@ test/cli/test_all_algorithms_model.py checks it stays complete as algorithms are
 
 Inputs: scene (Sentinel-2 rasters), samples (points) with a numeric field, sites (points or polygons) with a class
 field. Chains: composite 11-4-12 -> ratio 11/12 of the composite; resampled library -> SAM; tagging; Kriging,
-band correlation, inversion training -> content prediction with the trained model; RF training -> classification;
+band correlation, inversion training -> content prediction with the trained model; RF training -> classification
+-> accuracy against the sites;
 a scene loaded from a STAC catalogue.
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python test/cli/make_all_algorithms_model.py"""
 import os
@@ -76,6 +77,10 @@ def main():
     make_model.add_child(model, "prospectra:classifyrandomforest", "classify", "Classify with the model", (850, 940),
               {"INPUT": scene, "MODEL": Source.fromChildOutput("train_rf", "MODEL")},
               {"classes": ("OUTPUT", "Classes")})
+    make_model.add_child(model, "prospectra:assessaccuracy", "accuracy", "Check the classes against the sites", (1300, 940),
+              {"MAP": Source.fromChildOutput("classify", "OUTPUT"), "REFERENCE": Source.fromModelParameter("sites"),
+               "FIELD": Source.fromModelParameter("class_field")},
+              {"accuracy": ("REPORT", "Accuracy report")})
     make_model.add_child(model, "prospectra:loadscene", "load_scene", "Load a scene from a STAC catalogue", (400, 1080),
               {"EXTENT": Source.fromStaticValue("14.50,14.60,45.80,45.90 [EPSG:4326]")},
               {"stac_scene": ("OUTPUT", "Scene from the catalogue")})

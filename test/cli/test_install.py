@@ -19,7 +19,7 @@ import package  # noqa: E402
 
 S2_L2A = os.path.join(DATA, "sen2_rstoolbox_12band.tif")
 TILL = os.path.join(DATA, "IOCG_CLB_Till_Geochem_reg_511p.gpkg")
-PROVIDER_ALGORITHMS = 12
+PROVIDER_ALGORITHMS = 13
 
 
 @pytest.fixture(scope="module")

@@ -181,7 +181,7 @@ def test_class_labels():
     assert classes_from_labels([2.0, 1.0]).values == [1, 2]
     with pytest.raises(InputError, match="FIELD: holds decimal numbers"):
         classes_from_labels([1.5, 2.0])
-    with pytest.raises(InputError, match="FIELD: no training feature has a value"):
+    with pytest.raises(InputError, match="FIELD: no site has a value"):
         classes_from_labels([None, ""])
 
 

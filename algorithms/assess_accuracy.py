@@ -1,0 +1,82 @@
+import html
+
+from qgis.core import (QgsProcessingOutputFile, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterRasterLayer)
+
+from ..core.errors import InputError
+from ..core.io.blocks import check_outputs
+from ..core.report.geochem_report import json_path
+from ..core.report.map_accuracy import REFERENCES, ClassMap, assess_map
+from .base import ProspectraAlgorithm
+from .compat import ANY_FIELD, POINTS, POLYGONS
+from .features import input_paths, labelled_features
+
+
+class AssessAccuracy(ProspectraAlgorithm):
+    group_id = "classification"
+
+    def name(self):
+        return "assessaccuracy"
+
+    def displayName(self):  # noqa: N802
+        return "Assess a class map against reference sites"
+
+    def help_html(self):
+        return (
+            "<p>Checks a class map (a mineral map from the Spectral Angle Mapper, a lithology map from Random "
+            "Forest, mineral tags, or any class raster) against reference sites of known class: field observations, "
+            "samples, or a trusted map's classes at points. A map is only as good as its agreement with ground it "
+            "was not made from; use sites that played no part in making it.</p>"
+            "<p><b>MAP</b>: band 1 holds the class values; nodata pixels are left out. <b>REFERENCE</b>: points (the "
+            "pixel under each) or polygons (every pixel whose centre falls inside), transformed to the map's CRS "
+            "(when neither has a CRS, as for an ungeoreferenced scene, the sites are taken on the map's pixel "
+            "grid). <b>FIELD</b> holds each site's class: integer codes meet the map's class values; text names "
+            "meet the class names the map carries (Prospectra writes them into its class rasters; case does not "
+            "matter). A map class that joins several minerals, as the Spectral Angle Mapper names classes the "
+            "sensor cannot tell apart ('Alunite / Kaolinite'), agrees with each of them: the map claims no "
+            "more than the group.</p>"
+            "<p><b>REPORT</b>: an HTML page (a JSON of the same name beside it) with the confusion matrix in pixels, "
+            "overall accuracy, Cohen's kappa, and per reference class its sites, pixels, precision (user's "
+            "accuracy), recall (producer's accuracy) and F1; reference classes no map class agrees with; and "
+            "every site skipped, with why (no class, no geometry, outside the map, on nodata).</p>"
+            "<p>Pixels of one polygon are not independent, and sites placed where the ground is easy to recognise "
+            "flatter any map: for an unbiased estimate, draw sites at random, stratified by mapped class.</p>"
+            "<p><b>References</b></p><ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in REFERENCES) + "</ul>")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer("MAP", "Class map (band 1: class values)"))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "REFERENCE", "Reference sites (points or polygons)", [POINTS, POLYGONS]))
+        self.addParameter(QgsProcessingParameterField(
+            "FIELD", "Class field of the sites (integer class values, or class names)",
+            parentLayerParameterName="REFERENCE", type=ANY_FIELD))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            "REPORT", "Accuracy report (HTML; a JSON of the same name is written beside it)",
+            fileFilter="HTML files (*.html)"))
+        self.addOutput(QgsProcessingOutputFile("REPORT_JSON", "Accuracy report as JSON"))
+        self.addOutput(QgsProcessingOutputNumber("OVERALL_ACCURACY", "Overall accuracy"))
+        self.addOutput(QgsProcessingOutputNumber("KAPPA", "Cohen's kappa"))
+
+    def execute(self, parameters, context, feedback):
+        layer = self.parameterAsRasterLayer(parameters, "MAP", context)
+        if layer is None:
+            raise InputError("MAP", "choose a class raster.")
+        class_map = ClassMap(layer.source(), "MAP")
+        report = self.file_output(parameters, "REPORT", context, ".html", ".htm")
+        check_outputs([layer.source(), *input_paths(parameters.get("REFERENCE"))], REPORT=report)
+        features = labelled_features(self.parameterAsSource(parameters, "REFERENCE", context),
+                                     self.parameterAsString(parameters, "FIELD", context), class_map, context,
+                                     feedback, "REFERENCE", "MAP")
+        result = assess_map(class_map, features, report, feedback)
+        for k in result["classes"]:
+            feedback.pushInfo(f"  {k['class']} ({k['sites']} sites, {k['pixels']} pixels): precision "
+                              f"{k['precision']:.3f}, recall {k['recall']:.3f}, F1 {k['f1']:.3f}; agrees with "
+                              f"{', '.join(k['map_classes']) or 'no map class'}")
+        if result["unmatched"]:
+            feedback.pushWarning(f"No class of the map agrees with {', '.join(result['unmatched'])}: their sites "
+                                 f"count as disagreement. Check FIELD against the map's class names.")
+        feedback.pushInfo(f"Overall accuracy {result['overall_accuracy']:.3f}, Cohen's kappa {result['kappa']:.3f}, "
+                          f"over {result['pixels']} pixels of {result['sites']} sites.")
+        return {"REPORT": report, "REPORT_JSON": json_path(report), "OVERALL_ACCURACY": result["overall_accuracy"],
+                "KAPPA": result["kappa"]}

@@ -1,0 +1,166 @@
+"""A class map checked against reference sites on the ground: the confusion matrix, overall accuracy, Cohen's
+kappa and each class's precision (user's accuracy), recall (producer's accuracy) and F1 (Congalton 1991; Stehman
+& Foody 2019), with every site accounted for.
+
+Reference classes meet map classes by value (an integer class field) or by name (a text field against the map's
+class names, which Prospectra writes into its class rasters as GDAL categories). A map class that stands for a
+group of minerals ('Alunite / Kaolinite', as SAM names classes the sensor cannot tell apart) is right for each of
+them: the map says no more than the group, so a site of any of them mapped to the group is agreement."""
+import numpy as np
+
+from ..errors import InputError
+from ..io.blocks import class_names, windows
+from ..io.image import open_raster
+from ..io.outputs import OutputTransaction, write_file
+from ..learning.training_samples import extract_samples
+from .geochem_report import esc, fmt, json_path, page, table, write_json
+
+REFERENCES = [
+    "Congalton R.G. (1991). A review of assessing the accuracy of classifications of remotely sensed data. Remote "
+    "Sensing of Environment 37, 35-46 (error matrix, user's and producer's accuracy, kappa).",
+    "Cohen J. (1960). A coefficient of agreement for nominal scales. Educational and Psychological Measurement 20, "
+    "37-46.",
+    "Stehman S.V., Foody G.M. (2019). Key issues in rigorous accuracy assessment of land cover products. Remote "
+    "Sensing of Environment 231, 111199 (reference sites not chosen at random, pixels of one site not "
+    "independent).",
+]
+GROUP_SEPARATOR = " / "  # how a map class that stands for several minerals joins their names
+
+
+class ClassMap:
+    """Band 1 of a class raster as extract_samples reads it (its grid, and its values, nodata left out), with the
+    class names the raster carries."""
+    dtype = np.float64  # every int32 class value exactly, and decimals, which are refused
+
+    def __init__(self, path, parameter="MAP"):
+        self.path, self.parameter = path, parameter
+        self.ds = open_raster(path, parameter)
+        self.band = self.ds.GetRasterBand(1)
+        self.image = self  # extract_samples reads the grid from its stack's image
+        self.geotransform = self.ds.GetGeoTransform()
+        self.projection = self.ds.GetProjection()
+        self.width, self.height = self.ds.RasterXSize, self.ds.RasterYSize
+        self.names = ["class"]
+        self.sources = [path]
+        self.nodata = self.band.GetNoDataValue()
+        self.class_names = class_names(self.band)
+
+    def windows(self):
+        return windows(self.width, self.height, input_block=tuple(self.band.GetBlockSize()))
+
+    def read(self, window):
+        values = self.band.ReadAsArray(*window).astype(np.float64)
+        valid = np.isfinite(values)
+        if self.nodata is not None:
+            valid &= values != self.nodata
+        return values[None], valid
+
+    def label(self, value):
+        return self.class_names.get(value, str(value))
+
+
+def _members(name):
+    return {m.strip().casefold() for m in name.split(GROUP_SEPARATOR)} | {name.strip().casefold()}
+
+
+def _matches(class_map, classes, mapped_values):
+    """{reference class value: the map values that agree with it}, among the map's named classes and the values
+    found at the sites."""
+    known = set(class_map.class_names) | set(mapped_values)
+    if not classes.from_text:
+        return {v: {v} & known for v in classes.values}
+    if not class_map.class_names:
+        raise InputError("FIELD", "holds class names, but the map carries no class names to match them with (no "
+                                  "GDAL categories in MAP); choose a field of the map's class values (integers), or "
+                                  "give a class map written by Prospectra.")
+    return {v: {m for m in known if n.casefold() in _members(class_map.label(m))}
+            for v, n in zip(classes.values, classes.names)}
+
+
+def assess_map(class_map, features, report_path=None, feedback=None):
+    """The map against reference sites: features are (WKB in the map's CRS or None, class label). Writes the
+    HTML report (JSON beside it) when report_path is given; returns the result dict."""
+    samples = extract_samples(class_map, features, "REFERENCE", "FIELD", feedback, min_classes=1)
+    mapped = samples.X[:, 0]
+    decimal = mapped[mapped != np.round(mapped)]
+    if len(decimal):
+        raise InputError(class_map.parameter, f"holds {decimal[0]:g} at a reference site: a class map holds whole "
+                                              "class values. Give a class raster, not a continuous one such as a "
+                                              "ratio, a probability or a content map.")
+    mapped = mapped.astype(np.int64)
+    classes = samples.classes
+    agree = _matches(class_map, classes, set(mapped.tolist()))
+    columns = sorted(set(mapped.tolist()) | set().union(*agree.values()))
+    rows = classes.values
+    matrix = np.zeros((len(rows), len(columns)), np.int64)
+    np.add.at(matrix, (np.searchsorted(rows, samples.y), np.searchsorted(columns, mapped)), 1)  # both sorted
+    right = np.array([[c in agree[r] for c in columns] for r in rows], bool)  # cells where map and site agree
+    n = int(matrix.sum())
+    sites = {r: len(set(samples.feature[samples.y == r].tolist())) for r in rows}
+    per_class = []
+    for i, (value, name) in enumerate(zip(rows, classes.names)):
+        mapped_as = matrix[:, right[i]].sum()  # every site mapped to a class that agrees with this one
+        hit = int(matrix[i, right[i]].sum())
+        precision = hit / mapped_as if mapped_as else 0.0  # nothing mapped as it: none right (as scikit-learn)
+        recall = hit / matrix[i].sum()  # every class has a pixel, or extract_samples would not list it
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class.append({"class": name, "value": value, "map_classes": [class_map.label(c) for c in columns
+                                                                         if c in agree[value]],
+                          "sites": sites[value], "pixels": int(matrix[i].sum()), "precision": precision,
+                          "recall": recall, "f1": f1})
+    observed = matrix[right].sum() / n
+    row_share, column_share = matrix.sum(axis=1) / n, matrix.sum(axis=0) / n
+    chance = float((row_share[:, None] * column_share[None, :] * right).sum())  # agreement were they independent
+    kappa = (observed - chance) / (1 - chance) if chance < 1 else float("nan")
+    result = {"map": class_map.path, "pixels": n, "sites": int(sum(sites.values())),
+              "overall_accuracy": float(observed), "kappa": float(kappa), "chance_agreement": chance,
+              "classes": per_class, "unmatched": [c["class"] for c in per_class if not c["map_classes"]],
+              "matrix": {"rows": classes.names, "columns": [class_map.label(c) for c in columns],
+                         "counts": matrix.tolist()},
+              "counts": samples.counts, "geometry": samples.geometry}
+    if report_path:
+        with OutputTransaction({"REPORT": report_path}):
+            write_report(result, report_path)
+    return result
+
+
+def write_report(result, path):
+    m = result["matrix"]
+    right = [[c in k["map_classes"] for c in m["columns"]] for k in result["classes"]]
+    cells = [[esc(r), *[f"<b>{v}</b>" if ok else str(v) for v, ok in zip(counts, agree)], str(sum(counts))]
+             for r, counts, agree in zip(m["rows"], m["counts"], right)]
+    totals = np.array(m["counts"]).sum(axis=0).tolist()
+    matrix = table(["reference \\ map", *map(esc, m["columns"]), "total"],
+                   cells + [["total", *map(str, totals), str(result["pixels"])]])
+    per_class = table(["reference class", "agrees with map class", "sites", "pixels", "precision (user's)",
+                       "recall (producer's)", "F1"],
+                      [[esc(k["class"]), esc(", ".join(k["map_classes"]) or "none"), k["sites"], k["pixels"],
+                        fmt(k["precision"], 3), fmt(k["recall"], 3), fmt(k["f1"], 3)] for k in result["classes"]],
+                      left=2)
+    c = result["counts"]
+    skipped = [("without a class", c["no_class"]), ("without a geometry (or not transformable)", c["no_geometry"]),
+               ("outside the map", c["outside"]), ("polygons too small to hold a pixel centre", c["no_pixel_centre"]),
+               ("only on nodata pixels", c["on_nodata"])]
+    unmatched = (f"<p><b>No map class agrees with</b> {esc(', '.join(result['unmatched']))}: none of the map's "
+                 "class names, nor a class mapped at any site. Their sites count as disagreement.</p>"
+                 if result["unmatched"] else "")
+    body = (
+        f"<p>{esc(result['map'])} against {result['sites']} reference sites ({result['pixels']} pixels, "
+        f"{esc(result['geometry'])}s). <b>Overall accuracy {fmt(result['overall_accuracy'], 3)}</b>, Cohen's kappa "
+        f"{fmt(result['kappa'], 3)} (agreement expected by chance {fmt(result['chance_agreement'], 3)}).</p>"
+        + unmatched + "<h2>Per class</h2>" + per_class
+        + "<p class=note>Precision: of the pixels mapped to the classes that agree with a reference class, the share "
+          "whose site is of it. Recall: of its sites' pixels, the share mapped to a class that agrees. A map class "
+          "that joins several minerals agrees with each of them, and its precision counts the sites of all.</p>"
+        + "<h2>Confusion matrix (pixels)</h2>" + matrix
+        + "<p class=note>Rows: the reference classes; columns: the map classes found at the sites; agreement in "
+          "bold.</p>"
+        + "<h2>Sites</h2>" + table(["", "count"], [["features in the layer", c["features"]], *skipped,
+                                                  ["pixels on nodata (left out)", c["pixels_nodata"]],
+                                                  ["features used", c["features_used"]]])
+        + "<p class=note>The figures are as good as the sites. Pixels of one polygon are not independent samples, "
+          "and sites chosen where the ground is easy to recognise flatter any map: for an unbiased estimate of a "
+          "map's accuracy, draw the sites at random, stratified by mapped class (Stehman &amp; Foody 2019).</p>"
+        + "<h2>References</h2><ul>" + "".join(f"<li>{esc(r)}</li>" for r in REFERENCES) + "</ul>")
+    write_file(path, page("Map accuracy against reference sites", body))
+    write_json(json_path(path), result)

@@ -1,0 +1,142 @@
+"""prospectra:assessaccuracy through processing.run and qgis_process. Real ground: a SAM map of Cuprite (AVIRIS as
+TM bands) made from outcrops in the north, checked against sites in the south that take their class from USGS's
+Tetracorder map; the figures must equal scikit-learn's on the map's values read at those sites with GDAL."""
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from conftest import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import validate_cuprite as vc  # noqa: E402
+
+from test_band_algorithms import SENSORS  # noqa: E402
+
+CUPRITE = os.path.join(vc.CUPRITE, "cuprite_tm.tif")
+TM = {"SENSOR": SENSORS.index("landsat5_tm"), "BAND_ORDER": "B1,B2,B3,B4,B5,B7", "SCALING": 5, "SCALE": 0.0001, "OFFSET": 0.0}
+
+
+@pytest.fixture(scope="module")
+def cuprite(qgis_processing, tmp_path_factory):
+    """(folder, SAM map path, the southern sites as (col, row, Tetracorder code))."""
+    folder = tmp_path_factory.mktemp("accuracy")
+    t = vc.truth()
+    north, south = vc.halves(t, "north")
+    vc.write_points(str(folder / "outcrops.gpkg"), vc.outcrop_points(t, vc.SAM_POINT_CLASSES, 3, 0, north))
+    sites = vc.outcrop_points(t, vc.RF_CLASSES, 25, 5, south)  # montmorillonite too: a class SAM does not map
+    vc.write_points(str(folder / "sites.gpkg"), sites)
+    qgis_processing.run("prospectra:spectralanglemapper", dict(
+        TM, INPUT=[CUPRITE], POINTS=str(folder / "outcrops.gpkg"), LABEL_FIELD="class", OUTPUT=str(folder / "sam.tif")))
+    return folder, str(folder / "sam.tif"), sites
+
+
+def test_figures_equal_scikit_learn_on_the_map_read_at_the_sites(qgis_processing, cuprite, tmp_path):
+    from sklearn.metrics import accuracy_score, cohen_kappa_score, precision_recall_fscore_support
+
+    folder, sam, sites = cuprite
+    report = str(tmp_path / "accuracy.html")
+    result = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": sam, "REFERENCE": str(folder / "sites.gpkg"), "FIELD": "class", "REPORT": report})
+    ds = gdal.Open(sam)
+    rat = ds.GetRasterBand(1).GetDefaultRAT()
+    values, names = ds.ReadAsArray(), {rat.GetValueAsInt(i, 0): rat.GetValueAsString(i, 1) for i in range(rat.GetRowCount())}
+    truth = [vc.CODE_NAMES[code] for _, _, code in sites]
+    mapped = [names[values[row, col]] for col, row, _ in sites]
+    assert result["OVERALL_ACCURACY"] == pytest.approx(accuracy_score(truth, mapped), abs=1e-12)
+    assert result["KAPPA"] == pytest.approx(cohen_kappa_score(truth, mapped), abs=1e-12)
+    with open(result["REPORT_JSON"]) as f:
+        saved = json.load(f)
+    labels = [k["class"] for k in saved["classes"]]
+    assert labels == sorted(set(truth))
+    precision, recall, f1, support = precision_recall_fscore_support(truth, mapped, labels=labels, zero_division=0)
+    for k, p, r, f, n in zip(saved["classes"], precision, recall, f1, support):
+        assert (k["precision"], k["recall"], k["f1"], k["pixels"]) == pytest.approx((p, r, f, n), abs=1e-12), k["class"]
+    assert saved["unmatched"] == ["montmorillonite"]  # the image endmembers have no montmorillonite class
+    assert 0.3 < result["OVERALL_ACCURACY"] < 0.9  # the map is neither random nor the truth
+    assert os.path.exists(report)
+
+
+def test_a_class_that_joins_minerals_agrees_with_each(qgis_processing, tmp_path):
+    """A map class 'Alunite / Kaolinite' (as SAM names classes the sensor cannot tell apart) is right for a site of
+    either mineral; integer class fields meet the map's values instead of its names."""
+    from prospectra.core.io.blocks import RasterWriter
+    from prospectra.core.report.palettes import UNCLASSIFIED_COLOUR
+
+    classes = np.zeros((20, 30), np.uint8)
+    classes[:, 10:20], classes[:, 20:] = 1, 2
+    path = str(tmp_path / "groups.tif")
+    with RasterWriter(path, 30, 20, 1, np.uint8, (0, 1, 0, 0, 0, 1), "", 255, ["classes"]) as w:
+        w.set_classes({0: ("unclassified", UNCLASSIFIED_COLOUR), 1: ("Alunite / Kaolinite", "#be0032"),
+                       2: ("Calcite", "#8db600")})
+        w.write(0, 0, 0, classes)
+    points = [(12, 5, "kaolinite"), (14, 6, "Alunite"), (25, 5, "Calcite"), (5, 5, "Calcite"), (22, 8, "Kaolinite")]
+    layer = str(tmp_path / "sites.gpkg")
+    vc.write_points(layer, [(c, r, 0) for c, r, _ in points])
+    from osgeo import ogr
+
+    ds = ogr.Open(layer, 1)
+    lyr = ds.GetLayer(0)
+    lyr.CreateField(ogr.FieldDefn("mineral", ogr.OFTString))
+    lyr.CreateField(ogr.FieldDefn("code", ogr.OFTInteger))
+    for feature, (c, r, name) in zip(lyr, points):
+        feature.SetField("mineral", name)
+        feature.SetField("code", int(classes[r, c]) if name != "Calcite" else 2)
+        lyr.SetFeature(feature)
+    ds = None
+    by_name = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": path, "REFERENCE": layer, "FIELD": "mineral", "REPORT": str(tmp_path / "names.html")})
+    with open(by_name["REPORT_JSON"]) as f:
+        saved = {k["class"]: k for k in json.load(f)["classes"]}
+    # 'kaolinite' and 'Kaolinite' are two names in the field, each agreeing with the group (case does not matter)
+    assert saved["Alunite"]["map_classes"] == ["Alunite / Kaolinite"] and saved["Alunite"]["recall"] == 1
+    assert saved["Kaolinite"]["recall"] == 0  # its site lies on the calcite class
+    assert saved["Calcite"]["recall"] == 0.5 and saved["Calcite"]["precision"] == 0.5  # one on 'unclassified'
+    assert by_name["OVERALL_ACCURACY"] == pytest.approx(3 / 5)
+    by_code = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": path, "REFERENCE": layer, "FIELD": "code", "REPORT": str(tmp_path / "codes.html")})
+    assert by_code["OVERALL_ACCURACY"] == pytest.approx(4 / 5)  # the codes were read off the map but for one
+
+
+def test_bad_input_is_refused_naming_the_parameter(run_fails, cuprite, tmp_path):
+    folder, sam, _ = cuprite
+    sites = str(folder / "sites.gpkg")
+    run_fails("prospectra:assessaccuracy", {"MAP": sam, "REFERENCE": sites, "FIELD": "class", "REPORT": sam},
+              "REPORT:")
+    run_fails("prospectra:assessaccuracy", {"MAP": sam, "REFERENCE": sites, "FIELD": "class",
+                                            "REPORT": str(tmp_path / "r.txt")}, "REPORT:", ".html")
+    run_fails("prospectra:assessaccuracy", {"MAP": sam, "REFERENCE": sites, "FIELD": "nothing",
+                                            "REPORT": str(tmp_path / "r.html")}, "FIELD: 'nothing' is not a field")
+    far = str(tmp_path / "far.gpkg")
+    vc.write_points(far, [(1000 + i, 2000, vc.ALUNITE) for i in range(3)])
+    run_fails("prospectra:assessaccuracy", {"MAP": sam, "REFERENCE": far, "FIELD": "class",
+                                            "REPORT": str(tmp_path / "r.html")},
+              "REFERENCE: none of the 3 sites covers a pixel")
+    ratio = str(tmp_path / "ratio.tif")
+    gdal.Translate(ratio, CUPRITE, bandList=[5], outputType=gdal.GDT_Float32, scaleParams=[[0, 10000, 0, 1]])
+    run_fails("prospectra:assessaccuracy", {"MAP": ratio, "REFERENCE": sites, "FIELD": "class",
+                                            "REPORT": str(tmp_path / "r.html")}, "MAP:", "whole class values")
+    unnamed = str(tmp_path / "unnamed.tif")  # the classes without their names, as another program may write them
+    values = gdal.Open(sam).ReadAsArray()
+    ds = gdal.GetDriverByName("GTiff").Create(unnamed, values.shape[1], values.shape[0], 1, gdal.GDT_Byte)
+    ds.GetRasterBand(1).WriteArray(values)
+    ds = None
+    run_fails("prospectra:assessaccuracy", {"MAP": unnamed, "REFERENCE": sites, "FIELD": "class",
+                                            "REPORT": str(tmp_path / "r.html")}, "FIELD: holds class names")
+
+
+def test_qgis_process_assesses_and_keeps_the_inputs(qgis_process, cuprite, tmp_path):
+    import hashlib
+
+    folder, sam, sites = cuprite
+    digest = {p: hashlib.sha256(open(p, "rb").read()).hexdigest() for p in (sam, str(folder / "sites.gpkg"))}
+    report = str(tmp_path / "cli.html")
+    run = qgis_process("run", "prospectra:assessaccuracy", "--", f"MAP={sam}", f"REFERENCE={folder / 'sites.gpkg'}",
+                       "FIELD=class", f"REPORT={report}")
+    assert "Overall accuracy" in run.stdout + run.stderr and os.path.exists(report)
+    with open(report[:-5] + ".json") as f:
+        assert json.load(f)["sites"] == len(sites)
+    assert {p: hashlib.sha256(open(p, "rb").read()).hexdigest() for p in digest} == digest
