@@ -76,6 +76,9 @@ class AssessAccuracy(ProspectraAlgorithm):
         if result["unmatched"]:
             feedback.pushWarning(f"No class of the map agrees with {', '.join(result['unmatched'])}: their sites "
                                  f"count as disagreement. Check FIELD against the map's class names.")
+        if result["off_the_map"]:
+            feedback.pushWarning(f"Not assessed: {', '.join(result['off_the_map'])}, whose sites all fall outside "
+                                 f"the map or on nodata.")
         feedback.pushInfo(f"Overall accuracy {result['overall_accuracy']:.3f}, Cohen's kappa {result['kappa']:.3f}, "
                           f"over {result['pixels']} pixels of {result['sites']} sites.")
         return {"REPORT": report, "REPORT_JSON": json_path(report), "OVERALL_ACCURACY": result["overall_accuracy"],

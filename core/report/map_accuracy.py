@@ -91,18 +91,19 @@ def assess_map(class_map, features, report_path=None, feedback=None):
     classes = samples.classes
     agree = _matches(class_map, classes, set(mapped.tolist()))
     columns = sorted(set(mapped.tolist()) | set().union(*agree.values()))
-    rows = classes.values
+    on_map = [(v, name) for v, name in zip(classes.values, classes.names) if np.any(samples.y == v)]
+    rows = [v for v, _ in on_map]  # classes whose sites all fall off the map or on nodata have no row
     matrix = np.zeros((len(rows), len(columns)), np.int64)
     np.add.at(matrix, (np.searchsorted(rows, samples.y), np.searchsorted(columns, mapped)), 1)  # both sorted
     right = np.array([[c in agree[r] for c in columns] for r in rows], bool)  # cells where map and site agree
     n = int(matrix.sum())
     sites = {r: len(set(samples.feature[samples.y == r].tolist())) for r in rows}
     per_class = []
-    for i, (value, name) in enumerate(zip(rows, classes.names)):
+    for i, (value, name) in enumerate(on_map):
         mapped_as = matrix[:, right[i]].sum()  # every site mapped to a class that agrees with this one
         hit = int(matrix[i, right[i]].sum())
         precision = hit / mapped_as if mapped_as else 0.0  # nothing mapped as it: none right (as scikit-learn)
-        recall = hit / matrix[i].sum()  # every class has a pixel, or extract_samples would not list it
+        recall = hit / matrix[i].sum()
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         per_class.append({"class": name, "value": value, "map_classes": [class_map.label(c) for c in columns
                                                                          if c in agree[value]],
@@ -115,7 +116,8 @@ def assess_map(class_map, features, report_path=None, feedback=None):
     result = {"map": class_map.path, "pixels": n, "sites": int(sum(sites.values())),
               "overall_accuracy": float(observed), "kappa": float(kappa), "chance_agreement": chance,
               "classes": per_class, "unmatched": [c["class"] for c in per_class if not c["map_classes"]],
-              "matrix": {"rows": classes.names, "columns": [class_map.label(c) for c in columns],
+              "off_the_map": [n for v, n in zip(classes.values, classes.names) if v not in rows],
+              "matrix": {"rows": [n for _, n in on_map], "columns": [class_map.label(c) for c in columns],
                          "counts": matrix.tolist()},
               "counts": samples.counts, "geometry": samples.geometry}
     if report_path:
@@ -144,6 +146,9 @@ def write_report(result, path):
     unmatched = (f"<p><b>No map class agrees with</b> {esc(', '.join(result['unmatched']))}: none of the map's "
                  "class names, nor a class mapped at any site. Their sites count as disagreement.</p>"
                  if result["unmatched"] else "")
+    if result["off_the_map"]:
+        unmatched += (f"<p><b>Not assessed:</b> {esc(', '.join(result['off_the_map']))}, whose sites all fall "
+                      "outside the map or on nodata.</p>")
     body = (
         f"<p>{esc(result['map'])} against {result['sites']} reference sites ({result['pixels']} pixels, "
         f"{esc(result['geometry'])}s). <b>Overall accuracy {fmt(result['overall_accuracy'], 3)}</b>, Cohen's kappa "

@@ -73,7 +73,8 @@ def test_a_class_that_joins_minerals_agrees_with_each(qgis_processing, tmp_path)
         w.set_classes({0: ("unclassified", UNCLASSIFIED_COLOUR), 1: ("Alunite / Kaolinite", "#be0032"),
                        2: ("Calcite", "#8db600")})
         w.write(0, 0, 0, classes)
-    points = [(12, 5, "kaolinite"), (14, 6, "Alunite"), (25, 5, "Calcite"), (5, 5, "Calcite"), (22, 8, "Kaolinite")]
+    points = [(12, 5, "kaolinite"), (14, 6, "Alunite"), (25, 5, "Calcite"), (5, 5, "Calcite"), (22, 8, "Kaolinite"),
+              (90, 90, "Gypsum")]  # off the map: not assessed
     layer = str(tmp_path / "sites.gpkg")
     vc.write_points(layer, [(c, r, 0) for c, r, _ in points])
     from osgeo import ogr
@@ -84,13 +85,15 @@ def test_a_class_that_joins_minerals_agrees_with_each(qgis_processing, tmp_path)
     lyr.CreateField(ogr.FieldDefn("code", ogr.OFTInteger))
     for feature, (c, r, name) in zip(lyr, points):
         feature.SetField("mineral", name)
-        feature.SetField("code", int(classes[r, c]) if name != "Calcite" else 2)
+        feature.SetField("code", 2 if name == "Calcite" else 9 if name == "Gypsum" else int(classes[r, c]))
         lyr.SetFeature(feature)
     ds = None
     by_name = qgis_processing.run("prospectra:assessaccuracy", {
         "MAP": path, "REFERENCE": layer, "FIELD": "mineral", "REPORT": str(tmp_path / "names.html")})
     with open(by_name["REPORT_JSON"]) as f:
-        saved = {k["class"]: k for k in json.load(f)["classes"]}
+        report = json.load(f)
+    saved = {k["class"]: k for k in report["classes"]}
+    assert report["off_the_map"] == ["Gypsum"] and "Gypsum" not in saved
     # 'kaolinite' and 'Kaolinite' are two names in the field, each agreeing with the group (case does not matter)
     assert saved["Alunite"]["map_classes"] == ["Alunite / Kaolinite"] and saved["Alunite"]["recall"] == 1
     assert saved["Kaolinite"]["recall"] == 0  # its site lies on the calcite class
