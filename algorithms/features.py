@@ -67,6 +67,8 @@ def labelled_features(source, field, image, context, feedback, layer_parameter, 
     extract_samples reads. A feature QGIS could not transform comes without a geometry (counted there)."""
     if source is None:
         raise InputError(layer_parameter, "no layer given; choose a point or polygon layer.")
+    if source.featureCount() == 0:
+        raise InputError(layer_parameter, "the layer has no features.")
     index = field_index(source, field, "FIELD", layer_parameter, "each site's class")
     request = request_in(source, image_crs(source, image, layer_parameter, feedback, image_parameter), context, [index])
     features = []

@@ -2,6 +2,7 @@ from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
 from ..core.errors import InputError
+from ..core.io.blocks import check_outputs
 from ..core.io.stac_scene import CATALOGUES, COLLECTIONS, load_scene, parse_date
 from .base import ProspectraAlgorithm
 from .compat import DOUBLE, INTEGER, WKT_GDAL
@@ -89,6 +90,7 @@ class LoadScene(ProspectraAlgorithm):
         if not crs.isValid():
             raise InputError("EXTENT", "the extent has no coordinate reference system.")
         output = self.output_path(parameters, "OUTPUT", context)
+        check_outputs([], OUTPUT=output)  # the folder, before the catalogue is searched
         spec = COLLECTIONS[self.parameterAsEnum(parameters, "COLLECTION", context)]
         feedback.pushInfo(f"Searching {url} for {spec.label}.")
         result = load_scene(

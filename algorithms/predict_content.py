@@ -68,7 +68,7 @@ class PredictContent(ProspectraAlgorithm):
             if not path:
                 raise InputError("MODEL", f"no bundled inversion model is for {image.sensor.name}; train one with "
                                           f"'Train content inversion model' and give it in MODEL_FILE.")
-        model = load_model(path, parameter)
+        model = load_model(path, parameter, declarable=False)
         model.check_image(image, parameter)
         mode = self.parameterAsEnum(parameters, "ANOMALY", context)
         if mode == 1 and parameters.get("THRESHOLD") in (None, ""):

@@ -72,7 +72,7 @@ class TrainInversion(ProspectraAlgorithm):
                                                        INTEGER,
                                                        defaultValue=MAX_SURFACE_SAMPLES, minValue=100))
         self.add_advanced(QgsProcessingParameterNumber("SEED", "Random seed", INTEGER,
-                                                       defaultValue=0))
+                                                       defaultValue=0, minValue=0))
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Chosen model (ONNX)",
                                                                 fileFilter="ONNX models (*.onnx)"))
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Model comparison report",

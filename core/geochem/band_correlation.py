@@ -12,8 +12,8 @@ import numpy as np
 from ..errors import InputError, require
 from ..io.outputs import OutputTransaction, write_file
 from ..report.geochem_report import NO_PLOT, esc, figure, fmt, json_path, page, png, table, write_json
-from .geochem_samples import MIN_SAMPLES, numeric_samples, refuse_duplicates
-from ..io.image import sample_image
+from .geochem_samples import MIN_SAMPLES, check_spectra, numeric_samples, refuse_duplicates
+from ..io.image import pixel_of, sample_image
 
 REFERENCES = [
     "Cheng G. et al. (2023). Research on quantitative inversion of ion adsorption type rare earth ore based on "
@@ -72,10 +72,8 @@ def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=
         raise InputError("POINTS", f"only {n} of the {len(samples)} samples lie on valid pixels of the image "
                                    f"({where}); at least {MIN_SAMPLES} are needed for a correlation.")
     v = samples.values[used]
-    spectra = len(np.unique(reflectance[used], axis=0))
-    if spectra < 3:
-        raise InputError("POINTS", f"the {n} samples on the image give only {spectra} distinct pixel spectra (samples "
-                                   f"at one place share a pixel); a correlation needs samples spread over the image.")
+    col, row = pixel_of(image.geotransform, samples.x[used], samples.y[used])
+    check_spectra(reflectance[used], row.astype(np.int64) * image.width + col, "correlate")
     if v.min() == v.max():
         raise InputError("FIELD", f"'{field}' is {v[0]:g} at every one of the {n} samples on the image: a constant "
                                   f"field has no variation to correlate.")

@@ -9,6 +9,8 @@ from ..errors import InputError
 
 MIN_SAMPLES = 10  # fewer give no usable variogram and no meaningful correlation test
 SAME_PLACE = 1e-3  # samples closer than this (map units: 1 mm in a metric CRS) count as one location
+FILL_VALUES = (-999.0, -9999.0, -99999.0, -999999.0)  # what data sets write where a measurement is missing
+REFLECTANCE_RANGE = (-0.5, 2.0)  # reflectance beyond it is no reflectance: an undeclared fill, or the wrong SCALING
 
 
 class Samples:
@@ -59,6 +61,11 @@ def numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="IN
     if len(v) < minimum:
         raise InputError(parameter, f"'{field}' has a value at only {len(v)} of the {len(values)} sample points "
                                     f"({counts['no_value']} are empty); at least {minimum} are needed to {purpose} it.")
+    fill = np.isin(v, FILL_VALUES)
+    if fill.any():
+        raise InputError(parameter, f"'{field}' holds {v[fill][0]:g} at {int(fill.sum())} of the samples, a value data "
+                                    f"sets write where a measurement is missing; empty those values (NULL) or "
+                                    f"correct them, so that they are not taken as measurements.")
     if not np.isfinite(v).all() or np.abs(v).max() > 1e100:  # squared differences must stay finite in a variogram
         bad = v[~np.isfinite(v) | (np.abs(v) > 1e100)][0]
         raise InputError(parameter, f"'{field}' holds {bad:g}, which is no measurement; remove or correct it "
@@ -86,3 +93,25 @@ def refuse_duplicates(samples, parameter="INPUT", need="Kriging needs one value 
                                     f"y={samples.y[i]:.3f}, values {samples.values[i]:g} and {samples.values[j]:g}). "
                                     f"{need}: average the duplicates first (e.g. "
                                     f"'Aggregate' grouped by the coordinates) or remove them.")
+
+
+def check_spectra(spectra, pixels, purpose, points_parameter="POINTS"):
+    """Refuse the reflectance sampled at the samples' pixels (spectra: (n, bands); pixels: an id per sample) when
+    it cannot carry a relation: values no reflectance takes (an undeclared fill value, the wrong scaling), or fewer
+    than 3 distinct spectra (samples sharing a pixel, or an image constant where they lie)."""
+    lo, hi = REFLECTANCE_RANGE
+    wrong = (spectra < lo) | (spectra > hi)
+    if wrong.any():
+        raise InputError("INPUT", f"{int(wrong.any(axis=1).sum())} of the {len(spectra)} samples' pixels hold values "
+                                  f"such as {spectra[wrong][0]:g}, which no reflectance takes (about 0 to 1 after "
+                                  f"SCALING): declare the image's nodata value (INPUT_NODATA) or choose its SCALING.")
+    distinct = len(np.unique(spectra, axis=0))
+    if distinct >= 3:
+        return
+    places = len(np.unique(pixels))
+    if places >= 3:
+        raise InputError("INPUT", f"the image holds only {distinct} distinct spectra at the {places} pixels of the "
+                                  f"samples: an image constant there has nothing to {purpose}; check the image and "
+                                  f"its SCALING.")
+    raise InputError(points_parameter, f"the {len(spectra)} samples on the image lie on only {places} pixel(s), so "
+                                       f"they give {distinct} distinct spectra; spread the samples over the image.")

@@ -13,8 +13,8 @@ from osgeo import gdal
 
 from ..io.blocks import windows
 from ..errors import InputError, NullFeedback
-from .geochem_samples import numeric_samples
-from ..io.image import sample_image
+from .geochem_samples import check_spectra, numeric_samples
+from ..io.image import pixel_of, sample_image
 from .kriging import Grid, kriging
 
 MAX_SURFACE_SAMPLES = 20_000  # enough to fit every model; more only slows the CNN and the forests
@@ -28,8 +28,8 @@ def point_samples(image, bands, x, y, values, field):
         raise InputError("POINTS", f"only {int(ok.sum())} samples fall on valid pixels of the image "
                                    f"({int((status == 'outside').sum())} outside, {int((status == 'nodata').sum())} on "
                                    f"nodata); at least 10 are needed.")
-    col = np.floor((samples.x[ok] - image.geotransform[0]) / image.geotransform[1]).astype(int)
-    row = np.floor((samples.y[ok] - image.geotransform[3]) / image.geotransform[5]).astype(int)
+    col, row = (a.astype(int) for a in pixel_of(image.geotransform, samples.x[ok], samples.y[ok]))
+    check_spectra(spectra[ok], row.astype(np.int64) * image.width + col, "fit a model of")
     info = {"method": "point-to-pixel", "samples": len(samples), "used": int(ok.sum()),
             "outside": int((status == "outside").sum()), "nodata": int((status == "nodata").sum())}
     return spectra[ok], samples.values[ok], row, col, info
@@ -87,4 +87,6 @@ def surface_samples(image, bands, x, y, values, field, feedback=None, max_sample
             "pixels_near_samples": int(total), "reach": reach, "used": int(sum(len(v) for v in out_y)),
             "variogram": summary["variogram"]["model"], "kriging_loo_rmse": summary["cross_validation"]["rmse"],
             "sample_sd": summary["cross_validation"]["sample_sd"]}
-    return np.concatenate(out_x), np.concatenate(out_y), np.concatenate(out_r), np.concatenate(out_c), info
+    spectra, rows, cols = np.concatenate(out_x), np.concatenate(out_r), np.concatenate(out_c)
+    check_spectra(spectra, rows.astype(np.int64) * image.width + cols, "fit a model of")
+    return spectra, np.concatenate(out_y), rows, cols, info

@@ -245,8 +245,9 @@ def _check_classes(name, task, classes, colours, parameter):
                                     f"strings.")
 
 
-def load_model(path, parameter="MODEL", bands=None, patch_size=None):
-    """Read and check a model's metadata; bands and patch_size declare what a foreign model lacks."""
+def load_model(path, parameter="MODEL", bands=None, patch_size=None, declarable=True):
+    """Read and check a model's metadata; bands and patch_size declare what a foreign model lacks (where the
+    algorithm has MODEL_BANDS and MODEL_PATCH_SIZE: declarable)."""
     meta = read_metadata(path, parameter)
     session = session_for(path)
     inputs = session.get_inputs()
@@ -259,8 +260,10 @@ def load_model(path, parameter="MODEL", bands=None, patch_size=None):
     if missing:
         if not (bands or patch_size):
             raise InputError(parameter, f"'{os.path.basename(path)}' lacks Prospectra metadata ({', '.join(missing)}; "
-                                        f"see models/MODEL_SPEC.md). Declare its input instead: MODEL_BANDS (band "
-                                        f"names in input order) and MODEL_PATCH_SIZE.")
+                                        f"see models/MODEL_SPEC.md). " +
+                                        ("Declare its input instead: MODEL_BANDS (band names in input order) and "
+                                         "MODEL_PATCH_SIZE." if declarable else
+                                         "Give a model written by 'Train content inversion model'."))
         if not bands:
             raise InputError("MODEL_BANDS", f"'{os.path.basename(path)}' lacks Prospectra metadata: name its input "
                                             f"bands in order, comma separated.")

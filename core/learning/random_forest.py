@@ -399,6 +399,16 @@ def _check_classes(samples):
             raise InputError("TRAINING", f"class '{names[v]}' has only 1 training pixel on the image; each class "
                                          "needs at least 2 (better 10 or more, in several places) to be learnt and "
                                          "tested. Add sites of this class or remove it from the layer.")
+    places = len(np.unique(samples.rows.astype(np.int64) * (int(samples.cols.max()) + 1) + samples.cols))
+    if places < len(present):
+        raise InputError("TRAINING", f"the {len(samples)} training pixels of {len(present)} classes lie on only "
+                                     f"{places} distinct pixel(s) of the image (sites at one place share a pixel): no "
+                                     "classifier can tell the classes apart there. Spread the sites over each class's "
+                                     "ground.")
+    if np.all(samples.X.min(axis=0) == samples.X.max(axis=0)):
+        raise InputError("INPUT", f"every feature ({', '.join(samples.feature_names)}) has the same value at all "
+                                  f"{len(samples)} training pixels (e.g. {samples.X[0, 0]:g}): the image carries "
+                                  "nothing there to tell the classes apart; check the image and its SCALING.")
     dropped = [names[v] for v in samples.classes.values if v not in present]
     if dropped:
         keep = [v in present for v in samples.classes.values]

@@ -123,7 +123,8 @@ def classes_from_labels(labels, parameter="FIELD"):
         values = sorted({int(v) for v in present})
         wide = [v for v in (values[0], values[-1]) if not fits_class_raster(v)]
         if wide:
-            raise InputError(parameter, f"holds the class code {wide[0]}, beyond what a class raster holds "
+            code = wide[0] if abs(wide[0]) < 1e15 else f"{float(wide[0]):.3g}"  # not 1e308 in 309 digits
+            raise InputError(parameter, f"holds the class code {code}, beyond what a class raster holds "
                                         f"(-2147483647 to 2147483647); renumber the classes (1, 2, 3 ...).")
         classes = Classes(values, [str(v) for v in values], False)
     else:

@@ -58,6 +58,8 @@ def convolve(wavelengths, values, sensor, band_names):
 
 
 LARGEST_VALUE = 1e6  # no reflectance convention comes near it
+SMALLEST_PEAK = 1e-6  # a spectrum whose largest value is below it holds no reflectance in any scaling
+NEGATIVE_SHARE = 0.1  # reflectance dips below 0 by noise, a few percent of the spectrum's peak, never by this share
 
 
 class SpectralLibrary:
@@ -96,6 +98,20 @@ class SpectralLibrary:
                 raise InputError(parameter, f"'{s.name}' from {self.source} holds values up to {largest:.3g}; a "
                                             f"spectrum is reflectance (0-1, percent or scaled integers), never beyond "
                                             f"{LARGEST_VALUE:g}: check the file's columns and scaling.")
+            with np.errstate(invalid="ignore"):
+                top, bottom = np.nanmax(s.values, initial=-np.inf), np.nanmin(s.values, initial=np.inf)
+            if not top > SMALLEST_PEAK:
+                raise InputError(parameter, f"'{s.name}' from {self.source} holds no value above {SMALLEST_PEAK:g} "
+                                            f"(its largest is {top:.3g}): no reflectance in any scaling; check the "
+                                            f"file's columns, its data type and byte order.")
+            if bottom < -NEGATIVE_SHARE * top:
+                where = s.wavelengths[np.nanargmin(s.values)] if s.wavelengths is not None else \
+                    s.bands[int(np.nanargmin(s.values))]
+                raise InputError(parameter, f"'{s.name}' from {self.source} holds {bottom:g} at "
+                                            f"{f'{where:g} nm' if s.wavelengths is not None else where}, against "
+                                            f"{top:.3g} at most: no reflectance is that negative. A fill value for a "
+                                            f"missing measurement? Leave the cell empty (CSV) or declare it as the "
+                                            f"data ignore value (ENVI).")
             if s.wavelengths is not None:
                 rows.append(convolve(s.wavelengths, s.values, sensor, band_names))
             else:
@@ -345,6 +361,8 @@ def read_envi_library(path, parameter="LIBRARY"):
     try:
         h = read_envi_header(header_path)
         samples, lines = int(h["samples"]), int(h["lines"])
+        if str(h.get("byte order", "0")).strip() not in ("0", "1"):
+            raise ValueError(f"byte order = {h['byte order']}: it is 0 (little-endian) or 1 (big-endian)")
         dtype = np.dtype(_ENVI_TYPES[int(h.get("data type", 4))]).newbyteorder(">" if h.get("byte order") == "1" else "<")
         offset = int(h.get("header offset", 0))
         factor = float(h.get("reflectance scale factor", 1) or 1)

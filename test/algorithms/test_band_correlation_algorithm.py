@@ -97,5 +97,20 @@ def test_samples_all_at_one_place_are_refused(run_fails, tmp_path):
     layer = write_points(tmp_path / "one_place.gpkg", [(x[0], y[0], {FIELD: float(i)}) for i in range(20)])
     run_fails({"POINTS": layer}, "POINTS: 20 samples of 'La_ppm_511' share their location with another sample")
     one_pixel = write_points(tmp_path / "one_pixel.gpkg", [(x[0] + 0.01 * i, y[0], {FIELD: float(i)}) for i in range(20)])
-    run_fails({"POINTS": one_pixel}, "POINTS: the 20 samples on the image give only 1 distinct pixel spectra")
+    run_fails({"POINTS": one_pixel}, "POINTS: the 20 samples on the image lie on only 1 pixel(s)")
     run_fails({"BANDS": "B2, B2"}, "BANDS: B2 is listed more than once")
+
+
+def test_fill_values_are_not_taken_for_measurements_or_reflectance(run_fails, scene, tmp_path):
+    """-9999 in the field (a missing measurement), or fill pixels of an image that does not declare its nodata,
+    would pass for data and flatten every correlation; both are refused naming the parameter to fix."""
+    from osgeo import gdal
+
+    x, y, la = till_points(FIELD)
+    with_fill = write_points(tmp_path / "fill.gpkg", [(x[i], y[i], {FIELD: -9999.0 if i % 7 == 0 else float(la[i])})
+                                                      for i in range(len(x))])
+    run_fails({"POINTS": with_fill}, f"FIELD: '{FIELD}' holds -9999 at ", "empty those values (NULL)")
+    undeclared = str(tmp_path / "undeclared.tif")
+    gdal.Translate(undeclared, scene, noData="none")
+    assert gdal.Open(scene).GetRasterBand(1).GetNoDataValue() is not None  # the fill the copy no longer declares
+    run_fails({"INPUT": [undeclared]}, "INPUT: ", "which no reflectance takes", "INPUT_NODATA")

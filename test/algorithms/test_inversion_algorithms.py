@@ -88,10 +88,37 @@ def test_inversion_bad_inputs(run_fails, ree, trained, tmp_path):
     write_samples(eleven, content, n=11)
     run_fails("prospectra:traininversion", dict(point_to_pixel, POINTS=eleven),
               "POINTS: 11 samples with a value lie on the image; at least 12")
+    run_fails("prospectra:traininversion", dict(point_to_pixel, SEED=-1), "SEED: -1 is out of range")
+    # every sample at one place, and a PLS model (it stopped in LAPACK before): one pixel, nothing to learn
+    one_place = str(tmp_path / "one_place.gpkg")
+    src = ogr.Open(samples)
+    dst = ogr.GetDriverByName("GPKG").CopyDataSource(src, one_place)
+    layer = dst.GetLayer(0)
+    feature = layer.GetNextFeature()  # held while its geometry is cloned
+    first = feature.GetGeometryRef().Clone()
+    layer.ResetReading()
+    for feature in layer:
+        feature.SetGeometry(first)
+        layer.SetFeature(feature)
+    dst = src = None
+    run_fails("prospectra:traininversion", dict(point_to_pixel, POINTS=one_place, MODELS=[1]),
+              "POINTS: the ", "lie on only 1 pixel(s)")
+    # an image of fill values that it does not declare (-9999 everywhere): no reflectance to learn from
+    fill = str(tmp_path / "fill.tif")
+    gdal.Translate(fill, scene, noData="none", scaleParams=[[0, 1, -9999, -9999]], outputType=gdal.GDT_Float32)
+    for sample_set in (0, 1):
+        run_fails("prospectra:traininversion", dict(base, INPUT=[fill], FIELD="RE2O3", SAMPLE_SET=sample_set),
+                  "INPUT: ", "which no reflectance takes")
     _, model, _ = trained
     landsat = dict(INPUT=[scene], SENSOR=SENSORS.index("landsat8_oli"), BAND_ORDER="B1,B2,B3,B4", MODEL_FILE=model,
                    OUTPUT=str(tmp_path / "c.tif"))
     run_fails("prospectra:predictcontent", landsat, "MODEL_FILE", "trained for gf2_pms but SENSOR is Landsat-8 OLI")
+    from data.tiny_models import band_mean_model
+
+    bare = band_mean_model(tmp_path / "bare.onnx", ["B1", "B2", "B3", "B4"], 1, metadata=False)
+    run_fails("prospectra:predictcontent", {"INPUT": [scene], "SENSOR": GF2, "MODEL_FILE": bare,
+                                            "OUTPUT": str(tmp_path / "c.tif")},
+              "MODEL_FILE: 'bare.onnx' lacks Prospectra metadata", "written by 'Train content inversion model'")
 
 
 def test_reflectance_x_10000_and_a_flat_map(run_fails, qgis_processing, trained, tmp_path):

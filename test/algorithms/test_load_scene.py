@@ -40,6 +40,11 @@ def test_a_bad_catalogue_address_names_the_parameter(qgis_processing, stac_serve
     assert os.listdir(tmp_path) == []
 
 
+def test_an_output_folder_that_does_not_exist_is_named_before_the_search(run_fails, stac_servers, tmp_path):
+    run_fails("prospectra:loadscene", parameters(stac_servers, tmp_path / "no_such_folder" / "s.tif"),
+              "OUTPUT: the folder", "does not exist")
+
+
 def test_qgis_process_median_and_an_unreachable_server(qgis_process, stac_servers, tmp_path):
     out = tmp_path / "median.tif"
     args = [f"{k}={v}" for k, v in parameters(stac_servers, out, COMPOSITE=1, SCENES=3).items()]

@@ -156,12 +156,30 @@ def test_class_field_missing_or_empty(run_fails, work, tmp_path):
     empty = write_points(work[0] / "empty.geojson", inside_points(8, lambda i: None))
     run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], empty),
               "FIELD: no site has a value in the class field")
+    nothing = write_points(work[0] / "nothing.gpkg", [], 4326, driver="GPKG")
+    run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], nothing),
+              "TRAINING: the layer has no features")
 
 
 def test_a_class_with_one_sample(run_fails, work, tmp_path):
     sites = write_points(work[0] / "lonely.geojson", inside_points(9, lambda i: 2 if i == 4 else 1))
     run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], sites),
               "TRAINING: class '2' has only 1 training pixel on the image")
+
+
+def test_sites_on_one_pixel_or_an_image_of_zeros_teach_nothing(run_fails, work, tmp_path):
+    """Both trained and saved a model with kappa 0 before (random folds); now refused naming the input at fault."""
+    ds = gdal.Open(S2_L2A)
+    gt = ds.GetGeoTransform()
+    one_place = write_points(work[0] / "one_place.geojson",
+                             [(gt[0] + 20.5 * gt[1], gt[3] + 30.5 * gt[5], i % 2) for i in range(12)])
+    run_fails("prospectra:trainrandomforest", train_params(tmp_path, work[1], one_place, VALIDATION=1),
+              "TRAINING: the 12 training pixels of 2 classes lie on only 1 distinct pixel(s)")
+    zeros = str(work[0] / "zeros.tif")
+    gdal.Translate(zeros, S2_L2A, scaleParams=[[0, 1, 0, 0]])
+    sites = write_points(work[0] / "sites.geojson", inside_points(12, lambda i: i % 2))
+    run_fails("prospectra:trainrandomforest", train_params(tmp_path, zeros, sites, VALIDATION=1),
+              "INPUT: every feature (B1, ", "has the same value at all 12 training pixels")
 
 
 def test_fewer_training_pixels_per_class_than_folds(run_fails, work, tmp_path):

@@ -72,6 +72,12 @@ def test_single_band_files_are_named_from_file_names_whatever_their_order():
     assert np.array_equal(bands["B5"], gdal.Open(TM[4]).ReadAsArray().astype(np.float32))
 
 
+def test_a_custom_scale_of_zero_is_refused():
+    """Every pixel would be the OFFSET: a correlation then blamed POINTS for 'one distinct spectrum'."""
+    with pytest.raises(InputError, match="SCALE: a scale of 0 gives every pixel the same reflectance"):
+        open_image(TM, "landsat5_tm", scaling="custom", scale=0, offset=0.1)
+
+
 def test_files_on_different_grids_need_a_resampling_choice():
     files = sorted(glob.glob(os.path.join(L1C, "*.jp2")))
     with pytest.raises(InputError) as e:

@@ -171,6 +171,25 @@ def test_values_no_reflectance_reaches_are_refused(tmp_path):
         read_csv_library(path).resample(s2, s2.band_names)
 
 
+def test_fill_values_and_spectra_without_reflectance_are_refused(tmp_path):
+    """-9999 where a measurement is missing was convolved into the band (OLI B6 -9749), a spectrum negative
+    everywhere or next to zero (a binary library read in the wrong byte order) was written as if it were one."""
+    wl = np.arange(400, 2501, 10)
+    rock = np.full(len(wl), 0.3)
+    rock[(wl >= 1550) & (wl <= 1650)] = -9999
+    s2 = sensor("sentinel2a_msi")
+    with pytest.raises(InputError, match="LIBRARY: 'rock' from .* holds -9999 at 1550 nm, against 0.3 at most.*"
+                                         "A fill value for a missing measurement"):
+        read_csv_library(write_csv(tmp_path / "fill.csv", wl, {"rock": rock})).resample(s2, s2.band_names)
+    for name, values in (("negative", np.full(len(wl), -0.5)), ("tiny", np.full(len(wl), 3e-41))):
+        with pytest.raises(InputError, match=f"LIBRARY: '{name}' from .* holds no value above 1e-06"):
+            read_csv_library(write_csv(tmp_path / f"{name}.csv", wl, {name: values})).resample(s2, s2.band_names)
+    dip = np.full(len(wl), 0.3)
+    dip[:5] = -0.01  # noise below zero, as atmospheric correction leaves it: kept
+    assert np.isfinite(read_csv_library(write_csv(tmp_path / "dip.csv", wl, {"dip": dip})).resample(
+        s2, s2.band_names)).all()
+
+
 def test_csv_that_does_not_cover_the_sensor(tmp_path):
     path = write_csv(tmp_path / "vnir.csv", np.arange(400, 1001, 10), {"leaf": np.linspace(0.05, 0.5, 61)})
     s2 = sensor("sentinel2a_msi")
@@ -213,6 +232,19 @@ def test_envi_library_scale_factor_divides_and_ignored_values_are_gaps(tmp_path)
     assert np.isnan(back.spectra[1].values[40:45]).all()
     assert np.allclose(np.delete(back.spectra[1].values, range(40, 45)), np.delete(reflectance[1], range(40, 45)),
                        atol=1e-4)
+
+
+def test_envi_byte_order_other_than_0_or_1_is_refused(tmp_path):
+    from spectral.io import envi
+
+    lib = usgs_endmembers(["Calcite"])
+    header = {"wavelength units": "Nanometers", "spectra names": ["calcite"], "wavelength": list(lib.spectra[0].wavelengths)}
+    envi.SpectralLibrary(np.nan_to_num(np.array([lib.spectra[0].values])).astype(np.float32), header, {}).save(
+        str(tmp_path / "odd"))
+    hdr = tmp_path / "odd.hdr"
+    hdr.write_text(hdr.read_text().replace("byte order = 0", "byte order = 7"))
+    with pytest.raises(InputError, match="LIBRARY: 'odd.hdr' is not a readable ENVI header \\(byte order = 7"):
+        read_envi_library(str(tmp_path / "odd.sli"))
 
 
 def test_spectra_from_image_points_are_window_means():
