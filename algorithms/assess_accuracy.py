@@ -34,12 +34,15 @@ class AssessAccuracy(ProspectraAlgorithm):
             "grid). <b>FIELD</b> holds each site's class: integer codes meet the map's class values; text names "
             "meet the class names the map carries (Prospectra writes them into its class rasters; case does not "
             "matter). A map class that joins several minerals, as the Spectral Angle Mapper names classes the "
-            "sensor cannot tell apart ('Alunite / Kaolinite'), agrees with each of them: the map claims no "
-            "more than the group.</p>"
+            "sensor cannot tell apart ('Alunite / Kaolinite'), agrees with each of them, and those minerals are "
+            "assessed as one class, since the map claims no more than the group (so are names that differ only in "
+            "case). A map that joins classes therefore scores higher than one that separates them; the report and "
+            "the log say which were joined.</p>"
             "<p><b>REPORT</b>: an HTML page (a JSON of the same name beside it) with the confusion matrix in pixels, "
             "overall accuracy, Cohen's kappa, and per reference class its sites, pixels, precision (user's "
             "accuracy), recall (producer's accuracy) and F1; reference classes no map class agrees with; and "
-            "every site skipped, with why (no class, no geometry, outside the map, on nodata).</p>"
+            "every site skipped, with why (no class, no geometry, outside the map, on nodata). Pixels in two "
+            "sites (overlapping polygons) count in each, and the log says how many.</p>"
             "<p>Pixels of one polygon are not independent, and sites placed where the ground is easy to recognise "
             "flatter any map: for an unbiased estimate, draw sites at random, stratified by mapped class.</p>"
             "<p><b>References</b></p><ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in REFERENCES) + "</ul>")
@@ -76,9 +79,16 @@ class AssessAccuracy(ProspectraAlgorithm):
         if result["unmatched"]:
             feedback.pushWarning(f"No class of the map agrees with {', '.join(result['unmatched'])}: their sites "
                                  f"count as disagreement. Check FIELD against the map's class names.")
-        if result["off_the_map"]:
-            feedback.pushWarning(f"Not assessed: {', '.join(result['off_the_map'])}, whose sites all fall outside "
-                                 f"the map or on nodata.")
+        if result["together"]:
+            feedback.pushWarning(f"Assessed together, as the map does not tell them apart (or their names differ "
+                                 f"only in case): {'; '.join(result['together'])}.")
+        if result["not_assessed"]:
+            feedback.pushWarning(f"Not assessed: {', '.join(result['not_assessed'])}: no site of it covers a valid "
+                                 f"pixel of the map.")
+        several = result["counts"]["pixels_in_several_features"]
+        if several:
+            feedback.pushWarning(f"{several} pixels lie in two or more sites (overlapping polygons, or points in one "
+                                 f"pixel) and are counted in each.")
         feedback.pushInfo(f"Overall accuracy {result['overall_accuracy']:.3f}, Cohen's kappa {result['kappa']:.3f}, "
                           f"over {result['pixels']} pixels of {result['sites']} sites.")
         return {"REPORT": report, "REPORT_JSON": json_path(report), "OVERALL_ACCURACY": result["overall_accuracy"],

@@ -457,7 +457,7 @@ def headline(results):
     if "tagging" in results:
         for m, row in results["tagging"]["classes"].items():
             out[f"tagging/{m}/f1"] = (row["f1"], "higher")
-    return out
+    return {k: (None if v != v else v, better) for k, (v, better) in out.items()}  # NaN (undefined) as JSON's null
 
 
 def compare(results, recorded, tolerance=0.01):
@@ -467,6 +467,10 @@ def compare(results, recorded, tolerance=0.01):
         if key not in recorded:
             continue
         old = recorded[key][0]
+        if value is None or old is None:  # undefined now (or before): worse only where it was defined
+            if value is None and old is not None:
+                worse.append(f"{key}: undefined (recorded {old})")
+            continue
         if (better == "higher" and value < old - tolerance) or (better == "lower" and value > old + tolerance):
             worse.append(f"{key}: {value} (recorded {old}, {better} is better)")
     return worse

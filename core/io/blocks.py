@@ -210,12 +210,18 @@ class RasterWriter:
 
 def class_names(band):
     """{value: name} that a class raster's band carries: its attribute table's name column (where
-    RasterWriter.set_classes puts them, and where GDAL reads them back), else its GDAL category names."""
+    RasterWriter.set_classes puts them, and where GDAL reads them back; else its first text column against its
+    'Value' column), else its GDAL category names."""
     rat = band.GetDefaultRAT()
     if rat is not None and rat.GetRowCount():
-        usage = [rat.GetUsageOfCol(i) for i in range(rat.GetColumnCount())]
-        name = usage.index(gdal.GFU_Name) if gdal.GFU_Name in usage else None
+        columns = range(rat.GetColumnCount())
+        usage = [rat.GetUsageOfCol(i) for i in columns]
+        # other programs mark the columns less: a 'Value' column and the first text column (ArcGIS's Class_Name)
+        name = usage.index(gdal.GFU_Name) if gdal.GFU_Name in usage else \
+            next((i for i in columns if rat.GetTypeOfCol(i) == gdal.GFT_String), None)
         value = next((i for i, u in enumerate(usage) if u in (gdal.GFU_MinMax, gdal.GFU_Min)), None)
+        if value is None:
+            value = next((i for i in columns if rat.GetNameOfCol(i).lower() == "value"), None)
         if name is not None and value is not None:
             return {rat.GetValueAsInt(r, value): rat.GetValueAsString(r, name).strip()
                     for r in range(rat.GetRowCount()) if rat.GetValueAsString(r, name).strip()}

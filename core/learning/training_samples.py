@@ -103,8 +103,9 @@ class Classes:
 
 
 def fits_class_raster(value):
-    """Whether a class code fits a class raster: int32, its smallest value kept for nodata."""
-    return np.iinfo(np.int32).min < value <= np.iinfo(np.int32).max
+    """Whether a class code (or each of an array of them) fits a class raster: int32, its smallest value kept for
+    nodata."""
+    return (np.iinfo(np.int32).min < value) & (value <= np.iinfo(np.int32).max)
 
 
 def classes_from_labels(labels, parameter="FIELD"):
@@ -285,7 +286,12 @@ def extract_samples(stack, features, parameter="TRAINING", field_parameter="FIEL
     if not valid.any():
         raise InputError(parameter, f"all {len(valid)} pixels of the sites fall on nodata in the image "
                                     f"(bands {', '.join(stack.names)}); place the sites on valid pixels.")
-    y = np.array([classes.code(normalise_label(features[i][1], classes)) for i in owner[valid]], dtype=np.int64)
+    if feedback is not None and feedback.isCanceled():
+        raise Canceled("Canceled by the user; no output was written.")
+    code = np.zeros(len(features), np.int64)  # each feature's class code, looked up once, not once per pixel
+    for i in np.unique(owner[valid]):
+        code[i] = classes.code(normalise_label(features[i][1], classes))
+    y = code[owner[valid]]
     samples = Samples(X[valid], y, rows[valid], cols[valid], owner[valid], list(stack.names), classes, counts,
                       kinds.pop() if len(kinds) == 1 else "mixed")
     counts["samples"] = len(samples)

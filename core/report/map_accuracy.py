@@ -5,14 +5,16 @@ kappa and each class's precision (user's accuracy), recall (producer's accuracy)
 Reference classes meet map classes by value (an integer class field) or by name (a text field against the map's
 class names, which Prospectra writes into its class rasters as GDAL categories). A map class that stands for a
 group of minerals ('Alunite / Kaolinite', as SAM names classes the sensor cannot tell apart) is right for each of
-them: the map says no more than the group, so a site of any of them mapped to the group is agreement."""
+them: the map says no more than the group, so a site of any of them mapped to the group is agreement, and those
+reference classes are assessed as one (so is a class named twice in different case). Kappa is Cohen's on that
+matrix."""
 import numpy as np
 
-from ..errors import InputError
+from ..errors import Canceled, InputError
 from ..io.blocks import class_names, windows
 from ..io.image import open_raster
 from ..io.outputs import OutputTransaction, write_file
-from ..learning.training_samples import extract_samples
+from ..learning.training_samples import extract_samples, fits_class_raster
 from .geochem_report import esc, fmt, json_path, page, table, write_json
 
 REFERENCES = [
@@ -77,49 +79,78 @@ def _matches(class_map, classes, mapped_values):
             for v, n in zip(classes.values, classes.names)}
 
 
+def _assessed_together(names, agree, from_text):
+    """Groups of reference classes (indices) the map cannot tell apart: those that agree with one map class (a
+    joined SAM class), and text names that differ only in case or spaces. Each group is assessed as one class,
+    so a map class's precision is never split between classes it does not separate."""
+    group = list(range(len(names)))
+
+    def root(i):
+        while group[i] != i:
+            i = group[i]
+        return i
+    for i in range(len(names)):
+        for j in range(i):
+            if agree[i] & agree[j] or (from_text and names[i].strip().casefold() == names[j].strip().casefold()):
+                group[root(i)] = root(j)
+    members = {}
+    for i in range(len(names)):
+        members.setdefault(root(i), []).append(i)
+    return list(members.values())
+
+
 def assess_map(class_map, features, report_path=None, feedback=None):
     """The map against reference sites: features are (WKB in the map's CRS or None, class label). Writes the
     HTML report (JSON beside it) when report_path is given; returns the result dict."""
     samples = extract_samples(class_map, features, "REFERENCE", "FIELD", feedback, min_classes=1)
     mapped = samples.X[:, 0]
-    decimal = mapped[mapped != np.round(mapped)]
-    if len(decimal):
-        raise InputError(class_map.parameter, f"holds {decimal[0]:g} at a reference site: a class map holds whole "
-                                              "class values. Give a class raster, not a continuous one such as a "
-                                              "ratio, a probability or a content map.")
+    if not np.all(mapped == np.round(mapped)):
+        raise InputError(class_map.parameter, f"holds {mapped[mapped != np.round(mapped)][0]:g} at a reference site: "
+                                              "a class map holds whole class values. Give a class raster, not a "
+                                              "continuous one such as a ratio, a probability or a content map.")
+    wide = mapped[~fits_class_raster(mapped)]
+    if len(wide):
+        raise InputError(class_map.parameter, f"holds {wide[0]:g} at a reference site, beyond the class values a "
+                                              "class raster holds (-2147483647 to 2147483647): not a class map.")
     mapped = mapped.astype(np.int64)
     classes = samples.classes
-    agree = _matches(class_map, classes, set(mapped.tolist()))
-    columns = sorted(set(mapped.tolist()) | set().union(*agree.values()))
     on_map = [(v, name) for v, name in zip(classes.values, classes.names) if np.any(samples.y == v)]
-    rows = [v for v, _ in on_map]  # classes whose sites all fall off the map or on nodata have no row
-    matrix = np.zeros((len(rows), len(columns)), np.int64)
-    np.add.at(matrix, (np.searchsorted(rows, samples.y), np.searchsorted(columns, mapped)), 1)  # both sorted
-    right = np.array([[c in agree[r] for c in columns] for r in rows], bool)  # cells where map and site agree
+    agree = _matches(class_map, classes, set(mapped.tolist()))
+    groups = _assessed_together([n for _, n in on_map], [agree[v] for v, _ in on_map], classes.from_text)
+    values = [[on_map[i][0] for i in g] for g in groups]
+    labels = [GROUP_SEPARATOR.join(sorted(on_map[i][1] for i in g)) for g in groups]
+    agrees = [set().union(*(agree[v] for v in vs)) for vs in values]
+    columns = sorted(set(mapped.tolist()) | set().union(*agrees))
+    row_of = {v: r for r, vs in enumerate(values) for v in vs}  # classes with no site on the map have no row
+    matrix = np.zeros((len(groups), len(columns)), np.int64)
+    keys = sorted(row_of)  # every pixel's row, found without a Python loop over pixels
+    rows = np.array([row_of[k] for k in keys])[np.searchsorted(keys, samples.y)]
+    np.add.at(matrix, (rows, np.searchsorted(columns, mapped)), 1)
+    right = np.array([[c in a for c in columns] for a in agrees], bool)  # cells where map and site agree
     n = int(matrix.sum())
-    sites = {r: len(set(samples.feature[samples.y == r].tolist())) for r in rows}
     per_class = []
-    for i, (value, name) in enumerate(on_map):
+    for i, (vs, label, a) in enumerate(zip(values, labels, agrees)):
         mapped_as = matrix[:, right[i]].sum()  # every site mapped to a class that agrees with this one
         hit = int(matrix[i, right[i]].sum())
         precision = hit / mapped_as if mapped_as else 0.0  # nothing mapped as it: none right (as scikit-learn)
         recall = hit / matrix[i].sum()
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class.append({"class": name, "value": value, "map_classes": [class_map.label(c) for c in columns
-                                                                         if c in agree[value]],
-                          "sites": sites[value], "pixels": int(matrix[i].sum()), "precision": precision,
-                          "recall": recall, "f1": f1})
+        per_class.append({"class": label, "values": vs, "map_classes": [class_map.label(c) for c in columns if c in a],
+                          "sites": len(set(samples.feature[np.isin(samples.y, vs)].tolist())),
+                          "pixels": int(matrix[i].sum()), "precision": precision, "recall": recall, "f1": f1})
     observed = matrix[right].sum() / n
     row_share, column_share = matrix.sum(axis=1) / n, matrix.sum(axis=0) / n
     chance = float((row_share[:, None] * column_share[None, :] * right).sum())  # agreement were they independent
     kappa = (observed - chance) / (1 - chance) if chance < 1 else float("nan")
-    result = {"map": class_map.path, "pixels": n, "sites": int(sum(sites.values())),
+    result = {"map": class_map.path, "pixels": n, "sites": int(sum(k["sites"] for k in per_class)),
               "overall_accuracy": float(observed), "kappa": float(kappa), "chance_agreement": chance,
-              "classes": per_class, "unmatched": [c["class"] for c in per_class if not c["map_classes"]],
-              "off_the_map": [n for v, n in zip(classes.values, classes.names) if v not in rows],
-              "matrix": {"rows": [n for _, n in on_map], "columns": [class_map.label(c) for c in columns],
-                         "counts": matrix.tolist()},
+              "classes": per_class, "unmatched": [k["class"] for k in per_class if not k["map_classes"]],
+              "together": [k["class"] for k in per_class if len(k["values"]) > 1],
+              "not_assessed": [nm for v, nm in zip(classes.values, classes.names) if v not in row_of],
+              "matrix": {"rows": labels, "columns": [class_map.label(c) for c in columns], "counts": matrix.tolist()},
               "counts": samples.counts, "geometry": samples.geometry}
+    if feedback is not None and feedback.isCanceled():  # the last check before anything is written
+        raise Canceled("Canceled by the user; no report was written.")
     if report_path:
         with OutputTransaction({"REPORT": report_path}):
             write_report(result, report_path)
@@ -146,22 +177,29 @@ def write_report(result, path):
     unmatched = (f"<p><b>No map class agrees with</b> {esc(', '.join(result['unmatched']))}: none of the map's "
                  "class names, nor a class mapped at any site. Their sites count as disagreement.</p>"
                  if result["unmatched"] else "")
-    if result["off_the_map"]:
-        unmatched += (f"<p><b>Not assessed:</b> {esc(', '.join(result['off_the_map']))}, whose sites all fall "
-                      "outside the map or on nodata.</p>")
+    if result["together"]:
+        unmatched += (f"<p><b>Assessed together:</b> {esc('; '.join(result['together']))}. The map does not tell "
+                      "them apart (one map class agrees with each), or their names differ only in case, so they are "
+                      "one class here: a map that joins classes scores higher than one that separates them, and "
+                      "its figures say only how well it finds the group.</p>")
+    if result["not_assessed"]:
+        unmatched += (f"<p><b>Not assessed:</b> {esc(', '.join(result['not_assessed']))}: no site of it covers a "
+                      "valid pixel of the map (outside it, on nodata, or a polygon holding no pixel centre).</p>")
     body = (
         f"<p>{esc(result['map'])} against {result['sites']} reference sites ({result['pixels']} pixels, "
         f"{esc(result['geometry'])}s). <b>Overall accuracy {fmt(result['overall_accuracy'], 3)}</b>, Cohen's kappa "
         f"{fmt(result['kappa'], 3)} (agreement expected by chance {fmt(result['chance_agreement'], 3)}).</p>"
         + unmatched + "<h2>Per class</h2>" + per_class
-        + "<p class=note>Precision: of the pixels mapped to the classes that agree with a reference class, the share "
-          "whose site is of it. Recall: of its sites' pixels, the share mapped to a class that agrees. A map class "
-          "that joins several minerals agrees with each of them, and its precision counts the sites of all.</p>"
+        + "<p class=note>Precision (user's accuracy): of the pixels mapped to the map classes that agree with a "
+          "reference class, the share whose site is of it. Recall (producer's accuracy): of its sites' pixels, the "
+          "share mapped to a class that agrees.</p>"
         + "<h2>Confusion matrix (pixels)</h2>" + matrix
         + "<p class=note>Rows: the reference classes; columns: the map classes found at the sites; agreement in "
           "bold.</p>"
         + "<h2>Sites</h2>" + table(["", "count"], [["features in the layer", c["features"]], *skipped,
                                                   ["pixels on nodata (left out)", c["pixels_nodata"]],
+                                                  ["pixels in two or more sites (counted in each)",
+                                                   c["pixels_in_several_features"]],
                                                   ["features used", c["features_used"]]])
         + "<p class=note>The figures are as good as the sites. Pixels of one polygon are not independent samples, "
           "and sites chosen where the ground is easy to recognise flatter any map: for an unbiased estimate of a "

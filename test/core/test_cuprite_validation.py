@@ -51,6 +51,15 @@ def test_scores_agree_with_scikit_learn():
     assert validate_cuprite.prf(predicted, truth)["f1"] == pytest.approx(f1_score(truth, predicted), abs=1e-3)
 
 
+def test_a_figure_that_becomes_undefined_counts_as_worse(results, recorded):
+    import copy
+
+    undefined = copy.deepcopy(results)
+    undefined["ratios"]["TM 3/1"]["auc"] = float("nan")
+    assert validate_cuprite.compare(undefined, recorded) == [
+        f"ratios/TM 3/1/auc: undefined (recorded {recorded['ratios/TM 3/1/auc'][0]})"]
+
+
 def test_otsu_splits_two_populations_between_them():
     rng = np.random.default_rng(1)
     values = np.concatenate([rng.normal(1.0, 0.05, 4000), rng.normal(1.5, 0.05, 2000)])
@@ -104,7 +113,7 @@ def test_other_ground_is_measured_by_the_same_script(tmp_path):
     document = (out / "validation.md").read_text()
     assert document.count("rows 0-279")  # the crop's own split, not the scene's
     assert "300 training points in the northern half" in document  # 60 for each class but montmorillonite
-    assert np.isnan(figures["ratios/TM 3/1/auc"][0])  # no ferric iron to rank: not defined, not a failed run
+    assert figures["ratios/TM 3/1/auc"][0] is None  # no ferric iron to rank: undefined (JSON null), not a failed run
 
 
 def test_ground_that_cannot_be_measured_is_named(tmp_path):
