@@ -73,7 +73,7 @@ def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=
                                    f"({where}); at least {MIN_SAMPLES} are needed for a correlation.")
     v = samples.values[used]
     col, row = pixel_of(image.geotransform, samples.x[used], samples.y[used])
-    check_spectra(reflectance[used], row.astype(np.int64) * image.width + col, "correlate")
+    check_spectra(reflectance[used], col, row, "correlate")
     if v.min() == v.max():
         raise InputError("FIELD", f"'{field}' is {v[0]:g} at every one of the {n} samples on the image: a constant "
                                   f"field has no variation to correlate.")

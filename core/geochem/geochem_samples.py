@@ -95,9 +95,9 @@ def refuse_duplicates(samples, parameter="INPUT", need="Kriging needs one value 
                                     f"'Aggregate' grouped by the coordinates) or remove them.")
 
 
-def check_spectra(spectra, pixels, purpose, points_parameter="POINTS"):
-    """Refuse the reflectance sampled at the samples' pixels (spectra: (n, bands); pixels: an id per sample) when
-    it cannot carry a relation: values no reflectance takes (an undeclared fill value, the wrong scaling), or fewer
+def check_spectra(spectra, cols, rows, purpose, points_parameter="POINTS"):
+    """Refuse the reflectance sampled at the samples' pixels (spectra: (n, bands); cols, rows: each sample's pixel)
+    when it cannot carry a relation: values no reflectance takes (an undeclared fill value, the wrong scaling), or fewer
     than 3 distinct spectra (samples sharing a pixel, or an image constant where they lie)."""
     lo, hi = REFLECTANCE_RANGE
     wrong = (spectra < lo) | (spectra > hi)
@@ -108,7 +108,7 @@ def check_spectra(spectra, pixels, purpose, points_parameter="POINTS"):
     distinct = len(np.unique(spectra, axis=0))
     if distinct >= 3:
         return
-    places = len(np.unique(pixels))
+    places = len(np.unique(np.column_stack([cols, rows]), axis=0))
     if places >= 3:
         raise InputError("INPUT", f"the image holds only {distinct} distinct spectra at the {places} pixels of the "
                                   f"samples: an image constant there has nothing to {purpose}; check the image and "

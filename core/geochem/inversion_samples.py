@@ -28,8 +28,8 @@ def point_samples(image, bands, x, y, values, field):
         raise InputError("POINTS", f"only {int(ok.sum())} samples fall on valid pixels of the image "
                                    f"({int((status == 'outside').sum())} outside, {int((status == 'nodata').sum())} on "
                                    f"nodata); at least 10 are needed.")
-    col, row = (a.astype(int) for a in pixel_of(image.geotransform, samples.x[ok], samples.y[ok]))
-    check_spectra(spectra[ok], row.astype(np.int64) * image.width + col, "fit a model of")
+    col, row = pixel_of(image.geotransform, samples.x[ok], samples.y[ok])
+    check_spectra(spectra[ok], col, row, "fit a model of")
     info = {"method": "point-to-pixel", "samples": len(samples), "used": int(ok.sum()),
             "outside": int((status == "outside").sum()), "nodata": int((status == "nodata").sum())}
     return spectra[ok], samples.values[ok], row, col, info
@@ -88,5 +88,5 @@ def surface_samples(image, bands, x, y, values, field, feedback=None, max_sample
             "variogram": summary["variogram"]["model"], "kriging_loo_rmse": summary["cross_validation"]["rmse"],
             "sample_sd": summary["cross_validation"]["sample_sd"]}
     spectra, rows, cols = np.concatenate(out_x), np.concatenate(out_r), np.concatenate(out_c)
-    check_spectra(spectra, rows.astype(np.int64) * image.width + cols, "fit a model of")
+    check_spectra(spectra, cols, rows, "fit a model of")
     return spectra, np.concatenate(out_y), rows, cols, info

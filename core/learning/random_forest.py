@@ -384,6 +384,11 @@ class TrainingResult:
     report: dict
 
 
+def _pixels(samples):
+    """One id per training pixel's position: equal ids, one pixel."""
+    return samples.rows.astype(np.int64) * (int(samples.cols.max()) + 1) + samples.cols
+
+
 def _check_classes(samples):
     present = [v for v in samples.classes.values if np.any(samples.y == v)]
     names = dict(zip(samples.classes.values, samples.classes.names))
@@ -399,7 +404,7 @@ def _check_classes(samples):
             raise InputError("TRAINING", f"class '{names[v]}' has only 1 training pixel on the image; each class "
                                          "needs at least 2 (better 10 or more, in several places) to be learnt and "
                                          "tested. Add sites of this class or remove it from the layer.")
-    places = len(np.unique(samples.rows.astype(np.int64) * (int(samples.cols.max()) + 1) + samples.cols))
+    places = len(np.unique(_pixels(samples)))
     if places < len(present):
         raise InputError("TRAINING", f"the {len(samples)} training pixels of {len(present)} classes lie on only "
                                      f"{places} distinct pixel(s) of the image (sites at one place share a pixel): no "
@@ -435,7 +440,7 @@ def train_random_forest(stack, samples, model_path, report_path, balancing="bala
     if dropped:
         notes.append(f"no training pixel of {', '.join(repr(d) for d in dropped)} lies on valid image pixels; "
                      f"the model does not know {'these classes' if len(dropped) > 1 else 'this class'}.")
-    pixel = samples.rows.astype(np.int64) * (int(samples.cols.max()) + 1) + samples.cols
+    pixel = _pixels(samples)
     labels_per_pixel = np.unique(np.unique(np.column_stack([pixel, samples.y]), axis=0)[:, 0], return_counts=True)[1]
     contested = int(np.sum(labels_per_pixel > 1))
     if contested:
