@@ -46,6 +46,7 @@ class FeatureStack:
         self.names = self.bands + [e[3] for e in self.extras]
         self.sources = list(image.sources) + list(extra_paths or ())  # every file read: none may be overwritten
         self.width, self.height = image.width, image.height
+        self.described = f"the image (bands {', '.join(self.names)})"
 
     def read(self, window):
         """(values float32 of shape (features, rows, cols), mask of pixels valid in every feature)."""
@@ -284,8 +285,8 @@ def extract_samples(stack, features, parameter="TRAINING", field_parameter="FIEL
     kept_features = set(np.unique(owner[valid]).tolist())
     counts["on_nodata"] = len(set(np.unique(owner).tolist()) - kept_features)
     if not valid.any():
-        raise InputError(parameter, f"all {len(valid)} pixels of the sites fall on nodata in the image "
-                                    f"(bands {', '.join(stack.names)}); place the sites on valid pixels.")
+        raise InputError(parameter, f"all {len(valid)} pixels of the sites fall on nodata in {stack.described}; "
+                                    f"place the sites on valid pixels.")
     if feedback is not None and feedback.isCanceled():
         raise Canceled("Canceled by the user; no output was written.")
     code = np.zeros(len(features), np.int64)  # each feature's class code, looked up once, not once per pixel

@@ -8,6 +8,8 @@ group of minerals ('Alunite / Kaolinite', as SAM names classes the sensor cannot
 them: the map says no more than the group, so a site of any of them mapped to the group is agreement, and those
 reference classes are assessed as one (so is a class named twice in different case). Kappa is Cohen's on that
 matrix."""
+import os
+
 import numpy as np
 
 from ..errors import Canceled, InputError
@@ -46,6 +48,8 @@ class ClassMap:
         self.sources = [path]
         self.nodata = self.band.GetNoDataValue()
         self.class_names = class_names(self.band)
+        self.described = (f"{parameter} ('{os.path.basename(path)}', nodata {self.nodata:g}: check that it is not "
+                          f"a class value)" if self.nodata is not None else f"{parameter} ('{os.path.basename(path)}')")
 
     def windows(self):
         return windows(self.width, self.height, input_block=tuple(self.band.GetBlockSize()))

@@ -295,10 +295,14 @@ def read_csv_library(path, units="auto", parameter="LIBRARY"):
             rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
     except csv.Error as e:
         raise InputError(parameter, f"'{os.path.basename(path)}' is not a CSV text file ({e}).") from None
-    if len(rows) >= 3 and all(len(r) == 1 for r in rows):
-        raise InputError(parameter, f"'{os.path.basename(path)}' reads as one column: separate the wavelength (or "
-                                    f"band) and each spectrum by commas, with a header row naming them (tabs, "
-                                    f"semicolons and spaces are not separators here).")
+    if rows and len(rows[0]) == 1 and len(rows) >= 2:  # the header shows the separator: data rows with decimal
+        # commas ('400;0,5') would otherwise split into cells that are not numbers
+        decimal_commas = " and commas for decimal points, as spreadsheets write CSV in many locales;" \
+            if ";" in rows[0][0] else ";"
+        raise InputError(parameter, f"'{os.path.basename(path)}' has a header row of one column: its values are not "
+                                    f"separated by commas{decimal_commas} separate the wavelength (or band) and each "
+                                    f"spectrum by commas, with points for decimals, and a header row naming them "
+                                    f"(tabs, semicolons and spaces are not separators here).")
     if len(rows) < 3 or len(rows[0]) < 2:
         raise InputError(parameter, f"'{os.path.basename(path)}' needs a header row and at least two rows of "
                                     f"wavelength (or band) and reflectance.")
@@ -385,8 +389,9 @@ def read_envi_library(path, parameter="LIBRARY"):
     if len(names) != lines:
         raise InputError(parameter, f"'{name}' names {len(names)} spectra but holds {lines}; give one name per spectrum.")
     if wavelengths is None or len(wavelengths) != samples:
-        raise InputError(parameter, f"'{os.path.basename(header_path)}' lists no wavelength for each of its "
-                                    f"{samples} channels.")
+        listed = "no wavelengths" if wavelengths is None else f"{len(wavelengths)} wavelengths"
+        raise InputError(parameter, f"'{name}' lists {listed} for its {samples} channels ('samples'); give one "
+                                    f"wavelength per channel.")
     unit = str(h.get("wavelength units", "auto")).lower()
     wavelengths = _checked_wavelengths(
         wavelengths * _wavelength_factor(wavelengths, {"nanometers": "nm", "micrometers": "um"}.get(unit, unit),

@@ -146,6 +146,14 @@ def test_bad_input_is_refused_naming_the_parameter(run_fails, cuprite, tmp_path)
     ds = None
     run_fails("prospectra:assessaccuracy", {"MAP": unnamed, "REFERENCE": sites, "FIELD": "class",
                                             "REPORT": str(tmp_path / "r.html")}, "FIELD: holds class names")
+    blank = str(tmp_path / "blank.tif")  # its nodata value is its only value: the message names the map
+    ds = gdal.GetDriverByName("GTiff").Create(blank, values.shape[1], values.shape[0], 1, gdal.GDT_Byte)
+    ds.GetRasterBand(1).Fill(3)
+    ds.GetRasterBand(1).SetNoDataValue(3)
+    ds = None
+    run_fails("prospectra:assessaccuracy", {"MAP": blank, "REFERENCE": sites, "FIELD": "class",
+                                            "REPORT": str(tmp_path / "r.html")},
+              "REFERENCE: all ", "fall on nodata in MAP ('blank.tif', nodata 3: check that it is not a class value)")
 
 
 def test_qgis_process_assesses_and_keeps_the_inputs(qgis_process, cuprite, tmp_path):

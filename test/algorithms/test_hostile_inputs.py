@@ -589,7 +589,7 @@ def test_libraries_that_half_cover_the_sensor_or_use_tabs(refused, tmp_path):
     tabs = tmp_path / "tabs.txt"
     tabs.write_text("wavelength\trock\n" + "".join(f"{w}\t0.3\n" for w in range(400, 2501, 10)))
     refused("prospectra:resamplelibrary", {"LIBRARY": str(tabs), "SENSOR": SENSORS.index("sentinel2a_msi"),
-                                           "OUTPUT": str(tmp_path / "out.csv")}, "LIBRARY", "reads as one column")
+                                           "OUTPUT": str(tmp_path / "out.csv")}, "LIBRARY", "has a header row of one column")
 
 
 def test_a_run_killed_before_it_replaced_a_raster_never_brings_it_back_later(qgis_processing, s2, tmp_path):

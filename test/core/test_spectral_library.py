@@ -1,6 +1,7 @@
 """The bundled USGS library, its resampling by response curves, and the other spectrum sources."""
 import csv
 import os
+import re
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from prospectra.core.errors import InputError
 from prospectra.core.io.image import open_image
 from prospectra.core.sensors import sensor
 from prospectra.core.spectral.spectral_library import (convolve, endmember_library, library_from_points, read_csv_library,
-                                              read_envi_library, usgs_endmembers, usgs_library)
+                                              read_envi_library, read_library_file, usgs_endmembers, usgs_library)
 
 RESAMPLED = os.path.join(DATA, "usgs_splib07_resampled")
 USGS_TABLES = {"Landsat8": "landsat8_oli", "Sentinel2": "sentinel2a_msi", "ASTER": "aster", "WorldView3": "worldview3"}
@@ -245,6 +246,32 @@ def test_envi_byte_order_other_than_0_or_1_is_refused(tmp_path):
     hdr.write_text(hdr.read_text().replace("byte order = 0", "byte order = 7"))
     with pytest.raises(InputError, match="LIBRARY: 'odd.hdr' is not a readable ENVI header \\(byte order = 7"):
         read_envi_library(str(tmp_path / "odd.sli"))
+
+
+def test_envi_header_with_fewer_wavelengths_than_channels_is_refused(tmp_path):
+    from spectral.io import envi
+
+    lib = usgs_endmembers(["Calcite"])
+    wl = lib.spectra[0].wavelengths
+    header = {"wavelength units": "Nanometers", "spectra names": ["calcite"], "wavelength": list(wl)}
+    envi.SpectralLibrary(np.nan_to_num(np.array([lib.spectra[0].values])).astype(np.float32), header, {}).save(
+        str(tmp_path / "short"))
+    hdr = tmp_path / "short.hdr"  # Spectral Python writes only whole headers: cut the list short afterwards
+    hdr.write_text(re.sub(r"wavelength = \{[^}]*\}", "wavelength = {" + ", ".join(map(str, wl[:-3])) + "}",
+                          hdr.read_text()))
+    with pytest.raises(InputError, match=f"LIBRARY: 'short.hdr' lists {len(wl) - 3} wavelengths for its {len(wl)} "
+                                         "channels"):
+        read_envi_library(str(tmp_path / "short.sli"))
+
+
+def test_csv_with_semicolons_and_decimal_commas_is_refused_saying_so(tmp_path):
+    """As a spreadsheet in a German or French locale saves CSV: the decimal commas split each row into cells
+    ('400;0', '5;0', '3') that used to be blamed on too few rows."""
+    path = tmp_path / "semicolons.csv"
+    path.write_text("wavelength;Alunite;Kaolinite\n" + "".join(f"{w};0,5;0,3\n" for w in range(400, 2501, 10)))
+    with pytest.raises(InputError, match="LIBRARY: 'semicolons.csv' has a header row of one column: its values are "
+                                         "not separated by commas and commas for decimal points"):
+        read_library_file(str(path))
 
 
 def test_spectra_from_image_points_are_window_means():
