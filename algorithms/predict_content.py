@@ -38,6 +38,9 @@ class PredictContent(ProspectraAlgorithm):
             "value or as the map's mean + K_SD standard deviations, as polygons numbered I, II, ... by falling mean "
             "content with their area, pixel count, mean and maximum. Cheng et al. (2023) name their two high-anomaly "
             "areas I (a known mine) and II (a prospect) this way.</p>"
+            "<p>The log counts the pixels predicted beyond the contents the model learnt from (the range its "
+            "metadata gives, which 'Train content inversion model' writes): there the model extrapolates, and a "
+            "content far above every training sample is a hypothesis, not a measurement.</p>"
             "<p>The bundled GF-2 model was trained on <b>simulated</b> data (its model card says how and how well); "
             "it demonstrates the workflow. Retrain on your own samples before drawing conclusions.</p>")
 
@@ -86,9 +89,20 @@ class PredictContent(ProspectraAlgorithm):
             stats = predict_content(image, model, output, feedback)
         feedback.pushInfo(f"{target}: mean {stats['mean']:.4g}, SD {stats['sd']:.4g}, range {stats['min']:.4g} to "
                           f"{stats['max']:.4g} {unit} over {stats['pixels']} pixels.")
-        if stats.get("non_finite"):
+        if stats["non_finite"]:
             feedback.reportError(f"Warning: the model returned NaN or infinity for {stats['non_finite']} pixels; "
                                  f"they are nodata in the map.", False)
+        if model.target_range is None:
+            feedback.pushInfo("The model does not say which contents it learnt from (no target_range in its "
+                              "metadata), so pixels where it extrapolates cannot be counted.")
+        else:
+            beyond = stats["below_training"] + stats["above_training"]
+            low, high = model.target_range
+            feedback.pushInfo(f"The model learnt from {target} of {low:.4g} to {high:.4g} {unit}.")
+            if beyond:
+                feedback.pushWarning(f"{beyond} pixels ({beyond / stats['pixels']:.1%}) are predicted beyond that "
+                                     f"range ({stats['below_training']} below, {stats['above_training']} above): "
+                                     f"there the model extrapolates, and their contents are unreliable.")
         lo, hi = stats["mean"] - 2 * stats["sd"], stats["mean"] + 2 * stats["sd"]
         self.load_style_on_completion(context, output, style_pseudocolor(output, max(lo, stats["min"]),
                                                                          min(hi, stats["max"]), CONTENT_RAMP))

@@ -421,9 +421,10 @@ def merged_summary(kind, run, image, files):
     if kind == "content":
         from .geochem.content_prediction import content_statistics
 
-        return content_statistics(sum(s["pixels"] for s in parts), sum(s["sum"] for s in parts),
-                                  sum(s["sum_sq"] for s in parts), min(s["min"] for s in parts),
-                                  max(s["max"] for s in parts))
+        return content_statistics(*(sum(s[k] for s in parts) for k in ("pixels", "sum", "sum_sq")),
+                                  min(s["min"] for s in parts), max(s["max"] for s in parts),
+                                  *(sum(s[k] for s in parts) for k in ("non_finite", "below_training",
+                                                                       "above_training")))
     if kind == "tag":
         from .io.blocks import windows
         from .learning.patch_tagging import TAG_NODATA

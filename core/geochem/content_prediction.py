@@ -21,6 +21,7 @@ def predict_content(image, model, output, feedback):
     model.check_image(image)
     total, total_sq, count, lo, hi = 0.0, 0.0, 0, np.inf, -np.inf
     non_finite = 0  # pixels the model gave NaN or infinity for: nodata in the map, counted in the summary
+    below = above = 0  # pixels predicted beyond the contents the model learnt from (model.target_range)
     target = f"{model.meta.get('target', 'content')} ({model.meta.get('unit', '')})"
     with bounded_cache(), RasterWriter(output, image.width, image.height, 1, np.float32, image.geotransform,
                                        image.projection, CONTENT_NODATA, [target]) as w:
@@ -41,6 +42,9 @@ def predict_content(image, model, output, feedback):
                     total_sq += (good ** 2).sum()
                     count += good.size
                     lo, hi = min(lo, good.min()), max(hi, good.max())
+                    if model.target_range:
+                        below += int(np.count_nonzero(good < model.target_range[0]))
+                        above += int(np.count_nonzero(good > model.target_range[1]))
             w.write(0, win[0], win[1], out)
         if count == 0 and non_finite:
             raise InputError(model.parameter, f"'{model.name}' returned NaN or infinity for every one of the "
@@ -50,14 +54,15 @@ def predict_content(image, model, output, feedback):
         w.set_metadata({"PROSPECTRA_MODEL": model.name, "PROSPECTRA_TARGET": model.meta.get("target", ""),
                         "PROSPECTRA_UNIT": model.meta.get("unit", ""), "PROSPECTRA_SCALING": image.scaling_source})
     feedback.setProgress(100)
-    return {**content_statistics(count, total, total_sq, lo, hi), "non_finite": non_finite}
+    return content_statistics(count, total, total_sq, lo, hi, non_finite, below, above)
 
 
-def content_statistics(count, total, total_sq, lo, hi):
-    """The summary of the predicted values from their running sums (a cluster run adds up its tiles' sums)."""
+def content_statistics(count, total, total_sq, lo, hi, non_finite, below, above):
+    """The summary of the predicted values from their running sums and counts (a cluster run adds up its tiles')."""
     mean = total / count
     return {"pixels": count, "mean": float(mean), "sd": float(np.sqrt(max(total_sq / count - mean ** 2, 0.0))),
-            "min": float(lo), "max": float(hi), "sum": float(total), "sum_sq": float(total_sq)}
+            "min": float(lo), "max": float(hi), "sum": float(total), "sum_sq": float(total_sq),
+            "non_finite": non_finite, "below_training": below, "above_training": above}
 
 
 def anomaly_zones(content_path, threshold, min_pixels=1):

@@ -158,7 +158,7 @@ def fit_models(x, y, groups, test, keys=None, seed=0, feedback=None):
     return fits, notes
 
 
-def export_onnx(fit, path, bands, sensor_id, scaling, target, unit, training_data, version="1.0.0"):
+def export_onnx(fit, path, bands, sensor_id, scaling, target, unit, training_data, target_range, version="1.0.0"):
     """Write the fitted model as a pixel model of models/MODEL_SPEC.md: input [n, bands, 1, 1]."""
     import onnx
     from onnx import helper
@@ -200,7 +200,8 @@ def export_onnx(fit, path, bands, sensor_id, scaling, target, unit, training_dat
     meta = {"prospectra_spec": "1", "task": "regression", "sensor": sensor_id, "bands": ",".join(bands),
             "patch_size": "1", "stride": "1", "target": target, "unit": unit, "scaling": scaling,
             "estimator": fit.name, "version": version, "licence": "GPL-3.0-or-later", "training_data": training_data,
-            "metrics": json.dumps({"train": fit.train, "test": fit.test, "cv_rmse": fit.cv_rmse})}
+            "metrics": json.dumps({"train": fit.train, "test": fit.test, "cv_rmse": fit.cv_rmse}),
+            "target_range": json.dumps([float(v) for v in target_range])}
     del model.metadata_props[:]
     for key, value in meta.items():
         entry = model.metadata_props.add()

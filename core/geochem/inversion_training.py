@@ -58,6 +58,7 @@ def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples
     folds = "whole spatial blocks" if spatial else "random samples"
     with OutputTransaction({"OUTPUT_MODEL": model_path, "OUTPUT_REPORT": report_path}):  # the model and its report
         export_onnx(chosen, model_path, bands, image.sensor.id, image.scaling_source, field, unit,
-                    f"{info['used']} samples ({info['method']}) from {os.path.basename(image.sources[0])}")
+                    f"{info['used']} samples ({info['method']}) from {os.path.basename(image.sources[0])}",
+                    (content[~test].min(), content[~test].max()))
         write_inversion_report(report_path, fits, chosen, info, split, folds, field, unit, content, test, notes)
     return fits, chosen

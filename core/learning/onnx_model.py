@@ -29,6 +29,7 @@ class OnnxModel:
     mean: np.ndarray = None
     std: np.ndarray = None
     meta: dict = field(default_factory=dict)
+    target_range: tuple = None  # a regression model's lowest and highest training target, when its metadata says
     declared: bool = False  # the user declared what the model's metadata lacks
     parameter: str = "MODEL"  # the parameter the model was given in, named in errors about it
 
@@ -295,6 +296,10 @@ def load_model(path, parameter="MODEL", bands=None, patch_size=None, declarable=
         threshold = float(meta.get("threshold", 0.5))
         if not isinstance(classes, list) or not isinstance(colours, list) or not 0 <= threshold <= 1:
             raise ValueError("classes and colours must be JSON lists and the threshold a number from 0 to 1")
+        target_range = tuple(float(v) for v in json.loads(meta["target_range"])) if meta.get("target_range") else None
+        if target_range is not None and not (len(target_range) == 2 and np.isfinite(target_range).all()
+                                             and target_range[0] <= target_range[1]):
+            raise ValueError("target_range must be a JSON list of the lowest and highest training value")
     except (ValueError, KeyError, TypeError) as e:
         raise InputError(parameter, f"'{os.path.basename(path)}' has malformed Prospectra metadata: {e}.") from None
     for dim, expected, what in ((shape[1], len(model_bands), "bands"), (shape[2], patch, "patch size"),
@@ -312,4 +317,4 @@ def load_model(path, parameter="MODEL", bands=None, patch_size=None, declarable=
         raise InputError(parameter, f"'{os.path.basename(path)}' names no classes in its metadata.")
     _check_classes(os.path.basename(path), task, classes, colours, parameter)
     return OnnxModel(path, task, meta.get("sensor", ""), model_bands, patch, stride, classes, colours, threshold, mean,
-                     std, meta, declared, parameter)
+                     std, meta, target_range, declared, parameter)

@@ -52,7 +52,7 @@ def main():
     path = os.path.join(MODELS, "inversion_gf2_pms.onnx")
     export_onnx(chosen, path, image.band_names, "gf2_pms", "reflectance as stored", "RE2O3", "%",
                 "SIMULATED: a GF-2 scene mixed from USGS splib07 spectra with 374 simulated soil samples "
-                "(test/data/simulated_ree.py); for demonstration only")
+                "(test/data/simulated_ree.py); for demonstration only", (kriged[~test].min(), kriged[~test].max()))
 
     # An independent scene: the chosen model against the true content of every pixel.
     other = os.path.join(work, "independent.tif")
@@ -62,6 +62,12 @@ def main():
     pixels = cube.reshape(4, -1).T
     predicted = model.predict(pixels[:, :, None, None])[:, 0]
     independent = regression_metrics(truth.ravel(), predicted)
+    low, high = model.target_range
+    rich = truth.ravel() > high
+    independent_range = {"target_range": [low, high], "predicted_beyond": float(np.mean((predicted < low) | (predicted > high))),
+                         "true_above": float(np.mean(rich)), "true_max": float(truth.max()),
+                         "rich_true_mean": float(truth.ravel()[rich].mean()),
+                         "rich_predicted_mean": float(predicted[rich].mean()), "samples_max": float(max(measured))}
     pick = np.random.default_rng(0).choice(len(pixels), SAMPLE, replace=False)
     sample_metrics = regression_metrics(truth.ravel()[pick], predicted[pick])
     os.makedirs(os.path.join(MODELS, "heldout"), exist_ok=True)
@@ -70,7 +76,7 @@ def main():
     metrics = {"model": "inversion_gf2_pms", "chosen": chosen.key, "sample_set": info, "notes": notes,
                "models": [{"key": f.key, "name": f.name, "cv_rmse": f.cv_rmse, "train": f.train, "test": f.test}
                           for f in fits],
-               "independent_scene": independent, "repo_sample": sample_metrics,
+               "independent_scene": independent, "repo_sample": sample_metrics, "extrapolation": independent_range,
                "trained": datetime.date.today().isoformat(), "size_bytes": os.path.getsize(path)}
     with open(os.path.join(MODELS, "inversion_gf2_pms.metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1, default=float)
@@ -82,7 +88,7 @@ def write_card(m, fits, chosen):
     rows = "\n".join(f"| {f.name}{' (chosen)' if f is chosen else ''} | {f.cv_rmse:.3f} | {f.train['r2']:.3f} | "
                      f"{f.test['r2']:.3f} | {f.test['rmse']:.3f} | {f.test['rpd']:.2f} | {rating(f.test)} |"
                      for f in fits)
-    ind, s = m["independent_scene"], m["repo_sample"]
+    ind, s, x = m["independent_scene"], m["repo_sample"], m["extrapolation"]
     runner = next((f for f in fits if f is not chosen), None)
     won = "" if runner is None else (
         f"**Which won.** {chosen.name}, by cross-validated RMSE: {chosen.cv_rmse:.4f} against {runner.cv_rmse:.4f} "
@@ -117,6 +123,13 @@ cross-validation RMSE on the training part chosen:
 R2 {ind['r2']:.3f}, RMSE {ind['rmse']:.3f} % and RPD {ind['rpd']:.2f} against the true content. A sample of
 {s['n']} of those pixels is kept in `models/heldout/inversion_gf2_pms_sample.npz`: R2 {s['r2']:.3f}, RMSE
 {s['rmse']:.3f} %; `test/core/test_bundled_inversion.py` re-measures it and fails below these figures.
+
+**Where it extrapolates.** The kriged contents it learnt from run from {x['target_range'][0]:.3f} to
+{x['target_range'][1]:.3f} % (its `target_range` metadata); `prospectra:predictcontent` counts and warns about the
+pixels it predicts beyond them. On the independent scene {x['predicted_beyond']:.2%} of pixels are predicted beyond
+that range, while {x['true_above']:.2%} truly lie above it (up to {x['true_max']:.2f} %). No soil sample reached
+them (the richest holds {x['samples_max']:.2f} %): there the model predicts {x['rich_predicted_mean']:.2f} % on
+average where the truth averages {x['rich_true_mean']:.2f} %. A map's peaks are capped near the richest sample.
 
 **Reproduce.** `.venv/bin/python models/training/train_inversion.py` (the CNN candidate is numpy, nothing to
 install; trained {m['trained']}). Licence GPL-3.0-or-later; spectra USGS splib07 (public domain).

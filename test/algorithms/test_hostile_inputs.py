@@ -524,17 +524,20 @@ def test_taggers_that_break_the_model_rules(refused, tmp_path, values, meta, exp
                                        "OUTPUT_GRID": str(tmp_path / "g.gpkg")}, "MODEL_FILE", expected)
 
 
-@pytest.mark.parametrize("values, expected", [
-    ([1.5, 99.0], "gives 2 values per pixel or patch, but a content map takes one"),
-    ([float("nan")], "returned NaN or infinity for every one of the 256 valid pixels"),
+@pytest.mark.parametrize("values, more, expected", [
+    ([1.5, 99.0], {}, "gives 2 values per pixel or patch, but a content map takes one"),
+    ([float("nan")], {}, "returned NaN or infinity for every one of the 256 valid pixels"),
+    ([1.5], {"target_range": [5, 1]}, "malformed Prospectra metadata: target_range must be"),
+    ([1.5], {"target_range": "[0, NaN]"}, "malformed Prospectra metadata: target_range must be"),
+    ([1.5], {"target_range": "lots"}, "malformed Prospectra metadata"),
 ])
-def test_content_models_that_break_the_model_rules(refused, tmp_path, values, expected):
+def test_content_models_that_break_the_model_rules(refused, tmp_path, values, more, expected):
     from data.tiny_models import constant_model
 
     bands = ["B1", "B2", "B3", "B4"]
     image = write_raster(tmp_path / "gf2.tif", np.full((4, 16, 16), 0.2, np.float32), crs=32649, descriptions=bands)
     model = constant_model(tmp_path / "m.onnx", values, bands, 1,
-                           model_meta("regression", "gf2_pms", bands, 1, target="RE2O3", unit="%"))
+                           model_meta("regression", "gf2_pms", bands, 1, target="RE2O3", unit="%", **more))
     refused("prospectra:predictcontent", {"INPUT": [image], "SENSOR": SENSORS.index("gf2_pms"), "MODEL_FILE": model},
             "MODEL_FILE", expected)
 

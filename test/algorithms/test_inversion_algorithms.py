@@ -139,3 +139,33 @@ def test_reflectance_x_10000_and_a_flat_map(run_fails, qgis_processing, trained,
     assert content.min() == content.max()
     zones = ogr.Open(str(tmp_path / "zones.gpkg"))
     assert zones.GetLayer(0).GetFeatureCount() == 0
+
+
+def test_pixels_beyond_the_training_contents_are_counted(qgis_process, ree, tmp_path):
+    """The bundled model learnt from RE2O3 within the range its metadata gives; the log counts the pixels of the
+    content map beyond it, as numpy counts them in the written map. A model that answers 3e38 for every pixel
+    (finite, so written) is flagged on every pixel."""
+    import onnx
+
+    from data.tiny_models import constant_model
+    from prospectra.core.learning.onnx_model import bundled_models
+    from test_hostile_inputs import model_meta
+
+    scene = ree[0]
+    out = str(tmp_path / "content.tif")
+    log = qgis_process("run", "prospectra:predictcontent", "--", f"INPUT={scene}", f"SENSOR={GF2}", f"OUTPUT={out}")
+    bundled = onnx.load(bundled_models("regression")["inversion_gf2_pms"])
+    low, high = json.loads(next(p.value for p in bundled.metadata_props if p.key == "target_range"))
+    content = gdal.Open(out).ReadAsArray()
+    content = content[content != -9999]
+    below, above = int((content < low).sum()), int((content > high).sum())
+    assert below + above > 0  # the simulated scene is richer than the samples the model learnt from
+    assert (f"{below + above} pixels ({(below + above) / content.size:.1%}) are predicted beyond that range "
+            f"({below} below, {above} above)") in log.stdout + log.stderr
+    bands = ["B1", "B2", "B3", "B4"]
+    wild = constant_model(tmp_path / "wild.onnx", [3e38], bands, 1,
+                          model_meta("regression", "gf2_pms", bands, 1, target="RE2O3", unit="%", target_range=[0, 10]))
+    log = qgis_process("run", "prospectra:predictcontent", "--", f"INPUT={scene}", f"SENSOR={GF2}",
+                       f"MODEL_FILE={wild}", f"OUTPUT={tmp_path / 'wild.tif'}")
+    assert f"{content.size} pixels (100.0%) are predicted beyond that range (0 below, {content.size} above)" in \
+        log.stdout + log.stderr

@@ -46,7 +46,7 @@ def test_exported_model_predicts_as_the_fitted_one(tmp_path, key):
     test = blocked_split(groups)
     (fit,), notes = fit_models(x, y, groups, test, [key])
     path = export_onnx(fit, str(tmp_path / f"{key}.onnx"), ["B1", "B2", "B3", "B4"], "gf2_pms", "reflectance",
-                       "RE2O3", "%", "simulated test data")
+                       "RE2O3", "%", "simulated test data", (y[~test].min(), y[~test].max()))
     model = load_model(path)
     onnx_pred = model.predict(x[test][:, :, None, None])[:, 0]
     assert np.allclose(onnx_pred, fit.predicted_test, atol=1e-4 * np.abs(y).max())
@@ -63,7 +63,7 @@ def test_the_papers_cnn_trains_in_every_install_and_onnxruntime_agrees(tmp_path)
     (fit,), notes = fit_models(x, y, groups, test, ["cnn"])
     assert notes == [] and fit.test["r2"] > 0.8
     path = export_onnx(fit, str(tmp_path / "cnn.onnx"), ["B1", "B2", "B3", "B4"], "gf2_pms", "reflectance",
-                       "RE2O3", "%", "simulated test data")
+                       "RE2O3", "%", "simulated test data", (y[~test].min(), y[~test].max()))
     assert np.allclose(load_model(path).predict(x[test][:, :, None, None])[:, 0], fit.predicted_test, atol=1e-4)
 
 
