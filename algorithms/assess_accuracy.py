@@ -44,7 +44,11 @@ class AssessAccuracy(ProspectraAlgorithm):
             "every site skipped, with why (no class, no geometry, outside the map, on nodata). Pixels in two "
             "sites (overlapping polygons) count in each, and the log says how many.</p>"
             "<p>Pixels of one polygon are not independent, and sites placed where the ground is easy to recognise "
-            "flatter any map: for an unbiased estimate, draw sites at random, stratified by mapped class.</p>"
+            "flatter any map: for an unbiased estimate, draw sites at random, stratified by mapped class ('unclassified' "
+            "too). For such sites the report also estimates the whole map (Olofsson et al. 2014): each map class "
+            "weighs by its share of the map, not by its number of sites, giving the overall accuracy, user's and "
+            "producer's accuracy, and each reference class's true area, with 95 % confidence intervals. It needs at "
+            "least 2 site pixels in every map class, and says which classes lack them.</p>"
             "<p><b>References</b></p><ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in REFERENCES) + "</ul>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -91,5 +95,12 @@ class AssessAccuracy(ProspectraAlgorithm):
                                  f"pixel) and are counted in each.")
         feedback.pushInfo(f"Overall accuracy {result['overall_accuracy']:.3f}, Cohen's kappa {result['kappa']:.3f}, "
                           f"over {result['pixels']} pixels of {result['sites']} sites.")
+        whole = result["area_weighted"]
+        if whole is None:
+            feedback.pushInfo("Not estimated over the whole map: the map classes "
+                              f"{', '.join(u['class'] for u in result['unsampled'])} hold fewer than 2 site pixels.")
+        else:
+            feedback.pushInfo(f"Over the whole map, if the sites are a random sample stratified by map class: overall "
+                              f"accuracy {whole['overall_accuracy']:.3f} +/- {1.96 * whole['overall_se']:.3f} (95 %).")
         return {"REPORT": report, "REPORT_JSON": json_path(report), "OVERALL_ACCURACY": result["overall_accuracy"],
                 "KAPPA": result["kappa"]}

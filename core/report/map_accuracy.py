@@ -27,6 +27,9 @@ REFERENCES = [
     "Stehman S.V., Foody G.M. (2019). Key issues in rigorous accuracy assessment of land cover products. Remote "
     "Sensing of Environment 231, 111199 (reference sites not chosen at random, pixels of one site not "
     "independent).",
+    "Olofsson P., Foody G.M., Herold M., Stehman S.V., Woodcock C.E., Wulder M.A. (2014). Good practices for "
+    "estimating area and assessing accuracy of land change. Remote Sensing of Environment 148, 42-57 (estimators "
+    "for a sample stratified by map class: accuracy and area with standard errors, eqs. 2-5, 9-10).",
 ]
 GROUP_SEPARATOR = " / "  # how a map class that stands for several minerals joins their names
 
@@ -103,6 +106,52 @@ def _assessed_together(names, agree, from_text):
     return list(members.values())
 
 
+def mapped_pixels(class_map, feedback=None):
+    """{map value: pixels} over the whole map (nodata left out), block by block."""
+    counts = {}
+    for window in class_map.windows():
+        if feedback is not None and feedback.isCanceled():
+            raise Canceled("Canceled by the user; no report was written.")
+        values, valid = class_map.read(window)
+        found, n = np.unique(values[0][valid], return_counts=True)
+        for v, k in zip(found.tolist(), n.tolist()):
+            v = int(v) if v.is_integer() else v  # the map's values as the site matrix holds them
+            counts[v] = counts.get(v, 0) + k
+    return counts
+
+
+def area_weighted(matrix, columns, right, mapped):
+    """Accuracy and area estimated as for a sample stratified by map class (Olofsson et al. 2014): each map class
+    (a stratum, a column) weighs by its share of the map, W_j, so a class sampled more densely than its area
+    does not dominate. p_ij = W_j n_ij / n_.j; overall accuracy sum of the agreeing p_ij; a reference class's
+    area share sum_j p_ij, with the standard error of eq. 10, and its producer's accuracy the agreeing part of
+    it. Returns (estimates, {}), or (None, {map value: pixels}) naming the map classes that hold fewer than 2
+    site pixels: a stratum without them has no estimate of its own."""
+    total = sum(mapped.values())
+    unsampled = {v: n for v, n in mapped.items() if v not in columns or matrix[:, columns.index(v)].sum() < 2}
+    if unsampled:
+        return None, unsampled
+    n_col = matrix.sum(axis=0).astype(float)
+    weight = np.array([mapped.get(c, 0) / total for c in columns])  # 0 for a named class the map does not hold
+    share = np.divide(matrix, n_col, out=np.zeros(matrix.shape), where=n_col > 0)  # n_ij / n_.j
+    p = weight * share
+    per_stratum = np.divide(weight ** 2, n_col - 1, out=np.zeros(len(columns)), where=n_col > 1)
+    users = (share * right).sum(axis=0)  # each map class's share of site pixels that agree
+    classes = []
+    for i, agrees in enumerate(right):
+        area = p[i].sum()
+        classes.append({"area_share": float(area),
+                        "area_share_se": float(np.sqrt((per_stratum * share[i] * (1 - share[i])).sum())),
+                        "area_pixels": float(area * total),
+                        "mapped_pixels": int(sum(mapped.get(c, 0) for c, a in zip(columns, agrees) if a)),
+                        "producers": float(p[i, agrees].sum() / area) if area else float("nan"),
+                        "users": float(p[i, agrees].sum() / weight[agrees].sum()) if weight[agrees].sum()
+                        else float("nan")})
+    return {"overall_accuracy": float((p * right).sum()),
+            "overall_se": float(np.sqrt((per_stratum * users * (1 - users)).sum())), "map_pixels": int(total),
+            "classes": classes}, {}
+
+
 def assess_map(class_map, features, report_path=None, feedback=None):
     """The map against reference sites: features are (WKB in the map's CRS or None, class label). Writes the
     HTML report (JSON beside it) when report_path is given; returns the result dict."""
@@ -146,19 +195,47 @@ def assess_map(class_map, features, report_path=None, feedback=None):
     row_share, column_share = matrix.sum(axis=1) / n, matrix.sum(axis=0) / n
     chance = float((row_share[:, None] * column_share[None, :] * right).sum())  # agreement were they independent
     kappa = (observed - chance) / (1 - chance) if chance < 1 else float("nan")
+    estimates, unsampled = area_weighted(matrix, columns, right, mapped_pixels(class_map, feedback))
+    if estimates is not None:
+        for k, e in zip(per_class, estimates["classes"]):
+            e["class"] = k["class"]
     result = {"map": class_map.path, "pixels": n, "sites": int(sum(k["sites"] for k in per_class)),
               "overall_accuracy": float(observed), "kappa": float(kappa), "chance_agreement": chance,
               "classes": per_class, "unmatched": [k["class"] for k in per_class if not k["map_classes"]],
               "together": [k["class"] for k in per_class if len(k["values"]) > 1],
               "not_assessed": [nm for v, nm in zip(classes.values, classes.names) if v not in row_of],
               "matrix": {"rows": labels, "columns": [class_map.label(c) for c in columns], "counts": matrix.tolist()},
-              "counts": samples.counts, "geometry": samples.geometry}
+              "counts": samples.counts, "geometry": samples.geometry, "area_weighted": estimates,
+              "unsampled": [{"class": class_map.label(v), "pixels": n} for v, n in sorted(unsampled.items())]}
     if feedback is not None and feedback.isCanceled():  # the last check before anything is written
         raise Canceled("Canceled by the user; no report was written.")
     if report_path:
         with OutputTransaction({"REPORT": report_path}):
             write_report(result, report_path)
     return result
+
+
+def _area_weighted_html(result):
+    e = result["area_weighted"]
+    head = "<h2>Over the whole map (area-weighted)</h2>"
+    if e is None:
+        missing = ", ".join(f"{u['class']} ({u['pixels']} px)" for u in result["unsampled"])
+        return (head + f"<p>Not estimated: the map classes {esc(missing)} hold fewer than 2 site pixels. An estimate "
+                "of accuracy and area over the whole map needs sites in every map class, 'unclassified' too: "
+                "draw them at random within each mapped class (Olofsson et al. 2014).</p>")
+    ci = 1.96 * e["overall_se"]
+    rows = [[esc(k["class"]), k["mapped_pixels"],
+             f"{k['area_pixels']:.0f} &plusmn; {1.96 * k['area_share_se'] * e['map_pixels']:.0f}",
+             fmt(k["users"], 3), fmt(k["producers"], 3)] for k in e["classes"]]
+    return (head + f"<p>If the sites are a random sample stratified by map class (or a simple random sample), "
+            f"these estimate the whole map: each map class weighs by its share of the map's {e['map_pixels']} "
+            f"pixels, not by how many sites it holds (Olofsson et al. 2014). <b>Overall accuracy "
+            f"{fmt(e['overall_accuracy'], 3)} &plusmn; {fmt(ci, 2)}</b> (95 % confidence interval).</p>"
+            + table(["reference class", "mapped pixels (agreeing map classes)", "estimated pixels (95 % CI)",
+                     "user's accuracy", "producer's accuracy"], rows)
+            + "<p class=note>Estimated pixels: how much of the map the class truly covers, from the sites; the "
+              "interval is 1.96 standard errors. For sites placed by hand these figures are no better than the "
+              "sites.</p>")
 
 
 def write_report(result, path):
@@ -197,6 +274,7 @@ def write_report(result, path):
         + "<p class=note>Precision (user's accuracy): of the pixels mapped to the map classes that agree with a "
           "reference class, the share whose site is of it. Recall (producer's accuracy): of its sites' pixels, the "
           "share mapped to a class that agrees.</p>"
+        + _area_weighted_html(result)
         + "<h2>Confusion matrix (pixels)</h2>" + matrix
         + "<p class=note>Rows: the reference classes; columns: the map classes found at the sites; agreement in "
           "bold.</p>"

@@ -96,6 +96,8 @@ def test_a_class_that_joins_minerals_agrees_with_each(qgis_processing, tmp_path)
         report = json.load(f)
     saved = {k["class"]: k for k in report["classes"]}
     assert report["not_assessed"] == ["Gypsum"] and set(saved) == {"Alunite / Kaolinite / kaolinite", "Calcite"}
+    # a single site on 'unclassified': no estimate for that stratum, so none over the whole map
+    assert report["area_weighted"] is None and report["unsampled"] == [{"class": "unclassified", "pixels": 200}]
     group = saved["Alunite / Kaolinite / kaolinite"]
     assert report["together"] == ["Alunite / Kaolinite / kaolinite"] and group["map_classes"] == ["Alunite / Kaolinite"]
     assert (group["sites"], group["recall"], group["precision"]) == (3, pytest.approx(2 / 3), 1.0)  # one on calcite
@@ -108,6 +110,59 @@ def test_a_class_that_joins_minerals_agrees_with_each(qgis_processing, tmp_path)
     by_code = qgis_processing.run("prospectra:assessaccuracy", {
         "MAP": path, "REFERENCE": layer, "FIELD": "code", "REPORT": str(tmp_path / "codes.html")})
     assert by_code["OVERALL_ACCURACY"] == pytest.approx(4 / 5)  # the codes were read off the map but for one
+
+
+def test_a_stratified_sample_estimates_the_whole_map(qgis_processing, tmp_path):
+    """A map whose common class is nearly always right and whose rare class is mostly wrong, and a true class for
+    every pixel (simulated: we know the census). Forty sites drawn at random in each map class: the site-based
+    accuracy counts the rare class as much as the common one, while the area-weighted estimate (Olofsson et al.
+    2014) recovers the census accuracy and each class's true area within 3 of its standard errors."""
+    from osgeo import ogr
+
+    from prospectra.core.io.blocks import RasterWriter
+
+    rng = np.random.default_rng(7)
+    size = 200
+    mapped = np.ones((size, size), np.uint8)
+    mapped[:, 150:] = 2  # 25 %
+    mapped[:20, :150] = 3  # 7.5 %
+    truth = mapped.copy()
+    for value, wrong, other in ((1, 0.05, 2), (2, 0.2, 1), (3, 0.6, 1)):
+        inside = mapped == value
+        truth[inside & (rng.random(mapped.shape) < wrong)] = other
+    path = str(tmp_path / "map.tif")
+    with RasterWriter(path, size, size, 1, np.uint8, (0, 1, 0, 0, 0, 1), "", 255, ["classes"]) as w:
+        w.set_classes({1: ("A", "#1b9e77"), 2: ("B", "#d95f02"), 3: ("C", "#7570b3")})
+        w.write(0, 0, 0, mapped)
+    layer = str(tmp_path / "sites.gpkg")
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(layer)
+    lyr = ds.CreateLayer("sites", None, ogr.wkbPoint)
+    lyr.CreateField(ogr.FieldDefn("code", ogr.OFTInteger))
+    for value in (1, 2, 3):
+        rows, cols = np.nonzero(mapped == value)
+        for k in rng.choice(len(rows), 40, replace=False):
+            feature = ogr.Feature(lyr.GetLayerDefn())
+            feature.SetField("code", int(truth[rows[k], cols[k]]))
+            point = ogr.Geometry(ogr.wkbPoint)
+            point.AddPoint_2D(cols[k] + 0.5, rows[k] + 0.5)
+            feature.SetGeometry(point)
+            lyr.CreateFeature(feature)
+    ds = None
+    result = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": path, "REFERENCE": layer, "FIELD": "code", "REPORT": str(tmp_path / "r.html")})
+    with open(result["REPORT_JSON"]) as f:
+        estimate = json.load(f)["area_weighted"]
+    census = float(np.mean(mapped == truth))
+    assert estimate["map_pixels"] == size * size
+    assert abs(estimate["overall_accuracy"] - census) <= 3 * estimate["overall_se"]
+    assert abs(result["OVERALL_ACCURACY"] - census) > 3 * estimate["overall_se"]  # the sites alone are biased
+    for k in estimate["classes"]:
+        true_pixels = int(np.sum(truth == int(k["class"])))
+        assert abs(k["area_pixels"] - true_pixels) <= 3 * k["area_share_se"] * size * size, k
+        producers = np.sum((truth == int(k["class"])) & (mapped == int(k["class"]))) / true_pixels
+        assert abs(k["producers"] - producers) < 0.15, k
+    with open(str(tmp_path / "r.html")) as f:
+        assert "Over the whole map (area-weighted)" in f.read()
 
 
 def test_bad_input_is_refused_naming_the_parameter(run_fails, cuprite, tmp_path):
