@@ -5,6 +5,7 @@ Writes every output into demo-output/ (or the folder given as the first argument
 per step, and ends with index.html there: each result as a quicklook coloured by its QGIS style, with a legend,
 what it means for a geologist, and links to the reports and full-resolution files."""
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -47,17 +48,16 @@ def run(alg, params, inputs=()):
     return None
 
 
-def prepare_cuprite(out, tm, as_oli, outcrops, training, sites):
+def prepare_cuprite(out, tm, as_oli, outcrops, training):
     """The Cuprite inputs the steps need, and the Tetracorder truth as a styled class raster in out (its path)."""
     from osgeo import gdal
 
     gdal.UseExceptions()
     gdal.Translate(as_oli, tm, bandList=[1, 1, 2, 3, 4, 5, 6])  # TM1 also stands for OLI B1, which TM lacks
     t = vc.truth()
-    north, south = vc.halves(t, "north")
+    north, _ = vc.halves(t, "north")
     for path, classes, per_class, seed, half, at_least in ((outcrops, vc.SAM_POINT_CLASSES, 3, 0, north, 1),
-                                                           (training, vc.RF_CLASSES, 60, 1, north, vc.RF_MIN_OUTCROPS),
-                                                           (sites, vc.RF_CLASSES, 30, 2, south, 1)):
+                                                           (training, vc.RF_CLASSES, 60, 1, north, vc.RF_MIN_OUTCROPS)):
         if os.path.exists(path):
             os.remove(path)
         vc.write_points(path, vc.outcrop_points(t, classes, per_class, seed, half, at_least))
@@ -72,6 +72,54 @@ def prepare_cuprite(out, tm, as_oli, outcrops, training, sites):
         f.write(f'<qgis><pipe><rasterrenderer type="paletted" band="1" opacity="1"><colorPalette>{entries}'
                 f'</colorPalette></rasterrenderer></pipe></qgis>')
     return truth
+
+
+def sites_by_map_class(class_map, south_map, sites, per_class=30, seed=2):
+    """The southern half of a class map (ground it did not learn from), and sites drawn at random within each of
+    its classes there, each taking its class from the Tetracorder map as a field visit would: a sample stratified
+    by map class."""
+    from osgeo import gdal
+
+    t = vc.truth()
+    first = vc.split_row(t)
+    gdal.Translate(south_map, class_map, srcWin=[0, first, t.shape[1], t.shape[0] - first])
+    mapped = vc.read(south_map)
+    rng = np.random.default_rng(seed)
+    points = []
+    for value in np.unique(mapped):
+        r, c = np.nonzero(mapped == value)
+        # on the scene's pixel grid, where the cut keeps its place (rows from `first` down)
+        points += [(int(c[i]), first + int(r[i]), int(t[first + r[i], c[i]]))
+                   for i in rng.choice(len(r), min(per_class, len(r)), replace=False)]
+    if os.path.exists(sites):
+        os.remove(sites)
+    vc.write_points(sites, points)
+
+
+def census_line(report, south_map):
+    """The accuracy assessaccuracy estimated from the sites against the census: every southern pixel of the map
+    against the Tetracorder map."""
+    with open(os.path.splitext(report)[0] + ".json") as f:
+        result = json.load(f)
+    t = vc.truth()
+    names = vc.class_names(south_map)
+    mapped = vc.read(south_map)
+    right = np.zeros(mapped.shape, bool)
+    for value, name in names.items():
+        codes = [c for c, n in vc.CODE_NAMES.items() if n.casefold() == name.casefold()]
+        right |= (mapped == value) & np.isin(t[vc.split_row(t):], codes)
+    whole = result["area_weighted"]
+    if not whole:
+        return (f"From {result['sites']} sites: site-based overall accuracy {result['overall_accuracy']:.3f}, not "
+                f"estimated over the whole map; the census against Tetracorder: {right.mean():.3f}.")
+    code = {n.casefold(): c for c, n in vc.CODE_NAMES.items()}
+    areas = [f"{k['class']} mapped {k['mapped_pixels']:,}, estimated {k['area_pixels']:,.0f} +/- "
+             f"{1.96 * k['area_share_se'] * whole['map_pixels']:,.0f}, Tetracorder "
+             f"{int(np.sum(t[vc.split_row(t):] == code.get(k['class'].casefold(), -1))):,}" for k in whole["classes"]]
+    return (f"From {result['sites']} sites: site-based overall accuracy {result['overall_accuracy']:.3f}, "
+            f"area-weighted {whole['overall_accuracy']:.3f} +/- {1.96 * whole['overall_se']:.3f} (95 %); the census "
+            f"of all {mapped.size:,} southern pixels against Tetracorder: {right.mean():.3f}. True area in pixels: "
+            f"{'; '.join(areas)}.")
 
 
 def cuprite_agreement(output):
@@ -115,7 +163,7 @@ def main():
     outcrops = os.path.join(scenes, "cuprite", "outcrops_north.gpkg")
     training = os.path.join(scenes, "cuprite", "training_points_north.gpkg")
     sites = os.path.join(scenes, "cuprite", "sites_south.gpkg")
-    truth = prepare_cuprite(out, cuprite[0], cuprite_as_oli[0], outcrops, training, sites)
+    truth = prepare_cuprite(out, cuprite[0], cuprite_as_oli[0], outcrops, training)
     from data.simulated_ree import make_ree_scene, write_samples
 
     gf2_scene = [os.path.join(scenes, "simulated_gf2_ree.tif")]
@@ -194,11 +242,14 @@ def main():
          dict(tm, OUTPUT=o("cuprite_rf.tif"), MODEL=o("cuprite_rf.onnx"), CONFIDENCE=o("cuprite_rf_confidence.tif")),
          "Alteration classes as the forest predicts them; confidence is the share of tree votes.", cuprite_about),
         ("Random Forest map against sites in the south", "assessaccuracy", [],
-         dict(REPORT=o("cuprite_rf_accuracy.html"), MAP=o("cuprite_rf.tif"), REFERENCE=sites, FIELD="class"),
-         "How a geologist checks a map on ground it was not made from: the classes at 30 sites per class in the "
-         "south (the map learnt from the north) against the map, as a confusion matrix with each class's "
-         "precision and recall.",
-         cuprite_about + " sites_south.gpkg: pixels of the southern half that Tetracorder maps as one class."),
+         dict(REPORT=o("cuprite_rf_accuracy.html"), MAP=o("cuprite_rf_south.tif"), REFERENCE=sites, FIELD="class"),
+         "How a geologist checks a map on ground it was not made from: 30 sites drawn at random within each class "
+         "the map shows in the south (it learnt from the north), each visited for its true class (here read from "
+         "Tetracorder). The report gives the confusion matrix, each class's precision and recall, and, as the "
+         "sites are a sample stratified by map class, the accuracy and true area of each class over the whole "
+         "southern map. The line below compares that estimate with the census of every southern pixel.",
+         cuprite_about + " cuprite_rf_south.tif: the map's southern half; sites_south.gpkg: the sites, with "
+         "Tetracorder's class."),
         ("Mineral tagging (CNN)", "tagminerals", cuprite_as_oli,
          dict(oli, OUTPUT=o("cuprite_tags.tif"), OUTPUT_PROBABILITIES=o("cuprite_tag_probabilities.tif"),
               OUTPUT_GRID=o("cuprite_tag_grid.gpkg")),
@@ -252,9 +303,12 @@ def main():
             if os.path.exists(f):
                 os.remove(f)
         t0 = time.time()
+        if alg == "assessaccuracy":  # its map and sites come from the Random Forest map made just before
+            sites_by_map_class(o("cuprite_rf.tif"), params["MAP"], params["REFERENCE"])
         error = run(alg, params, inputs) if alg else None
         seconds = time.time() - t0
-        agreement = None if error else cuprite_agreement(params.get("OUTPUT"))
+        agreement = None if error else (census_line(params["REPORT"], params["MAP"]) if alg == "assessaccuracy"
+                                        else cuprite_agreement(params.get("OUTPUT")))
         print(f"{seconds:.1f} s" + (f"  FAILED: {error}" if error else "") + (f"  {agreement}" if agreement else ""),
               flush=True)
         sections.append(dict(title=title, meaning=meaning, about=about, files=files, error=error, seconds=seconds,

@@ -165,6 +165,39 @@ def test_a_stratified_sample_estimates_the_whole_map(qgis_processing, tmp_path):
         assert "Over the whole map (area-weighted)" in f.read()
 
 
+def test_on_real_ground_the_estimate_holds_the_census(qgis_processing, cuprite, tmp_path):
+    """Real ground: the southern half of the SAM map (made from northern outcrops), 25 sites drawn at random in
+    each of its classes, each taking Tetracorder's class as a field visit would. The area-weighted overall
+    accuracy and every class's estimated true area hold the census of all southern pixels against Tetracorder
+    within 3 standard errors."""
+    folder, sam, _ = cuprite
+    t = vc.truth()
+    first = vc.split_row(t)
+    south = str(tmp_path / "sam_south.tif")
+    gdal.Translate(south, sam, srcWin=[0, first, t.shape[1], t.shape[0] - first])
+    mapped, truth = vc.read(south), t[first:]
+    rng = np.random.default_rng(11)
+    points = []
+    for value in np.unique(mapped):
+        r, c = np.nonzero(mapped == value)
+        points += [(int(c[i]), first + int(r[i]), int(truth[r[i], c[i]])) for i in rng.choice(len(r), 25, replace=False)]
+    sites = str(tmp_path / "sites.gpkg")
+    vc.write_points(sites, points)
+    result = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": south, "REFERENCE": sites, "FIELD": "class", "REPORT": str(tmp_path / "r.html")})
+    with open(result["REPORT_JSON"]) as f:
+        estimate = json.load(f)["area_weighted"]
+    code = {n.casefold(): c for c, n in vc.CODE_NAMES.items()}
+    named = vc.class_names(south)
+    right = np.zeros(mapped.shape, bool)
+    for value, name in named.items():
+        right |= (mapped == value) & (truth == code.get(name.casefold(), -1))
+    assert abs(estimate["overall_accuracy"] - right.mean()) <= 3 * estimate["overall_se"]
+    for k in estimate["classes"]:
+        true_pixels = int(np.sum(truth == code[k["class"].casefold()]))
+        assert abs(k["area_pixels"] - true_pixels) <= 3 * k["area_share_se"] * mapped.size, (k, true_pixels)
+
+
 def test_bad_input_is_refused_naming_the_parameter(run_fails, cuprite, tmp_path):
     folder, sam, _ = cuprite
     sites = str(folder / "sites.gpkg")
