@@ -36,6 +36,10 @@ FIXED_SCALINGS = {"reflectance": (1.0, 0.0), "landsat_c2_l2": (0.0000275, -0.2),
 RESAMPLINGS = ["none", "nearest", "bilinear", "cubic", "average"]
 # A float value this large is a fill value (-3.4e38, 1e30 ...), never a reflectance or any measured band value.
 FILL_MAGNITUDE = np.float32(1e30)
+# Nor is a band value below this, after scaling, a measurement: reflectance dips a little below 0 over dark water
+# after atmospheric correction, and digital numbers and radiance are never negative. Below it lie the fill values
+# files carry without declaring them (-9999, -32768, or reflectance x 10000 of -9999 scaled to -0.9999).
+LOWEST_MEASURED = np.float32(-0.5)
 STORED_INTEGERS = {np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16)}  # what read_stack may leave stored
 EXACT_IN_FLOAT32 = STORED_INTEGERS | {np.dtype(np.float32)}
 
@@ -43,6 +47,18 @@ EXACT_IN_FLOAT32 = STORED_INTEGERS | {np.dtype(np.float32)}
 def measured(values):
     """Where float band values are measurements: not NaN, not infinite, not a fill value."""
     return np.abs(values) < FILL_MAGNITUDE
+
+
+def measured_band(values):
+    """Where an image band's values, after scaling, are measurements: besides measured(), not below
+    LOWEST_MEASURED."""
+    return (values >= LOWEST_MEASURED) & (values < FILL_MAGNITUDE)
+
+
+def may_hold_fill(kind, scale, offset):
+    """Whether a band of this stored type and scaling can hold a value measured_band() refuses (unsigned integers
+    with a positive scale and an offset of at least LOWEST_MEASURED cannot: the test is skipped for them)."""
+    return kind.kind != "u" or scale < 0 or offset < LOWEST_MEASURED
 
 def has_mask(flags):
     """Whether a band's GDAL mask flags give it a mask of its own (a .msk file, an internal mask, an alpha band):
@@ -159,8 +175,8 @@ class Image:
                 np.multiply(raw_band, np.float32(scale), out=stack[i], casting="unsafe")
             if offset != 0.0:
                 stack[i] += np.float32(offset)
-            if kind.kind == "f":
-                valid &= measured(stack[i])
+            if may_hold_fill(kind, scale, offset):
+                valid &= measured_band(stack[i])
         return stack, valid
 
     def read(self, names, window):
@@ -252,8 +268,8 @@ class Image:
                 valid &= band.GetMaskBand().ReadAsArray(buf_xsize=bw, buf_ysize=bh) > 0
             s, o = self.scaling[n]
             out[n] = raw.astype(np.float32) * np.float32(s) + np.float32(o)
-            if raw.dtype.kind == "f":
-                valid &= measured(out[n])
+            if may_hold_fill(raw.dtype, s, o):
+                valid &= measured_band(out[n])
         return out, valid
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from osgeo import gdal, osr
 
 from .blocks import RasterWriter, Subsample, step, windows
-from .image import measured
+from .image import measured_band
 from ..errors import InputError, require
 from ..sensors import sensor as get_sensor
 
@@ -346,7 +346,7 @@ class SceneReader:
                 if nodata is not None:
                     ok &= raw != nodata
                 arrays[b] = raw.astype(np.float32) * np.float32(scale) + np.float32(offset)
-                ok &= measured(arrays[b])  # the rule of every read: no NaN, infinity or fill value
+                ok &= measured_band(arrays[b])  # the rule of every read: no NaN, infinity or fill value
             for b in bands:
                 values[b][ok] = arrays[b][ok]
             clear |= ok

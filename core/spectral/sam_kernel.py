@@ -19,12 +19,13 @@ PAD = 16  # floats after each band's row of the chunk: rows 4 KB apart would sha
 
 
 @numba.njit(nogil=True, cache=True)
-def classify_rows(stack, valid, scale, offset, nodata, unit, member_class, group, cos_limits, margin, want_angles,
-                  classes, angles, counts, row0, row1):
+def classify_rows(stack, valid, scale, offset, nodata, lowest, unit, member_class, group, cos_limits, margin,
+                  want_angles, classes, angles, counts, row0, row1):
     """Classify rows row0 to row1 of a window.
 
     stack: (bands, rows, cols) values (float32, or the bands' own 8- or 16-bit integer type), reflectance = value x
-    scale + offset per band, nodata where a value equals the band's nodata (NaN: none) (Image.stored_scaling);
+    scale + offset per band, nodata where a value equals the band's nodata (NaN: none) (Image.stored_scaling) or
+    where reflectance is below lowest (an undeclared fill value, io.image.LOWEST_MEASURED);
     valid: (rows, cols) bool; unit: (members, bands) float32 unit spectra; member_class: each member's class
     (int64); group: each class's group (int64); cos_limits: each class's cos(maximum angle) (float32); margin:
     radians by which the best class must beat the best class of another group (0: no margin test).
@@ -71,7 +72,7 @@ def classify_rows(stack, valid, scale, offset, nodata, unit, member_class, group
                     here[p] = x
                     norm[p] += x * x
                     seen[p] |= x > 0
-                    measured[p] &= stored[p] != fill
+                    measured[p] &= (stored[p] != fill) & (x >= lowest)
             for p in range(n):
                 norm[p] = np.sqrt(norm[p])
                 seen[p] &= measured[p]

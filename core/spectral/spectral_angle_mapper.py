@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..io.blocks import RasterWriter, bounded_cache
+from ..io.image import LOWEST_MEASURED
 from ..errors import InputError, require
 from ..report.palettes import UNCLASSIFIED_COLOUR, mineral_colours
 
@@ -276,7 +277,7 @@ def classify_rows(stack, valid, scaling, classes_of, margin, classes, angles, co
         raise ValueError(f"a stack of {stack.shape} with a mask of {valid.shape} and spectra of "
                          f"{classes_of[0].shape[1]} bands")
     want = angles is not None
-    pixel_kernel()(stack, valid, *scaling, *classes_of, float(margin), want, classes,
+    pixel_kernel()(stack, valid, *scaling, LOWEST_MEASURED, *classes_of, float(margin), want, classes,
                    angles if want else np.empty((1, 1, 1), np.float32), counts, first, last)
     if want:
         part = angles[:, first:last]

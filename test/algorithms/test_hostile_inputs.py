@@ -658,3 +658,39 @@ def test_landsat_tm_collection2_band_descriptions_are_tm_bands(qgis_processing, 
     qgis_processing.run("prospectra:bandratio", {"INPUT": [path], "SENSOR": SENSORS.index("landsat5_tm"),
                                                  "PRESET": 0, "NUMERATOR": "B5", "DENOMINATOR": "B7", "OUTPUT": out})
     assert np.allclose(gdal.Open(out).ReadAsArray(), 1.0)
+
+
+def test_an_undeclared_fill_value_is_nodata_in_every_output(qgis_processing, tmp_path):
+    """-9999 in the top 20 rows of a reflectance raster that declares no nodata, as files often carry it: no
+    reflectance takes it (io.image.LOWEST_MEASURED). Composite, 8-bit composite, ratio, SAM and tags leave the strip
+    nodata, and below the strip (and beyond the tagger's patches that reach into it) write what they write for the
+    same raster without the strip (SAM the same valid area: its limits follow the noise it measures on the valid
+    pixels). Before, the stretch ran from -9999, the 8-bit copy wrote the strip as data, and the tagger tagged it
+    Malachite at 100 %."""
+    cube = gdal.Open(S2_L2A).ReadAsArray()
+    filled = cube.copy()
+    filled[:, :20] = -9999.0
+    clean_path = write_raster(tmp_path / "clean.tif", cube, descriptions=None)
+    fill_path = write_raster(tmp_path / "filled.tif", filled, descriptions=None)
+    s2 = {"SENSOR": SENSORS.index("sentinel2a_msi")}
+    runs = {"bandcomposite": {"OUTPUT": "c.tif", "OUTPUT_8BIT": "c8.tif"}, "bandratio": {"OUTPUT": "r.tif"},
+            "spectralanglemapper": {"ENDMEMBERS": "Calcite, Hematite, Kaolinite", "OUTPUT": "s.tif",
+                                    "OUTPUT_RULE": "sa.tif", "KEEP_APART": True},
+            "tagminerals": {"OUTPUT": "t.tif"}}
+    for alg, params in runs.items():
+        outputs = {}
+        for name, path in (("clean", clean_path), ("filled", fill_path)):
+            given = {k: str(tmp_path / f"{name}_{v}") if str(v).endswith(".tif") else v for k, v in params.items()}
+            qgis_processing.run(f"prospectra:{alg}", {"INPUT": [path], **s2, **given})
+            outputs[name] = {k: v for k, v in given.items() if str(v).endswith(".tif")}
+        for key in outputs["clean"]:
+            clean, filled_out = (gdal.Open(outputs[n][key]) for n in ("clean", "filled"))
+            nodata = filled_out.GetRasterBand(1).GetNoDataValue()
+            got, want = filled_out.ReadAsArray(), clean.ReadAsArray()
+            got, want = (a if a.ndim == 3 else a[None] for a in (got, want))
+            assert (got[:, :20] == nodata).all(), (alg, key)
+            below = 20 + (16 if alg == "tagminerals" else 0)  # patches that reach into the strip
+            if alg == "spectralanglemapper":
+                assert np.array_equal(got[:, below:] == nodata, want[:, below:] == nodata), key
+            elif key != "OUTPUT_8BIT":  # its stretch is the valid pixels' own, which the strip changes
+                assert np.array_equal(got[:, below:], want[:, below:]), (alg, key)

@@ -56,15 +56,17 @@ def test_landsat_tm_sum_ratio_from_single_band_files(tmp_path):
 
 
 def test_nodata_and_zero_denominator_give_nodata_never_inf_or_nan(tmp_path):
-    num = np.array([[1.0, 2.0, -5.0, 3.0, 4.0]], np.float32)
-    den = np.array([[2.0, 0.0, 1.0, -9999.0, np.nan]], np.float32)
+    # -0.2: reflectance a little below 0 (dark water after atmospheric correction) is data; -5 is no reflectance
+    # (io.image.LOWEST_MEASURED), a fill value the file does not declare
+    num = np.array([[1.0, 2.0, -0.2, 3.0, 4.0, -5.0]], np.float32)
+    den = np.array([[2.0, 0.0, 1.0, -9999.0, np.nan, 1.0]], np.float32)
     path = write_tif(tmp_path / "in.tif", np.stack([num, den]), nodata=-9999.0, descriptions=["B11", "B12"],
                      gt=(0, 10, 0, 0, 0, -10))
     image = open_image(path, "sentinel2a_msi", band_order=["B11", "B12"])
     out = str(tmp_path / "r.tif")
     band_ratio(image, ["B11"], ["B12"], out, NullFeedback())
     got, _ = read(out)
-    assert got.tolist() == [[0.5, RATIO_NODATA, -5.0, RATIO_NODATA, RATIO_NODATA]]
+    assert np.allclose(got, [[0.5, RATIO_NODATA, -0.2, RATIO_NODATA, RATIO_NODATA, RATIO_NODATA]])
 
 
 def test_all_nodata_input_is_an_error_and_leaves_nothing(tmp_path):
