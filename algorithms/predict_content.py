@@ -4,7 +4,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
                        QgsProcessingParameterRasterDestination)
 
 from ..core.io.blocks import check_outputs
-from ..core.geochem.content_prediction import anomaly_zones, predict_content
+from ..core.geochem.content_prediction import anomaly_zones, predict_content, require_content_model
 from ..core.errors import InputError
 from ..core.learning.onnx_model import bundled_choice, bundled_models, load_model
 from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGON_WKB, POLYGONS, field
@@ -72,6 +72,7 @@ class PredictContent(ProspectraAlgorithm):
                 raise InputError("MODEL", f"no bundled inversion model is for {image.sensor.name}; train one with "
                                           f"'Train content inversion model' and give it in MODEL_FILE.")
         model = load_model(path, parameter, declarable=False)
+        require_content_model(model)
         model.check_image(image, parameter)
         mode = self.parameterAsEnum(parameters, "ANOMALY", context)
         if mode == 1 and parameters.get("THRESHOLD") in (None, ""):

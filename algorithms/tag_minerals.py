@@ -122,7 +122,8 @@ class TagMinerals(ProspectraAlgorithm):
         image = self.image(parameters, context)
         model = self.model(parameters, context, image)
         if model.task != "tagging":
-            raise InputError("MODEL", f"'{model.name}' is a {model.task} model; this algorithm runs tagging models.")
+            raise InputError(model.parameter, f"'{model.name}' is a {model.task} model; this algorithm runs tagging "
+                                              f"models.")
         self.warn_unidentifiable(model, image.sensor, feedback)
         output = self.output_path(parameters, "OUTPUT", context)
         probabilities = self.output_path(parameters, "OUTPUT_PROBABILITIES", context) or None

@@ -13,11 +13,16 @@ from ..errors import InputError
 CONTENT_NODATA = -9999.0
 
 
-def predict_content(image, model, output, feedback):
-    """Write the content raster; returns running statistics of the predicted values."""
+def require_content_model(model):
+    """An error naming the model's parameter unless it is a regression model of single pixels."""
     if model.task != "regression" or model.patch_size != 1:
         raise InputError(model.parameter, f"'{model.name}' is a {model.task} model with {model.patch_size}-pixel "
                                           f"patches; content maps need a regression model of single pixels.")
+
+
+def predict_content(image, model, output, feedback):
+    """Write the content raster; returns running statistics of the predicted values."""
+    require_content_model(model)
     model.check_image(image)
     total, total_sq, count, lo, hi = 0.0, 0.0, 0, np.inf, -np.inf
     non_finite = 0  # pixels the model gave NaN or infinity for: nodata in the map, counted in the summary

@@ -80,6 +80,9 @@ class Grid:
         if not (xmax > xmin and ymax > ymin):
             raise InputError("EXTENT", f"the extent {xmin:g}, {xmax:g}, {ymin:g}, {ymax:g} (xmin, xmax, ymin, ymax) "
                                        f"is empty.")
+        if pixel_size > max(xmax - xmin, ymax - ymin):  # one cell reaching far past the extent
+            raise InputError("PIXEL_SIZE", f"a cell size of {pixel_size:g} is larger than the extent "
+                                           f"({xmax - xmin:g} x {ymax - ymin:g}); choose a cell size that divides it.")
         width = max(1, math.ceil((xmax - xmin) / pixel_size - 1e-9))
         height = max(1, math.ceil((ymax - ymin) / pixel_size - 1e-9))
         if max(width, height) > MAX_GRID_SIDE or width * height > MAX_GRID_PIXELS:
@@ -127,6 +130,9 @@ class Grid:
 
 # ---- the variogram and cross-validation ----------------------------------------------------------------
 
+MAX_PARAMETER = 1e30  # a variogram parameter beyond it (a range of 1e30 map units) is a typing error
+
+
 def parse_variogram_parameters(text, model):
     """'sill=80, range=40000, nugget=60' -> the dict pykrige takes for model; None for empty text."""
     text = (text or "").strip()
@@ -152,8 +158,13 @@ def parse_variogram_parameters(text, model):
         unknown.append("sill and psill together")
     bad = [f"{n}={v:g}" for n, v in given.items() if not np.isfinite(v) or v < 0 or (n != "nugget" and v == 0)]
     if bad:
-        raise InputError("VARIOGRAM_PARAMETERS", f"{', '.join(bad)}: sill and range must be positive and the nugget "
+        positive = " and ".join(n for n in accepted if n != "nugget" and n != "psill")
+        raise InputError("VARIOGRAM_PARAMETERS", f"{', '.join(bad)}: {positive} must be positive and the nugget "
                                                  f"not negative.")
+    huge = [f"{n}={v:g}" for n, v in given.items() if v > MAX_PARAMETER]
+    if huge:  # the spherical and Gaussian models raise the range to the third power: 1e200 overflowed in pykrige
+        raise InputError("VARIOGRAM_PARAMETERS", f"{', '.join(huge)}: beyond {MAX_PARAMETER:g}, larger than any "
+                                                 f"distance or variance a survey holds; check the units.")
     if model == "power" and not given.get("exponent", 1.0) < 2:
         raise InputError("VARIOGRAM_PARAMETERS", f"exponent={given['exponent']:g}: a power variogram is valid for "
                                                  f"exponents above 0 and below 2 only (at 2 and beyond, Kriging "

@@ -357,6 +357,10 @@ def _refuse_other_sensors_names(descriptions, sensor, stack):
 
 
 def _band_names(paths, datasets, sensor, band_order):
+    twice = repeated([os.path.realpath(p) for p in paths])
+    if twice:  # one band read as two: its name would be doubled, or another band's taken
+        raise InputError("INPUT", f"'{os.path.basename(twice[0])}' is given more than once; give each band's file "
+                                  f"once.")
     count = sum(ds.RasterCount for ds in datasets)
     named, how, seen = _described_names(paths, datasets, sensor)
     if band_order:

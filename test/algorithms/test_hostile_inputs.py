@@ -1,5 +1,6 @@
 """Inputs an annoyed user gives (issue 15): each ends in an error naming the parameter at fault, every file that
 existed is byte-identical afterwards (checksums), and no new file remains."""
+import glob
 import hashlib
 import json
 import os
@@ -694,3 +695,26 @@ def test_an_undeclared_fill_value_is_nodata_in_every_output(qgis_processing, tmp
                 assert np.array_equal(got[:, below:] == nodata, want[:, below:] == nodata), key
             elif key != "OUTPUT_8BIT":  # its stretch is the valid pixels' own, which the strip changes
                 assert np.array_equal(got[:, below:], want[:, below:]), (alg, key)
+
+
+def test_one_file_given_twice_and_a_model_of_the_wrong_task_name_their_parameter(refused, tmp_path):
+    """The same band file twice is INPUT's fault, with or without BAND_ORDER (with it, the file was read as two
+    bands); a regression model given in MODEL_FILE to the tagger names MODEL_FILE, not MODEL; a tagger given to
+    predictcontent is refused before its empty target and unit are logged."""
+    tm = sorted(glob.glob(os.path.join(DATA, "landsat5_tm", "*_B?.TIF")))
+    b1, b3 = (shutil.copy(tm[i], tmp_path) for i in (0, 2))
+    landsat = {"SENSOR": SENSORS.index("landsat5_tm"), "SCALING": 5, "SCALE": 0.0001, "OFFSET": 0}
+    refused("prospectra:bandcomposite", {"INPUT": [b3, b3, b1], **landsat}, "INPUT",
+            "'LT52240631988227CUB02_B3.TIF' is given more than once")
+    refused("prospectra:bandcomposite", {"INPUT": [b3, b3, b1], "BAND_ORDER": "B2,B3,B1", **landsat}, "INPUT",
+            "is given more than once")
+    from prospectra.core.learning.onnx_model import bundled_models
+
+    regression = str(shutil.copy(bundled_models("regression")["inversion_gf2_pms"], tmp_path / "inv.onnx"))
+    image = write_raster(tmp_path / "gf2.tif", np.full((4, 16, 16), 0.2, np.float32), crs=32649,
+                         descriptions=["B1", "B2", "B3", "B4"])
+    refused("prospectra:tagminerals", {"INPUT": [image], "SENSOR": SENSORS.index("gf2_pms"), "MODEL_FILE": regression},
+            "MODEL_FILE", "'inv' is a regression model; this algorithm runs tagging models")
+    tagger = str(shutil.copy(bundled_models("tagging")["tagger_landsat_oli"], tmp_path / "tagger.onnx"))
+    refused("prospectra:predictcontent", {"INPUT": [image], "SENSOR": SENSORS.index("gf2_pms"), "MODEL_FILE": tagger},
+            "MODEL_FILE", "'tagger' is a tagging model with 16-pixel patches; content maps need a regression model")

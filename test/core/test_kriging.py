@@ -231,6 +231,12 @@ def test_fixed_variogram_parameters_equal_pykrige_with_them(till, tmp_path):
     with pytest.raises(InputError, match="VARIOGRAM_PARAMETERS: the exponential model takes sill \\(or psill\\), "
                                          "range, nugget; missing: range"):
         parse_variogram_parameters("sill=140, nugget=55", "exponential")
+    with pytest.raises(InputError, match="PIXEL_SIZE: a cell size of 1e\\+06 is larger than the extent"):
+        Grid.of_extent(350000, 7470000, 400000, 7520000, 1e6, wkt)  # a single cell 20 times the extent
+    with pytest.raises(InputError, match="VARIOGRAM_PARAMETERS: range=1e\\+200: beyond 1e\\+30"):
+        parse_variogram_parameters("sill=144, range=1e200, nugget=50", "spherical")  # overflowed in pykrige
+    with pytest.raises(InputError, match="VARIOGRAM_PARAMETERS: exponent=0: scale and exponent must be positive"):
+        parse_variogram_parameters("scale=1, exponent=0, nugget=0", "power")
 
 
 def test_cancel_leaves_no_output(till, tmp_path, monkeypatch):
