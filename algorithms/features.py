@@ -28,10 +28,22 @@ def has_crs(source):
     return crs.isValid() and not (not crs.authid() and "undefined" in crs.description().lower())
 
 
+def require_geometries(source, parameter):
+    """An error unless some feature of the layer has a geometry: without any, its coordinate system (which QGIS
+    may then not know) is not the problem to report."""
+    for feature in source.getFeatures(QgsFeatureRequest().setNoAttributes()):
+        geometry = feature.geometry()
+        if geometry is not None and not geometry.isEmpty():
+            return
+    raise InputError(parameter, f"none of the layer's {source.featureCount()} features has a geometry; give "
+                                f"points or polygons with their locations.")
+
+
 def image_crs(source, image, parameter, feedback, image_parameter="INPUT"):
     """The CRS to read a layer's sites in to put them on the image (None: take their coordinates as they are). When
     neither has a coordinate system, as for an ungeoreferenced scene, the layer is taken to be drawn on the
     image's own pixel grid; when only one has, the error names which."""
+    require_geometries(source, parameter)
     target = QgsCoordinateReferenceSystem.fromWkt(image.projection) if image.projection else None
     layer_ok = has_crs(source)
     image_ok = target is not None and target.isValid()
@@ -102,6 +114,7 @@ def read_points(source, field, crs, context, points_parameter="INPUT", field_par
     if source is None:
         raise InputError(points_parameter, "choose a point layer.")
     require_point_layer(source, points_parameter)
+    require_geometries(source, points_parameter)
     if crs is not None and crs.isValid() and source.sourceCrs() != crs and not has_crs(source):
         raise InputError(points_parameter, "the layer has no coordinate reference system, so its points cannot be "
                                            "placed. Set its CRS (Layer Properties > Source) and run again.")

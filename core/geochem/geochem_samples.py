@@ -6,10 +6,10 @@ import math
 import numpy as np
 
 from ..errors import InputError
+from ..io.image import FILL_VALUES
 
 MIN_SAMPLES = 10  # fewer give no usable variogram and no meaningful correlation test
 SAME_PLACE = 1e-3  # samples closer than this (map units: 1 mm in a metric CRS) count as one location
-FILL_VALUES = (-999.0, -9999.0, -99999.0, -999999.0)  # what data sets write where a measurement is missing
 REFLECTANCE_RANGE = (-0.5, 2.0)  # reflectance beyond it is no reflectance: an undeclared fill, or the wrong SCALING
 
 

@@ -25,9 +25,11 @@ def point_samples(image, bands, x, y, values, field):
     spectra, status = sample_image(image, bands, samples.x, samples.y)
     ok = status == "ok"
     if ok.sum() < 10:
-        raise InputError("POINTS", f"only {int(ok.sum())} samples fall on valid pixels of the image "
-                                   f"({int((status == 'outside').sum())} outside, {int((status == 'nodata').sum())} on "
-                                   f"nodata); at least 10 are needed.")
+        outside, nodata = int((status == "outside").sum()), int((status == "nodata").sum())
+        raise InputError("INPUT" if nodata > outside else "POINTS",
+                         f"only {int(ok.sum())} samples fall on valid pixels of the image ({outside} outside, "
+                         f"{nodata} on nodata: its nodata value, NaN, or a fill value below any reflectance such as "
+                         f"-9999); at least 10 are needed.")
     col, row = pixel_of(image.geotransform, samples.x[ok], samples.y[ok])
     check_spectra(spectra[ok], col, row, "fit a model of")
     info = {"method": "point-to-pixel", "samples": len(samples), "used": int(ok.sum()),
@@ -88,5 +90,8 @@ def surface_samples(image, bands, x, y, values, field, feedback=None, max_sample
             "variogram": summary["variogram"]["model"], "kriging_loo_rmse": summary["cross_validation"]["rmse"],
             "sample_sd": summary["cross_validation"]["sample_sd"]}
     spectra, rows, cols = np.concatenate(out_x), np.concatenate(out_r), np.concatenate(out_c)
+    if not len(spectra):
+        raise InputError("INPUT", f"all {total} pixels near the samples are nodata in the image (its nodata value, "
+                                  f"NaN, or a fill value below any reflectance such as -9999): nothing to fit.")
     check_spectra(spectra, cols, rows, "fit a model of")
     return spectra, np.concatenate(out_y), rows, cols, info

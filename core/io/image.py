@@ -40,6 +40,7 @@ FILL_MAGNITUDE = np.float32(1e30)
 # after atmospheric correction, and digital numbers and radiance are never negative. Below it lie the fill values
 # files carry without declaring them (-9999, -32768, or reflectance x 10000 of -9999 scaled to -0.9999).
 LOWEST_MEASURED = np.float32(-0.5)
+FILL_VALUES = (-999.0, -9999.0, -99999.0, -999999.0)  # what data sets write where a measurement or class is missing
 STORED_INTEGERS = {np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16)}  # what read_stack may leave stored
 EXACT_IN_FLOAT32 = STORED_INTEGERS | {np.dtype(np.float32)}
 

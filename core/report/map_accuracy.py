@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import Canceled, InputError
 from ..io.blocks import class_names, windows
-from ..io.image import open_raster
+from ..io.image import FILL_VALUES, open_raster
 from ..io.outputs import OutputTransaction, write_file
 from ..learning.training_samples import extract_samples, fits_class_raster
 from .geochem_report import esc, fmt, json_path, page, table, write_json
@@ -166,6 +166,13 @@ def assess_map(class_map, features, report_path=None, feedback=None):
         raise InputError(class_map.parameter, f"holds {wide[0]:g} at a reference site, beyond the class values a "
                                               "class raster holds (-2147483647 to 2147483647): not a class map.")
     mapped = mapped.astype(np.int64)
+    mapped_counts = mapped_pixels(class_map, feedback)
+    fills = [v for v in FILL_VALUES if v in mapped_counts and v not in class_map.class_names]
+    if fills:  # a missing-value marker the map does not declare would be scored as a class
+        raise InputError(class_map.parameter, f"holds {fills[0]:g} on {mapped_counts[fills[0]]} pixels, a value data "
+                                              f"sets write where a class is missing, without a class name; declare it "
+                                              f"as the map's nodata value (raster properties, or gdal_edit.py "
+                                              f"-a_nodata {fills[0]:g}).")
     classes = samples.classes
     on_map = [(v, name) for v, name in zip(classes.values, classes.names) if np.any(samples.y == v)]
     agree = _matches(class_map, classes, set(mapped.tolist()))
@@ -195,7 +202,7 @@ def assess_map(class_map, features, report_path=None, feedback=None):
     row_share, column_share = matrix.sum(axis=1) / n, matrix.sum(axis=0) / n
     chance = float((row_share[:, None] * column_share[None, :] * right).sum())  # agreement were they independent
     kappa = (observed - chance) / (1 - chance) if chance < 1 else float("nan")
-    estimates, unsampled = area_weighted(matrix, columns, right, mapped_pixels(class_map, feedback))
+    estimates, unsampled = area_weighted(matrix, columns, right, mapped_counts)
     if estimates is not None:
         for k, e in zip(per_class, estimates["classes"]):
             e["class"] = k["class"]
@@ -224,13 +231,15 @@ def _area_weighted_html(result):
                 "of accuracy and area over the whole map needs sites in every map class, 'unclassified' too: "
                 "draw them at random within each mapped class (Olofsson et al. 2014).</p>")
     ci = 1.96 * e["overall_se"]
+    certain = ("" if e["overall_se"] else " An interval of 0: in every map class all its sites agreed, or all "
+               "disagreed, so the sites show no spread; more sites would.")
     rows = [[esc(k["class"]), k["mapped_pixels"],
              f"{k['area_pixels']:.0f} &plusmn; {1.96 * k['area_share_se'] * e['map_pixels']:.0f}",
              fmt(k["users"], 3), fmt(k["producers"], 3)] for k in e["classes"]]
     return (head + f"<p>If the sites are a random sample stratified by map class (or a simple random sample), "
             f"these estimate the whole map: each map class weighs by its share of the map's {e['map_pixels']} "
             f"pixels, not by how many sites it holds (Olofsson et al. 2014). <b>Overall accuracy "
-            f"{fmt(e['overall_accuracy'], 3)} &plusmn; {fmt(ci, 2)}</b> (95 % confidence interval).</p>"
+            f"{fmt(e['overall_accuracy'], 3)} &plusmn; {fmt(ci, 2)}</b> (95 % confidence interval).{certain}</p>"
             + table(["reference class", "mapped pixels (agreeing map classes)", "estimated pixels (95 % CI)",
                      "user's accuracy", "producer's accuracy"], rows)
             + "<p class=note>Estimated pixels: how much of the map the class truly covers, from the sites; the "

@@ -234,6 +234,15 @@ def test_bad_input_is_refused_naming_the_parameter(run_fails, cuprite, tmp_path)
     ds = None
     run_fails("prospectra:assessaccuracy", {"MAP": unnamed, "REFERENCE": sites, "FIELD": "class",
                                             "REPORT": str(tmp_path / "r.html")}, "FIELD: holds class names")
+    filled = str(tmp_path / "filled.tif")  # a float copy whose top rows hold -9999, undeclared
+    values = gdal.Open(sam).ReadAsArray().astype(np.float32)
+    values[:32] = -9999
+    ds = gdal.GetDriverByName("GTiff").Create(filled, values.shape[1], values.shape[0], 1, gdal.GDT_Float32)
+    ds.GetRasterBand(1).WriteArray(values)
+    ds = None
+    run_fails("prospectra:assessaccuracy", {"MAP": filled, "REFERENCE": sites, "FIELD": "class",
+                                            "REPORT": str(tmp_path / "r.html")},
+              f"MAP: holds -9999 on {32 * values.shape[1]} pixels", "-a_nodata -9999")
     blank = str(tmp_path / "blank.tif")  # its nodata value is its only value: the message names the map
     ds = gdal.GetDriverByName("GTiff").Create(blank, values.shape[1], values.shape[0], 1, gdal.GDT_Byte)
     ds.GetRasterBand(1).Fill(3)

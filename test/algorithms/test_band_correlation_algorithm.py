@@ -101,9 +101,10 @@ def test_samples_all_at_one_place_are_refused(run_fails, tmp_path):
     run_fails({"BANDS": "B2, B2"}, "BANDS: B2 is listed more than once")
 
 
-def test_fill_values_are_not_taken_for_measurements_or_reflectance(run_fails, scene, tmp_path):
-    """-9999 in the field (a missing measurement), or fill pixels of an image that does not declare its nodata,
-    would pass for data and flatten every correlation; both are refused naming the parameter to fix."""
+def test_fill_values_are_not_taken_for_measurements_or_reflectance(qgis_processing, run_fails, scene, tmp_path):
+    """-9999 in the field (a missing measurement) would pass for data and flatten every correlation: refused naming
+    FIELD. Fill pixels of an image that does not declare its nodata (-9999, below any reflectance) are nodata, as
+    where it declares them: the same correlations."""
     from osgeo import gdal
 
     x, y, la = till_points(FIELD)
@@ -112,5 +113,12 @@ def test_fill_values_are_not_taken_for_measurements_or_reflectance(run_fails, sc
     run_fails({"POINTS": with_fill}, f"FIELD: '{FIELD}' holds -9999 at ", "empty those values (NULL)")
     undeclared = str(tmp_path / "undeclared.tif")
     gdal.Translate(undeclared, scene, noData="none")
-    assert gdal.Open(scene).GetRasterBand(1).GetNoDataValue() is not None  # the fill the copy no longer declares
-    run_fails({"INPUT": [undeclared]}, "INPUT: ", "which no reflectance takes", "INPUT_NODATA")
+    assert gdal.Open(scene).GetRasterBand(1).GetNoDataValue() == -9999  # the fill the copy no longer declares
+    tables = []
+    for name, image in (("declared", scene), ("undeclared", undeclared)):
+        tables.append(str(tmp_path / f"{name}.csv"))
+        qgis_processing.run("prospectra:bandcorrelation", {"INPUT": [image], "SENSOR": GF2, "POINTS": TILL,
+                                                           "FIELD": FIELD, "OUTPUT_TABLE": tables[-1],
+                                                           "OUTPUT_REPORT": str(tmp_path / f"{name}.html")})
+    with open(tables[0]) as a, open(tables[1]) as b:
+        assert a.read() == b.read()

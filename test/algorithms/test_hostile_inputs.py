@@ -270,6 +270,13 @@ def test_kriging_blames_the_parameter_at_fault(refused, till_json, tmp_path):
             "VARIOGRAM_PARAMETERS", "sill=-5")
     far = dict(KRIGE, INPUT=till_json, EXTENT="-5000000,-4990000,1000000,1010000 [EPSG:3067]")
     refused("prospectra:kriging", far, "EXTENT", "none of the", "samples of INPUT lies in or near the grid")
+    # every geometry null, in a GeoJSON that names its CRS: it was blamed on a missing coordinate system
+    nowhere = tmp_path / "nowhere.json"
+    nowhere.write_text(json.dumps({"type": "FeatureCollection", "crs": {"type": "name", "properties": {
+        "name": "urn:ogc:def:crs:EPSG::3067"}}, "features": [{"type": "Feature", "geometry": None, "properties": {
+            "La_ppm_511": 10.0 + i}} for i in range(12)]}))
+    refused("prospectra:kriging", dict(KRIGE, INPUT=str(nowhere)), "INPUT",
+            "none of the layer's 12 features has a geometry")
 
 
 def test_kriging_refuses_a_value_that_is_no_measurement(refused, tmp_path):

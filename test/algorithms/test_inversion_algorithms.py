@@ -103,12 +103,12 @@ def test_inversion_bad_inputs(run_fails, ree, trained, tmp_path):
     dst = src = None
     run_fails("prospectra:traininversion", dict(point_to_pixel, POINTS=one_place, MODELS=[1]),
               "POINTS: the ", "lie on only 1 pixel(s)")
-    # an image of fill values that it does not declare (-9999 everywhere): no reflectance to learn from
+    # an image of fill values that it does not declare (-9999 everywhere): nodata, nothing to learn from
     fill = str(tmp_path / "fill.tif")
     gdal.Translate(fill, scene, noData="none", scaleParams=[[0, 1, -9999, -9999]], outputType=gdal.GDT_Float32)
     for sample_set in (0, 1):
         run_fails("prospectra:traininversion", dict(base, INPUT=[fill], FIELD="RE2O3", SAMPLE_SET=sample_set),
-                  "INPUT: ", "which no reflectance takes")
+                  "INPUT: ", "nodata", "a fill value below any reflectance such as -9999")
     _, model, _ = trained
     landsat = dict(INPUT=[scene], SENSOR=SENSORS.index("landsat8_oli"), BAND_ORDER="B1,B2,B3,B4", MODEL_FILE=model,
                    OUTPUT=str(tmp_path / "c.tif"))
