@@ -22,6 +22,10 @@ LIBRARY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "library"
 USGS_CITATION = ("Kokaly, R.F., Clark, R.N., Swayze, G.A., et al., 2017, USGS Spectral Library Version 7: "
                  "U.S. Geological Survey Data Series 1035, doi:10.3133/ds1035")
 COVERAGE = 0.99  # a band is resampled only if the spectrum covers 99 % of its response
+# ... and only if a measured channel lies within its response, or the gap the band falls in is narrow: at most twice
+# the response's width and at most GAP_LIMIT nm. USGS's water-band gaps (about 100 nm) keep their bands; a gap of
+# 800 nm (Stilbite HS482.3B, Beckman) or a spectrum measured at two wavelengths is not drawn as a straight line.
+GAP_LIMIT = 100.0
 HEATED = re.compile(r"\(\d+C\)")  # a laboratory heating temperature in a USGS key: '..._(400C)_...'
 
 
@@ -52,9 +56,20 @@ def convolve(wavelengths, values, sensor, band_names):
         if r is None:  # thermal bands have no reflective response
             continue
         covered = r[inside]
-        if covered.sum() >= COVERAGE * r.sum() > 0:
+        if covered.sum() >= COVERAGE * r.sum() > 0 and not _in_gap(w, grid[r > 0.01 * r.max()]):
             out[i] = float(np.dot(covered, resampled) / covered.sum())
     return out
+
+
+def _in_gap(w, support):
+    """Whether a band whose response spans the wavelengths `support` falls in a gap of the sorted channels w
+    (COVERAGE has checked that w spans it): no channel within it, and the gap wider than GAP_LIMIT and than twice
+    the band."""
+    lo, hi = support[0], support[-1]
+    k = np.searchsorted(w, lo)
+    if k == 0 or k == len(w) or w[k] <= hi:
+        return False
+    return w[k] - w[k - 1] > max(2 * (hi - lo), GAP_LIMIT)
 
 
 LARGEST_VALUE = 1e6  # no reflectance convention comes near it
@@ -127,8 +142,8 @@ class SpectralLibrary:
             gaps = [b for b, v in zip(band_names, row) if not np.isfinite(v)]
             if gaps:
                 advice = f"leave those bands out with {bands_parameter} or use" if bands_parameter else "use"
-                why = "its wavelengths do not span that band's response" if s.wavelengths is not None else \
-                    "its value there is not a number"
+                why = "its wavelengths do not span that band's response, or leave a gap across it wider than " \
+                      f"{GAP_LIMIT:g} nm" if s.wavelengths is not None else "its value there is not a number"
                 raise InputError(parameter, f"'{s.name}' does not cover band(s) {', '.join(gaps)} of {sensor.name} "
                                             f"({why}); {advice} another spectrum.")
         return matrix
