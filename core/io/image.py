@@ -241,6 +241,10 @@ class Image:
         if not valid.any():
             return
         medians = np.median(stack[:, valid], axis=1)
+        if not medians.any():  # zeros, not reflectance scaled twice (which the test below finds)
+            raise InputError("INPUT_NODATA", f"the image is 0 in most valid pixels of its centre in every band "
+                                             f"({', '.join(names)}): 0 is the nodata value of most products; set "
+                                             f"INPUT_NODATA to 0 (or check the SCALING: {self.scaling_source}).")
         wild = [(n, m) for n, m in zip(names, medians) if not -0.5 <= m <= 2.0]
         if (np.abs(medians) < 1e-3).all():  # scaled twice (reflectance that still declares a scale of 1e-4)
             wild = list(zip(names, medians))

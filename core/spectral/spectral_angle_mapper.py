@@ -433,6 +433,22 @@ def separability_lines(given, tested):
     return lines
 
 
+def _refuse_same_shapes(endmembers, parameter):
+    """An error when two classes of one spectrum each have one shape in these bands (an angle below 1e-6 rad: one
+    is the other scaled, or a copy under another name): SAM could never prefer one, and the second would never win.
+    (Classes of several spectra may share one, as a USGS record of a mixture stands for each of its minerals: the
+    separability test weighs them.)"""
+    unit = _unit(endmembers.members)
+    single = np.bincount(endmembers.member_class)[endmembers.member_class] == 1
+    other = endmembers.member_class[:, None] != endmembers.member_class[None, :]
+    same = np.argwhere(other & single[:, None] & single[None, :] & (unit @ unit.T > np.cos(1e-6)))
+    if len(same):
+        a, b = (endmembers.names[endmembers.member_class[i]] for i in same[0])
+        raise InputError(parameter, f"'{a}' and '{b}' have the same spectral shape in these bands (one is the other "
+                                    f"scaled): SAM measures shape only and cannot tell them apart. Remove one, or "
+                                    f"give them one name.")
+
+
 def plan_sam(image, library, bands, max_angle=None, class_angles=None, keep_apart=False):
     """What a SAM run decides from the whole image before any pixel is classified: the library resampled to the
     bands (samples missing a band left out), separability at the image's noise level, inseparable classes joined
@@ -444,6 +460,7 @@ def plan_sam(image, library, bands, max_angle=None, class_angles=None, keep_apar
                                   f"every spectrum points the same way.")
     library, matrix, dropped = library.resample_covering(image.sensor, bands)
     given = endmembers_from_library(library, matrix)
+    _refuse_same_shapes(given, library.parameter)
     sigma, level, noise_source = image_noise(image, bands)
     endmembers, group, tested, mapped = group_inseparable(given, sigma, level, keep_apart)
     groups = ([[given.names[i] for i in range(len(given.names)) if group[i] == g] for g in range(group.max() + 1)]

@@ -3,9 +3,11 @@ or already in a sensor's bands, and their resampling to a sensor by its spectral
 
 Sources: the bundled USGS splib07 (Kokaly et al. 2017), a CSV file, an ENVI spectral library
 (.sli + .hdr), or the image itself at points. All end up as one SpectralLibrary."""
+import codecs
 import csv
 import difflib
 import functools
+import io
 import json
 import math
 import os
@@ -107,6 +109,9 @@ class SpectralLibrary:
         parameter = parameter or self.parameter
         rows = []
         for s in self.spectra:
+            if not np.isfinite(s.values).any():
+                raise InputError(parameter, f"'{s.name}' from {self.source} holds no number: every value is empty, "
+                                            f"not a number or infinite.")
             with np.errstate(invalid="ignore"):
                 largest = np.nanmax(np.abs(s.values), initial=0.0)
             if largest > LARGEST_VALUE:  # overflowed in the angle's squares, which came out as pi/2 everywhere
@@ -302,12 +307,23 @@ def _checked_wavelengths(wavelengths, where, parameter):
 def read_csv_library(path, units="auto", parameter="LIBRARY"):
     """CSV: a header row, then either wavelength + one column per spectrum, or (as Prospectra writes
     resampled libraries) a 'band' column, an optional 'centre_nm' column and one column per spectrum."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # as Excel's 'Unicode text' saves it
+        encodings = ("utf-16",)
+    else:  # Latin-1 and other 8-bit text after UTF-8: numbers and names still read
+        encodings = ("utf-8-sig", "latin-1")
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise InputError(parameter, f"'{os.path.basename(path)}' is not a CSV text file (it cannot be read as "
+                                    f"{' or '.join(encodings)}).")
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
-    except UnicodeDecodeError:  # Latin-1 and other 8-bit text: numbers and names still read
-        with open(path, newline="", encoding="latin-1") as f:
-            rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
+        rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in r)]
     except csv.Error as e:
         raise InputError(parameter, f"'{os.path.basename(path)}' is not a CSV text file ({e}).") from None
     if rows and len(rows[0]) == 1 and len(rows) >= 2:  # the header shows the separator: data rows with decimal

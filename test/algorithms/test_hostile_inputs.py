@@ -400,6 +400,15 @@ def test_sam_class_angles_that_name_a_class_twice(refused, s2):
             "CLASS_ANGLES", "calcite is given more than one angle")
 
 
+def test_sam_library_with_one_spectrum_under_two_names(refused, s2, tmp_path):
+    """'Alpha2x' is 'Alpha' doubled: the same shape, which SAM cannot tell apart (the second class never won)."""
+    library = tmp_path / "lib.csv"
+    library.write_text("wavelength,Alpha,Alpha2x,Beta\n" + "".join(
+        f"{w},{0.1 + w / 10000:.4f},{2 * (0.1 + w / 10000):.4f},{0.5 - w / 10000:.4f}\n" for w in range(400, 2501, 10)))
+    refused("prospectra:spectralanglemapper", {"INPUT": [s2], "LIBRARY": str(library)}, "LIBRARY",
+            "'Alpha' and 'Alpha2x' have the same spectral shape in these bands")
+
+
 @pytest.mark.parametrize("content, expected", [
     ("wavelength,rock\n" + "".join(f"{w},0.3\n" for w in range(400, 2501, 10)) + "1600,0.9\n",
      "the wavelength 1600 nm appears more than once"),

@@ -131,6 +131,12 @@ def test_reflectance_x_10000_and_a_flat_map(run_fails, qgis_processing, trained,
     run_fails("prospectra:predictcontent", {"INPUT": [scaled], "SENSOR": GF2, "MODEL_FILE": model,
                                             "OUTPUT": str(tmp_path / "c.tif")},
               "SCALING: the image's median values (B1 1200", "are not surface reflectance")
+    zeros = np.zeros((4, 40, 40), np.float32)  # a scene mostly 0, its nodata, undeclared
+    zeros[:, :8, :8] = 0.2
+    zeros = write_raster(tmp_path / "zeros.tif", zeros, crs=32649)
+    run_fails("prospectra:predictcontent", {"INPUT": [zeros], "SENSOR": GF2, "MODEL_FILE": model,
+                                            "OUTPUT": str(tmp_path / "c.tif")},
+              "INPUT_NODATA: the image is 0 in most valid pixels of its centre in every band", "set INPUT_NODATA to 0")
     flat = write_raster(tmp_path / "flat.tif", np.full((4, 40, 40), 0.1, np.float32), crs=32649)
     result = qgis_processing.run("prospectra:predictcontent", {
         "INPUT": [flat], "SENSOR": GF2, "MODEL_FILE": model, "OUTPUT": str(tmp_path / "flat_c.tif"), "ANOMALY": 2,

@@ -317,3 +317,17 @@ def test_a_band_in_a_wide_gap_between_channels_is_not_drawn_as_a_line(tmp_path):
     holey = next(spectrum for spectrum in library.spectra if spectrum.name == "holey")
     values = convolve(holey.wavelengths, holey.values, s2, ["B8A", "B9", "B11"])
     assert np.isnan(values[1]) and np.allclose(values[[0, 2]], 0.3)
+
+
+def test_csv_in_utf16_reads_and_a_column_of_infinities_is_refused(tmp_path):
+    """Excel's 'Unicode text' is UTF-16 with a byte-order mark: read (it was refused as 'row 213 has 1 cells').
+    A column of 'inf' holds no number, which the message says (it said 'its largest is -inf')."""
+    path = tmp_path / "unicode.csv"
+    path.write_text("wavelength,rock,Inf\n" + "".join(f"{w},0.3,inf\n" for w in range(400, 2501, 10)),
+                    encoding="utf-16")
+    library = read_library_file(str(path))
+    assert library.names == ["rock", "Inf"]
+    gf2 = sensor("gf2_pms")
+    assert np.allclose(library.select(["rock"]).resample(gf2, gf2.band_names), 0.3)
+    with pytest.raises(InputError, match="LIBRARY: 'Inf' from 'unicode.csv' holds no number"):
+        library.resample(gf2, gf2.band_names)
