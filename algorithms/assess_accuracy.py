@@ -7,7 +7,7 @@ from qgis.core import (QgsProcessingOutputFile, QgsProcessingOutputNumber, QgsPr
 from ..core.errors import InputError
 from ..core.io.blocks import check_outputs
 from ..core.report.geochem_report import json_path
-from ..core.report.map_accuracy import REFERENCES, ClassMap, assess_map
+from ..core.report.map_accuracy import REFERENCES, ClassMap, assess_map, not_estimated
 from .base import ProspectraAlgorithm
 from .compat import ANY_FIELD, POINTS, POLYGONS
 from .features import input_paths, labelled_features
@@ -44,11 +44,12 @@ class AssessAccuracy(ProspectraAlgorithm):
             "every site skipped, with why (no class, no geometry, outside the map, on nodata). Pixels in two "
             "sites (overlapping polygons) count in each, and the log says how many.</p>"
             "<p>Pixels of one polygon are not independent, and sites placed where the ground is easy to recognise "
-            "flatter any map: for an unbiased estimate, draw sites at random, stratified by mapped class ('unclassified' "
-            "too). For such sites the report also estimates the whole map (Olofsson et al. 2014): each map class "
-            "weighs by its share of the map, not by its number of sites, giving the overall accuracy, user's and "
-            "producer's accuracy, and each reference class's true area, with 95 % confidence intervals. It needs at "
-            "least 2 site pixels in every map class, and says which classes lack them.</p>"
+            "flatter any map: for an unbiased estimate, draw sites at random, stratified by mapped class "
+            "('unclassified' too), one point each. For such sites the report also estimates the whole map "
+            "(Olofsson et al. 2014): each map class weighs by its share of the map, not by its number of sites, "
+            "giving the overall accuracy, user's and producer's accuracy, and each reference class's true area, "
+            "with 95 % confidence intervals. It needs at least 2 point sites in every map class, and says which "
+            "classes lack them.</p>"
             "<p><b>References</b></p><ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in REFERENCES) + "</ul>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -97,8 +98,7 @@ class AssessAccuracy(ProspectraAlgorithm):
                           f"over {result['pixels']} pixels of {result['sites']} sites.")
         whole = result["area_weighted"]
         if whole is None:
-            feedback.pushInfo("Not estimated over the whole map: the map classes "
-                              f"{', '.join(u['class'] for u in result['unsampled'])} hold fewer than 2 site pixels.")
+            feedback.pushInfo(not_estimated(result))
         else:
             feedback.pushInfo(f"Over the whole map, if the sites are a random sample stratified by map class: overall "
                               f"accuracy {whole['overall_accuracy']:.3f} +/- {1.96 * whole['overall_se']:.3f} (95 %).")

@@ -15,7 +15,7 @@ from qgis.core import (QgsProcessingAlgorithm,
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import PIP_NAMES, Canceled, InputError, ProspectraError, require
-from ..core.io.image import RESAMPLINGS, SCALINGS, open_image, open_raster
+from ..core.io.image import LOWEST_MEASURED, RESAMPLINGS, SCALINGS, open_image, open_raster
 from ..core.io.outputs import OutputTransaction
 from ..core.sensors import sensors
 from .compat import ADVANCED, DOUBLE, RASTER
@@ -128,7 +128,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                 raise InputError("INPUT", f"'{layer.name()}' is not a raster layer.")
             paths.append(layer.source())
         order = self.parameterAsString(parameters, "BAND_ORDER", context).strip()
-        return open_image(
+        image = open_image(
             paths, self.sensor(parameters, context).id,
             band_order=[b for b in order.replace(";", ",").split(",") if b.strip()] or None,
             scaling=list(SCALINGS)[self.parameterAsEnum(parameters, "SCALING", context)],
@@ -137,6 +137,18 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             nodata=self.optional_number(parameters, "INPUT_NODATA", context),
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, "RESAMPLING", context)],
             resolution=self.parameterAsDouble(parameters, "RESOLUTION", context) or None)
+        self._images = getattr(self, "_images", []) + [image]  # what their reads left out is said at the end
+        return image
+
+    def warn_undeclared_fill(self, feedback):
+        """A warning when the run's images held values below LOWEST_MEASURED, which the reader left as nodata."""
+        lowest = [value for image in getattr(self, "_images", []) for _, value in image.below_lowest]
+        if lowest:
+            feedback.pushWarning(f"INPUT holds values below {LOWEST_MEASURED:g} after scaling (as low as "
+                                 f"{min(lowest):g}), which no reflectance takes: they were taken for a fill value "
+                                 f"the file does not declare, such as -9999, and are nodata in every output. If "
+                                 f"they are data, choose the right SCALING (reflectance x 10000 read as "
+                                 f"reflectance?); if a fill, declare it in INPUT_NODATA.")
 
     def optional_number(self, parameters, name, context):
         """The number given, or None where the optional parameter was left empty (parameterAsDouble says 0)."""
@@ -188,8 +200,11 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
             require(self.displayName(), *self.packages)
+            self._images = []
             with terminate_as_cancel(feedback), OutputTransaction(self.output_files(parameters, context)):  # all, or none
-                return self.execute(parameters, context, feedback)
+                results = self.execute(parameters, context, feedback)
+            self.warn_undeclared_fill(feedback)
+            return results
         except ProspectraError as e:  # the one place engine errors become QGIS's
             raise QgsProcessingException(str(e)) from None
         except OSError as e:  # the file system failed under the run (a folder removed, a full disk, a lost share)

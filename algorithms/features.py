@@ -35,8 +35,9 @@ def require_geometries(source, parameter):
         geometry = feature.geometry()
         if geometry is not None and not geometry.isEmpty():
             return
-    raise InputError(parameter, f"none of the layer's {source.featureCount()} features has a geometry; give "
-                                f"points or polygons with their locations.")
+    count = source.featureCount()
+    raise InputError(parameter, f"none of the layer's {f'{count} ' if count >= 0 else ''}features has a geometry; "
+                                f"give points or polygons with their locations.")
 
 
 def image_crs(source, image, parameter, feedback, image_parameter="INPUT"):

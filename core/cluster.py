@@ -421,10 +421,12 @@ def merged_summary(kind, run, image, files):
     if kind == "content":
         from .geochem.content_prediction import content_statistics
 
-        return content_statistics(*(sum(s[k] for s in parts) for k in ("pixels", "sum", "sum_sq")),
-                                  min(s["min"] for s in parts), max(s["max"] for s in parts),
-                                  *(sum(s[k] for s in parts) for k in ("non_finite", "below_training",
-                                                                       "above_training")))
+        def total(key):
+            return sum(s[key] for s in parts)
+
+        return content_statistics(total("pixels"), total("sum"), total("sum_sq"), min(s["min"] for s in parts),
+                                  max(s["max"] for s in parts), total("non_finite"), total("below_training"),
+                                  total("above_training"))
     if kind == "tag":
         from .io.blocks import windows
         from .learning.patch_tagging import TAG_NODATA

@@ -6,11 +6,11 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from ..io.image import FILL_VALUES
+from ..io.image import FILL_VALUES, HIGHEST_REFLECTANCE, LOWEST_MEASURED
 
 MIN_SAMPLES = 10  # fewer give no usable variogram and no meaningful correlation test
 SAME_PLACE = 1e-3  # samples closer than this (map units: 1 mm in a metric CRS) count as one location
-REFLECTANCE_RANGE = (-0.5, 2.0)  # reflectance beyond it is no reflectance: an undeclared fill, or the wrong SCALING
+REFLECTANCE_RANGE = (LOWEST_MEASURED, HIGHEST_REFLECTANCE)  # beyond it: an undeclared fill, or the wrong SCALING
 
 
 class Samples:

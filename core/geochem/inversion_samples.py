@@ -17,6 +17,7 @@ from .geochem_samples import check_spectra, numeric_samples
 from ..io.image import pixel_of, sample_image
 from .kriging import Grid, kriging
 
+NODATA_IS = "its nodata value, NaN, or a fill value below any reflectance such as -9999"
 MAX_SURFACE_SAMPLES = 20_000  # enough to fit every model; more only slows the CNN and the forests
 
 
@@ -28,8 +29,7 @@ def point_samples(image, bands, x, y, values, field):
         outside, nodata = int((status == "outside").sum()), int((status == "nodata").sum())
         raise InputError("INPUT" if nodata > outside else "POINTS",
                          f"only {int(ok.sum())} samples fall on valid pixels of the image ({outside} outside, "
-                         f"{nodata} on nodata: its nodata value, NaN, or a fill value below any reflectance such as "
-                         f"-9999); at least 10 are needed.")
+                         f"{nodata} on nodata: {NODATA_IS}); at least 10 are needed.")
     col, row = pixel_of(image.geotransform, samples.x[ok], samples.y[ok])
     check_spectra(spectra[ok], col, row, "fit a model of")
     info = {"method": "point-to-pixel", "samples": len(samples), "used": int(ok.sum()),
@@ -91,7 +91,7 @@ def surface_samples(image, bands, x, y, values, field, feedback=None, max_sample
             "sample_sd": summary["cross_validation"]["sample_sd"]}
     spectra, rows, cols = np.concatenate(out_x), np.concatenate(out_r), np.concatenate(out_c)
     if not len(spectra):
-        raise InputError("INPUT", f"all {total} pixels near the samples are nodata in the image (its nodata value, "
-                                  f"NaN, or a fill value below any reflectance such as -9999): nothing to fit.")
+        raise InputError("INPUT", f"all {total} pixels near the samples are nodata in the image ({NODATA_IS}): "
+                                  f"nothing to fit.")
     check_spectra(spectra, cols, rows, "fit a model of")
     return spectra, np.concatenate(out_y), rows, cols, info

@@ -40,6 +40,7 @@ FILL_MAGNITUDE = np.float32(1e30)
 # after atmospheric correction, and digital numbers and radiance are never negative. Below it lie the fill values
 # files carry without declaring them (-9999, -32768, or reflectance x 10000 of -9999 scaled to -0.9999).
 LOWEST_MEASURED = np.float32(-0.5)
+HIGHEST_REFLECTANCE = 2.0  # surface reflectance above it is no reflectance: the wrong scaling
 FILL_VALUES = (-999.0, -9999.0, -99999.0, -999999.0)  # what data sets write where a measurement or class is missing
 STORED_INTEGERS = {np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16)}  # what read_stack may leave stored
 EXACT_IN_FLOAT32 = STORED_INTEGERS | {np.dtype(np.float32)}
@@ -84,6 +85,7 @@ class Image:
         self.width, self.height = dataset.RasterXSize, dataset.RasterYSize
         self.geotransform = dataset.GetGeoTransform()
         self.projection = dataset.GetProjection()
+        self.below_lowest = []  # per read that found any: (pixels, the lowest value) below LOWEST_MEASURED
 
     @property
     def band_names(self):
@@ -177,6 +179,9 @@ class Image:
             if offset != 0.0:
                 stack[i] += np.float32(offset)
             if may_hold_fill(kind, scale, offset):
+                below = (stack[i] < LOWEST_MEASURED) & valid
+                if below.any():  # recorded, so the run can say that such values were left out
+                    self.below_lowest.append((int(np.count_nonzero(below)), float(stack[i][below].min())))
                 valid &= measured_band(stack[i])
         return stack, valid
 
@@ -245,7 +250,7 @@ class Image:
             raise InputError("INPUT_NODATA", f"the image is 0 in most valid pixels of its centre in every band "
                                              f"({', '.join(names)}): 0 is the nodata value of most products; set "
                                              f"INPUT_NODATA to 0 (or check the SCALING: {self.scaling_source}).")
-        wild = [(n, m) for n, m in zip(names, medians) if not -0.5 <= m <= 2.0]
+        wild = [(n, m) for n, m in zip(names, medians) if not LOWEST_MEASURED <= m <= HIGHEST_REFLECTANCE]
         if (np.abs(medians) < 1e-3).all():  # scaled twice (reflectance that still declares a scale of 1e-4)
             wild = list(zip(names, medians))
         if wild:

@@ -12,7 +12,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from ..errors import Canceled, InputError
-from ..io.image import measured, open_raster
+from ..io.image import FILL_VALUES, measured, open_raster
 from .onnx_model import MAX_CLASSES
 
 gdal.UseExceptions()
@@ -60,7 +60,7 @@ class FeatureStack:
             if nodata is not None:
                 valid &= raw != nodata
             more[j] = raw
-            valid &= measured(more[j])  # no NaN, infinity or fill value
+            valid &= measured(more[j]) & ~np.isin(more[j], FILL_VALUES)  # no NaN, infinity or fill value
         return np.concatenate([cube, more]), valid
 
     def sample(self, max_pixels, seed=0, edge=32):

@@ -29,7 +29,7 @@ REFERENCES = [
     "independent).",
     "Olofsson P., Foody G.M., Herold M., Stehman S.V., Woodcock C.E., Wulder M.A. (2014). Good practices for "
     "estimating area and assessing accuracy of land change. Remote Sensing of Environment 148, 42-57 (estimators "
-    "for a sample stratified by map class: accuracy and area with standard errors, eqs. 2-5, 9-10).",
+    "for a sample stratified by map class: accuracy and area with their standard errors).",
 ]
 GROUP_SEPARATOR = " / "  # how a map class that stands for several minerals joins their names
 
@@ -124,9 +124,9 @@ def area_weighted(matrix, columns, right, mapped):
     """Accuracy and area estimated as for a sample stratified by map class (Olofsson et al. 2014): each map class
     (a stratum, a column) weighs by its share of the map, W_j, so a class sampled more densely than its area
     does not dominate. p_ij = W_j n_ij / n_.j; overall accuracy sum of the agreeing p_ij; a reference class's
-    area share sum_j p_ij, with the standard error of eq. 10, and its producer's accuracy the agreeing part of
-    it. Returns (estimates, {}), or (None, {map value: pixels}) naming the map classes that hold fewer than 2
-    site pixels: a stratum without them has no estimate of its own."""
+    area share sum_j p_ij, with its standard error, and its producer's accuracy the agreeing part of
+    it. Sites are single pixels (points). Returns (estimates, {}), or (None, {map value: pixels}) naming the map
+    classes that hold fewer than 2 sites: a stratum without them has no estimate of its own."""
     total = sum(mapped.values())
     unsampled = {v: n for v, n in mapped.items() if v not in columns or matrix[:, columns.index(v)].sum() < 2}
     if unsampled:
@@ -202,7 +202,9 @@ def assess_map(class_map, features, report_path=None, feedback=None):
     row_share, column_share = matrix.sum(axis=1) / n, matrix.sum(axis=0) / n
     chance = float((row_share[:, None] * column_share[None, :] * right).sum())  # agreement were they independent
     kappa = (observed - chance) / (1 - chance) if chance < 1 else float("nan")
-    estimates, unsampled = area_weighted(matrix, columns, right, mapped_counts)
+    estimates, unsampled = None, {}
+    if samples.geometry == "point":  # a polygon's pixels are one cluster, not independent draws: no estimate
+        estimates, unsampled = area_weighted(matrix, columns, right, mapped_counts)
     if estimates is not None:
         for k, e in zip(per_class, estimates["classes"]):
             e["class"] = k["class"]
@@ -213,7 +215,7 @@ def assess_map(class_map, features, report_path=None, feedback=None):
               "not_assessed": [nm for v, nm in zip(classes.values, classes.names) if v not in row_of],
               "matrix": {"rows": labels, "columns": [class_map.label(c) for c in columns], "counts": matrix.tolist()},
               "counts": samples.counts, "geometry": samples.geometry, "area_weighted": estimates,
-              "unsampled": [{"class": class_map.label(v), "pixels": n} for v, n in sorted(unsampled.items())]}
+              "unsampled": [{"class": class_map.label(v), "pixels": count} for v, count in sorted(unsampled.items())]}
     if feedback is not None and feedback.isCanceled():  # the last check before anything is written
         raise Canceled("Canceled by the user; no report was written.")
     if report_path:
@@ -222,14 +224,21 @@ def assess_map(class_map, features, report_path=None, feedback=None):
     return result
 
 
+def not_estimated(result):
+    """Why the whole map was not estimated (result['area_weighted'] is None)."""
+    if result["geometry"] != "point":
+        return ("Not estimated over the whole map: the sites are polygons, whose pixels are one cluster, not "
+                "independent samples. Give one point per site, drawn at random within each mapped class.")
+    missing = ", ".join(f"{u['class']} ({u['pixels']} px)" for u in result["unsampled"])
+    return (f"Not estimated over the whole map: the map classes {missing} hold fewer than 2 sites. An estimate needs "
+            f"sites in every map class, 'unclassified' too, drawn at random within each (Olofsson et al. 2014).")
+
+
 def _area_weighted_html(result):
     e = result["area_weighted"]
     head = "<h2>Over the whole map (area-weighted)</h2>"
     if e is None:
-        missing = ", ".join(f"{u['class']} ({u['pixels']} px)" for u in result["unsampled"])
-        return (head + f"<p>Not estimated: the map classes {esc(missing)} hold fewer than 2 site pixels. An estimate "
-                "of accuracy and area over the whole map needs sites in every map class, 'unclassified' too: "
-                "draw them at random within each mapped class (Olofsson et al. 2014).</p>")
+        return head + f"<p>{esc(not_estimated(result))}</p>"
     ci = 1.96 * e["overall_se"]
     certain = ("" if e["overall_se"] else " An interval of 0: in every map class all its sites agreed, or all "
                "disagreed, so the sites show no spread; more sites would.")

@@ -24,9 +24,9 @@ LIBRARY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "library"
 USGS_CITATION = ("Kokaly, R.F., Clark, R.N., Swayze, G.A., et al., 2017, USGS Spectral Library Version 7: "
                  "U.S. Geological Survey Data Series 1035, doi:10.3133/ds1035")
 COVERAGE = 0.99  # a band is resampled only if the spectrum covers 99 % of its response
-# ... and only if a measured channel lies within its response, or the gap the band falls in is narrow: at most twice
-# the response's width and at most GAP_LIMIT nm. USGS's water-band gaps (about 100 nm) keep their bands; a gap of
-# 800 nm (Stilbite HS482.3B, Beckman) or a spectrum measured at two wavelengths is not drawn as a straight line.
+# ... and only if no gap between the channels around it is wide: wider than GAP_LIMIT nm and than twice the band's
+# response. USGS's water-band gaps (about 100 nm) keep their bands; a gap of 800 nm (Stilbite HS482.3B, Beckman)
+# or a spectrum measured at two wavelengths is not drawn as a straight line.
 GAP_LIMIT = 100.0
 HEATED = re.compile(r"\(\d+C\)")  # a laboratory heating temperature in a USGS key: '..._(400C)_...'
 
@@ -64,14 +64,14 @@ def convolve(wavelengths, values, sensor, band_names):
 
 
 def _in_gap(w, support):
-    """Whether a band whose response spans the wavelengths `support` falls in a gap of the sorted channels w
-    (COVERAGE has checked that w spans it): no channel within it, and the gap wider than GAP_LIMIT and than twice
-    the band."""
+    """Whether a band whose response spans the wavelengths `support` lies, in whole or in part, in a gap of the
+    sorted channels w wider than GAP_LIMIT and than twice the band: between the last channel at or below the band
+    and the first at or above it. (COVERAGE has checked that w spans the band.)"""
     lo, hi = support[0], support[-1]
-    k = np.searchsorted(w, lo)
-    if k == 0 or k == len(w) or w[k] <= hi:
+    first, last = np.searchsorted(w, lo, "right") - 1, np.searchsorted(w, hi, "left")
+    if first < 0 or last >= len(w):
         return False
-    return w[k] - w[k - 1] > max(2 * (hi - lo), GAP_LIMIT)
+    return np.diff(w[first:last + 1]).max() > max(2 * (hi - lo), GAP_LIMIT)
 
 
 LARGEST_VALUE = 1e6  # no reflectance convention comes near it
@@ -148,7 +148,8 @@ class SpectralLibrary:
             if gaps:
                 advice = f"leave those bands out with {bands_parameter} or use" if bands_parameter else "use"
                 why = "its wavelengths do not span that band's response, or leave a gap across it wider than " \
-                      f"{GAP_LIMIT:g} nm" if s.wavelengths is not None else "its value there is not a number"
+                      f"{GAP_LIMIT:g} nm and than twice the band" if s.wavelengths is not None else \
+                      "its value there is not a number"
                 raise InputError(parameter, f"'{s.name}' does not cover band(s) {', '.join(gaps)} of {sensor.name} "
                                             f"({why}); {advice} another spectrum.")
         return matrix
@@ -309,19 +310,16 @@ def read_csv_library(path, units="auto", parameter="LIBRARY"):
     resampled libraries) a 'band' column, an optional 'centre_nm' column and one column per spectrum."""
     with open(path, "rb") as f:
         data = f.read()
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # as Excel's 'Unicode text' saves it
-        encodings = ("utf-16",)
-    else:  # Latin-1 and other 8-bit text after UTF-8: numbers and names still read
-        encodings = ("utf-8-sig", "latin-1")
-    for encoding in encodings:
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InputError(parameter, f"'{os.path.basename(path)}' is not a CSV text file (it cannot be read as "
-                                    f"{' or '.join(encodings)}).")
+    try:
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # UTF-16 with its byte-order mark
+            text = data.decode("utf-16")
+        else:
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError:  # Latin-1 and other 8-bit text: numbers and names still read
+                text = data.decode("latin-1")
+    except UnicodeDecodeError as e:
+        raise InputError(parameter, f"'{os.path.basename(path)}' is not a CSV text file ({e}).") from None
     try:
         rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in r)]
     except csv.Error as e:

@@ -282,3 +282,23 @@ def test_class_names_from_an_attribute_table_without_a_name_column():
         rat.SetValueAsString(row, 2, name)
     ds.GetRasterBand(1).SetDefaultRAT(rat)
     assert class_names(ds.GetRasterBand(1)) == {3: "granite", 7: "shale"}
+
+
+def test_area_weighted_estimates_equal_olofssons_worked_example():
+    """Olofsson et al. (2014), the worked example (Table 8): four map classes of 30 m pixels (deforestation, forest
+    gain, stable forest, stable non-forest) mapped on 200,000, 150,000, 3,200,000 and 6,450,000 pixels, 75, 75,
+    165 and 325 sample pixels. The paper gives the deforestation area as 21,158 +/- 6,158 ha (95 %), overall
+    accuracy 0.95, user's accuracies 0.88, 0.73, 0.93, 0.96 and producer's 0.75, 0.85, 0.93, 0.96."""
+    from prospectra.core.report.map_accuracy import area_weighted
+
+    by_map = np.array([[66, 0, 5, 4], [0, 55, 8, 12], [1, 0, 153, 11], [2, 1, 9, 313]])  # rows: map classes
+    mapped = {1: 200_000, 2: 150_000, 3: 3_200_000, 4: 6_450_000}
+    estimate, unsampled = area_weighted(by_map.T, [1, 2, 3, 4], np.eye(4, dtype=bool), mapped)
+    assert unsampled == {}
+    hectares = 0.09  # a 30 m pixel
+    deforestation = estimate["classes"][0]
+    assert round(deforestation["area_pixels"] * hectares) == 21_158
+    assert round(1.96 * deforestation["area_share_se"] * estimate["map_pixels"] * hectares) == 6_158
+    assert round(estimate["overall_accuracy"], 2) == 0.95
+    assert [round(k["users"], 2) for k in estimate["classes"]] == [0.88, 0.73, 0.93, 0.96]
+    assert [round(k["producers"], 2) for k in estimate["classes"]] == [0.75, 0.85, 0.93, 0.96]

@@ -677,7 +677,7 @@ def test_landsat_tm_collection2_band_descriptions_are_tm_bands(qgis_processing, 
     assert np.allclose(gdal.Open(out).ReadAsArray(), 1.0)
 
 
-def test_an_undeclared_fill_value_is_nodata_in_every_output(qgis_processing, tmp_path):
+def test_an_undeclared_fill_value_is_nodata_in_every_output(qgis_processing, qgis_process, tmp_path):
     """-9999 in the top 20 rows of a reflectance raster that declares no nodata, as files often carry it: no
     reflectance takes it (io.image.LOWEST_MEASURED). Composite, 8-bit composite, ratio, SAM and tags leave the strip
     nodata, and below the strip (and beyond the tagger's patches that reach into it) write what they write for the
@@ -711,6 +711,10 @@ def test_an_undeclared_fill_value_is_nodata_in_every_output(qgis_processing, tmp
                 assert np.array_equal(got[:, below:] == nodata, want[:, below:] == nodata), key
             elif key != "OUTPUT_8BIT":  # its stretch is the valid pixels' own, which the strip changes
                 assert np.array_equal(got[:, below:], want[:, below:]), (alg, key)
+    for path, warned in ((fill_path, True), (clean_path, False)):  # the log says what was left out, and why
+        log = qgis_process("run", "prospectra:bandratio", "--", f"INPUT={path}", f"SENSOR={s2['SENSOR']}",
+                           f"OUTPUT={tmp_path / 'log_ratio.tif'}")
+        assert ("INPUT holds values below -0.5 after scaling (as low as -9999)" in log.stdout + log.stderr) == warned
 
 
 def test_one_file_given_twice_and_a_model_of_the_wrong_task_name_their_parameter(refused, tmp_path):

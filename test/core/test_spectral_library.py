@@ -317,10 +317,15 @@ def test_a_band_in_a_wide_gap_between_channels_is_not_drawn_as_a_line(tmp_path):
     holey = next(spectrum for spectrum in library.spectra if spectrum.name == "holey")
     values = convolve(holey.wavelengths, holey.values, s2, ["B8A", "B9", "B11"])
     assert np.isnan(values[1]) and np.allclose(values[[0, 2]], 0.3)
+    # a channel inside the band does not bridge the gaps on either side of it; a 90 nm gap is bridged
+    one_inside = np.array([400.0, 1610.0, 2500.0])
+    assert np.isnan(convolve(one_inside, np.full(3, 0.3), s2, ["B11"])).all()
+    narrow = np.array([w for w in np.arange(400.0, 2501.0, 10.0) if not 1570 < w < 1660])
+    assert np.allclose(convolve(narrow, np.full(len(narrow), 0.3), s2, ["B11"]), 0.3)
 
 
 def test_csv_in_utf16_reads_and_a_column_of_infinities_is_refused(tmp_path):
-    """Excel's 'Unicode text' is UTF-16 with a byte-order mark: read (it was refused as 'row 213 has 1 cells').
+    """A CSV in UTF-16 with its byte-order mark is read (it was refused as 'row 213 has 1 cells').
     A column of 'inf' holds no number, which the message says (it said 'its largest is -inf')."""
     path = tmp_path / "unicode.csv"
     path.write_text("wavelength,rock,Inf\n" + "".join(f"{w},0.3,inf\n" for w in range(400, 2501, 10)),
