@@ -142,7 +142,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
 
     def warn_undeclared_fill(self, feedback):
         """A warning when the run's images held values below LOWEST_MEASURED, which the reader left as nodata."""
-        lowest = [value for image in getattr(self, "_images", []) for _, value in image.below_lowest]
+        lowest = [image.lowest_left_out for image in getattr(self, "_images", []) if image.lowest_left_out is not None]
         if lowest:
             feedback.pushWarning(f"INPUT holds values below {LOWEST_MEASURED:g} after scaling (as low as "
                                  f"{min(lowest):g}), which no reflectance takes: they were taken for a fill value "

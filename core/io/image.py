@@ -62,6 +62,7 @@ def may_hold_fill(kind, scale, offset):
     with a positive scale and an offset of at least LOWEST_MEASURED cannot: the test is skipped for them)."""
     return kind.kind != "u" or scale < 0 or offset < LOWEST_MEASURED
 
+
 def has_mask(flags):
     """Whether a band's GDAL mask flags give it a mask of its own (a .msk file, an internal mask, an alpha band):
     those pixels are nodata too. Not for a band that is all valid or masked by its nodata value, read directly."""
@@ -85,7 +86,7 @@ class Image:
         self.width, self.height = dataset.RasterXSize, dataset.RasterYSize
         self.geotransform = dataset.GetGeoTransform()
         self.projection = dataset.GetProjection()
-        self.below_lowest = []  # per read that found any: (pixels, the lowest value) below LOWEST_MEASURED
+        self.lowest_left_out = None  # the lowest value below LOWEST_MEASURED that a read left out as nodata
 
     @property
     def band_names(self):
@@ -181,7 +182,8 @@ class Image:
             if may_hold_fill(kind, scale, offset):
                 below = (stack[i] < LOWEST_MEASURED) & valid
                 if below.any():  # recorded, so the run can say that such values were left out
-                    self.below_lowest.append((int(np.count_nonzero(below)), float(stack[i][below].min())))
+                    lowest = float(stack[i][below].min())
+                    self.lowest_left_out = min(lowest, self.lowest_left_out or lowest)
                 valid &= measured_band(stack[i])
         return stack, valid
 
