@@ -24,9 +24,10 @@ LIBRARY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "library"
 USGS_CITATION = ("Kokaly, R.F., Clark, R.N., Swayze, G.A., et al., 2017, USGS Spectral Library Version 7: "
                  "U.S. Geological Survey Data Series 1035, doi:10.3133/ds1035")
 COVERAGE = 0.99  # a band is resampled only if the spectrum covers 99 % of its response
-# ... and only if no gap between the channels around it is wide: wider than GAP_LIMIT nm and than twice the band's
-# response. USGS's water-band gaps (about 100 nm) keep their bands; a gap of 800 nm (Stilbite HS482.3B, Beckman)
-# or a spectrum measured at two wavelengths is not drawn as a straight line.
+# ... and only if a channel lies within its response, or the gap it falls in is narrow: at most GAP_LIMIT nm or at
+# most twice the band's response. USGS's water-band gaps (about 100 nm) keep their bands; a band in a gap of 800 nm
+# (Stilbite HS482.3B, Beckman) or in a spectrum measured at two wavelengths is not drawn as a straight line. (A
+# channel inside the band measures it: spectra made from another sensor's band centres keep their bands.)
 GAP_LIMIT = 100.0
 HEATED = re.compile(r"\(\d+C\)")  # a laboratory heating temperature in a USGS key: '..._(400C)_...'
 
@@ -64,14 +65,14 @@ def convolve(wavelengths, values, sensor, band_names):
 
 
 def _in_gap(w, support):
-    """Whether a band whose response spans the wavelengths `support` lies, in whole or in part, in a gap of the
-    sorted channels w wider than GAP_LIMIT and than twice the band: between the last channel at or below the band
-    and the first at or above it. (COVERAGE has checked that w spans the band.)"""
+    """Whether a band whose response spans the wavelengths `support` falls in a gap of the sorted channels w
+    (COVERAGE has checked that w spans it): no channel within it, and the gap wider than GAP_LIMIT and than twice
+    the band."""
     lo, hi = support[0], support[-1]
-    first, last = np.searchsorted(w, lo, "right") - 1, np.searchsorted(w, hi, "left")
-    if first < 0 or last >= len(w):
+    k = np.searchsorted(w, lo)
+    if k == 0 or k == len(w) or w[k] <= hi:
         return False
-    return np.diff(w[first:last + 1]).max() > max(2 * (hi - lo), GAP_LIMIT)
+    return w[k] - w[k - 1] > max(2 * (hi - lo), GAP_LIMIT)
 
 
 LARGEST_VALUE = 1e6  # no reflectance convention comes near it
