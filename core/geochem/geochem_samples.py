@@ -6,11 +6,10 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from ..io.image import FILL_VALUES, HIGHEST_REFLECTANCE, LOWEST_MEASURED
+from ..io.image import FILL_VALUES, HIGHEST_REFLECTANCE
 
 MIN_SAMPLES = 10  # fewer give no usable variogram and no meaningful correlation test
 SAME_PLACE = 1e-3  # samples closer than this (map units: 1 mm in a metric CRS) count as one location
-REFLECTANCE_RANGE = (LOWEST_MEASURED, HIGHEST_REFLECTANCE)  # beyond it: an undeclared fill, or the wrong SCALING
 
 
 class Samples:
@@ -97,10 +96,9 @@ def refuse_duplicates(samples, parameter="INPUT", need="Kriging needs one value 
 
 def check_spectra(spectra, cols, rows, purpose, points_parameter="POINTS"):
     """Refuse the reflectance sampled at the samples' pixels (spectra: (n, bands); cols, rows: each sample's pixel)
-    when it cannot carry a relation: values no reflectance takes (an undeclared fill value, the wrong scaling), or fewer
+    when it cannot carry a relation: values above any reflectance (the wrong scaling, a fill such as 65535), or fewer
     than 3 distinct spectra (samples sharing a pixel, or an image constant where they lie)."""
-    lo, hi = REFLECTANCE_RANGE
-    wrong = (spectra < lo) | (spectra > hi)
+    wrong = spectra > HIGHEST_REFLECTANCE  # (the reader leaves values below any reflectance out as nodata)
     if wrong.any():
         raise InputError("INPUT", f"{int(wrong.any(axis=1).sum())} of the {len(spectra)} samples' pixels hold values "
                                   f"such as {spectra[wrong][0]:g}, which no reflectance takes (about 0 to 1 after "

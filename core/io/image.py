@@ -180,11 +180,15 @@ class Image:
             if offset != 0.0:
                 stack[i] += np.float32(offset)
             if may_hold_fill(kind, scale, offset):
-                below = (stack[i] < LOWEST_MEASURED) & valid
-                if below.any():  # recorded, so the run can say that such values were left out
-                    lowest = float(stack[i][below].min())
-                    self.lowest_left_out = min(lowest, self.lowest_left_out or lowest)
-                valid &= measured_band(stack[i])
+                ok = measured_band(stack[i])
+                left_out = valid & ~ok
+                if left_out.any():  # NaN, or a fill: the lowest fill is recorded, for the run to say so
+                    below = stack[i][left_out & (stack[i] < LOWEST_MEASURED)]
+                    if below.size:
+                        lowest = float(below.min())
+                        self.lowest_left_out = lowest if self.lowest_left_out is None else \
+                            min(lowest, self.lowest_left_out)
+                valid &= ok
         return stack, valid
 
     def read(self, names, window):
@@ -252,7 +256,7 @@ class Image:
             raise InputError("INPUT_NODATA", f"the image is 0 in most valid pixels of its centre in every band "
                                              f"({', '.join(names)}): 0 is the nodata value of most products; set "
                                              f"INPUT_NODATA to 0 (or check the SCALING: {self.scaling_source}).")
-        wild = [(n, m) for n, m in zip(names, medians) if not LOWEST_MEASURED <= m <= HIGHEST_REFLECTANCE]
+        wild = [(n, m) for n, m in zip(names, medians) if m > HIGHEST_REFLECTANCE]  # (the reads leave out lower)
         if (np.abs(medians) < 1e-3).all():  # scaled twice (reflectance that still declares a scale of 1e-4)
             wild = list(zip(names, medians))
         if wild:
