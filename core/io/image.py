@@ -51,16 +51,16 @@ def measured(values):
     return np.abs(values) < FILL_MAGNITUDE
 
 
-def measured_band(values):
-    """Where an image band's values, after scaling, are measurements: besides measured(), not below
-    LOWEST_MEASURED."""
-    return (values >= LOWEST_MEASURED) & (values < FILL_MAGNITUDE)
+def measured_band(values, lowest=LOWEST_MEASURED):
+    """Where an image band's values, after scaling, are measurements: besides measured(), not below lowest
+    (LOWEST_MEASURED, in the units of a scaling that folds more than reflectance in: Image.lowest)."""
+    return (values >= lowest) & (values < FILL_MAGNITUDE)
 
 
-def may_hold_fill(kind, scale, offset):
+def may_hold_fill(kind, scale, offset, lowest=LOWEST_MEASURED):
     """Whether a band of this stored type and scaling can hold a value measured_band() refuses (unsigned integers
-    with a positive scale and an offset of at least LOWEST_MEASURED cannot: the test is skipped for them)."""
-    return kind.kind != "u" or scale < 0 or offset < LOWEST_MEASURED
+    with a positive scale and an offset of at least lowest cannot: the test is skipped for them)."""
+    return kind.kind != "u" or scale < 0 or offset < lowest
 
 
 def has_mask(flags):
@@ -87,6 +87,9 @@ class Image:
         self.geotransform = dataset.GetGeoTransform()
         self.projection = dataset.GetProjection()
         self.lowest_left_out = None  # the lowest value below LOWEST_MEASURED that a read left out as nodata
+        # name -> LOWEST_MEASURED in the units of a scaling that folds more in than reflectance (a model's
+        # normalisation: patch_tagging); LOWEST_MEASURED itself where missing
+        self.lowest = {}
 
     @property
     def band_names(self):
@@ -179,11 +182,12 @@ class Image:
                 np.multiply(raw_band, np.float32(scale), out=stack[i], casting="unsafe")
             if offset != 0.0:
                 stack[i] += np.float32(offset)
-            if may_hold_fill(kind, scale, offset):
-                ok = measured_band(stack[i])
+            lowest = self.lowest.get(n, LOWEST_MEASURED)
+            if may_hold_fill(kind, scale, offset, lowest):
+                ok = measured_band(stack[i], lowest)
                 left_out = valid & ~ok
                 if left_out.any():  # NaN, or a fill: the lowest fill is recorded, for the run to say so
-                    below = stack[i][left_out & (stack[i] < LOWEST_MEASURED)]
+                    below = stack[i][left_out & (stack[i] < lowest)]
                     if below.size:
                         lowest = float(below.min())
                         self.lowest_left_out = lowest if self.lowest_left_out is None else \
@@ -284,8 +288,9 @@ class Image:
                 valid &= band.GetMaskBand().ReadAsArray(buf_xsize=bw, buf_ysize=bh) > 0
             s, o = self.scaling[n]
             out[n] = raw.astype(np.float32) * np.float32(s) + np.float32(o)
-            if may_hold_fill(raw.dtype, s, o):
-                valid &= measured_band(out[n])
+            lowest = self.lowest.get(n, LOWEST_MEASURED)
+            if may_hold_fill(raw.dtype, s, o, lowest):
+                valid &= measured_band(out[n], lowest)
         return out, valid
 
 

@@ -24,6 +24,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from osgeo import gdal
 
 from ..io.blocks import TILE, RasterWriter, bounded_cache, step
+from ..io.image import LOWEST_MEASURED
 from ..errors import InputError
 from ..report.palettes import UNCLASSIFIED_COLOUR
 
@@ -396,10 +397,12 @@ def _normalising(image, model):
     if model.mean is None:
         return image
     view = copy.copy(image)
-    view.scaling = dict(image.scaling)
+    view.scaling, view.lowest = dict(image.scaling), dict(image.lowest)
     for band, mean, std in zip(model.bands, model.mean.astype(float), model.std.astype(float)):
         scale, offset = image.scaling[band]
         view.scaling[band] = (scale / std, (offset - mean) / std)
+        # the reader's lowest reflectance in the same units: a dark pixel is data, only a fill is not
+        view.lowest[band] = np.float32((image.lowest.get(band, LOWEST_MEASURED) - mean) / std)
     return view
 
 

@@ -99,3 +99,28 @@ def test_bad_model_files(tmp_path):
         load_model(band_mean_model(tmp_path / "rank3.onnx", OLI, 8, rank=3))
     with pytest.raises(InputError, match="takes 8 for its patch size but its metadata says 16"):
         load_model(band_mean_model(tmp_path / "lie.onnx", OLI, 8, extra_meta={"patch_size": "16"}))
+
+
+def test_a_normalising_model_tags_every_patch_of_real_ground(tmp_path):
+    """A model that normalises its input (the bundled Cuprite tagger: mean 0.27, std 0.03 in OLI B1) gets the
+    normalisation folded into the reader's scaling. Dark pixels are data: only reflectance below the reader's
+    lowest measurement is nodata, not a normalised value below it (which left 972 of Cuprite's 1081 patches
+    untagged). The patch probabilities equal the model's own predict on the same patches read by GDAL."""
+    from prospectra.core.learning.onnx_model import bundled_models
+
+    as_oli = str(tmp_path / "cuprite_as_oli.tif")
+    gdal.Translate(as_oli, os.path.join(os.path.dirname(__file__), "..", "data", "cuprite", "cuprite_tm.tif"),
+                   bandList=[1, 1, 2, 3, 4, 5, 6])
+    image = open_image(as_oli, "landsat8_oli", band_order=OLI, scaling="custom", scale=0.0001, offset=0.0)
+    model = load_model(bundled_models()["tagger_landsat_oli_cuprite"])
+    p = model.patch_size
+    cells = []
+    summary = tag_image(image, model, str(tmp_path / "tags.tif"), NullFeedback(), stride=p,
+                        on_patches=lambda c, probs: cells.append((c.copy(), probs.copy())))
+    cube = gdal.Open(as_oli).ReadAsArray().astype(np.float32) * np.float32(0.0001)
+    rows, cols = image.height // p, image.width // p
+    assert summary["patches"] >= rows * cols  # every patch: the scene has no nodata
+    boxes, probabilities = np.concatenate([c for c, _ in cells]), np.concatenate([q for _, q in cells])
+    whole = (boxes[:, 2] - boxes[:, 0] == p) & (boxes[:, 3] - boxes[:, 1] == p)  # not the edge-padded ones
+    patches = np.stack([cube[:, r:r + p, c:c + p] for c, r, _, _ in boxes[whole, :4]])
+    np.testing.assert_allclose(probabilities[whole], model.predict(patches), atol=1e-4)
