@@ -1,4 +1,5 @@
 """What every Prospectra algorithm shares: the image parameters, error translation, styling hand-off."""
+import glob
 import math
 import os
 import re
@@ -8,13 +9,15 @@ from contextlib import contextmanager
 
 from qgis.core import (QgsProcessingAlgorithm,
                        QgsProcessingException,
-                       QgsProcessingLayerPostProcessorInterface,
+                       QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputLayerDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterString, QgsRasterLayer)
+                       QgsProcessingParameterString, QgsProperty, QgsRasterLayer)
+from qgis.PyQt import sip
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import PIP_NAMES, Canceled, InputError, ProspectraError, require
+from ..core.io.blocks import SIDE_FILES, temporary_name
 from ..core.io.image import LOWEST_MEASURED, RESAMPLINGS, SCALINGS, open_image, open_raster
 from ..core.io.outputs import OutputTransaction
 from ..core.sensors import sensors
@@ -200,9 +203,13 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
             require(self.displayName(), *self.packages)
-            self._images = []
+            self._images, self._sinks = [], []
             with terminate_as_cancel(feedback), OutputTransaction(self.output_files(parameters, context)):  # all, or none
-                results = self.execute(parameters, context, feedback)
+                try:
+                    results = self.execute(parameters, context, feedback)
+                finally:
+                    closed = self.close_sinks()
+                results = self.rename_sinks(closed, results, context)
             self.warn_undeclared_fill(feedback)
             return results
         except ProspectraError as e:  # the one place engine errors become QGIS's
@@ -230,6 +237,62 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
     def sink_file(self, parameters, name, context):
         """The file a vector output is written to, or None (a temporary layer in memory, a database)."""
         return file_of(self.parameterAsOutputLayer(parameters, name, context))
+
+    def sink(self, parameters, name, context, fields, geometry_type, crs):
+        """parameterAsSink: (sink, its id); the sink is None for an output left unset. A file of its own is written
+        under a temporary name beside it, with the layer name the file's own name gives, and renamed when the run
+        succeeds (rename_sinks): a run killed while writing leaves no broken file at the user's path. A layer added
+        to an existing GeoPackage ('ogr:' URI) is written into that file, which the output transaction keeps;
+        databases and temporary layers are QGIS's."""
+        path = self.parameterAsOutputLayer(parameters, name, context)
+        if not path or file_of(path) != path:
+            return self.parameterAsSink(parameters, name, context, fields, geometry_type, crs)
+        given = parameters.get(name)
+        staged = QgsProcessingOutputLayerDefinition(given) if isinstance(given, QgsProcessingOutputLayerDefinition) \
+            else QgsProcessingOutputLayerDefinition()
+        stem, ext = os.path.splitext(path)
+        staged.sink = QgsProperty.fromValue(temporary_name(path, ext))
+        staged.createOptions = dict(staged.createOptions or {}, layerName=os.path.basename(stem))
+        sink, sink_id = self.parameterAsSink(dict(parameters, **{name: staged}), name, context, fields, geometry_type,
+                                             crs)
+        self._sinks.append((name, sink, staged.sink.staticValue(), path, sink_id))
+        return sink, sink_id
+
+    def close_sinks(self):
+        """Close the staged sinks, which writes their last features: QGIS closes a sink only when it is deleted,
+        and whoever still holds it (a traceback, a closure) would keep it open. Returns [(parameter, staged path,
+        path, id, the error if its last features could not be written)]."""
+        closed = []
+        for name, sink, staged, path, sink_id in self._sinks:
+            error = None if sink.flushBuffer() else sink.lastError() or "unknown error"
+            sip.delete(sink)
+            closed.append((name, staged, path, sink_id, error))
+        self._sinks = []
+        return closed
+
+    @staticmethod
+    def rename_sinks(closed, results, context):
+        """Each closed sink's files to the user's path (a shapefile's .dbf and the like with it), and the results
+        and the layer QGIS loads when the run ends made to point there. What else the writer left is removed."""
+        for name, _, path, _, error in closed:
+            if error:
+                raise InputError(name, f"the features could not be written to '{path}': {error}")
+        loads = context.layersToLoadOnCompletion()
+        for _, staged, path, sink_id, _ in closed:
+            staged_stem, stem = os.path.splitext(staged)[0], os.path.splitext(path)[0]
+            ext = os.path.splitext(path)[1].lower()
+            for f in glob.glob(glob.escape(staged_stem) + ".*"):
+                suffix = f[len(staged_stem):]
+                if suffix.lower() == ext or suffix.lower() in SIDE_FILES.get(ext, ()):
+                    os.replace(f, stem + suffix)
+                else:
+                    os.remove(f)  # a database journal or lock left behind: it belongs to no file now
+            # the id QGIS gives a file written under its own name: the path (the layer name is the file's)
+            results = {k: path if v == sink_id else v for k, v in results.items()}
+            if sink_id in loads:
+                loads[path] = loads.pop(sink_id)
+        context.setLayersToLoadOnCompletion(loads)
+        return results
 
     def load_style_on_completion(self, context, output, qml):
         """Style the output when QGIS loads it (toolbox, modeler); the .qml beside it serves qgis_process users."""

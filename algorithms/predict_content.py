@@ -122,7 +122,7 @@ class PredictContent(ProspectraAlgorithm):
             for name, kind in (("zone", "string"), ("area", "double"), ("pixels", "int"), ("mean", "double"),
                                ("max", "double"), ("threshold", "double")):
                 fields.append(field(name, kind))
-            sink, sink_id = self.parameterAsSink(parameters, "OUTPUT_ZONES", context, fields, POLYGON_WKB,
+            sink, sink_id = self.sink(parameters, "OUTPUT_ZONES", context, fields, POLYGON_WKB,
                                                  QgsCoordinateReferenceSystem.fromWkt(image.projection))
             if sink is not None:
                 for i, (wkb, area, pixels, mean, peak) in enumerate(zones):

@@ -137,7 +137,7 @@ class TagMinerals(ProspectraAlgorithm):
         fields.append(field("top", "string"))
         for c in model.classes:
             fields.append(field(c, "double"))
-        sink, grid_id = self.parameterAsSink(parameters, "OUTPUT_GRID", context, fields, POLYGON_WKB,
+        sink, grid_id = self.sink(parameters, "OUTPUT_GRID", context, fields, POLYGON_WKB,
                                              QgsCoordinateReferenceSystem.fromWkt(image.projection))
         x0, dx, _, y0, _, dy = image.geotransform
 

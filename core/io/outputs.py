@@ -1,20 +1,20 @@
 """One output transaction per run: all or nothing across every file a run writes.
 
 Writers write each file under a temporary name and rename it at the end (blocks.RasterWriter for rasters,
-staged() and write_file() here for everything else). What that alone cannot give is all-or-nothing across
-files: a run that fails after its first output has appeared would leave it, or would have replaced a file the
-user had. So, around the whole run (the algorithm base opens one per run; engine functions that write several
-files open their own, which nests harmlessly inside it):
+the algorithm base for QGIS's vector sinks, staged() and write_file() here for everything else). What that alone
+cannot give is all-or-nothing across files: a run that fails after its first output has appeared would leave it,
+or would have replaced a file the user had. So, around the whole run (the algorithm base opens one per run; engine
+functions that write several files open their own, which nests harmlessly inside it):
 
 - before: every output path and the files written beside it that exist already are kept aside (a hard link for
-  rasters, which writers only ever replace; a copy for other files, which QGIS's vector writers may rewrite in
-  place);
+  rasters, which writers only ever replace; a copy for other files, which a vector writer may rewrite in place: a
+  layer QGIS adds to an existing GeoPackage);
 - on failure or cancel: every file at those paths is removed and what was kept aside is put back;
 - on success: what was kept aside is dropped.
 
 A run killed outright cannot clean up after itself: its kept-aside files, its temporary files and a mark for each
 path it writes carry its process id, and the next run writing into the same folder removes what the dead process
-was writing (QGIS's vector sinks write in place), puts back the kept-aside files and removes the temporary files.
+was writing (a layer added to a GeoPackage is written in place), puts back the kept-aside files and removes the temporary files.
 One commit record per run decides between the two outcomes for every path at once: each mark names it, and the
 run removes it before anything else when it succeeds. A run killed after that point committed, so the next run
 drops its kept-aside files instead of putting them back (it put an old file back over one new output of a run
@@ -31,7 +31,7 @@ from .blocks import companions, process_tag, temporary_name
 from ..errors import InputError
 
 KEPT = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.kept$")
-# A run writing a path: a writer that writes in place (QGIS's vector sinks) leaves a partial file there if killed
+# A run writing a path: a writer that writes in place (a layer added to a GeoPackage) leaves a partial file if killed
 WRITING = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.writing$")
 RECORD = re.compile(r"^\.prospectra\.(?P<host>[^.]+)-(?P<pid>\d+)\.[0-9a-f]{8}\.transaction$")
 PART = re.compile(r"^\..+\.(?P<host>[^.]+)-(?P<pid>\d+)\.[0-9a-f]{8}\.part(\.\w+)?(\.aux\.xml)?$")  # temporary_name

@@ -9,7 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
-from osgeo import gdal
+from osgeo import gdal, ogr
 
 from conftest import DATA
 from data.rasters import write_raster
@@ -648,6 +648,120 @@ def test_a_geopackage_a_killed_run_was_writing_in_place(qgis_processing, s2, tmp
     qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(tmp_path / "other.tif")})
     assert (tmp_path / "grid.gpkg").read_bytes() == earlier
     assert sorted(f for f in os.listdir(tmp_path) if "gpkg" in f) == ["grid.gpkg"]
+
+
+def tag_grid_run(qgis_processing, tmp_path, grid, feedback=None):
+    """tagminerals with a closed-form model of 20-pixel patches on a 600 x 600 scene, writing its patch grid (30 x 30
+    cells) to grid."""
+    from data.tiny_models import band_mean_model
+
+    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    model = band_mean_model(tmp_path / "model.onnx", bands, 20)
+    cube = np.random.default_rng(0).uniform(0.05, 0.5, (7, 600, 600)).astype(np.float32)
+    scene = write_raster(tmp_path / "l8.tif", cube, crs=32633, descriptions=bands)
+    return qgis_processing.run("prospectra:tagminerals", {
+        "INPUT": [scene], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model, "STRIDE": 20,
+        "OUTPUT": str(tmp_path / "tags.tif"), "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": grid}, feedback=feedback)
+
+
+def test_a_vector_output_is_written_aside_and_renamed_at_the_end(qgis_processing, tmp_path):
+    """Half-way through the run the user's earlier GeoPackage is untouched at its path and the new grid grows
+    under a hidden name (a kill there leaves the earlier file whole, not a broken one); at the end the grid is at
+    the path, its layer named after the file, and nothing else is left. Before, QGIS wrote it in place."""
+    from qgis.core import QgsProcessingFeedback
+
+    grid = tmp_path / "grid.gpkg"
+    grid.write_bytes(b"SQLite format 3\x00 the earlier grid")
+    seen = []
+
+    class Looks(QgsProcessingFeedback):
+        def setProgress(self, percent):  # noqa: N802
+            if 40 < percent < 90 and not seen:
+                seen.append((grid.read_bytes(), [f for f in os.listdir(tmp_path) if f.endswith(".part.gpkg")]))
+
+    result = tag_grid_run(qgis_processing, tmp_path, str(grid), Looks())
+    earlier, staged = seen[0]
+    assert earlier == b"SQLite format 3\x00 the earlier grid"
+    assert len(staged) == 1 and staged[0].startswith(".grid.gpkg.") and staged[0].endswith(".part.gpkg")
+    assert result["OUTPUT_GRID"] == str(grid)
+    source = ogr.Open(str(grid))
+    assert [source.GetLayer(i).GetName() for i in range(source.GetLayerCount())] == ["grid"]
+    assert source.GetLayer(0).GetFeatureCount() == 30 * 30  # 600 / 20 cells a side
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]
+
+
+def test_a_staged_vector_output_is_loaded_from_the_users_path(qgis_processing, tmp_path):
+    """What the toolbox does with a vector output once the run ends: the layer it loads into the project, and the
+    result, name the user's file, not the hidden name it was written under."""
+    from qgis.core import (QgsApplication, QgsProcessingContext, QgsProcessingFeedback,
+                           QgsProcessingOutputLayerDefinition, QgsProject)
+    from data.tiny_models import band_mean_model
+
+    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    scene = write_raster(tmp_path / "l8.tif", np.full((7, 40, 40), 0.2, np.float32), crs=32633, descriptions=bands)
+    grid = str(tmp_path / "grid.gpkg")
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    alg = QgsApplication.processingRegistry().createAlgorithmById("prospectra:tagminerals")
+    results, ok = alg.run({"INPUT": [scene], "SENSOR": SENSORS.index("landsat8_oli"),
+                           "MODEL_FILE": band_mean_model(tmp_path / "model.onnx", bands, 20),
+                           "OUTPUT": str(tmp_path / "tags.tif"), "OUTPUT_PROBABILITIES": None,
+                           "OUTPUT_GRID": QgsProcessingOutputLayerDefinition(grid, QgsProject.instance())},
+                          context, QgsProcessingFeedback())
+    assert ok and results["OUTPUT_GRID"] == grid  # as QGIS gives it for a file written in place
+    assert list(context.layersToLoadOnCompletion()) == [grid]
+    assert context.layerToLoadOnCompletionDetails(grid).name == "Patch grid with tags"
+
+
+def test_a_shapefile_output_is_replaced_or_kept_whole(qgis_processing, tmp_path):
+    """A shapefile is four files or more. A cancelled run puts every one of the earlier shapefile's back byte for
+    byte (only the .shp came back before: its .dbf and .shx were the cancelled run's); a run that succeeds
+    replaces them together, and nothing else is left."""
+    from qgis.core import QgsProcessingException
+
+    from conftest import cancel_above
+
+    grid = str(tmp_path / "grid.shp")
+    tag_grid_run(qgis_processing, tmp_path, grid)
+    source = ogr.Open(grid)  # kept while its layer is read
+    earlier = source.GetLayer(0).GetFeatureCount()
+    source = None
+    def shapefile():
+        return {os.path.basename(f): c for f, c in checksums(tmp_path).items() if "grid" in f}
+
+    before = shapefile()
+    assert {os.path.splitext(f)[1] for f in before} >= {".shp", ".shx", ".dbf", ".prj"}
+    with pytest.raises(QgsProcessingException, match="Canceled"):
+        tag_grid_run(qgis_processing, tmp_path, grid, cancel_above(50))
+    assert shapefile() == before
+    result = tag_grid_run(qgis_processing, tmp_path, grid)
+    assert result["OUTPUT_GRID"] == grid
+    source = ogr.Open(grid)
+    layer = source.GetLayer(0)
+    assert layer.GetName() == "grid" and layer.GetFeatureCount() == earlier == 900
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]
+
+
+def test_a_layer_added_to_a_geopackage_keeps_its_other_layers(qgis_processing, tmp_path):
+    """'Save to GeoPackage' adds a layer to an existing file ('ogr:' destination): it is written into that file,
+    never into a new one that would drop the file's other layers; a cancelled run leaves the file as it was."""
+    from qgis.core import QgsProcessingException
+
+    from conftest import cancel_above
+
+    path = tmp_path / "field.gpkg"
+    source = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    source.CreateLayer("sites", geom_type=ogr.wkbPoint)
+    source = None
+    destination = f"ogr:dbname='{path}' table=\"grid\" (geom)"
+    before = checksums(tmp_path)
+    with pytest.raises(QgsProcessingException, match="Canceled"):
+        tag_grid_run(qgis_processing, tmp_path, destination, cancel_above(50))
+    assert checksums(tmp_path)[str(path)] == before[str(path)]
+    tag_grid_run(qgis_processing, tmp_path, destination)
+    source = ogr.Open(str(path))
+    assert sorted(source.GetLayer(i).GetName() for i in range(source.GetLayerCount())) == ["grid", "sites"]
+    assert source.GetLayerByName("grid").GetFeatureCount() == 900
 
 
 def test_the_output_folder_removed_during_the_run(qgis_processing, s2, tmp_path):
