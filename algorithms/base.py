@@ -12,12 +12,12 @@ from qgis.core import (QgsProcessingAlgorithm,
                        QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputLayerDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterString, QgsProperty, QgsRasterLayer)
+                       QgsProcessingParameterString, QgsProperty, QgsRasterLayer, QgsVectorFileWriter)
 from qgis.PyQt import sip
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import PIP_NAMES, Canceled, InputError, ProspectraError, require
-from ..core.io.blocks import SIDE_FILES, temporary_name
+from ..core.io.blocks import companions, temporary_name
 from ..core.io.image import LOWEST_MEASURED, RESAMPLINGS, SCALINGS, open_image, open_raster
 from ..core.io.outputs import OutputTransaction
 from ..core.sensors import sensors
@@ -145,7 +145,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
 
     def warn_undeclared_fill(self, feedback):
         """A warning when the run's images held values below LOWEST_MEASURED, which the reader left as nodata."""
-        lowest = [image.lowest_left_out for image in getattr(self, "_images", []) if image.lowest_left_out is not None]
+        lowest = [v for v in (image.lowest_left_out() for image in getattr(self, "_images", [])) if v is not None]
         if lowest:
             feedback.pushWarning(f"INPUT holds values below {LOWEST_MEASURED:g} after scaling (as low as "
                                  f"{min(lowest):g}), which no reflectance takes: they were taken for a fill value "
@@ -209,7 +209,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                     results = self.execute(parameters, context, feedback)
                 finally:
                     closed = self.close_sinks()
-                results = self.rename_sinks(closed, results, context)
+                results = self.finish_sinks(closed, results)
             self.warn_undeclared_fill(feedback)
             return results
         except ProspectraError as e:  # the one place engine errors become QGIS's
@@ -235,63 +235,66 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         return path
 
     def sink_file(self, parameters, name, context):
-        """The file a vector output is written to, or None (a temporary layer in memory, a database)."""
-        return file_of(self.parameterAsOutputLayer(parameters, name, context))
+        """The file a vector output is written to, or None (a temporary layer in memory, a database); refused
+        unless its extension names a format QGIS writes (QGIS would add '.gpkg' to the name it was given)."""
+        path = file_of(self.parameterAsOutputLayer(parameters, name, context))
+        if path and os.path.splitext(path)[1][1:].lower() not in QgsVectorFileWriter.supportedFormatExtensions():
+            raise InputError(name, f"'{path}' does not end in the extension of a vector format QGIS writes (.gpkg, "
+                                   f".shp, .geojson ...); add one.")
+        return path
 
     def sink(self, parameters, name, context, fields, geometry_type, crs):
         """parameterAsSink: (sink, its id); the sink is None for an output left unset. A file of its own is written
-        under a temporary name beside it, with the layer name the file's own name gives, and renamed when the run
-        succeeds (rename_sinks): a run killed while writing leaves no broken file at the user's path. A layer added
-        to an existing GeoPackage ('ogr:' URI) is written into that file, which the output transaction keeps;
-        databases and temporary layers are QGIS's."""
-        path = self.parameterAsOutputLayer(parameters, name, context)
-        if not path or file_of(path) != path:
+        under a temporary name beside it, with the layer name its own name gives, and renamed when the run
+        succeeds (finish_sinks): a run killed while writing leaves no broken file at the user's path. Written
+        where QGIS writes them: a layer added to an existing GeoPackage ('ogr:' URI; the output transaction keeps
+        the file), GML (it names its schema file inside), databases and temporary layers."""
+        path = self.sink_file(parameters, name, context)
+        if not path or path != self.parameterAsOutputLayer(parameters, name, context) or path.lower().endswith(".gml"):
             return self.parameterAsSink(parameters, name, context, fields, geometry_type, crs)
         given = parameters.get(name)
         staged = QgsProcessingOutputLayerDefinition(given) if isinstance(given, QgsProcessingOutputLayerDefinition) \
             else QgsProcessingOutputLayerDefinition()
         stem, ext = os.path.splitext(path)
-        staged.sink = QgsProperty.fromValue(temporary_name(path, ext))
+        temporary = temporary_name(path, ext)
+        staged.sink = QgsProperty.fromValue(temporary)
         staged.createOptions = dict(staged.createOptions or {}, layerName=os.path.basename(stem))
+        staged.destinationProject = None  # QGIS loads the layer at path, registered when path was asked for above
         sink, sink_id = self.parameterAsSink(dict(parameters, **{name: staged}), name, context, fields, geometry_type,
                                              crs)
-        self._sinks.append((name, sink, staged.sink.staticValue(), path, sink_id))
+        self._sinks.append((name, sink, sink_id, temporary, path))
         return sink, sink_id
 
     def close_sinks(self):
         """Close the staged sinks, which writes their last features: QGIS closes a sink only when it is deleted,
-        and whoever still holds it (a traceback, a closure) would keep it open. Returns [(parameter, staged path,
-        path, id, the error if its last features could not be written)]."""
-        closed = []
-        for name, sink, staged, path, sink_id in self._sinks:
-            error = None if sink.flushBuffer() else sink.lastError() or "unknown error"
-            sip.delete(sink)
-            closed.append((name, staged, path, sink_id, error))
-        self._sinks = []
+        and whoever still holds it (a traceback, a closure) would keep it open. Returns what finish_sinks takes:
+        [(parameter, id, temporary path, path, error)], error saying why the last features could not be written."""
+        sinks, self._sinks, closed = self._sinks, [], []
+        for name, sink, sink_id, temporary, path in sinks:
+            try:
+                error = None if sink.flushBuffer() else sink.lastError() or "unknown error"
+                sip.delete(sink)
+            except RuntimeError as e:  # already deleted: nothing left to close
+                error = str(e)
+            closed.append((name, sink_id, temporary, path, error))
         return closed
 
     @staticmethod
-    def rename_sinks(closed, results, context):
-        """Each closed sink's files to the user's path (a shapefile's .dbf and the like with it), and the results
-        and the layer QGIS loads when the run ends made to point there. What else the writer left is removed."""
-        for name, _, path, _, error in closed:
+    def finish_sinks(closed, results):
+        """Each closed sink's files renamed to the user's path (a shapefile's .dbf and the like with it); the
+        results name that path, as QGIS names a file it wrote under its own name. A file the writer left beside
+        them (a database journal: the file was not completed) fails the run, which the transaction undoes."""
+        for name, sink_id, temporary, path, error in closed:
             if error:
                 raise InputError(name, f"the features could not be written to '{path}': {error}")
-        loads = context.layersToLoadOnCompletion()
-        for _, staged, path, sink_id, _ in closed:
-            staged_stem, stem = os.path.splitext(staged)[0], os.path.splitext(path)[0]
-            ext = os.path.splitext(path)[1].lower()
-            for f in glob.glob(glob.escape(staged_stem) + ".*"):
-                suffix = f[len(staged_stem):]
-                if suffix.lower() == ext or suffix.lower() in SIDE_FILES.get(ext, ()):
-                    os.replace(f, stem + suffix)
-                else:
-                    os.remove(f)  # a database journal or lock left behind: it belongs to no file now
-            # the id QGIS gives a file written under its own name: the path (the layer name is the file's)
+            pairs = [(t, f) for t, f in zip(companions(temporary), companions(path)) if os.path.exists(t)]
+            left = set(glob.glob(glob.escape(os.path.splitext(temporary)[0]) + ".*")) - {t for t, _ in pairs}
+            if left:
+                raise InputError(name, f"'{path}' could not be completed: the writer left "
+                                       f"'{os.path.basename(sorted(left)[0])}' behind. Is the disk full?")
+            for t, f in pairs:
+                os.replace(t, f)
             results = {k: path if v == sink_id else v for k, v in results.items()}
-            if sink_id in loads:
-                loads[path] = loads.pop(sink_id)
-        context.setLayersToLoadOnCompletion(loads)
         return results
 
     def load_style_on_completion(self, context, output, qml):

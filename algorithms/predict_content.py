@@ -123,7 +123,7 @@ class PredictContent(ProspectraAlgorithm):
                                ("max", "double"), ("threshold", "double")):
                 fields.append(field(name, kind))
             sink, sink_id = self.sink(parameters, "OUTPUT_ZONES", context, fields, POLYGON_WKB,
-                                                 QgsCoordinateReferenceSystem.fromWkt(image.projection))
+                                      QgsCoordinateReferenceSystem.fromWkt(image.projection))
             if sink is not None:
                 for i, (wkb, area, pixels, mean, peak) in enumerate(zones):
                     f = QgsFeature(fields)

@@ -138,7 +138,7 @@ class TagMinerals(ProspectraAlgorithm):
         for c in model.classes:
             fields.append(field(c, "double"))
         sink, grid_id = self.sink(parameters, "OUTPUT_GRID", context, fields, POLYGON_WKB,
-                                             QgsCoordinateReferenceSystem.fromWkt(image.projection))
+                                  QgsCoordinateReferenceSystem.fromWkt(image.projection))
         x0, dx, _, y0, _, dy = image.geotransform
 
         classes = np.array(model.classes)

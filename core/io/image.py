@@ -86,10 +86,18 @@ class Image:
         self.width, self.height = dataset.RasterXSize, dataset.RasterYSize
         self.geotransform = dataset.GetGeoTransform()
         self.projection = dataset.GetProjection()
-        self.lowest_left_out = None  # the lowest value below LOWEST_MEASURED that a read left out as nodata
+        # name -> the lowest stored value whose scaled value a read left out as a fill (below the band's lowest);
+        # one dict shared with the views copied from this image (patch_tagging), so their reads are counted here
+        self.left_out = {}
         # name -> LOWEST_MEASURED in the units of a scaling that folds more in than reflectance (a model's
         # normalisation: patch_tagging); LOWEST_MEASURED itself where missing
         self.lowest = {}
+
+    def lowest_left_out(self):
+        """The lowest reflectance (this image's scaling) that its reads, and its views' reads, left out as a fill;
+        None if none was."""
+        values = [stored * self.scaling[n][0] + self.scaling[n][1] for n, stored in self.left_out.items()]
+        return min(values) if values else None
 
     @property
     def band_names(self):
@@ -189,9 +197,10 @@ class Image:
                 if left_out.any():  # NaN, or a fill: the lowest fill is recorded, for the run to say so
                     below = stack[i][left_out & (stack[i] < lowest)]
                     if below.size:
-                        lowest = float(below.min())
-                        self.lowest_left_out = lowest if self.lowest_left_out is None else \
-                            min(lowest, self.lowest_left_out)
+                        stored_value = (float(below.min()) - offset) / scale
+                        earlier = self.left_out.get(n)
+                        if earlier is None or (stored_value - earlier) * scale < 0:  # lower once scaled
+                            self.left_out[n] = stored_value
                 valid &= ok
         return stack, valid
 

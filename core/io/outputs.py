@@ -34,7 +34,8 @@ KEPT = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.kept$")
 # A run writing a path: a writer that writes in place (a layer added to a GeoPackage) leaves a partial file if killed
 WRITING = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.writing$")
 RECORD = re.compile(r"^\.prospectra\.(?P<host>[^.]+)-(?P<pid>\d+)\.[0-9a-f]{8}\.transaction$")
-PART = re.compile(r"^\..+\.(?P<host>[^.]+)-(?P<pid>\d+)\.[0-9a-f]{8}\.part(\.\w+)?(\.aux\.xml)?$")  # temporary_name
+# temporary_name, and what writers add to it: .aux.xml, a shapefile's .dbf, a GeoPackage's -journal
+PART = re.compile(r"^\..+\.(?P<host>[^.]+)-(?P<pid>\d+)\.[0-9a-f]{8}\.part(\.[\w-]+)?(\.aux\.xml)?$")
 
 
 def _alive(pid):

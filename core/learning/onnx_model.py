@@ -310,9 +310,10 @@ def load_model(path, parameter="MODEL", bands=None, patch_size=None, declarable=
                                  f"'{os.path.basename(path)}' takes {dim} for its {what}, not {expected}.")
             raise InputError(parameter, f"'{os.path.basename(path)}' takes {dim} for its {what} but its metadata "
                                         f"says {expected}.")
-    if mean is not None and (len(mean) != len(model_bands) or len(std) != len(model_bands) or (std <= 0).any()):
-        raise InputError(parameter, f"'{os.path.basename(path)}': the normalisation needs one mean and one "
-                                    f"positive std per band ({len(model_bands)}).")
+    if mean is not None and not (mean.shape == std.shape == (len(model_bands),) and np.isfinite(mean).all()
+                                 and np.isfinite(std).all() and (std > 0).all()):  # NaN std: every pixel nodata
+        raise InputError(parameter, f"'{os.path.basename(path)}': the normalisation needs one finite mean and one "
+                                    f"positive, finite std per band ({len(model_bands)}).")
     if task != "regression" and not classes:
         raise InputError(parameter, f"'{os.path.basename(path)}' names no classes in its metadata.")
     _check_classes(os.path.basename(path), task, classes, colours, parameter)

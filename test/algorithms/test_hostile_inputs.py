@@ -212,6 +212,34 @@ def test_model_metadata_that_is_not_json_or_not_a_number(refused, tmp_path, meta
                                        "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": None}, "MODEL", "malformed")
 
 
+@pytest.mark.parametrize("normalisation", ['{"mean": 0.2, "std": 0.1}',
+                                           '{"mean": [0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2], "std": [NaN, 1, 1, 1, 1, 1, 1]}'])
+def test_model_normalisation_that_is_not_one_finite_number_per_band(refused, tmp_path, normalisation):
+    """A scalar mean ended in a traceback (len() of a number); a NaN std made every pixel nodata, and the run said
+    no patch was free of nodata."""
+    from data.tiny_models import band_mean_model
+
+    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    model = band_mean_model(tmp_path / "model.onnx", bands, 4, extra_meta={"normalisation": normalisation})
+    path = write_raster(tmp_path / "l8.tif", np.full((7, 16, 16), 0.2, np.float32), crs=32633, descriptions=bands)
+    refused("prospectra:tagminerals", {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model,
+                                       "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": None}, "MODEL_FILE",
+            "the normalisation needs one finite mean")
+
+
+@pytest.mark.parametrize("name", ["grid", "grid.xyz"])
+def test_a_vector_output_without_a_format_extension(refused, tmp_path, name):
+    """QGIS writes such a name as grid.gpkg; the run would have reported a file that does not exist."""
+    from data.tiny_models import band_mean_model
+
+    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    model = band_mean_model(tmp_path / "model.onnx", bands, 4)
+    path = write_raster(tmp_path / "l8.tif", np.full((7, 16, 16), 0.2, np.float32), crs=32633, descriptions=bands)
+    refused("prospectra:tagminerals", {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model,
+                                       "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": str(tmp_path / name)},
+            "OUTPUT_GRID", "does not end in the extension of a vector format QGIS writes")
+
+
 def test_a_raster_truncated_after_its_header(refused, tmp_path):
     cube = np.random.default_rng(0).uniform(0.05, 0.5, (12, 600, 600)).astype(np.float32)
     path = write_raster(tmp_path / "cut.tif", cube, crs=32633)
@@ -255,6 +283,8 @@ def test_a_killed_runs_leftovers_are_undone_by_the_next_run(qgis_processing, s2,
     (tmp_path / "ratio.tif").write_bytes(b"half of a killed run's output")
     (tmp_path / f".ratio.tif.{dead}.0123abcd.part.tif").write_bytes(b"partial")
     (tmp_path / f".report.html.{dead}.89abcdef.part").write_bytes(b"partial")
+    (tmp_path / f".grid.gpkg.{dead}.0123abcd.part.gpkg").write_bytes(b"partial")
+    (tmp_path / f".grid.gpkg.{dead}.0123abcd.part.gpkg-journal").write_bytes(b"its journal")
     (tmp_path / f".theirs.tif.{elsewhere}.89abcdef.part.tif").write_bytes(b"another host is writing this")
     qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "OUTPUT": str(tmp_path / "other.tif")})
     assert (tmp_path / "ratio.tif").read_bytes() == original

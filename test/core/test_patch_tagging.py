@@ -124,3 +124,19 @@ def test_a_normalising_model_tags_every_patch_of_real_ground(tmp_path):
     whole = (boxes[:, 2] - boxes[:, 0] == p) & (boxes[:, 3] - boxes[:, 1] == p)  # not the edge-padded ones
     patches = np.stack([cube[:, r:r + p, c:c + p] for c, r, _, _ in boxes[whole, :4]])
     np.testing.assert_allclose(probabilities[whole], model.predict(patches), atol=1e-4)
+
+
+def test_fill_a_normalising_model_meets_is_reported_in_reflectance(tmp_path):
+    """The tagger reads through a view of the image with the model's normalisation folded in; the fill value its
+    reads leave out is reported on the image, as reflectance (it was kept on the view, normalised, and lost)."""
+    from data.rasters import write_raster
+
+    cube = np.full((7, 40, 40), 0.2, np.float32)
+    cube[:, :4] = -0.9999  # reflectance x 10000 of -9999, undeclared
+    path = write_raster(tmp_path / "l8.tif", cube, crs=32633, descriptions=OLI)
+    model = load_model(band_mean_model(tmp_path / "m.onnx", OLI, 8, extra_meta={
+        "normalisation": '{"mean": [0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2], "std": [0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05]}'}))
+    image = open_image(path, "landsat8_oli")
+    summary = tag_image(image, model, str(tmp_path / "tags.tif"), NullFeedback(), stride=8)
+    assert summary["patches"] == 4 * 5  # the 4 fill rows spoil the first row of patches only
+    assert image.lowest_left_out() == pytest.approx(-0.9999, abs=1e-6)
