@@ -197,3 +197,43 @@ def test_sigterm_mid_run_ends_it_as_cancel_does(qgis_process, tmp_path):
     output = proc.communicate(timeout=120)[0]
     assert proc.returncode != 0 and "the run was stopped (SIGTERM)" in output, output
     assert digest() == before
+
+
+def test_sigkill_while_the_patch_grid_is_written_leaves_the_earlier_grid_whole(qgis_process, tmp_path):
+    """SIGKILL gives a run no chance to clean up. The patch grid grows under a hidden name, so the earlier
+    GeoPackage stays whole at its path (it was left half-rewritten until the next run in the folder); the next
+    run there removes what the killed one left."""
+    import hashlib
+    import signal
+    import subprocess
+    import time
+
+    from data.rasters import write_raster
+    from data.tiny_models import band_mean_model
+
+    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    scene = write_raster(tmp_path / "l8.tif", np.random.default_rng(0).uniform(0.05, 0.5, (7, 1024, 1024))
+                         .astype(np.float32), crs=32633, descriptions=bands)
+    model = band_mean_model(tmp_path / "mean.onnx", bands, 8)
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["run", "prospectra:tagminerals", "--", f"INPUT={scene}", "SENSOR=0", f"MODEL_FILE={model}", "STRIDE=4",
+            "OUTPUT_PROBABILITIES=", f"OUTPUT={out / 'tags.tif'}", f"OUTPUT_GRID={out / 'grid.gpkg'}"]
+    qgis_process(*args)
+    earlier = hashlib.sha256((out / "grid.gpkg").read_bytes()).hexdigest()
+    proc = subprocess.Popen([qgis_process.command, *args], env=qgis_process.env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while not any(f.endswith(".part.gpkg") for f in os.listdir(out)) and proc.poll() is None \
+            and time.time() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.5)  # well into writing the grid's cells
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert hashlib.sha256((out / "grid.gpkg").read_bytes()).hexdigest() == earlier
+    assert any(f.endswith(".part.gpkg") for f in os.listdir(out))  # what the killed run left
+    qgis_process("run", "prospectra:tagminerals", "--", f"INPUT={scene}", "SENSOR=0", f"MODEL_FILE={model}",
+                 "OUTPUT_PROBABILITIES=", "OUTPUT_GRID=", f"OUTPUT={out / 'other.tif'}")
+    assert hashlib.sha256((out / "grid.gpkg").read_bytes()).hexdigest() == earlier
+    assert not [f for f in os.listdir(out) if f.startswith(".")]
