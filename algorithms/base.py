@@ -13,6 +13,7 @@ from qgis.core import (QgsProcessingAlgorithm,
                        QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString, QgsProperty, QgsRasterLayer, QgsVectorFileWriter)
+from osgeo import gdal
 from qgis.PyQt import sip
 from qgis.PyQt.QtGui import QIcon
 
@@ -175,16 +176,16 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                 span = " to ".join(f"{v:g}" for v in (lo, hi) if abs(v) < 1e300) or "any"
                 side = f"at least {lo:g}" if abs(hi) >= 1e300 else f"at most {hi:g}" if abs(lo) >= 1e300 else span
                 return False, f"{definition.name()}: {number:g} is out of range; it must be {side}."
-        if not isinstance(self.parameterDefinition("INPUT"), QgsProcessingParameterMultipleLayers):
+        if isinstance(self.parameterDefinition("INPUT"), QgsProcessingParameterMultipleLayers):
+            values = parameters.get("INPUT")
+            for value in values if isinstance(values, (list, tuple)) else [values]:
+                if isinstance(value, str) and os.path.isfile(value):
+                    try:
+                        open_raster(value)
+                    except InputError as e:
+                        return False, str(e)
+        with no_statistics_beside_inputs():  # QGIS loads the layers to check them
             return super().checkParameterValues(parameters, context)
-        values = parameters.get("INPUT")
-        for value in values if isinstance(values, (list, tuple)) else [values]:
-            if isinstance(value, str) and os.path.isfile(value):
-                try:
-                    open_raster(value)
-                except InputError as e:
-                    return False, str(e)
-        return super().checkParameterValues(parameters, context)
 
     def output_files(self, parameters, context):
         """{parameter: file path} of every output parameter set that is a file."""
@@ -233,6 +234,14 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             raise InputError(name, f"'{path}' does not end in {' or '.join(extensions)}; this output is written in "
                                    f"that format.")
         return path
+
+    def parameterAsLayerList(self, parameters, name, context):  # noqa: N802
+        with no_statistics_beside_inputs():
+            return super().parameterAsLayerList(parameters, name, context)
+
+    def parameterAsRasterLayer(self, parameters, name, context):  # noqa: N802
+        with no_statistics_beside_inputs():
+            return super().parameterAsRasterLayer(parameters, name, context)
 
     def sink_file(self, parameters, name, context):
         """The file a vector output is written to, or None (a temporary layer in memory, a database); refused
@@ -333,6 +342,20 @@ def terminate_as_cancel(feedback):
                        "were.") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def no_statistics_beside_inputs():
+    """While QGIS loads an input as a layer (to check or resolve a parameter), GDAL keeps no .aux.xml for it: QGIS
+    computes statistics for a new layer's stretch, and GDAL wrote them beside the user's raster when the layer was
+    dropped (a 0.5 MB histogram beside a float scene). For this thread only; Prospectra's own reads, which take
+    class names and band descriptions from .aux.xml, open the files themselves."""
+    previous = gdal.GetThreadLocalConfigOption("GDAL_PAM_ENABLED", None)
+    gdal.SetThreadLocalConfigOption("GDAL_PAM_ENABLED", "NO")
+    try:
+        yield
+    finally:
+        gdal.SetThreadLocalConfigOption("GDAL_PAM_ENABLED", previous)
 
 
 class LoadStyle(QgsProcessingLayerPostProcessorInterface):

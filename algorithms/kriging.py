@@ -1,4 +1,4 @@
-from qgis.core import (QgsProcessingOutputFile,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingOutputFile,
                        QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterBoolean,
                        QgsProcessingParameterCrs, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
@@ -120,8 +120,9 @@ class Kriging(ProspectraAlgorithm):
         has_extent = parameters.get("EXTENT") not in (None, "")
         if reference is not None and has_extent:
             raise InputError("EXTENT", "give either a REFERENCE raster or an EXTENT with PIXEL_SIZE, not both.")
-        if reference is not None:
-            return Grid.of_raster(reference.source(), "REFERENCE"), reference.crs()
+        if reference is not None:  # its CRS as GDAL reads it, .aux.xml included (the layer opened without it)
+            grid = Grid.of_raster(reference.source(), "REFERENCE")
+            return grid, QgsCoordinateReferenceSystem.fromWkt(grid.projection)
         if not has_extent:
             raise InputError("REFERENCE", "choose a reference raster for the output grid, or give an EXTENT and "
                                           "PIXEL_SIZE.")

@@ -240,6 +240,23 @@ def test_a_vector_output_without_a_format_extension(refused, tmp_path, name):
             "OUTPUT_GRID", "does not end in the extension of a vector format QGIS writes")
 
 
+def test_no_file_is_written_beside_the_inputs(qgis_processing, tmp_path):
+    """QGIS loads each input as a layer to check and resolve it, and computes statistics for the new layer's
+    stretch; GDAL wrote them beside the user's raster when the layer was dropped (here a 0.5 MB .aux.xml). The
+    folder of the inputs is left as it was."""
+    import gc
+
+    inputs, out = tmp_path / "inputs", tmp_path / "out"
+    inputs.mkdir(), out.mkdir()
+    names = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"]
+    scene = write_raster(inputs / "scene.tif", np.random.default_rng(0).uniform(0.05, 0.5, (12, 64, 64))
+                         .astype(np.float32), crs=32633, descriptions=names)
+    qgis_processing.run("prospectra:bandratio", {"INPUT": [scene], "OUTPUT": str(out / "ratio.tif")})
+    qgis_processing.run("prospectra:bandcomposite", {"INPUT": [scene], "OUTPUT": str(out / "rgb.tif")})
+    gc.collect()  # the layers QGIS loaded are dropped with their context
+    assert os.listdir(inputs) == ["scene.tif"]
+
+
 def test_a_raster_truncated_after_its_header(refused, tmp_path):
     cube = np.random.default_rng(0).uniform(0.05, 0.5, (12, 600, 600)).astype(np.float32)
     path = write_raster(tmp_path / "cut.tif", cube, crs=32633)
