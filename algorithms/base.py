@@ -296,11 +296,13 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         for name, sink_id, temporary, path, error in closed:
             if error:
                 raise InputError(name, f"the features could not be written to '{path}': {error}")
-            pairs = [(t, f) for t, f in zip(companions(temporary), companions(path)) if os.path.exists(t)]
-            left = set(glob.glob(glob.escape(os.path.splitext(temporary)[0]) + ".*")) - {t for t, _ in pairs}
-            if left:
+            # by extension in any case: QGIS writes a shapefile's files as .shp, .dbf ... whatever case it was given
+            staged_stem, stem = os.path.splitext(temporary)[0], os.path.splitext(path)[0]
+            written = {f[len(staged_stem):].lower(): f for f in glob.glob(glob.escape(staged_stem) + ".*")}
+            pairs = [(written.pop(f[len(stem):].lower()), f) for f in companions(path) if f[len(stem):].lower() in written]
+            if written:
                 raise InputError(name, f"'{path}' could not be completed: the writer left "
-                                       f"'{os.path.basename(sorted(left)[0])}' behind. Is the disk full?")
+                                       f"'{os.path.basename(sorted(written.values())[0])}' behind. Is the disk full?")
             for t, f in pairs:
                 os.replace(t, f)
             results = {k: path if v == sink_id else v for k, v in results.items()}

@@ -65,7 +65,8 @@ def companions(path):
         return [path, stem + ".qml", path + ".aux.xml"]
     if ext in (".html", ".htm"):
         return [path, stem + ".json"]
-    return [path] + [stem + side for side in SIDE_FILES.get(ext, ())]
+    upper = os.path.splitext(path)[1].isupper()  # GRID.SHP's side files: GRID.SHX ...
+    return [path] + [stem + (side.upper() if upper else side) for side in SIDE_FILES.get(ext, ())]
 
 
 def _same_file_key(path):

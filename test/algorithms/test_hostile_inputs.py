@@ -789,6 +789,18 @@ def test_a_shapefile_output_is_replaced_or_kept_whole(qgis_processing, tmp_path)
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]
 
 
+def test_a_shapefile_named_in_capitals(qgis_processing, tmp_path):
+    """QGIS writes GRID.SHP's files as .shp, .dbf ...: they are found in any case and put at GRID.SHP, GRID.DBF
+    ... (the run had failed, the renamed grid not found; before the grid was staged, the result named a file
+    that did not exist)."""
+    grid = str(tmp_path / "GRID.SHP")
+    assert tag_grid_run(qgis_processing, tmp_path, grid)["OUTPUT_GRID"] == grid
+    source = ogr.Open(grid)
+    assert source.GetLayer(0).GetFeatureCount() == 900
+    assert {"GRID.SHP", "GRID.SHX", "GRID.DBF"} <= set(os.listdir(tmp_path))
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]
+
+
 def test_a_layer_added_to_a_geopackage_keeps_its_other_layers(qgis_processing, tmp_path):
     """'Save to GeoPackage' adds a layer to an existing file ('ogr:' destination): it is written into that file,
     never into a new one that would drop the file's other layers; a cancelled run leaves the file as it was."""
