@@ -302,3 +302,32 @@ def test_area_weighted_estimates_equal_olofssons_worked_example():
     assert round(estimate["overall_accuracy"], 2) == 0.95
     assert [round(k["users"], 2) for k in estimate["classes"]] == [0.88, 0.73, 0.93, 0.96]
     assert [round(k["producers"], 2) for k in estimate["classes"]] == [0.75, 0.85, 0.93, 0.96]
+
+
+def test_counting_the_map_stops_at_cancel(tmp_path):
+    """The area-weighted estimate counts every pixel of the map first, block by block: a cancel stops the count
+    at the next block, not at the end of the map."""
+    from data.rasters import write_raster
+    from prospectra.core.errors import Canceled
+    from prospectra.core.report.map_accuracy import ClassMap, mapped_pixels
+
+    path = write_raster(tmp_path / "map.tif", np.random.default_rng(0).integers(1, 4, (1, 8192, 4096)).astype(np.uint8),
+                        gdal.GDT_Byte, crs=32633)
+    class_map = ClassMap(path)
+
+    class CancelAfter:
+        def __init__(self, calls):
+            self.calls, self.left = 0, calls
+
+        def isCanceled(self):  # noqa: N802
+            self.calls += 1
+            return self.calls > self.left
+
+    blocks = len(list(class_map.windows()))
+    assert blocks > 3
+    counts = mapped_pixels(class_map, CancelAfter(blocks))
+    assert sum(counts.values()) == 8192 * 4096
+    feedback = CancelAfter(2)
+    with pytest.raises(Canceled):
+        mapped_pixels(class_map, feedback)
+    assert feedback.calls == 3  # two blocks read, the third not
