@@ -67,12 +67,12 @@ class AssessAccuracy(ProspectraAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("KAPPA", "Cohen's kappa"))
 
     def execute(self, parameters, context, feedback):
-        layer = self.parameterAsRasterLayer(parameters, "MAP", context)
-        if layer is None:
+        maps = self.raster_files(parameters, "MAP", context)
+        if not maps:
             raise InputError("MAP", "choose a class raster.")
-        class_map = ClassMap(layer.source(), "MAP")
+        class_map = ClassMap(maps[0], "MAP")
         report = self.file_output(parameters, "REPORT", context, ".html", ".htm")
-        check_outputs([layer.source(), *input_paths(parameters.get("REFERENCE"))], REPORT=report)
+        check_outputs([maps[0], *input_paths(parameters.get("REFERENCE"))], REPORT=report)
         features = labelled_features(self.parameterAsSource(parameters, "REFERENCE", context),
                                      self.parameterAsString(parameters, "FIELD", context), class_map, context,
                                      feedback, "REFERENCE", "MAP")

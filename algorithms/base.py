@@ -13,7 +13,7 @@ from qgis.core import (QgsProcessingAlgorithm,
                        QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString, QgsProperty, QgsRasterLayer, QgsVectorFileWriter)
-from osgeo import gdal
+from osgeo import gdal, ogr
 from qgis.PyQt import sip
 from qgis.PyQt.QtGui import QIcon
 
@@ -123,14 +123,9 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         return cut
 
     def image(self, parameters, context):
-        layers = self.parameterAsLayerList(parameters, "INPUT", context)
-        if not layers:
+        paths = self.raster_files(parameters, "INPUT", context)
+        if not paths:
             raise InputError("INPUT", "no raster layer given.")
-        paths = []
-        for layer in layers:
-            if not isinstance(layer, QgsRasterLayer):
-                raise InputError("INPUT", f"'{layer.name()}' is not a raster layer.")
-            paths.append(layer.source())
         order = self.parameterAsString(parameters, "BAND_ORDER", context).strip()
         image = open_image(
             paths, self.sensor(parameters, context).id,
@@ -184,8 +179,14 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                         open_raster(value)
                     except InputError as e:
                         return False, str(e)
+        store = context.temporaryLayerStore()
+        before = set(store.mapLayers())
         with no_statistics_beside_inputs():  # QGIS loads the layers to check them
-            return super().checkParameterValues(parameters, context)
+            result = super().checkParameterValues(parameters, context)
+        # and keeps them for later steps, which would find them without their .aux.xml (a class map's names)
+        for layer_id in set(store.mapLayers()) - before:
+            store.removeMapLayer(layer_id)
+        return result
 
     def output_files(self, parameters, context):
         """{parameter: file path} of every output parameter set that is a file."""
@@ -235,13 +236,22 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                                    f"that format.")
         return path
 
-    def parameterAsLayerList(self, parameters, name, context):  # noqa: N802
-        with no_statistics_beside_inputs():
-            return super().parameterAsLayerList(parameters, name, context)
-
-    def parameterAsRasterLayer(self, parameters, name, context):  # noqa: N802
-        with no_statistics_beside_inputs():
-            return super().parameterAsRasterLayer(parameters, name, context)
+    def raster_files(self, parameters, name, context):
+        """The files of a raster layer parameter (one, or a list). A file path is taken as it is: loading it as a
+        layer, QGIS computes statistics for the layer's stretch, which GDAL writes beside the user's raster
+        (.aux.xml) when the layer is dropped. Layers of the project and layer ids are resolved by QGIS."""
+        value = parameters.get(name)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if all(isinstance(v, str) and os.path.isfile(v) for v in values):
+            return [v for v in values if v]
+        if isinstance(self.parameterDefinition(name), QgsProcessingParameterMultipleLayers):
+            layers = self.parameterAsLayerList(parameters, name, context) or []
+        else:
+            layers = [layer for layer in [self.parameterAsRasterLayer(parameters, name, context)] if layer]
+        for layer in layers:
+            if not isinstance(layer, QgsRasterLayer):
+                raise InputError(name, f"'{layer.name()}' is not a raster layer.")
+        return [layer.source() for layer in layers]
 
     def sink_file(self, parameters, name, context):
         """The file a vector output is written to, or None (a temporary layer in memory, a database); refused
@@ -257,9 +267,11 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         under a temporary name beside it, with the layer name its own name gives, and renamed when the run
         succeeds (finish_sinks): a run killed while writing leaves no broken file at the user's path. Written
         where QGIS writes them: a layer added to an existing GeoPackage ('ogr:' URI; the output transaction keeps
-        the file), GML (it names its schema file inside), databases and temporary layers."""
+        the file), formats not in STAGED_FORMATS (GML names its schema file inside; QGIS adds an extension of its
+        own to .json, .txt ...), databases and temporary layers."""
         path = self.sink_file(parameters, name, context)
-        if not path or path != self.parameterAsOutputLayer(parameters, name, context) or path.lower().endswith(".gml"):
+        if not path or path != self.parameterAsOutputLayer(parameters, name, context) or \
+                os.path.splitext(path)[1].lower() not in STAGED_FORMATS:
             return self.parameterAsSink(parameters, name, context, fields, geometry_type, crs)
         given = parameters.get(name)
         staged = QgsProcessingOutputLayerDefinition(given) if isinstance(given, QgsProcessingOutputLayerDefinition) \
@@ -281,30 +293,40 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         sinks, self._sinks, closed = self._sinks, [], []
         for name, sink, sink_id, temporary, path in sinks:
             try:
+                if hasattr(sink, "finalize"):  # QGIS 3.42+: the last write, with its errors
+                    sink.finalize()
                 error = None if sink.flushBuffer() else sink.lastError() or "unknown error"
                 sip.delete(sink)
-            except RuntimeError as e:  # already deleted: nothing left to close
+            except Exception as e:  # noqa: BLE001 (the run fails with it; a run failing already keeps its error)
                 error = str(e)
             closed.append((name, sink_id, temporary, path, error))
         return closed
 
     @staticmethod
     def finish_sinks(closed, results):
-        """Each closed sink's files renamed to the user's path (a shapefile's .dbf and the like with it); the
-        results name that path, as QGIS names a file it wrote under its own name. A file the writer left beside
-        them (a database journal: the file was not completed) fails the run, which the transaction undoes."""
+        """Each closed sink's files, once read back whole, renamed to the user's path (a shapefile's .dbf and the
+        like with it; the earlier file's others removed); the results name that path, as QGIS names a file it
+        wrote under its own name. A file the writer left beside them (a database journal: the file was not
+        completed) or a file cut short fails the run, which the transaction undoes."""
         for name, sink_id, temporary, path, error in closed:
-            if error:
-                raise InputError(name, f"the features could not be written to '{path}': {error}")
             # by extension in any case: QGIS writes a shapefile's files as .shp, .dbf ... whatever case it was given
             staged_stem, stem = os.path.splitext(temporary)[0], os.path.splitext(path)[0]
             written = {f[len(staged_stem):].lower(): f for f in glob.glob(glob.escape(staged_stem) + ".*")}
-            pairs = [(written.pop(f[len(stem):].lower()), f) for f in companions(path) if f[len(stem):].lower() in written]
-            if written:
+            targets = {f[len(stem):].lower(): f for f in companions(path)}
+            main = written.get(os.path.splitext(path)[1].lower())
+            # QGIS 3.22-3.40 let a write that fails when the sink is deleted pass unsaid: read the file back
+            error = error or (unreadable(main) if main else "nothing was written")
+            if error:
+                raise InputError(name, f"the features could not be written to '{path}': {error}. Is the disk full?")
+            left = set(written) - set(targets)
+            if left:
                 raise InputError(name, f"'{path}' could not be completed: the writer left "
-                                       f"'{os.path.basename(sorted(written.values())[0])}' behind. Is the disk full?")
-            for t, f in pairs:
-                os.replace(t, f)
+                                       f"'{os.path.basename(written[min(left)])}' behind. Is the disk full?")
+            for suffix, target in targets.items():
+                if suffix in written:
+                    os.replace(written[suffix], target)
+                elif os.path.lexists(target):  # the earlier file's .qix, .prj ...: a stale index hid features
+                    os.remove(target)  # (the transaction keeps a copy until the run succeeds)
             results = {k: path if v == sink_id else v for k, v in results.items()}
         return results
 
@@ -346,12 +368,39 @@ def terminate_as_cancel(feedback):
         signal.signal(signal.SIGTERM, previous)
 
 
+# The vector formats QGIS writes under the very name it is given (each checked): their files can be written under a
+# temporary name and renamed
+STAGED_FORMATS = {".gpkg", ".shp", ".geojson", ".fgb", ".csv", ".kml", ".sqlite", ".tab", ".xlsx", ".ods"}
+
+
+def unreadable(path):
+    """Why the vector file at path cannot be read back whole (a file cut short by a full disk), or None."""
+    errors = []
+
+    def collect(level, number, message):
+        if level >= gdal.CE_Failure:
+            errors.append(message)
+
+    gdal.PushErrorHandler(collect)
+    try:
+        source = ogr.Open(path)
+        if source is None:
+            return "it cannot be opened"
+        for i in range(source.GetLayerCount()):
+            for _ in source.GetLayer(i):
+                pass
+    except RuntimeError as e:  # where GDAL raises
+        errors.append(str(e))
+    finally:
+        gdal.PopErrorHandler()
+    return errors[0] if errors else None
+
+
 @contextmanager
 def no_statistics_beside_inputs():
-    """While QGIS loads an input as a layer (to check or resolve a parameter), GDAL keeps no .aux.xml for it: QGIS
-    computes statistics for a new layer's stretch, and GDAL wrote them beside the user's raster when the layer was
-    dropped (a 0.5 MB histogram beside a float scene). For this thread only; Prospectra's own reads, which take
-    class names and band descriptions from .aux.xml, open the files themselves."""
+    """While QGIS loads inputs as layers to check the parameters, GDAL keeps no .aux.xml for them: QGIS computes
+    statistics for a new layer's stretch, and GDAL wrote them beside the user's raster when the layer was dropped
+    (a 0.5 MB histogram beside a float scene). For this thread only."""
     previous = gdal.GetThreadLocalConfigOption("GDAL_PAM_ENABLED", None)
     gdal.SetThreadLocalConfigOption("GDAL_PAM_ENABLED", "NO")
     try:

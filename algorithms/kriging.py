@@ -116,12 +116,12 @@ class Kriging(ProspectraAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("SAMPLES_OUTSIDE", "Samples outside the grid (used)"))
 
     def grid(self, parameters, context, source):
-        reference = self.parameterAsRasterLayer(parameters, "REFERENCE", context)
+        reference = self.raster_files(parameters, "REFERENCE", context)
         has_extent = parameters.get("EXTENT") not in (None, "")
-        if reference is not None and has_extent:
+        if reference and has_extent:
             raise InputError("EXTENT", "give either a REFERENCE raster or an EXTENT with PIXEL_SIZE, not both.")
-        if reference is not None:  # its CRS as GDAL reads it, .aux.xml included (the layer opened without it)
-            grid = Grid.of_raster(reference.source(), "REFERENCE")
+        if reference:  # its CRS as GDAL reads it
+            grid = Grid.of_raster(reference[0], "REFERENCE")
             return grid, QgsCoordinateReferenceSystem.fromWkt(grid.projection)
         if not has_extent:
             raise InputError("REFERENCE", "choose a reference raster for the output grid, or give an EXTENT and "
@@ -151,7 +151,7 @@ class Kriging(ProspectraAlgorithm):
         output = self.output_path(parameters, "OUTPUT", context)
         variance = self.output_path(parameters, "OUTPUT_VARIANCE", context) or None
         report = self.file_output(parameters, "OUTPUT_REPORT", context, ".html", ".htm")
-        inputs = input_paths(parameters.get("INPUT"), self.parameterAsRasterLayer(parameters, "REFERENCE", context))
+        inputs = input_paths(parameters.get("INPUT"), *self.raster_files(parameters, "REFERENCE", context))
         check_outputs(inputs, OUTPUT=output, OUTPUT_VARIANCE=variance, OUTPUT_REPORT=report)
         variogram = Variogram(model, fixed, self.parameterAsInt(parameters, "NLAGS", context),
                               self.parameterAsBool(parameters, "WEIGHT", context))

@@ -1,7 +1,6 @@
 """Parameters, parsing and help text that more than one algorithm shares (an algorithm never imports another)."""
-from qgis.core import QgsProcessingParameterMultipleLayers, QgsRasterLayer
+from qgis.core import QgsProcessingParameterMultipleLayers
 
-from ..core.errors import InputError
 from .compat import RASTER
 
 UNITS = ["auto", "nm", "um"]
@@ -27,9 +26,4 @@ def extra_features_parameter():
 
 
 def extra_feature_paths(algorithm, parameters, context):
-    paths = []
-    for layer in algorithm.parameterAsLayerList(parameters, "EXTRA_FEATURES", context) or []:
-        if not isinstance(layer, QgsRasterLayer):
-            raise InputError("EXTRA_FEATURES", f"'{layer.name()}' is not a raster layer.")
-        paths.append(layer.source())
-    return paths
+    return algorithm.raster_files(parameters, "EXTRA_FEATURES", context)

@@ -51,22 +51,21 @@ def temporary_name(path, suffix=""):
 
 
 # The files a vector format writes beside its main file, under the same name (QGIS's vector writer, by extension)
-SIDE_FILES = {".shp": (".shx", ".dbf", ".prj", ".cpg", ".qix"), ".gml": (".xsd", ".gfs"), ".mif": (".mid",),
-              ".tab": (".dat", ".map", ".id", ".ind")}
+SIDE_FILES = {".shp": (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".qpj", ".shp.xml"),
+              ".gml": (".xsd", ".gfs"), ".tab": (".dat", ".map", ".id", ".ind")}
 
 
 def companions(path):
     """What writing path puts on disk: the file, and the files written beside it under its name (a raster's
     .qml style and .aux.xml, a report's JSON, a shapefile's .dbf and the like). A report's PNG figures
     (stem_*.png) are matched by prefix."""
-    stem, ext = os.path.splitext(path)
-    ext = ext.lower()
+    stem, given = os.path.splitext(path)
+    ext = given.lower()
     if ext in (".tif", ".tiff"):
         return [path, stem + ".qml", path + ".aux.xml"]
     if ext in (".html", ".htm"):
         return [path, stem + ".json"]
-    upper = os.path.splitext(path)[1].isupper()  # GRID.SHP's side files: GRID.SHX ...
-    return [path] + [stem + (side.upper() if upper else side) for side in SIDE_FILES.get(ext, ())]
+    return [path] + [stem + (side.upper() if given.isupper() else side) for side in SIDE_FILES.get(ext, ())]
 
 
 def _same_file_key(path):

@@ -763,7 +763,8 @@ def test_a_staged_vector_output_is_loaded_from_the_users_path(qgis_processing, t
 def test_a_shapefile_output_is_replaced_or_kept_whole(qgis_processing, tmp_path):
     """A shapefile is four files or more. A cancelled run puts every one of the earlier shapefile's back byte for
     byte (only the .shp came back before: its .dbf and .shx were the cancelled run's); a run that succeeds
-    replaces them together, and nothing else is left."""
+    replaces them together and removes the earlier ones it does not write (a spatial index), and nothing else is
+    left."""
     from qgis.core import QgsProcessingException
 
     from conftest import cancel_above
@@ -776,12 +777,14 @@ def test_a_shapefile_output_is_replaced_or_kept_whole(qgis_processing, tmp_path)
     def shapefile():
         return {os.path.basename(f): c for f, c in checksums(tmp_path).items() if "grid" in f}
 
+    (tmp_path / "grid.qix").write_bytes(b"a spatial index of the earlier grid")  # QGIS writes none
     before = shapefile()
-    assert {os.path.splitext(f)[1] for f in before} >= {".shp", ".shx", ".dbf", ".prj"}
+    assert {os.path.splitext(f)[1] for f in before} >= {".shp", ".shx", ".dbf", ".prj", ".qix"}
     with pytest.raises(QgsProcessingException, match="Canceled"):
         tag_grid_run(qgis_processing, tmp_path, grid, cancel_above(50))
     assert shapefile() == before
     result = tag_grid_run(qgis_processing, tmp_path, grid)
+    assert not (tmp_path / "grid.qix").exists()  # a stale index would hide the new grid's cells
     assert result["OUTPUT_GRID"] == grid
     source = ogr.Open(grid)
     layer = source.GetLayer(0)

@@ -237,3 +237,46 @@ def test_sigkill_while_the_patch_grid_is_written_leaves_the_earlier_grid_whole(q
                  "OUTPUT_PROBABILITIES=", "OUTPUT_GRID=", f"OUTPUT={out / 'other.tif'}")
     assert hashlib.sha256((out / "grid.gpkg").read_bytes()).hexdigest() == earlier
     assert not [f for f in os.listdir(out) if f.startswith(".")]
+
+
+def test_a_disk_that_fills_while_the_grid_is_closed_fails_the_run(qgis_process, tmp_path):
+    """QGIS 3.22-3.40 write a shapefile's last features when the sink is deleted and say nothing if that fails.
+    With files capped at 300 KB (a full disk, a quota) the .dbf was cut short and the run succeeded over the
+    earlier grid; the grid is now read back before it replaces the earlier one, and the run fails."""
+    import hashlib
+    import resource
+    import signal
+    import subprocess
+
+    from data.rasters import write_raster
+    from data.tiny_models import band_mean_model
+
+    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+    model = band_mean_model(tmp_path / "mean.onnx", bands, 20)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def arguments(size):  # a grid of (size / 20)^2 cells
+        scene = write_raster(tmp_path / f"l8_{size}.tif", np.full((7, size, size), 0.2, np.float32), crs=32633,
+                             descriptions=bands)
+        return ["run", "prospectra:tagminerals", "--", f"INPUT={scene}", "SENSOR=0", f"MODEL_FILE={model}",
+                "STRIDE=20", "OUTPUT_PROBABILITIES=", f"OUTPUT={out / 'tags.tif'}", f"OUTPUT_GRID={out / 'grid.shp'}"]
+
+    qgis_process(*arguments(200))  # the earlier grid: 100 cells, its files well below the cap
+    args = arguments(600)  # 900 cells: a .dbf of about 600 KB
+
+    def digest():
+        return {f: hashlib.sha256((out / f).read_bytes()).hexdigest() for f in sorted(os.listdir(out)) if "grid" in f}
+
+    before = digest()
+
+    def cap_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap fails (EFBIG) instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+
+    proc = subprocess.run([qgis_process.command, *args], env=qgis_process.env, capture_output=True, text=True,
+                          timeout=300, preexec_fn=cap_files)
+    assert proc.returncode != 0 and "OUTPUT_GRID: the features could not be written" in proc.stdout + proc.stderr, \
+        proc.stdout + proc.stderr
+    assert digest() == before
+    assert not [f for f in os.listdir(out) if f.startswith(".")]
