@@ -200,16 +200,23 @@ def test_sentinel2_metadata_with_a_non_numeric_quantification(refused, tmp_path)
     refused("prospectra:bandratio", {"INPUT": [path]}, "SCALING", "MTD_MSIL2A.xml", "not a number")
 
 
+def tagging(tmp_path, cube=None, patch=4, meta=None, **outputs):
+    """tagminerals' parameters: a closed-form model of patch pixels with extra metadata meta, on cube (default a
+    uniform 7-band 16 x 16 scene) as Landsat-8 bands; optional outputs unset unless given."""
+    from data.tagging_scene import OLI
+    from data.tiny_models import band_mean_model
+
+    cube = np.full((7, 16, 16), 0.2, np.float32) if cube is None else cube
+    return {"INPUT": [write_raster(tmp_path / "l8.tif", cube, crs=32633, descriptions=OLI)],
+            "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": band_mean_model(tmp_path / "model.onnx", OLI, patch,
+                                                                                   extra_meta=meta),
+            "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": None, **outputs}
+
+
 @pytest.mark.parametrize("meta", [{"colours": "red, green"}, {"threshold": "high"}, {"threshold": "nan"},
                                   {"bands": "B1,B1,B3,B4,B5,B6,B7"}])
 def test_model_metadata_that_is_not_json_or_not_a_number(refused, tmp_path, meta):
-    from data.tiny_models import band_mean_model
-
-    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
-    model = band_mean_model(tmp_path / "model.onnx", bands, 4, extra_meta=meta)
-    path = write_raster(tmp_path / "l8.tif", np.full((7, 16, 16), 0.2, np.float32), crs=32633, descriptions=bands)
-    refused("prospectra:tagminerals", {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model,
-                                       "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": None}, "MODEL", "malformed")
+    refused("prospectra:tagminerals", tagging(tmp_path, meta=meta), "MODEL", "malformed")
 
 
 @pytest.mark.parametrize("normalisation", ['{"mean": 0.2, "std": 0.1}',
@@ -217,27 +224,15 @@ def test_model_metadata_that_is_not_json_or_not_a_number(refused, tmp_path, meta
 def test_model_normalisation_that_is_not_one_finite_number_per_band(refused, tmp_path, normalisation):
     """A scalar mean ended in a traceback (len() of a number); a NaN std made every pixel nodata, and the run said
     no patch was free of nodata."""
-    from data.tiny_models import band_mean_model
-
-    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
-    model = band_mean_model(tmp_path / "model.onnx", bands, 4, extra_meta={"normalisation": normalisation})
-    path = write_raster(tmp_path / "l8.tif", np.full((7, 16, 16), 0.2, np.float32), crs=32633, descriptions=bands)
-    refused("prospectra:tagminerals", {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model,
-                                       "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": None}, "MODEL_FILE",
+    refused("prospectra:tagminerals", tagging(tmp_path, meta={"normalisation": normalisation}), "MODEL_FILE",
             "the normalisation needs one finite mean")
 
 
 @pytest.mark.parametrize("name", ["grid", "grid.xyz"])
 def test_a_vector_output_without_a_format_extension(refused, tmp_path, name):
     """QGIS writes such a name as grid.gpkg; the run would have reported a file that does not exist."""
-    from data.tiny_models import band_mean_model
-
-    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
-    model = band_mean_model(tmp_path / "model.onnx", bands, 4)
-    path = write_raster(tmp_path / "l8.tif", np.full((7, 16, 16), 0.2, np.float32), crs=32633, descriptions=bands)
-    refused("prospectra:tagminerals", {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model,
-                                       "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": str(tmp_path / name)},
-            "OUTPUT_GRID", "does not end in the extension of a vector format QGIS writes")
+    refused("prospectra:tagminerals", tagging(tmp_path, OUTPUT_GRID=str(tmp_path / name)), "OUTPUT_GRID",
+            "does not end in the extension of a vector format QGIS writes")
 
 
 def test_no_file_is_written_beside_the_inputs(qgis_processing, tmp_path):
@@ -700,15 +695,9 @@ def test_a_geopackage_a_killed_run_was_writing_in_place(qgis_processing, s2, tmp
 def tag_grid_run(qgis_processing, tmp_path, grid, feedback=None):
     """tagminerals with a closed-form model of 20-pixel patches on a 600 x 600 scene, writing its patch grid (30 x 30
     cells) to grid."""
-    from data.tiny_models import band_mean_model
-
-    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
-    model = band_mean_model(tmp_path / "model.onnx", bands, 20)
     cube = np.random.default_rng(0).uniform(0.05, 0.5, (7, 600, 600)).astype(np.float32)
-    scene = write_raster(tmp_path / "l8.tif", cube, crs=32633, descriptions=bands)
-    return qgis_processing.run("prospectra:tagminerals", {
-        "INPUT": [scene], "SENSOR": SENSORS.index("landsat8_oli"), "MODEL_FILE": model, "STRIDE": 20,
-        "OUTPUT": str(tmp_path / "tags.tif"), "OUTPUT_PROBABILITIES": None, "OUTPUT_GRID": grid}, feedback=feedback)
+    return qgis_processing.run("prospectra:tagminerals", tagging(
+        tmp_path, cube, 20, STRIDE=20, OUTPUT=str(tmp_path / "tags.tif"), OUTPUT_GRID=grid), feedback=feedback)
 
 
 def test_a_vector_output_is_written_aside_and_renamed_at_the_end(qgis_processing, tmp_path):
@@ -742,18 +731,14 @@ def test_a_staged_vector_output_is_loaded_from_the_users_path(qgis_processing, t
     result, name the user's file, not the hidden name it was written under."""
     from qgis.core import (QgsApplication, QgsProcessingContext, QgsProcessingFeedback,
                            QgsProcessingOutputLayerDefinition, QgsProject)
-    from data.tiny_models import band_mean_model
 
-    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
-    scene = write_raster(tmp_path / "l8.tif", np.full((7, 40, 40), 0.2, np.float32), crs=32633, descriptions=bands)
     grid = str(tmp_path / "grid.gpkg")
     context = QgsProcessingContext()
     context.setProject(QgsProject.instance())
     alg = QgsApplication.processingRegistry().createAlgorithmById("prospectra:tagminerals")
-    results, ok = alg.run({"INPUT": [scene], "SENSOR": SENSORS.index("landsat8_oli"),
-                           "MODEL_FILE": band_mean_model(tmp_path / "model.onnx", bands, 20),
-                           "OUTPUT": str(tmp_path / "tags.tif"), "OUTPUT_PROBABILITIES": None,
-                           "OUTPUT_GRID": QgsProcessingOutputLayerDefinition(grid, QgsProject.instance())},
+    results, ok = alg.run(tagging(tmp_path, np.full((7, 40, 40), 0.2, np.float32), 20,
+                                  OUTPUT=str(tmp_path / "tags.tif"),
+                                  OUTPUT_GRID=QgsProcessingOutputLayerDefinition(grid, QgsProject.instance())),
                           context, QgsProcessingFeedback())
     assert ok and results["OUTPUT_GRID"] == grid  # as QGIS gives it for a file written in place
     assert list(context.layersToLoadOnCompletion()) == [grid]
