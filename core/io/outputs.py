@@ -14,7 +14,8 @@ functions that write several files open their own, which nests harmlessly inside
 
 A run killed outright cannot clean up after itself: its kept-aside files, its temporary files and a mark for each
 path it writes carry its process id, and the next run writing into the same folder removes what the dead process
-was writing (a layer added to a GeoPackage is written in place), puts back the kept-aside files and removes the temporary files.
+was writing (a layer added to a GeoPackage is written in place), puts back the kept-aside files and removes the
+temporary files.
 One commit record per run decides between the two outcomes for every path at once: each mark names it, and the
 run removes it before anything else when it succeeds. A run killed after that point committed, so the next run
 drops its kept-aside files instead of putting them back (it put an old file back over one new output of a run
