@@ -40,7 +40,7 @@ bench: venv
 	$(PY) bench/bench_band_ratio.py --workdir build/bench
 	$(PY) bench/bench_sam.py --workdir build/bench
 	$(PY) bench/bench_tagging.py --workdir build/bench
-	$(PY) bench/bench_kriging.py
+	$(PY) bench/bench_kriging.py --skip-threaded  # pykrige with threaded BLAS: 2x slower than one thread here, 3 min
 	$(PY) bench/bench_rf_predict.py --size 2000 --rounds 3 --skip numpy_kernel  # 4 Mpx; 25 Mpx alone would take most of 20 min
 
 clean:
