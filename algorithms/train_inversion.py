@@ -39,13 +39,19 @@ class TrainInversion(ProspectraAlgorithm):
             "keeping 70 %, learning rate 0.001; written in numpy, so it needs nothing beyond QGIS; the report states "
             "the network as built and where it departs from the paper) beside multiple linear regression, partial "
             "least squares, Random Forest "
-            "and a multilayer perceptron (scikit-learn). The split and the 5 cross-validation folds use whole "
-            "spatial blocks of BLOCK_SIZE pixels by default: kriged neighbouring pixels are nearly identical, and "
-            "a random split would flatter every model (Roberts et al. 2017). The model with the lowest "
-            "cross-validated RMSE on the training part is chosen; the held-out part only reports.</p>"
-            "<p>The surface-to-surface set uses the pixels within twice the samples' median spacing, at most "
-            f"{MAX_SURFACE_SAMPLES} drawn at random; Kriging (ordinary, variogram chosen by leave-one-out RMSE) is "
-            "that of the <i>Kriging</i> algorithm.</p>"
+            "and a multilayer perceptron (scikit-learn). The <b>samples</b> are split, by default in whole spatial "
+            "blocks of BLOCK_SIZE pixels (neighbouring ground is alike, and a random split would flatter every "
+            "model; Roberts et al. 2017). The held-out samples are measurements no model sees: each is judged by its "
+            "own pixel against its measured content, so R2, RMSE and RPD on the held-out part include the kriging "
+            "error. The model with the lowest cross-validated RMSE on the training part (up to 5 folds, of the same "
+            "blocks) is chosen; the held-out part only reports.</p>"
+            "<p>The surface-to-surface set is Prospectra's reading of the paper's: the training samples alone are "
+            "kriged onto the image (ordinary Kriging, variogram chosen by leave-one-out RMSE, as the <i>Kriging</i> "
+            "algorithm does), and the pixels within twice their median spacing, none within that reach of a held-out "
+            f"sample, at most {MAX_SURFACE_SAMPLES} drawn at random, pair reflectance with kriged content. With the "
+            "spatial split, blocks are at least twice that reach wide, whatever BLOCK_SIZE says, so that the kriged "
+            "values of neighbouring blocks come mostly from different samples; the log says when they were "
+            "widened.</p>"
             "<p>Outputs: the chosen model (ONNX with target, unit, bands, sensor and scaling in its metadata) and an "
             "HTML report with every model's R2, RMSE and RPD on both parts and predicted-against-measured plots, "
             "with a JSON beside it.</p>")
@@ -72,7 +78,7 @@ class TrainInversion(ProspectraAlgorithm):
                                                        INTEGER,
                                                        defaultValue=MAX_SURFACE_SAMPLES, minValue=100))
         self.add_advanced(QgsProcessingParameterNumber("SEED", "Random seed", INTEGER,
-                                                       defaultValue=0, minValue=0))
+                                                       defaultValue=0, minValue=0, maxValue=2 ** 31 - 1))
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Chosen model (ONNX)",
                                                                 fileFilter="ONNX models (*.onnx)"))
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Model comparison report",
@@ -92,7 +98,7 @@ class TrainInversion(ProspectraAlgorithm):
                               f"and were skipped.")
         model_path = self.file_output(parameters, "OUTPUT_MODEL", context, ".onnx")
         report = self.file_output(parameters, "OUTPUT_REPORT", context, ".html", ".htm")
-        inputs = image.sources + input_paths(parameters.get("POINTS"))
+        inputs = image.sources + input_paths(context, parameters.get("POINTS"))
         check_outputs(inputs, OUTPUT_MODEL=model_path, OUTPUT_REPORT=report)
         keys = [list(MODEL_NAMES)[i] for i in self.parameterAsEnums(parameters, "MODELS", context)]
         fits, chosen = train_inversion(

@@ -22,7 +22,7 @@ MAX_SURFACE_SAMPLES = 20_000  # enough to fit every model; more only slows the C
 
 
 def point_samples(image, bands, x, y, values, field):
-    samples = numeric_samples(x, y, values, field, purpose="fit a model of")
+    samples = numeric_samples(x, y, values, field, points_parameter="POINTS", purpose="fit a model of")
     spectra, status = sample_image(image, bands, samples.x, samples.y)
     ok = status == "ok"
     if ok.sum() < 10:
@@ -34,11 +34,22 @@ def point_samples(image, bands, x, y, values, field):
     check_spectra(spectra[ok], col, row, "fit a model of")
     info = {"method": "point-to-pixel", "samples": len(samples), "used": int(ok.sum()),
             "outside": int((status == "outside").sum()), "nodata": int((status == "nodata").sum())}
-    return spectra[ok], samples.values[ok], row, col, info
+    return spectra[ok], samples.values[ok], row, col, info, (samples.x[ok], samples.y[ok])
 
 
-def surface_samples(image, bands, x, y, values, field, feedback=None, max_samples=MAX_SURFACE_SAMPLES, seed=0):
-    """(spectra (n, bands), kriged content (n,), rows, cols, info) from pixels near the samples."""
+def sample_reach(x, y):
+    """How far the kriged surface is taken to carry a sample set's information: twice the median nearest-neighbour
+    spacing of the samples (map units)."""
+    from scipy.spatial import cKDTree  # scipy is optional for the plugin as a whole
+
+    points = np.column_stack([x, y])
+    return 2.0 * float(np.median(cKDTree(points).query(points, k=2)[0][:, 1]))
+
+
+def surface_samples(image, bands, x, y, values, field, feedback=None, max_samples=MAX_SURFACE_SAMPLES, seed=0,
+                    away_from=None):
+    """(spectra (n, bands), kriged content (n,), rows, cols, info) from pixels near the samples; away_from: (x, y)
+    of held-out samples, whose pixels within reach are left out (the model must not learn their surroundings)."""
     feedback = feedback or NullFeedback()
     samples = numeric_samples(x, y, values, field, points_parameter="POINTS", purpose="fit a model of")
     grid = Grid(image.width, image.height, image.geotransform, image.projection, "INPUT")
@@ -49,8 +60,8 @@ def surface_samples(image, bands, x, y, values, field, feedback=None, max_sample
     from scipy.spatial import cKDTree  # scipy is optional for the plugin as a whole
 
     tree = cKDTree(np.column_stack([samples.x, samples.y]))
-    spacing = float(np.median(tree.query(np.column_stack([samples.x, samples.y]), k=2)[0][:, 1]))
-    reach = 2.0 * spacing
+    held = cKDTree(np.column_stack(away_from)) if away_from is not None and len(away_from[0]) else None
+    reach = sample_reach(samples.x, samples.y)
     tmp = tempfile.mkdtemp(prefix="prospectra-surface-")
     surface = os.path.join(tmp, "kriged.tif")
     try:
@@ -58,8 +69,11 @@ def surface_samples(image, bands, x, y, values, field, feedback=None, max_sample
         near = []  # per window: flat indices of pixels within reach of a sample
         wins = list(windows(image.width, image.height))
         for win in wins:
-            px, py = grid.centres(win)
-            near.append(np.flatnonzero(tree.query(np.column_stack([px, py]), distance_upper_bound=reach)[0] <= reach))
+            centres = np.column_stack(grid.centres(win))
+            close = tree.query(centres, distance_upper_bound=reach)[0] <= reach
+            if held is not None:
+                close &= held.query(centres, distance_upper_bound=reach)[0] > reach
+            near.append(np.flatnonzero(close))
         total = sum(len(n) for n in near)
         if total == 0:
             raise InputError("POINTS", "no pixel of the image lies near the samples.")

@@ -49,13 +49,20 @@ def write_inversion_report(path, fits, chosen, info, split, folds, target, unit,
                      fmt(f.test["r2"]), fmt(f.test["rmse"]), fmt(f.test["rpd"]), esc(rating(f.test))])
     header = ["model", "CV RMSE (training part)", "R2 train", "RMSE train", "RPD train", "R2 held out",
               "RMSE held out", "RPD held out", "rating (held out)"]
-    body = (f"<p>Target: <b>{esc(target)}</b> ({esc(unit)}). Sample set: {esc(info['method'])}, {info['used']} "
-            f"samples ({int((~test).sum())} training, {int(test.sum())} held out; {esc(split)}). Measured values: "
-            f"mean {fmt(float(np.mean(y)))}, SD {fmt(float(np.std(y, ddof=1)))}.</p>"
+    body = (f"<p>Target: <b>{esc(target)}</b> ({esc(unit)}). Sample set: {esc(info['method'])}, {len(y)} "
+            f"rows ({int((~test).sum())} training, {int(test.sum())} held out; {esc(split)}). Held-out samples, "
+            f"as measured: mean {fmt(float(np.mean(y[test])))}, SD {fmt(float(np.std(y[test], ddof=1)))}.</p>"
+            + ("<p>The training rows are pixels of a surface kriged from the training samples alone, none within "
+               f"{fmt(info['reach'])} (the surface's reach) of a held-out sample; each held-out sample is judged by "
+               "its own pixel and its measured value, so the held-out figures are on measurements the model never "
+               "saw, kriging error included.</p>" if "reach" in info else "")
             + "".join(f"<p class=note>{esc(n)}</p>" for n in notes)
             + "<h2>Models</h2>" + table(header, rows)
-            + f"<p>Chosen: <b>{esc(chosen.name)}</b>, the lowest cross-validated RMSE on the training part (5 folds of "
-              f"{esc(folds)}); the held-out part played no role in the choice. RPD = SD of the measured values "
+            + (f"<p>Chosen: <b>{esc(chosen.name)}</b>, the lowest cross-validated RMSE on the training part (up to 5 "
+               f"folds of " if np.isfinite(chosen.cv_rmse) else
+               f"<p>Chosen: <b>{esc(chosen.name)}</b>, the first model fitted: the training part is one block, so no "
+               f"cross-validation could choose (folds of ")
+            + f"{esc(folds)}); the held-out part played no role in the choice. RPD = SD of the held-out measured values "
               f"/ RMSE; Cheng et al. (2023) call R2 >= 0.9 with RPD >= 3 excellent (here also: RPD >= 2 good, >= 1.4 "
               f"fair, below poor).</p>"
             + ("<h2>The CNN as built</h2>" + f"<p>{esc(AS_BUILT)}</p><p>{esc(DEVIATIONS)}</p>"
