@@ -72,7 +72,7 @@ class AssessAccuracy(ProspectraAlgorithm):
             raise InputError("MAP", "choose a class raster.")
         class_map = ClassMap(maps[0], "MAP")
         report = self.file_output(parameters, "REPORT", context, ".html", ".htm")
-        check_outputs([maps[0], *input_paths(parameters.get("REFERENCE"))], REPORT=report)
+        check_outputs([maps[0], *input_paths(context, parameters.get("REFERENCE"))], REPORT=report)
         features = labelled_features(self.parameterAsSource(parameters, "REFERENCE", context),
                                      self.parameterAsString(parameters, "FIELD", context), class_map, context,
                                      feedback, "REFERENCE", "MAP")

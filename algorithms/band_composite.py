@@ -64,6 +64,9 @@ class BandComposite(ProspectraAlgorithm):
         else:
             preset = composites()[preset_index - 1]
             check_family(preset, image.sensor)
+            if self.parameterAsString(parameters, "BANDS", context).strip():
+                feedback.pushWarning(f"BANDS is used only with the Custom combination, and is ignored: the preset "
+                                     f"{preset.label} is mapped.")
             rgb, title = list(preset.bands), preset.label
         cut = self.cut(parameters, context)
         output = self.output_path(parameters, "OUTPUT", context)

@@ -78,7 +78,7 @@ class BandCorrelation(ProspectraAlgorithm):
                  if b.strip()]
         report = self.file_output(parameters, "OUTPUT_REPORT", context, ".html", ".htm")
         table = self.file_output(parameters, "OUTPUT_TABLE", context, ".csv")
-        inputs = image.sources + input_paths(parameters.get("POINTS"))
+        inputs = image.sources + input_paths(context, parameters.get("POINTS"))
         check_outputs(inputs, OUTPUT_REPORT=report, OUTPUT_TABLE=table)
         result = band_correlation(image, x, y, values, field, bands or None,
                                   self.parameterAsInt(parameters, "WINDOW", context), feedback, report, table)

@@ -56,6 +56,10 @@ class BandRatio(ProspectraAlgorithm):
         else:
             preset = ratios()[preset_index - 1]
             check_family(preset, image.sensor)
+            given = [n for n in ("NUMERATOR", "DENOMINATOR") if self.parameterAsString(parameters, n, context).strip()]
+            if given:
+                feedback.pushWarning(f"{' and '.join(given)} are used only with the Custom ratio, and are ignored: "
+                                     f"the preset {preset.label} is mapped.")
             numerator, denominator, title = list(preset.numerator), list(preset.denominator), preset.label
         cut = self.cut(parameters, context)
         output = self.output_path(parameters, "OUTPUT", context)

@@ -18,14 +18,16 @@ from qgis.PyQt import sip
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import PIP_NAMES, Canceled, InputError, ProspectraError, require
-from ..core.io.blocks import companions, temporary_name
+from ..core.io.blocks import check_outputs, companions, temporary_name
 from ..core.io.image import LOWEST_MEASURED, RESAMPLINGS, SCALINGS, open_image, open_raster
 from ..core.io.outputs import OutputTransaction
 from ..core.sensors import sensors
 from .compat import ADVANCED, DOUBLE, RASTER
+from .features import input_paths
 from .provider_icon import ICON
 
 DEFAULT_SENSOR = "sentinel2a_msi"
+INPUT_TYPES = ("raster", "vector", "source", "multilayer", "layer", "file")  # parameters that name files read
 GROUPS = {"scenes": "Scenes", "bands": "Band combinations and ratios", "spectral": "Spectral mapping", "classification": "Classification",
           "inversion": "Geochemistry and inversion"}
 
@@ -202,11 +204,25 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             paths[definition.name()] = file_of(path)
         return paths
 
+    def input_files(self, parameters, context):
+        """The files the layer and file parameters name: no output may replace one."""
+        files = []
+        for definition in self.parameterDefinitions():
+            if definition.isDestination() or definition.type() not in INPUT_TYPES:
+                continue
+            value = parameters.get(definition.name())
+            files += input_paths(context, *(value if isinstance(value, (list, tuple)) else [value]))
+        return files
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
             require(self.displayName(), *self.packages)
             self._images, self._sinks = [], []
-            with terminate_as_cancel(feedback), OutputTransaction(self.output_files(parameters, context)):  # all, or none
+            outputs = self.output_files(parameters, context)
+            # Before the transaction keeps an output's earlier file aside: were it an input, a refused run would
+            # still have removed and put back the user's file (a new inode, cut off from whoever had it open).
+            check_outputs(self.input_files(parameters, context), **outputs)
+            with terminate_as_cancel(feedback), OutputTransaction(outputs):  # all, or none
                 try:
                     results = self.execute(parameters, context, feedback)
                 finally:

@@ -2,7 +2,10 @@
 grid's) CRS through the feature request itself, and features it cannot transform come back without a geometry
 and are counted. Also the file paths of inputs, so that no output overwrites one. Shared helpers, not an
 algorithm."""
-from qgis.core import NULL, QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsWkbTypes
+import os
+
+from qgis.core import (NULL, QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsMapLayer,
+                       QgsProcessingFeatureSourceDefinition, QgsProcessingUtils, QgsProviderRegistry, QgsWkbTypes)
 from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
 
 from ..core.errors import InputError
@@ -145,20 +148,23 @@ def read_points(source, field, crs, context, points_parameter="INPUT", field_par
     return xs, ys, values, no_geometry
 
 
-def input_paths(*inputs):
-    """File paths of the inputs (a path, or a layer's source without its '|layername=' part), so that no output
-    overwrites one."""
+def input_paths(context, *inputs):
+    """File paths of the inputs, so that no output overwrites one: each given as a path, a layer, a layer id or a
+    provider URI (a CSV of samples as 'delimitedtext://file:///samples.csv?xField=...', a GeoPackage layer as
+    'samples.gpkg|layername=...'), resolved to the file its provider reads."""
     out = []
     for item in inputs:
-        source = getattr(item, "source", None)  # a layer's source(), or a feature source definition's property
-        if isinstance(item, str):
-            path = item
-        elif callable(source):
-            path = source()
-        elif hasattr(source, "staticValue"):
-            path = str(source.staticValue() or "")
-        else:
-            path = None
-        if path:
-            out.append(path.split("|")[0])
+        if isinstance(item, QgsProcessingFeatureSourceDefinition):
+            item = item.source.staticValue()
+        if isinstance(item, str) and os.path.isfile(item):  # a file as it is: loaded, a raster would get statistics
+            out.append(item)
+            continue
+        layer = item if isinstance(item, QgsMapLayer) else \
+            QgsProcessingUtils.mapLayerFromString(item, context) if isinstance(item, str) and item else None
+        if layer is None:
+            if isinstance(item, str) and item:
+                out.append(item.split("|")[0])
+            continue
+        path = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source()).get("path")
+        out.append(path or layer.source().split("|")[0])
     return out

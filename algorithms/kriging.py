@@ -151,7 +151,7 @@ class Kriging(ProspectraAlgorithm):
         output = self.output_path(parameters, "OUTPUT", context)
         variance = self.output_path(parameters, "OUTPUT_VARIANCE", context) or None
         report = self.file_output(parameters, "OUTPUT_REPORT", context, ".html", ".htm")
-        inputs = input_paths(parameters.get("INPUT"), *self.raster_files(parameters, "REFERENCE", context))
+        inputs = input_paths(context, parameters.get("INPUT"), *self.raster_files(parameters, "REFERENCE", context))
         check_outputs(inputs, OUTPUT=output, OUTPUT_VARIANCE=variance, OUTPUT_REPORT=report)
         variogram = Variogram(model, fixed, self.parameterAsInt(parameters, "NLAGS", context),
                               self.parameterAsBool(parameters, "WEIGHT", context))

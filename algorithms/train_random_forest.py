@@ -82,7 +82,7 @@ class TrainRandomForest(ProspectraAlgorithm):
             defaultValue=500, minValue=10, maxValue=2000))
         self.add_advanced(QgsProcessingParameterNumber(
             "SEED", "Random seed (same seed and samples: same folds, search and model)",
-            INTEGER, defaultValue=42, minValue=0))
+            INTEGER, defaultValue=42, minValue=0, maxValue=2 ** 31 - 1))  # larger: parameterAsInt says 0
         self.addParameter(QgsProcessingParameterFileDestination(
             "MODEL", "Random Forest model (ONNX)", "ONNX models (*.onnx)"))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -121,7 +121,7 @@ class TrainRandomForest(ProspectraAlgorithm):
             iterations=self.parameterAsInt(parameters, "SEARCH_ITERATIONS", context),
             max_trees=self.parameterAsInt(parameters, "MAX_TREES", context),
             seed=self.parameterAsInt(parameters, "SEED", context),
-            description=description, feedback=feedback, inputs=input_paths(parameters.get("TRAINING")))
+            description=description, feedback=feedback, inputs=input_paths(context, parameters.get("TRAINING")))
         m = result.metrics
         feedback.pushInfo(f"Overall accuracy {m['overall_accuracy']:.3f}, kappa {m['kappa']:.3f} "
                           f"({result.folds.description}); ONNX labels equal scikit-learn's on "

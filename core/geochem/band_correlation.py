@@ -8,6 +8,7 @@ import math
 import warnings
 
 import numpy as np
+from osgeo import osr
 
 from ..errors import InputError, require
 from ..io.outputs import OutputTransaction, write_file
@@ -58,7 +59,8 @@ def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=
     samples = numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="POINTS",
                               purpose="correlate")
     refuse_duplicates(samples, "POINTS", "A correlation counts each location once (copies would count as "
-                                         "independent samples and overstate its significance)")
+                                         "independent samples and overstate its significance)",
+                      degrees=bool(image.projection) and bool(osr.SpatialReference(wkt=image.projection).IsGeographic()))
     reflectance, status = sample_image(image, bands, samples.x, samples.y, window, feedback)
     used = status == "ok"
     n = int(used.sum())

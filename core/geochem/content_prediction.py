@@ -25,7 +25,7 @@ def predict_content(image, model, output, feedback):
     require_content_model(model)
     model.check_image(image)
     total, total_sq, count, lo, hi = 0.0, 0.0, 0, np.inf, -np.inf
-    non_finite = 0  # pixels the model gave NaN or infinity for: nodata in the map, counted in the summary
+    non_finite = 0  # pixels the model gave NaN, infinity or -9999 for: nodata in the map, counted in the summary
     below = above = 0  # pixels predicted beyond the contents the model learnt from (model.target_range)
     target = f"{model.meta.get('target', 'content')} ({model.meta.get('unit', '')})"
     with bounded_cache(), RasterWriter(output, image.width, image.height, 1, np.float32, image.geotransform,
@@ -37,7 +37,8 @@ def predict_content(image, model, output, feedback):
                 values = model.predict(pixels[:, :, None, None])  # in batches (onnx_model.predict_rows)
                 model.refuse_wrong_width(values)
                 values = values[:, 0]
-                bad = ~np.isfinite(values)
+                # NaN, infinity, or the map's own nodata value, which as data would vanish from the map unsaid
+                bad = ~np.isfinite(values.astype(np.float32)) | (values.astype(np.float32) == CONTENT_NODATA)
                 non_finite += int(bad.sum())
                 values[bad] = CONTENT_NODATA
                 out[valid] = values
@@ -52,7 +53,8 @@ def predict_content(image, model, output, feedback):
                         above += int(np.count_nonzero(good > model.target_range[1]))
             w.write(0, win[0], win[1], out)
         if count == 0 and non_finite:
-            raise InputError(model.parameter, f"'{model.name}' returned NaN or infinity for every one of the "
+            raise InputError(model.parameter, f"'{model.name}' returned NaN, infinity or {CONTENT_NODATA:g} (the map's nodata "
+                                              f"value) for every one of the "
                                               f"{non_finite} valid pixels: no content could be mapped.")
         if count == 0:
             raise InputError("INPUT", f"no pixel has valid data in bands {', '.join(model.bands)}.")

@@ -10,6 +10,7 @@ from ..io.image import FILL_VALUES, HIGHEST_REFLECTANCE
 
 MIN_SAMPLES = 10  # fewer give no usable variogram and no meaningful correlation test
 SAME_PLACE = 1e-3  # samples closer than this (map units: 1 mm in a metric CRS) count as one location
+SAME_PLACE_DEGREES = 1e-8  # the same in a geographic CRS (about 1 mm; 1e-3 degrees is some 100 m)
 
 
 class Samples:
@@ -78,12 +79,13 @@ def numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="IN
     return Samples(x[has_value], y[has_value], v, field, counts, points_parameter)
 
 
-def refuse_duplicates(samples, parameter="INPUT", need="Kriging needs one value per location"):
+def refuse_duplicates(samples, parameter="INPUT", need="Kriging needs one value per location", degrees=False):
     """Two samples at one location make the Kriging system singular, and count twice in a correlation: say how
-    many and where, why it matters (need) and what to do."""
+    many and where, why it matters (need) and what to do. degrees: the coordinates are longitude and latitude."""
     from scipy.spatial import cKDTree
 
-    pairs = cKDTree(np.column_stack([samples.x, samples.y])).query_pairs(SAME_PLACE, output_type="ndarray")
+    pairs = cKDTree(np.column_stack([samples.x, samples.y])).query_pairs(
+        SAME_PLACE_DEGREES if degrees else SAME_PLACE, output_type="ndarray")
     if len(pairs):
         involved = np.unique(pairs)
         i, j = pairs[0]

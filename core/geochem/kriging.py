@@ -18,7 +18,8 @@ import numpy as np
 from osgeo import gdal, osr
 
 from ..bands.band_composite import cumulative_cut
-from ..io.blocks import RasterWriter, Subsample, bounded_cache, one_blas_thread, step, windows
+from ..io.blocks import (MAX_GRID_PIXELS, MAX_GRID_SIDE, RasterWriter, Subsample, bounded_cache, one_blas_thread,
+                         step, windows)
 from ..errors import InputError, require
 from ..io.outputs import OutputTransaction, write_file
 from ..report.geochem_report import NO_PLOT, esc, figure, fmt, json_path, page, png, table, write_json
@@ -36,8 +37,6 @@ NODATA = -9999.0
 DEFAULT_NEIGHBOURS = 16
 DEFAULT_LAGS = 12
 MAX_GLOBAL_SAMPLES = 3000  # 'all samples' solves an (n+1)-square system per call: beyond this, use neighbours
-MAX_GRID_SIDE = 100_000
-MAX_GRID_PIXELS = 1_000_000_000  # 4 GB per float32 raster; a Sentinel-2 tile at 10 m is 0.12 Gpx
 # Pixels per window: pykrige holds pixels x neighbours distances and indices (16 bytes each), ~16 MB here.
 WINDOW_PIXELS = 2 ** 16
 # Sample distances per pykrige call when every sample is used (global neighbourhood): 64 MB of float64.

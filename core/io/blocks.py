@@ -18,6 +18,9 @@ HAS_ZSTD = "ZSTD" in (gdal.GetDriverByName("GTiff").GetMetadataItem("DMD_CREATIO
 TILE = 256  # output tile edge; windows are multiples of it so each write fills whole tiles
 BLOCK_PIXELS = 2 ** 21  # ~2 Mpixel (8 MB per float32 band) per window: memory bounded whatever the raster size
 
+MAX_GRID_SIDE = 100_000  # the largest grid a run makes anew (Kriging's, a resampled image's)
+MAX_GRID_PIXELS = 1_000_000_000  # 4 GB per float32 raster; a Sentinel-2 tile at 10 m is 0.12 Gpx
+
 
 def windows(width, height, block_pixels=None, input_block=(1, 1)):
     """(xoff, yoff, xsize, ysize) windows covering the grid, row-major.

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 from osgeo import gdal, gdal_array
 
-from .blocks import step, windows
+from .blocks import MAX_GRID_PIXELS, MAX_GRID_SIDE, step, windows
 from ..errors import InputError, repeated
 from ..sensors import sensor as get_sensor
 from ..sensors import sensors as get_sensors
@@ -442,11 +442,29 @@ def _one_grid(paths, datasets, resampling, resolution):
                                        f"(nearest, bilinear, cubic or average) to bring them onto one grid.")
     opts = dict(separate=len(datasets) > 1, resampleAlg=None if resampling in (None, "none") else resampling)
     if resolution:
+        _check_resolution(datasets, resolution)
         opts.update(resolution="user", xRes=resolution, yRes=resolution)
     else:
         opts.update(resolution="highest")
     vrt = gdal.BuildVRT("", datasets, options=gdal.BuildVRTOptions(**opts))
     return vrt, tuple(datasets)
+
+
+def _check_resolution(datasets, resolution):
+    """RESOLUTION gives a grid of at least one pixel and at most MAX_GRID_SIDE a side and MAX_GRID_PIXELS in all
+    over the inputs' extent (GDAL would fail on none, and a tiny one would fill the disk)."""
+    gts = [ds.GetGeoTransform() for ds in datasets]
+    xs = [x for gt, ds in zip(gts, datasets) for x in (gt[0], gt[0] + ds.RasterXSize * gt[1])]
+    ys = [y for gt, ds in zip(gts, datasets) for y in (gt[3], gt[3] + ds.RasterYSize * gt[5])]
+    span_x, span_y = max(xs) - min(xs), max(ys) - min(ys)
+    width, height = math.ceil(span_x / resolution - 1e-9), math.ceil(span_y / resolution - 1e-9)
+    if resolution > max(span_x, span_y):
+        raise InputError("RESOLUTION", f"{resolution:g} is coarser than the whole image ({span_x:g} x {span_y:g} in "
+                                       f"its CRS units): the grid would not have one pixel.")
+    if max(width, height) > MAX_GRID_SIDE or width * height > MAX_GRID_PIXELS:
+        raise InputError("RESOLUTION", f"{resolution:g} gives a grid of {width} x {height} pixels over the image "
+                                       f"(at most {MAX_GRID_SIDE:,} a side and {MAX_GRID_PIXELS:,} in all); choose a "
+                                       f"coarser resolution (in the image's CRS units).")
 
 
 def _largest_value(ds):

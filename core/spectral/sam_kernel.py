@@ -75,7 +75,8 @@ def classify_rows(stack, valid, scale, offset, nodata, lowest, unit, member_clas
                     measured[p] &= (stored[p] != fill) & (x >= lowest)
             for p in range(n):
                 norm[p] = np.sqrt(norm[p])
-                seen[p] &= measured[p]
+                # A spectrum too faint (1e-30) or too bright for float32 has no norm to divide by: no spectrum.
+                seen[p] &= measured[p] & (norm[p] > 0) & (norm[p] < np.inf)
             if need_class_dots:
                 class_dots[:, :n] = -np.inf
             for j in range(m):

@@ -356,6 +356,7 @@ def read_csv_library(path, units="auto", parameter="LIBRARY"):
     if not all(names):
         raise InputError(parameter, f"{source}: column {names.index('') + first_value + 1} has no name in the header "
                                     f"row; every spectrum needs one.")
+    _refuse_repeated_names(names, source, parameter)
     if band_space:
         bands = tuple(r[0].strip() for r in rows[1:])
         return SpectralLibrary([Spectrum(n, values[:, i], bands=bands, info={"source": path})
@@ -368,6 +369,16 @@ def read_csv_library(path, units="auto", parameter="LIBRARY"):
                                        parameter)
     return SpectralLibrary([Spectrum(n, values[:, i], wavelengths=wavelengths, info={"source": path})
                             for i, n in enumerate(names)], source, parameter)
+
+
+def _refuse_repeated_names(names, source, parameter):
+    """Each spectrum its own name: SAM's classes and CLASS_ANGLES go by name, whatever the case."""
+    seen = {}
+    for n in names:
+        if n.strip().lower() in seen:
+            raise InputError(parameter, f"{source} names two spectra '{seen[n.strip().lower()]}' and '{n}'; give each "
+                                        f"spectrum a name of its own.")
+        seen[n.strip().lower()] = n
 
 
 _ENVI_TYPES = {1: np.uint8, 2: np.int16, 3: np.int32, 4: np.float32, 5: np.float64, 12: np.uint16, 13: np.uint32}
@@ -407,6 +418,10 @@ def read_envi_library(path, parameter="LIBRARY"):
     if samples <= 0 or lines <= 0 or offset < 0 or not (math.isfinite(factor) and factor > 0):
         raise InputError(parameter, f"'{name}': samples and lines must be positive, the header offset not negative "
                                     f"and the reflectance scale factor a positive number.")
+    size = os.path.getsize(path)
+    if offset > size:  # numpy would raise on an offset beyond a C long, or say only 'Invalid argument'
+        raise InputError(parameter, f"'{name}': the header offset {offset} lies beyond the end of "
+                                    f"'{os.path.basename(path)}' ({size} bytes).")
     data = np.fromfile(path, dtype=dtype, offset=offset)
     if data.size != samples * lines:
         raise InputError(parameter, f"'{os.path.basename(path)}' holds {data.size} values; its header promises "
@@ -418,6 +433,7 @@ def read_envi_library(path, parameter="LIBRARY"):
     names = h.get("spectra names") or [f"spectrum {i + 1}" for i in range(lines)]
     if len(names) != lines:
         raise InputError(parameter, f"'{name}' names {len(names)} spectra but holds {lines}; give one name per spectrum.")
+    _refuse_repeated_names(names, f"'{name}'", parameter)
     if wavelengths is None or len(wavelengths) != samples:
         listed = "no wavelengths" if wavelengths is None else f"{len(wavelengths)} wavelengths"
         raise InputError(parameter, f"'{name}' lists {listed} for its {samples} channels ('samples'); give one "

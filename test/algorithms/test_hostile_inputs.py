@@ -87,6 +87,8 @@ def test_non_finite_and_out_of_range_numbers_name_their_parameter(refused, tmp_p
     for value in ("nan", "inf", float("nan")):
         refused("prospectra:bandratio", {"INPUT": [dn], "SCALING": 5, "SCALE": value, "OFFSET": 0},
                 "SCALE", "is not a finite number")
+    # A seed beyond a 32-bit integer became 0 without a word: every larger seed gave the same model.
+    refused("prospectra:trainrandomforest", {"INPUT": [dn], "SEED": 2 ** 31}, "SEED", "out of range")
 
 
 def test_a_scale_that_overflows_reflectance_is_refused(refused, tmp_path):
@@ -140,6 +142,9 @@ LIBRARY_ROWS = "".join(f"{w},{0.2 + w / 10000},{0.3}\n" for w in range(400, 2501
     ("ragged.csv", "wavelength,rock,soil\n" + LIBRARY_ROWS + "2510,0.4\n"),
     ("binary.csv", b"\x00\x01\x02\xff\xfe" * 200),
     ("blank_wavelength.csv", "wavelength,rock,soil\n" + LIBRARY_ROWS + ",0.4,0.3\n"),
+    ("one_name_twice.csv", "wavelength,rock,Rock\n" + LIBRARY_ROWS),
+    ("band_space_name_twice.csv", "band,calcite,calcite\n" + "".join(
+        f"{b},0.2,0.3\n" for b in ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"))),
 ])
 def test_malformed_csv_libraries(refused, s2, tmp_path, name, content):
     path = tmp_path / name
@@ -166,7 +171,8 @@ ENVI_HEADER = ("ENVI\nsamples = 211\nlines = 2\nbands = 1\nheader offset = {offs
 
 @pytest.mark.parametrize("offset, factor, names, bad_wavelength", [
     (0, "1", "rock, soil", "abc"), (0, "one", "rock, soil", None), (0, "1", "rock, soil, leaf", None),
-    (-8, "1", "rock, soil", None), (0, "1", "rock, soil", "nan")])
+    (-8, "1", "rock, soil", None), (0, "1", "rock, soil", "nan"), (10 ** 20, "1", "rock, soil", None),
+    (10 ** 6, "1", "rock, soil", None), (0, "1", "rock, rock", None)])
 def test_malformed_envi_libraries(refused, s2, tmp_path, offset, factor, names, bad_wavelength):
     wavelengths = [str(w) for w in range(400, 2510, 10)]
     if bad_wavelength:
@@ -396,7 +402,7 @@ def test_no_output_replaces_an_inputs_style_or_gdal_sidecar(refused, s2, tmp_pat
             "OUTPUT", "the style or GDAL sidecar QGIS reads with the input")
     refused("prospectra:spectralanglemapper", {"INPUT": [s2], "ENDMEMBERS": "Calcite, Hematite",
                                                "OUTPUT_SUMMARY": s2 + ".aux.xml"},
-            "OUTPUT_SUMMARY", "does not end in .csv")
+            "OUTPUT_SUMMARY", "the style or GDAL sidecar QGIS reads with the input")
 
 
 def test_a_map_named_after_its_model_can_be_made_again(qgis_processing, tmp_path):
@@ -585,7 +591,8 @@ def test_taggers_that_break_the_model_rules(refused, tmp_path, values, meta, exp
 
 @pytest.mark.parametrize("values, more, expected", [
     ([1.5, 99.0], {}, "gives 2 values per pixel or patch, but a content map takes one"),
-    ([float("nan")], {}, "returned NaN or infinity for every one of the 256 valid pixels"),
+    ([float("nan")], {}, "returned NaN, infinity or -9999 (the map's nodata value) for every one of the 256 valid"),
+    ([-9999.0], {}, "returned NaN, infinity or -9999 (the map's nodata value) for every one of the 256 valid"),
     ([1.5], {"target_range": [5, 1]}, "malformed Prospectra metadata: target_range must be"),
     ([1.5], {"target_range": "[0, NaN]"}, "malformed Prospectra metadata: target_range must be"),
     ([1.5], {"target_range": "lots"}, "malformed Prospectra metadata"),
@@ -899,3 +906,74 @@ def test_one_file_given_twice_and_a_model_of_the_wrong_task_name_their_parameter
     tagger = str(shutil.copy(bundled_models("tagging")["tagger_landsat_oli"], tmp_path / "tagger.onnx"))
     refused("prospectra:predictcontent", {"INPUT": [image], "SENSOR": SENSORS.index("gf2_pms"), "MODEL_FILE": tagger},
             "MODEL_FILE", "'tagger' is a tagging model with 16-pixel patches; content maps need a regression model")
+
+
+def test_samples_loaded_through_a_provider_uri_are_never_overwritten(refused, tmp_path):
+    """A CSV of samples as QGIS users load one (a delimited-text URI) is an input like a path: the table that would
+    replace it is refused, and the CSV stays as it was."""
+    from data.simulated_till_raster import make_raster, till_points
+
+    x, y, la = till_points("La_ppm_511")
+    samples = tmp_path / "samples.csv"
+    samples.write_text("x,y,La\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(x, y, la)))
+    uri = f"delimitedtext://file://{samples}?type=csv&xField=x&yField=y&crs=EPSG:3067"
+    scene = make_raster(str(tmp_path / "gf2.tif"))
+    refused("prospectra:bandcorrelation", {"INPUT": [scene], "SENSOR": 6, "POINTS": uri, "FIELD": "La",
+                                           "OUTPUT_TABLE": str(samples), "OUTPUT_REPORT": str(tmp_path / "c.html")},
+            "OUTPUT_TABLE", "is one of the inputs")
+
+
+def test_a_refused_output_over_an_input_leaves_the_input_file_itself(refused, till_json):
+    """Refused before the output transaction keeps the output's earlier file aside: the input keeps its inode (a
+    refused run used to remove it and put a copy back)."""
+    inode = os.stat(till_json).st_ino
+    refused("prospectra:kriging", {"INPUT": till_json, **KRIGE, "OUTPUT": till_json}, "OUTPUT")
+    assert os.stat(till_json).st_ino == inode
+
+
+def test_a_spectrum_too_faint_for_float32_is_nodata_in_sam_and_its_rule_image(qgis_processing, tmp_path):
+    """1e-30 in one band and 0 in the others: positive, but its norm is 0 in float32 (the rule image divided by it
+    and ended in a traceback). That pixel is nodata in both outputs, every other one is mapped with finite angles."""
+    source = gdal.Open(S2_L2A)
+    cube = source.ReadAsArray().astype(np.float32) * 1e-4  # reflectance, taken as stored
+    cube[:, 0, 0] = 0
+    cube[0, 0, 0] = 1e-30
+    names = [source.GetRasterBand(i + 1).GetDescription() for i in range(12)]
+    scene = write_raster(tmp_path / "faint.tif", cube, descriptions=names)
+    out, rule = str(tmp_path / "sam.tif"), str(tmp_path / "rule.tif")
+    qgis_processing.run("prospectra:spectralanglemapper", {"INPUT": [scene], "ENDMEMBERS": "Calcite, Hematite",
+                                                           "KEEP_APART": True, "OUTPUT": out, "OUTPUT_RULE": rule})
+    classes, angles = gdal.Open(out), gdal.Open(rule)
+    c, a = classes.ReadAsArray(), angles.ReadAsArray()
+    assert c[0, 0] == classes.GetRasterBand(1).GetNoDataValue()
+    assert (c != classes.GetRasterBand(1).GetNoDataValue()).sum() == c.size - 1
+    assert (a[:, 0, 0] == angles.GetRasterBand(1).GetNoDataValue()).all() and np.isfinite(a).all()
+
+
+@pytest.mark.parametrize("resolution, expected", [(1e9, "coarser than the whole image"),
+                                                  (1e-9, "at most 100,000 a side")])
+def test_a_resolution_that_gives_no_pixel_or_a_grid_to_fill_the_disk(refused, s2, tmp_path, resolution, expected):
+    """GDAL failed with a traceback on a grid of no pixel; a 0.001 m grid over a 10 m scene began a 1.6 TB file (this scene is in degrees)."""
+    refused("prospectra:bandratio", {"INPUT": [s2], "RESOLUTION": resolution, "RESAMPLING": 1,
+                                     "OUTPUT": str(tmp_path / "r.tif")}, "RESOLUTION", expected)
+
+
+def test_custom_bands_given_with_a_preset_are_said_to_be_ignored(qgis_processing, s2, tmp_path):
+    """NUMERATOR=B99 beside a preset ratio, or BANDS beside a preset composite, ran the preset without a word."""
+    from qgis.core import QgsProcessingFeedback
+
+    class Warnings(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.warnings = []
+
+        def pushWarning(self, text):  # noqa: N802
+            self.warnings.append(text)
+
+    ratio, composite = Warnings(), Warnings()
+    qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "NUMERATOR": "B99", "DENOMINATOR": "B1",
+                                                 "OUTPUT": str(tmp_path / "r.tif")}, feedback=ratio)
+    qgis_processing.run("prospectra:bandcomposite", {"INPUT": [s2], "BANDS": "B1,B2",
+                                                     "OUTPUT": str(tmp_path / "c.tif")}, feedback=composite)
+    assert any("NUMERATOR and DENOMINATOR are used only with the Custom ratio" in w for w in ratio.warnings)
+    assert any("BANDS is used only with the Custom combination" in w for w in composite.warnings)

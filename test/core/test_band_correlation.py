@@ -108,3 +108,18 @@ def test_unknown_band(scene):
     x, y, la = till_points(FIELD)
     with pytest.raises(InputError, match="BANDS"):
         band_correlation(open_image(scene, "gf2_pms"), x, y, la, FIELD, bands=["B7"])
+
+
+def test_samples_some_metres_apart_in_a_geographic_crs_are_not_duplicates():
+    """The Sentinel-2 scene is in degrees: samples one pixel (about 10 m, 9e-5 degrees) apart are distinct
+    locations (a tolerance of 1e-3 map units, 1 mm in metres, called them one location, 100 m in degrees)."""
+    from conftest import DATA
+    from prospectra.core.io.image import open_image
+
+    image = open_image(os.path.join(DATA, "sen2_rstoolbox_12band.tif"), "sentinel2a_msi")
+    gt = image.geotransform
+    cols, rows = np.meshgrid(np.arange(100, 106), np.arange(100, 106))
+    x, y = gt[0] + (cols.ravel() + 0.5) * gt[1], gt[3] + (rows.ravel() + 0.5) * gt[5]
+    values = np.random.default_rng(0).uniform(1, 2, len(x))
+    result = band_correlation(image, x, y, values, "La")
+    assert result["samples"]["used"] == 36
