@@ -953,7 +953,7 @@ def test_a_spectrum_too_faint_for_float32_is_nodata_in_sam_and_its_rule_image(qg
 @pytest.mark.parametrize("resolution, expected", [(1e9, "coarser than the whole image"),
                                                   (1e-9, "at most 100,000 a side")])
 def test_a_resolution_that_gives_no_pixel_or_a_grid_to_fill_the_disk(refused, s2, tmp_path, resolution, expected):
-    """GDAL failed with a traceback on a grid of no pixel; a 0.001 m grid over a 10 m scene began a 1.6 TB file (this scene is in degrees)."""
+    """GDAL failed with a traceback on a grid of no pixel; a 0.001 m grid over a 10 m scene began a 1.6 TB file (here in degrees)."""
     refused("prospectra:bandratio", {"INPUT": [s2], "RESOLUTION": resolution, "RESAMPLING": 1,
                                      "OUTPUT": str(tmp_path / "r.tif")}, "RESOLUTION", expected)
 
