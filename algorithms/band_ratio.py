@@ -58,8 +58,8 @@ class BandRatio(ProspectraAlgorithm):
             check_family(preset, image.sensor)
             given = [n for n in ("NUMERATOR", "DENOMINATOR") if self.parameterAsString(parameters, n, context).strip()]
             if given:
-                feedback.pushWarning(f"{' and '.join(given)} are used only with the Custom ratio, and are ignored: "
-                                     f"the preset {preset.label} is mapped.")
+                feedback.pushWarning(f"{' and '.join(given)} {'are' if len(given) > 1 else 'is'} used only with the "
+                                     f"Custom ratio, and ignored: the preset {preset.label} is mapped.")
             numerator, denominator, title = list(preset.numerator), list(preset.denominator), preset.label
         cut = self.cut(parameters, context)
         output = self.output_path(parameters, "OUTPUT", context)

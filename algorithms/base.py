@@ -27,7 +27,7 @@ from .features import input_paths
 from .provider_icon import ICON
 
 DEFAULT_SENSOR = "sentinel2a_msi"
-INPUT_TYPES = ("raster", "vector", "source", "multilayer", "layer", "file")  # parameters that name files read
+INPUT_TYPES = ("raster", "vector", "source", "multilayer", "layer")  # parameters naming layers read (or a "file")
 GROUPS = {"scenes": "Scenes", "bands": "Band combinations and ratios", "spectral": "Spectral mapping", "classification": "Classification",
           "inversion": "Geochemistry and inversion"}
 
@@ -208,10 +208,13 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         """The files the layer and file parameters name: no output may replace one."""
         files = []
         for definition in self.parameterDefinitions():
-            if definition.isDestination() or definition.type() not in INPUT_TYPES:
+            if definition.isDestination():
                 continue
             value = parameters.get(definition.name())
-            files += input_paths(context, *(value if isinstance(value, (list, tuple)) else [value]))
+            if definition.type() == "file":  # a model, a library: a path, never a layer to resolve
+                files.append(self.parameterAsFile(parameters, definition.name(), context))
+            elif definition.type() in INPUT_TYPES:
+                files += input_paths(context, *(value if isinstance(value, (list, tuple)) else [value]))
         return files
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802

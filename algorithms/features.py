@@ -5,7 +5,8 @@ algorithm."""
 import os
 
 from qgis.core import (NULL, QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsMapLayer,
-                       QgsProcessingFeatureSourceDefinition, QgsProcessingUtils, QgsProviderRegistry, QgsWkbTypes)
+                       QgsProcessingFeatureSourceDefinition, QgsProcessingUtils, QgsProperty, QgsProviderRegistry,
+                       QgsWkbTypes)
 from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
 
 from ..core.errors import InputError
@@ -155,7 +156,10 @@ def input_paths(context, *inputs):
     out = []
     for item in inputs:
         if isinstance(item, QgsProcessingFeatureSourceDefinition):
-            item = item.source.staticValue()
+            item = item.source
+        if isinstance(item, QgsProperty):  # a static value, or an expression a model or script evaluates
+            item = item.valueAsString(context.expressionContext())
+            item = item[0] if isinstance(item, tuple) else item  # (value, ok) in the Python bindings
         if isinstance(item, str) and os.path.isfile(item):  # a file as it is: loaded, a raster would get statistics
             out.append(item)
             continue

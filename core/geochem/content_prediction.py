@@ -38,7 +38,8 @@ def predict_content(image, model, output, feedback):
                 model.refuse_wrong_width(values)
                 values = values[:, 0]
                 # NaN, infinity, or the map's own nodata value, which as data would vanish from the map unsaid
-                bad = ~np.isfinite(values.astype(np.float32)) | (values.astype(np.float32) == CONTENT_NODATA)
+                stored = values.astype(np.float32)  # as the map holds it
+                bad = ~np.isfinite(stored) | (stored == CONTENT_NODATA)
                 non_finite += int(bad.sum())
                 values[bad] = CONTENT_NODATA
                 out[valid] = values

@@ -47,9 +47,10 @@ def sample_reach(x, y):
 
 
 def surface_samples(image, bands, x, y, values, field, feedback=None, max_samples=MAX_SURFACE_SAMPLES, seed=0,
-                    away_from=None):
-    """(spectra (n, bands), kriged content (n,), rows, cols, info) from pixels near the samples; away_from: (x, y)
-    of held-out samples, whose pixels within reach are left out (the model must not learn their surroundings)."""
+                    away_from=None, reach=None):
+    """(spectra (n, bands), kriged content (n,), rows, cols, info) from pixels within reach (default: sample_reach
+    of these samples) of the samples; away_from: (x, y) of held-out samples, whose pixels within reach are left out
+    (the model must not learn their surroundings)."""
     feedback = feedback or NullFeedback()
     samples = numeric_samples(x, y, values, field, points_parameter="POINTS", purpose="fit a model of")
     grid = Grid(image.width, image.height, image.geotransform, image.projection, "INPUT")
@@ -61,7 +62,7 @@ def surface_samples(image, bands, x, y, values, field, feedback=None, max_sample
 
     tree = cKDTree(np.column_stack([samples.x, samples.y]))
     held = cKDTree(np.column_stack(away_from)) if away_from is not None and len(away_from[0]) else None
-    reach = sample_reach(samples.x, samples.y)
+    reach = reach or sample_reach(samples.x, samples.y)
     tmp = tempfile.mkdtemp(prefix="prospectra-surface-")
     surface = os.path.join(tmp, "kriged.tif")
     try:

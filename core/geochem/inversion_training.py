@@ -9,10 +9,12 @@ from ..errors import InputError
 from ..io.outputs import OutputTransaction
 from ..report.inversion_report import write_inversion_report
 from .inversion import MIN_SAMPLES, blocked_split, export_onnx, fit_models, rating, spatial_blocks
+from ..io.image import pixel_of
+from .geochem_samples import numeric_samples, refuse_duplicates
 from .inversion_samples import point_samples, sample_reach, surface_samples
 
 
-def _check_split(content, groups, test, spatial, block):
+def _check_split(content, groups, test, spatial, block, widened):
     """Enough samples on each side of the split, or an error naming the parameter that decides it."""
     n, train = len(content), int((~test).sum())
     if train >= MIN_SAMPLES and test.sum() >= 2:
@@ -21,11 +23,16 @@ def _check_split(content, groups, test, spatial, block):
         raise InputError("POINTS", f"{n} samples with a value lie on the image; at least {MIN_SAMPLES + 2} are needed "
                                    f"to fit a model on {MIN_SAMPLES} and judge it on 2.")
     if spatial and len(np.unique(groups)) < 2:
+        if widened:
+            raise InputError("SPLIT", f"all {n} samples fall in one spatial block of {block} x {block} pixels, twice "
+                                      f"the reach of the kriged surface, so no block is left to test on (or to train "
+                                      f"on); split random samples, or choose the point-to-pixel SAMPLE_SET.")
         raise InputError("BLOCK_SIZE", f"all {n} samples fall in one spatial block of {block} x {block} pixels, so no "
                                        f"block is left to test on (or to train on); choose a smaller BLOCK_SIZE.")
     raise InputError("TEST_FRACTION", f"the split leaves {train} training and {int(test.sum())} test samples of {n}; "
                                       f"at least {MIN_SAMPLES} and 2 are needed: change TEST_FRACTION"
                                       + (" or BLOCK_SIZE." if spatial else "."))
+
 
 def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples, spatial, block, fraction, seed,
                     model_path, report_path, feedback):
@@ -43,12 +50,15 @@ def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples
         raise InputError("MODELS", "choose at least one model to fit.")
     bands = image.band_names
     spectra, content, rows, cols, info, (px, py) = point_samples(image, bands, x, y, values, field)
-    if surface and spatial:
-        reach_px = sample_reach(px, py) / abs(image.geotransform[1])
-        if 2 * reach_px > block:
-            feedback.pushInfo(f"Spatial blocks of {math.ceil(2 * reach_px)} pixels, twice the reach of the kriged "
-                              f"surface (BLOCK_SIZE {block} is smaller).")
-            block = math.ceil(2 * reach_px)
+    widened = False
+    if surface:  # every sample with a value informs the surface, those off the image or on nodata too
+        everything = numeric_samples(x, y, values, field, points_parameter="POINTS", purpose="fit a model of")
+        refuse_duplicates(everything, "POINTS")  # before the split, so that a refusal does not hang on the seed
+        reach = sample_reach(everything.x, everything.y)
+        if spatial and 2 * reach / abs(image.geotransform[1]) > block:
+            block, widened = math.ceil(2 * reach / abs(image.geotransform[1])), True
+            feedback.pushInfo(f"Spatial blocks of {block} pixels, twice the reach of the kriged surface (BLOCK_SIZE "
+                              f"is smaller).")
     if spatial:
         groups = spatial_blocks(rows, cols, block)
         split = f"whole spatial blocks of {block} x {block} pixels, {fraction:.0%} of the samples held out"
@@ -56,17 +66,30 @@ def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples
         groups = np.arange(len(content))
         split = f"random samples, {fraction:.0%} held out"
     test = blocked_split(groups, fraction, seed)
-    _check_split(content, groups, test, spatial, block)
+    _check_split(content, groups, test, spatial, block, widened)
     if surface:
-        feedback.pushInfo(f"Kriging the {int((~test).sum())} training samples onto the image grid ...")
-        s_spectra, s_content, s_rows, s_cols, info = surface_samples(
-            image, bands, px[~test], py[~test], content[~test], field, feedback, max_samples, seed,
-            away_from=(px[test], py[test]))
-        info.update(used_samples=int((~test).sum()), held_out_samples=int(test.sum()))
+        held = set(zip(px[test].tolist(), py[test].tolist()))
+        kriged = np.array([p not in held for p in zip(everything.x.tolist(), everything.y.tolist())])
+        sx, sy = everything.x[kriged], everything.y[kriged]
+        feedback.pushInfo(f"Kriging the {len(sx)} training samples onto the image grid ...")
+        s_spectra, s_content, s_rows, s_cols, s_info = surface_samples(
+            image, bands, sx, sy, everything.values[kriged], field, feedback, max_samples, seed,
+            away_from=(px[test], py[test]), reach=reach)
+        info = dict(s_info, used_samples=len(sx), held_out_samples=int(test.sum()),
+                    off_image_or_nodata=len(everything) - len(content))
+        # Cross-validation folds by sample: each pixel in the fold of the training sample nearest to it, so that
+        # a fold's pixels are not kriged from the samples of the pixels it is judged against.
+        from scipy.spatial import cKDTree
+
+        gt = image.geotransform
+        col, row = pixel_of(gt, sx, sy)
+        of_sample = spatial_blocks(row, col, block) if spatial else np.arange(len(sx))
+        centres = np.column_stack([gt[0] + (s_cols + 0.5) * gt[1] + (s_rows + 0.5) * gt[2],
+                                   gt[3] + (s_cols + 0.5) * gt[4] + (s_rows + 0.5) * gt[5]])
+        nearest = cKDTree(np.column_stack([sx, sy])).query(centres)[1]
         spectra = np.concatenate([s_spectra, spectra[test]])
         content = np.concatenate([s_content, content[test]])
-        groups = np.concatenate([spatial_blocks(s_rows, s_cols, block) if spatial else np.arange(len(s_content)),
-                                 groups[test]])
+        groups = np.concatenate([of_sample[nearest], groups[test]])
         test = np.arange(len(content)) >= len(s_content)
     fits, notes = fit_models(spectra, content, groups, test, keys, seed, feedback)
     for n in notes:

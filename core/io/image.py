@@ -458,9 +458,9 @@ def _check_resolution(datasets, resolution):
     ys = [y for gt, ds in zip(gts, datasets) for y in (gt[3], gt[3] + ds.RasterYSize * gt[5])]
     span_x, span_y = max(xs) - min(xs), max(ys) - min(ys)
     width, height = math.ceil(span_x / resolution - 1e-9), math.ceil(span_y / resolution - 1e-9)
-    if resolution > max(span_x, span_y):
-        raise InputError("RESOLUTION", f"{resolution:g} is coarser than the whole image ({span_x:g} x {span_y:g} in "
-                                       f"its CRS units): the grid would not have one pixel.")
+    if min(int(span_x / resolution + 0.5), int(span_y / resolution + 0.5)) < 1:  # GDAL's rounding, side by side
+        raise InputError("RESOLUTION", f"{resolution:g} is coarser than the image ({span_x:g} x {span_y:g} in its CRS "
+                                       f"units): the grid would not have one pixel across.")
     if max(width, height) > MAX_GRID_SIDE or width * height > MAX_GRID_PIXELS:
         raise InputError("RESOLUTION", f"{resolution:g} gives a grid of {width} x {height} pixels over the image "
                                        f"(at most {MAX_GRID_SIDE:,} a side and {MAX_GRID_PIXELS:,} in all); choose a "

@@ -53,9 +53,11 @@ def write_inversion_report(path, fits, chosen, info, split, folds, target, unit,
             f"rows ({int((~test).sum())} training, {int(test.sum())} held out; {esc(split)}). Held-out samples, "
             f"as measured: mean {fmt(float(np.mean(y[test])))}, SD {fmt(float(np.std(y[test], ddof=1)))}.</p>"
             + ("<p>The training rows are pixels of a surface kriged from the training samples alone, none within "
-               f"{fmt(info['reach'])} (the surface's reach) of a held-out sample; each held-out sample is judged by "
-               "its own pixel and its measured value, so the held-out figures are on measurements the model never "
-               "saw, kriging error included.</p>" if "reach" in info else "")
+               f"{fmt(info['reach'])} (the surface's reach, in the image's CRS units) of a held-out sample; each "
+               "held-out sample is judged by its own pixel and its measured value, so the held-out figures are on "
+               "measurements the model never saw, kriging error included. The cross-validation folds are made of "
+               "training samples too: each pixel goes with the training sample nearest to it.</p>"
+               if "reach" in info else "")
             + "".join(f"<p class=note>{esc(n)}</p>" for n in notes)
             + "<h2>Models</h2>" + table(header, rows)
             + (f"<p>Chosen: <b>{esc(chosen.name)}</b>, the lowest cross-validated RMSE on the training part (up to 5 "

@@ -918,9 +918,12 @@ def test_samples_loaded_through_a_provider_uri_are_never_overwritten(refused, tm
     samples.write_text("x,y,La\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(x, y, la)))
     uri = f"delimitedtext://file://{samples}?type=csv&xField=x&yField=y&crs=EPSG:3067"
     scene = make_raster(str(tmp_path / "gf2.tif"))
-    refused("prospectra:bandcorrelation", {"INPUT": [scene], "SENSOR": 6, "POINTS": uri, "FIELD": "La",
-                                           "OUTPUT_TABLE": str(samples), "OUTPUT_REPORT": str(tmp_path / "c.html")},
-            "OUTPUT_TABLE", "is one of the inputs")
+    from qgis.core import QgsProperty
+
+    for points in (uri, QgsProperty.fromValue(uri)):  # as a script or a model passes it too
+        refused("prospectra:bandcorrelation", {"INPUT": [scene], "SENSOR": 6, "POINTS": points, "FIELD": "La",
+                                               "OUTPUT_TABLE": str(samples), "OUTPUT_REPORT": str(tmp_path / "c.html")},
+                "OUTPUT_TABLE", "is one of the inputs")
 
 
 def test_a_refused_output_over_an_input_leaves_the_input_file_itself(refused, till_json):
@@ -950,12 +953,17 @@ def test_a_spectrum_too_faint_for_float32_is_nodata_in_sam_and_its_rule_image(qg
     assert (a[:, 0, 0] == angles.GetRasterBand(1).GetNoDataValue()).all() and np.isfinite(a).all()
 
 
-@pytest.mark.parametrize("resolution, expected", [(1e9, "coarser than the whole image"),
+@pytest.mark.parametrize("resolution, expected", [(1e9, "coarser than the image"),
                                                   (1e-9, "at most 100,000 a side")])
 def test_a_resolution_that_gives_no_pixel_or_a_grid_to_fill_the_disk(refused, s2, tmp_path, resolution, expected):
-    """GDAL failed with a traceback on a grid of no pixel; a 0.001 m grid over a 10 m scene began a 1.6 TB file (here in degrees)."""
+    """GDAL failed with a traceback on a grid of no pixel; a 0.001 m grid over a 10 m scene began a 1.6 TB file (here
+    in degrees). A long, thin image: no pixel across its short side at 250 m."""
     refused("prospectra:bandratio", {"INPUT": [s2], "RESOLUTION": resolution, "RESAMPLING": 1,
                                      "OUTPUT": str(tmp_path / "r.tif")}, "RESOLUTION", expected)
+    thin = write_raster(tmp_path / "thin.tif", np.full((12, 10, 1000), 0.2, np.float32), crs=32633,
+                        descriptions=["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"])
+    refused("prospectra:bandratio", {"INPUT": [thin], "RESOLUTION": 250, "RESAMPLING": 1,
+                                     "OUTPUT": str(tmp_path / "t.tif")}, "RESOLUTION", "not have one pixel across")
 
 
 def test_custom_bands_given_with_a_preset_are_said_to_be_ignored(qgis_processing, s2, tmp_path):
@@ -975,5 +983,5 @@ def test_custom_bands_given_with_a_preset_are_said_to_be_ignored(qgis_processing
                                                  "OUTPUT": str(tmp_path / "r.tif")}, feedback=ratio)
     qgis_processing.run("prospectra:bandcomposite", {"INPUT": [s2], "BANDS": "B1,B2",
                                                      "OUTPUT": str(tmp_path / "c.tif")}, feedback=composite)
-    assert any("NUMERATOR and DENOMINATOR are used only with the Custom ratio" in w for w in ratio.warnings)
+    assert any("NUMERATOR and DENOMINATOR are used only with the Custom ratio, and ignored" in w for w in ratio.warnings)
     assert any("BANDS is used only with the Custom combination" in w for w in composite.warnings)
