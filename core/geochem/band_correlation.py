@@ -157,7 +157,10 @@ def write_report(result, html_path):
         f"n = {s['used']} samples.</p>" + t3 +
         "<p class=note>* significant at p &lt; 0.05, ** at p &lt; 0.01 (two-sided), as in Cheng et al. (2023) "
         "Table 3. Spearman's rho does not assume normally distributed values; Pearson's r measures a linear "
-        "relation. A band constant over the samples has no coefficient (-).</p>"
+        "relation. A band constant over the samples has no coefficient (-). The p-values assume independent "
+        "samples and test each band on its own: neighbouring samples and pixels are alike, so with spatially "
+        "autocorrelated data they overstate significance. A first screen, not proof that a band carries the "
+        "content.</p>"
         + _bars_png(result)
         + "<h2>Samples</h2>"
         + table(["", "count"], [["points in the layer", s["points"]], ["without a value", s["without_value"]],
