@@ -43,9 +43,9 @@ def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples
     The held-out samples are measurements the model never saw, judged by their own pixel and measured value. With
     the surface sample set, the surface it learns from is kriged from the training samples alone and leaves out
     the pixels within its reach of a held-out sample; and the blocks are at least twice that reach, so that
-    neighbouring blocks' kriged values come mostly from different samples (a pixel split of one surface kriged
-    from every sample let a model that learnt only where a pixel lies score R2 0.4 on spectra unrelated to the
-    content)."""
+    neighbouring blocks' kriged values come mostly from different samples (pixels of one surface kriged from every
+    sample, split in 16-pixel blocks, let a Random Forest score a held-out R2 of 0.27 on spectra unrelated to the
+    content, 0.45 split at random)."""
     if not keys:
         raise InputError("MODELS", "choose at least one model to fit.")
     bands = image.band_names
@@ -75,8 +75,7 @@ def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples
         s_spectra, s_content, s_rows, s_cols, s_info = surface_samples(
             image, bands, sx, sy, everything.values[kriged], field, feedback, max_samples, seed,
             away_from=(px[test], py[test]), reach=reach)
-        info = dict(s_info, used_samples=len(sx), held_out_samples=int(test.sum()),
-                    off_image_or_nodata=len(everything) - len(content))
+        info = dict(s_info, held_out_samples=int(test.sum()), off_image_or_nodata=len(everything) - len(content))
         # Cross-validation folds by sample: each pixel in the fold of the training sample nearest to it, so that
         # a fold's pixels are not kriged from the samples of the pixels it is judged against.
         from scipy.spatial import cKDTree
@@ -101,7 +100,7 @@ def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples
     folds = "whole spatial blocks" if spatial else "random samples"
     with OutputTransaction({"OUTPUT_MODEL": model_path, "OUTPUT_REPORT": report_path}):  # the model and its report
         export_onnx(chosen, model_path, bands, image.sensor.id, image.scaling_source, field, unit,
-                    (f"{int((~test).sum())} pixels of a surface kriged from {info['used_samples']} samples"
+                    (f"{int((~test).sum())} pixels of a surface kriged from {info['samples']} samples"
                      if surface else f"{int((~test).sum())} samples (point-to-pixel)")
                     + f" from {os.path.basename(image.sources[0])}",
                     (content[~test].min(), content[~test].max()))
