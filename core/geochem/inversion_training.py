@@ -45,7 +45,7 @@ def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples
     the pixels within its reach of a held-out sample; and the blocks are at least twice that reach, so that
     neighbouring blocks' kriged values come mostly from different samples (pixels of one surface kriged from every
     sample, split in 16-pixel blocks, let a Random Forest score a held-out R2 of 0.27 on spectra unrelated to the
-    content, 0.45 split at random)."""
+    content, 0.47 split at random)."""
     if not keys:
         raise InputError("MODELS", "choose at least one model to fit.")
     bands = image.band_names
