@@ -66,6 +66,21 @@ def cancel_above(percent):
     return CancelAbove()
 
 
+def warnings_feedback():
+    """A Processing feedback that keeps the warnings pushed to it, in .warnings (QGIS must be running)."""
+    from qgis.core import QgsProcessingFeedback
+
+    class Warnings(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.warnings = []
+
+        def pushWarning(self, text):  # noqa: N802
+            self.warnings.append(text)
+
+    return Warnings()
+
+
 @pytest.fixture(scope="session")
 def qgis_process(tmp_path_factory):
     """scripts/qgis_process in an isolated HOME and QGIS profile; run(*args) asserts success unless check=False."""

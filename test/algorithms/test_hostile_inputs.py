@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from osgeo import gdal, ogr
 
-from conftest import DATA
+from conftest import DATA, warnings_feedback
 from data.rasters import write_raster
 from test_band_algorithms import S2_L2A, SENSORS
 
@@ -985,17 +985,7 @@ def test_a_resolution_that_gives_no_pixel_or_a_grid_to_fill_the_disk(refused, s2
 
 def test_custom_bands_given_with_a_preset_are_said_to_be_ignored(qgis_processing, s2, tmp_path):
     """NUMERATOR=B99 beside a preset ratio, or BANDS beside a preset composite, ran the preset without a word."""
-    from qgis.core import QgsProcessingFeedback
-
-    class Warnings(QgsProcessingFeedback):
-        def __init__(self):
-            super().__init__()
-            self.warnings = []
-
-        def pushWarning(self, text):  # noqa: N802
-            self.warnings.append(text)
-
-    ratio, composite = Warnings(), Warnings()
+    ratio, composite = warnings_feedback(), warnings_feedback()
     qgis_processing.run("prospectra:bandratio", {"INPUT": [s2], "NUMERATOR": "B99", "DENOMINATOR": "B1",
                                                  "OUTPUT": str(tmp_path / "r.tif")}, feedback=ratio)
     qgis_processing.run("prospectra:bandcomposite", {"INPUT": [s2], "BANDS": "B1,B2",

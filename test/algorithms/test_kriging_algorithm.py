@@ -9,7 +9,7 @@ import pykrige.ok as pykrige_ok  # a plugin dependency: missing, the tests fail 
 import pytest
 from osgeo import gdal, ogr, osr
 
-from conftest import cancel_above
+from conftest import cancel_above, warnings_feedback
 from data.simulated_till_raster import TILL, till_points
 
 FIELD = "La_ppm_511"
@@ -212,17 +212,7 @@ def test_ill_conditioned_fixed_variogram_is_refused(run_fails, qgis_processing, 
 def test_a_variogram_worse_than_the_mean_is_mapped_with_a_warning(qgis_processing, tmp_path):
     """A shorter range keeps the systems well enough conditioned (the map equals pykrige's), but the model still
     predicts the samples worse than their mean: the log says so."""
-    from qgis.core import QgsProcessingFeedback
-
-    class Warnings(QgsProcessingFeedback):
-        def __init__(self):
-            super().__init__()
-            self.warnings = []
-
-        def pushWarning(self, text):  # noqa: N802
-            self.warnings.append(text)
-
-    parameters, out, feedback = GAUSSIAN_NO_NUGGET.format(20000), str(tmp_path / "k.tif"), Warnings()
+    parameters, out, feedback = GAUSSIAN_NO_NUGGET.format(20000), str(tmp_path / "k.tif"), warnings_feedback()
     result = qgis_processing.run("prospectra:kriging", {
         "INPUT": TILL, "FIELD": FIELD, "EXTENT": EXTENT, "PIXEL_SIZE": 5000, "VARIOGRAM_MODEL": 3,
         "VARIOGRAM_PARAMETERS": parameters, "OUTPUT": out, "OUTPUT_VARIANCE": None, "OUTPUT_REPORT": None},
