@@ -10,7 +10,7 @@ from ..core.report.geochem_report import json_path
 from ..core.report.map_accuracy import REFERENCES, ClassMap, assess_map, not_estimated
 from .base import ProspectraAlgorithm
 from .compat import ANY_FIELD, POINTS, POLYGONS
-from .features import input_paths, labelled_features
+from .features import labelled_features
 
 
 class AssessAccuracy(ProspectraAlgorithm):
@@ -72,7 +72,7 @@ class AssessAccuracy(ProspectraAlgorithm):
             raise InputError("MAP", "choose a class raster.")
         class_map = ClassMap(maps[0], "MAP")
         report = self.file_output(parameters, "REPORT", context, ".html", ".htm")
-        check_outputs([maps[0], *input_paths(context, parameters.get("REFERENCE"))], REPORT=report)
+        check_outputs([maps[0]], REPORT=report)  # REFERENCE: checked with every layer parameter (base)
         features = labelled_features(self.parameterAsSource(parameters, "REFERENCE", context),
                                      self.parameterAsString(parameters, "FIELD", context), class_map, context,
                                      feedback, "REFERENCE", "MAP")

@@ -9,7 +9,7 @@ from ..core.errors import InputError
 from ..core.report.geochem_report import json_path
 from .compat import INTEGER, NUMERIC_FIELD, POINTS
 from .base import ProspectraAlgorithm
-from .features import image_crs, input_paths, read_points
+from .features import image_crs, read_points
 
 
 class BandCorrelation(ProspectraAlgorithm):
@@ -85,7 +85,7 @@ class BandCorrelation(ProspectraAlgorithm):
                  if b.strip()]
         report = self.file_output(parameters, "OUTPUT_REPORT", context, ".html", ".htm")
         table = self.file_output(parameters, "OUTPUT_TABLE", context, ".csv")
-        inputs = image.sources + input_paths(context, parameters.get("POINTS"))
+        inputs = image.sources  # POINTS: checked with every layer parameter (base)
         check_outputs(inputs, OUTPUT_REPORT=report, OUTPUT_TABLE=table)
         result = band_correlation(image, x, y, values, field, bands or None,
                                   self.parameterAsInt(parameters, "WINDOW", context), feedback, report, table)

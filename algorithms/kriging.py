@@ -14,7 +14,7 @@ from ..core.geochem.kriging import (DEFAULT_LAGS, DEFAULT_NEIGHBOURS, VARIOGRAM_
                                     parse_variogram_parameters)
 from .compat import DOUBLE, INTEGER, NUMERIC_FIELD, POINTS, WKT_GDAL
 from .base import ProspectraAlgorithm
-from .features import input_paths, read_points
+from .features import read_points
 from .styles import style_pseudocolor
 
 MODEL_CHOICES = ["auto"] + list(VARIOGRAM_MODELS)
@@ -151,7 +151,7 @@ class Kriging(ProspectraAlgorithm):
         output = self.output_path(parameters, "OUTPUT", context)
         variance = self.output_path(parameters, "OUTPUT_VARIANCE", context) or None
         report = self.file_output(parameters, "OUTPUT_REPORT", context, ".html", ".htm")
-        inputs = input_paths(context, parameters.get("INPUT"), *self.raster_files(parameters, "REFERENCE", context))
+        inputs = self.raster_files(parameters, "REFERENCE", context)  # INPUT: checked with every layer parameter (base)
         check_outputs(inputs, OUTPUT=output, OUTPUT_VARIANCE=variance, OUTPUT_REPORT=report)
         variogram = Variogram(model, fixed, self.parameterAsInt(parameters, "NLAGS", context),
                               self.parameterAsBool(parameters, "WEIGHT", context))

@@ -10,7 +10,7 @@ from ..core.geochem.inversion_samples import MAX_SURFACE_SAMPLES
 from ..core.geochem.inversion_training import train_inversion
 from .compat import DOUBLE, INTEGER, NUMERIC_FIELD, POINTS
 from .base import ProspectraAlgorithm
-from .features import image_crs, input_paths, read_points
+from .features import image_crs, read_points
 
 SAMPLE_SETS = ["Surface-to-surface: samples kriged onto the image grid (Cheng et al. 2023)",
                "Point-to-pixel: the pixel under each sample"]
@@ -98,7 +98,7 @@ class TrainInversion(ProspectraAlgorithm):
                               f"and were skipped.")
         model_path = self.file_output(parameters, "OUTPUT_MODEL", context, ".onnx")
         report = self.file_output(parameters, "OUTPUT_REPORT", context, ".html", ".htm")
-        inputs = image.sources + input_paths(context, parameters.get("POINTS"))
+        inputs = image.sources  # POINTS: checked with every layer parameter (base)
         check_outputs(inputs, OUTPUT_MODEL=model_path, OUTPUT_REPORT=report)
         keys = [list(MODEL_NAMES)[i] for i in self.parameterAsEnums(parameters, "MODELS", context)]
         fits, chosen = train_inversion(
