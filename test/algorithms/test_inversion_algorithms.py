@@ -179,3 +179,22 @@ def test_pixels_beyond_the_training_contents_are_counted(qgis_process, ree, tmp_
                        f"MODEL_FILE={wild}", f"OUTPUT={tmp_path / 'wild.tif'}")
     assert f"{content.size} pixels (100.0%) are predicted beyond that range (0 below, {content.size} above)" in \
         log.stdout + log.stderr
+
+
+def test_a_cancelled_training_keeps_the_earlier_model_and_report(qgis_processing, ree, tmp_path):
+    """Cancelled while it krigs the training samples or fits: the earlier model and report stay byte for byte, and
+    nothing else is left in the folder."""
+    from qgis.core import QgsProcessingException
+
+    from conftest import cancel_above
+
+    scene, samples, _ = ree
+    model, report = tmp_path / "m.onnx", tmp_path / "r.html"
+    model.write_bytes(b"the user's earlier model")
+    report.write_text("the user's earlier report")
+    with pytest.raises(QgsProcessingException, match="anceled"):
+        qgis_processing.run("prospectra:traininversion", {
+            "INPUT": [scene], "SENSOR": GF2, "POINTS": samples, "FIELD": "RE2O3", "MODELS": [0],
+            "OUTPUT_MODEL": str(model), "OUTPUT_REPORT": str(report)}, feedback=cancel_above(5))
+    assert model.read_bytes() == b"the user's earlier model" and report.read_text() == "the user's earlier report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "r.html"]
