@@ -19,12 +19,17 @@ temporary files.
 One commit record per run decides between the two outcomes for every path at once: each mark names it, and the
 run removes it before anything else when it succeeds. A run killed after that point committed, so the next run
 drops its kept-aside files instead of putting them back (it put an old file back over one new output of a run
-that had replaced all of them)."""
+that had replaced all of them).
+A file saved at a killed run's output after the run died (the user's own, or another program's) is not the run's:
+while it lives, a run touches its marks every few seconds, and a file changed well after its last touch stays; what
+the run had kept aside of that output is renamed 'prospectra-kept-<pid>-<name>' beside it, neither put over the
+newer file nor removed."""
 import glob
 import os
 import re
 import shutil
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -37,6 +42,38 @@ WRITING = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.writing$")
 RECORD = re.compile(r"^\.prospectra\.(?P<host>[^.]+)-(?P<pid>\d+)\.[0-9a-f]{8}\.transaction$")
 # temporary_name, and what writers add to it: .aux.xml, a shapefile's .dbf, a GeoPackage's -journal
 PART = re.compile(r"^\..+\.(?P<host>[^.]+)-(?P<pid>\d+)\.[0-9a-f]{8}\.part(\.[\w-]+)?(\.aux\.xml)?$")
+
+# A running transaction touches its marks every HEARTBEAT_SECONDS, so a mark's time tells when its run was last
+# alive. A file at a killed run's output changed more than AFTER_DEATH_NS after that was saved there since.
+HEARTBEAT_SECONDS = 5
+AFTER_DEATH_NS = 60 * 10 ** 9
+_BEATING = set()  # the marks of this process's open transactions
+_BEATING_LOCK = threading.Lock()
+_heart = []
+
+
+def _beat():
+    while True:
+        time.sleep(HEARTBEAT_SECONDS)
+        with _BEATING_LOCK:
+            marks = list(_BEATING)
+        for mark in marks:
+            try:
+                os.utime(mark)
+            except OSError:
+                pass  # removed as the run ended
+
+
+def _heartbeat(marks, on):
+    """Start (on) or stop touching marks."""
+    with _BEATING_LOCK:
+        if on:
+            _BEATING.update(marks)
+            if not _heart:
+                _heart.append(threading.Thread(target=_beat, name="prospectra-heartbeat", daemon=True))
+                _heart[0].start()
+        else:
+            _BEATING.difference_update(marks)
 
 
 def _alive(pid):
@@ -82,8 +119,24 @@ def recover(folder):
         tag = f"{writing['host']}-{writing['pid']}"
         if _committed(claimed):  # what it wrote stands: what it replaced goes
             _remove(claimed, *(_kept_name(f, tag) for f in files))
-        else:
-            _remove(claimed, *(f + log for f in files for log in ("",) + SQLITE_LOGS))
+            continue
+        # A file changed after the run's last heartbeat is someone else's since it died (the user saved over the
+        # output): it stays, and so does what the run had kept aside of the output, under a name the user can see
+        last_alive = os.stat(claimed).st_mtime_ns  # a rename keeps the time
+        saved_since = any(_changed_after(f, last_alive + AFTER_DEATH_NS) for f in files)
+        for f in files:
+            if not _changed_after(f, last_alive + AFTER_DEATH_NS):
+                _remove(*(f + log for log in ("",) + SQLITE_LOGS))
+            kept = _kept_name(f, tag)
+            try:
+                if os.path.lexists(kept) and saved_since:
+                    _keep_visible(kept, f, writing["pid"])
+                elif os.path.lexists(kept):
+                    put_back(kept, f)
+            except OSError:
+                pass  # a later run will try again
+        _remove(claimed)
+    names = os.listdir(folder)  # less what was put back just above
     for name in names:
         kept, part = KEPT.match(name), PART.match(name)
         match = kept or part
@@ -91,8 +144,12 @@ def recover(folder):
             continue
         path = os.path.join(folder, name)
         try:
-            if kept:
-                put_back(path, os.path.join(folder, kept["name"]))
+            if kept:  # a run killed after it removed its marks had removed its files: a file there now is another's
+                target = os.path.join(folder, kept["name"])
+                if os.path.lexists(target) and not os.path.samefile(path, target):
+                    _keep_visible(path, target, kept["pid"])
+                else:
+                    put_back(path, target)
             else:
                 os.remove(path)
         except OSError:
@@ -140,6 +197,23 @@ def _remove(*paths):
                 os.remove(f)
         except OSError:
             pass
+
+
+def _changed_after(path, ns):
+    """Whether the file at path changed (its content, name or links: the inode's change time) after ns, a time
+    of the same file system."""
+    try:
+        return os.lstat(path).st_ctime_ns > ns
+    except OSError:
+        return False
+
+
+def _keep_visible(kept, path, pid):
+    """A killed run's kept-aside copy of path, where path now holds a file saved after the run died: renamed
+    'prospectra-kept-<pid>-<name>' beside it (a raster's .qml and .aux.xml keep pairing with it) rather than
+    put over that file or removed."""
+    folder, name = os.path.split(path)
+    os.replace(kept, os.path.join(folder, f"prospectra-kept-{pid}-{name}"))
 
 
 def put_back(kept, path):
@@ -284,6 +358,7 @@ class OutputTransaction:
                 self.marks.append(mark)
             except OSError:
                 pass  # only a kill's leftovers go uncleaned without it
+        _heartbeat(self.marks, on=True)
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -293,6 +368,7 @@ class OutputTransaction:
         first, then the kept files, then the marks; on failure the marks go after the run's files are removed and
         before the kept ones return, and the record last."""
         _HELD.paths -= self.held
+        _heartbeat(self.marks, on=False)
         if exc_type is None:
             _remove(self.record)  # the commit point
             _remove(*(aside for aside, _ in self.kept), *self.marks)

@@ -202,7 +202,7 @@ def test_sigterm_mid_run_ends_it_as_cancel_does(qgis_process, tmp_path):
 def test_sigkill_while_the_patch_grid_is_written_leaves_the_earlier_grid_whole(qgis_process, tmp_path):
     """SIGKILL gives a run no chance to clean up. The patch grid grows under a hidden name, so the earlier
     GeoPackage stays whole at its path (it was left half-rewritten until the next run in the folder); the next
-    run there removes what the killed one left."""
+    run there removes what the killed one left, but not a map the user saved at one of its outputs since."""
     import hashlib
     import signal
     import subprocess
@@ -233,9 +233,17 @@ def test_sigkill_while_the_patch_grid_is_written_leaves_the_earlier_grid_whole(q
     proc.wait(timeout=60)
     assert hashlib.sha256((out / "grid.gpkg").read_bytes()).hexdigest() == earlier
     assert any(f.endswith(".part.gpkg") for f in os.listdir(out))  # what the killed run left
+    # An hour later (its marks' last heartbeat set back), the user saves their own map where the killed run wrote
+    earlier_tags = (out / "tags.tif").read_bytes()
+    for mark in out.glob(".*.writing"):
+        os.utime(mark, ns=(os.stat(mark).st_mtime_ns - 3600 * 10 ** 9,) * 2)
+    (out / "tags.tif").unlink()
+    (out / "tags.tif").write_bytes(b"the user's own map")
     qgis_process("run", "prospectra:tagminerals", "--", f"INPUT={scene}", "SENSOR=0", f"MODEL_FILE={model}",
                  "OUTPUT_PROBABILITIES=", "OUTPUT_GRID=", f"OUTPUT={out / 'other.tif'}")
     assert hashlib.sha256((out / "grid.gpkg").read_bytes()).hexdigest() == earlier
+    assert (out / "tags.tif").read_bytes() == b"the user's own map"  # was replaced by the earlier tags
+    assert [f.read_bytes() for f in out.glob("prospectra-kept-*-tags.tif")] == [earlier_tags]
     assert not [f for f in os.listdir(out) if f.startswith(".")]
 
 

@@ -1,5 +1,6 @@
 """The output transaction on its own, without QGIS: what a failed run leaves where a writer wrote in place."""
 import os
+import time
 
 import pytest
 
@@ -154,3 +155,60 @@ def test_a_run_stopped_while_it_keeps_a_file_aside_never_puts_a_part_of_it_back(
     with OutputTransaction({"OUTPUT": str(tmp_path / "other.csv")}):
         (tmp_path / "other.csv").write_bytes(b"new")
     assert grid.read_bytes() == b"SQLite format 3\x00 the user's grid"
+
+
+def _killed_long_ago(mark):
+    """A mark whose run's last heartbeat was an hour ago."""
+    ago = os.stat(mark).st_mtime_ns - 3600 * 10 ** 9
+    os.utime(mark, ns=(ago, ago))
+
+
+def test_a_file_saved_over_a_killed_runs_output_after_it_died_is_left_and_the_earlier_one_kept_visible(tmp_path):
+    """The next run put back the file a killed run had replaced, over the map the user had saved at that path since
+    the kill, and removed the user's map. A file changed after the run's last heartbeat stays; the kept-aside one
+    is renamed where the user sees it. The killed run's other output, written while it lived, is still undone."""
+    dead = _dead_tag()
+    record = tmp_path / f".prospectra.{dead}.0123abcd.transaction"
+    marks = [tmp_path / f".{name}.{dead}.writing" for name in ("classes.tif", "angles.tif")]
+    record.write_text("\n".join(map(str, marks)))
+    for mark, name in zip(marks, ("classes.tif", "angles.tif")):
+        (tmp_path / f".{name}.{dead}.kept").write_bytes(b"the user's earlier " + name.encode())
+        mark.write_text(str(record))
+    (tmp_path / "angles.tif").write_bytes(b"the killed run's angles")  # before its mark's time: the run's
+    _killed_long_ago(marks[0])
+    (tmp_path / "classes.tif").write_bytes(b"the map the user saved after the kill")
+    with OutputTransaction({"OUTPUT": str(tmp_path / "other.tif")}):
+        (tmp_path / "other.tif").write_bytes(b"new")
+    assert (tmp_path / "classes.tif").read_bytes() == b"the map the user saved after the kill"
+    assert (tmp_path / f"prospectra-kept-{dead.rsplit('-', 1)[1]}-classes.tif").read_bytes() == \
+        b"the user's earlier classes.tif"
+    assert (tmp_path / "angles.tif").read_bytes() == b"the user's earlier angles.tif"
+    assert sorted(os.listdir(tmp_path)) == ["angles.tif", "classes.tif", "other.tif",
+                                            f"prospectra-kept-{dead.rsplit('-', 1)[1]}-classes.tif"]
+
+
+def test_a_file_saved_where_a_killed_run_had_already_removed_its_output_is_not_replaced(tmp_path):
+    """Killed while it failed, after it removed its output and marks and before it put the earlier file back: a
+    file saved at the path since is not replaced by the earlier one, which stays beside it."""
+    dead = _dead_tag()
+    (tmp_path / f".summary.csv.{dead}.kept").write_bytes(b"the user's earlier summary")
+    (tmp_path / "summary.csv").write_bytes(b"the summary the user saved after the kill")
+    with OutputTransaction({"OUTPUT": str(tmp_path / "other.csv")}):
+        (tmp_path / "other.csv").write_bytes(b"new")
+    assert (tmp_path / "summary.csv").read_bytes() == b"the summary the user saved after the kill"
+    assert (tmp_path / f"prospectra-kept-{dead.rsplit('-', 1)[1]}-summary.csv").read_bytes() == \
+        b"the user's earlier summary"
+
+
+def test_an_open_transaction_keeps_its_marks_beating(tmp_path):
+    """What tells a file saved after a kill from one the run wrote: the run touches its marks while it lives."""
+    from prospectra.core.io import outputs
+
+    with OutputTransaction({"OUTPUT": str(tmp_path / "classes.tif")}):
+        mark = next(tmp_path.glob(".classes.tif.*.writing"))
+        _killed_long_ago(mark)
+        stale = os.stat(mark).st_mtime_ns
+        deadline = time.monotonic() + 3 * outputs.HEARTBEAT_SECONDS
+        while os.stat(mark).st_mtime_ns == stale and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert os.stat(mark).st_mtime_ns > stale
