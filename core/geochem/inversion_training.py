@@ -35,10 +35,11 @@ def _check_split(content, groups, test, spatial, block, widened):
 
 
 def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples, spatial, block, fraction, seed,
-                    model_path, report_path, feedback):
+                    model_path, report_path, feedback, training_data=None):
     """Fit the models named by keys on samples of field, hold out a fraction of the samples (whole spatial blocks
     of block pixels, or random samples), write the one with the lowest cross-validated RMSE as ONNX and the report
-    beside it. Returns (fits, chosen).
+    beside it. Returns (fits, chosen). training_data: what the model's metadata says it learnt from (default: the
+    pixels, the samples and the image).
 
     The held-out samples are measurements the model never saw, judged by their own pixel and measured value. With
     the surface sample set, the surface it learns from is kriged from the training samples alone and leaves out
@@ -100,9 +101,9 @@ def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples
     folds = "whole spatial blocks" if spatial else "random samples"
     with OutputTransaction({"OUTPUT_MODEL": model_path, "OUTPUT_REPORT": report_path}):  # the model and its report
         export_onnx(chosen, model_path, bands, image.sensor.id, image.scaling_source, field, unit,
-                    (f"{int((~test).sum())} pixels of a surface kriged from {info['samples']} samples"
-                     if surface else f"{int((~test).sum())} samples (point-to-pixel)")
-                    + f" from {os.path.basename(image.sources[0])}",
+                    training_data or ((f"{int((~test).sum())} pixels of a surface kriged from {info['samples']} "
+                                       f"samples" if surface else f"{int((~test).sum())} samples (point-to-pixel)")
+                                      + f" from {os.path.basename(image.sources[0])}"),
                     (content[~test].min(), content[~test].max()))
         write_inversion_report(report_path, fits, chosen, info, split, folds, field, unit, content, test, notes)
     return fits, chosen

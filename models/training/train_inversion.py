@@ -4,9 +4,10 @@ inversion_gf2_pms.onnx, inversion_gf2_pms.md (the model card), inversion_gf2_pms
 heldout/inversion_gf2_pms_sample.npz (pixels of an independent simulated scene with their true content, which
 the test suite re-measures).
 
-The pipeline is the plugin's own (prospectra:traininversion): a simulated GF-2 scene and 374 soil samples
-(test/data/simulated_ree.py), the samples kriged onto the scene (surface-to-surface set), a 2:1 split in whole
-spatial blocks, all five models fitted and the best chosen by cross-validated RMSE on the training part.
+The pipeline is the plugin's own (prospectra:traininversion, through the same engine function): a simulated GF-2
+scene and 374 soil samples (test/data/simulated_ree.py), a third of the samples held out in whole spatial blocks,
+the training samples alone kriged onto the scene (surface-to-surface set), all five models fitted and the best
+chosen by cross-validated RMSE on the training part, then judged on the held-out samples' measured values.
 Then the chosen model maps a second, independent simulated scene (another seed), and is scored against that
 scene's true content.
 
@@ -27,10 +28,11 @@ import plugin_path  # noqa: E402,F401  (makes 'prospectra' importable)
 sys.path.insert(0, os.path.join(ROOT, "test"))
 from data.simulated_ree import ORIGIN, PIXEL, make_ree_scene, write_samples  # noqa: E402
 
+from prospectra.core.errors import NullFeedback  # noqa: E402
 from prospectra.core.io.image import open_image  # noqa: E402
-from prospectra.core.geochem.inversion import (blocked_split, export_onnx, fit_models, rating, regression_metrics,  # noqa: E402
-                                       spatial_blocks)
-from prospectra.core.geochem.inversion_samples import surface_samples  # noqa: E402
+from prospectra.core.geochem.inversion import MODEL_NAMES, rating, regression_metrics  # noqa: E402
+from prospectra.core.geochem.inversion_samples import MAX_SURFACE_SAMPLES  # noqa: E402
+from prospectra.core.geochem.inversion_training import train_inversion  # noqa: E402
 from prospectra.core.learning.onnx_model import load_model  # noqa: E402
 
 TRAIN_SEED, TEST_SEED, SAMPLE = 11, 12, 3000
@@ -44,15 +46,16 @@ def main():
     image = open_image(scene, "gf2_pms")
     x = ORIGIN[0] + (cols + 0.5) * PIXEL
     y = ORIGIN[1] - (rows + 0.5) * PIXEL
-    spectra, kriged, r, c, info = surface_samples(image, image.band_names, x, y, list(measured), "RE2O3")
-    groups = spatial_blocks(r, c, 16)
-    test = blocked_split(groups, 1 / 3, seed=0)
-    fits, notes = fit_models(spectra, kriged, groups, test, seed=0)
-    chosen = fits[0]
     path = os.path.join(MODELS, "inversion_gf2_pms.onnx")
-    export_onnx(chosen, path, image.band_names, "gf2_pms", "reflectance as stored", "RE2O3", "%",
-                "SIMULATED: a GF-2 scene mixed from USGS splib07 spectra with 374 simulated soil samples "
-                "(test/data/simulated_ree.py); for demonstration only", (kriged[~test].min(), kriged[~test].max()))
+    report = os.path.join(work, "report.html")
+    fits, chosen = train_inversion(
+        image, x, y, list(measured), "RE2O3", "%", list(MODEL_NAMES), surface=True, max_samples=MAX_SURFACE_SAMPLES,
+        spatial=True, block=16, fraction=1 / 3, seed=0, model_path=path, report_path=report, feedback=NullFeedback(),
+        training_data="SIMULATED: a GF-2 scene mixed from USGS splib07 spectra with 374 simulated soil samples "
+                      "(test/data/simulated_ree.py); for demonstration only")
+    with open(os.path.splitext(report)[0] + ".json") as f:
+        trained = json.load(f)
+    info, notes, split = trained["sample_set"], trained["notes"], trained["split"]
 
     # An independent scene: the chosen model against the true content of every pixel.
     other = os.path.join(work, "independent.tif")
@@ -73,7 +76,7 @@ def main():
     os.makedirs(os.path.join(MODELS, "heldout"), exist_ok=True)
     np.savez_compressed(os.path.join(MODELS, "heldout", "inversion_gf2_pms_sample.npz"),
                         pixels=pixels[pick].astype(np.float32), content=truth.ravel()[pick])
-    metrics = {"model": "inversion_gf2_pms", "chosen": chosen.key, "sample_set": info, "notes": notes,
+    metrics = {"model": "inversion_gf2_pms", "chosen": chosen.key, "sample_set": info, "notes": notes, "split": split,
                "models": [{"key": f.key, "name": f.name, "cv_rmse": f.cv_rmse, "train": f.train, "test": f.test}
                           for f in fits],
                "independent_scene": independent, "repo_sample": sample_metrics, "extrapolation": independent_range,
@@ -92,7 +95,7 @@ def write_card(m, fits, chosen):
     runner = next((f for f in fits if f is not chosen), None)
     won = "" if runner is None else (
         f"**Which won.** {chosen.name}, by cross-validated RMSE: {chosen.cv_rmse:.4f} against {runner.cv_rmse:.4f} "
-        f"for the runner-up, {runner.name}. On the held-out blocks its RMSE is {chosen.test['rmse']:.4f} against "
+        f"for the runner-up, {runner.name}. On the held-out samples its RMSE is {chosen.test['rmse']:.4f} against "
         f"{runner.test['rmse']:.4f}, R2 {chosen.test['r2']:.4f} against {runner.test['r2']:.4f}.")
     text = f"""# Model card: `inversion_gf2_pms.onnx`
 
@@ -106,10 +109,11 @@ vegetation cover and an REE ore (monazite, bastnaesite, xenotime), with RE2O3 = 
 Contents reach several percent, far above real ion-adsorption ores, so that four broad bands can see them. The
 model knows nothing about your area: **retrain it on your own samples with `prospectra:traininversion`**.
 
-**Training.** 374 simulated soil samples (5 % analytical error) kriged onto the scene (surface-to-surface set,
-{m['sample_set']['used']} pixels within twice the sample spacing; variogram {m['sample_set']['variogram']}),
-2:1 split in whole 16 x 16-pixel blocks, five models fitted, the one with the lowest 5-fold blocked
-cross-validation RMSE on the training part chosen:
+**Training.** 374 simulated soil samples (5 % analytical error); held out: {m['split']}
+({m['sample_set']['held_out_samples']} samples). The training samples alone are kriged onto the scene
+(surface-to-surface set, {m['sample_set']['used']} pixels near them and away from the held-out samples; variogram
+{m['sample_set']['variogram']}); five models fitted, the one with the lowest blocked cross-validation RMSE on the
+training pixels chosen. "Held out" is each held-out sample's measured content against the prediction at its pixel:
 
 | model | CV RMSE | R2 train | R2 held out | RMSE held out | RPD held out | rating |
 |---|---|---|---|---|---|---|
