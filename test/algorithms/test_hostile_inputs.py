@@ -290,8 +290,9 @@ def test_a_cancelled_run_keeps_every_earlier_output_and_leaves_no_new_one(qgis_p
 
 
 def test_a_killed_runs_leftovers_are_undone_by_the_next_run(qgis_processing, s2, tmp_path):
-    """A run killed outright leaves its kept-aside original and its temporary files; the next run writing into
-    the folder puts the original back and removes the temporary files (their process no longer exists)."""
+    """A run killed outright leaves its kept-aside original, its mark on the output it was writing and its
+    temporary files; the next run writing into the folder puts the original back and removes the temporary files
+    (their process no longer exists)."""
     from prospectra.core.io.blocks import process_tag
 
     dead = process_tag().rsplit("-", 1)[0] + f"-{2 ** 22 + 12345}"  # this host; above Linux's pid_max: no such process
@@ -299,6 +300,9 @@ def test_a_killed_runs_leftovers_are_undone_by_the_next_run(qgis_processing, s2,
     original = b"the user's own file"
     (tmp_path / f".ratio.tif.{dead}.kept").write_bytes(original)
     (tmp_path / "ratio.tif").write_bytes(b"half of a killed run's output")
+    record = tmp_path / f".prospectra.{dead}.0123abcd.transaction"  # not committed: its record is still there
+    (tmp_path / f".ratio.tif.{dead}.writing").write_text(str(record))
+    record.write_text(str(tmp_path / f".ratio.tif.{dead}.writing"))
     (tmp_path / f".ratio.tif.{dead}.0123abcd.part.tif").write_bytes(b"partial")
     (tmp_path / f".report.html.{dead}.89abcdef.part").write_bytes(b"partial")
     (tmp_path / f".grid.gpkg.{dead}.0123abcd.part.gpkg").write_bytes(b"partial")
