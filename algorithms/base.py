@@ -12,7 +12,7 @@ from qgis.core import (QgsProcessingAlgorithm,
                        QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputLayerDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterString, QgsProperty, QgsRasterLayer, QgsVectorFileWriter)
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsProperty, QgsRasterLayer, QgsVectorFileWriter)
 from osgeo import gdal, ogr
 from qgis.PyQt import sip
 from qgis.PyQt.QtGui import QIcon
@@ -173,12 +173,15 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                 span = " to ".join(f"{v:g}" for v in (lo, hi) if abs(v) < 1e300) or "any"
                 side = f"at least {lo:g}" if abs(hi) >= 1e300 else f"at most {hi:g}" if abs(lo) >= 1e300 else span
                 return False, f"{definition.name()}: {number:g} is out of range; it must be {side}."
-        if isinstance(self.parameterDefinition("INPUT"), QgsProcessingParameterMultipleLayers):
-            values = parameters.get("INPUT")
+        for definition in self.parameterDefinitions():  # QGIS would say a file it cannot load is 'not found'
+            if not (isinstance(definition, QgsProcessingParameterRasterLayer) or (
+                    isinstance(definition, QgsProcessingParameterMultipleLayers) and definition.layerType() == RASTER)):
+                continue
+            values = parameters.get(definition.name())
             for value in values if isinstance(values, (list, tuple)) else [values]:
                 if isinstance(value, str) and os.path.isfile(value):
                     try:
-                        open_raster(value)
+                        open_raster(value, definition.name())
                     except InputError as e:
                         return False, str(e)
         store = context.temporaryLayerStore()

@@ -164,6 +164,20 @@ def test_no_grid_given(run_fails):
     run_fails({"EXTENT": None, "PIXEL_SIZE": None}, "REFERENCE: choose a reference raster")
 
 
+@pytest.mark.parametrize("name", ["notes.txt", "corrupt.tif"])
+def test_a_reference_that_is_no_raster_is_not_reported_missing(run_fails, tmp_path, name):
+    """QGIS, unable to load the file as a layer, said 'REFERENCE: ... not found' of a file that is there."""
+    reference = tmp_path / name
+    if name == "corrupt.tif":  # a real GeoTIFF cut short: its header points past the end of the file
+        gdal.GetDriverByName("GTiff").Create(str(reference), 64, 64, 1, gdal.GDT_Float32).FlushCache()
+        reference.write_bytes(reference.read_bytes()[:16])
+    else:
+        reference.write_text("sample, La_ppm\n1, 12.5\n")
+    message = run_fails({"EXTENT": None, "PIXEL_SIZE": None, "REFERENCE": str(reference)},
+                        f"REFERENCE: '{name}' exists but could not be read as a raster")
+    assert "not found" not in message
+
+
 def test_extent_without_cell_size(run_fails):
     run_fails({"PIXEL_SIZE": None}, "PIXEL_SIZE: give a cell size above 0")
 
