@@ -187,6 +187,20 @@ def test_geographic_crs(run_fails):
               "CRS: the grid's CRS (WGS 84) is geographic")
 
 
+def test_an_extent_in_degrees_with_a_cell_size_in_metres_names_the_crs(run_fails, qgis_processing, tmp_path):
+    """A 100 m cell on an extent 2 x 1 degrees wide was blamed on PIXEL_SIZE ('larger than the extent'); the fix is a
+    projected CRS, into which the extent is reprojected, as the message says."""
+    message = run_fails({"EXTENT": "24,26,67,68 [EPSG:4326]", "PIXEL_SIZE": 100},
+                        "CRS: the grid's CRS (WGS 84) is geographic (degrees)", "2 x 1 degrees",
+                        "Set CRS to a projected CRS")
+    assert not message.startswith("PIXEL_SIZE") and "larger than the extent" not in message
+    out = str(tmp_path / "k.tif")
+    qgis_processing.run("prospectra:kriging", {"INPUT": TILL, "FIELD": FIELD, "EXTENT": "24,26,67,68 [EPSG:4326]",
+                                               "PIXEL_SIZE": 5000, "CRS": "EPSG:3067", "OUTPUT": out,
+                                               "OUTPUT_VARIANCE": None, "OUTPUT_REPORT": None})
+    assert gdal.Open(out).GetGeoTransform()[1] == 5000
+
+
 def test_bad_variogram_parameters(run_fails):
     run_fails({"VARIOGRAM_MODEL": 4, "VARIOGRAM_PARAMETERS": "sill=10, rnage=5"},
               "VARIOGRAM_PARAMETERS: the spherical model takes sill (or psill), range, nugget; not known: rnage")
