@@ -135,10 +135,16 @@ def search(url, spec, bbox, start, end, max_cloud, timeout=30):
         raise InputError("EXTENT", f"no {spec.label} scene of {url} covers the extent between {start} and {end}; "
                                    "widen the dates or check the extent.")
     # a scene that does not state its cloud cover counts as all cloud: kept only when any cover is accepted
+    unstated = 0
     for i in items:
         cover = stated_cloud_cover(url, i)
+        unstated += cover is None
         i["properties"]["eo:cloud_cover"] = 100.0 if cover is None else cover
     kept = [i for i in items if i["properties"]["eo:cloud_cover"] <= max_cloud]
+    if not kept and unstated == len(items):  # not 'the clearest: 100 %', which no scene said
+        raise InputError("MAX_CLOUD", f"none of the {len(items)} scenes found between {start} and {end} states its "
+                                      f"cloud cover (eo:cloud_cover), and a scene that does not counts as all cloud; "
+                                      f"set MAX_CLOUD to 100 to take them all the same.")
     if not kept:
         raise InputError("MAX_CLOUD", f"all {len(items)} scenes found between {start} and {end} are more than "
                                       f"{max_cloud:g} % cloudy (the clearest: "

@@ -56,6 +56,15 @@ def test_a_malformed_item_names_the_catalogue_and_the_item(run_fails, stac_serve
     assert "Traceback" not in message and "MAX_CLOUD" not in message
 
 
+def test_scenes_that_state_no_cloud_cover_are_not_said_to_be_100_percent_cloudy(run_fails, stac_servers, tmp_path):
+    """The message said 'more than 30 % cloudy (the clearest: 100 %)' of a scene that states no cloud cover."""
+    message = run_fails("prospectra:loadscene", parameters(stac_servers, tmp_path / "s.tif", START_DATE="2024-12-20",
+                                                           END_DATE="2024-12-31"),
+                        "MAX_CLOUD: none of the 1 scenes found between 2024-12-20 and 2024-12-31 states its cloud "
+                        "cover (eo:cloud_cover)", "set MAX_CLOUD to 100")
+    assert "the clearest: 100 %" not in message
+
+
 def test_qgis_process_median_and_an_unreachable_server(qgis_process, stac_servers, tmp_path):
     out = tmp_path / "median.tif"
     args = [f"{k}={v}" for k, v in parameters(stac_servers, out, COMPOSITE=1, SCENES=3).items()]
