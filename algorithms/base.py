@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from qgis.core import (QgsProcessingAlgorithm,
                        QgsProcessingException,
                        QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputLayerDefinition,
-                       QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterString, QgsProperty, QgsRasterLayer, QgsVectorFileWriter)
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsProperty, QgsRasterLayer, QgsVectorFileWriter)
 from osgeo import gdal, ogr
 from qgis.PyQt import sip
 from qgis.PyQt.QtGui import QIcon
@@ -22,7 +22,7 @@ from ..core.io.blocks import check_outputs, companions, temporary_name
 from ..core.io.image import LOWEST_MEASURED, RESAMPLINGS, SCALINGS, open_image, open_raster
 from ..core.io.outputs import OutputTransaction
 from ..core.sensors import sensors
-from .compat import ADVANCED, DOUBLE, RASTER
+from .compat import ADVANCED, DOUBLE, FILE_BEHAVIOR, RASTER
 from .features import input_paths
 from .provider_icon import ICON
 
@@ -157,7 +157,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         """Where QGIS would only say 'Incorrect parameter value': a number that is not finite or out of its range,
-        a file that is no raster. The message names the parameter and what it takes."""
+        a file that is no raster, a folder given for a file. The message names the parameter and what it takes."""
         for definition in self.parameterDefinitions():
             value = parameters.get(definition.name())
             if not isinstance(definition, QgsProcessingParameterNumber) or value in (None, ""):
@@ -173,12 +173,21 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                 span = " to ".join(f"{v:g}" for v in (lo, hi) if abs(v) < 1e300) or "any"
                 side = f"at least {lo:g}" if abs(hi) >= 1e300 else f"at most {hi:g}" if abs(lo) >= 1e300 else span
                 return False, f"{definition.name()}: {number:g} is out of range; it must be {side}."
-        if isinstance(self.parameterDefinition("INPUT"), QgsProcessingParameterMultipleLayers):
-            values = parameters.get("INPUT")
+        for definition in self.parameterDefinitions():  # a folder: QGIS says 'Incorrect parameter value' or the
+            value = parameters.get(definition.name())  # engine 'does not exist' (a folder named 'x.onnx')
+            if isinstance(definition, QgsProcessingParameterFile) and definition.behavior() == FILE_BEHAVIOR \
+                    and isinstance(value, str) and os.path.isdir(value):
+                kind = "a model file" if definition.name().startswith("MODEL") else "a file"
+                return False, f"{definition.name()}: '{value}' is a folder, not {kind}; choose the file itself."
+        for definition in self.parameterDefinitions():  # QGIS would say a file it cannot load is 'not found'
+            if not (isinstance(definition, QgsProcessingParameterRasterLayer) or (
+                    isinstance(definition, QgsProcessingParameterMultipleLayers) and definition.layerType() == RASTER)):
+                continue
+            values = parameters.get(definition.name())
             for value in values if isinstance(values, (list, tuple)) else [values]:
                 if isinstance(value, str) and os.path.isfile(value):
                     try:
-                        open_raster(value)
+                        open_raster(value, definition.name())
                     except InputError as e:
                         return False, str(e)
         store = context.temporaryLayerStore()

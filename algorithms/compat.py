@@ -3,7 +3,7 @@
 QGIS 3.36 moved the Processing enums into the Qgis namespace and 3.38 made QgsField take QMetaType; the 3.22 names
 are deprecated there and gone in Qt6 builds. Each name here is the new spelling where it exists, else the 3.22 one."""
 from qgis.core import (Qgis, QgsColorRampShader, QgsCoordinateReferenceSystem, QgsFeatureSink, QgsField,
-                       QgsProcessing, QgsProcessingParameterDefinition, QgsProcessingParameterField,
+                       QgsProcessing, QgsProcessingParameterDefinition, QgsProcessingParameterField, QgsProcessingParameterFile,
                        QgsProcessingParameterNumber, QgsRasterMinMaxOrigin, QgsWkbTypes)
 from qgis.PyQt.QtCore import QMetaType, QVariant
 
@@ -16,12 +16,14 @@ if hasattr(Qgis, "ProcessingSourceType"):  # 3.36+
     ADVANCED, OPTIONAL, HIDDEN = (Qgis.ProcessingParameterFlag.Advanced, Qgis.ProcessingParameterFlag.Optional,
                                   Qgis.ProcessingParameterFlag.Hidden)
     NUMERIC_FIELD, ANY_FIELD = Qgis.ProcessingFieldParameterDataType.Numeric, Qgis.ProcessingFieldParameterDataType.Any
+    FILE_BEHAVIOR = Qgis.ProcessingFileParameterBehavior.File
 else:
     RASTER, POINTS, POLYGONS = QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon
     DOUBLE, INTEGER = QgsProcessingParameterNumber.Double, QgsProcessingParameterNumber.Integer
     ADVANCED, OPTIONAL, HIDDEN = (QgsProcessingParameterDefinition.FlagAdvanced,
                                   QgsProcessingParameterDefinition.FlagOptional, QgsProcessingParameterDefinition.FlagHidden)
     NUMERIC_FIELD, ANY_FIELD = QgsProcessingParameterField.Numeric, QgsProcessingParameterField.Any
+    FILE_BEHAVIOR = QgsProcessingParameterFile.File  # a file parameter that takes a file, not a folder
 
 LINE_GEOMETRY, POLYGON_GEOMETRY = ((Qgis.GeometryType.Line, Qgis.GeometryType.Polygon) if hasattr(Qgis, "GeometryType")
                                    else (QgsWkbTypes.LineGeometry, QgsWkbTypes.PolygonGeometry))  # 3.30+

@@ -79,6 +79,14 @@ class Grid:
         if not (xmax > xmin and ymax > ymin):
             raise InputError("EXTENT", f"the extent {xmin:g}, {xmax:g}, {ymin:g}, {ymax:g} (xmin, xmax, ymin, ymax) "
                                        f"is empty.")
+        srs = osr.SpatialReference()
+        if projection and srs.ImportFromWkt(projection) == 0 and srs.IsGeographic():
+            # before the size checks: a cell size in metres on an extent in degrees is not PIXEL_SIZE's fault
+            raise InputError("CRS", f"the grid's CRS ({srs.GetName()}) is geographic (degrees): EXTENT spans "
+                                    f"{xmax - xmin:g} x {ymax - ymin:g} degrees and PIXEL_SIZE {pixel_size:g} would be "
+                                    f"degrees too, while Kriging needs distances in metres. Set CRS to a projected "
+                                    f"CRS (e.g. UTM), into which EXTENT is reprojected, and give PIXEL_SIZE in its "
+                                    f"units (metres).")
         if pixel_size > max(xmax - xmin, ymax - ymin):  # one cell reaching far past the extent
             raise InputError("PIXEL_SIZE", f"a cell size of {pixel_size:g} is larger than the extent "
                                            f"({xmax - xmin:g} x {ymax - ymin:g}); choose a cell size that divides it.")

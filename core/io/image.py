@@ -340,7 +340,8 @@ def open_raster(path, parameter="INPUT"):
     except RuntimeError:
         ds = None
     if ds is None or ds.RasterCount == 0:
-        raise InputError(parameter, f"'{os.path.basename(path)}' is not a raster GDAL can read.")
+        raise InputError(parameter, f"'{os.path.basename(path)}' exists but could not be read as a raster (not a "
+                                    f"format GDAL reads, or a damaged file).")
     for i in range(ds.RasterCount):
         if gdal.DataTypeIsComplex(ds.GetRasterBand(i + 1).DataType):
             raise InputError(parameter, f"'{os.path.basename(path)}' holds complex numbers (band {i + 1}); "

@@ -135,15 +135,42 @@ def search(url, spec, bbox, start, end, max_cloud, timeout=30):
         raise InputError("EXTENT", f"no {spec.label} scene of {url} covers the extent between {start} and {end}; "
                                    "widen the dates or check the extent.")
     # a scene that does not state its cloud cover counts as all cloud: kept only when any cover is accepted
+    unstated = 0
     for i in items:
-        p = i.setdefault("properties", {})
-        p["eo:cloud_cover"] = 100.0 if p.get("eo:cloud_cover") is None else float(p["eo:cloud_cover"])
+        cover = stated_cloud_cover(url, i)
+        unstated += cover is None
+        i["properties"]["eo:cloud_cover"] = 100.0 if cover is None else cover
     kept = [i for i in items if i["properties"]["eo:cloud_cover"] <= max_cloud]
+    if not kept and unstated == len(items):  # not 'the clearest: 100 %', which no scene said
+        raise InputError("MAX_CLOUD", f"none of the {len(items)} scenes found between {start} and {end} states its "
+                                      f"cloud cover (eo:cloud_cover), and a scene that does not counts as all cloud; "
+                                      f"set MAX_CLOUD to 100 to take them all the same.")
     if not kept:
         raise InputError("MAX_CLOUD", f"all {len(items)} scenes found between {start} and {end} are more than "
                                       f"{max_cloud:g} % cloudy (the clearest: "
                                       f"{min(i['properties']['eo:cloud_cover'] for i in items):g} %).")
     return kept, len(items) >= MAX_ITEMS
+
+
+def stated_cloud_cover(url, item):
+    """The cloud cover (%) an item states, None where it states none; an item without properties, or whose
+    eo:cloud_cover is no percentage, is the catalogue's fault, not MAX_CLOUD's."""
+    properties = item.get("properties") if isinstance(item, dict) else None
+    named = f" {item['id']}" if isinstance(item, dict) and item.get("id") else ""
+    if not isinstance(properties, dict):
+        raise InputError("CATALOGUE", f"{url} returned a malformed item{named}: it has no properties. Try another "
+                                      "catalogue, or tell its keepers.")
+    cover = properties.get("eo:cloud_cover")
+    if cover is None:
+        return None
+    try:
+        value = None if isinstance(cover, bool) else float(cover)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not 0 <= value <= 100:  # NaN fails the range too
+        raise InputError("CATALOGUE", f"{url} returned a malformed item{named}: its eo:cloud_cover is {cover!r}, not "
+                                      "a percentage from 0 to 100. Try another catalogue, or tell its keepers.")
+    return value
 
 
 def platform_of(item):

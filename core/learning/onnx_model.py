@@ -149,6 +149,9 @@ PICKLE_EXTENSIONS = (".pkl", ".pickle", ".joblib", ".sav", ".pck", ".p")
 def open_session(path, parameter="MODEL", hint="", threads=None):
     """session_for(path, threads), or an error naming the parameter when the file is missing, a pickle (refused
     unread: unpickling can run code) or not readable by onnxruntime."""
+    if path and os.path.isdir(path):
+        raise InputError(parameter, f"'{path}' is a folder, not a model file; give the .onnx file itself."
+                                    f"{hint and ' ' + hint}")
     if not path or not os.path.isfile(path):
         raise InputError(parameter, f"'{path}' does not exist.{hint and ' ' + hint}")
     try:

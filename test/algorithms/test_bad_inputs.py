@@ -63,7 +63,7 @@ def test_rasters_on_different_grids_without_resampling(run_fails, tmp_path):
 def test_non_raster_input(run_fails, tmp_path):
     text = tmp_path / "readme.txt"
     text.write_text("no pixels here")
-    run_fails("prospectra:bandratio", {"INPUT": [str(text)]}, "INPUT: 'readme.txt' is not a raster GDAL can read")
+    run_fails("prospectra:bandratio", {"INPUT": [str(text)]}, "INPUT: 'readme.txt' exists but could not be read as a raster")
 
 
 def test_output_in_a_missing_folder(run_fails, s2, tmp_path):

@@ -612,6 +612,19 @@ def test_content_models_that_break_the_model_rules(refused, tmp_path, values, mo
             "MODEL_FILE", expected)
 
 
+@pytest.mark.parametrize("name", ["models.onnx", "models"])
+def test_a_folder_given_as_the_model_file(refused, tmp_path, name):
+    """Was 'MODEL_FILE: ... does not exist' (a folder named like a model) or QGIS's 'Incorrect parameter value'."""
+    folder = tmp_path / name
+    folder.mkdir()
+    l8 = write_raster(tmp_path / "l8.tif", np.full((7, 16, 16), 0.2, np.float32), crs=32633, descriptions=OLI7)
+    gf2 = write_raster(tmp_path / "gf2.tif", np.full((4, 16, 16), 0.2, np.float32), crs=32649,
+                       descriptions=["B1", "B2", "B3", "B4"])
+    for alg, image, sensor in (("prospectra:tagminerals", l8, "landsat8_oli"), ("prospectra:predictcontent", gf2, "gf2_pms")):
+        refused(alg, {"INPUT": [image], "SENSOR": SENSORS.index(sensor), "MODEL_FILE": str(folder)}, "MODEL_FILE",
+                f"MODEL_FILE: '{folder}' is a folder, not a model file")
+
+
 def test_band_descriptions_of_another_sensor(refused, tmp_path):
     """Sentinel-2 band names under SENSOR Landsat-8: refused, not read as the Landsat stack (a silent band shift)."""
     names = ["B2", "B3", "B4", "B8", "B8A", "B11", "B12"]

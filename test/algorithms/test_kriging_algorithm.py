@@ -164,6 +164,20 @@ def test_no_grid_given(run_fails):
     run_fails({"EXTENT": None, "PIXEL_SIZE": None}, "REFERENCE: choose a reference raster")
 
 
+@pytest.mark.parametrize("name", ["notes.txt", "corrupt.tif"])
+def test_a_reference_that_is_no_raster_is_not_reported_missing(run_fails, tmp_path, name):
+    """QGIS, unable to load the file as a layer, said 'REFERENCE: ... not found' of a file that is there."""
+    reference = tmp_path / name
+    if name == "corrupt.tif":  # a real GeoTIFF cut short: its header points past the end of the file
+        gdal.GetDriverByName("GTiff").Create(str(reference), 64, 64, 1, gdal.GDT_Float32).FlushCache()
+        reference.write_bytes(reference.read_bytes()[:16])
+    else:
+        reference.write_text("sample, La_ppm\n1, 12.5\n")
+    message = run_fails({"EXTENT": None, "PIXEL_SIZE": None, "REFERENCE": str(reference)},
+                        f"REFERENCE: '{name}' exists but could not be read as a raster")
+    assert "not found" not in message
+
+
 def test_extent_without_cell_size(run_fails):
     run_fails({"PIXEL_SIZE": None}, "PIXEL_SIZE: give a cell size above 0")
 
@@ -171,6 +185,20 @@ def test_extent_without_cell_size(run_fails):
 def test_geographic_crs(run_fails):
     run_fails({"EXTENT": "24,26,67,68 [EPSG:4326]", "PIXEL_SIZE": 0.1, "CRS": "EPSG:4326"},
               "CRS: the grid's CRS (WGS 84) is geographic")
+
+
+def test_an_extent_in_degrees_with_a_cell_size_in_metres_names_the_crs(run_fails, qgis_processing, tmp_path):
+    """A 100 m cell on an extent 2 x 1 degrees wide was blamed on PIXEL_SIZE ('larger than the extent'); the fix is a
+    projected CRS, into which the extent is reprojected, as the message says."""
+    message = run_fails({"EXTENT": "24,26,67,68 [EPSG:4326]", "PIXEL_SIZE": 100},
+                        "CRS: the grid's CRS (WGS 84) is geographic (degrees)", "2 x 1 degrees",
+                        "Set CRS to a projected CRS")
+    assert not message.startswith("PIXEL_SIZE") and "larger than the extent" not in message
+    out = str(tmp_path / "k.tif")
+    qgis_processing.run("prospectra:kriging", {"INPUT": TILL, "FIELD": FIELD, "EXTENT": "24,26,67,68 [EPSG:4326]",
+                                               "PIXEL_SIZE": 5000, "CRS": "EPSG:3067", "OUTPUT": out,
+                                               "OUTPUT_VARIANCE": None, "OUTPUT_REPORT": None})
+    assert gdal.Open(out).GetGeoTransform()[1] == 5000
 
 
 def test_bad_variogram_parameters(run_fails):

@@ -7,6 +7,7 @@ import pytest
 from osgeo import gdal
 
 from stac_servers import JUNE, S2_GRID, free_port, s2_reference, window_of
+from stac_catalogue import BAD_CLOUD  # test/data, on the path once stac_servers is imported
 
 pytest.importorskip("pystac_client")
 EXTENT = "465300,465900,5079400,5080000 [EPSG:32633]"
@@ -43,6 +44,25 @@ def test_a_bad_catalogue_address_names_the_parameter(qgis_processing, stac_serve
 def test_an_output_folder_that_does_not_exist_is_named_before_the_search(run_fails, stac_servers, tmp_path):
     run_fails("prospectra:loadscene", parameters(stac_servers, tmp_path / "no_such_folder" / "s.tif"),
               "OUTPUT: the folder", "does not exist")
+
+
+def test_a_malformed_item_names_the_catalogue_and_the_item(run_fails, stac_servers, tmp_path):
+    """An eo:cloud_cover that is no number ended in a Python traceback (float('cloudy')); it is the catalogue's
+    fault, not MAX_CLOUD's."""
+    message = run_fails("prospectra:loadscene", parameters(stac_servers, tmp_path / "s.tif", START_DATE="2024-12-01",
+                                                           END_DATE="2024-12-31"),
+                        f"CATALOGUE: {stac_servers.api} returned a malformed item {BAD_CLOUD[0]}",
+                        "its eo:cloud_cover is 'cloudy', not a percentage from 0 to 100")
+    assert "Traceback" not in message and "MAX_CLOUD" not in message
+
+
+def test_scenes_that_state_no_cloud_cover_are_not_said_to_be_100_percent_cloudy(run_fails, stac_servers, tmp_path):
+    """The message said 'more than 30 % cloudy (the clearest: 100 %)' of a scene that states no cloud cover."""
+    message = run_fails("prospectra:loadscene", parameters(stac_servers, tmp_path / "s.tif", START_DATE="2024-12-20",
+                                                           END_DATE="2024-12-31"),
+                        "MAX_CLOUD: none of the 1 scenes found between 2024-12-20 and 2024-12-31 states its cloud "
+                        "cover (eo:cloud_cover)", "set MAX_CLOUD to 100")
+    assert "the clearest: 100 %" not in message
 
 
 def test_qgis_process_median_and_an_unreachable_server(qgis_process, stac_servers, tmp_path):

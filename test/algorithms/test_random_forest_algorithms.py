@@ -237,6 +237,16 @@ def test_corrupted_and_pickled_models(run_fails, trained, tmp_path_factory, tmp_
               "MODEL: 'cut.onnx' is not a readable ONNX model")
 
 
+@pytest.mark.parametrize("name", ["models.onnx", "models"])
+def test_a_folder_given_as_the_model(run_fails, trained, tmp_path, name):
+    """Was 'does not exist' (a folder named like a model) or QGIS's 'Incorrect parameter value for MODEL'."""
+    folder = tmp_path / name
+    folder.mkdir()
+    run_fails("prospectra:classifyrandomforest",
+              {"INPUT": [trained[1]], "MODEL": str(folder), "OUTPUT": str(tmp_path / "c.tif")},
+              f"MODEL: '{folder}' is a folder, not a model file")
+
+
 def test_missing_package_names_the_pip_command(run_fails, trained, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
     run_fails("prospectra:classifyrandomforest",

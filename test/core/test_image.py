@@ -107,7 +107,7 @@ def test_different_crs_is_an_error(tmp_path):
 def test_not_a_raster_is_an_error(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a raster")
-    with pytest.raises(InputError, match="INPUT: 'notes.txt' is not a raster GDAL can read"):
+    with pytest.raises(InputError, match="INPUT: 'notes.txt' exists but could not be read as a raster"):
         open_image(str(text), "sentinel2a_msi")
 
 

@@ -280,8 +280,10 @@ def test_geographic_grid_is_refused(till, tmp_path):
 
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(4326)
-    grid = Grid.of_extent(24, 67, 26, 68, 0.1, srs.ExportToWkt())
-    with pytest.raises(InputError, match="CRS: the grid's CRS \\(WGS 84\\) is geographic"):
+    with pytest.raises(InputError, match="CRS: the grid's CRS \\(WGS 84\\) is geographic"):  # before its size
+        Grid.of_extent(24, 67, 26, 68, 100, srs.ExportToWkt())
+    grid = Grid(20, 10, (24, 0.1, 0.0, 68, 0.0, -0.1), srs.ExportToWkt())  # a REFERENCE raster's grid
+    with pytest.raises(InputError, match="REFERENCE: the grid's CRS \\(WGS 84\\) is geographic"):
         krige(x, y, z, FIELD, grid, str(tmp_path / "k.tif"), NullFeedback())
 
 

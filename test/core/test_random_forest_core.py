@@ -194,6 +194,10 @@ def test_bad_model_files_are_refused_with_the_reason(real, tmp_path):
     renamed.write_bytes(pickle.dumps({"not": "a model"}))
     with pytest.raises(InputError, match="is a Python pickle"):
         rf.load_model(str(renamed))
+    folder = tmp_path / "models.onnx"
+    folder.mkdir()  # was 'does not exist'
+    with pytest.raises(InputError, match="MODEL: '.*models.onnx' is a folder, not a model file"):
+        rf.load_model(str(folder))
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(open(real.result.model_path, "rb").read()[:500])
     with pytest.raises(InputError, match="MODEL: 'broken.onnx' is not a readable ONNX model"):

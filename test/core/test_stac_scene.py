@@ -11,7 +11,7 @@ from osgeo import gdal, osr
 from conftest import RecordingFeedback
 from prospectra.core.errors import Canceled, InputError, NullFeedback
 from prospectra.core.io.image import open_image
-from prospectra.core.io.stac_scene import load_scene, parse_date, utm_grid
+from prospectra.core.io.stac_scene import load_scene, parse_date, stated_cloud_cover, utm_grid
 from stac_servers import JUNE, S2_GRID, free_port, s2_reference, window_of
 
 pytest.importorskip("pystac_client")
@@ -135,6 +135,21 @@ def test_bad_input_names_its_parameter_and_leaves_no_file(stac_servers, tmp_path
         run(stac_servers, tmp_path / "out.tif", **change)
     assert e.value.parameter == parameter and words in str(e.value), str(e.value)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("item, words", [
+    ({"id": "S2A_X", "type": "Feature"}, "malformed item S2A_X: it has no properties"),  # a STAC API fills them in
+    ({"id": "S2A_X", "properties": None}, "malformed item S2A_X: it has no properties"),
+    ({"properties": {"eo:cloud_cover": "NaN"}}, "malformed item: its eo:cloud_cover is 'NaN', not a percentage"),
+    ({"id": "S2A_X", "properties": {"eo:cloud_cover": [3]}}, "its eo:cloud_cover is [3], not a percentage"),
+    ({"id": "S2A_X", "properties": {"eo:cloud_cover": 130}}, "its eo:cloud_cover is 130, not a percentage"),
+])
+def test_an_item_without_properties_or_a_cloud_cover_that_is_no_percentage_is_the_catalogues_fault(item, words):
+    with pytest.raises(InputError) as e:
+        stated_cloud_cover("http://stac.example", item)
+    assert e.value.parameter == "CATALOGUE" and words in str(e.value), str(e.value)
+    assert stated_cloud_cover("u", {"properties": {"eo:cloud_cover": 12}}) == 12.0
+    assert stated_cloud_cover("u", {"properties": {}}) is None  # stated by no one: the search counts it as all cloud
 
 
 def test_a_server_that_never_answers_times_out_with_a_message(stac_servers, tmp_path):

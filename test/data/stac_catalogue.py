@@ -32,6 +32,10 @@ S2_SCENES = [("S2A_33TVL_20240605_0_L2A", "2024-06-05", "sentinel-2a", 3.0, 1.00
              ("S2A_33TVL_20240815_0_L2A", "2024-08-15", "sentinel-2a", 20.0, 1.00, [(48, 48, 200)])]
 ZONE34 = ("S2B_34TCR_20240905_0_L2A", "2024-09-05", "sentinel-2b", 1.0, 1.00, [])
 NO_SWIR = ("S2A_33TVL_20241005_0_L2A", "2024-10-05", "sentinel-2a", 1.0, 1.00, [])
+# A malformed item (the catalogue's fault, not the user's): its eo:cloud_cover is no number; no assets
+BAD_CLOUD = ("S2A_33TVL_20241205_0_L2A", "2024-12-05", "sentinel-2a", "cloudy")
+# and one that states no cloud cover (valid STAC: it counts as all cloud); no assets
+NO_CLOUD = ("S2A_33TVL_20241225_0_L2A", "2024-12-25", "sentinel-2a", None)
 TM_SCENES = [("LT05_L2SP_224063_19880814_02_T1", "1988-08-14", "landsat-5", 10.0, 1.00, [(40, 40, 12)]),
              ("LT05_L2SP_224063_19880830_02_T1", "1988-08-30", "landsat-5", 40.0, 0.97, [(150, 150, 40)])]
 
@@ -121,6 +125,9 @@ def make_catalogue(folder, base_url):
         items.append(_item(scene_id, date, platform, cloud, "sentinel-2-l2a", 32600 + epsg,
                            gdal.Open(os.path.join(folder, f"{scene_id}_blue.tif")).GetGeoTransform(), shape, assets))
         truth[scene_id] = arrays
+    items.append(_item(*BAD_CLOUD, "sentinel-2-l2a", 32633, s2_gt, s2_dn.shape[1:], {}))
+    items.append(_item(*NO_CLOUD, "sentinel-2-l2a", 32633, s2_gt, s2_dn.shape[1:], {}))
+    del items[-1]["properties"]["eo:cloud_cover"]
     tm_gt = gdal.Open(TM.format(1)).GetGeoTransform()
     for scene_id, date, platform, cloud, factor, clouds in TM_SCENES:
         arrays, assets = {}, {}
