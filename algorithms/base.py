@@ -12,7 +12,8 @@ from qgis.core import (QgsProcessingAlgorithm,
                        QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputLayerDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsProperty, QgsRasterLayer, QgsVectorFileWriter)
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsProperty, QgsRasterLayer,
+                       QgsVectorFileWriter)
 from osgeo import gdal, ogr
 from qgis.PyQt import sip
 from qgis.PyQt.QtGui import QIcon

@@ -3,8 +3,8 @@
 QGIS 3.36 moved the Processing enums into the Qgis namespace and 3.38 made QgsField take QMetaType; the 3.22 names
 are deprecated there and gone in Qt6 builds. Each name here is the new spelling where it exists, else the 3.22 one."""
 from qgis.core import (Qgis, QgsColorRampShader, QgsCoordinateReferenceSystem, QgsFeatureSink, QgsField,
-                       QgsProcessing, QgsProcessingParameterDefinition, QgsProcessingParameterField, QgsProcessingParameterFile,
-                       QgsProcessingParameterNumber, QgsRasterMinMaxOrigin, QgsWkbTypes)
+                       QgsProcessing, QgsProcessingParameterDefinition, QgsProcessingParameterField,
+                       QgsProcessingParameterFile, QgsProcessingParameterNumber, QgsRasterMinMaxOrigin, QgsWkbTypes)
 from qgis.PyQt.QtCore import QMetaType, QVariant
 
 if hasattr(Qgis, "ProcessingSourceType"):  # 3.36+
