@@ -88,12 +88,29 @@ def _writable(folder):
     return True
 
 
+def _files_read(path):
+    """The other files GDAL reads for the raster at path (a VRT's sources; none for what is no raster)."""
+    if not path or not os.path.isfile(path) or path.lower().endswith((".onnx", ".csv", ".txt", ".html", ".json")):
+        return []
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        ds = gdal.OpenEx(path, gdal.OF_RASTER)
+        return [f for f in (ds.GetFileList() or []) if os.path.isfile(f)] if ds is not None else []
+    except RuntimeError:
+        return []
+    finally:
+        gdal.PopErrorHandler()
+
+
 def check_outputs(inputs, **outputs):
     """Before any work, for each PARAMETER=path (unset ones skipped): its folder exists and is writable, and
     neither it nor a file written beside it is an input or is written by another output. Errors name the
     parameter at fault (and the other output)."""
     given = {parameter: path for parameter, path in outputs.items() if path}
     sources = {_same_file_key(p): p for p in inputs if p}
+    for p in inputs:  # the files a raster reads besides its own: a VRT's sources (an output over one changed the VRT)
+        for f in _files_read(p):
+            sources.setdefault(_same_file_key(f), f"{f}', read by '{p}")
     # An input's GDAL sidecar (which may declare its nodata) and its style are the user's too, and a style written
     # where none was becomes the style QGIS loads with the input (OUTPUT=in.tiff beside in.tif). A model is no
     # layer: the .qml beside x.onnx is the style of the map x.tif classified with it, which a new map x.tif

@@ -1009,3 +1009,26 @@ def test_custom_bands_given_with_a_preset_are_said_to_be_ignored(qgis_processing
                                                      "OUTPUT": str(tmp_path / "c.tif")}, feedback=composite)
     assert any("NUMERATOR and DENOMINATOR are used only with the Custom ratio, and ignored" in w for w in ratio.warnings)
     assert any("BANDS is used only with the Custom combination" in w for w in composite.warnings)
+
+
+def test_an_output_over_a_file_a_vrt_input_reads_is_refused(run_fails, s2, tmp_path):
+    """A VRT stacking single-band files: OUTPUT on one of them replaced that band's data, and the VRT then read the
+    ratio as the band (the output check compared only the paths given). The bands stay byte for byte; the VRT
+    itself is not compared: QGIS's layer loading writes its statistics into it, before the algorithm runs."""
+    source = gdal.Open(s2)
+    bands = []
+    for i in range(source.RasterCount):
+        bands.append(str(tmp_path / f"band_{i + 1}.tif"))
+        gdal.Translate(bands[-1], source, bandList=[i + 1])
+    vrt = gdal.BuildVRT(str(tmp_path / "stack.vrt"), bands, separate=True)
+    for i in range(source.RasterCount):
+        vrt.GetRasterBand(i + 1).SetDescription(source.GetRasterBand(i + 1).GetDescription())
+    vrt = source = None
+    def band_sums():
+        return {f: digest for f, digest in checksums(tmp_path).items() if os.path.basename(f).startswith("band_")}
+
+    before = band_sums()
+    message = run_fails("prospectra:bandratio", {"INPUT": [str(tmp_path / "stack.vrt")], "OUTPUT": bands[10]},
+                        f"'{bands[10]}' is one of the inputs", "read by")
+    assert message.startswith("OUTPUT"), message
+    assert band_sums() == before and len(before) == len(bands)
