@@ -166,7 +166,9 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             try:
                 number = float(value)
             except (TypeError, ValueError):
-                continue  # an expression or a model input: QGIS evaluates it
+                if isinstance(value, str):  # QGIS reads text as 0 (THRESHOLD=abc tagged every patch)
+                    return False, f"{definition.name()}: '{value}' is not a number."
+                continue  # an expression (QgsProperty) or a model input: QGIS evaluates it
             lo, hi = definition.minimum(), definition.maximum()
             if not math.isfinite(number):
                 return False, f"{definition.name()}: {value} is not a finite number."

@@ -348,7 +348,8 @@ class OutputTransaction:
             if self.record:
                 with open(self.record, "w", encoding="utf-8") as f:
                     f.write("\n".join(marks))
-        except OSError:
+        except OSError:  # a full disk: the file may exist, empty
+            _remove(self.record)
             self.record = None  # a kill after success is then undone, as one before it
         self.marks = []
         for mark in marks:

@@ -87,6 +87,10 @@ def test_non_finite_and_out_of_range_numbers_name_their_parameter(refused, tmp_p
     for value in ("nan", "inf", float("nan")):
         refused("prospectra:bandratio", {"INPUT": [dn], "SCALING": 5, "SCALE": value, "OFFSET": 0},
                 "SCALE", "is not a finite number")
+    # Text in an optional decimal parameter was read as 0 (OFFSET=abc ran as '+ 0', INPUT_NODATA=abc dropped zeros)
+    for parameter in ("OFFSET", "INPUT_NODATA"):
+        refused("prospectra:bandratio", dict({"INPUT": [dn], "SCALING": 5, "SCALE": 0.0001, "OFFSET": 0},
+                                             **{parameter: "abc"}), parameter, "'abc' is not a number")
     # A seed beyond a 32-bit integer became 0 without a word: every larger seed gave the same model.
     refused("prospectra:trainrandomforest", {"INPUT": [dn], "SEED": 2 ** 31}, "SEED", "out of range")
 

@@ -212,3 +212,24 @@ def test_an_open_transaction_keeps_its_marks_beating(tmp_path):
         while os.stat(mark).st_mtime_ns == stale and time.monotonic() < deadline:
             time.sleep(0.2)
         assert os.stat(mark).st_mtime_ns > stale
+
+
+def test_a_commit_record_the_disk_could_not_take_leaves_no_empty_file(tmp_path, monkeypatch):
+    """On a full disk the record was created and its write failed: the empty file stayed in the user's folder."""
+    import builtins
+    import errno
+
+    from prospectra.core.io import outputs
+
+    def full_disk(path, *args, **kwargs):
+        f = builtins.open(path, *args, **kwargs)
+        if str(path).endswith(".transaction"):
+            f.close()
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return f
+
+    monkeypatch.setattr(outputs, "open", full_disk, raising=False)
+    with OutputTransaction({"OUTPUT": str(tmp_path / "summary.csv")}):
+        assert not [f for f in os.listdir(tmp_path) if f.endswith(".transaction")]
+        (tmp_path / "summary.csv").write_bytes(b"summary")
+    assert sorted(os.listdir(tmp_path)) == ["summary.csv"]
