@@ -40,6 +40,9 @@ class NullFeedback:
     def pushInfo(self, text):
         pass
 
+    def pushWarning(self, text):
+        pass
+
 
 # The module an algorithm imports -> the name pip installs it by.
 PIP_NAMES = {"sklearn": "scikit-learn", "skl2onnx": "skl2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime",

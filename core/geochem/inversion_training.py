@@ -92,8 +92,12 @@ def train_inversion(image, x, y, values, field, unit, keys, surface, max_samples
         groups = np.concatenate([of_sample[nearest], groups[test]])
         test = np.arange(len(content)) >= len(s_content)
     fits, notes = fit_models(spectra, content, groups, test, keys, seed, feedback)
+    if fits[0].test["r2"] < 0:  # the model is still written: the user decides, told what it is worth
+        notes = notes + [f"the chosen model ({fits[0].name}) predicts the held-out samples worse than their mean "
+                         f"does (R2 {fits[0].test['r2']:.3f}): its map says nothing about {field} that the mean "
+                         f"would not. Check that the bands relate to {field} (bandcorrelation) before mapping with it."]
     for n in notes:
-        feedback.pushInfo(f"Warning: {n}")
+        feedback.pushWarning(n)
     chosen = fits[0]
     for f in fits:
         feedback.pushInfo(f"{f.name}: held out R2 {f.test['r2']:.3f}, RMSE {f.test['rmse']:.4g}, RPD "

@@ -198,3 +198,32 @@ def test_a_cancelled_training_keeps_the_earlier_model_and_report(qgis_processing
             "OUTPUT_MODEL": str(model), "OUTPUT_REPORT": str(report)}, feedback=cancel_above(5))
     assert model.read_bytes() == b"the user's earlier model" and report.read_text() == "the user's earlier report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "r.html"]
+
+
+def test_a_model_worse_than_the_mean_on_held_out_samples_is_written_with_a_warning(qgis_processing, ree, tmp_path):
+    """Contents shuffled among the samples: the spectra carry none of them. The chosen model scores below the mean
+    on the held-out samples, and the log and report say so (it was written without a word)."""
+    from conftest import warnings_feedback
+
+    scene, samples, _ = ree
+    shuffled = str(tmp_path / "shuffled.gpkg")
+    gdal.VectorTranslate(shuffled, samples)
+    ds = ogr.Open(shuffled, 1)
+    layer = ds.GetLayer(0)
+    values = np.random.default_rng(0).permutation([f["RE2O3"] for f in layer])
+    layer.ResetReading()
+    for feature, value in zip(list(layer), values):
+        feature["RE2O3"] = float(value)
+        layer.SetFeature(feature)
+    ds = None
+    feedback = warnings_feedback()
+    report = str(tmp_path / "r.html")
+    qgis_processing.run("prospectra:traininversion", {
+        "INPUT": [scene], "SENSOR": GF2, "POINTS": shuffled, "FIELD": "RE2O3", "MODELS": [0],
+        "MAX_SAMPLES": 2000, "OUTPUT_MODEL": str(tmp_path / "m.onnx"), "OUTPUT_REPORT": report}, feedback=feedback)
+    with open(report.replace(".html", ".json")) as f:
+        summary = json.load(f)
+    r2 = summary["models"][0]["test"]["r2"]
+    assert r2 < 0
+    assert any("worse than their mean" in n for n in summary["notes"])
+    assert any("worse than their mean" in line for line in feedback.warnings), feedback.warnings
