@@ -567,6 +567,7 @@ class RandomForestModel:
                                               f"{self.extra_features or 'none'}, but was given "
                                               f"{[e[3] for e in stack.extras] or 'none'}. Give the same kind of "
                                               "extra rasters, in the same order, as when it was trained.")
+        image.require_reflectance(self.band_names)  # what the model learnt from (its 'scaling'): DN gave one class
         return stack
 
 

@@ -348,3 +348,15 @@ def test_a_model_whose_metadata_was_edited(run_fails, trained, tmp_path, key, va
     edited = str(folder / f"edited_{key}.onnx")
     onnx.save(model, edited)
     run_fails("prospectra:classifyrandomforest", {"INPUT": [scene], "MODEL": edited}, "MODEL", expected)
+
+
+def test_reflectance_x_10000_is_refused_as_the_models_input(run_fails, trained, tmp_path):
+    """The forest learnt from reflectance: the same scene as reflectance x 10000 read 'as stored' was mapped as one
+    class without a word; it is refused naming SCALING, as predictcontent and tagminerals refuse it."""
+    ds = gdal.Open(trained[1])
+    dn = str(tmp_path / "dn.tif")
+    gdal.Translate(dn, ds, outputType=gdal.GDT_UInt16, scaleParams=[[0, 1, 0, 10000]] * ds.RasterCount)
+    ds = None
+    run_fails("prospectra:classifyrandomforest", {"INPUT": [dn], "SCALING": 1, "MODEL": trained[2]["MODEL"],
+                                                  "OUTPUT": str(tmp_path / "c.tif")},
+              "SCALING: the image's median values", "are not surface reflectance")
