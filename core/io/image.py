@@ -530,8 +530,22 @@ def _product_number(text, what, metadata):
     return value
 
 
+def _scene_mtls(path):
+    """The MTL files of path's scene: those named after it (LC08_..._T1_MTL.txt beside LC08_..._T1_B4.TIF), else
+    the only one in the folder; several MTLs of other scenes is an error (one of them scaled the bands 2.65x)."""
+    found = sorted(glob.glob(os.path.join(glob.escape(os.path.dirname(os.path.abspath(path))), "*_MTL.txt")))
+    name = os.path.basename(path).upper()
+    own = [m for m in found if name.startswith(os.path.basename(m)[:-len("_MTL.txt")].upper())]
+    if own or len(found) < 2:
+        return own or found
+    raise InputError("SCALING", f"'{os.path.basename(path)}' lies beside the metadata of {len(found)} Landsat scenes "
+                                f"({', '.join(os.path.basename(m) for m in found[:3])}{', ...' if len(found) > 3 else ''}), "
+                                f"none named after it, so which one scales it cannot be told; keep each scene in its "
+                                f"own folder with its MTL, or choose 'custom' SCALING with SCALE and OFFSET.")
+
+
 def _landsat_mtl(path, names):
-    for mtl in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(path)), "*_MTL.txt"))):
+    for mtl in _scene_mtls(path):
         with open(mtl, errors="replace") as f:
             text = f.read()
         values = dict(re.findall(r"^\s*(\w+)\s*=\s*\"?([^\"\n]*)\"?\s*$", text, re.MULTILINE))

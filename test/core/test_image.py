@@ -155,6 +155,25 @@ def test_landsat_mtl_scaling_is_found(tmp_path):
     assert full(image, ["B7"])[0]["B7"][0, 0] == pytest.approx(20000 * 2.75e-5 - 0.2, abs=1e-6)
 
 
+def test_the_mtl_of_another_scene_in_the_folder_is_never_taken(tmp_path):
+    """Two scenes' MTLs in one folder: the first in name order scaled the other scene's bands (2.65x here)."""
+    def mtl(scene, mult):
+        lines = ["GROUP = LEVEL2_SURFACE_REFLECTANCE_PARAMETERS"]
+        lines += [f"    REFLECTANCE_MULT_BAND_{i} = {mult}\n    REFLECTANCE_ADD_BAND_{i} = -0.2" for i in range(1, 8)]
+        (tmp_path / f"{scene}_MTL.txt").write_text("\n".join(lines + ["END_GROUP = LEVEL2_SURFACE_REFLECTANCE_PARAMETERS"]))
+
+    dn = np.full((7, 2, 2), 20000, dtype=np.uint16)
+    mtl("LC08_L2SP_044034_20200101_20200110_02_T1", "5.5E-05")
+    mtl("LC08_L2SP_044034_20210701_20210710_02_T1", "2.75E-05")
+    path = write_tif(tmp_path / "LC08_L2SP_044034_20210701_20210710_02_T1_stack.tif", dn, gdal.GDT_UInt16)
+    image = open_image(path, "landsat8_oli")
+    assert "20210701" in image.scaling_source
+    assert full(image, ["B7"])[0]["B7"][0, 0] == pytest.approx(20000 * 2.75e-5 - 0.2, abs=1e-6)
+    other = write_tif(tmp_path / "renamed.tif", dn, gdal.GDT_UInt16)  # named after neither: which one cannot be told
+    with pytest.raises(InputError, match="SCALING.*beside the metadata of 2 Landsat scenes"):
+        open_image(other, "landsat8_oli")
+
+
 @pytest.mark.parametrize("size", [(1, 1), (300, 7), (257, 1000), (5000, 900), (20000, 3)])
 @pytest.mark.parametrize("input_block", [(1, 1), (512, 512), (300, 1), (2048, 2048)])
 def test_windows_cover_every_pixel_once_on_whole_input_blocks(size, input_block):
