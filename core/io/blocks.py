@@ -183,7 +183,10 @@ class RasterWriter:
                 band.SetDescription(descriptions[i])
 
     def write(self, band_index, xoff, yoff, array):
-        self.ds.GetRasterBand(band_index + 1).WriteArray(array, xoff, yoff)
+        try:
+            self.ds.GetRasterBand(band_index + 1).WriteArray(array, xoff, yoff)
+        except RuntimeError as e:  # GDAL's, on a full disk: a failed write like any other (OSError)
+            raise OSError(f"'{self.path}' could not be written: {e}") from None
 
     def set_metadata(self, items):
         self.ds.SetMetadata({k: str(v) for k, v in items.items()})
@@ -219,7 +222,12 @@ class RasterWriter:
     def __exit__(self, exc_type, exc, tb):
         ds, self.ds = self.ds, None
         if exc_type is None:
-            ds.FlushCache()
+            try:
+                ds.FlushCache()
+            except RuntimeError as e:
+                ds = None
+                self._remove_temporary()
+                raise OSError(f"'{self.path}' could not be written: {e}") from None
             ds = None
             os.replace(self.tmp, self.path)
             if os.path.exists(self.tmp + ".aux.xml"):
@@ -228,10 +236,13 @@ class RasterWriter:
                 os.remove(self.path + ".aux.xml")
         else:
             ds = None
-            for p in (self.tmp, self.tmp + ".aux.xml"):
-                if os.path.exists(p):
-                    os.remove(p)
+            self._remove_temporary()
         return False
+
+    def _remove_temporary(self):
+        for p in (self.tmp, self.tmp + ".aux.xml"):
+            if os.path.exists(p):
+                os.remove(p)
 
 
 def class_names(band):

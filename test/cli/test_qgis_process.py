@@ -288,3 +288,32 @@ def test_a_disk_that_fills_while_the_grid_is_closed_fails_the_run(qgis_process, 
         proc.stdout + proc.stderr
     assert digest() == before
     assert not [f for f in os.listdir(out) if f.startswith(".")]
+
+
+def test_a_raster_the_disk_cannot_take_fails_with_a_message_not_a_traceback(qgis_process, tmp_path):
+    """Files capped at 300 KB (a full disk, a quota): GDAL's RuntimeError from the raster writer ended Kriging and
+    the Random Forest classifier in a Python traceback; it is now the message every failed write gives, and
+    nothing is left."""
+    import resource
+    import signal
+    import subprocess
+
+    from data.rasters import write_raster
+
+    names = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"]
+    scene = write_raster(tmp_path / "scene.tif", np.random.default_rng(0).uniform(0.05, 0.5, (12, 600, 600))
+                         .astype(np.float32), crs=32633, descriptions=names)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def cap_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+
+    proc = subprocess.run([qgis_process.command, "run", "prospectra:bandratio", "--", f"INPUT={scene}",
+                           f"OUTPUT={out / 'ratio.tif'}"], env=qgis_process.env, capture_output=True, text=True,
+                          timeout=300, preexec_fn=cap_files)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "could not be written" in log and "No output of this run was kept" in log, log
+    assert "Traceback" not in log, log
+    assert os.listdir(out) == []
