@@ -114,8 +114,9 @@ def require_point_layer(source, parameter):
 
 
 def read_points(source, field, crs, context, points_parameter="INPUT", field_parameter="FIELD"):
-    """x, y (in crs) and the field's value of every point (each vertex of multipoints), and how many features
-    had no usable geometry. A text field is refused here, where its type is known."""
+    """x, y (in crs) and the field's value of every point, and how many features had no usable geometry. A text
+    field is refused here, where its type is known, and so is a multipoint of several points: its one value would
+    count as that many independent samples."""
     if source is None:
         raise InputError(points_parameter, "choose a point layer.")
     require_point_layer(source, points_parameter)
@@ -140,12 +141,16 @@ def read_points(source, field, crs, context, points_parameter="INPUT", field_par
         if geometry is None or geometry.isEmpty():  # none, or none QGIS could transform
             no_geometry += 1
             continue
+        points = list(geometry.vertices())
+        if len(points) > 1:
+            raise InputError(points_parameter, f"feature {feature.id()} is a multipoint of {len(points)} points "
+                                               f"with one value: a measurement belongs to one place. Split the layer "
+                                               f"(Multipart to singleparts) if each point was measured, or keep one "
+                                               f"point per sample.")
         value = feature.attribute(index)
-        value = None if value is None or value == NULL else value
-        for p in geometry.vertices():
-            xs.append(p.x())
-            ys.append(p.y())
-            values.append(value)
+        xs.append(points[0].x())
+        ys.append(points[0].y())
+        values.append(None if value is None or value == NULL else value)
     return xs, ys, values, no_geometry
 
 

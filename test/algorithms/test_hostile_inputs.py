@@ -1036,3 +1036,22 @@ def test_an_output_over_a_file_a_vrt_input_reads_is_refused(run_fails, s2, tmp_p
                         f"'{bands[10]}' is one of the inputs", "read by")
     assert message.startswith("OUTPUT"), message
     assert band_sums() == before and len(before) == len(bands)
+
+
+def test_a_multipoint_of_several_points_is_refused_not_counted_as_that_many_samples(refused, qgis_processing, till_json,
+                                                                                    tmp_path):
+    """Each point of a multipoint became a sample carrying the feature's one value: 30 features were 60 samples to
+    Kriging and to bandcorrelation's significance. A single-point multipoint stays a sample."""
+    with open(till_json) as f:
+        layer = json.load(f)
+    for i, feature in enumerate(layer["features"]):
+        x, y = feature["geometry"]["coordinates"][:2]
+        points = [[x, y], [x + 2.5, y]] if i == 7 else [[x, y]]
+        feature["geometry"] = {"type": "MultiPoint", "coordinates": points}
+    path = tmp_path / "multi.json"
+    path.write_text(json.dumps(layer))
+    refused("prospectra:kriging", dict(KRIGE, INPUT=str(path)), "INPUT", "is a multipoint of 2 points")
+    del layer["features"][7]
+    path.write_text(json.dumps(layer))
+    result = qgis_processing.run("prospectra:kriging", dict(KRIGE, INPUT=str(path), OUTPUT=str(tmp_path / "k.tif")))
+    assert os.path.exists(result["OUTPUT"])
