@@ -30,6 +30,7 @@ LIMIT = np.pi / 2  # reflectance vectors are non-negative: no two are further ap
 IDENTIFIED = 0.75  # a class the sensor identifies: at least 3 of 4 unseen samples of it are mapped to it
 SPREAD_PERCENTILE = 95  # a class's default maximum angle: this percentile of its unseen samples' angles
 NOMINAL_NOISE = 0.01  # reflectance; used where an image is too small to measure its own
+MAX_NOISE_STEP = 8  # pixels: a band stored at most 8 times finer than measured has its noise measured
 FALLBACK_ANGLE = 0.10  # for a class with a single sample, whose spread cannot be measured (0.10 rad ~ 5.7 deg)
 
 
@@ -82,9 +83,27 @@ def image_noise(image, bands, size=512):
     level = np.median(stack[:, valid], axis=1).astype(np.float64) if valid.any() else np.full(len(bands), 0.3)
     if pairs.sum() < 100:  # too small an image to measure: 1 % reflectance, a noisy multispectral scene
         return np.full(len(bands), NOMINAL_NOISE), level, f"nominal {NOMINAL_NOISE:g} (image too small to measure)"
-    diffs = stack[:, :, 1:][:, pairs] - stack[:, :, :-1][:, pairs]  # valid pairs only: no inf - inf warnings
-    sigma = np.median(np.abs(diffs), axis=1) / (0.6745 * np.sqrt(2))
-    return sigma.astype(np.float64), level, "measured on the image"
+    sigma, coarse = np.full(len(bands), NOMINAL_NOISE), []
+    for b in range(len(bands)):
+        # A band stored finer than it was measured (Sentinel-2's 20 m bands in a 10 m stack, a resampled image)
+        # repeats each pixel: adjacent pixels are equal and their difference says noise 0. The step taken is the
+        # shortest at which about as few pairs are equal as at any step up to MAX_NOISE_STEP (the size of the
+        # repeated blocks; 1 where equal pairs come of quantisation, at every step alike).
+        diffs = {}
+        for step in range(1, MAX_NOISE_STEP + 1):
+            pairs = valid[:, step:] & valid[:, :-step]
+            if pairs.sum() >= 100:
+                diffs[step] = np.abs(stack[b, :, step:][pairs] - stack[b, :, :-step][pairs])  # no inf - inf
+        equal = {step: np.mean(d == 0) for step, d in diffs.items()}
+        if not equal or min(equal.values()) > 0.5:
+            coarse.append(f"{bands[b]} nominal {NOMINAL_NOISE:g} (its pixels repeat)")
+            continue
+        step = min(s for s, e in equal.items() if e <= min(equal.values()) + 0.05)
+        sigma[b] = np.median(diffs[step]) / (0.6745 * np.sqrt(2))
+        if step > 1:
+            coarse.append(f"{bands[b]} every {step} pixels")
+    how = "measured on the image" + (f" ({'; '.join(coarse)}: stored finer than measured)" if coarse else "")
+    return sigma.astype(np.float64), level, how
 
 
 @dataclass

@@ -243,3 +243,20 @@ def test_the_log_says_when_noise_angle_and_margin_cannot_be_measured():
     two = usgs_mineral_samples(["Alunite", "Hematite"])
     run, decided = plan_sam(image, two, BANDS)
     assert run["margin"] > 0 and f"margin {run['margin']:.4f} rad (a pixel this close" in decided["noise_note"]
+
+
+def test_the_noise_of_a_band_stored_finer_than_it_was_measured_is_not_zero(tmp_path):
+    """Adjacent pixels of a band stored finer than measured are copies: the noise measured between them was 0 for
+    Sentinel-2's 20 m bands in the 10 m stack and for every band of the scene resampled to 5 m, which changed the
+    groups and the map. The noise of the scene resampled 2x (nearest) equals the scene's own."""
+    from prospectra.core.spectral.spectral_angle_mapper import image_noise
+
+    scene = os.path.join(DATA, "sen2_rstoolbox_12band.tif")
+    finer = str(tmp_path / "finer.tif")
+    gdal.Translate(finer, scene, widthPct=200, heightPct=200, resampleAlg="nearest")
+    bands = ["B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12"]
+    native = image_noise(open_image(scene, "sentinel2a_msi"), bands)[0]
+    resampled, _, how = image_noise(open_image(finer, "sentinel2a_msi"), bands)
+    assert (native > 0).all()
+    assert np.allclose(resampled, native, rtol=0.1), (native, resampled)
+    assert "B5 every 4 pixels" in how
