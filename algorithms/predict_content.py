@@ -91,9 +91,9 @@ class PredictContent(ProspectraAlgorithm):
         feedback.pushInfo(f"{target}: mean {stats['mean']:.4g}, SD {stats['sd']:.4g}, range {stats['min']:.4g} to "
                           f"{stats['max']:.4g} {unit} over {stats['pixels']} pixels.")
         if stats["non_finite"]:
-            feedback.reportError(f"Warning: the model returned NaN, infinity or -9999 (the map's nodata value) for "
+            feedback.pushWarning(f"The model returned NaN, infinity or -9999 (the map's nodata value) for "
                                  f"{stats['non_finite']} pixels; "
-                                 f"they are nodata in the map.", False)
+                                 f"they are nodata in the map.")
         if model.target_range is None:
             feedback.pushInfo("The model does not say which contents it learnt from (no target_range in its "
                               "metadata), so pixels where it extrapolates cannot be counted.")

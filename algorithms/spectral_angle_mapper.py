@@ -191,8 +191,8 @@ class SpectralAngleMapper(ProspectraAlgorithm):
             feedback.pushInfo(line)
         for g in summary["joined"]:
             if keep_apart:
-                feedback.reportError(f"Warning: the sensor cannot reliably tell {', '.join(g)} apart; they are kept "
-                                     f"apart as asked (KEEP_APART), so expect them to be confused.", False)
+                feedback.pushWarning(f"The sensor cannot reliably tell {', '.join(g)} apart; they are kept "
+                                     f"apart as asked (KEEP_APART), so expect them to be confused.")
             else:
                 feedback.pushInfo(f"joined into one class, the sensor cannot tell them apart: {' / '.join(g)}")
         for n, a, h in zip(summary["endmembers"].names, summary["max_angles"].values(), summary["limit_sources"]):

@@ -114,9 +114,9 @@ class TagMinerals(ProspectraAlgorithm):
         weak = [f"{name} ({share:.0%}" + (f", mistaken for {confusions[0][1]}" if confusions else "") + ")"
                 for name, _, share, confusions, _ in rows if share < IDENTIFIED]
         if weak:
-            feedback.reportError(f"Warning: '{model.name}' tags minerals that {sensor.name} cannot identify reliably "
+            feedback.pushWarning(f"'{model.name}' tags minerals that {sensor.name} cannot identify reliably "
                                  f"among its classes (unseen USGS samples identified, docs/identifiability.md): "
-                                 f"{'; '.join(weak)}. Treat those tags as guesses.", False)
+                                 f"{'; '.join(weak)}. Treat those tags as guesses.")
 
     def execute(self, parameters, context, feedback):
         image = self.image(parameters, context)

@@ -104,8 +104,8 @@ class TrainRandomForest(ProspectraAlgorithm):
         samples = extract_samples(stack, features)
         small = samples.counts.get("no_pixel_centre", 0)
         if small:  # a polygon smaller than a pixel holds no pixel centre, so it gives no training pixel
-            feedback.reportError(f"Warning: {small} of {len(features)} training polygons are too small to contain a "
-                                 f"pixel centre and were skipped; draw them larger than a pixel or use points.", False)
+            feedback.pushWarning(f"{small} of {len(features)} training polygons are too small to contain a "
+                                 f"pixel centre and were skipped; draw them larger than a pixel or use points.")
         feedback.pushInfo(f"{len(samples)} training pixels from {samples.counts['features_used']} of "
                           f"{len(features)} features; features {', '.join(stack.names)}; scaling: "
                           f"{image.scaling_source}.")

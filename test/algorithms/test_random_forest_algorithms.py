@@ -281,7 +281,7 @@ def test_sub_pixel_polygons_are_skipped_with_a_warning(qgis_processing, work, tm
     class Log(QgsProcessingFeedback):
         errors = []
 
-        def reportError(self, error, fatal=False):  # noqa: N802
+        def pushWarning(self, error):  # noqa: N802
             self.errors.append(error)
 
     ds = gdal.Open(S2_L2A)

@@ -186,7 +186,7 @@ def test_sam_keep_apart_maps_them_separately_with_a_warning(qgis_processing, cup
     class Log(QgsProcessingFeedback):
         errors = []
 
-        def reportError(self, error, fatal=False):  # noqa: N802
+        def pushWarning(self, error):  # noqa: N802
             self.errors.append(error)
 
     out = str(tmp_path / "minerals.tif")

@@ -70,7 +70,7 @@ def test_bundled_model_is_chosen_for_the_sensor(qgis_processing, tmp_path):
     class Log(QgsProcessingFeedback):
         errors = []
 
-        def reportError(self, error, fatal=False):  # noqa: N802
+        def pushWarning(self, error):  # noqa: N802
             self.errors.append(error)
 
     path = tmp_path / "simulated_s2.tif"
@@ -94,7 +94,7 @@ def test_a_model_naming_minerals_the_sensor_cannot_identify_is_run_with_a_warnin
     class Log(QgsProcessingFeedback):
         errors = []
 
-        def reportError(self, error, fatal=False):  # noqa: N802
+        def pushWarning(self, error):  # noqa: N802
             self.errors.append(error)
 
     bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
