@@ -490,6 +490,8 @@ def _write_window(win, z, s, w, wv, ranges, samples):
         if writer is None:
             continue
         block = values.reshape(shape).astype(np.float32)
+        if name == "variance":  # at a sample it is 0, which rounding takes to -1e-12: no variance is below 0
+            block = np.maximum(block, 0)
         writer.write(0, win[0], win[1], block)
         finite = np.isfinite(block)
         if finite.any():

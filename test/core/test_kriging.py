@@ -324,3 +324,20 @@ def test_values_too_small_to_model_are_refused_naming_the_field(till, tmp_path):
         krige(x, y, z * 1e-300, FIELD, small_grid(wkt), str(tmp_path / "k.tif"), NullFeedback())
     assert e.value.parameter == "FIELD" and "rescale the field" in str(e.value)
     assert os.listdir(tmp_path) == []
+
+
+def test_no_kriging_variance_below_zero_is_written(till, tmp_path):
+    """At a pixel centre on a sample the variance is 0, which rounding made -1e-12 and less at some samples (a
+    variance below 0 means nothing); the written variance is never below 0 and is 0 on the samples, to rounding."""
+    x, y, z, wkt = till
+    pixel = 250.0
+    on = []
+    for i in range(40):  # pixel centres on 40 samples: a grid through each in turn, variances kept per sample
+        grid = Grid(9, 9, (x[i] - 4.5 * pixel, pixel, 0.0, y[i] + 4.5 * pixel, 0.0, -pixel), wkt)
+        var = str(tmp_path / f"v{i}.tif")
+        krige(x, y, z, FIELD, grid, str(tmp_path / f"k{i}.tif"), NullFeedback(), output_variance=var,
+              variogram_model="exponential", neighbours=16, nlags=12)
+        values = read(var)[0]
+        assert values.min() >= 0
+        on.append(values[4, 4])
+    assert np.all(np.array(on) < 1e-9)
