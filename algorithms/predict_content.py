@@ -66,6 +66,8 @@ class PredictContent(ProspectraAlgorithm):
         image = self.image(parameters, context)
         path = self.parameterAsFile(parameters, "MODEL_FILE", context)
         parameter = "MODEL_FILE" if path else "MODEL"
+        if path and self.parameterAsEnum(parameters, "MODEL", context):
+            feedback.pushWarning("MODEL is ignored: the model of MODEL_FILE maps the content.")
         if not path:
             path = bundled_choice(self.parameterAsEnum(parameters, "MODEL", context), image.sensor, "regression")
             if not path:
@@ -77,6 +79,8 @@ class PredictContent(ProspectraAlgorithm):
         mode = self.parameterAsEnum(parameters, "ANOMALY", context)
         if mode == 1 and parameters.get("THRESHOLD") in (None, ""):
             raise InputError("THRESHOLD", "give the content above which a pixel is anomalous.")
+        if mode != 1 and parameters.get("THRESHOLD") not in (None, ""):
+            feedback.pushWarning(f"THRESHOLD is used only with '{ANOMALY[1]}', and ignored: {ANOMALY[mode]}.")
         output = self.output_path(parameters, "OUTPUT", context)
         check_outputs(image.sources + [path], OUTPUT=output,
                       OUTPUT_ZONES=self.sink_file(parameters, "OUTPUT_ZONES", context) if mode else None)

@@ -55,10 +55,15 @@ def test_surface_to_surface_training_reaches_the_papers_bar(trained):
 def test_content_map_and_anomaly_zones(qgis_processing, ree, trained, tmp_path):
     scene, _, content = ree
     _, model, _ = trained
+    from conftest import warnings_feedback
+
     out, zones = str(tmp_path / "content.tif"), str(tmp_path / "zones.gpkg")
+    feedback = warnings_feedback()  # MODEL and THRESHOLD were ignored without a word
     qgis_processing.run("prospectra:predictcontent", {
-        "INPUT": [scene], "SENSOR": GF2, "MODEL_FILE": model, "ANOMALY": 2, "K_SD": 1.5, "OUTPUT": out,
-        "OUTPUT_ZONES": zones})
+        "INPUT": [scene], "SENSOR": GF2, "MODEL": 1, "MODEL_FILE": model, "ANOMALY": 2, "K_SD": 1.5, "THRESHOLD": 3,
+        "OUTPUT": out, "OUTPUT_ZONES": zones}, feedback=feedback)
+    assert any(w.startswith("MODEL is ignored") for w in feedback.warnings), feedback.warnings
+    assert any(w.startswith("THRESHOLD is used only with") for w in feedback.warnings), feedback.warnings
     predicted = gdal.Open(out).ReadAsArray()
     residual = predicted - content
     r2 = 1 - np.sum(residual ** 2) / np.sum((content - content.mean()) ** 2)
