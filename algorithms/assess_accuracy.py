@@ -90,6 +90,14 @@ class AssessAccuracy(ProspectraAlgorithm):
         if result["not_assessed"]:
             feedback.pushWarning(f"Not assessed: {', '.join(result['not_assessed'])}: no site of it covers a valid "
                                  f"pixel of the map.")
+        c = result["counts"]
+        skipped = [f"{n} {why}" for why, n in (("without a class", c["no_class"]),
+                                               ("without a geometry (or not transformable)", c["no_geometry"]),
+                                               ("outside the map", c["outside"]),
+                                               ("too small to hold a pixel centre", c["no_pixel_centre"]),
+                                               ("only on nodata pixels", c["on_nodata"])) if n]
+        if skipped:  # the report lists them too; a user reading only the log would not know
+            feedback.pushWarning(f"Sites skipped: {'; '.join(skipped)}.")
         several = result["counts"]["pixels_in_several_features"]
         if several:
             feedback.pushWarning(f"{several} pixels lie in two or more sites (overlapping polygons, or points in one "

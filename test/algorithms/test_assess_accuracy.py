@@ -331,3 +331,16 @@ def test_counting_the_map_stops_at_cancel(tmp_path):
     with pytest.raises(Canceled):
         mapped_pixels(class_map, feedback)
     assert feedback.calls == 3  # two blocks read, the third not
+
+
+def test_sites_skipped_are_named_in_the_log(qgis_processing, cuprite, tmp_path):
+    """Two sites outside the map were listed only in the report's table: the log said nothing of them."""
+    from conftest import warnings_feedback
+
+    folder, sam, sites = cuprite
+    path = str(tmp_path / "sites.gpkg")
+    vc.write_points(path, list(sites) + [(-10, -10, sites[0][2]), (-20, -20, sites[0][2])])
+    feedback = warnings_feedback()
+    qgis_processing.run("prospectra:assessaccuracy", {"MAP": sam, "REFERENCE": path, "FIELD": "class",
+                                                      "REPORT": str(tmp_path / "accuracy.html")}, feedback=feedback)
+    assert "Sites skipped: 2 outside the map." in feedback.warnings, feedback.warnings
