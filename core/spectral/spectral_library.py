@@ -137,6 +137,13 @@ class SpectralLibrary:
                 rows.append(convolve(s.wavelengths, s.values, sensor, band_names))
             else:
                 lookup = {sensor.find(b) or b: v for b, v in zip(s.bands, s.values)}
+                for b, centre in s.info.get("centres", {}).items():  # a library resampled for another sensor
+                    own = sensor.find(b)
+                    if own in band_names and abs(centre - sensor.band(own).centre_nm) > max(25, 0.05 * centre):
+                        raise InputError(parameter, f"'{s.name}' from {self.source} gives band {b} at {centre:g} nm, "
+                                                    f"but {sensor.name}'s {own} is centred at "
+                                                    f"{sensor.band(own).centre_nm:g} nm: the library was resampled for "
+                                                    f"another sensor. Resample its source spectra for {sensor.name}.")
                 missing = [b for b in band_names if b not in lookup]
                 if missing:
                     raise InputError(parameter, f"'{s.name}' from {self.source} has bands {', '.join(s.bands)} "
@@ -359,7 +366,13 @@ def read_csv_library(path, units="auto", parameter="LIBRARY"):
     _refuse_repeated_names(names, source, parameter)
     if band_space:
         bands = tuple(r[0].strip() for r in rows[1:])
-        return SpectralLibrary([Spectrum(n, values[:, i], bands=bands, info={"source": path})
+        repeated = sorted({b for b in bands if [x.upper() for x in bands].count(b.upper()) > 1})
+        if repeated:
+            raise InputError(parameter, f"{source} lists band {', '.join(repeated)} more than once; each band "
+                                        f"needs one row.")
+        centres = {b: number(r[1], f"the centre_nm column of band {b}") for b, r in zip(bands, rows[1:])} \
+            if first_value == 2 else {}
+        return SpectralLibrary([Spectrum(n, values[:, i], bands=bands, info={"source": path, "centres": centres})
                                 for i, n in enumerate(names)], source, parameter)
     wavelengths = np.array([number(r[0], "the wavelength column") for r in rows[1:]])
     if not np.isfinite(wavelengths).all():

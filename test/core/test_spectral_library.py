@@ -337,3 +337,28 @@ def test_csv_in_utf16_reads_and_a_column_of_infinities_is_refused(tmp_path):
     assert np.allclose(library.select(["rock"]).resample(gf2, gf2.band_names), 0.3)
     with pytest.raises(InputError, match="LIBRARY: 'Inf' from 'unicode.csv' holds no number"):
         library.resample(gf2, gf2.band_names)
+
+
+def test_a_library_resampled_for_another_sensor_is_refused_by_its_band_centres(tmp_path):
+    """A library resampled for Landsat-8 OLI (written by resamplelibrary) read for Landsat-4/5 TM matched bands by
+    name: OLI's B1 (443 nm) stood for TM's B1 (485 nm), OLI's B5 (865 nm) for TM's B5 (1650 nm), and SAM mapped
+    alunite without a word. Its centre_nm column says so; the same library still serves Landsat-9 OLI-2, whose
+    bands lie where OLI's do. A band listed twice is refused (the last row won)."""
+    from prospectra.core.spectral.spectral_library import write_resampled_csv
+
+    oli, tm, oli2 = sensor("landsat8_oli"), sensor("landsat5_tm"), sensor("landsat9_oli2")
+    bands = ["B1", "B2", "B3", "B4", "B5", "B7"]
+    library = usgs_endmembers(["Kaolinite", "Alunite"])
+    path = str(tmp_path / "oli.csv")
+    write_resampled_csv(path, oli, bands, library.names, library.resample(oli, bands))
+    resampled = read_csv_library(path)
+    with pytest.raises(InputError, match=r"LIBRARY: .Kaolinite. from .oli.csv. gives band B1 at 44\d.* but "
+                                         r"Landsat-4/5 TM.s B1 is centred at 485"):
+        resampled.resample(tm, bands, "LIBRARY")
+    assert resampled.resample(oli2, bands).shape == (2, 6)
+    with open(path) as f:
+        rows = f.read().splitlines()
+    with open(path, "w") as f:
+        f.write("\n".join(rows + [rows[-1]]))
+    with pytest.raises(InputError, match="lists band B7 more than once"):
+        read_csv_library(path)
