@@ -186,7 +186,7 @@ class RasterWriter:
         try:
             self.ds.GetRasterBand(band_index + 1).WriteArray(array, xoff, yoff)
         except RuntimeError as e:  # GDAL's, on a full disk: a failed write like any other (OSError)
-            raise OSError(f"'{self.path}' could not be written: {e}") from None
+            raise OSError(f"'{self.path}' could not be written: {str(e).splitlines()[0]}") from None
 
     def set_metadata(self, items):
         self.ds.SetMetadata({k: str(v) for k, v in items.items()})
@@ -224,10 +224,11 @@ class RasterWriter:
         if exc_type is None:
             try:
                 ds.FlushCache()
-            except RuntimeError as e:
-                ds = None
+            except RuntimeError as e:  # GDAL's, on a full disk: a failed write like any other (OSError)
+                with _quiet_close():
+                    ds = None
                 self._remove_temporary()
-                raise OSError(f"'{self.path}' could not be written: {e}") from None
+                raise OSError(f"'{self.path}' could not be written: {str(e).splitlines()[0]}") from None
             ds = None
             os.replace(self.tmp, self.path)
             if os.path.exists(self.tmp + ".aux.xml"):
@@ -235,7 +236,8 @@ class RasterWriter:
             elif os.path.exists(self.path + ".aux.xml"):  # a stale one from an earlier run would describe other data
                 os.remove(self.path + ".aux.xml")
         else:
-            ds = None
+            with _quiet_close():
+                ds = None
             self._remove_temporary()
         return False
 
@@ -243,6 +245,13 @@ class RasterWriter:
         for p in (self.tmp, self.tmp + ".aux.xml"):
             if os.path.exists(p):
                 os.remove(p)
+
+
+def _quiet_close():
+    """Around dropping a dataset whose writes failed: GDAL 3.7+ raises the close's error from the destructor,
+    where Python can only print it as a traceback; the run has its error already."""
+    manager = getattr(gdal, "ExceptionMgr", None)
+    return manager(useExceptions=False) if manager else nullcontext()
 
 
 def class_names(band):
