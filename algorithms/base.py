@@ -176,17 +176,17 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                 span = " to ".join(f"{v:g}" for v in (lo, hi) if abs(v) < 1e300) or "any"
                 side = f"at least {lo:g}" if abs(hi) >= 1e300 else f"at most {hi:g}" if abs(lo) >= 1e300 else span
                 return False, f"{definition.name()}: {number:g} is out of range; it must be {side}."
-        for definition in self.parameterDefinitions():  # a folder: QGIS says 'Incorrect parameter value' or the
-            value = parameters.get(definition.name())  # engine 'does not exist' (a folder named 'x.onnx')
+        for definition in self.parameterDefinitions():
+            values = parameters.get(definition.name())
+            # a folder: QGIS says 'Incorrect parameter value' or the engine 'does not exist' (a folder 'x.onnx')
             if isinstance(definition, QgsProcessingParameterFile) and definition.behavior() == FILE_BEHAVIOR \
-                    and isinstance(value, str) and os.path.isdir(value):
+                    and isinstance(values, str) and os.path.isdir(values):
                 kind = "a model file" if definition.name().startswith("MODEL") else "a file"
-                return False, f"{definition.name()}: '{value}' is a folder, not {kind}; choose the file itself."
-        for definition in self.parameterDefinitions():  # QGIS would say a file it cannot load is 'not found'
+                return False, f"{definition.name()}: '{values}' is a folder, not {kind}; choose the file itself."
+            # a file that is no raster: QGIS would say one it cannot load is 'not found'
             if not (isinstance(definition, QgsProcessingParameterRasterLayer) or (
                     isinstance(definition, QgsProcessingParameterMultipleLayers) and definition.layerType() == RASTER)):
                 continue
-            values = parameters.get(definition.name())
             for value in values if isinstance(values, (list, tuple)) else [values]:
                 if isinstance(value, str) and os.path.isfile(value):
                     try:

@@ -186,7 +186,7 @@ class RasterWriter:
         try:
             self.ds.GetRasterBand(band_index + 1).WriteArray(array, xoff, yoff)
         except RuntimeError as e:  # GDAL's, on a full disk: a failed write like any other (OSError)
-            raise OSError(f"'{self.path}' could not be written: {str(e).splitlines()[0]}") from None
+            raise self._write_failed(e) from None
 
     def set_metadata(self, items):
         self.ds.SetMetadata({k: str(v) for k, v in items.items()})
@@ -224,11 +224,11 @@ class RasterWriter:
         if exc_type is None:
             try:
                 ds.FlushCache()
-            except RuntimeError as e:  # GDAL's, on a full disk: a failed write like any other (OSError)
+            except RuntimeError as e:
                 with _quiet_close():
                     ds = None
                 self._remove_temporary()
-                raise OSError(f"'{self.path}' could not be written: {str(e).splitlines()[0]}") from None
+                raise self._write_failed(e) from None
             ds = None
             os.replace(self.tmp, self.path)
             if os.path.exists(self.tmp + ".aux.xml"):
@@ -240,6 +240,11 @@ class RasterWriter:
                 ds = None
             self._remove_temporary()
         return False
+
+    def _write_failed(self, error):
+        """GDAL's RuntimeError on a full disk as the OSError every failed write gives (its first line: GDAL 3.10
+        repeats the cause)."""
+        return OSError(f"'{self.path}' could not be written: {str(error).splitlines()[0]}")
 
     def _remove_temporary(self):
         for p in (self.tmp, self.tmp + ".aux.xml"):

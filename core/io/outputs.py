@@ -123,9 +123,10 @@ def recover(folder):
         # A file changed after the run's last heartbeat is someone else's since it died (the user saved over the
         # output): it stays, and so does what the run had kept aside of the output, under a name the user can see
         last_alive = os.stat(claimed).st_mtime_ns  # a rename keeps the time
-        saved_since = any(_changed_after(f, last_alive + AFTER_DEATH_NS) for f in files)
+        changed = {f: _changed_after(f, last_alive + AFTER_DEATH_NS) for f in files}
+        saved_since = any(changed.values())
         for f in files:
-            if not _changed_after(f, last_alive + AFTER_DEATH_NS):
+            if not changed[f]:
                 _remove(*(f + log for log in ("",) + SQLITE_LOGS))
             kept = _kept_name(f, tag)
             try:

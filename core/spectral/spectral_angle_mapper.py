@@ -83,17 +83,16 @@ def image_noise(image, bands, size=512):
     level = np.median(stack[:, valid], axis=1).astype(np.float64) if valid.any() else np.full(len(bands), 0.3)
     if pairs.sum() < 100:  # too small an image to measure: 1 % reflectance, a noisy multispectral scene
         return np.full(len(bands), NOMINAL_NOISE), level, f"nominal {NOMINAL_NOISE:g} (image too small to measure)"
+    # A band stored finer than it was measured (Sentinel-2's 20 m bands in a 10 m stack, a resampled image)
+    # repeats each pixel: adjacent pixels are equal and their difference says noise 0. The step taken is the
+    # shortest at which about as few pairs are equal as at any step up to MAX_NOISE_STEP (the size of the repeated
+    # blocks; 1 where equal pairs come of quantisation, at every step alike).
+    steps = {step: valid[:, step:] & valid[:, :-step] for step in range(1, MAX_NOISE_STEP + 1)}
+    steps = {step: pairs for step, pairs in steps.items() if pairs.sum() >= 100}
     sigma, coarse = np.full(len(bands), NOMINAL_NOISE), []
     for b in range(len(bands)):
-        # A band stored finer than it was measured (Sentinel-2's 20 m bands in a 10 m stack, a resampled image)
-        # repeats each pixel: adjacent pixels are equal and their difference says noise 0. The step taken is the
-        # shortest at which about as few pairs are equal as at any step up to MAX_NOISE_STEP (the size of the
-        # repeated blocks; 1 where equal pairs come of quantisation, at every step alike).
-        diffs = {}
-        for step in range(1, MAX_NOISE_STEP + 1):
-            pairs = valid[:, step:] & valid[:, :-step]
-            if pairs.sum() >= 100:
-                diffs[step] = np.abs(stack[b, :, step:][pairs] - stack[b, :, :-step][pairs])  # no inf - inf
+        diffs = {step: np.abs(stack[b, :, step:][pairs] - stack[b, :, :-step][pairs])  # valid only: no inf - inf
+                 for step, pairs in steps.items()}
         equal = {step: np.mean(d == 0) for step, d in diffs.items()}
         if not equal or min(equal.values()) > 0.5:
             coarse.append(f"{bands[b]} nominal {NOMINAL_NOISE:g} (its pixels repeat)")

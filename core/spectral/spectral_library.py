@@ -4,6 +4,7 @@ or already in a sensor's bands, and their resampling to a sensor by its spectral
 Sources: the bundled USGS splib07 (Kokaly et al. 2017), a CSV file, an ENVI spectral library
 (.sli + .hdr), or the image itself at points. All end up as one SpectralLibrary."""
 import codecs
+import collections
 import csv
 import difflib
 import functools
@@ -366,7 +367,8 @@ def read_csv_library(path, units="auto", parameter="LIBRARY"):
     _refuse_repeated_names(names, source, parameter)
     if band_space:
         bands = tuple(r[0].strip() for r in rows[1:])
-        repeated = sorted({b for b in bands if [x.upper() for x in bands].count(b.upper()) > 1})
+        counts = collections.Counter(b.upper() for b in bands)
+        repeated = sorted({b for b in bands if counts[b.upper()] > 1})
         if repeated:
             raise InputError(parameter, f"{source} lists band {', '.join(repeated)} more than once; each band "
                                         f"needs one row.")

@@ -85,6 +85,24 @@ def _dead_tag():
     return process_tag().rsplit("-", 1)[0] + f"-{2 ** 22 + 12345}"  # this host; above Linux's pid_max: no such process
 
 
+def _next_run(output):
+    """A run writing output in the same folder, which recovers what killed runs left there first."""
+    with OutputTransaction({"OUTPUT": str(output)}):
+        output.write_bytes(b"new")
+
+
+def _uncommitted_run(folder, dead, names):
+    """What a run (tag dead) killed before its commit leaves for names: its record, a mark on each and the user's
+    earlier file of each kept aside. Returns the marks."""
+    record = folder / f".prospectra.{dead}.0123abcd.transaction"
+    marks = [folder / f".{name}.{dead}.writing" for name in names]
+    record.write_text("\n".join(map(str, marks)))
+    for mark, name in zip(marks, names):
+        (folder / f".{name}.{dead}.kept").write_bytes(b"the user's earlier " + name.encode())
+        mark.write_text(str(record))
+    return marks
+
+
 def test_a_run_killed_after_its_commit_keeps_every_new_output(tmp_path):
     """Killed after it removed its commit record and before its kept-aside files went, a run had replaced all its
     outputs: the next run in the folder drops the kept-aside files (it put the old ones back, so one output was old
@@ -94,8 +112,7 @@ def test_a_run_killed_after_its_commit_keeps_every_new_output(tmp_path):
         (tmp_path / name).write_bytes(b"the killed run's complete " + name.encode())
         (tmp_path / f".{name}.{dead}.kept").write_bytes(b"the user's earlier " + name.encode())
         (tmp_path / f".{name}.{dead}.writing").write_text(str(tmp_path / f".prospectra.{dead}.0123abcd.transaction"))
-    with OutputTransaction({"OUTPUT": str(tmp_path / "other.tif")}):
-        (tmp_path / "other.tif").write_bytes(b"new")
+    _next_run(tmp_path / "other.tif")
     assert (tmp_path / "classes.tif").read_bytes() == b"the killed run's complete classes.tif"
     assert (tmp_path / "angles.tif").read_bytes() == b"the killed run's complete angles.tif"
     assert sorted(os.listdir(tmp_path)) == ["angles.tif", "classes.tif", "other.tif"]
@@ -105,15 +122,10 @@ def test_a_run_killed_before_its_commit_is_undone_and_its_record_removed(tmp_pat
     """Killed while its commit record exists, a run is undone at every path: what it wrote goes, what it replaced
     comes back, and the record goes once no mark names it."""
     dead = _dead_tag()
-    record = tmp_path / f".prospectra.{dead}.0123abcd.transaction"
-    marks = [tmp_path / f".{name}.{dead}.writing" for name in ("classes.tif", "angles.tif")]
-    record.write_text("\n".join(map(str, marks)))
-    for mark, name in zip(marks, ("classes.tif", "angles.tif")):
+    _uncommitted_run(tmp_path, dead, ("classes.tif", "angles.tif"))
+    for name in ("classes.tif", "angles.tif"):
         (tmp_path / name).write_bytes(b"the killed run's " + name.encode())
-        (tmp_path / f".{name}.{dead}.kept").write_bytes(b"the user's earlier " + name.encode())
-        mark.write_text(str(record))
-    with OutputTransaction({"OUTPUT": str(tmp_path / "other.tif")}):
-        (tmp_path / "other.tif").write_bytes(b"new")
+    _next_run(tmp_path / "other.tif")
     assert (tmp_path / "classes.tif").read_bytes() == b"the user's earlier classes.tif"
     assert (tmp_path / "angles.tif").read_bytes() == b"the user's earlier angles.tif"
     assert sorted(os.listdir(tmp_path)) == ["angles.tif", "classes.tif", "other.tif"]
@@ -152,8 +164,7 @@ def test_a_run_stopped_while_it_keeps_a_file_aside_never_puts_a_part_of_it_back(
         OutputTransaction({"OUTPUT_GRID": str(grid)}).__enter__()
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".kept")]
     monkeypatch.setattr(outputs.shutil, "copy2", copy2)
-    with OutputTransaction({"OUTPUT": str(tmp_path / "other.csv")}):
-        (tmp_path / "other.csv").write_bytes(b"new")
+    _next_run(tmp_path / "other.csv")
     assert grid.read_bytes() == b"SQLite format 3\x00 the user's grid"
 
 
@@ -168,17 +179,11 @@ def test_a_file_saved_over_a_killed_runs_output_after_it_died_is_left_and_the_ea
     the kill, and removed the user's map. A file changed after the run's last heartbeat stays; the kept-aside one
     is renamed where the user sees it. The killed run's other output, written while it lived, is still undone."""
     dead = _dead_tag()
-    record = tmp_path / f".prospectra.{dead}.0123abcd.transaction"
-    marks = [tmp_path / f".{name}.{dead}.writing" for name in ("classes.tif", "angles.tif")]
-    record.write_text("\n".join(map(str, marks)))
-    for mark, name in zip(marks, ("classes.tif", "angles.tif")):
-        (tmp_path / f".{name}.{dead}.kept").write_bytes(b"the user's earlier " + name.encode())
-        mark.write_text(str(record))
+    marks = _uncommitted_run(tmp_path, dead, ("classes.tif", "angles.tif"))
     (tmp_path / "angles.tif").write_bytes(b"the killed run's angles")  # before its mark's time: the run's
     _killed_long_ago(marks[0])
     (tmp_path / "classes.tif").write_bytes(b"the map the user saved after the kill")
-    with OutputTransaction({"OUTPUT": str(tmp_path / "other.tif")}):
-        (tmp_path / "other.tif").write_bytes(b"new")
+    _next_run(tmp_path / "other.tif")
     assert (tmp_path / "classes.tif").read_bytes() == b"the map the user saved after the kill"
     assert (tmp_path / f"prospectra-kept-{dead.rsplit('-', 1)[1]}-classes.tif").read_bytes() == \
         b"the user's earlier classes.tif"
@@ -193,8 +198,7 @@ def test_a_file_saved_where_a_killed_run_had_already_removed_its_output_is_not_r
     dead = _dead_tag()
     (tmp_path / f".summary.csv.{dead}.kept").write_bytes(b"the user's earlier summary")
     (tmp_path / "summary.csv").write_bytes(b"the summary the user saved after the kill")
-    with OutputTransaction({"OUTPUT": str(tmp_path / "other.csv")}):
-        (tmp_path / "other.csv").write_bytes(b"new")
+    _next_run(tmp_path / "other.csv")
     assert (tmp_path / "summary.csv").read_bytes() == b"the summary the user saved after the kill"
     assert (tmp_path / f"prospectra-kept-{dead.rsplit('-', 1)[1]}-summary.csv").read_bytes() == \
         b"the user's earlier summary"
