@@ -572,9 +572,18 @@ def _landsat_mtl(path, names):
 _S2_INDEX = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12"]
 
 
-def _sentinel2_mtd(path, names):
+def _product_folders(path):
+    """Where a Sentinel-2 product file of path can lie: its own folder, and the product's root when path lies in a
+    SAFE's GRANULE tree (SAFE/GRANULE/<id>/IMG_DATA/R10m/<band>.jp2). Never any other folder above: a stack
+    exported under a folder holding another product's metadata would take its scaling."""
     folder = os.path.dirname(os.path.abspath(path))
-    for _ in range(6):  # SAFE/GRANULE/<id>/IMG_DATA/R10m/<band>.jp2: the product file is up to 5 levels up
+    parts = folder.split(os.sep)
+    granule = [i for i, part in enumerate(parts) if part == "GRANULE"]
+    return [folder] + ([os.sep.join(parts[:granule[-1]]) or os.sep] if granule else [])
+
+
+def _sentinel2_mtd(path, names):
+    for folder in _product_folders(path):
         for fn in ("MTD_MSIL2A.xml", "MTD_MSIL1C.xml"):
             mtd = os.path.join(folder, fn)
             if os.path.exists(mtd):
@@ -598,7 +607,6 @@ def _sentinel2_mtd(path, names):
                     return ({n: (1.0 / quant, offsets.get(n, 0.0) / quant) for n in names},
                             f"quantification value {quant:g} and offsets {sorted(set(offsets.values())) or [0]} "
                             f"from {fn}")
-        folder = os.path.dirname(folder)
     return None
 
 

@@ -208,6 +208,22 @@ def test_sentinel2_l2a_boa_offset_from_product_metadata(tmp_path):
     assert valid.tolist() == [[False, True, True, True]]
 
 
+def test_sentinel2_metadata_of_a_folder_above_is_not_taken(tmp_path):
+    """A stack exported into a subfolder of another product's folder is not scaled by that product's metadata
+    (the folders above were searched up to 5 levels): only its own folder, or the root of the SAFE whose GRANULE
+    tree it lies in, counts."""
+    (tmp_path / "MTD_MSIL2A.xml").write_text(
+        "<root><BOA_QUANTIFICATION_VALUE>10000</BOA_QUANTIFICATION_VALUE>"
+        '<BOA_ADD_OFFSET band_id="11">-1000</BOA_ADD_OFFSET></root>')
+    exports = tmp_path / "exports" / "2024"
+    exports.mkdir(parents=True)
+    dn = np.full((1, 2, 2), 2500, dtype=np.uint16)
+    files = [write_tif(exports / f"{b}.tif", dn, gdal.GDT_UInt16) for b in ("B11", "B12")]
+    with pytest.raises(InputError) as e:
+        open_image(files, "sentinel2b_msi")
+    assert e.value.parameter == "SCALING" and "no product metadata" in str(e.value)
+
+
 def test_landsat_surface_reflectance_file_names(tmp_path):
     dn = np.full((1, 3, 3), 9000, dtype=np.uint16)
     files = [write_tif(tmp_path / f"LC09_L2SP_166029_20240815_20240816_02_T1_SR_B{i}.TIF", dn, gdal.GDT_UInt16)
