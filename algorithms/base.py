@@ -125,21 +125,26 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             raise InputError("CUT_LOWER", f"the lower cut ({cut[0]} %) must be below the upper cut ({cut[1]} %).")
         return cut
 
-    def image(self, parameters, context):
+    def image(self, parameters, context, feedback):
         paths = self.raster_files(parameters, "INPUT", context)
         if not paths:
             raise InputError("INPUT", "no raster layer given.")
         order = self.parameterAsString(parameters, "BAND_ORDER", context).strip()
+        scaling = list(SCALINGS)[self.parameterAsEnum(parameters, "SCALING", context)]
+        scale, offset = (self.optional_number(parameters, n, context) for n in ("SCALE", "OFFSET"))
         image = open_image(
             paths, self.sensor(parameters, context).id,
             band_order=[b for b in order.replace(";", ",").split(",") if b.strip()] or None,
-            scaling=list(SCALINGS)[self.parameterAsEnum(parameters, "SCALING", context)],
-            scale=self.optional_number(parameters, "SCALE", context),
-            offset=self.optional_number(parameters, "OFFSET", context),
+            scaling=scaling, scale=scale, offset=offset,
             nodata=self.optional_number(parameters, "INPUT_NODATA", context),
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, "RESAMPLING", context)],
             resolution=self.parameterAsDouble(parameters, "RESOLUTION", context) or None)
         self._images = getattr(self, "_images", []) + [image]  # what their reads left out is said at the end
+        given = [n for n, v in (("SCALE", scale), ("OFFSET", offset)) if v is not None]
+        if given and scaling != "custom":  # the scaling in force wins (an MTL's, the file's own ...): say so
+            feedback.pushWarning(f"{' and '.join(given)} {'are' if len(given) > 1 else 'is'} used only with the "
+                                 f"SCALING '{SCALINGS['custom']}', and ignored: the bands are scaled by "
+                                 f"{image.scaling_source}. To apply your own, choose that SCALING.")
         return image
 
     def warn_undeclared_fill(self, feedback):

@@ -63,7 +63,7 @@ class PredictContent(ProspectraAlgorithm):
                                                             createByDefault=True))
 
     def execute(self, parameters, context, feedback):
-        image = self.image(parameters, context)
+        image = self.image(parameters, context, feedback)
         path = self.parameterAsFile(parameters, "MODEL_FILE", context)
         parameter = "MODEL_FILE" if path else "MODEL"
         if path and self.parameterAsEnum(parameters, "MODEL", context):

@@ -119,7 +119,7 @@ class TagMinerals(ProspectraAlgorithm):
                                  f"{'; '.join(weak)}. Treat those tags as guesses.")
 
     def execute(self, parameters, context, feedback):
-        image = self.image(parameters, context)
+        image = self.image(parameters, context, feedback)
         model = self.model(parameters, context, image)
         if model.task != "tagging":
             raise InputError(model.parameter, f"'{model.name}' is a {model.task} model; this algorithm runs tagging "

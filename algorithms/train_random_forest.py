@@ -92,7 +92,7 @@ class TrainRandomForest(ProspectraAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("KAPPA", "Cross-validated Cohen's kappa"))
 
     def execute(self, parameters, context, feedback):
-        image = self.image(parameters, context)
+        image = self.image(parameters, context, feedback)
         bands = [b.strip() for b in self.parameterAsString(parameters, "BANDS", context).replace(";", ",").split(",")
                  if b.strip()]
         stack = FeatureStack(image, bands or None, extra_feature_paths(self, parameters, context))

@@ -1055,3 +1055,20 @@ def test_a_multipoint_of_several_points_is_refused_not_counted_as_that_many_samp
     path.write_text(json.dumps(layer))
     result = qgis_processing.run("prospectra:kriging", dict(KRIGE, INPUT=str(path), OUTPUT=str(tmp_path / "k.tif")))
     assert os.path.exists(result["OUTPUT"])
+
+
+def test_scale_and_offset_beside_a_product_scaling_are_said_to_be_ignored(qgis_processing, tmp_path):
+    """SCALE and OFFSET apply only to the custom SCALING; beside an MTL's scaling they were dropped without a word."""
+    cube = np.full((7, 8, 8), 9000, np.uint16)
+    cube[:, :4] = 12000  # a scene with some contrast
+    path = write_raster(tmp_path / "LC08_L1TP_TEST_B1-7.tif", cube, gdal.GDT_UInt16, crs=32633,
+                        descriptions=[f"B{i}" for i in range(1, 8)])
+    (tmp_path / "LC08_L1TP_TEST_MTL.txt").write_text("\n".join(
+        f"REFLECTANCE_MULT_BAND_{i} = 2.0E-05\nREFLECTANCE_ADD_BAND_{i} = -0.1" for i in range(1, 8))
+        + "\nSUN_ELEVATION = 45.0\n")
+    feedback = warnings_feedback()
+    qgis_processing.run("prospectra:bandratio", {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"),
+                                                 "PRESET": 0, "NUMERATOR": "B6", "DENOMINATOR": "B7", "SCALE": 0.0001,
+                                                 "OFFSET": 0, "OUTPUT": str(tmp_path / "r.tif")}, feedback=feedback)
+    assert any("SCALE and OFFSET are used only with the SCALING 'Custom: DN x SCALE + OFFSET', and ignored" in w
+               and "LC08_L1TP_TEST_MTL.txt" in w for w in feedback.warnings), feedback.warnings
