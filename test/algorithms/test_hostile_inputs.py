@@ -1072,3 +1072,24 @@ def test_scale_and_offset_beside_a_product_scaling_are_said_to_be_ignored(qgis_p
                                                  "OFFSET": 0, "OUTPUT": str(tmp_path / "r.tif")}, feedback=feedback)
     assert any("SCALE and OFFSET are used only with the SCALING 'Custom: DN x SCALE + OFFSET', and ignored" in w
                and "LC08_L1TP_TEST_MTL.txt" in w for w in feedback.warnings), feedback.warnings
+
+
+@pytest.mark.parametrize("bundled", [True, False])
+def test_model_bands_beside_a_model_that_declares_its_own_are_said_to_be_ignored(qgis_processing, tmp_path, bundled):
+    """MODEL_BANDS and MODEL_PATCH_SIZE declare a model without metadata; beside a bundled model, or a model file
+    with Prospectra metadata, they were dropped without a word."""
+    params = tagging(tmp_path, MODEL_BANDS="B2,B3", MODEL_PATCH_SIZE=3, OUTPUT=str(tmp_path / "t.tif"))
+    if bundled:
+        params["MODEL_FILE"] = None
+    feedback = warnings_feedback()
+    qgis_processing.run("prospectra:tagminerals", params, feedback=feedback)
+    assert any("MODEL_BANDS and MODEL_PATCH_SIZE are used only for a model without Prospectra metadata, and ignored"
+               in w for w in feedback.warnings), feedback.warnings
+
+
+def test_a_bundled_model_beside_a_model_file_is_said_to_be_ignored(qgis_processing, tmp_path):
+    """As predictcontent says: MODEL_FILE wins over MODEL, which tagminerals dropped without a word."""
+    feedback = warnings_feedback()
+    qgis_processing.run("prospectra:tagminerals", tagging(tmp_path, MODEL=1, OUTPUT=str(tmp_path / "t.tif")),
+                        feedback=feedback)
+    assert "MODEL is ignored: the model of MODEL_FILE tags the patches." in feedback.warnings, feedback.warnings
