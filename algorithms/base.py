@@ -157,6 +157,21 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                                  f"they are data, choose the right SCALING (reflectance x 10000 read as "
                                  f"reflectance?); if a fill, declare it in INPUT_NODATA.")
 
+    def warn_no_signal(self, feedback):
+        """A warning naming the bands of the run's images that held one value in every valid pixel read: a run on
+        them gives a uniform output or a single class without error. Noted by the reads as they went."""
+        for image in getattr(self, "_images", []):
+            flat = image.constant_bands()
+            listed = ", ".join(f"{n} {v:g}" for n, v in flat.items())
+            if flat and len(flat) == len(image.constant):  # every band read
+                feedback.pushWarning(f"INPUT holds one value in every valid pixel of every band read ({listed}): the "
+                                     f"image carries no signal, so the output (uniform, or a single class) says "
+                                     f"nothing about the ground. Is it a blank or fill-only file, or a fill value "
+                                     f"not declared in INPUT_NODATA?")
+            elif flat:
+                feedback.pushWarning(f"INPUT bands {listed} hold one value in every valid pixel read: they carry no "
+                                     f"signal (a blank or dead band?), and add nothing to the output.")
+
     def optional_number(self, parameters, name, context):
         """The number given, or None where the optional parameter was left empty (parameterAsDouble says 0)."""
         return None if parameters.get(name) in (None, "") else self.parameterAsDouble(parameters, name, context)
@@ -249,6 +264,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                     closed = self.close_sinks()
                 results = self.finish_sinks(closed, results)
             self.warn_undeclared_fill(feedback)
+            self.warn_no_signal(feedback)
             return results
         except ProspectraError as e:  # the one place engine errors become QGIS's
             raise QgsProcessingException(str(e)) from None

@@ -1093,3 +1093,26 @@ def test_a_bundled_model_beside_a_model_file_is_said_to_be_ignored(qgis_processi
     qgis_processing.run("prospectra:tagminerals", tagging(tmp_path, MODEL=1, OUTPUT=str(tmp_path / "t.tif")),
                         feedback=feedback)
     assert "MODEL is ignored: the model of MODEL_FILE tags the patches." in feedback.warnings, feedback.warnings
+
+
+def test_bands_that_hold_one_value_are_said_to_carry_no_signal(qgis_processing, s2, tmp_path):
+    """An all-zero scene made a zero composite without a word; one blank band, a flat channel. A real scene: no
+    warning."""
+    def warnings(path):
+        feedback = warnings_feedback()
+        qgis_processing.run("prospectra:bandcomposite", {"INPUT": [path], "OUTPUT": str(tmp_path / "c.tif")},
+                            feedback=feedback)
+        return [w for w in feedback.warnings if "one value in every valid pixel" in w]
+
+    assert warnings(s2) == []
+    zeros = str(tmp_path / "zeros.tif")
+    gdal.Translate(zeros, s2, scaleParams=[[0, 1, 0, 0]])
+    assert warnings(zeros) == ["INPUT holds one value in every valid pixel of every band read (B8 0, B12 0, B3 0): "
+                               "the image carries no signal, so the output (uniform, or a single class) says nothing "
+                               "about the ground. Is it a blank or fill-only file, or a fill value not declared in "
+                               "INPUT_NODATA?"]
+    blank = gdal.Translate(str(tmp_path / "blank_b12.tif"), s2)
+    blank.GetRasterBand(12).Fill(0.25)
+    blank = None
+    said = warnings(str(tmp_path / "blank_b12.tif"))
+    assert len(said) == 1 and said[0].startswith("INPUT bands B12 0.25 hold one value"), said

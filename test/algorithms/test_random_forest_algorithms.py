@@ -370,3 +370,17 @@ def test_a_block_size_beside_random_folds_is_said_to_be_ignored(qgis_processing,
                                                                      BLOCK_SIZE=8), feedback=feedback)
     assert any(w.startswith("BLOCK_SIZE is used only with spatially blocked folds, and ignored: Stratified random")
                for w in feedback.warnings), feedback.warnings
+
+
+def test_a_scene_of_one_value_classified_is_said_to_carry_no_signal(qgis_processing, trained, tmp_path):
+    """A flat scene gave a one-class map without a word."""
+    flat = gdal.Translate(str(tmp_path / "flat.tif"), trained[1])
+    for i in range(flat.RasterCount):
+        flat.GetRasterBand(i + 1).Fill(0.2)
+    flat = None
+    feedback = warnings_feedback()
+    qgis_processing.run("prospectra:classifyrandomforest", {"INPUT": [str(tmp_path / "flat.tif")],
+                                                            "MODEL": str(trained[0] / "model.onnx"),
+                                                            "OUTPUT": str(tmp_path / "c.tif")}, feedback=feedback)
+    assert any(w.startswith("INPUT holds one value in every valid pixel of every band read (B1 0.2, B2 0.2, ")
+               for w in feedback.warnings), feedback.warnings
