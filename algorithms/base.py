@@ -309,9 +309,14 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         """The file a vector output is written to, or None (a temporary layer in memory, a database); refused
         unless its extension names a format QGIS writes (QGIS would add '.gpkg' to the name it was given)."""
         path = file_of(self.parameterAsOutputLayer(parameters, name, context))
-        if path and os.path.splitext(path)[1][1:].lower() not in QgsVectorFileWriter.supportedFormatExtensions():
+        extension = os.path.splitext(path)[1][1:].lower() if path else ""
+        if path and extension not in QgsVectorFileWriter.supportedFormatExtensions():
             raise InputError(name, f"'{path}' does not end in the extension of a vector format QGIS writes (.gpkg, "
                                    f".shp, .geojson ...); add one.")
+        if extension in MISLEADING_VECTOR_EXTENSIONS:
+            raise InputError(name, f"'{path}' would be written in the {QgsVectorFileWriter.driverForExtension(extension)}"
+                                   f" format, which its name does not suggest; end it in .gpkg, .shp, .geojson or "
+                                   f".csv.")
         return path
 
     def sink(self, parameters, name, context, fields, geometry_type, crs):
@@ -320,7 +325,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         succeeds (finish_sinks): a run killed while writing leaves no broken file at the user's path. Written
         where QGIS writes them: a layer added to an existing GeoPackage ('ogr:' URI; the output transaction keeps
         the file), formats not in STAGED_FORMATS (GML names its schema file inside; QGIS adds an extension of its
-        own to .json, .txt ...), databases and temporary layers."""
+        own to .json ...), databases and temporary layers."""
         path = self.sink_file(parameters, name, context)
         if not path or path != self.parameterAsOutputLayer(parameters, name, context) or \
                 os.path.splitext(path)[1].lower() not in STAGED_FORMATS:
@@ -420,6 +425,9 @@ def terminate_as_cancel(feedback):
         signal.signal(signal.SIGTERM, previous)
 
 
+# Extensions QGIS writes in a format nobody opening such a file expects: '.txt' as Geoconcept, '.xml' as PDS4 (NASA's
+# planetary archive format)
+MISLEADING_VECTOR_EXTENSIONS = {"txt", "xml"}
 # The vector formats QGIS writes under the very name it is given (each checked): their files can be written under a
 # temporary name and renamed
 STAGED_FORMATS = {".gpkg", ".shp", ".geojson", ".fgb", ".csv", ".kml", ".sqlite", ".tab", ".xlsx", ".ods"}

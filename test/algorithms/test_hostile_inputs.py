@@ -1116,3 +1116,10 @@ def test_bands_that_hold_one_value_are_said_to_carry_no_signal(qgis_processing, 
     blank = None
     said = warnings(str(tmp_path / "blank_b12.tif"))
     assert len(said) == 1 and said[0].startswith("INPUT bands B12 0.25 hold one value"), said
+
+
+@pytest.mark.parametrize("name, driver", [("grid.txt", "Geoconcept"), ("grid.XML", "PDS4")])
+def test_a_vector_output_whose_extension_picks_an_unexpected_format(refused, tmp_path, name, driver):
+    """QGIS wrote 'grid.txt' as a Geoconcept export and 'grid.xml' as PDS4, neither what the name promises."""
+    refused("prospectra:tagminerals", tagging(tmp_path, OUTPUT_GRID=str(tmp_path / name)), "OUTPUT_GRID",
+            f"would be written in the {driver} format", "end it in .gpkg, .shp, .geojson or .csv")
