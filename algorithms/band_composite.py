@@ -53,7 +53,7 @@ class BandComposite(ProspectraAlgorithm):
             "OUTPUT_8BIT", "Stretched 8-bit copy for export", optional=True, createByDefault=False))
 
     def execute(self, parameters, context, feedback):
-        image = self.image(parameters, context)
+        image = self.image(parameters, context, feedback)
         preset_index = self.parameterAsEnum(parameters, "PRESET", context)
         if preset_index == 0:
             text = self.parameterAsString(parameters, "BANDS", context)

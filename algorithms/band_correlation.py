@@ -71,7 +71,7 @@ class BandCorrelation(ProspectraAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("SAMPLES", "Samples used"))
 
     def execute(self, parameters, context, feedback):
-        image = self.image(parameters, context)
+        image = self.image(parameters, context, feedback)
         source = self.parameterAsSource(parameters, "POINTS", context)
         field = self.parameterAsString(parameters, "FIELD", context)
         if source is None:

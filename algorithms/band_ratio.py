@@ -47,7 +47,7 @@ class BandRatio(ProspectraAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Band ratio"))
 
     def execute(self, parameters, context, feedback):
-        image = self.image(parameters, context)
+        image = self.image(parameters, context, feedback)
         preset_index = self.parameterAsEnum(parameters, "PRESET", context)
         if preset_index == 0:
             numerator = parse_band_sum(self.parameterAsString(parameters, "NUMERATOR", context), "NUMERATOR")

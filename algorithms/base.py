@@ -125,21 +125,26 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             raise InputError("CUT_LOWER", f"the lower cut ({cut[0]} %) must be below the upper cut ({cut[1]} %).")
         return cut
 
-    def image(self, parameters, context):
+    def image(self, parameters, context, feedback):
         paths = self.raster_files(parameters, "INPUT", context)
         if not paths:
             raise InputError("INPUT", "no raster layer given.")
         order = self.parameterAsString(parameters, "BAND_ORDER", context).strip()
+        scaling = list(SCALINGS)[self.parameterAsEnum(parameters, "SCALING", context)]
+        scale, offset = (self.optional_number(parameters, n, context) for n in ("SCALE", "OFFSET"))
         image = open_image(
             paths, self.sensor(parameters, context).id,
             band_order=[b for b in order.replace(";", ",").split(",") if b.strip()] or None,
-            scaling=list(SCALINGS)[self.parameterAsEnum(parameters, "SCALING", context)],
-            scale=self.optional_number(parameters, "SCALE", context),
-            offset=self.optional_number(parameters, "OFFSET", context),
+            scaling=scaling, scale=scale, offset=offset,
             nodata=self.optional_number(parameters, "INPUT_NODATA", context),
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, "RESAMPLING", context)],
             resolution=self.parameterAsDouble(parameters, "RESOLUTION", context) or None)
         self._images = getattr(self, "_images", []) + [image]  # what their reads left out is said at the end
+        given = [n for n, v in (("SCALE", scale), ("OFFSET", offset)) if v is not None]
+        if given and scaling != "custom":  # the scaling in force wins (an MTL's, the file's own ...): say so
+            feedback.pushWarning(f"{' and '.join(given)} {'are' if len(given) > 1 else 'is'} used only with the "
+                                 f"SCALING '{SCALINGS['custom']}', and ignored: the bands are scaled by "
+                                 f"{image.scaling_source}. To apply your own, choose that SCALING.")
         return image
 
     def warn_undeclared_fill(self, feedback):
@@ -151,6 +156,21 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                                  f"the file does not declare, such as -9999, and are nodata in every output. If "
                                  f"they are data, choose the right SCALING (reflectance x 10000 read as "
                                  f"reflectance?); if a fill, declare it in INPUT_NODATA.")
+
+    def warn_no_signal(self, feedback):
+        """A warning naming the bands of the run's images that held one value in every valid pixel read: a run on
+        them gives a uniform output or a single class without error. Noted by the reads as they went."""
+        for image in getattr(self, "_images", []):
+            flat = image.constant_bands()
+            listed = ", ".join(f"{n} {v:g}" for n, v in flat.items())
+            if flat and len(flat) == len(image.constant):  # every band read
+                feedback.pushWarning(f"INPUT holds one value in every valid pixel of every band read ({listed}): the "
+                                     f"image carries no signal, so the output (uniform, or a single class) says "
+                                     f"nothing about the ground. Is it a blank or fill-only file, or a fill value "
+                                     f"not declared in INPUT_NODATA?")
+            elif flat:
+                feedback.pushWarning(f"INPUT bands {listed} hold one value in every valid pixel read: they carry no "
+                                     f"signal (a blank or dead band?), and add nothing to the output.")
 
     def optional_number(self, parameters, name, context):
         """The number given, or None where the optional parameter was left empty (parameterAsDouble says 0)."""
@@ -244,6 +264,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                     closed = self.close_sinks()
                 results = self.finish_sinks(closed, results)
             self.warn_undeclared_fill(feedback)
+            self.warn_no_signal(feedback)
             return results
         except ProspectraError as e:  # the one place engine errors become QGIS's
             raise QgsProcessingException(str(e)) from None
@@ -288,9 +309,14 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         """The file a vector output is written to, or None (a temporary layer in memory, a database); refused
         unless its extension names a format QGIS writes (QGIS would add '.gpkg' to the name it was given)."""
         path = file_of(self.parameterAsOutputLayer(parameters, name, context))
-        if path and os.path.splitext(path)[1][1:].lower() not in QgsVectorFileWriter.supportedFormatExtensions():
+        extension = os.path.splitext(path)[1][1:].lower() if path else ""
+        if path and extension not in QgsVectorFileWriter.supportedFormatExtensions():
             raise InputError(name, f"'{path}' does not end in the extension of a vector format QGIS writes (.gpkg, "
                                    f".shp, .geojson ...); add one.")
+        if extension in MISLEADING_VECTOR_EXTENSIONS:
+            raise InputError(name, f"'{path}' would be written in the {QgsVectorFileWriter.driverForExtension(extension)}"
+                                   f" format, which its name does not suggest; end it in .gpkg, .shp, .geojson or "
+                                   f".csv.")
         return path
 
     def sink(self, parameters, name, context, fields, geometry_type, crs):
@@ -299,7 +325,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         succeeds (finish_sinks): a run killed while writing leaves no broken file at the user's path. Written
         where QGIS writes them: a layer added to an existing GeoPackage ('ogr:' URI; the output transaction keeps
         the file), formats not in STAGED_FORMATS (GML names its schema file inside; QGIS adds an extension of its
-        own to .json, .txt ...), databases and temporary layers."""
+        own to .json ...), databases and temporary layers."""
         path = self.sink_file(parameters, name, context)
         if not path or path != self.parameterAsOutputLayer(parameters, name, context) or \
                 os.path.splitext(path)[1].lower() not in STAGED_FORMATS:
@@ -399,6 +425,9 @@ def terminate_as_cancel(feedback):
         signal.signal(signal.SIGTERM, previous)
 
 
+# Extensions QGIS writes in a format nobody opening such a file expects: '.txt' as Geoconcept, '.xml' as PDS4 (NASA's
+# planetary archive format)
+MISLEADING_VECTOR_EXTENSIONS = {"txt", "xml"}
 # The vector formats QGIS writes under the very name it is given (each checked): their files can be written under a
 # temporary name and renamed
 STAGED_FORMATS = {".gpkg", ".shp", ".geojson", ".fgb", ".csv", ".kml", ".sqlite", ".tab", ".xlsx", ".ods"}

@@ -52,7 +52,7 @@ class ClassifyRandomForest(ProspectraAlgorithm):
 
     def execute(self, parameters, context, feedback):
         model = load_model(self.parameterAsFile(parameters, "MODEL", context))
-        image = self.image(parameters, context)
+        image = self.image(parameters, context, feedback)
         stack = model.feature_stack(image, extra_feature_paths(self, parameters, context))
         output = self.output_path(parameters, "OUTPUT", context)
         optional = {name: self.output_path(parameters, name, context) or None

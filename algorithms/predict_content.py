@@ -8,7 +8,7 @@ from ..core.geochem.content_prediction import anomaly_zones, predict_content, re
 from ..core.errors import InputError
 from ..core.learning.onnx_model import bundled_choice, bundled_models, load_model
 from .compat import DOUBLE, FAST_INSERT, INTEGER, POLYGON_WKB, POLYGONS, field
-from .base import ProspectraAlgorithm
+from .base import ProspectraAlgorithm, file_of
 from .cluster_setting import run_on_cluster
 from .styles import style_pseudocolor
 
@@ -63,7 +63,7 @@ class PredictContent(ProspectraAlgorithm):
                                                             createByDefault=True))
 
     def execute(self, parameters, context, feedback):
-        image = self.image(parameters, context)
+        image = self.image(parameters, context, feedback)
         path = self.parameterAsFile(parameters, "MODEL_FILE", context)
         parameter = "MODEL_FILE" if path else "MODEL"
         if path and self.parameterAsEnum(parameters, "MODEL", context):
@@ -81,6 +81,10 @@ class PredictContent(ProspectraAlgorithm):
             raise InputError("THRESHOLD", "give the content above which a pixel is anomalous.")
         if mode != 1 and parameters.get("THRESHOLD") not in (None, ""):
             feedback.pushWarning(f"THRESHOLD is used only with '{ANOMALY[1]}', and ignored: {ANOMALY[mode]}.")
+        # A file named is asked for; a temporary layer is not told apart from the dialog's default, which makes one
+        if not mode and file_of(self.parameterAsOutputLayer(parameters, "OUTPUT_ZONES", context)):
+            feedback.pushWarning(f"OUTPUT_ZONES is written only with anomaly zones (ANOMALY), and is not written: "
+                                 f"{ANOMALY[0]}.")
         output = self.output_path(parameters, "OUTPUT", context)
         check_outputs(image.sources + [path], OUTPUT=output,
                       OUTPUT_ZONES=self.sink_file(parameters, "OUTPUT_ZONES", context) if mode else None)

@@ -161,7 +161,7 @@ class SpectralAngleMapper(ProspectraAlgorithm):
         return library
 
     def execute(self, parameters, context, feedback):
-        image = self.image(parameters, context)
+        image = self.image(parameters, context, feedback)
         library_path = self.parameterAsFile(parameters, "LIBRARY", context) or None
         library = endmember_library(
             split_names(self.parameterAsString(parameters, "ENDMEMBERS", context)), library_path,

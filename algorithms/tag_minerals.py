@@ -83,15 +83,23 @@ class TagMinerals(ProspectraAlgorithm):
             "OUTPUT_GRID", "Patch grid with tags", POLYGONS, optional=True,
             createByDefault=True))
 
-    def model(self, parameters, context, image):
+    def model(self, parameters, context, image, feedback):
         path = self.parameterAsFile(parameters, "MODEL_FILE", context)
         parameter = "MODEL_FILE"
+        if path and self.parameterAsEnum(parameters, "MODEL", context):
+            feedback.pushWarning("MODEL is ignored: the model of MODEL_FILE tags the patches.")
         if not path:
             parameter = "MODEL"
             path = bundled_choice(self.parameterAsEnum(parameters, "MODEL", context), image.sensor, "tagging")
             if not path:
                 raise InputError("MODEL", f"no bundled model is for {image.sensor.name}; give one in MODEL_FILE.")
-        model = load_model(path, parameter, *self.declared_shape(parameters, context))
+        declared = self.declared_shape(parameters, context)
+        model = load_model(path, parameter, *declared)
+        given = [n for n, v in zip(("MODEL_BANDS", "MODEL_PATCH_SIZE"), declared) if v]
+        if given and not model.declared:  # the model's own metadata wins over what the user declared
+            feedback.pushWarning(f"{' and '.join(given)} {'are' if len(given) > 1 else 'is'} used only for a model "
+                                 f"without Prospectra metadata, and ignored: '{model.name}' declares its own input "
+                                 f"(bands {', '.join(model.bands)}; patch {model.patch_size} px).")
         model.check_image(image, parameter)
         return model
 
@@ -119,8 +127,8 @@ class TagMinerals(ProspectraAlgorithm):
                                  f"{'; '.join(weak)}. Treat those tags as guesses.")
 
     def execute(self, parameters, context, feedback):
-        image = self.image(parameters, context)
-        model = self.model(parameters, context, image)
+        image = self.image(parameters, context, feedback)
+        model = self.model(parameters, context, image, feedback)
         if model.task != "tagging":
             raise InputError(model.parameter, f"'{model.name}' is a {model.task} model; this algorithm runs tagging "
                                               f"models.")

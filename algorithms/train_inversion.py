@@ -86,7 +86,7 @@ class TrainInversion(ProspectraAlgorithm):
         self.addOutput(QgsProcessingOutputString("CHOSEN_MODEL", "The chosen model"))
 
     def execute(self, parameters, context, feedback):
-        image = self.image(parameters, context)
+        image = self.image(parameters, context, feedback)
         field = self.parameterAsString(parameters, "FIELD", context)
         source = self.parameterAsSource(parameters, "POINTS", context)
         if source is None:

@@ -92,7 +92,7 @@ class TrainRandomForest(ProspectraAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("KAPPA", "Cross-validated Cohen's kappa"))
 
     def execute(self, parameters, context, feedback):
-        image = self.image(parameters, context)
+        image = self.image(parameters, context, feedback)
         bands = [b.strip() for b in self.parameterAsString(parameters, "BANDS", context).replace(";", ",").split(",")
                  if b.strip()]
         stack = FeatureStack(image, bands or None, extra_feature_paths(self, parameters, context))
@@ -101,6 +101,10 @@ class TrainRandomForest(ProspectraAlgorithm):
         features = labelled_features(self.parameterAsSource(parameters, "TRAINING", context),
                                      self.parameterAsString(parameters, "FIELD", context), image, context, feedback,
                                      "TRAINING")
+        validation = list(VALIDATION)[self.parameterAsEnum(parameters, "VALIDATION", context)]
+        if validation != "spatial" and self.parameterAsInt(parameters, "BLOCK_SIZE", context):
+            feedback.pushWarning(f"BLOCK_SIZE is used only with spatially blocked folds, and ignored: "
+                                 f"{VALIDATION[validation]}.")
         samples = extract_samples(stack, features)
         small = samples.counts.get("no_pixel_centre", 0)
         if small:  # a polygon smaller than a pixel holds no pixel centre, so it gives no training pixel
@@ -115,7 +119,7 @@ class TrainRandomForest(ProspectraAlgorithm):
         result = train_random_forest(
             stack, samples, model_path, report_path,
             balancing=list(BALANCING)[self.parameterAsEnum(parameters, "CLASS_BALANCING", context)],
-            validation=list(VALIDATION)[self.parameterAsEnum(parameters, "VALIDATION", context)],
+            validation=validation,
             folds=self.parameterAsInt(parameters, "FOLDS", context),
             block_pixels=self.parameterAsInt(parameters, "BLOCK_SIZE", context),
             iterations=self.parameterAsInt(parameters, "SEARCH_ITERATIONS", context),

@@ -92,12 +92,40 @@ class Image:
         # name -> LOWEST_MEASURED in the units of a scaling that folds more in than reflectance (a model's
         # normalisation: patch_tagging); LOWEST_MEASURED itself where missing
         self.lowest = {}
+        # name -> (the one stored value its valid pixels held in every read so far, how many pixels), None once a
+        # read held two: a band that never varies carries no signal (an all-zero scene gives a zero composite, a
+        # one-class map), which the run says. Shared with views as left_out is. A band is looked at only until a
+        # read shows it varies, so real data costs one look per band, not a pass.
+        self.constant = {}
 
     def lowest_left_out(self):
         """The lowest reflectance (this image's scaling) that its reads, and its views' reads, left out as a fill;
         None if none was."""
         values = [stored * self.scaling[n][0] + self.scaling[n][1] for n, stored in self.left_out.items()]
         return min(values) if values else None
+
+    def constant_bands(self):
+        """{name: reflectance} of the bands read whose every valid pixel read (two at least) held that one value."""
+        return {n: c[0] * self.scaling[n][0] + self.scaling[n][1] for n, c in self.constant.items() if c and c[1] > 1}
+
+    def _note_constant(self, names, kinds, stack, valid, stored):
+        """Update self.constant with a read: stack and valid as read_stack returns them."""
+        for i, (n, kind) in enumerate(zip(names, kinds)):
+            if n in self.constant and self.constant[n] is None:
+                continue
+            values = stack[i][valid]
+            as_stored = stored and kind in STORED_INTEGERS
+            if as_stored and self.nodata[n] is not None:  # left to the caller: not tested for nodata yet
+                values = values[values != self.nodata[n]]
+            if not values.size:
+                continue
+            lo, hi = values.min(), values.max()
+            scale, offset = self.scaling[n]
+            value = float(lo) if as_stored else (float(lo) - offset) / scale
+            if kind.kind in "iu":  # a view's other scaling (patch_tagging) gives the same stored integer back
+                value = round(value)
+            earlier = self.constant.get(n, (value, 0))
+            self.constant[n] = (value, earlier[1] + values.size) if lo == hi and earlier[0] == value else None
 
     @property
     def band_names(self):
@@ -202,6 +230,7 @@ class Image:
                         if earlier is None or (stored_value - earlier) * scale < 0:  # lower once scaled
                             self.left_out[n] = stored_value
                 valid &= ok
+        self._note_constant(names, kinds, stack, valid, stored)
         return stack, valid
 
     def read(self, names, window):

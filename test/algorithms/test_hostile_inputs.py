@@ -1055,3 +1055,71 @@ def test_a_multipoint_of_several_points_is_refused_not_counted_as_that_many_samp
     path.write_text(json.dumps(layer))
     result = qgis_processing.run("prospectra:kriging", dict(KRIGE, INPUT=str(path), OUTPUT=str(tmp_path / "k.tif")))
     assert os.path.exists(result["OUTPUT"])
+
+
+def test_scale_and_offset_beside_a_product_scaling_are_said_to_be_ignored(qgis_processing, tmp_path):
+    """SCALE and OFFSET apply only to the custom SCALING; beside an MTL's scaling they were dropped without a word."""
+    cube = np.full((7, 8, 8), 9000, np.uint16)
+    cube[:, :4] = 12000  # a scene with some contrast
+    path = write_raster(tmp_path / "LC08_L1TP_TEST_B1-7.tif", cube, gdal.GDT_UInt16, crs=32633,
+                        descriptions=[f"B{i}" for i in range(1, 8)])
+    (tmp_path / "LC08_L1TP_TEST_MTL.txt").write_text("\n".join(
+        f"REFLECTANCE_MULT_BAND_{i} = 2.0E-05\nREFLECTANCE_ADD_BAND_{i} = -0.1" for i in range(1, 8))
+        + "\nSUN_ELEVATION = 45.0\n")
+    feedback = warnings_feedback()
+    qgis_processing.run("prospectra:bandratio", {"INPUT": [path], "SENSOR": SENSORS.index("landsat8_oli"),
+                                                 "PRESET": 0, "NUMERATOR": "B6", "DENOMINATOR": "B7", "SCALE": 0.0001,
+                                                 "OFFSET": 0, "OUTPUT": str(tmp_path / "r.tif")}, feedback=feedback)
+    assert any("SCALE and OFFSET are used only with the SCALING 'Custom: DN x SCALE + OFFSET', and ignored" in w
+               and "LC08_L1TP_TEST_MTL.txt" in w for w in feedback.warnings), feedback.warnings
+
+
+@pytest.mark.parametrize("bundled", [True, False])
+def test_model_bands_beside_a_model_that_declares_its_own_are_said_to_be_ignored(qgis_processing, tmp_path, bundled):
+    """MODEL_BANDS and MODEL_PATCH_SIZE declare a model without metadata; beside a bundled model, or a model file
+    with Prospectra metadata, they were dropped without a word."""
+    params = tagging(tmp_path, MODEL_BANDS="B2,B3", MODEL_PATCH_SIZE=3, OUTPUT=str(tmp_path / "t.tif"))
+    if bundled:
+        params["MODEL_FILE"] = None
+    feedback = warnings_feedback()
+    qgis_processing.run("prospectra:tagminerals", params, feedback=feedback)
+    assert any("MODEL_BANDS and MODEL_PATCH_SIZE are used only for a model without Prospectra metadata, and ignored"
+               in w for w in feedback.warnings), feedback.warnings
+
+
+def test_a_bundled_model_beside_a_model_file_is_said_to_be_ignored(qgis_processing, tmp_path):
+    """As predictcontent says: MODEL_FILE wins over MODEL, which tagminerals dropped without a word."""
+    feedback = warnings_feedback()
+    qgis_processing.run("prospectra:tagminerals", tagging(tmp_path, MODEL=1, OUTPUT=str(tmp_path / "t.tif")),
+                        feedback=feedback)
+    assert "MODEL is ignored: the model of MODEL_FILE tags the patches." in feedback.warnings, feedback.warnings
+
+
+def test_bands_that_hold_one_value_are_said_to_carry_no_signal(qgis_processing, s2, tmp_path):
+    """An all-zero scene made a zero composite without a word; one blank band, a flat channel. A real scene: no
+    warning."""
+    def warnings(path):
+        feedback = warnings_feedback()
+        qgis_processing.run("prospectra:bandcomposite", {"INPUT": [path], "OUTPUT": str(tmp_path / "c.tif")},
+                            feedback=feedback)
+        return [w for w in feedback.warnings if "one value in every valid pixel" in w]
+
+    assert warnings(s2) == []
+    zeros = str(tmp_path / "zeros.tif")
+    gdal.Translate(zeros, s2, scaleParams=[[0, 1, 0, 0]])
+    assert warnings(zeros) == ["INPUT holds one value in every valid pixel of every band read (B8 0, B12 0, B3 0): "
+                               "the image carries no signal, so the output (uniform, or a single class) says nothing "
+                               "about the ground. Is it a blank or fill-only file, or a fill value not declared in "
+                               "INPUT_NODATA?"]
+    blank = gdal.Translate(str(tmp_path / "blank_b12.tif"), s2)
+    blank.GetRasterBand(12).Fill(0.25)
+    blank = None
+    said = warnings(str(tmp_path / "blank_b12.tif"))
+    assert len(said) == 1 and said[0].startswith("INPUT bands B12 0.25 hold one value"), said
+
+
+@pytest.mark.parametrize("name, driver", [("grid.txt", "Geoconcept"), ("grid.XML", "PDS4")])
+def test_a_vector_output_whose_extension_picks_an_unexpected_format(refused, tmp_path, name, driver):
+    """QGIS wrote 'grid.txt' as a Geoconcept export and 'grid.xml' as PDS4, neither what the name promises."""
+    refused("prospectra:tagminerals", tagging(tmp_path, OUTPUT_GRID=str(tmp_path / name)), "OUTPUT_GRID",
+            f"would be written in the {driver} format", "end it in .gpkg, .shp, .geojson or .csv")

@@ -232,3 +232,23 @@ def test_a_model_worse_than_the_mean_on_held_out_samples_is_written_with_a_warni
     assert r2 < 0
     assert any("worse than their mean" in n for n in summary["notes"])
     assert any("worse than their mean" in line for line in feedback.warnings), feedback.warnings
+
+
+def test_zones_asked_for_without_anomaly_zones_are_said_not_to_be_written(qgis_processing, tmp_path):
+    """OUTPUT_ZONES named as a file beside ANOMALY 'No anomaly zones' wrote nothing without a word. Left unset or
+    a temporary layer (the dialog's default, not told apart from one chosen) it is no request: no warning."""
+    from conftest import warnings_feedback
+    from data.rasters import write_raster
+
+    scene = write_raster(tmp_path / "gf2.tif", np.random.default_rng(3).random((4, 20, 20), np.float32) * 0.3,
+                         crs=32649)
+    said = {}
+    for zones in (str(tmp_path / "zones.gpkg"), "TEMPORARY_OUTPUT", None):
+        feedback = warnings_feedback()
+        qgis_processing.run("prospectra:predictcontent", {"INPUT": [scene], "SENSOR": GF2, "OUTPUT_ZONES": zones,
+                                                          "OUTPUT": str(tmp_path / "c.tif")}, feedback=feedback)
+        said[zones] = [w for w in feedback.warnings if w.startswith("OUTPUT_ZONES")]
+    assert said == {str(tmp_path / "zones.gpkg"): ["OUTPUT_ZONES is written only with anomaly zones (ANOMALY), and is "
+                                                   "not written: No anomaly zones."],
+                    "TEMPORARY_OUTPUT": [], None: []}
+    assert not (tmp_path / "zones.gpkg").exists()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from osgeo import gdal, ogr, osr
 
-from conftest import cancel_above
+from conftest import cancel_above, warnings_feedback
 from data.random_forest_reference import (POLYGONS, S2_L2A, SIM_POINTS, SIM_SCENE, assert_same_labels, class_codes,
                                           image_pixels, point_samples, polygon_samples, sklearn_forest)
 
@@ -360,3 +360,27 @@ def test_reflectance_x_10000_is_refused_as_the_models_input(run_fails, trained, 
     run_fails("prospectra:classifyrandomforest", {"INPUT": [dn], "SCALING": 1, "MODEL": trained[2]["MODEL"],
                                                   "OUTPUT": str(tmp_path / "c.tif")},
               "SCALING: the image's median values", "are not surface reflectance")
+
+
+def test_a_block_size_beside_random_folds_is_said_to_be_ignored(qgis_processing, work, tmp_path):
+    """BLOCK_SIZE sizes the spatial blocks; beside stratified random folds it was dropped without a word."""
+    sites = write_points(work[0] / "sites.geojson", inside_points(12, lambda i: i % 2))
+    feedback = warnings_feedback()
+    qgis_processing.run("prospectra:trainrandomforest", train_params(tmp_path, work[1], sites, VALIDATION=1, FOLDS=2,
+                                                                     BLOCK_SIZE=8), feedback=feedback)
+    assert any(w.startswith("BLOCK_SIZE is used only with spatially blocked folds, and ignored: Stratified random")
+               for w in feedback.warnings), feedback.warnings
+
+
+def test_a_scene_of_one_value_classified_is_said_to_carry_no_signal(qgis_processing, trained, tmp_path):
+    """A flat scene gave a one-class map without a word."""
+    flat = gdal.Translate(str(tmp_path / "flat.tif"), trained[1])
+    for i in range(flat.RasterCount):
+        flat.GetRasterBand(i + 1).Fill(0.2)
+    flat = None
+    feedback = warnings_feedback()
+    qgis_processing.run("prospectra:classifyrandomforest", {"INPUT": [str(tmp_path / "flat.tif")],
+                                                            "MODEL": str(trained[0] / "model.onnx"),
+                                                            "OUTPUT": str(tmp_path / "c.tif")}, feedback=feedback)
+    assert any(w.startswith("INPUT holds one value in every valid pixel of every band read (B1 0.2, B2 0.2, ")
+               for w in feedback.warnings), feedback.warnings
