@@ -1,3 +1,5 @@
+import math
+
 from qgis.core import (QgsProcessingOutputFile,
                        QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
@@ -36,7 +38,10 @@ class BandCorrelation(ProspectraAlgorithm):
             "own. Neighbouring samples of a geochemical survey are alike, and so are neighbouring pixels: with "
             "spatially autocorrelated contents and reflectance, bands unrelated to the content reach p &lt; 0.05 far "
             "more often than 1 time in 20 (Clifford, Richardson and Hemon 1989), and several bands tested at once "
-            "add to that. Take the marks as a first screen, and judge a "
+            "add to that: the report's row adjusted by Holm's (1979) procedure corrects Spearman's p-values for the number "
+            "of bands tested, and the log names the bands whose mark does not survive it (SIGNIFICANT_BANDS keeps "
+            "the unadjusted marks of Table 3). Nothing here corrects for autocorrelation. Take the marks as a first "
+            "screen, and judge a "
             "band by the inversion model's held-out samples (<i>Train content inversion model</i>), not by its "
             "p-value.</p>"
             "<p>The image is read in reflectance (SCALING, as in every Prospectra algorithm). Each point takes the "
@@ -96,6 +101,12 @@ class BandCorrelation(ProspectraAlgorithm):
             feedback.pushInfo(f"  {r['band']}: Spearman rho {r['spearman_rho']:.3f}{r['spearman_sig']} "
                               f"(p {r['spearman_p']:.3g}), Pearson r {r['pearson_r']:.3f}{r['pearson_sig']} "
                               f"(p {r['pearson_p']:.3g})")
+        lost = [b for b in result["significant_bands"] if b not in result["significant_bands_holm"]]
+        if lost:
+            tested = sum(math.isfinite(r["spearman_p"]) for r in result["bands"])
+            feedback.pushWarning(f"{', '.join(lost)}: significant at p < 0.05 on {'its' if len(lost) == 1 else 'their'} "
+                                 f"own, not after Holm's correction for the {tested} bands tested; a mark that "
+                                 f"chance alone may give.")
         results = {"OUTPUT_REPORT": report, "OUTPUT_JSON": json_path(report),
                    "SIGNIFICANT_BANDS": ",".join(result["significant_bands"]), "SAMPLES": s["used"]}
         if table:

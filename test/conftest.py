@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -121,3 +122,16 @@ def run_fails(qgis_processing, tmp_path):
 
 
 from stac_servers import stac_servers  # noqa: E402, F401 (the STAC API and file servers, for any test that asks)
+
+
+def holm_rejects(p, alpha):
+    """Holm's procedure as he states it: sort the p-values; reject the i-th smallest (from 1) while it is at most
+    alpha / (m - i + 1), and stop at the first that is not."""
+    order = np.argsort(p, kind="stable")
+    rejected = np.zeros(len(p), bool)
+    for i, k in enumerate(order):
+        if p[k] > alpha / (len(p) - i):
+            break
+        rejected[k] = True
+    return rejected
+

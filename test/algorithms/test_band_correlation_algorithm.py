@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from conftest import holm_rejects, warnings_feedback
 from data.simulated_till_raster import TILL, make_raster, sampled_by_hand, till_points
 from test_kriging_algorithm import grid_points, write_points
 
@@ -122,3 +123,26 @@ def test_fill_values_are_not_taken_for_measurements_or_reflectance(qgis_processi
                                                            "OUTPUT_REPORT": str(tmp_path / f"{name}.html")})
     with open(tables[0]) as a, open(tables[1]) as b:
         assert a.read() == b.read()
+
+
+def test_marks_that_do_not_survive_holms_correction_are_warned(qgis_processing, scene, tmp_path):
+    """Pure noise as the field (a seeded draw, SIMULATED), chosen so that some band is marked at p < 0.05 on its
+    own but not after Holm's correction for the four bands: the log names exactly those bands."""
+    x, y, _ = till_points(FIELD)
+    values, status = sampled_by_hand(scene, x, y, window=1)
+    used = [i for i, s in enumerate(status) if s == "ok"]
+    refl = np.array([values[i] for i in used])
+    for seed in range(500):
+        noise = np.random.default_rng(seed).normal(size=len(x))
+        p = np.array([stats.spearmanr(noise[used], refl[:, k])[1] for k in range(4)])
+        lost = [f"B{k + 1}" for k in np.flatnonzero((p < 0.05) & ~holm_rejects(p, 0.05))]
+        if lost:
+            break
+    feedback = warnings_feedback()
+    layer = write_points(tmp_path / "noise.gpkg", [(xi, yi, {"noise": float(v)}) for xi, yi, v in zip(x, y, noise)])
+    result = qgis_processing.run("prospectra:bandcorrelation", {
+        "INPUT": [scene], "SENSOR": GF2, "POINTS": layer, "FIELD": "noise",
+        "OUTPUT_REPORT": str(tmp_path / "noise.html")}, feedback=feedback)
+    assert lost and set(lost) <= set(result["SIGNIFICANT_BANDS"].split(","))
+    holm_warnings = [w for w in feedback.warnings if "Holm" in w]
+    assert len(holm_warnings) == 1 and holm_warnings[0].startswith(f"{', '.join(lost)}: significant at p < 0.05")

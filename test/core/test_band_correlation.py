@@ -10,8 +10,9 @@ import pytest
 from osgeo import gdal
 from scipy import stats
 
+from conftest import holm_rejects
 from data.simulated_till_raster import make_raster, sampled_by_hand, till_points
-from prospectra.core.geochem.band_correlation import band_correlation, significance
+from prospectra.core.geochem.band_correlation import band_correlation, holm, significance
 from prospectra.core.errors import InputError, NullFeedback
 from prospectra.core.io.image import open_image
 
@@ -123,3 +124,31 @@ def test_samples_some_metres_apart_in_a_geographic_crs_are_not_duplicates():
     values = np.random.default_rng(0).uniform(1, 2, len(x))
     result = band_correlation(image, x, y, values, "La")
     assert result["samples"]["used"] == 36
+
+
+def test_holm_adjusted_p_values_reject_as_holms_procedure():
+    rng = np.random.default_rng(3)
+    for m in (1, 2, 4, 9):
+        for _ in range(50):
+            p = rng.uniform(0, 0.2, m) ** rng.uniform(1, 3)
+            adjusted = holm(p)
+            assert np.all(adjusted >= p) and np.all(adjusted <= 1)
+            for alpha in (0.01, 0.05, 0.1):
+                assert np.array_equal(adjusted <= alpha, holm_rejects(p, alpha))
+    # A band without a test (constant: NaN) stays NaN and is not counted among the tests.
+    assert np.allclose(holm([0.02, np.nan, 0.03]), [0.04, np.nan, 0.04], equal_nan=True)
+
+
+def test_report_and_table_hold_holm_adjusted_p_values(scene, tmp_path):
+    x, y, la = till_points(FIELD)
+    table = str(tmp_path / "c.csv")
+    result = band_correlation(open_image(scene, "gf2_pms"), x, y, la, FIELD, feedback=NullFeedback(),
+                              report=str(tmp_path / "c.html"), table_path=table)
+    raw = np.array([r["spearman_p"] for r in result["bands"]])
+    expected = holm(raw)
+    assert [r["spearman_p_holm"] for r in result["bands"]] == pytest.approx(expected, rel=1e-12)
+    assert result["significant_bands_holm"] == [r["band"] for r, p in zip(result["bands"], expected) if p < 0.05]
+    with open(table) as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["spearman_p_holm"]) for r in rows] == pytest.approx(expected, rel=1e-5, abs=1e-300)
+    assert "adjusted for the 4 bands tested (Holm)" in open(str(tmp_path / "c.html")).read()
