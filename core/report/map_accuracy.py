@@ -9,6 +9,7 @@ them: the map says no more than the group, so a site of any of them mapped to th
 reference classes are assessed as one (so is a class named twice in different case). Kappa is Cohen's on that
 matrix."""
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from ..errors import Canceled, InputError
 from ..io.blocks import class_names, windows
 from ..io.image import FILL_VALUES, open_raster
 from ..io.outputs import OutputTransaction, write_file
-from ..learning.training_samples import extract_samples, fits_class_raster
+from ..learning.training_samples import Classes, extract_samples, fits_class_raster
 from .geochem_report import esc, fmt, json_path, page, table, write_json
 
 REFERENCES = [
@@ -72,16 +73,16 @@ def _members(name):
     return {m.strip().casefold() for m in name.split(GROUP_SEPARATOR)} | {name.strip().casefold()}
 
 
-def _matches(class_map, classes, mapped_values):
+def _matches(class_map, classes, mapped_values, parameter, remedy):
     """{reference class value: the map values that agree with it}, among the map's named classes and the values
-    found at the sites."""
+    found at the sites. parameter: the one holding the reference's class names; remedy: what to give instead when
+    the map carries none."""
     known = set(class_map.class_names) | set(mapped_values)
     if not classes.from_text:
         return {v: {v} & known for v in classes.values}
     if not class_map.class_names:
-        raise InputError("FIELD", "holds class names, but the map carries no class names to match them with (no "
-                                  "GDAL categories in MAP); choose a field of the map's class values (integers), or "
-                                  "give a class map written by Prospectra.")
+        raise InputError(parameter, f"holds class names, but the map carries no class names to match them with (no "
+                                    f"GDAL categories in {class_map.parameter}); {remedy}")
     return {v: {m for m in known if n.casefold() in _members(class_map.label(m))}
             for v, n in zip(classes.values, classes.names)}
 
@@ -106,6 +107,14 @@ def _assessed_together(names, agree, from_text):
     return list(members.values())
 
 
+def _add_counts(counts, values, pixels=None):
+    """Adds each value's pixels (one each, or `pixels`) to {value: pixels}."""
+    if pixels is None:
+        values, pixels = np.unique(values, return_counts=True)
+    for v, k in zip(values.tolist(), pixels.tolist()):
+        counts[v] = counts.get(v, 0) + k
+
+
 def mapped_pixels(class_map, feedback=None):
     """{map value: pixels} over the whole map (nodata left out), block by block."""
     counts = {}
@@ -113,11 +122,34 @@ def mapped_pixels(class_map, feedback=None):
         if feedback is not None and feedback.isCanceled():
             raise Canceled("Canceled by the user; no report was written.")
         values, valid = class_map.read(window)
-        found, n = np.unique(values[0][valid], return_counts=True)
-        for v, k in zip(found.tolist(), n.tolist()):
-            v = int(v) if v.is_integer() else v  # the map's values as the site matrix holds them
-            counts[v] = counts.get(v, 0) + k
+        _add_counts(counts, whole_classes(values[0][valid], class_map))
     return counts
+
+
+def whole_classes(values, class_map, where=""):
+    """The values as int64 class values, or an error naming the raster they came from: a continuous raster (a
+    ratio, a probability) scored as classes would make every distinct value a class."""
+    broken = values[values != np.round(values)]
+    if len(broken):
+        raise InputError(class_map.parameter, f"holds {broken[0]:g}{where}: a class map holds whole class values. "
+                                              "Give a class raster, not a continuous one such as a ratio, a "
+                                              "probability or a content map.")
+    wide = values[~fits_class_raster(values)]
+    if len(wide):
+        raise InputError(class_map.parameter, f"holds {wide[0]:g}{where}, beyond the class values a class raster "
+                                              "holds (-2147483647 to 2147483647): not a class map.")
+    return values.astype(np.int64)
+
+
+def refuse_fills(class_map, counts):
+    """An error when the raster holds a missing-value marker it does not declare (nor name as a class): it would
+    be scored as a class."""
+    fills = [v for v in FILL_VALUES if v in counts and v not in class_map.class_names]
+    if fills:
+        raise InputError(class_map.parameter, f"holds {fills[0]:g} on {counts[fills[0]]} pixels, a value data sets "
+                                              f"write where a class is missing, without a class name; declare it as "
+                                              f"its nodata value (raster properties, or gdal_edit.py -a_nodata "
+                                              f"{fills[0]:g}).")
 
 
 def area_weighted(matrix, columns, right, mapped):
@@ -152,70 +184,94 @@ def area_weighted(matrix, columns, right, mapped):
             "classes": classes}, {}
 
 
+@dataclass
+class Tally:
+    """What a report is built from, however the reference came: the pixels counted per (reference class value,
+    map value) pair, and each reference value's sites. From sites (points, polygons: assess_map) or from a
+    reference raster (assess_map_on_raster)."""
+    classes: Classes  # the reference's classes
+    reference: np.ndarray  # (k,) reference class value of each pair
+    mapped: np.ndarray  # (k,) map value of each pair
+    pixels: np.ndarray  # (k,) pixels of each pair
+    sites: dict  # {reference value: sites (features, or pixels of a raster)}
+    counts: dict  # what was read and what was left out, for the report
+    geometry: str  # 'point', 'polygon', 'mixed' or 'raster'
+    mapped_counts: dict  # {map value: pixels} over the whole map
+
+
+def _pairs(reference, mapped):
+    """(reference values, map values, pixels) of the distinct pairs among the pixels."""
+    ref_values, ref_index = np.unique(reference, return_inverse=True)
+    map_values, map_index = np.unique(mapped, return_inverse=True)
+    pixels = np.bincount(ref_index * len(map_values) + map_index, minlength=len(ref_values) * len(map_values))
+    found = np.nonzero(pixels)[0]
+    return ref_values[found // len(map_values)], map_values[found % len(map_values)], pixels[found]
+
+
 def assess_map(class_map, features, report_path=None, feedback=None):
     """The map against reference sites: features are (WKB in the map's CRS or None, class label). Writes the
     HTML report (JSON beside it) when report_path is given; returns the result dict."""
     samples = extract_samples(class_map, features, "REFERENCE", "FIELD", feedback, min_classes=1)
-    mapped = samples.X[:, 0]
-    if not np.all(mapped == np.round(mapped)):
-        raise InputError(class_map.parameter, f"holds {mapped[mapped != np.round(mapped)][0]:g} at a reference site: "
-                                              "a class map holds whole class values. Give a class raster, not a "
-                                              "continuous one such as a ratio, a probability or a content map.")
-    wide = mapped[~fits_class_raster(mapped)]
-    if len(wide):
-        raise InputError(class_map.parameter, f"holds {wide[0]:g} at a reference site, beyond the class values a "
-                                              "class raster holds (-2147483647 to 2147483647): not a class map.")
-    mapped = mapped.astype(np.int64)
+    mapped = whole_classes(samples.X[:, 0], class_map, " at a reference site")
     mapped_counts = mapped_pixels(class_map, feedback)
-    fills = [v for v in FILL_VALUES if v in mapped_counts and v not in class_map.class_names]
-    if fills:  # a missing-value marker the map does not declare would be scored as a class
-        raise InputError(class_map.parameter, f"holds {fills[0]:g} on {mapped_counts[fills[0]]} pixels, a value data "
-                                              f"sets write where a class is missing, without a class name; declare it "
-                                              f"as the map's nodata value (raster properties, or gdal_edit.py "
-                                              f"-a_nodata {fills[0]:g}).")
-    classes = samples.classes
-    on_map = [(v, name) for v, name in zip(classes.values, classes.names) if np.any(samples.y == v)]
-    agree = _matches(class_map, classes, set(mapped.tolist()))
+    refuse_fills(class_map, mapped_counts)
+    sites = {v: len(np.unique(samples.feature[samples.y == v])) for v in samples.classes.values}
+    tally = Tally(samples.classes, *_pairs(samples.y, mapped), sites, samples.counts, samples.geometry, mapped_counts)
+    result = _assess(class_map, tally, "FIELD", "choose a field of the map's class values (integers), or give a "
+                                                "class map written by Prospectra.")
+    return _finish(result, report_path, feedback)
+
+
+def _assess(class_map, tally, names_parameter, remedy):
+    """The result dict (confusion matrix, overall accuracy, kappa, per reference class precision, recall and F1)
+    from a tally: the one way a report is built."""
+    classes = tally.classes
+    on_map = [(v, name) for v, name in zip(classes.values, classes.names) if tally.sites.get(v)]
+    agree = _matches(class_map, classes, set(tally.mapped.tolist()), names_parameter, remedy)
     groups = _assessed_together([n for _, n in on_map], [agree[v] for v, _ in on_map], classes.from_text)
     values = [[on_map[i][0] for i in g] for g in groups]
     labels = [GROUP_SEPARATOR.join(sorted(on_map[i][1] for i in g)) for g in groups]
     agrees = [set().union(*(agree[v] for v in vs)) for vs in values]
-    columns = sorted(set(mapped.tolist()) | set().union(*agrees))
+    columns = sorted(set(tally.mapped.tolist()) | set().union(*agrees))
     row_of = {v: r for r, vs in enumerate(values) for v in vs}  # classes with no site on the map have no row
     matrix = np.zeros((len(groups), len(columns)), np.int64)
-    keys = sorted(row_of)  # every pixel's row, found without a Python loop over pixels
-    rows = np.array([row_of[k] for k in keys])[np.searchsorted(keys, samples.y)]
-    np.add.at(matrix, (rows, np.searchsorted(columns, mapped)), 1)
-    right = np.array([[c in a for c in columns] for a in agrees], bool)  # cells where map and site agree
+    keys = sorted(row_of)  # every pair's row, found without a Python loop
+    rows = np.array([row_of[k] for k in keys])[np.searchsorted(keys, tally.reference)]
+    np.add.at(matrix, (rows, np.searchsorted(columns, tally.mapped)), tally.pixels)
+    right = np.array([[c in a for c in columns] for a in agrees], bool)  # cells where map and reference agree
     n = int(matrix.sum())
     per_class = []
     for i, (vs, label, a) in enumerate(zip(values, labels, agrees)):
-        mapped_as = matrix[:, right[i]].sum()  # every site mapped to a class that agrees with this one
+        mapped_as = matrix[:, right[i]].sum()  # every pixel mapped to a class that agrees with this one
         hit = int(matrix[i, right[i]].sum())
         precision = hit / mapped_as if mapped_as else 0.0  # nothing mapped as it: none right (as scikit-learn)
         recall = hit / matrix[i].sum()
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         per_class.append({"class": label, "values": vs, "map_classes": [class_map.label(c) for c in columns if c in a],
-                          "sites": len(set(samples.feature[np.isin(samples.y, vs)].tolist())),
+                          "sites": int(sum(tally.sites[v] for v in vs)),
                           "pixels": int(matrix[i].sum()), "precision": precision, "recall": recall, "f1": f1})
     observed = matrix[right].sum() / n
     row_share, column_share = matrix.sum(axis=1) / n, matrix.sum(axis=0) / n
     chance = float((row_share[:, None] * column_share[None, :] * right).sum())  # agreement were they independent
     kappa = (observed - chance) / (1 - chance) if chance < 1 else float("nan")
     estimates, unsampled = None, {}
-    if samples.geometry == "point":  # a polygon's pixels are one cluster, not independent draws: no estimate
-        estimates, unsampled = area_weighted(matrix, columns, right, mapped_counts)
+    if tally.geometry == "point":  # a polygon's pixels are one cluster, not independent draws: no estimate
+        estimates, unsampled = area_weighted(matrix, columns, right, tally.mapped_counts)
     if estimates is not None:
         for k, e in zip(per_class, estimates["classes"]):
             e["class"] = k["class"]
-    result = {"map": class_map.path, "pixels": n, "sites": int(sum(k["sites"] for k in per_class)),
-              "overall_accuracy": float(observed), "kappa": float(kappa), "chance_agreement": chance,
-              "classes": per_class, "unmatched": [k["class"] for k in per_class if not k["map_classes"]],
-              "together": [k["class"] for k in per_class if len(k["values"]) > 1],
-              "not_assessed": [nm for v, nm in zip(classes.values, classes.names) if v not in row_of],
-              "matrix": {"rows": labels, "columns": [class_map.label(c) for c in columns], "counts": matrix.tolist()},
-              "counts": samples.counts, "geometry": samples.geometry, "area_weighted": estimates,
-              "unsampled": [{"class": class_map.label(v), "pixels": count} for v, count in sorted(unsampled.items())]}
+    return {"map": class_map.path, "pixels": n, "sites": int(sum(k["sites"] for k in per_class)),
+            "overall_accuracy": float(observed), "kappa": float(kappa), "chance_agreement": chance,
+            "classes": per_class, "unmatched": [k["class"] for k in per_class if not k["map_classes"]],
+            "together": [k["class"] for k in per_class if len(k["values"]) > 1],
+            "not_assessed": [nm for v, nm in zip(classes.values, classes.names) if v not in row_of],
+            "matrix": {"rows": labels, "columns": [class_map.label(c) for c in columns], "counts": matrix.tolist()},
+            "counts": tally.counts, "geometry": tally.geometry, "area_weighted": estimates,
+            "unsampled": [{"class": class_map.label(v), "pixels": count} for v, count in sorted(unsampled.items())]}
+
+
+def _finish(result, report_path, feedback):
+    """The result, its report written when report_path is given."""
     if feedback is not None and feedback.isCanceled():  # the last check before anything is written
         raise Canceled("Canceled by the user; no report was written.")
     if report_path:
