@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+from osgeo import osr
 
 from ..errors import Canceled, InputError
 from ..io.blocks import class_names, windows
@@ -222,6 +223,69 @@ def assess_map(class_map, features, report_path=None, feedback=None):
     return _finish(result, report_path, feedback)
 
 
+def same_grid(class_map, reference):
+    """An error naming the reference raster unless it lies on the map's grid: scoring pixel by pixel needs the
+    same pixels, and resampling a class raster here would make up agreement or disagreement along every edge."""
+    # without a geotransform GDAL gives (0, 1, 0, 0, 0, 1), pixel coordinates: what an identity one says too
+    gt, ref_gt = class_map.geotransform, reference.geotransform
+    srs, ref_srs = (osr.SpatialReference(wkt=r.projection) if r.projection else None for r in (class_map, reference))
+    size, ref_size = (class_map.width, class_map.height), (reference.width, reference.height)
+    if ref_size != size:
+        problem = f"it is {ref_size[0]} x {ref_size[1]} pixels, {class_map.parameter} {size[0]} x {size[1]}"
+    elif not np.allclose(gt, ref_gt, rtol=0, atol=1e-6 * min(abs(gt[1]), abs(gt[5]))):
+        problem = (f"its origin or pixel size differs (origin {ref_gt[0]:.10g}, {ref_gt[3]:.10g}, pixel "
+                   f"{ref_gt[1]:.6g} x {ref_gt[5]:.6g}; {class_map.parameter}'s {gt[0]:.10g}, {gt[3]:.10g}, pixel "
+                   f"{gt[1]:.6g} x {gt[5]:.6g})")
+    elif (srs is None) != (ref_srs is None) or (srs is not None and not srs.IsSame(ref_srs)):
+        problem = f"its coordinate reference system is not {class_map.parameter}'s"
+    else:
+        return
+    raise InputError(reference.parameter, f"is not on the grid of {class_map.parameter}: {problem}. Pixels are "
+                                          f"compared one to one, and nothing is resampled here; warp it onto the "
+                                          f"map's grid first (Warp (reproject) with nearest-neighbour resampling, "
+                                          f"the map's CRS, extent and pixel size).")
+
+
+def assess_map_on_raster(class_map, reference, report_path=None, feedback=None):
+    """The map against a reference class raster on its grid (both ClassMaps: band 1, nodata left out), pixel by
+    pixel, block by block. Reference classes meet map classes by name where the reference carries class names,
+    else by value. Every reference pixel valid where the map is valid is counted, also those of classes no map
+    class agrees with (they are disagreement, named in result['unmatched']). Writes the report when report_path
+    is given; returns the result dict, as assess_map."""
+    same_grid(class_map, reference)
+    pairs, mapped_counts, reference_counts = {}, {}, {}
+    for window in class_map.windows():
+        if feedback is not None and feedback.isCanceled():
+            raise Canceled("Canceled by the user; no report was written.")
+        values, valid = class_map.read(window)
+        ref_values, ref_valid = reference.read(window)
+        _add_counts(mapped_counts, whole_classes(values[0][valid], class_map))
+        _add_counts(reference_counts, whole_classes(ref_values[0][ref_valid], reference))
+        both = valid & ref_valid
+        ref, mapped, pixels = _pairs(ref_values[0][both].astype(np.int64), values[0][both].astype(np.int64))
+        for key in zip(ref.tolist(), mapped.tolist(), pixels.tolist()):
+            pairs[key[:2]] = pairs.get(key[:2], 0) + key[2]
+    refuse_fills(class_map, mapped_counts)
+    refuse_fills(reference, reference_counts)
+    grid = class_map.width * class_map.height
+    if not pairs:
+        raise InputError(reference.parameter, f"no pixel holds a class in both {reference.described} and "
+                                              f"{class_map.described}: where one has a class the other has nodata.")
+    values = sorted(reference_counts)
+    classes = Classes(values, [reference.label(v) for v in values], bool(reference.class_names))
+    ref, mapped = (np.array([p[k] for p in pairs], np.int64) for k in (0, 1))
+    pixels = np.array(list(pairs.values()), np.int64)
+    sites = {v: int(pixels[ref == v].sum()) for v in values}  # each pixel is a site of its own
+    counts = {"pixels": grid, "map_nodata": grid - sum(mapped_counts.values()),
+              "reference_nodata": grid - sum(reference_counts.values()), "compared": int(pixels.sum())}
+    tally = Tally(classes, ref, mapped, pixels, sites, counts, "raster", mapped_counts)
+    result = _assess(class_map, tally, reference.parameter, f"give {reference.parameter} without its category names "
+                                                           f"to match the classes by value, or a class map written by "
+                                                           f"Prospectra.")
+    result["reference"] = reference.path
+    return _finish(result, report_path, feedback)
+
+
 def _assess(class_map, tally, names_parameter, remedy):
     """The result dict (confusion matrix, overall accuracy, kappa, per reference class precision, recall and F1)
     from a tally: the one way a report is built."""
@@ -282,6 +346,9 @@ def _finish(result, report_path, feedback):
 
 def not_estimated(result):
     """Why the whole map was not estimated (result['area_weighted'] is None)."""
+    if result["geometry"] == "raster":
+        return ("Not estimated: the reference raster was compared with every pixel of the map where both hold a "
+                "class, so the figures above are counts over those pixels, not estimates from a sample.")
     if result["geometry"] != "point":
         return ("Not estimated over the whole map: the sites are polygons, whose pixels are one cluster, not "
                 "independent samples. Give one point per site, drawn at random within each mapped class.")
@@ -312,7 +379,34 @@ def _area_weighted_html(result):
               "sites.</p>")
 
 
+def _provenance_html(result):
+    """What the reference gave and what was left out of it: its sites, or a reference raster's pixels."""
+    c = result["counts"]
+    if result["geometry"] == "raster":
+        return ("<h2>Pixels</h2>" + table(["", "count"], [["pixels of the grid", c["pixels"]],
+                                                          ["nodata in the map (left out)", c["map_nodata"]],
+                                                          ["nodata in the reference (left out)", c["reference_nodata"]],
+                                                          ["compared (a class in both)", c["compared"]]])
+                + "<p class=note>Every pixel is compared, so the figures are counts, not estimates; but a reference "
+                  "map is itself a classification with errors of its own, and the agreement measured is with it, "
+                  "not with the ground (Stehman &amp; Foody 2019).</p>")
+    skipped = [("without a class", c["no_class"]), ("without a geometry (or not transformable)", c["no_geometry"]),
+               ("outside the map", c["outside"]), ("polygons too small to hold a pixel centre", c["no_pixel_centre"]),
+               ("only on nodata pixels", c["on_nodata"])]
+    return ("<h2>Sites</h2>" + table(["", "count"], [["features in the layer", c["features"]], *skipped,
+                                                     ["pixels on nodata (left out)", c["pixels_nodata"]],
+                                                     ["pixels in two or more sites (counted in each)",
+                                                      c["pixels_in_several_features"]],
+                                                     ["features used", c["features_used"]]])
+            + "<p class=note>The figures are as good as the sites. Pixels of one polygon are not independent "
+              "samples, and sites chosen where the ground is easy to recognise flatter any map: for an unbiased "
+              "estimate of a map's accuracy, draw the sites at random, stratified by mapped class (Stehman &amp; "
+              "Foody 2019).</p>")
+
+
 def write_report(result, path):
+    raster = result["geometry"] == "raster"
+    units = "pixels" if raster else "sites"  # a reference raster's sites are its pixels
     m = result["matrix"]
     right = [[c in k["map_classes"] for c in m["columns"]] for k in result["classes"]]
     cells = [[esc(r), *[f"<b>{v}</b>" if ok else str(v) for v, ok in zip(counts, agree)], str(sum(counts))]
@@ -320,17 +414,13 @@ def write_report(result, path):
     totals = np.array(m["counts"]).sum(axis=0).tolist()
     matrix = table(["reference \\ map", *map(esc, m["columns"]), "total"],
                    cells + [["total", *map(str, totals), str(result["pixels"])]])
-    per_class = table(["reference class", "agrees with map class", "sites", "pixels", "precision (user's)",
-                       "recall (producer's)", "F1"],
-                      [[esc(k["class"]), esc(", ".join(k["map_classes"]) or "none"), k["sites"], k["pixels"],
-                        fmt(k["precision"], 3), fmt(k["recall"], 3), fmt(k["f1"], 3)] for k in result["classes"]],
-                      left=2)
-    c = result["counts"]
-    skipped = [("without a class", c["no_class"]), ("without a geometry (or not transformable)", c["no_geometry"]),
-               ("outside the map", c["outside"]), ("polygons too small to hold a pixel centre", c["no_pixel_centre"]),
-               ("only on nodata pixels", c["on_nodata"])]
+    per_class = table(["reference class", "agrees with map class", *([] if raster else ["sites"]), "pixels",
+                       "precision (user's)", "recall (producer's)", "F1"],
+                      [[esc(k["class"]), esc(", ".join(k["map_classes"]) or "none"), *([] if raster else [k["sites"]]),
+                        k["pixels"], fmt(k["precision"], 3), fmt(k["recall"], 3), fmt(k["f1"], 3)]
+                       for k in result["classes"]], left=2)
     unmatched = (f"<p><b>No map class agrees with</b> {esc(', '.join(result['unmatched']))}: none of the map's "
-                 "class names, nor a class mapped at any site. Their sites count as disagreement.</p>"
+                 f"class names, nor a class mapped at any of their {units}. Their {units} count as disagreement.</p>"
                  if result["unmatched"] else "")
     if result["together"]:
         unmatched += (f"<p><b>Assessed together:</b> {esc('; '.join(result['together']))}. The map does not tell "
@@ -338,28 +428,26 @@ def write_report(result, path):
                       "one class here: a map that joins classes scores higher than one that separates them, and "
                       "its figures say only how well it finds the group.</p>")
     if result["not_assessed"]:
-        unmatched += (f"<p><b>Not assessed:</b> {esc(', '.join(result['not_assessed']))}: no site of it covers a "
-                      "valid pixel of the map (outside it, on nodata, or a polygon holding no pixel centre).</p>")
+        unmatched += (f"<p><b>Not assessed:</b> {esc(', '.join(result['not_assessed']))}: "
+                      + ("all its pixels lie on the map's nodata.</p>" if raster else
+                         "no site of it covers a valid pixel of the map (outside it, on nodata, or a polygon "
+                         "holding no pixel centre).</p>"))
+    against = (f"the reference raster {esc(result['reference'])}, pixel by pixel ({result['pixels']} pixels "
+               f"where both hold a class)" if raster else
+               f"{result['sites']} reference sites ({result['pixels']} pixels, {esc(result['geometry'])}s)")
     body = (
-        f"<p>{esc(result['map'])} against {result['sites']} reference sites ({result['pixels']} pixels, "
-        f"{esc(result['geometry'])}s). <b>Overall accuracy {fmt(result['overall_accuracy'], 3)}</b>, Cohen's kappa "
+        f"<p>{esc(result['map'])} against {against}. <b>Overall accuracy {fmt(result['overall_accuracy'], 3)}</b>, "
+        f"Cohen's kappa "
         f"{fmt(result['kappa'], 3)} (agreement expected by chance {fmt(result['chance_agreement'], 3)}).</p>"
         + unmatched + "<h2>Per class</h2>" + per_class
         + "<p class=note>Precision (user's accuracy): of the pixels mapped to the map classes that agree with a "
-          "reference class, the share whose site is of it. Recall (producer's accuracy): of its sites' pixels, the "
+          "reference class, the share whose reference is of it. Recall (producer's accuracy): of its reference pixels, the "
           "share mapped to a class that agrees.</p>"
         + _area_weighted_html(result)
         + "<h2>Confusion matrix (pixels)</h2>" + matrix
-        + "<p class=note>Rows: the reference classes; columns: the map classes found at the sites; agreement in "
-          "bold.</p>"
-        + "<h2>Sites</h2>" + table(["", "count"], [["features in the layer", c["features"]], *skipped,
-                                                  ["pixels on nodata (left out)", c["pixels_nodata"]],
-                                                  ["pixels in two or more sites (counted in each)",
-                                                   c["pixels_in_several_features"]],
-                                                  ["features used", c["features_used"]]])
-        + "<p class=note>The figures are as good as the sites. Pixels of one polygon are not independent samples, "
-          "and sites chosen where the ground is easy to recognise flatter any map: for an unbiased estimate of a "
-          "map's accuracy, draw the sites at random, stratified by mapped class (Stehman &amp; Foody 2019).</p>"
+        + f"<p class=note>Rows: the reference classes; columns: the map classes found at the reference's {units}; "
+          "agreement in bold.</p>"
+        + _provenance_html(result)
         + "<h2>References</h2><ul>" + "".join(f"<li>{esc(r)}</li>" for r in REFERENCES) + "</ul>")
-    write_file(path, page("Map accuracy against reference sites", body))
+    write_file(path, page(f"Map accuracy against {'a reference raster' if raster else 'reference sites'}", body))
     write_json(json_path(path), result)
