@@ -46,15 +46,17 @@ class AssessAccuracy(ProspectraAlgorithm):
             "class is compared; nodata in either is left out. Where the reference carries class names (GDAL "
             "categories or an attribute table), they meet the map's class names as FIELD's names do, groups "
             "included; the map must then carry names too. Where it carries none, its values meet the map's class "
-            "values, as integer codes in FIELD do. Reference pixels of a class no map class agrees with count as "
+            "values, as integer codes in FIELD do (the log warns when the map has names: codes of two legends, "
+            "such as Tetracorder's and a SAM map's, rarely mean the same). Reference pixels of a class no map class agrees with count as "
             "disagreement, and the report and the log name the class. The report is the same, counted in pixels, "
             "without the estimate over the whole map: every pixel was compared, so there is nothing to "
             "estimate, but the reference map has errors of its own.</p>"
             "<p><b>REPORT</b>: an HTML page (a JSON of the same name beside it) with the confusion matrix in pixels, "
             "overall accuracy, Cohen's kappa, and per reference class its sites, pixels, precision (user's "
             "accuracy), recall (producer's accuracy) and F1; reference classes no map class agrees with; and "
-            "every site skipped, with why (no class, no geometry, outside the map, on nodata). Pixels in two "
-            "sites (overlapping polygons) count in each, and the log says how many.</p>"
+            "every site skipped, with why (no class, no geometry, outside the map, on nodata), or against "
+            "REFERENCE_RASTER the pixels left out as nodata in each raster. Pixels in two sites (overlapping "
+            "polygons) count in each, and the log says how many.</p>"
             "<p>Pixels of one polygon are not independent, and sites placed where the ground is easy to recognise "
             "flatter any map: for an unbiased estimate, draw sites at random, stratified by mapped class "
             "('unclassified' too), one point each. For such sites the report also estimates the whole map "
@@ -97,9 +99,12 @@ class AssessAccuracy(ProspectraAlgorithm):
         check_outputs([maps[0], *rasters], REPORT=report)  # REFERENCE: checked with every layer parameter (base)
         if rasters:
             reference = ClassMap(rasters[0], "REFERENCE_RASTER")
-            if not reference.class_names:
-                feedback.pushInfo("REFERENCE_RASTER carries no class names: its values are taken as the map's class "
-                                  "values.")
+            if not reference.class_names and class_map.class_names:  # codes of two legends rarely coincide
+                first = min(class_map.class_names)
+                feedback.pushWarning(f"REFERENCE_RASTER carries no class names, so its values are taken as MAP's "
+                                     f"class values ({first} is MAP's '{class_map.label(first)}' ...). If its codes "
+                                     f"follow another legend, name its classes (a raster attribute table, or GDAL "
+                                     f"category names) to match them by name.")
             result = assess_map_on_raster(class_map, reference, report, feedback)
         else:
             features = labelled_features(sites, self.parameterAsString(parameters, "FIELD", context), class_map,

@@ -7,7 +7,11 @@ class names, which Prospectra writes into its class rasters as GDAL categories).
 group of minerals ('Alunite / Kaolinite', as SAM names classes the sensor cannot tell apart) is right for each of
 them: the map says no more than the group, so a site of any of them mapped to the group is agreement, and those
 reference classes are assessed as one (so is a class named twice in different case). Kappa is Cohen's on that
-matrix."""
+matrix.
+
+The reference is either sites (assess_map) or a class raster on the map's grid, compared pixel by pixel
+(assess_map_on_raster); both count pixels per (reference class, map value) pair, and one function builds the
+report from those counts."""
 import os
 from dataclasses import dataclass
 

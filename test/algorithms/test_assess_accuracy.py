@@ -451,11 +451,15 @@ def test_a_ratio_threshold_map_against_an_unnamed_reference_is_matched_by_value(
         assert (k["precision"], k["recall"], k["f1"]) == pytest.approx((p, r, f), abs=1e-12), k["class"]
 
 
-def test_a_reference_raster_is_refused_when_it_cannot_be_scored(run_fails, cuprite, tmp_path_factory):
+def test_a_reference_raster_is_refused_when_it_cannot_be_scored(qgis_processing, run_fails, cuprite,
+                                                                 tmp_path_factory):
     """Off the map's grid (size, origin, CRS), both references or neither, names against an unnamed map, a
     continuous raster or an undeclared fill as the reference, no pixel in common, and a report over an input:
-    refused naming the parameter, nothing written, the inputs untouched."""
+    refused naming the parameter, nothing written, the inputs untouched. An unnamed reference against a named map
+    is scored by value, with a warning."""
     import hashlib
+
+    from conftest import warnings_feedback
 
     folder, sam, _ = cuprite
     inputs = tmp_path_factory.mktemp("references")
@@ -487,6 +491,12 @@ def test_a_reference_raster_is_refused_when_it_cannot_be_scored(run_fails, cupri
     refused(reference_raster(inputs / "filled.tif", filled), "REFERENCE_RASTER: holds -9999 on 3550 pixels")
     refused(reference_raster(inputs / "blank.tif", np.full(codes.shape, 7, np.uint8), nodata=7),
             "REFERENCE_RASTER: no pixel holds a class in both")
+    feedback = warnings_feedback()  # Tetracorder's file itself holds codes only: scored by value, with a warning
+    qgis_processing.run("prospectra:assessaccuracy", {"MAP": sam, "REFERENCE_RASTER": TETRACORDER, "REPORT": report},
+                        feedback=feedback)
+    assert any("REFERENCE_RASTER carries no class names" in w for w in feedback.warnings), feedback.warnings
+    os.remove(report)
+    os.remove(report[:-5] + ".json")
     digest = hashlib.sha256(open(named, "rb").read()).hexdigest()
     run_fails("prospectra:assessaccuracy", {"MAP": sam, "REFERENCE_RASTER": named, "REPORT": named}, "REPORT:")
     as_json = reference_raster(inputs / "truth.json", codes, vc.CODE_NAMES)  # the report's JSON would replace it
