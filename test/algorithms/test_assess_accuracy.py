@@ -504,3 +504,16 @@ def test_a_reference_raster_is_refused_when_it_cannot_be_scored(qgis_processing,
                                             "REPORT": str(inputs / "truth.html")}, "REPORT:", "input")
     assert hashlib.sha256(open(named, "rb").read()).hexdigest() == digest
     assert gdal.Open(as_json).GetDriver().ShortName == "GTiff"
+
+
+def test_qgis_process_scores_against_a_reference_raster(qgis_process, cuprite, tmp_path):
+    """End to end: the reference's class names (GDAL categories in its .aux.xml) reach qgis_process's run."""
+    _, sam, _ = cuprite
+    reference = reference_raster(tmp_path / "tetracorder.tif", vc.read(TETRACORDER), vc.CODE_NAMES)
+    report = str(tmp_path / "cli.html")
+    qgis_process("run", "prospectra:assessaccuracy", "--", f"MAP={sam}", f"REFERENCE_RASTER={reference}",
+                 f"REPORT={report}")
+    with open(report[:-5] + ".json") as f:
+        saved = json.load(f)
+    assert saved["geometry"] == "raster" and saved["pixels"] == vc.read(TETRACORDER).size
+    assert {k["class"] for k in saved["classes"]} == {vc.CODE_NAMES[c] for c in np.unique(vc.read(TETRACORDER))}
