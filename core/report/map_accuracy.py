@@ -19,7 +19,7 @@ import numpy as np
 from osgeo import osr
 
 from ..errors import Canceled, InputError
-from ..io.blocks import class_names, windows
+from ..io.blocks import bounded_cache, class_names, windows
 from ..io.image import FILL_VALUES, open_raster
 from ..io.outputs import OutputTransaction, write_file
 from ..learning.training_samples import Classes, extract_samples, fits_class_raster
@@ -258,17 +258,18 @@ def assess_map_on_raster(class_map, reference, report_path=None, feedback=None):
     is given; returns the result dict, as assess_map."""
     same_grid(class_map, reference)
     pairs, mapped_counts, reference_counts = {}, {}, {}
-    for window in class_map.windows():
-        if feedback is not None and feedback.isCanceled():
-            raise Canceled("Canceled by the user; no report was written.")
-        values, valid = class_map.read(window)
-        ref_values, ref_valid = reference.read(window)
-        _add_counts(mapped_counts, whole_classes(values[0][valid], class_map))
-        _add_counts(reference_counts, whole_classes(ref_values[0][ref_valid], reference))
-        both = valid & ref_valid
-        ref, mapped, pixels = _pairs(ref_values[0][both].astype(np.int64), values[0][both].astype(np.int64))
-        for key in zip(ref.tolist(), mapped.tolist(), pixels.tolist()):
-            pairs[key[:2]] = pairs.get(key[:2], 0) + key[2]
+    with bounded_cache():  # each block is read once: GDAL's cache would only grow with the rasters
+        for window in class_map.windows():
+            if feedback is not None and feedback.isCanceled():
+                raise Canceled("Canceled by the user; no report was written.")
+            values, valid = class_map.read(window)
+            ref_values, ref_valid = reference.read(window)
+            _add_counts(mapped_counts, whole_classes(values[0][valid], class_map))
+            _add_counts(reference_counts, whole_classes(ref_values[0][ref_valid], reference))
+            both = valid & ref_valid
+            ref, mapped, pixels = _pairs(ref_values[0][both].astype(np.int64), values[0][both].astype(np.int64))
+            for key in zip(ref.tolist(), mapped.tolist(), pixels.tolist()):
+                pairs[key[:2]] = pairs.get(key[:2], 0) + key[2]
     refuse_fills(class_map, mapped_counts)
     refuse_fills(reference, reference_counts)
     grid = class_map.width * class_map.height
