@@ -98,6 +98,9 @@ class AssessAccuracy(ProspectraAlgorithm):
                              "on the map's grid).")
         check_outputs([maps[0], *rasters], REPORT=report)  # REFERENCE: checked with every layer parameter (base)
         if rasters:
+            if self.parameterAsString(parameters, "FIELD", context):
+                feedback.pushWarning("FIELD is ignored: it names the class field of REFERENCE's sites, and "
+                                     "REFERENCE_RASTER holds its classes in band 1.")
             reference = ClassMap(rasters[0], "REFERENCE_RASTER")
             if not reference.class_names and class_map.class_names:  # codes of two legends rarely coincide
                 first = min(class_map.class_names)

@@ -492,9 +492,10 @@ def test_a_reference_raster_is_refused_when_it_cannot_be_scored(qgis_processing,
     refused(reference_raster(inputs / "blank.tif", np.full(codes.shape, 7, np.uint8), nodata=7),
             "REFERENCE_RASTER: no pixel holds a class in both")
     feedback = warnings_feedback()  # Tetracorder's file itself holds codes only: scored by value, with a warning
-    qgis_processing.run("prospectra:assessaccuracy", {"MAP": sam, "REFERENCE_RASTER": TETRACORDER, "REPORT": report},
-                        feedback=feedback)
+    qgis_processing.run("prospectra:assessaccuracy", {"MAP": sam, "REFERENCE_RASTER": TETRACORDER, "REPORT": report,
+                                                      "FIELD": "class"}, feedback=feedback)
     assert any("REFERENCE_RASTER carries no class names" in w for w in feedback.warnings), feedback.warnings
+    assert any(w.startswith("FIELD is ignored") for w in feedback.warnings), feedback.warnings
     os.remove(report)
     os.remove(report[:-5] + ".json")
     digest = hashlib.sha256(open(named, "rb").read()).hexdigest()
