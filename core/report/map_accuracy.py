@@ -7,16 +7,22 @@ class names, which Prospectra writes into its class rasters as GDAL categories).
 group of minerals ('Alunite / Kaolinite', as SAM names classes the sensor cannot tell apart) is right for each of
 them: the map says no more than the group, so a site of any of them mapped to the group is agreement, and those
 reference classes are assessed as one (so is a class named twice in different case). Kappa is Cohen's on that
-matrix."""
+matrix.
+
+The reference is either sites (assess_map) or a class raster on the map's grid, compared pixel by pixel
+(assess_map_on_raster); both count pixels per (reference class, map value) pair, and one function builds the
+report from those counts."""
 import os
+from dataclasses import dataclass
 
 import numpy as np
+from osgeo import osr
 
 from ..errors import Canceled, InputError
-from ..io.blocks import class_names, windows
+from ..io.blocks import bounded_cache, class_names, windows
 from ..io.image import FILL_VALUES, open_raster
 from ..io.outputs import OutputTransaction, write_file
-from ..learning.training_samples import extract_samples, fits_class_raster
+from ..learning.training_samples import Classes, extract_samples, fits_class_raster
 from .geochem_report import esc, fmt, json_path, page, table, write_json
 
 REFERENCES = [
@@ -72,16 +78,16 @@ def _members(name):
     return {m.strip().casefold() for m in name.split(GROUP_SEPARATOR)} | {name.strip().casefold()}
 
 
-def _matches(class_map, classes, mapped_values):
+def _matches(class_map, classes, mapped_values, parameter, remedy):
     """{reference class value: the map values that agree with it}, among the map's named classes and the values
-    found at the sites."""
+    found at the sites. parameter: the one holding the reference's class names; remedy: what to give instead when
+    the map carries none."""
     known = set(class_map.class_names) | set(mapped_values)
     if not classes.from_text:
         return {v: {v} & known for v in classes.values}
     if not class_map.class_names:
-        raise InputError("FIELD", "holds class names, but the map carries no class names to match them with (no "
-                                  "GDAL categories in MAP); choose a field of the map's class values (integers), or "
-                                  "give a class map written by Prospectra.")
+        raise InputError(parameter, f"holds class names, but the map carries no class names to match them with (no "
+                                    f"GDAL categories in {class_map.parameter}); {remedy}")
     return {v: {m for m in known if n.casefold() in _members(class_map.label(m))}
             for v, n in zip(classes.values, classes.names)}
 
@@ -106,6 +112,14 @@ def _assessed_together(names, agree, from_text):
     return list(members.values())
 
 
+def _add_counts(counts, values, pixels=None):
+    """Adds each value's pixels (one each, or `pixels`) to {value: pixels}."""
+    if pixels is None:
+        values, pixels = np.unique(values, return_counts=True)
+    for v, k in zip(values.tolist(), pixels.tolist()):
+        counts[v] = counts.get(v, 0) + k
+
+
 def mapped_pixels(class_map, feedback=None):
     """{map value: pixels} over the whole map (nodata left out), block by block."""
     counts = {}
@@ -113,11 +127,34 @@ def mapped_pixels(class_map, feedback=None):
         if feedback is not None and feedback.isCanceled():
             raise Canceled("Canceled by the user; no report was written.")
         values, valid = class_map.read(window)
-        found, n = np.unique(values[0][valid], return_counts=True)
-        for v, k in zip(found.tolist(), n.tolist()):
-            v = int(v) if v.is_integer() else v  # the map's values as the site matrix holds them
-            counts[v] = counts.get(v, 0) + k
+        _add_counts(counts, whole_classes(values[0][valid], class_map))
     return counts
+
+
+def whole_classes(values, class_map, where=""):
+    """The values as int64 class values, or an error naming the raster they came from: a continuous raster (a
+    ratio, a probability) scored as classes would make every distinct value a class."""
+    broken = values[values != np.round(values)]
+    if len(broken):
+        raise InputError(class_map.parameter, f"holds {broken[0]:g}{where}: a class map holds whole class values. "
+                                              "Give a class raster, not a continuous one such as a ratio, a "
+                                              "probability or a content map.")
+    wide = values[~fits_class_raster(values)]
+    if len(wide):
+        raise InputError(class_map.parameter, f"holds {wide[0]:g}{where}, beyond the class values a class raster "
+                                              "holds (-2147483647 to 2147483647): not a class map.")
+    return values.astype(np.int64)
+
+
+def refuse_fills(class_map, counts):
+    """An error when the raster holds a missing-value marker it does not declare (nor name as a class): it would
+    be scored as a class."""
+    fills = [v for v in FILL_VALUES if v in counts and v not in class_map.class_names]
+    if fills:
+        raise InputError(class_map.parameter, f"holds {fills[0]:g} on {counts[fills[0]]} pixels, a value data sets "
+                                              f"write where a class is missing, without a class name; declare it as "
+                                              f"its nodata value (raster properties, or gdal_edit.py -a_nodata "
+                                              f"{fills[0]:g}).")
 
 
 def area_weighted(matrix, columns, right, mapped):
@@ -152,70 +189,158 @@ def area_weighted(matrix, columns, right, mapped):
             "classes": classes}, {}
 
 
+@dataclass
+class Tally:
+    """What a report is built from, however the reference came: the pixels counted per (reference class value,
+    map value) pair, and each reference value's sites. From sites (points, polygons: assess_map) or from a
+    reference raster (assess_map_on_raster)."""
+    classes: Classes  # the reference's classes
+    reference: np.ndarray  # (k,) reference class value of each pair
+    mapped: np.ndarray  # (k,) map value of each pair
+    pixels: np.ndarray  # (k,) pixels of each pair
+    sites: dict  # {reference value: sites (features, or pixels of a raster)}
+    counts: dict  # what was read and what was left out, for the report
+    geometry: str  # 'point', 'polygon', 'mixed' or 'raster'
+    mapped_counts: dict  # {map value: pixels} over the whole map
+
+
+def _pairs(reference, mapped):
+    """(reference values, map values, pixels) of the distinct pairs among the pixels."""
+    ref_values, ref_index = np.unique(reference, return_inverse=True)
+    map_values, map_index = np.unique(mapped, return_inverse=True)
+    pixels = np.bincount(ref_index * len(map_values) + map_index, minlength=len(ref_values) * len(map_values))
+    found = np.nonzero(pixels)[0]
+    return ref_values[found // len(map_values)], map_values[found % len(map_values)], pixels[found]
+
+
 def assess_map(class_map, features, report_path=None, feedback=None):
     """The map against reference sites: features are (WKB in the map's CRS or None, class label). Writes the
     HTML report (JSON beside it) when report_path is given; returns the result dict."""
     samples = extract_samples(class_map, features, "REFERENCE", "FIELD", feedback, min_classes=1)
-    mapped = samples.X[:, 0]
-    if not np.all(mapped == np.round(mapped)):
-        raise InputError(class_map.parameter, f"holds {mapped[mapped != np.round(mapped)][0]:g} at a reference site: "
-                                              "a class map holds whole class values. Give a class raster, not a "
-                                              "continuous one such as a ratio, a probability or a content map.")
-    wide = mapped[~fits_class_raster(mapped)]
-    if len(wide):
-        raise InputError(class_map.parameter, f"holds {wide[0]:g} at a reference site, beyond the class values a "
-                                              "class raster holds (-2147483647 to 2147483647): not a class map.")
-    mapped = mapped.astype(np.int64)
+    mapped = whole_classes(samples.X[:, 0], class_map, " at a reference site")
     mapped_counts = mapped_pixels(class_map, feedback)
-    fills = [v for v in FILL_VALUES if v in mapped_counts and v not in class_map.class_names]
-    if fills:  # a missing-value marker the map does not declare would be scored as a class
-        raise InputError(class_map.parameter, f"holds {fills[0]:g} on {mapped_counts[fills[0]]} pixels, a value data "
-                                              f"sets write where a class is missing, without a class name; declare it "
-                                              f"as the map's nodata value (raster properties, or gdal_edit.py "
-                                              f"-a_nodata {fills[0]:g}).")
-    classes = samples.classes
-    on_map = [(v, name) for v, name in zip(classes.values, classes.names) if np.any(samples.y == v)]
-    agree = _matches(class_map, classes, set(mapped.tolist()))
+    refuse_fills(class_map, mapped_counts)
+    sites = {v: len(np.unique(samples.feature[samples.y == v])) for v in samples.classes.values}
+    tally = Tally(samples.classes, *_pairs(samples.y, mapped), sites, samples.counts, samples.geometry, mapped_counts)
+    result = _assess(class_map, tally, "FIELD", "choose a field of the map's class values (integers), or give a "
+                                                "class map written by Prospectra.")
+    return _finish(result, report_path, feedback)
+
+
+def same_grid(class_map, reference):
+    """An error naming the reference raster unless it lies on the map's grid: scoring pixel by pixel needs the
+    same pixels, and resampling a class raster here would make up agreement or disagreement along every edge."""
+    # without a geotransform GDAL gives (0, 1, 0, 0, 0, 1), pixel coordinates: what an identity one says too
+    gt, ref_gt = class_map.geotransform, reference.geotransform
+    srs, ref_srs = (osr.SpatialReference(wkt=r.projection) if r.projection else None for r in (class_map, reference))
+    size, ref_size = (class_map.width, class_map.height), (reference.width, reference.height)
+    if ref_size != size:
+        problem = f"it is {ref_size[0]} x {ref_size[1]} pixels, {class_map.parameter} {size[0]} x {size[1]}"
+    elif not np.allclose(gt, ref_gt, rtol=0, atol=1e-6 * min(abs(gt[1]), abs(gt[5]))):
+        problem = (f"its origin or pixel size differs (origin {ref_gt[0]:.10g}, {ref_gt[3]:.10g}, pixel "
+                   f"{ref_gt[1]:.6g} x {ref_gt[5]:.6g}; {class_map.parameter}'s {gt[0]:.10g}, {gt[3]:.10g}, pixel "
+                   f"{gt[1]:.6g} x {gt[5]:.6g})")
+    elif (srs is None) != (ref_srs is None) or (srs is not None and not srs.IsSame(ref_srs)):
+        problem = f"its coordinate reference system is not {class_map.parameter}'s"
+    else:
+        return
+    raise InputError(reference.parameter, f"is not on the grid of {class_map.parameter}: {problem}. Pixels are "
+                                          f"compared one to one, and nothing is resampled here; warp it onto the "
+                                          f"map's grid first (Warp (reproject) with nearest-neighbour resampling, "
+                                          f"the map's CRS, extent and pixel size).")
+
+
+def assess_map_on_raster(class_map, reference, report_path=None, feedback=None):
+    """The map against a reference class raster on its grid (both ClassMaps: band 1, nodata left out), pixel by
+    pixel, block by block. Reference classes meet map classes by name where the reference carries class names,
+    else by value. Every reference pixel valid where the map is valid is counted, also those of classes no map
+    class agrees with (they are disagreement, named in result['unmatched']). Writes the report when report_path
+    is given; returns the result dict, as assess_map."""
+    same_grid(class_map, reference)
+    pairs, mapped_counts, reference_counts = {}, {}, {}
+    with bounded_cache():  # each block is read once: GDAL's cache would only grow with the rasters
+        for window in class_map.windows():
+            if feedback is not None and feedback.isCanceled():
+                raise Canceled("Canceled by the user; no report was written.")
+            values, valid = class_map.read(window)
+            ref_values, ref_valid = reference.read(window)
+            _add_counts(mapped_counts, whole_classes(values[0][valid], class_map))
+            _add_counts(reference_counts, whole_classes(ref_values[0][ref_valid], reference))
+            both = valid & ref_valid
+            ref, mapped, pixels = _pairs(ref_values[0][both].astype(np.int64), values[0][both].astype(np.int64))
+            for key in zip(ref.tolist(), mapped.tolist(), pixels.tolist()):
+                pairs[key[:2]] = pairs.get(key[:2], 0) + key[2]
+    refuse_fills(class_map, mapped_counts)
+    refuse_fills(reference, reference_counts)
+    grid = class_map.width * class_map.height
+    if not pairs:
+        raise InputError(reference.parameter, f"no pixel holds a class in both {reference.described} and "
+                                              f"{class_map.described}: where one has a class the other has nodata.")
+    values = sorted(reference_counts)
+    classes = Classes(values, [reference.label(v) for v in values], bool(reference.class_names))
+    ref, mapped = (np.array([p[k] for p in pairs], np.int64) for k in (0, 1))
+    pixels = np.array(list(pairs.values()), np.int64)
+    sites = {v: int(pixels[ref == v].sum()) for v in values}  # each pixel is a site of its own
+    counts = {"pixels": grid, "map_nodata": grid - sum(mapped_counts.values()),
+              "reference_nodata": grid - sum(reference_counts.values()), "compared": int(pixels.sum())}
+    tally = Tally(classes, ref, mapped, pixels, sites, counts, "raster", mapped_counts)
+    result = _assess(class_map, tally, reference.parameter, f"give {reference.parameter} without its category names "
+                                                           f"to match the classes by value, or a class map written by "
+                                                           f"Prospectra.")
+    result["reference"] = reference.path
+    return _finish(result, report_path, feedback)
+
+
+def _assess(class_map, tally, names_parameter, remedy):
+    """The result dict (confusion matrix, overall accuracy, kappa, per reference class precision, recall and F1)
+    from a tally: the one way a report is built."""
+    classes = tally.classes
+    on_map = [(v, name) for v, name in zip(classes.values, classes.names) if tally.sites.get(v)]
+    agree = _matches(class_map, classes, set(tally.mapped.tolist()), names_parameter, remedy)
     groups = _assessed_together([n for _, n in on_map], [agree[v] for v, _ in on_map], classes.from_text)
     values = [[on_map[i][0] for i in g] for g in groups]
     labels = [GROUP_SEPARATOR.join(sorted(on_map[i][1] for i in g)) for g in groups]
     agrees = [set().union(*(agree[v] for v in vs)) for vs in values]
-    columns = sorted(set(mapped.tolist()) | set().union(*agrees))
+    columns = sorted(set(tally.mapped.tolist()) | set().union(*agrees))
     row_of = {v: r for r, vs in enumerate(values) for v in vs}  # classes with no site on the map have no row
     matrix = np.zeros((len(groups), len(columns)), np.int64)
-    keys = sorted(row_of)  # every pixel's row, found without a Python loop over pixels
-    rows = np.array([row_of[k] for k in keys])[np.searchsorted(keys, samples.y)]
-    np.add.at(matrix, (rows, np.searchsorted(columns, mapped)), 1)
-    right = np.array([[c in a for c in columns] for a in agrees], bool)  # cells where map and site agree
+    keys = sorted(row_of)  # every pair's row, found without a Python loop
+    rows = np.array([row_of[k] for k in keys])[np.searchsorted(keys, tally.reference)]
+    np.add.at(matrix, (rows, np.searchsorted(columns, tally.mapped)), tally.pixels)
+    right = np.array([[c in a for c in columns] for a in agrees], bool)  # cells where map and reference agree
     n = int(matrix.sum())
     per_class = []
     for i, (vs, label, a) in enumerate(zip(values, labels, agrees)):
-        mapped_as = matrix[:, right[i]].sum()  # every site mapped to a class that agrees with this one
+        mapped_as = matrix[:, right[i]].sum()  # every pixel mapped to a class that agrees with this one
         hit = int(matrix[i, right[i]].sum())
         precision = hit / mapped_as if mapped_as else 0.0  # nothing mapped as it: none right (as scikit-learn)
         recall = hit / matrix[i].sum()
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         per_class.append({"class": label, "values": vs, "map_classes": [class_map.label(c) for c in columns if c in a],
-                          "sites": len(set(samples.feature[np.isin(samples.y, vs)].tolist())),
+                          "sites": int(sum(tally.sites[v] for v in vs)),
                           "pixels": int(matrix[i].sum()), "precision": precision, "recall": recall, "f1": f1})
     observed = matrix[right].sum() / n
     row_share, column_share = matrix.sum(axis=1) / n, matrix.sum(axis=0) / n
     chance = float((row_share[:, None] * column_share[None, :] * right).sum())  # agreement were they independent
     kappa = (observed - chance) / (1 - chance) if chance < 1 else float("nan")
     estimates, unsampled = None, {}
-    if samples.geometry == "point":  # a polygon's pixels are one cluster, not independent draws: no estimate
-        estimates, unsampled = area_weighted(matrix, columns, right, mapped_counts)
+    if tally.geometry == "point":  # a polygon's pixels are one cluster, not independent draws: no estimate
+        estimates, unsampled = area_weighted(matrix, columns, right, tally.mapped_counts)
     if estimates is not None:
         for k, e in zip(per_class, estimates["classes"]):
             e["class"] = k["class"]
-    result = {"map": class_map.path, "pixels": n, "sites": int(sum(k["sites"] for k in per_class)),
-              "overall_accuracy": float(observed), "kappa": float(kappa), "chance_agreement": chance,
-              "classes": per_class, "unmatched": [k["class"] for k in per_class if not k["map_classes"]],
-              "together": [k["class"] for k in per_class if len(k["values"]) > 1],
-              "not_assessed": [nm for v, nm in zip(classes.values, classes.names) if v not in row_of],
-              "matrix": {"rows": labels, "columns": [class_map.label(c) for c in columns], "counts": matrix.tolist()},
-              "counts": samples.counts, "geometry": samples.geometry, "area_weighted": estimates,
-              "unsampled": [{"class": class_map.label(v), "pixels": count} for v, count in sorted(unsampled.items())]}
+    return {"map": class_map.path, "pixels": n, "sites": int(sum(k["sites"] for k in per_class)),
+            "overall_accuracy": float(observed), "kappa": float(kappa), "chance_agreement": chance,
+            "classes": per_class, "unmatched": [k["class"] for k in per_class if not k["map_classes"]],
+            "together": [k["class"] for k in per_class if len(k["values"]) > 1],
+            "not_assessed": [nm for v, nm in zip(classes.values, classes.names) if v not in row_of],
+            "matrix": {"rows": labels, "columns": [class_map.label(c) for c in columns], "counts": matrix.tolist()},
+            "counts": tally.counts, "geometry": tally.geometry, "area_weighted": estimates,
+            "unsampled": [{"class": class_map.label(v), "pixels": count} for v, count in sorted(unsampled.items())]}
+
+
+def _finish(result, report_path, feedback):
+    """The result, its report written when report_path is given."""
     if feedback is not None and feedback.isCanceled():  # the last check before anything is written
         raise Canceled("Canceled by the user; no report was written.")
     if report_path:
@@ -226,6 +351,9 @@ def assess_map(class_map, features, report_path=None, feedback=None):
 
 def not_estimated(result):
     """Why the whole map was not estimated (result['area_weighted'] is None)."""
+    if result["geometry"] == "raster":
+        return ("Not estimated: the reference raster was compared with every pixel of the map where both hold a "
+                "class, so the figures above are counts over those pixels, not estimates from a sample.")
     if result["geometry"] != "point":
         return ("Not estimated over the whole map: the sites are polygons, whose pixels are one cluster, not "
                 "independent samples. Give one point per site, drawn at random within each mapped class.")
@@ -256,7 +384,34 @@ def _area_weighted_html(result):
               "sites.</p>")
 
 
+def _provenance_html(result):
+    """What the reference gave and what was left out of it: its sites, or a reference raster's pixels."""
+    c = result["counts"]
+    if result["geometry"] == "raster":
+        return ("<h2>Pixels</h2>" + table(["", "count"], [["pixels of the grid", c["pixels"]],
+                                                          ["nodata in the map (left out)", c["map_nodata"]],
+                                                          ["nodata in the reference (left out)", c["reference_nodata"]],
+                                                          ["compared (a class in both)", c["compared"]]])
+                + "<p class=note>Every pixel is compared, so the figures are counts, not estimates; but a reference "
+                  "map is itself a classification with errors of its own, and the agreement measured is with it, "
+                  "not with the ground (Stehman &amp; Foody 2019).</p>")
+    skipped = [("without a class", c["no_class"]), ("without a geometry (or not transformable)", c["no_geometry"]),
+               ("outside the map", c["outside"]), ("polygons too small to hold a pixel centre", c["no_pixel_centre"]),
+               ("only on nodata pixels", c["on_nodata"])]
+    return ("<h2>Sites</h2>" + table(["", "count"], [["features in the layer", c["features"]], *skipped,
+                                                     ["pixels on nodata (left out)", c["pixels_nodata"]],
+                                                     ["pixels in two or more sites (counted in each)",
+                                                      c["pixels_in_several_features"]],
+                                                     ["features used", c["features_used"]]])
+            + "<p class=note>The figures are as good as the sites. Pixels of one polygon are not independent "
+              "samples, and sites chosen where the ground is easy to recognise flatter any map: for an unbiased "
+              "estimate of a map's accuracy, draw the sites at random, stratified by mapped class (Stehman &amp; "
+              "Foody 2019).</p>")
+
+
 def write_report(result, path):
+    raster = result["geometry"] == "raster"
+    units = "pixels" if raster else "sites"  # a reference raster's sites are its pixels
     m = result["matrix"]
     right = [[c in k["map_classes"] for c in m["columns"]] for k in result["classes"]]
     cells = [[esc(r), *[f"<b>{v}</b>" if ok else str(v) for v, ok in zip(counts, agree)], str(sum(counts))]
@@ -264,17 +419,13 @@ def write_report(result, path):
     totals = np.array(m["counts"]).sum(axis=0).tolist()
     matrix = table(["reference \\ map", *map(esc, m["columns"]), "total"],
                    cells + [["total", *map(str, totals), str(result["pixels"])]])
-    per_class = table(["reference class", "agrees with map class", "sites", "pixels", "precision (user's)",
-                       "recall (producer's)", "F1"],
-                      [[esc(k["class"]), esc(", ".join(k["map_classes"]) or "none"), k["sites"], k["pixels"],
-                        fmt(k["precision"], 3), fmt(k["recall"], 3), fmt(k["f1"], 3)] for k in result["classes"]],
-                      left=2)
-    c = result["counts"]
-    skipped = [("without a class", c["no_class"]), ("without a geometry (or not transformable)", c["no_geometry"]),
-               ("outside the map", c["outside"]), ("polygons too small to hold a pixel centre", c["no_pixel_centre"]),
-               ("only on nodata pixels", c["on_nodata"])]
+    per_class = table(["reference class", "agrees with map class", *([] if raster else ["sites"]), "pixels",
+                       "precision (user's)", "recall (producer's)", "F1"],
+                      [[esc(k["class"]), esc(", ".join(k["map_classes"]) or "none"), *([] if raster else [k["sites"]]),
+                        k["pixels"], fmt(k["precision"], 3), fmt(k["recall"], 3), fmt(k["f1"], 3)]
+                       for k in result["classes"]], left=2)
     unmatched = (f"<p><b>No map class agrees with</b> {esc(', '.join(result['unmatched']))}: none of the map's "
-                 "class names, nor a class mapped at any site. Their sites count as disagreement.</p>"
+                 f"class names, nor a class mapped at any of their {units}. Their {units} count as disagreement.</p>"
                  if result["unmatched"] else "")
     if result["together"]:
         unmatched += (f"<p><b>Assessed together:</b> {esc('; '.join(result['together']))}. The map does not tell "
@@ -282,28 +433,26 @@ def write_report(result, path):
                       "one class here: a map that joins classes scores higher than one that separates them, and "
                       "its figures say only how well it finds the group.</p>")
     if result["not_assessed"]:
-        unmatched += (f"<p><b>Not assessed:</b> {esc(', '.join(result['not_assessed']))}: no site of it covers a "
-                      "valid pixel of the map (outside it, on nodata, or a polygon holding no pixel centre).</p>")
+        unmatched += (f"<p><b>Not assessed:</b> {esc(', '.join(result['not_assessed']))}: "
+                      + ("all its pixels lie on the map's nodata.</p>" if raster else
+                         "no site of it covers a valid pixel of the map (outside it, on nodata, or a polygon "
+                         "holding no pixel centre).</p>"))
+    against = (f"the reference raster {esc(result['reference'])}, pixel by pixel ({result['pixels']} pixels "
+               f"where both hold a class)" if raster else
+               f"{result['sites']} reference sites ({result['pixels']} pixels, {esc(result['geometry'])}s)")
     body = (
-        f"<p>{esc(result['map'])} against {result['sites']} reference sites ({result['pixels']} pixels, "
-        f"{esc(result['geometry'])}s). <b>Overall accuracy {fmt(result['overall_accuracy'], 3)}</b>, Cohen's kappa "
+        f"<p>{esc(result['map'])} against {against}. <b>Overall accuracy {fmt(result['overall_accuracy'], 3)}</b>, "
+        f"Cohen's kappa "
         f"{fmt(result['kappa'], 3)} (agreement expected by chance {fmt(result['chance_agreement'], 3)}).</p>"
         + unmatched + "<h2>Per class</h2>" + per_class
         + "<p class=note>Precision (user's accuracy): of the pixels mapped to the map classes that agree with a "
-          "reference class, the share whose site is of it. Recall (producer's accuracy): of its sites' pixels, the "
+          "reference class, the share whose reference is of it. Recall (producer's accuracy): of its reference pixels, the "
           "share mapped to a class that agrees.</p>"
         + _area_weighted_html(result)
         + "<h2>Confusion matrix (pixels)</h2>" + matrix
-        + "<p class=note>Rows: the reference classes; columns: the map classes found at the sites; agreement in "
-          "bold.</p>"
-        + "<h2>Sites</h2>" + table(["", "count"], [["features in the layer", c["features"]], *skipped,
-                                                  ["pixels on nodata (left out)", c["pixels_nodata"]],
-                                                  ["pixels in two or more sites (counted in each)",
-                                                   c["pixels_in_several_features"]],
-                                                  ["features used", c["features_used"]]])
-        + "<p class=note>The figures are as good as the sites. Pixels of one polygon are not independent samples, "
-          "and sites chosen where the ground is easy to recognise flatter any map: for an unbiased estimate of a "
-          "map's accuracy, draw the sites at random, stratified by mapped class (Stehman &amp; Foody 2019).</p>"
+        + f"<p class=note>Rows: the reference classes; columns: the map classes found at the reference's {units}; "
+          "agreement in bold.</p>"
+        + _provenance_html(result)
         + "<h2>References</h2><ul>" + "".join(f"<li>{esc(r)}</li>" for r in REFERENCES) + "</ul>")
-    write_file(path, page("Map accuracy against reference sites", body))
+    write_file(path, page(f"Map accuracy against {'a reference raster' if raster else 'reference sites'}", body))
     write_json(json_path(path), result)

@@ -344,3 +344,177 @@ def test_sites_skipped_are_named_in_the_log(qgis_processing, cuprite, tmp_path):
     qgis_processing.run("prospectra:assessaccuracy", {"MAP": sam, "REFERENCE": path, "FIELD": "class",
                                                       "REPORT": str(tmp_path / "accuracy.html")}, feedback=feedback)
     assert "Sites skipped: 2 outside the map." in feedback.warnings, feedback.warnings
+
+
+# ---- against a reference raster ---------------------------------------------------------------------------
+
+TETRACORDER = os.path.join(vc.CUPRITE, "tetracorder_2um.tif")
+
+
+def reference_raster(path, codes, names=None, nodata=None, **grid):
+    """codes as a one-band class raster on the Cuprite grid (or **grid's), named by `names` ({value: name}) as GDAL
+    category names: the reference a user would hold."""
+    from data.rasters import write_raster
+
+    write_raster(path, codes[None], nodata=nodata, **{"geotransform": (0, 1, 0, 0, 0, 1), **grid})
+    if names:
+        ds = gdal.Open(str(path), gdal.GA_Update)
+        ds.GetRasterBand(1).SetCategoryNames([names.get(v, "") for v in range(max(names) + 1)])
+        ds = None
+    return str(path)
+
+
+def test_a_map_scored_against_the_tetracorder_raster_equals_scikit_learn(qgis_processing, cuprite, tmp_path,
+                                                                        monkeypatch):
+    """The SAM map of Cuprite against USGS Tetracorder's 2 um map as a class raster named by its legend, pixel by
+    pixel, nodata in each (a strip of the map, a block of the reference) left out: the figures equal scikit-learn's
+    on the same pixels read whole with GDAL, the reference classes SAM has no class for stay in the matrix as
+    disagreement and are named, and the rasters are read in windows, never whole."""
+    from sklearn.metrics import accuracy_score, cohen_kappa_score, precision_recall_fscore_support
+
+    from conftest import warnings_feedback
+    from prospectra.core.io import blocks
+    from prospectra.core.report.map_accuracy import ClassMap
+
+    _, sam, _ = cuprite
+    mapped = str(tmp_path / "sam_with_nodata.tif")
+    gdal.Translate(mapped, sam, creationOptions=["TILED=YES"])  # 256 x 256 blocks, which windows follow
+    ds = gdal.Open(mapped, gdal.GA_Update)
+    band = ds.GetRasterBand(1)
+    map_nodata = int(band.GetNoDataValue())
+    band.WriteArray(np.full((40, 355), map_nodata, np.uint8), 0, 300)
+    ds = None
+    codes = vc.read(TETRACORDER)
+    codes[600:700, 100:250] = 255
+    reference = reference_raster(tmp_path / "tetracorder.tif", codes, vc.CODE_NAMES, nodata=255)
+    monkeypatch.setattr(blocks, "BLOCK_PIXELS", 2 ** 16)  # several windows on this small grid
+    windows = []
+    read = ClassMap.read
+    monkeypatch.setattr(ClassMap, "read", lambda self, window: windows.append(window) or read(self, window))
+    feedback = warnings_feedback()
+    result = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": mapped, "REFERENCE_RASTER": reference, "REPORT": str(tmp_path / "r.html")}, feedback=feedback)
+    assert len(windows) > 2 and max(w * h for _, _, w, h in windows) <= 2 ** 16
+
+    values, names = vc.read(mapped), vc.class_names(mapped)
+    valid = (values != map_nodata) & (codes != 255)
+    truth = [vc.CODE_NAMES[c] for c in codes[valid]]
+    said = [names[v] for v in values[valid]]
+    assert result["OVERALL_ACCURACY"] == pytest.approx(accuracy_score(truth, said), abs=1e-12)
+    assert result["KAPPA"] == pytest.approx(cohen_kappa_score(truth, said), abs=1e-12)
+    with open(result["REPORT_JSON"]) as f:
+        saved = json.load(f)
+    labels = [k["class"] for k in saved["classes"]]
+    assert labels == sorted(set(truth), key=[vc.CODE_NAMES[c] for c in sorted(vc.CODE_NAMES)].index)
+    assert saved["together"] == [] and saved["pixels"] == int(valid.sum())
+    precision, recall, f1, support = precision_recall_fscore_support(truth, said, labels=labels, zero_division=0)
+    for k, p, r, f, n in zip(saved["classes"], precision, recall, f1, support):
+        assert (k["precision"], k["recall"], k["f1"], k["pixels"]) == pytest.approx((p, r, f, n), abs=1e-12), k["class"]
+    truth_of, said_of = np.array(truth), np.array(said)
+    assert saved["matrix"]["counts"] == [[int(np.sum((truth_of == r) & (said_of == c))) for c in saved["matrix"]["columns"]]
+                                         for r in labels]
+    missing = sorted(set(truth) - set(names.values()), key=labels.index)
+    assert missing and saved["unmatched"] == missing  # montmorillonite, silica ...: SAM mapped no class of them
+    assert any(f"No class of the map agrees with {', '.join(missing)}" in w for w in feedback.warnings), feedback.warnings
+    assert saved["counts"] == {"pixels": codes.size, "map_nodata": int((values == map_nodata).sum()),
+                               "reference_nodata": int((codes == 255).sum()), "compared": int(valid.sum())}
+    assert saved["area_weighted"] is None
+    with open(str(tmp_path / "r.html")) as f:
+        assert "pixel by pixel" in f.read()
+
+
+def test_a_ratio_threshold_map_against_an_unnamed_reference_is_matched_by_value(qgis_processing, tmp_path):
+    """Neither raster carries class names: the reference's values meet the map's (as integer codes in FIELD do).
+    TM 5/7 above Otsu's threshold (1, else 0) against Tetracorder's Al-OH minerals (1, else 0): scikit-learn's
+    figures on the same pixels."""
+    from sklearn.metrics import accuracy_score, cohen_kappa_score, precision_recall_fscore_support
+
+    ratio = str(tmp_path / "ratio.tif")
+    qgis_processing.run("prospectra:bandratio", dict(TM, INPUT=[CUPRITE], PRESET=0, NUMERATOR="B5", DENOMINATOR="B7",
+                                                     OUTPUT=ratio))
+    value = vc.read(ratio)
+    seen = value != -9999  # the ratio's nodata
+    anomaly = np.where(seen, value >= vc.otsu(value[seen]), 255).astype(np.uint8)
+    mapped = reference_raster(tmp_path / "al_oh_map.tif", anomaly, nodata=255)
+    truth = np.isin(vc.read(TETRACORDER), vc.AL_OH).astype(np.uint8)
+    reference = reference_raster(tmp_path / "al_oh_truth.tif", truth)
+    result = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": mapped, "REFERENCE_RASTER": reference, "REPORT": str(tmp_path / "r.html")})
+    truth, anomaly = truth[seen], anomaly[seen]
+    assert result["OVERALL_ACCURACY"] == pytest.approx(accuracy_score(truth, anomaly), abs=1e-12)
+    assert result["KAPPA"] == pytest.approx(cohen_kappa_score(truth, anomaly), abs=1e-12)
+    with open(result["REPORT_JSON"]) as f:
+        saved = json.load(f)
+    assert [k["class"] for k in saved["classes"]] == ["0", "1"] and saved["pixels"] == int(seen.sum())
+    precision, recall, f1, _ = precision_recall_fscore_support(truth, anomaly, labels=[0, 1])
+    for k, p, r, f in zip(saved["classes"], precision, recall, f1):
+        assert (k["precision"], k["recall"], k["f1"]) == pytest.approx((p, r, f), abs=1e-12), k["class"]
+
+
+def test_a_reference_raster_is_refused_when_it_cannot_be_scored(qgis_processing, run_fails, cuprite,
+                                                                 tmp_path_factory):
+    """Off the map's grid (size, origin, CRS), both references or neither, names against an unnamed map, a
+    continuous raster or an undeclared fill as the reference, no pixel in common, and a report over an input:
+    refused naming the parameter, nothing written, the inputs untouched. An unnamed reference against a named map
+    is scored by value, with a warning."""
+    import hashlib
+
+    from conftest import warnings_feedback
+
+    folder, sam, _ = cuprite
+    inputs = tmp_path_factory.mktemp("references")
+    codes = vc.read(TETRACORDER)
+    named = reference_raster(inputs / "tetracorder.tif", codes, vc.CODE_NAMES)
+    report = str(tmp_path_factory.mktemp("reports") / "r.html")
+
+    def refused(reference, *texts, **more):
+        run_fails("prospectra:assessaccuracy", {"MAP": sam, "REFERENCE_RASTER": reference, "REPORT": report, **more},
+                  *texts)
+
+    refused(reference_raster(inputs / "cut.tif", codes[:700], vc.CODE_NAMES),
+            "REFERENCE_RASTER: is not on the grid of MAP: it is 355 x 700 pixels, MAP 355 x 750", "Warp")
+    refused(reference_raster(inputs / "shifted.tif", codes, vc.CODE_NAMES, geotransform=(0.5, 1, 0, 0, 0, 1)),
+            "REFERENCE_RASTER: is not on the grid of MAP: its origin or pixel size differs")
+    refused(reference_raster(inputs / "utm.tif", codes, vc.CODE_NAMES, crs=32611),
+            "REFERENCE_RASTER: is not on the grid of MAP: its coordinate reference system")
+    refused(named, "REFERENCE_RASTER: give REFERENCE (sites) or REFERENCE_RASTER", "not both",
+            REFERENCE=str(folder / "sites.gpkg"), FIELD="class")
+    run_fails("prospectra:assessaccuracy", {"MAP": sam, "REPORT": report}, "REFERENCE: give the reference",
+              "REFERENCE_RASTER")
+    unnamed_map = str(inputs / "unnamed_map.tif")
+    reference_raster(unnamed_map, vc.read(sam))
+    run_fails("prospectra:assessaccuracy", {"MAP": unnamed_map, "REFERENCE_RASTER": named, "REPORT": report},
+              "REFERENCE_RASTER: holds class names, but the map carries no class names", "without its category names")
+    refused(reference_raster(inputs / "fit.tif", codes * 0.5), "REFERENCE_RASTER: holds ", "whole class values")
+    filled = codes.astype(np.float32)
+    filled[:10] = -9999
+    refused(reference_raster(inputs / "filled.tif", filled), "REFERENCE_RASTER: holds -9999 on 3550 pixels")
+    refused(reference_raster(inputs / "blank.tif", np.full(codes.shape, 7, np.uint8), nodata=7),
+            "REFERENCE_RASTER: no pixel holds a class in both")
+    feedback = warnings_feedback()  # Tetracorder's file itself holds codes only: scored by value, with a warning
+    qgis_processing.run("prospectra:assessaccuracy", {"MAP": sam, "REFERENCE_RASTER": TETRACORDER, "REPORT": report,
+                                                      "FIELD": "class"}, feedback=feedback)
+    assert any("REFERENCE_RASTER carries no class names" in w for w in feedback.warnings), feedback.warnings
+    assert any(w.startswith("FIELD is ignored") for w in feedback.warnings), feedback.warnings
+    os.remove(report)
+    os.remove(report[:-5] + ".json")
+    digest = hashlib.sha256(open(named, "rb").read()).hexdigest()
+    run_fails("prospectra:assessaccuracy", {"MAP": sam, "REFERENCE_RASTER": named, "REPORT": named}, "REPORT:")
+    as_json = reference_raster(inputs / "truth.json", codes, vc.CODE_NAMES)  # the report's JSON would replace it
+    run_fails("prospectra:assessaccuracy", {"MAP": sam, "REFERENCE_RASTER": as_json,
+                                            "REPORT": str(inputs / "truth.html")}, "REPORT:", "input")
+    assert hashlib.sha256(open(named, "rb").read()).hexdigest() == digest
+    assert gdal.Open(as_json).GetDriver().ShortName == "GTiff"
+
+
+def test_qgis_process_scores_against_a_reference_raster(qgis_process, cuprite, tmp_path):
+    """End to end: the reference's class names (GDAL categories in its .aux.xml) reach qgis_process's run."""
+    _, sam, _ = cuprite
+    reference = reference_raster(tmp_path / "tetracorder.tif", vc.read(TETRACORDER), vc.CODE_NAMES)
+    report = str(tmp_path / "cli.html")
+    qgis_process("run", "prospectra:assessaccuracy", "--", f"MAP={sam}", f"REFERENCE_RASTER={reference}",
+                 f"REPORT={report}")
+    with open(report[:-5] + ".json") as f:
+        saved = json.load(f)
+    assert saved["geometry"] == "raster" and saved["pixels"] == vc.read(TETRACORDER).size
+    assert {k["class"] for k in saved["classes"]} == {vc.CODE_NAMES[c] for c in np.unique(vc.read(TETRACORDER))}
