@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from qgis.core import (QgsProcessingAlgorithm,
                        QgsProcessingException,
                        QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputLayerDefinition,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
+                       QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsProperty, QgsRasterLayer,
                        QgsVectorFileWriter)
@@ -204,8 +205,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                 kind = "a model file" if definition.name().startswith("MODEL") else "a file"
                 return False, f"{definition.name()}: '{values}' is a folder, not {kind}; choose the file itself."
             # a file that is no raster: QGIS would say one it cannot load is 'not found'
-            if not (isinstance(definition, QgsProcessingParameterRasterLayer) or (
-                    isinstance(definition, QgsProcessingParameterMultipleLayers) and definition.layerType() == RASTER)):
+            if not is_raster_parameter(definition):
                 continue
             for value in values if isinstance(values, (list, tuple)) else [values]:
                 if isinstance(value, str) and os.path.isfile(value):
@@ -213,14 +213,27 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                         open_raster(value, definition.name())
                     except InputError as e:
                         return False, str(e)
+        # QGIS's own check (QgsProcessingAlgorithm::checkParameterValues, one parameter at a time) loads each input
+        # as a layer and computes statistics for its stretch, which GDAL writes into a VRT input itself (a VRT is
+        # its own metadata store) or beside any other (.aux.xml). Raster files opened above are checked already:
+        # QGIS checks them without loading (no context); every other value as QGIS would.
         store = context.temporaryLayerStore()
         before = set(store.mapLayers())
-        with no_statistics_beside_inputs():  # QGIS loads the layers to check them
-            result = super().checkParameterValues(parameters, context)
-        # and keeps them for later steps, which would find them without their .aux.xml (a class map's names)
-        for layer_id in set(store.mapLayers()) - before:
-            store.removeMapLayer(layer_id)
-        return result
+        try:
+            with no_statistics_beside_inputs():  # layers of other kinds, and rasters named other than by a file
+                for definition in self.parameterDefinitions():
+                    value = parameters.get(definition.name())
+                    opened = is_raster_parameter(definition) and raster_file_paths(value)
+                    if not definition.checkValueIsAcceptable(value, None if opened else context):
+                        return False, (self.invalidRasterError(parameters, definition.name())
+                                       if isinstance(definition, QgsProcessingParameterRasterLayer) else
+                                       self.invalidSourceError(parameters, definition.name())
+                                       if isinstance(definition, QgsProcessingParameterFeatureSource) else
+                                       f"Incorrect parameter value for {definition.name()}")
+        finally:  # QGIS keeps what it loaded for later steps, which would find them without their .aux.xml
+            for layer_id in set(store.mapLayers()) - before:
+                store.removeMapLayer(layer_id)
+        return True, ""
 
     def output_files(self, parameters, context):
         """{parameter: file path} of every output parameter set that is a file."""
@@ -293,9 +306,8 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         layer, QGIS computes statistics for the layer's stretch, which GDAL writes beside the user's raster
         (.aux.xml) when the layer is dropped. Layers of the project and layer ids are resolved by QGIS."""
         value = parameters.get(name)
-        values = value if isinstance(value, (list, tuple)) else [value]
-        if all(isinstance(v, str) and os.path.isfile(v) for v in values):
-            return [v for v in values if v]
+        if raster_file_paths(value):
+            return list(value) if isinstance(value, (list, tuple)) else [value]
         if isinstance(self.parameterDefinition(name), QgsProcessingParameterMultipleLayers):
             layers = self.parameterAsLayerList(parameters, name, context) or []
         else:
@@ -454,6 +466,17 @@ def unreadable(path):
     finally:
         gdal.PopErrorHandler()
     return errors[0] if errors else None
+
+
+def is_raster_parameter(definition):
+    return isinstance(definition, QgsProcessingParameterRasterLayer) or (
+        isinstance(definition, QgsProcessingParameterMultipleLayers) and definition.layerType() == RASTER)
+
+
+def raster_file_paths(value):
+    """Whether a layer parameter's value is one raster file path, or a list of them (each opened by the check)."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return bool(values) and all(isinstance(v, str) and os.path.isfile(v) for v in values)
 
 
 @contextmanager
