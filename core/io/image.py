@@ -115,12 +115,16 @@ class Image:
                 continue
             values = stack[i][valid]
             as_stored = stored and kind in STORED_INTEGERS
-            if as_stored and self.nodata[n] is not None:  # left to the caller: not tested for nodata yet
-                values = values[values != self.nodata[n]]
+            scale, offset = self.scaling[n]
+            if as_stored:  # left to the caller: not tested for nodata, nor for a fill below the lowest, yet
+                keep = values != self.nodata[n] if self.nodata[n] is not None else np.ones(values.shape, bool)
+                lowest = self.lowest.get(n, LOWEST_MEASURED)
+                if may_hold_fill(kind, scale, offset, lowest):
+                    keep &= values * np.float32(scale) + np.float32(offset) >= lowest
+                values = values[keep]
             if not values.size:
                 continue
             lo, hi = values.min(), values.max()
-            scale, offset = self.scaling[n]
             value = float(lo) if as_stored else (float(lo) - offset) / scale
             if kind.kind in "iu":  # a view's other scaling (patch_tagging) gives the same stored integer back
                 value = round(value)

@@ -237,3 +237,16 @@ def test_gdal_sentinel2_driver_band_descriptions(tmp_path):
     path = write_tif(tmp_path / "safe.tif", data, descriptions=[
         "B4, central wavelength 665 nm", "B3, central wavelength 560 nm", "B2, central wavelength 490 nm"])
     assert open_image(path, "sentinel2a_msi").band_names == ["B4", "B3", "B2"]
+
+
+@pytest.mark.parametrize("stored", [False, True])
+def test_a_band_constant_but_for_an_undeclared_fill_is_constant_in_stored_reads_too(tmp_path, stored):
+    """The stored reads (SAM's) left the fill below the lowest reflectance to their caller, yet counted -9999 as a
+    second value: a dead band beside an undeclared fill was said to carry no signal by the band ratio, not by SAM."""
+    dn = np.full((2, 8, 8), 2000, np.int16)
+    dn[0] = np.arange(64).reshape(8, 8) * 10  # a band with signal
+    dn[:, :2] = -9999  # a fill the file does not declare
+    image = open_image(write_tif(tmp_path / "x.tif", dn, gdal.GDT_Int16, descriptions=["B11", "B12"]),
+                       "sentinel2a_msi", scaling="custom", scale=1e-4, offset=0)
+    image.read_stack(["B11", "B12"], (0, 0, 8, 8), stored=stored)
+    assert image.constant_bands() == pytest.approx({"B12": 0.2})
