@@ -92,10 +92,11 @@ class Image:
         # name -> LOWEST_MEASURED in the units of a scaling that folds more in than reflectance (a model's
         # normalisation: patch_tagging); LOWEST_MEASURED itself where missing
         self.lowest = {}
-        # name -> (the one stored value its valid pixels held in every read so far, how many pixels), None once a
-        # read held two: a band that never varies carries no signal (an all-zero scene gives a zero composite, a
-        # one-class map), which the run says. Shared with views as left_out is. A band is looked at only until a
-        # read shows it varies, so real data costs one look per band, not a pass.
+        # name -> (the one stored value its valid pixels held in every read so far, the (row, col) of the only
+        # pixel read, or None once two were), None once a read held two values: a band that never varies carries
+        # no signal (an all-zero scene gives a zero composite, a one-class map), which the run says. Shared with
+        # views as left_out is. A band is looked at only until a read shows it varies, so real data costs one look
+        # per band, not a pass.
         self.constant = {}
 
     def lowest_left_out(self):
@@ -105,17 +106,20 @@ class Image:
         return min(values) if values else None
 
     def constant_bands(self):
-        """{name: reflectance} of the bands read whose every valid pixel read (two at least) held that one value."""
-        return {n: c[0] * self.scaling[n][0] + self.scaling[n][1] for n, c in self.constant.items() if c and c[1] > 1}
+        """{name: reflectance} of the bands read whose every valid pixel read (two at least, not one pixel read
+        twice) held that one value."""
+        return {n: c[0] * self.scaling[n][0] + self.scaling[n][1] for n, c in self.constant.items()
+                if c and c[1] is None}
 
-    def _note_constant(self, names, kinds, stack, valid, stored):
-        """Update self.constant with a read: stack and valid as read_stack returns them."""
+    def _note_constant(self, names, kinds, stack, valid, stored, window):
+        """Update self.constant with a read: stack and valid as read_stack returns them, window the read's."""
         for i, (n, kind) in enumerate(zip(names, kinds)):
             if n in self.constant and self.constant[n] is None:
                 continue
             values = stack[i][valid]
             as_stored = stored and kind in STORED_INTEGERS
             scale, offset = self.scaling[n]
+            keep = None
             if as_stored:  # left to the caller: not tested for nodata, nor for a fill below the lowest, yet
                 keep = values != self.nodata[n] if self.nodata[n] is not None else np.ones(values.shape, bool)
                 lowest = self.lowest.get(n, LOWEST_MEASURED)
@@ -128,8 +132,14 @@ class Image:
             value = float(lo) if as_stored else (float(lo) - offset) / scale
             if kind.kind in "iu":  # a view's other scaling (patch_tagging) gives the same stored integer back
                 value = round(value)
-            earlier = self.constant.get(n, (value, 0))
-            self.constant[n] = (value, earlier[1] + values.size) if lo == hi and earlier[0] == value else None
+            pixel = None
+            if values.size == 1:  # where it lies: one pixel read again (a centre read, then the blocks) is one pixel
+                rows, cols = np.nonzero(valid)
+                at = 0 if keep is None else int(np.flatnonzero(keep)[0])
+                pixel = (window[1] + int(rows[at]), window[0] + int(cols[at]))
+            earlier = self.constant.get(n, (value, pixel))
+            self.constant[n] = (value, pixel if earlier[1] == pixel else None) \
+                if lo == hi and earlier[0] == value else None
 
     @property
     def band_names(self):
@@ -234,7 +244,7 @@ class Image:
                         if earlier is None or (stored_value - earlier) * scale < 0:  # lower once scaled
                             self.left_out[n] = stored_value
                 valid &= ok
-        self._note_constant(names, kinds, stack, valid, stored)
+        self._note_constant(names, kinds, stack, valid, stored, window)
         return stack, valid
 
     def read(self, names, window):

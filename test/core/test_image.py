@@ -250,3 +250,20 @@ def test_a_band_constant_but_for_an_undeclared_fill_is_constant_in_stored_reads_
                        "sentinel2a_msi", scaling="custom", scale=1e-4, offset=0)
     image.read_stack(["B11", "B12"], (0, 0, 8, 8), stored=stored)
     assert image.constant_bands() == pytest.approx({"B12": 0.2})
+
+
+def test_one_pixel_read_twice_is_not_a_band_without_signal(tmp_path):
+    """A one-pixel image (or a single valid pixel) read by a centre look and again by the blocks, as SAM reads, or
+    one pixel under several sample points, was counted as two pixels holding one value: said to carry no signal."""
+    cube = np.array([[[0.1]], [[0.3]]], np.float32)
+    image = open_image(write_tif(tmp_path / "x.tif", cube, descriptions=["B11", "B12"]), "sentinel2a_msi")
+    image.central(["B11", "B12"])
+    full(image, ["B11", "B12"])
+    image.read(["B11", "B12"], (0, 0, 1, 1))
+    assert image.constant_bands() == {}
+    cube = np.full((2, 3, 3), -9999, np.float32)
+    cube[:, 1, 1], cube[:, 2, 0] = 0.2, 0.2  # two valid pixels of one value: no signal
+    image = open_image(write_tif(tmp_path / "y.tif", cube, nodata=-9999, descriptions=["B11", "B12"]), "sentinel2a_msi")
+    for window in ((1, 1, 1, 1), (1, 1, 1, 1), (0, 2, 1, 1)):
+        image.read(["B11", "B12"], window)
+    assert image.constant_bands() == pytest.approx({"B11": 0.2, "B12": 0.2})
