@@ -1123,3 +1123,11 @@ def test_a_vector_output_whose_extension_picks_an_unexpected_format(refused, tmp
     """QGIS wrote 'grid.txt' as a Geoconcept export and 'grid.xml' as PDS4, neither what the name promises."""
     refused("prospectra:tagminerals", tagging(tmp_path, OUTPUT_GRID=str(tmp_path / name)), "OUTPUT_GRID",
             f"would be written in the {driver} format", "end it in .gpkg, .shp, .geojson or .csv")
+
+
+def test_a_vector_output_named_like_a_layer_of_a_file(refused, tmp_path):
+    """'grid.gpkg|layername=cells', as an input layer is named, was written as a new GeoPackage literally named
+    'grid.gpkg|layername=cells.gpkg', and left behind by a run that failed."""
+    refused("prospectra:tagminerals", tagging(tmp_path, OUTPUT_GRID=f"{tmp_path / 'grid.gpkg'}|layername=cells"),
+            "OUTPUT_GRID", "names a layer the way an input does", f"ogr:dbname='{tmp_path / 'grid.gpkg'}' "
+            f"table=\"cells\" (geom)")
