@@ -224,6 +224,24 @@ def test_sentinel2_metadata_of_a_folder_above_is_not_taken(tmp_path):
     assert e.value.parameter == "SCALING" and "no product metadata" in str(e.value)
 
 
+
+def test_sentinel2_metadata_above_a_folder_named_granule_outside_a_safe_is_not_taken(tmp_path):
+    """A folder named GRANULE that is not a SAFE's (no <granule id>/IMG_DATA below it) made the folder above it a
+    product's root, whose metadata scaled a stack exported there; an L1C SAFE's IMG_DATA still finds its root."""
+    (tmp_path / "MTD_MSIL1C.xml").write_text("<root><QUANTIFICATION_VALUE>10000</QUANTIFICATION_VALUE>"
+                                             '<RADIO_ADD_OFFSET band_id="11">-1000</RADIO_ADD_OFFSET></root>')
+    dn = np.full((1, 2, 2), 2500, dtype=np.uint16)
+    for folder in (tmp_path / "GRANULE" / "exports", tmp_path / "GRANULE" / "2024" / "stacks"):
+        folder.mkdir(parents=True)
+        files = [write_tif(folder / f"{b}.tif", dn, gdal.GDT_UInt16) for b in ("B11", "B12")]
+        with pytest.raises(InputError) as e:
+            open_image(files, "sentinel2b_msi")
+        assert e.value.parameter == "SCALING" and "no product metadata" in str(e.value)
+    img_data = tmp_path / "GRANULE" / "L1C_T33TWM_A1" / "IMG_DATA"
+    img_data.mkdir(parents=True)
+    files = [write_tif(img_data / f"T33TWM_{b}.tif", dn, gdal.GDT_UInt16) for b in ("B11", "B12")]
+    assert "MTD_MSIL1C.xml" in open_image(files, "sentinel2b_msi").scaling_source
+
 def test_landsat_surface_reflectance_file_names(tmp_path):
     dn = np.full((1, 3, 3), 9000, dtype=np.uint16)
     files = [write_tif(tmp_path / f"LC09_L2SP_166029_20240815_20240816_02_T1_SR_B{i}.TIF", dn, gdal.GDT_UInt16)
