@@ -526,9 +526,10 @@ def _scaling(paths, datasets, sensor, names, scaling, scale, offset):
         for name, value in (("SCALE", scale), ("OFFSET", offset)):
             if not math.isfinite(value):
                 raise InputError(name, f"{value} is not a finite number.")
-        if scale == 0:
-            raise InputError("SCALE", "a scale of 0 gives every pixel the same reflectance (the OFFSET); give the "
-                                      "factor that turns the stored values into reflectance, e.g. 0.0001.")
+        if np.float32(scale) == 0:  # reflectance is float32: a scale too small for it is 0 as well
+            raise InputError("SCALE", f"a scale of {'0' if scale == 0 else f'{scale:g} (0 in float32)'} gives every "
+                                      f"pixel the same reflectance (the OFFSET); give the factor that turns the "
+                                      f"stored values into reflectance, e.g. 0.0001.")
         largest = max(_largest_value(ds) for ds in datasets)
         if not abs(scale) * largest + abs(offset) < float(np.finfo(np.float32).max):  # reflectance is float32
             raise InputError("SCALE", f"DN x {scale:g} + {offset:g} would overflow reflectance (float32) for values up "

@@ -72,10 +72,13 @@ def test_single_band_files_are_named_from_file_names_whatever_their_order():
     assert np.array_equal(bands["B5"], gdal.Open(TM[4]).ReadAsArray().astype(np.float32))
 
 
-def test_a_custom_scale_of_zero_is_refused():
-    """Every pixel would be the OFFSET: a correlation then blamed POINTS for 'one distinct spectrum'."""
-    with pytest.raises(InputError, match="SCALE: a scale of 0 gives every pixel the same reflectance"):
-        open_image(TM, "landsat5_tm", scaling="custom", scale=0, offset=0.1)
+@pytest.mark.parametrize("scale, said", [(0, "0"), (1e-60, r"1e-60 \(0 in float32\)")])
+def test_a_custom_scale_of_zero_is_refused(scale, said):
+    """Every pixel would be the OFFSET: a correlation then blamed POINTS for 'one distinct spectrum'. A scale below
+    the smallest float32 is 0 in the float32 reflectance too: every output was silently the OFFSET (hostile-input
+    audit; the no-signal warning then blamed a blank file)."""
+    with pytest.raises(InputError, match=f"SCALE: a scale of {said} gives every pixel the same reflectance"):
+        open_image(TM, "landsat5_tm", scaling="custom", scale=scale, offset=0.1)
 
 
 def test_files_on_different_grids_need_a_resampling_choice():
