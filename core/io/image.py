@@ -138,8 +138,11 @@ class Image:
                 at = 0 if keep is None else int(np.flatnonzero(keep)[0])
                 pixel = (window[1] + int(rows[at]), window[0] + int(cols[at]))
             earlier = self.constant.get(n, (value, pixel))
-            self.constant[n] = (value, pixel if earlier[1] == pixel else None) \
-                if lo == hi and earlier[0] == value else None
+            # a float band read through a view of another scaling (patch_tagging) comes back within float32's
+            # rounding of that scaling, not to the bit
+            same = earlier[0] == value or kind.kind == "f" and \
+                abs(earlier[0] - value) <= 1e-6 * (abs(float(lo)) + abs(offset)) / abs(scale)
+            self.constant[n] = (earlier[0], pixel if earlier[1] == pixel else None) if lo == hi and same else None
 
     @property
     def band_names(self):

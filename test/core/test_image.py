@@ -288,3 +288,22 @@ def test_one_pixel_read_twice_is_not_a_band_without_signal(tmp_path):
     for window in ((1, 1, 1, 1), (1, 1, 1, 1), (0, 2, 1, 1)):
         image.read(["B11", "B12"], window)
     assert image.constant_bands() == pytest.approx({"B11": 0.2, "B12": 0.2})
+
+
+def test_a_float_band_read_through_a_normalising_view_stays_one_value(tmp_path):
+    """A model's normalisation folded into a view's scaling (patch_tagging) gives a float band's stored value back
+    only within float32's rounding: a dead band read by the image and by such a view (the bundled taggers') was
+    taken to vary, and tagminerals never said it carried no signal."""
+    from types import SimpleNamespace
+
+    from prospectra.core.learning.patch_tagging import _normalising
+
+    cube = np.stack([np.linspace(0.1, 0.4, 64, dtype=np.float32).reshape(8, 8), np.full((8, 8), 0.25, np.float32)])
+    image = open_image(write_tif(tmp_path / "x.tif", cube, descriptions=["B11", "B12"]), "sentinel2a_msi")
+    image.central(["B11", "B12"])
+    model = SimpleNamespace(bands=["B11", "B12"], mean=np.array([0.2, 0.11], np.float32),
+                            std=np.array([0.1, 0.7], np.float32))
+    view = _normalising(image, model)
+    for y in range(8):
+        view.read_stack(["B11", "B12"], (0, y, 8, 1))
+    assert image.constant_bands() == pytest.approx({"B12": 0.25})
