@@ -366,6 +366,11 @@ def open_image(paths, sensor_id, band_order=None, scaling="auto", scale=None, of
     names = _band_names(paths, datasets, sensor, band_order)
     dataset, keep = _one_grid(paths, datasets, resampling, resolution)
     scale_offset, how, product_nodata = _scaling(paths, datasets, sensor, names, scaling, scale, offset)
+    zero = [n for n, (s, _) in scale_offset.items() if np.float32(s) == 0]
+    if zero:  # damaged metadata (custom SCALE is refused in _scaling): every pixel would be the offset
+        raise InputError("SCALING", f"{how} gives band{'s' if len(zero) > 1 else ''} {', '.join(zero)} a scale of 0, "
+                                    f"so every pixel would hold the same reflectance: the metadata is damaged. Repair "
+                                    f"it, or choose 'custom' SCALING with SCALE and OFFSET.")
     raw_nodata = {}
     for i, n in enumerate(names):
         if nodata is not None:

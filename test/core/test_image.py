@@ -307,3 +307,23 @@ def test_a_float_band_read_through_a_normalising_view_stays_one_value(tmp_path):
     for y in range(8):
         view.read_stack(["B11", "B12"], (0, y, 8, 1))
     assert image.constant_bands() == pytest.approx({"B12": 0.25})
+
+
+@pytest.mark.parametrize("where", ["gdal", "mtl"])
+def test_a_scale_of_zero_in_the_files_metadata_is_refused(tmp_path, where):
+    """A GDAL scale or an MTL REFLECTANCE_MULT of 0 (damaged metadata) made every pixel the offset, and the
+    no-signal note then divided by it: a ZeroDivisionError traceback instead of a message."""
+    dn = np.arange(7 * 64, dtype=np.uint16).reshape(7, 8, 8) + 5000
+    path = write_tif(tmp_path / "LC08_L1TP_X_B1-7.tif", dn, gdal.GDT_UInt16, descriptions=[f"B{i}" for i in range(1, 8)])
+    if where == "gdal":
+        ds = gdal.Open(path, gdal.GA_Update)
+        for i in range(7):
+            ds.GetRasterBand(i + 1).SetScale(0.0 if i == 3 else 2e-5)
+            ds.GetRasterBand(i + 1).SetOffset(0.1)
+        ds = None
+    else:
+        (tmp_path / "LC08_L1TP_X_MTL.txt").write_text("".join(
+            f"REFLECTANCE_MULT_BAND_{i} = {0.0 if i == 4 else 2e-5}\nREFLECTANCE_ADD_BAND_{i} = -0.1\n" for i in range(1, 8))
+            + "SUN_ELEVATION = 45.0\n")
+    with pytest.raises(InputError, match="SCALING: .* gives band B4 a scale of 0, so every pixel would hold the same"):
+        open_image(path, "landsat8_oli")
