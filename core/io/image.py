@@ -46,6 +46,11 @@ STORED_INTEGERS = {np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16)
 EXACT_IN_FLOAT32 = STORED_INTEGERS | {np.dtype(np.float32)}
 
 
+def zero_in_float32(number):
+    """Whether number is 0 as a float32 (reflectance's type): 0 or a magnitude float32 rounds to 0."""
+    return abs(number) <= np.finfo(np.float32).smallest_subnormal / 2
+
+
 def measured(values):
     """Where float band values are measurements: not NaN, not infinite, not a fill value."""
     return np.abs(values) < FILL_MAGNITUDE
@@ -366,7 +371,7 @@ def open_image(paths, sensor_id, band_order=None, scaling="auto", scale=None, of
     names = _band_names(paths, datasets, sensor, band_order)
     dataset, keep = _one_grid(paths, datasets, resampling, resolution)
     scale_offset, how, product_nodata = _scaling(paths, datasets, sensor, names, scaling, scale, offset)
-    zero = [n for n, (s, _) in scale_offset.items() if np.float32(s) == 0]
+    zero = [n for n, (s, _) in scale_offset.items() if zero_in_float32(s)]
     if zero:  # damaged metadata (custom SCALE is refused in _scaling): every pixel would be the offset
         raise InputError("SCALING", f"{how} gives band{'s' if len(zero) > 1 else ''} {', '.join(zero)} a scale of 0, "
                                     f"so every pixel would hold the same reflectance: the metadata is damaged. Repair "
@@ -534,7 +539,7 @@ def _scaling(paths, datasets, sensor, names, scaling, scale, offset):
         for name, value in (("SCALE", scale), ("OFFSET", offset)):
             if not math.isfinite(value):
                 raise InputError(name, f"{value} is not a finite number.")
-        if np.float32(scale) == 0:  # reflectance is float32: a scale too small for it is 0 as well
+        if zero_in_float32(scale):  # reflectance is float32: a scale too small for it is 0 as well
             raise InputError("SCALE", f"a scale of {'0' if scale == 0 else f'{scale:g} (0 in float32)'} gives every "
                                       f"pixel the same reflectance (the OFFSET); give the factor that turns the "
                                       f"stored values into reflectance, e.g. 0.0001.")
