@@ -320,7 +320,13 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
     def sink_file(self, parameters, name, context):
         """The file a vector output is written to, or None (a temporary layer in memory, a database); refused
         unless its extension names a format QGIS writes (QGIS would add '.gpkg' to the name it was given)."""
-        path = file_of(self.parameterAsOutputLayer(parameters, name, context))
+        uri = self.parameterAsOutputLayer(parameters, name, context)
+        path = file_of(uri)
+        if path and path != uri and not uri.startswith("ogr:"):  # 'x.gpkg|layername=y' names a layer only to read
+            raise InputError(name, f"'{uri}' names a layer the way an input does, which QGIS does not read in an "
+                                   f"output: it would write a new GeoPackage under that whole name, '|' and all. "
+                                   f"Give a file name ('{path}'), or a layer of a GeoPackage as "
+                                   f"ogr:dbname='{path}' table=\"{uri.rpartition('=')[2] or 'layer'}\" (geom).")
         extension = os.path.splitext(path)[1][1:].lower() if path else ""
         if path and extension not in QgsVectorFileWriter.supportedFormatExtensions():
             raise InputError(name, f"'{path}' does not end in the extension of a vector format QGIS writes (.gpkg, "

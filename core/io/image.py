@@ -46,6 +46,11 @@ STORED_INTEGERS = {np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16)
 EXACT_IN_FLOAT32 = STORED_INTEGERS | {np.dtype(np.float32)}
 
 
+def zero_in_float32(number):
+    """Whether number is 0 as a float32 (reflectance's type): 0 or a magnitude float32 rounds to 0."""
+    return abs(number) <= np.finfo(np.float32).smallest_subnormal / 2
+
+
 def measured(values):
     """Where float band values are measurements: not NaN, not infinite, not a fill value."""
     return np.abs(values) < FILL_MAGNITUDE
@@ -92,10 +97,11 @@ class Image:
         # name -> LOWEST_MEASURED in the units of a scaling that folds more in than reflectance (a model's
         # normalisation: patch_tagging); LOWEST_MEASURED itself where missing
         self.lowest = {}
-        # name -> (the one stored value its valid pixels held in every read so far, how many pixels), None once a
-        # read held two: a band that never varies carries no signal (an all-zero scene gives a zero composite, a
-        # one-class map), which the run says. Shared with views as left_out is. A band is looked at only until a
-        # read shows it varies, so real data costs one look per band, not a pass.
+        # name -> (the one stored value its valid pixels held in every read so far, the (row, col) of the only
+        # pixel read, or None once two were), None once a read held two values: a band that never varies carries
+        # no signal (an all-zero scene gives a zero composite, a one-class map), which the run says. Shared with
+        # views as left_out is. A band is looked at only until a read shows it varies, so real data costs one look
+        # per band, not a pass.
         self.constant = {}
 
     def lowest_left_out(self):
@@ -105,27 +111,43 @@ class Image:
         return min(values) if values else None
 
     def constant_bands(self):
-        """{name: reflectance} of the bands read whose every valid pixel read (two at least) held that one value."""
-        return {n: c[0] * self.scaling[n][0] + self.scaling[n][1] for n, c in self.constant.items() if c and c[1] > 1}
+        """{name: reflectance} of the bands read whose every valid pixel read (two at least, not one pixel read
+        twice) held that one value."""
+        return {n: c[0] * self.scaling[n][0] + self.scaling[n][1] for n, c in self.constant.items()
+                if c and c[1] is None}
 
-    def _note_constant(self, names, kinds, stack, valid, stored):
-        """Update self.constant with a read: stack and valid as read_stack returns them."""
+    def _note_constant(self, names, kinds, stack, valid, stored, window):
+        """Update self.constant with a read: stack and valid as read_stack returns them, window the read's."""
         for i, (n, kind) in enumerate(zip(names, kinds)):
             if n in self.constant and self.constant[n] is None:
                 continue
             values = stack[i][valid]
             as_stored = stored and kind in STORED_INTEGERS
-            if as_stored and self.nodata[n] is not None:  # left to the caller: not tested for nodata yet
-                values = values[values != self.nodata[n]]
+            scale, offset = self.scaling[n]
+            keep = None
+            if as_stored:  # left to the caller: not tested for nodata, nor for a fill below the lowest, yet
+                keep = values != self.nodata[n] if self.nodata[n] is not None else np.ones(values.shape, bool)
+                lowest = self.lowest.get(n, LOWEST_MEASURED)
+                if may_hold_fill(kind, scale, offset, lowest):
+                    keep &= values * np.float32(scale) + np.float32(offset) >= lowest
+                values = values[keep]
             if not values.size:
                 continue
             lo, hi = values.min(), values.max()
-            scale, offset = self.scaling[n]
             value = float(lo) if as_stored else (float(lo) - offset) / scale
             if kind.kind in "iu":  # a view's other scaling (patch_tagging) gives the same stored integer back
                 value = round(value)
-            earlier = self.constant.get(n, (value, 0))
-            self.constant[n] = (value, earlier[1] + values.size) if lo == hi and earlier[0] == value else None
+            pixel = None
+            if values.size == 1:  # where it lies: one pixel read again (a centre read, then the blocks) is one pixel
+                rows, cols = np.nonzero(valid)
+                at = 0 if keep is None else int(np.flatnonzero(keep)[0])
+                pixel = (window[1] + int(rows[at]), window[0] + int(cols[at]))
+            earlier = self.constant.get(n, (value, pixel))
+            # a float band read through a view of another scaling (patch_tagging) comes back within float32's
+            # rounding of that scaling, not to the bit
+            same = earlier[0] == value or kind.kind == "f" and \
+                abs(earlier[0] - value) <= 1e-6 * (abs(float(lo)) + abs(offset)) / abs(scale)
+            self.constant[n] = (earlier[0], pixel if earlier[1] == pixel else None) if lo == hi and same else None
 
     @property
     def band_names(self):
@@ -230,7 +252,7 @@ class Image:
                         if earlier is None or (stored_value - earlier) * scale < 0:  # lower once scaled
                             self.left_out[n] = stored_value
                 valid &= ok
-        self._note_constant(names, kinds, stack, valid, stored)
+        self._note_constant(names, kinds, stack, valid, stored, window)
         return stack, valid
 
     def read(self, names, window):
@@ -349,6 +371,11 @@ def open_image(paths, sensor_id, band_order=None, scaling="auto", scale=None, of
     names = _band_names(paths, datasets, sensor, band_order)
     dataset, keep = _one_grid(paths, datasets, resampling, resolution)
     scale_offset, how, product_nodata = _scaling(paths, datasets, sensor, names, scaling, scale, offset)
+    zero = [n for n, (s, _) in scale_offset.items() if zero_in_float32(s)]
+    if zero:  # damaged metadata (custom SCALE is refused in _scaling): every pixel would be the offset
+        raise InputError("SCALING", f"{how} gives band{'s' if len(zero) > 1 else ''} {', '.join(zero)} a scale of 0, "
+                                    f"so every pixel would hold the same reflectance: the metadata is damaged. Repair "
+                                    f"it, or choose 'custom' SCALING with SCALE and OFFSET.")
     raw_nodata = {}
     for i, n in enumerate(names):
         if nodata is not None:
@@ -512,9 +539,10 @@ def _scaling(paths, datasets, sensor, names, scaling, scale, offset):
         for name, value in (("SCALE", scale), ("OFFSET", offset)):
             if not math.isfinite(value):
                 raise InputError(name, f"{value} is not a finite number.")
-        if scale == 0:
-            raise InputError("SCALE", "a scale of 0 gives every pixel the same reflectance (the OFFSET); give the "
-                                      "factor that turns the stored values into reflectance, e.g. 0.0001.")
+        if zero_in_float32(scale):  # reflectance is float32: a scale too small for it is 0 as well
+            raise InputError("SCALE", f"a scale of {'0' if scale == 0 else f'{scale:g} (0 in float32)'} gives every "
+                                      f"pixel the same reflectance (the OFFSET); give the factor that turns the "
+                                      f"stored values into reflectance, e.g. 0.0001.")
         largest = max(_largest_value(ds) for ds in datasets)
         if not abs(scale) * largest + abs(offset) < float(np.finfo(np.float32).max):  # reflectance is float32
             raise InputError("SCALE", f"DN x {scale:g} + {offset:g} would overflow reflectance (float32) for values up "
@@ -603,11 +631,12 @@ _S2_INDEX = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10",
 
 def _product_folders(path):
     """Where a Sentinel-2 product file of path can lie: its own folder, and the product's root when path lies in a
-    SAFE's GRANULE tree (SAFE/GRANULE/<id>/IMG_DATA/R10m/<band>.jp2). Never any other folder above: a stack
-    exported under a folder holding another product's metadata would take its scaling."""
+    SAFE's image data (SAFE/GRANULE/<id>/IMG_DATA/R10m/<band>.jp2). Never any other folder above: a stack
+    exported under a folder holding another product's metadata would take its scaling, even one below a folder
+    that happens to be named GRANULE."""
     folder = os.path.dirname(os.path.abspath(path))
     parts = folder.split(os.sep)
-    granule = [i for i, part in enumerate(parts) if part == "GRANULE"]
+    granule = [i for i, part in enumerate(parts[:-2]) if part == "GRANULE" and parts[i + 2] == "IMG_DATA"]
     return [folder] + ([os.sep.join(parts[:granule[-1]]) or os.sep] if granule else [])
 
 

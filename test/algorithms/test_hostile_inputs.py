@@ -1122,6 +1122,20 @@ def test_bands_that_hold_one_value_are_said_to_carry_no_signal(qgis_processing, 
 
 @pytest.mark.parametrize("name, driver", [("grid.txt", "Geoconcept"), ("grid.XML", "PDS4")])
 def test_a_vector_output_whose_extension_picks_an_unexpected_format(refused, tmp_path, name, driver):
-    """QGIS wrote 'grid.txt' as a Geoconcept export and 'grid.xml' as PDS4, neither what the name promises."""
+    """QGIS wrote 'grid.txt' as a Geoconcept export and 'grid.xml' as PDS4, neither what the name promises. Where
+    GDAL no longer writes the format (Geoconcept left GDAL 3.11: QGIS 3.44 here), the name ends in no vector format
+    QGIS writes, and is refused as such."""
+    from qgis.core import QgsVectorFileWriter
+
+    writes = name.rsplit(".", 1)[1].lower() in QgsVectorFileWriter.supportedFormatExtensions()
     refused("prospectra:tagminerals", tagging(tmp_path, OUTPUT_GRID=str(tmp_path / name)), "OUTPUT_GRID",
-            f"would be written in the {driver} format", "end it in .gpkg, .shp, .geojson or .csv")
+            *((f"would be written in the {driver} format", "end it in .gpkg, .shp, .geojson or .csv") if writes else
+              ("does not end in the extension of a vector format QGIS writes",)))
+
+
+def test_a_vector_output_named_like_a_layer_of_a_file(refused, tmp_path):
+    """'grid.gpkg|layername=cells', as an input layer is named, was written as a new GeoPackage literally named
+    'grid.gpkg|layername=cells.gpkg', and left behind by a run that failed."""
+    refused("prospectra:tagminerals", tagging(tmp_path, OUTPUT_GRID=f"{tmp_path / 'grid.gpkg'}|layername=cells"),
+            "OUTPUT_GRID", "names a layer the way an input does", f"ogr:dbname='{tmp_path / 'grid.gpkg'}' "
+            f"table=\"cells\" (geom)")

@@ -72,10 +72,13 @@ def test_single_band_files_are_named_from_file_names_whatever_their_order():
     assert np.array_equal(bands["B5"], gdal.Open(TM[4]).ReadAsArray().astype(np.float32))
 
 
-def test_a_custom_scale_of_zero_is_refused():
-    """Every pixel would be the OFFSET: a correlation then blamed POINTS for 'one distinct spectrum'."""
-    with pytest.raises(InputError, match="SCALE: a scale of 0 gives every pixel the same reflectance"):
-        open_image(TM, "landsat5_tm", scaling="custom", scale=0, offset=0.1)
+@pytest.mark.parametrize("scale, said", [(0, "0"), (1e-60, r"1e-60 \(0 in float32\)")])
+def test_a_custom_scale_of_zero_is_refused(scale, said):
+    """Every pixel would be the OFFSET: a correlation then blamed POINTS for 'one distinct spectrum'. A scale below
+    the smallest float32 is 0 in the float32 reflectance too: every output was silently the OFFSET (hostile-input
+    audit; the no-signal warning then blamed a blank file)."""
+    with pytest.raises(InputError, match=f"SCALE: a scale of {said} gives every pixel the same reflectance"):
+        open_image(TM, "landsat5_tm", scaling="custom", scale=scale, offset=0.1)
 
 
 def test_files_on_different_grids_need_a_resampling_choice():
@@ -224,6 +227,24 @@ def test_sentinel2_metadata_of_a_folder_above_is_not_taken(tmp_path):
     assert e.value.parameter == "SCALING" and "no product metadata" in str(e.value)
 
 
+
+def test_sentinel2_metadata_above_a_folder_named_granule_outside_a_safe_is_not_taken(tmp_path):
+    """A folder named GRANULE that is not a SAFE's (no <granule id>/IMG_DATA below it) made the folder above it a
+    product's root, whose metadata scaled a stack exported there; an L1C SAFE's IMG_DATA still finds its root."""
+    (tmp_path / "MTD_MSIL1C.xml").write_text("<root><QUANTIFICATION_VALUE>10000</QUANTIFICATION_VALUE>"
+                                             '<RADIO_ADD_OFFSET band_id="11">-1000</RADIO_ADD_OFFSET></root>')
+    dn = np.full((1, 2, 2), 2500, dtype=np.uint16)
+    for folder in (tmp_path / "GRANULE" / "exports", tmp_path / "GRANULE" / "2024" / "stacks"):
+        folder.mkdir(parents=True)
+        files = [write_tif(folder / f"{b}.tif", dn, gdal.GDT_UInt16) for b in ("B11", "B12")]
+        with pytest.raises(InputError) as e:
+            open_image(files, "sentinel2b_msi")
+        assert e.value.parameter == "SCALING" and "no product metadata" in str(e.value)
+    img_data = tmp_path / "GRANULE" / "L1C_T33TWM_A1" / "IMG_DATA"
+    img_data.mkdir(parents=True)
+    files = [write_tif(img_data / f"T33TWM_{b}.tif", dn, gdal.GDT_UInt16) for b in ("B11", "B12")]
+    assert "MTD_MSIL1C.xml" in open_image(files, "sentinel2b_msi").scaling_source
+
 def test_landsat_surface_reflectance_file_names(tmp_path):
     dn = np.full((1, 3, 3), 9000, dtype=np.uint16)
     files = [write_tif(tmp_path / f"LC09_L2SP_166029_20240815_20240816_02_T1_SR_B{i}.TIF", dn, gdal.GDT_UInt16)
@@ -237,3 +258,72 @@ def test_gdal_sentinel2_driver_band_descriptions(tmp_path):
     path = write_tif(tmp_path / "safe.tif", data, descriptions=[
         "B4, central wavelength 665 nm", "B3, central wavelength 560 nm", "B2, central wavelength 490 nm"])
     assert open_image(path, "sentinel2a_msi").band_names == ["B4", "B3", "B2"]
+
+
+@pytest.mark.parametrize("stored", [False, True])
+def test_a_band_constant_but_for_an_undeclared_fill_is_constant_in_stored_reads_too(tmp_path, stored):
+    """The stored reads (SAM's) left the fill below the lowest reflectance to their caller, yet counted -9999 as a
+    second value: a dead band beside an undeclared fill was said to carry no signal by the band ratio, not by SAM."""
+    dn = np.full((2, 8, 8), 2000, np.int16)
+    dn[0] = np.arange(64).reshape(8, 8) * 10  # a band with signal
+    dn[:, :2] = -9999  # a fill the file does not declare
+    image = open_image(write_tif(tmp_path / "x.tif", dn, gdal.GDT_Int16, descriptions=["B11", "B12"]),
+                       "sentinel2a_msi", scaling="custom", scale=1e-4, offset=0)
+    image.read_stack(["B11", "B12"], (0, 0, 8, 8), stored=stored)
+    assert image.constant_bands() == pytest.approx({"B12": 0.2})
+
+
+def test_one_pixel_read_twice_is_not_a_band_without_signal(tmp_path):
+    """A one-pixel image (or a single valid pixel) read by a centre look and again by the blocks, as SAM reads, or
+    one pixel under several sample points, was counted as two pixels holding one value: said to carry no signal."""
+    cube = np.array([[[0.1]], [[0.3]]], np.float32)
+    image = open_image(write_tif(tmp_path / "x.tif", cube, descriptions=["B11", "B12"]), "sentinel2a_msi")
+    image.central(["B11", "B12"])
+    full(image, ["B11", "B12"])
+    image.read(["B11", "B12"], (0, 0, 1, 1))
+    assert image.constant_bands() == {}
+    cube = np.full((2, 3, 3), -9999, np.float32)
+    cube[:, 1, 1], cube[:, 2, 0] = 0.2, 0.2  # two valid pixels of one value: no signal
+    image = open_image(write_tif(tmp_path / "y.tif", cube, nodata=-9999, descriptions=["B11", "B12"]), "sentinel2a_msi")
+    for window in ((1, 1, 1, 1), (1, 1, 1, 1), (0, 2, 1, 1)):
+        image.read(["B11", "B12"], window)
+    assert image.constant_bands() == pytest.approx({"B11": 0.2, "B12": 0.2})
+
+
+def test_a_float_band_read_through_a_normalising_view_stays_one_value(tmp_path):
+    """A model's normalisation folded into a view's scaling (patch_tagging) gives a float band's stored value back
+    only within float32's rounding: a dead band read by the image and by such a view (the bundled taggers') was
+    taken to vary, and tagminerals never said it carried no signal."""
+    from types import SimpleNamespace
+
+    from prospectra.core.learning.patch_tagging import _normalising
+
+    cube = np.stack([np.linspace(0.1, 0.4, 64, dtype=np.float32).reshape(8, 8), np.full((8, 8), 0.25, np.float32)])
+    image = open_image(write_tif(tmp_path / "x.tif", cube, descriptions=["B11", "B12"]), "sentinel2a_msi")
+    image.central(["B11", "B12"])
+    model = SimpleNamespace(bands=["B11", "B12"], mean=np.array([0.2, 0.11], np.float32),
+                            std=np.array([0.1, 0.7], np.float32))
+    view = _normalising(image, model)
+    for y in range(8):
+        view.read_stack(["B11", "B12"], (0, y, 8, 1))
+    assert image.constant_bands() == pytest.approx({"B12": 0.25})
+
+
+@pytest.mark.parametrize("where", ["gdal", "mtl"])
+def test_a_scale_of_zero_in_the_files_metadata_is_refused(tmp_path, where):
+    """A GDAL scale or an MTL REFLECTANCE_MULT of 0 (damaged metadata) made every pixel the offset, and the
+    no-signal note then divided by it: a ZeroDivisionError traceback instead of a message."""
+    dn = np.arange(7 * 64, dtype=np.uint16).reshape(7, 8, 8) + 5000
+    path = write_tif(tmp_path / "LC08_L1TP_X_B1-7.tif", dn, gdal.GDT_UInt16, descriptions=[f"B{i}" for i in range(1, 8)])
+    if where == "gdal":
+        ds = gdal.Open(path, gdal.GA_Update)
+        for i in range(7):
+            ds.GetRasterBand(i + 1).SetScale(0.0 if i == 3 else 2e-5)
+            ds.GetRasterBand(i + 1).SetOffset(0.1)
+        ds = None
+    else:
+        (tmp_path / "LC08_L1TP_X_MTL.txt").write_text("".join(
+            f"REFLECTANCE_MULT_BAND_{i} = {0.0 if i == 4 else 2e-5}\nREFLECTANCE_ADD_BAND_{i} = -0.1\n" for i in range(1, 8))
+            + "SUN_ELEVATION = 45.0\n")
+    with pytest.raises(InputError, match="SCALING: .* gives band B4 a scale of 0, so every pixel would hold the same"):
+        open_image(path, "landsat8_oli")
