@@ -94,8 +94,9 @@ class _TileFeedback(NullFeedback):
 
 
 def run_tile(kind, job, window, paths):
-    """One tile on a worker: the engine function of kind on the window, writing {output: path}. Returns its summary,
-    or None when the tile holds no valid pixel (and then writes nothing)."""
+    """One tile on a worker: the engine function of kind on the window, writing {output: path}. Returns its summary
+    (None when the tile holds no valid pixel, and then writes nothing) and what its reads noted (Image.read_notes:
+    fills left out, bands of one value), which the run reports as a single run would."""
     try:
         image, name = _tile_image(job, window)
     except RuntimeError as e:  # GDAL: the worker cannot read the input
@@ -103,7 +104,7 @@ def run_tile(kind, job, window, paths):
                                       "the output folder must be on storage every worker sees.") from None
     try:
         try:
-            return _engine(kind, job, image, paths)
+            return _engine(kind, job, image, paths), image.read_notes(window[:2])
         except RuntimeError as e:  # GDAL: the worker cannot write into the tile folder, or read on
             raise InputError("SCHEDULER", f"a worker could not read or write a tile ({str(e).strip()[:200]}); the "
                                           "inputs and the output folder must be on storage every worker sees.") from None
@@ -115,7 +116,7 @@ def run_tile(kind, job, window, paths):
             if e.parameter != "INPUT":
                 raise
             image.read_stack(job["bands"], (0, 0, image.width, image.height))
-            return None
+            return None, image.read_notes(window[:2])
     finally:
         del image
         gdal.Unlink(name)  # a long-lived worker must not keep every tile's VRT
@@ -276,7 +277,10 @@ def run_tiled(kind, image, folder, scheduler=None, tile=TILE_PIXELS, feedback=No
                         future.result()  # a failed tile fails the run, with its own error
                         done += 1
                         feedback.setProgress(100.0 * done / len(futures))
-                summaries = [f.result() for f in futures]
+                summaries = []
+                for summary, notes in (f.result() for f in futures):
+                    summaries.append(summary)
+                    image.add_read_notes(notes)
             except BaseException:
                 # Tiles already running would go on writing while their folder is emptied: the stop file ends
                 # them at their next block (and queued ones at once) before the folder is cleaned up.

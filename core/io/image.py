@@ -116,6 +116,26 @@ class Image:
         return {n: c[0] * self.scaling[n][0] + self.scaling[n][1] for n, c in self.constant.items()
                 if c and c[1] is None}
 
+    def read_notes(self, origin=(0, 0)):
+        """What this image's reads noted (the fills left out, the bands of one value), for another Image of the same
+        bands to take in with add_read_notes: a cluster's tiles read on workers, and the run says what they found.
+        origin: (col, row) of this image's first pixel in the other's grid."""
+        return {"left_out": dict(self.left_out),
+                "constant": {n: c and (c[0], c[1] and (c[1][0] + origin[1], c[1][1] + origin[0]))
+                             for n, c in self.constant.items()}}
+
+    def add_read_notes(self, notes):
+        """Take in another image's read_notes, as if its reads had been this image's."""
+        for n, stored in notes["left_out"].items():
+            earlier = self.left_out.get(n)
+            if earlier is None or (stored - earlier) * self.scaling[n][0] < 0:  # lower once scaled
+                self.left_out[n] = stored
+        for n, c in notes["constant"].items():
+            earlier = self.constant.get(n, c)
+            # one value in both, and one pixel only if both read the same one (tiles' halos overlap)
+            self.constant[n] = (c[0], c[1] if earlier[1] == c[1] else None) \
+                if c is not None and earlier is not None and earlier[0] == c[0] else None
+
     def _note_constant(self, names, kinds, stack, valid, stored, window):
         """Update self.constant with a read: stack and valid as read_stack returns them, window the read's."""
         for i, (n, kind) in enumerate(zip(names, kinds)):

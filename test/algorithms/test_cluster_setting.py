@@ -59,6 +59,9 @@ def recording():
         def reportError(self, text, fatal=False):  # noqa: N802
             self.log.append(text)
 
+        def pushWarning(self, text):  # noqa: N802
+            self.log.append(f"Warning: {text}")
+
     return Recording
 
 
@@ -95,6 +98,33 @@ def test_with_a_scheduler_set_the_tiles_run_on_the_cluster_and_equal_a_local_run
         log = [line for line in runs["here"][1].log if "valid pixels" in line or "Stretch" in line]
         assert log and log == [line for line in feedback.log if "valid pixels" in line or "Stretch" in line]
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]  # no tile folder, no part file left
+
+
+@pytest.mark.parametrize("alg, parameters", [
+    ("prospectra:bandratio", {"PRESET": 0, "NUMERATOR": "B11", "DENOMINATOR": "B12"}),
+    ("prospectra:spectralanglemapper", {"ENDMEMBERS": "Calcite, Hematite, Kaolinite, Muscovite", "KEEP_APART": True})])
+def test_the_cluster_run_warns_of_what_its_tiles_read_as_a_local_run_does(qgis_processing, cluster_setting, tmp_path,
+                                                                          alg, parameters):
+    """The scene's -9999 hole left undeclared (a fill the reads leave out) and B12 dead (one value wherever valid):
+    the warnings come from what the reads noted, which on a cluster happens on the workers. The cluster run gives
+    the same warnings as the run here; they were missing before."""
+    set_scheduler, address = cluster_setting
+    scene = synthetic_scene(str(tmp_path / "scene.tif"))
+    ds = gdal.Open(scene, gdal.GA_Update)
+    for b in range(ds.RasterCount):
+        ds.GetRasterBand(b + 1).DeleteNoDataValue()
+    b12 = ds.GetRasterBand(12)
+    b12.WriteArray(np.where(b12.ReadAsArray() == -9999, -9999, 0.25).astype(np.float32))
+    ds = None
+    warnings = {}
+    for where in ("here", "cluster"):
+        set_scheduler(address if where == "cluster" else "")
+        feedback = recording()()
+        qgis_processing.run(alg, {"INPUT": [scene], **parameters, "OUTPUT": str(tmp_path / f"{where}.tif")},
+                            feedback=feedback)
+        warnings[where] = [line for line in feedback.log if line.startswith("Warning: INPUT")]
+    assert any("-9999" in w for w in warnings["here"]) and any("B12 0.25" in w for w in warnings["here"])
+    assert warnings["cluster"] == warnings["here"]
 
 
 def test_cancel_on_the_cluster_leaves_nothing(qgis_processing, cluster_setting, tmp_path):
