@@ -518,3 +518,61 @@ def test_qgis_process_scores_against_a_reference_raster(qgis_process, cuprite, t
         saved = json.load(f)
     assert saved["geometry"] == "raster" and saved["pixels"] == vc.read(TETRACORDER).size
     assert {k["class"] for k in saved["classes"]} == {vc.CODE_NAMES[c] for c in np.unique(vc.read(TETRACORDER))}
+
+
+# ---- hostile inputs (audit 4) -------------------------------------------------------------------------------
+
+def small_maps(tmp_path, seed=4, shape=(40, 30)):
+    """(map codes, reference codes) of three classes on a small grid: the reference drawn at random, the map right
+    on about 70 % of it."""
+    rng = np.random.default_rng(seed)
+    reference = rng.integers(1, 4, shape).astype(np.uint8)
+    mapped = np.where(rng.random(shape) < 0.7, reference, rng.integers(1, 4, shape)).astype(np.uint8)
+    return mapped, reference
+
+
+def assert_equals_scikit_learn(result, truth, said):
+    """OVERALL_ACCURACY, KAPPA and each class's precision, recall, F1 and pixels as scikit-learn's on the same
+    labels (reference names, map names)."""
+    from sklearn.metrics import accuracy_score, cohen_kappa_score, precision_recall_fscore_support
+
+    assert result["OVERALL_ACCURACY"] == pytest.approx(accuracy_score(truth, said), abs=1e-12)
+    assert result["KAPPA"] == pytest.approx(cohen_kappa_score(truth, said), abs=1e-12)
+    with open(result["REPORT_JSON"]) as f:
+        saved = json.load(f)
+    labels = [k["class"] for k in saved["classes"]]
+    assert sorted(labels) == sorted(set(truth))
+    precision, recall, f1, support = precision_recall_fscore_support(truth, said, labels=labels, zero_division=0)
+    for k, p, r, f, n in zip(saved["classes"], precision, recall, f1, support):
+        assert (k["precision"], k["recall"], k["f1"], k["pixels"]) == pytest.approx((p, r, f, n), abs=1e-12), k["class"]
+    return saved
+
+
+def test_a_reference_named_by_an_attribute_table_without_a_value_column(qgis_processing, tmp_path):
+    """A raster attribute table may hold only names, row r naming value Row0Min + r (GDAL's linear binning): the
+    reference's names were not read, it was scored by value against a map of another legend, and the log said it
+    carried no class names."""
+    from conftest import warnings_feedback
+
+    mapped, codes = small_maps(tmp_path)
+    map_names = {1: "Alunite", 2: "Kaolinite", 3: "Calcite"}
+    reference_names = {1: "Calcite", 2: "alunite", 3: "Kaolinite"}  # another legend, another case
+    path = reference_raster(tmp_path / "map.tif", mapped, map_names)
+    reference = reference_raster(tmp_path / "reference.tif", codes)
+    ds = gdal.Open(reference, gdal.GA_Update)
+    rat = gdal.RasterAttributeTable()
+    rat.CreateColumn("Class_Names", gdal.GFT_String, gdal.GFU_Name)
+    for row in range(4):
+        rat.SetValueAsString(row, 0, reference_names.get(row, ""))
+    rat.SetLinearBinning(0, 1)
+    ds.GetRasterBand(1).SetDefaultRAT(rat)
+    ds = None
+    feedback = warnings_feedback()
+    result = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": path, "REFERENCE_RASTER": reference, "REPORT": str(tmp_path / "r.html")}, feedback=feedback)
+    assert not any("carries no class names" in w for w in feedback.warnings), feedback.warnings
+    spelt = {n.casefold(): n for n in reference_names.values()}  # a map class as the reference spells it
+    saved = assert_equals_scikit_learn(result, [reference_names[v] for v in codes.ravel()],
+                                       [spelt[map_names[v].casefold()] for v in mapped.ravel()])
+    assert saved["unmatched"] == [] and saved["together"] == []
+
