@@ -576,3 +576,26 @@ def test_a_reference_named_by_an_attribute_table_without_a_value_column(qgis_pro
                                        [spelt[map_names[v].casefold()] for v in mapped.ravel()])
     assert saved["unmatched"] == [] and saved["together"] == []
 
+
+def test_a_rotated_grid_is_compared_within_its_pixel_size_and_a_sheared_one_refused_naming_it(qgis_processing, run_fails,
+                                                                                             tmp_path_factory):
+    """A grid rotated by 90 degrees (north-east pixel sides, gt[1] = gt[5] = 0) had no tolerance at all: the same
+    grid written by another program, 1e-9 m off, was refused. A reference sheared against the map was refused
+    saying its origin or pixel size differ, naming the same origin and pixel size for both."""
+    inputs = tmp_path_factory.mktemp("rotated")
+    mapped, codes = small_maps(inputs)
+    names = {1: "Alunite", 2: "Kaolinite", 3: "Calcite"}
+    turned = (500000, 0, 30, 4000000, 30, 0)
+    path = reference_raster(inputs / "map.tif", mapped, names, geotransform=turned)
+    reference = reference_raster(inputs / "reference.tif", codes, names,
+                                 geotransform=(500000 + 1e-9, 0, 30 + 1e-12, 4000000, 30, 0))
+    result = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": path, "REFERENCE_RASTER": reference, "REPORT": str(inputs / "r.html")})
+    assert_equals_scikit_learn(result, [names[v] for v in codes.ravel()], [names[v] for v in mapped.ravel()])
+    upright = reference_raster(inputs / "upright.tif", mapped, names, geotransform=(500000, 30, 0, 4000000, 0, -30))
+    sheared = reference_raster(inputs / "sheared.tif", codes, names, geotransform=(500000, 30, 5, 4000000, 0, -30))
+    message = run_fails("prospectra:assessaccuracy", {"MAP": upright, "REFERENCE_RASTER": sheared,
+                                                      "REPORT": str(inputs / "s.html")},
+                        "REFERENCE_RASTER: is not on the grid of MAP: its geotransform differs, with rotation or shear "
+                        "terms (its 500000, 30, 5, 4000000, 0, -30; MAP's 500000, 30, 0, 4000000, 0, -30)")
+    assert "origin or pixel size" not in message
