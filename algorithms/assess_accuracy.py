@@ -88,6 +88,7 @@ class AssessAccuracy(ProspectraAlgorithm):
         if not maps:
             raise InputError("MAP", "choose a class raster.")
         class_map = ClassMap(maps[0], "MAP")
+        self.warn_named_nodata(class_map, feedback)
         report = self.file_output(parameters, "REPORT", context, ".html", ".htm")
         sites = self.parameterAsSource(parameters, "REFERENCE", context)
         rasters = self.raster_files(parameters, "REFERENCE_RASTER", context)
@@ -102,6 +103,7 @@ class AssessAccuracy(ProspectraAlgorithm):
                 feedback.pushWarning("FIELD is ignored: it names the class field of REFERENCE's sites, and "
                                      "REFERENCE_RASTER holds its classes in band 1.")
             reference = ClassMap(rasters[0], "REFERENCE_RASTER")
+            self.warn_named_nodata(reference, feedback)
             if not reference.class_names and class_map.class_names:  # codes of two legends rarely coincide
                 first = min(class_map.class_names)
                 feedback.pushWarning(f"REFERENCE_RASTER carries no class names, so its values are taken as MAP's "
@@ -116,6 +118,16 @@ class AssessAccuracy(ProspectraAlgorithm):
         self.log(result, feedback)
         return {"REPORT": report, "REPORT_JSON": json_path(report), "OVERALL_ACCURACY": result["overall_accuracy"],
                 "KAPPA": result["kappa"]}
+
+    @staticmethod
+    def warn_named_nodata(class_map, feedback):
+        """A warning when the raster's nodata value is one of its named classes: that class's pixels are left out
+        as nodata, without a word in the figures."""
+        if class_map.nodata is not None and class_map.nodata in class_map.class_names:
+            feedback.pushWarning(f"{class_map.parameter}'s nodata value {class_map.nodata:g} is its class "
+                                 f"'{class_map.label(class_map.nodata)}': its pixels are left out as nodata, not "
+                                 f"scored. If they are a class, give the raster another nodata value (raster "
+                                 f"properties, or gdal_edit.py -a_nodata).")
 
     @staticmethod
     def log(result, feedback):

@@ -599,3 +599,28 @@ def test_a_rotated_grid_is_compared_within_its_pixel_size_and_a_sheared_one_refu
                         "REFERENCE_RASTER: is not on the grid of MAP: its geotransform differs, with rotation or shear "
                         "terms (its 500000, 30, 5, 4000000, 0, -30; MAP's 500000, 30, 0, 4000000, 0, -30)")
     assert "origin or pixel size" not in message
+
+
+def test_a_nodata_value_that_is_a_named_class_is_warned(qgis_processing, tmp_path):
+    """A map (or reference) whose nodata value is one of its named classes lost that class's pixels without a word:
+    they are left out as nodata, as before, and the log now says which class. A nodata value that names no class
+    (255 here, as Prospectra writes) is not warned."""
+    from conftest import warnings_feedback
+
+    mapped, codes = small_maps(tmp_path)
+    names = {1: "Alunite", 2: "Kaolinite", 3: "Calcite"}
+    path = reference_raster(tmp_path / "map.tif", mapped, names, nodata=3)
+    reference = reference_raster(tmp_path / "reference.tif", codes, names, nodata=255)
+    feedback = warnings_feedback()
+    result = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": path, "REFERENCE_RASTER": reference, "REPORT": str(tmp_path / "r.html")}, feedback=feedback)
+    named = [w for w in feedback.warnings if "nodata value" in w]
+    assert named == ["MAP's nodata value 3 is its class 'Calcite': its pixels are left out as nodata, not scored. If "
+                     "they are a class, give the raster another nodata value (raster properties, or gdal_edit.py "
+                     "-a_nodata)."], feedback.warnings
+    kept = mapped != 3
+    assert_equals_scikit_learn(result, [names[v] for v in codes[kept]], [names[v] for v in mapped[kept]])
+    feedback = warnings_feedback()  # the other way round: the reference's
+    qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": reference, "REFERENCE_RASTER": path, "REPORT": str(tmp_path / "s.html")}, feedback=feedback)
+    assert [w for w in feedback.warnings if "nodata value" in w] == [named[0].replace("MAP", "REFERENCE_RASTER")]
