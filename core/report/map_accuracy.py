@@ -38,6 +38,9 @@ REFERENCES = [
     "for a sample stratified by map class: accuracy and area with their standard errors).",
 ]
 GROUP_SEPARATOR = " / "  # how a map class that stands for several minerals joins their names
+# More distinct values than any legend of minerals or rock units holds: a continuous raster (a DEM, a band, a
+# content map stored as integers). Scoring one against a reference raster would build a matrix of values x values.
+MAX_RASTER_CLASSES = 1000
 
 
 class ClassMap:
@@ -271,6 +274,11 @@ def assess_map_on_raster(class_map, reference, report_path=None, feedback=None):
             ref_values, ref_valid = reference.read(window)
             _add_counts(mapped_counts, whole_classes(values[0][valid], class_map))
             _add_counts(reference_counts, whole_classes(ref_values[0][ref_valid], reference))
+            for layer, found in ((class_map, mapped_counts), (reference, reference_counts)):
+                if len(found) > MAX_RASTER_CLASSES:  # refused as soon as seen: the pairs would grow with the pixels
+                    raise InputError(layer.parameter, f"holds more than {MAX_RASTER_CLASSES} distinct values: a class "
+                                                      f"map holds the classes of a legend, not a continuous raster "
+                                                      f"such as a DEM, a band or a content map. Give a class raster.")
             both = valid & ref_valid
             ref, mapped, pixels = _pairs(ref_values[0][both].astype(np.int64), values[0][both].astype(np.int64))
             for key in zip(ref.tolist(), mapped.tolist(), pixels.tolist()):

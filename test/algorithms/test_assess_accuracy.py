@@ -624,3 +624,25 @@ def test_a_nodata_value_that_is_a_named_class_is_warned(qgis_processing, tmp_pat
     qgis_processing.run("prospectra:assessaccuracy", {
         "MAP": reference, "REFERENCE_RASTER": path, "REPORT": str(tmp_path / "s.html")}, feedback=feedback)
     assert [w for w in feedback.warnings if "nodata value" in w] == [named[0].replace("MAP", "REFERENCE_RASTER")]
+
+
+def test_a_continuous_integer_raster_is_refused_as_a_reference_raster(qgis_processing, run_fails, tmp_path_factory):
+    """An integer DEM (or band) given as REFERENCE_RASTER or MAP held a class per value: the grouping of classes grew
+    with the square of their number (5000 values took 47 s on 300 x 300 pixels), and the matrix, the pairs counted
+    while streaming and the report with it; refused naming the parameter, nothing written. 1000 classes are still
+    scored."""
+    inputs = tmp_path_factory.mktemp("dem")
+    dem = (1200 + np.arange(50 * 50) % 1001).reshape(50, 50).astype(np.int16)  # 1001 heights
+    mapped = reference_raster(inputs / "map.tif", (dem % 7).astype(np.uint8))
+    reference = reference_raster(inputs / "dem.tif", dem)
+    run_fails("prospectra:assessaccuracy", {"MAP": mapped, "REFERENCE_RASTER": reference,
+                                            "REPORT": str(inputs / "r.html")},
+              "REFERENCE_RASTER: holds more than 1000 distinct values", "not a continuous raster such as a DEM")
+    run_fails("prospectra:assessaccuracy", {"MAP": reference, "REFERENCE_RASTER": mapped,
+                                            "REPORT": str(inputs / "r.html")}, "MAP: holds more than 1000 distinct")
+    thousand = np.minimum(dem, 2199)
+    assert len(np.unique(thousand)) == 1000
+    result = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": reference_raster(inputs / "thousand.tif", thousand), "REFERENCE_RASTER": mapped,
+        "REPORT": str(inputs / "t.html")})
+    assert_equals_scikit_learn(result, [str(v) for v in (dem % 7).ravel()], [str(v) for v in thousand.ravel()])
