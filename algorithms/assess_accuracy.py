@@ -43,7 +43,8 @@ class AssessAccuracy(ProspectraAlgorithm):
             "<p><b>REFERENCE_RASTER</b>: band 1 holds the reference classes, on the map's grid: the same size, "
             "geotransform and CRS (or neither georeferenced). It is not resampled: another grid is refused, and "
             "should be warped onto the map's first with nearest-neighbour resampling. Every pixel where both hold a "
-            "class is compared; nodata in either is left out. Where the reference carries class names (GDAL "
+            "class is compared; nodata in either is left out. Either holding more than 1000 distinct values (a DEM or a "
+            "band given by mistake) is refused: no legend has that many classes. Where the reference carries class names (GDAL "
             "categories or an attribute table), they meet the map's class names as FIELD's names do, groups "
             "included; the map must then carry names too. Where it carries none, its values meet the map's class "
             "values, as integer codes in FIELD do (the log warns when the map has names: codes of two legends, "
@@ -88,6 +89,7 @@ class AssessAccuracy(ProspectraAlgorithm):
         if not maps:
             raise InputError("MAP", "choose a class raster.")
         class_map = ClassMap(maps[0], "MAP")
+        self.warn_named_nodata(class_map, feedback)
         report = self.file_output(parameters, "REPORT", context, ".html", ".htm")
         sites = self.parameterAsSource(parameters, "REFERENCE", context)
         rasters = self.raster_files(parameters, "REFERENCE_RASTER", context)
@@ -102,6 +104,7 @@ class AssessAccuracy(ProspectraAlgorithm):
                 feedback.pushWarning("FIELD is ignored: it names the class field of REFERENCE's sites, and "
                                      "REFERENCE_RASTER holds its classes in band 1.")
             reference = ClassMap(rasters[0], "REFERENCE_RASTER")
+            self.warn_named_nodata(reference, feedback)
             if not reference.class_names and class_map.class_names:  # codes of two legends rarely coincide
                 first = min(class_map.class_names)
                 feedback.pushWarning(f"REFERENCE_RASTER carries no class names, so its values are taken as MAP's "
@@ -116,6 +119,16 @@ class AssessAccuracy(ProspectraAlgorithm):
         self.log(result, feedback)
         return {"REPORT": report, "REPORT_JSON": json_path(report), "OVERALL_ACCURACY": result["overall_accuracy"],
                 "KAPPA": result["kappa"]}
+
+    @staticmethod
+    def warn_named_nodata(class_map, feedback):
+        """A warning when the raster's nodata value is one of its named classes: that class's pixels are left out
+        as nodata, without a word in the figures."""
+        if class_map.nodata is not None and class_map.nodata in class_map.class_names:
+            feedback.pushWarning(f"{class_map.parameter}'s nodata value {class_map.nodata:g} is its class "
+                                 f"'{class_map.label(class_map.nodata)}': its pixels are left out as nodata, not "
+                                 f"scored. If they are a class, give the raster another nodata value (raster "
+                                 f"properties, or gdal_edit.py -a_nodata).")
 
     @staticmethod
     def log(result, feedback):

@@ -160,10 +160,11 @@ def write_report(result, html_path):
     s = result["samples"]
     rows = result["bands"]
     head = ["", *[esc(r["band"]) for r in rows]]
+    tested = sum(np.isfinite(r["spearman_p"]) for r in rows)
     t3 = table(head, [
         ["Spearman correlation coefficient", *[fmt(r["spearman_rho"], 3) + r["spearman_sig"] for r in rows]],
         ["Sig. (two-sided)", *[fmt(r["spearman_p"], 3) for r in rows]],
-        [f"Sig. adjusted for the {sum(np.isfinite(r['spearman_p']) for r in rows)} bands tested (Holm)",
+        [f"Sig. adjusted for the {tested} band{'' if tested == 1 else 's'} tested (Holm)",
          *[fmt(r["spearman_p_holm"], 3) for r in rows]],
         ["Pearson correlation coefficient", *[fmt(r["pearson_r"], 3) + r["pearson_sig"] for r in rows]],
         ["Sig. (two-sided)", *[fmt(r["pearson_p"], 3) for r in rows]],

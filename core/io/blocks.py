@@ -262,7 +262,8 @@ def _quiet_close():
 def class_names(band):
     """{value: name} that a class raster's band carries: its attribute table's name column (where
     RasterWriter.set_classes puts them, and where GDAL reads them back; else its first text column against its
-    'Value' column), else its GDAL category names."""
+    'Value' column, or against the row's value where the table has no value column but bins of one value each),
+    else its GDAL category names."""
     rat = band.GetDefaultRAT()
     if rat is not None and rat.GetRowCount():
         columns = range(rat.GetColumnCount())
@@ -273,8 +274,12 @@ def class_names(band):
         value = next((i for i, u in enumerate(usage) if u in (gdal.GFU_MinMax, gdal.GFU_Min)), None)
         if value is None:
             value = next((i for i in columns if rat.GetNameOfCol(i).lower() == "value"), None)
+        binned, first, step = rat.GetLinearBinning()  # no value column: row r holds value first + r * step
         if name is not None and value is not None:
             return {rat.GetValueAsInt(r, value): rat.GetValueAsString(r, name).strip()
+                    for r in range(rat.GetRowCount()) if rat.GetValueAsString(r, name).strip()}
+        if name is not None and binned and step == 1 and first == int(first):  # bins of one whole value each
+            return {int(first) + r: rat.GetValueAsString(r, name).strip()
                     for r in range(rat.GetRowCount()) if rat.GetValueAsString(r, name).strip()}
     return {v: n.strip() for v, n in enumerate(band.GetCategoryNames() or []) if n.strip()}
 

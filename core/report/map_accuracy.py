@@ -38,6 +38,9 @@ REFERENCES = [
     "for a sample stratified by map class: accuracy and area with their standard errors).",
 ]
 GROUP_SEPARATOR = " / "  # how a map class that stands for several minerals joins their names
+# More distinct values than any legend of minerals or rock units holds: a continuous raster (a DEM, a band, a
+# content map stored as integers). Scoring one against a reference raster would build a matrix of values x values.
+MAX_RASTER_CLASSES = 1000
 
 
 class ClassMap:
@@ -236,10 +239,15 @@ def same_grid(class_map, reference):
     size, ref_size = (class_map.width, class_map.height), (reference.width, reference.height)
     if ref_size != size:
         problem = f"it is {ref_size[0]} x {ref_size[1]} pixels, {class_map.parameter} {size[0]} x {size[1]}"
-    elif not np.allclose(gt, ref_gt, rtol=0, atol=1e-6 * min(abs(gt[1]), abs(gt[5]))):
-        problem = (f"its origin or pixel size differs (origin {ref_gt[0]:.10g}, {ref_gt[3]:.10g}, pixel "
-                   f"{ref_gt[1]:.6g} x {ref_gt[5]:.6g}; {class_map.parameter}'s {gt[0]:.10g}, {gt[3]:.10g}, pixel "
-                   f"{gt[1]:.6g} x {gt[5]:.6g})")
+    elif not np.allclose(gt, ref_gt, rtol=0, atol=1e-6 * min(np.hypot(gt[1], gt[4]), np.hypot(gt[2], gt[5]))):
+        # the pixel's sides are (gt[1], gt[4]) and (gt[2], gt[5]): their lengths, also on a rotated grid
+        if gt[2] == gt[4] == ref_gt[2] == ref_gt[4] == 0:
+            problem = (f"its origin or pixel size differs (origin {ref_gt[0]:.10g}, {ref_gt[3]:.10g}, pixel "
+                       f"{ref_gt[1]:.6g} x {ref_gt[5]:.6g}; {class_map.parameter}'s {gt[0]:.10g}, {gt[3]:.10g}, "
+                       f"pixel {gt[1]:.6g} x {gt[5]:.6g})")
+        else:  # a rotated or sheared grid: origin and pixel size may agree while the rotation terms differ
+            problem = (f"its geotransform differs, with rotation or shear terms (its {', '.join(f'{v:.10g}' for v in ref_gt)}; "
+                       f"{class_map.parameter}'s {', '.join(f'{v:.10g}' for v in gt)})")
     elif (srs is None) != (ref_srs is None) or (srs is not None and not srs.IsSame(ref_srs)):
         problem = f"its coordinate reference system is not {class_map.parameter}'s"
     else:
@@ -266,6 +274,11 @@ def assess_map_on_raster(class_map, reference, report_path=None, feedback=None):
             ref_values, ref_valid = reference.read(window)
             _add_counts(mapped_counts, whole_classes(values[0][valid], class_map))
             _add_counts(reference_counts, whole_classes(ref_values[0][ref_valid], reference))
+            for layer, found in ((class_map, mapped_counts), (reference, reference_counts)):
+                if len(found) > MAX_RASTER_CLASSES:  # refused as soon as seen: the pairs would grow with the pixels
+                    raise InputError(layer.parameter, f"holds more than {MAX_RASTER_CLASSES} distinct values: a class "
+                                                      f"map holds the classes of a legend, not a continuous raster "
+                                                      f"such as a DEM, a band or a content map. Give a class raster.")
             both = valid & ref_valid
             ref, mapped, pixels = _pairs(ref_values[0][both].astype(np.int64), values[0][both].astype(np.int64))
             for key in zip(ref.tolist(), mapped.tolist(), pixels.tolist()):

@@ -518,3 +518,131 @@ def test_qgis_process_scores_against_a_reference_raster(qgis_process, cuprite, t
         saved = json.load(f)
     assert saved["geometry"] == "raster" and saved["pixels"] == vc.read(TETRACORDER).size
     assert {k["class"] for k in saved["classes"]} == {vc.CODE_NAMES[c] for c in np.unique(vc.read(TETRACORDER))}
+
+
+# ---- hostile inputs (audit 4) -------------------------------------------------------------------------------
+
+def small_maps(tmp_path, seed=4, shape=(40, 30)):
+    """(map codes, reference codes) of three classes on a small grid: the reference drawn at random, the map right
+    on about 70 % of it."""
+    rng = np.random.default_rng(seed)
+    reference = rng.integers(1, 4, shape).astype(np.uint8)
+    mapped = np.where(rng.random(shape) < 0.7, reference, rng.integers(1, 4, shape)).astype(np.uint8)
+    return mapped, reference
+
+
+def assert_equals_scikit_learn(result, truth, said):
+    """OVERALL_ACCURACY, KAPPA and each class's precision, recall, F1 and pixels as scikit-learn's on the same
+    labels (reference names, map names)."""
+    from sklearn.metrics import accuracy_score, cohen_kappa_score, precision_recall_fscore_support
+
+    assert result["OVERALL_ACCURACY"] == pytest.approx(accuracy_score(truth, said), abs=1e-12)
+    assert result["KAPPA"] == pytest.approx(cohen_kappa_score(truth, said), abs=1e-12)
+    with open(result["REPORT_JSON"]) as f:
+        saved = json.load(f)
+    labels = [k["class"] for k in saved["classes"]]
+    assert sorted(labels) == sorted(set(truth))
+    precision, recall, f1, support = precision_recall_fscore_support(truth, said, labels=labels, zero_division=0)
+    for k, p, r, f, n in zip(saved["classes"], precision, recall, f1, support):
+        assert (k["precision"], k["recall"], k["f1"], k["pixels"]) == pytest.approx((p, r, f, n), abs=1e-12), k["class"]
+    return saved
+
+
+def test_a_reference_named_by_an_attribute_table_without_a_value_column(qgis_processing, tmp_path):
+    """A raster attribute table may hold only names, row r naming value Row0Min + r (GDAL's linear binning): the
+    reference's names were not read, it was scored by value against a map of another legend, and the log said it
+    carried no class names."""
+    from conftest import warnings_feedback
+
+    mapped, codes = small_maps(tmp_path)
+    map_names = {1: "Alunite", 2: "Kaolinite", 3: "Calcite"}
+    reference_names = {1: "Calcite", 2: "alunite", 3: "Kaolinite"}  # another legend, another case
+    path = reference_raster(tmp_path / "map.tif", mapped, map_names)
+    reference = reference_raster(tmp_path / "reference.tif", codes)
+    ds = gdal.Open(reference, gdal.GA_Update)
+    rat = gdal.RasterAttributeTable()
+    rat.CreateColumn("Class_Names", gdal.GFT_String, gdal.GFU_Name)
+    for row in range(4):
+        rat.SetValueAsString(row, 0, reference_names.get(row, ""))
+    rat.SetLinearBinning(0, 1)
+    ds.GetRasterBand(1).SetDefaultRAT(rat)
+    ds = None
+    feedback = warnings_feedback()
+    result = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": path, "REFERENCE_RASTER": reference, "REPORT": str(tmp_path / "r.html")}, feedback=feedback)
+    assert not any("carries no class names" in w for w in feedback.warnings), feedback.warnings
+    spelt = {n.casefold(): n for n in reference_names.values()}  # a map class as the reference spells it
+    saved = assert_equals_scikit_learn(result, [reference_names[v] for v in codes.ravel()],
+                                       [spelt[map_names[v].casefold()] for v in mapped.ravel()])
+    assert saved["unmatched"] == [] and saved["together"] == []
+
+
+def test_a_rotated_grid_is_compared_within_its_pixel_size_and_a_sheared_one_refused_naming_it(qgis_processing, run_fails,
+                                                                                             tmp_path_factory):
+    """A grid rotated by 90 degrees (north-east pixel sides, gt[1] = gt[5] = 0) had no tolerance at all: the same
+    grid written by another program, 1e-9 m off, was refused. A reference sheared against the map was refused
+    saying its origin or pixel size differ, naming the same origin and pixel size for both."""
+    inputs = tmp_path_factory.mktemp("rotated")
+    mapped, codes = small_maps(inputs)
+    names = {1: "Alunite", 2: "Kaolinite", 3: "Calcite"}
+    turned = (500000, 0, 30, 4000000, 30, 0)
+    path = reference_raster(inputs / "map.tif", mapped, names, geotransform=turned)
+    reference = reference_raster(inputs / "reference.tif", codes, names,
+                                 geotransform=(500000 + 1e-9, 0, 30 + 1e-12, 4000000, 30, 0))
+    result = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": path, "REFERENCE_RASTER": reference, "REPORT": str(inputs / "r.html")})
+    assert_equals_scikit_learn(result, [names[v] for v in codes.ravel()], [names[v] for v in mapped.ravel()])
+    upright = reference_raster(inputs / "upright.tif", mapped, names, geotransform=(500000, 30, 0, 4000000, 0, -30))
+    sheared = reference_raster(inputs / "sheared.tif", codes, names, geotransform=(500000, 30, 5, 4000000, 0, -30))
+    message = run_fails("prospectra:assessaccuracy", {"MAP": upright, "REFERENCE_RASTER": sheared,
+                                                      "REPORT": str(inputs / "s.html")},
+                        "REFERENCE_RASTER: is not on the grid of MAP: its geotransform differs, with rotation or shear "
+                        "terms (its 500000, 30, 5, 4000000, 0, -30; MAP's 500000, 30, 0, 4000000, 0, -30)")
+    assert "origin or pixel size" not in message
+
+
+def test_a_nodata_value_that_is_a_named_class_is_warned(qgis_processing, tmp_path):
+    """A map (or reference) whose nodata value is one of its named classes lost that class's pixels without a word:
+    they are left out as nodata, as before, and the log now says which class. A nodata value that names no class
+    (255 here, as Prospectra writes) is not warned."""
+    from conftest import warnings_feedback
+
+    mapped, codes = small_maps(tmp_path)
+    names = {1: "Alunite", 2: "Kaolinite", 3: "Calcite"}
+    path = reference_raster(tmp_path / "map.tif", mapped, names, nodata=3)
+    reference = reference_raster(tmp_path / "reference.tif", codes, names, nodata=255)
+    feedback = warnings_feedback()
+    result = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": path, "REFERENCE_RASTER": reference, "REPORT": str(tmp_path / "r.html")}, feedback=feedback)
+    named = [w for w in feedback.warnings if "nodata value" in w]
+    assert named == ["MAP's nodata value 3 is its class 'Calcite': its pixels are left out as nodata, not scored. If "
+                     "they are a class, give the raster another nodata value (raster properties, or gdal_edit.py "
+                     "-a_nodata)."], feedback.warnings
+    kept = mapped != 3
+    assert_equals_scikit_learn(result, [names[v] for v in codes[kept]], [names[v] for v in mapped[kept]])
+    feedback = warnings_feedback()  # the other way round: the reference's
+    qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": reference, "REFERENCE_RASTER": path, "REPORT": str(tmp_path / "s.html")}, feedback=feedback)
+    assert [w for w in feedback.warnings if "nodata value" in w] == [named[0].replace("MAP", "REFERENCE_RASTER")]
+
+
+def test_a_continuous_integer_raster_is_refused_as_a_reference_raster(qgis_processing, run_fails, tmp_path_factory):
+    """An integer DEM (or band) given as REFERENCE_RASTER or MAP held a class per value: the grouping of classes grew
+    with the square of their number (5000 values took 47 s on 300 x 300 pixels), and the matrix, the pairs counted
+    while streaming and the report with it; refused naming the parameter, nothing written. 1000 classes are still
+    scored."""
+    inputs = tmp_path_factory.mktemp("dem")
+    dem = (1200 + np.arange(50 * 50) % 1001).reshape(50, 50).astype(np.int16)  # 1001 heights
+    mapped = reference_raster(inputs / "map.tif", (dem % 7).astype(np.uint8))
+    reference = reference_raster(inputs / "dem.tif", dem)
+    run_fails("prospectra:assessaccuracy", {"MAP": mapped, "REFERENCE_RASTER": reference,
+                                            "REPORT": str(inputs / "r.html")},
+              "REFERENCE_RASTER: holds more than 1000 distinct values", "not a continuous raster such as a DEM")
+    run_fails("prospectra:assessaccuracy", {"MAP": reference, "REFERENCE_RASTER": mapped,
+                                            "REPORT": str(inputs / "r.html")}, "MAP: holds more than 1000 distinct")
+    thousand = np.minimum(dem, 2199)
+    assert len(np.unique(thousand)) == 1000
+    result = qgis_processing.run("prospectra:assessaccuracy", {
+        "MAP": reference_raster(inputs / "thousand.tif", thousand), "REFERENCE_RASTER": mapped,
+        "REPORT": str(inputs / "t.html")})
+    assert_equals_scikit_learn(result, [str(v) for v in (dem % 7).ravel()], [str(v) for v in thousand.ravel()])

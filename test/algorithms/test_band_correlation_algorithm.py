@@ -146,3 +146,23 @@ def test_marks_that_do_not_survive_holms_correction_are_warned(qgis_processing, 
     assert lost and set(lost) <= set(result["SIGNIFICANT_BANDS"].split(","))
     holm_warnings = [w for w in feedback.warnings if "Holm" in w]
     assert len(holm_warnings) == 1 and holm_warnings[0].startswith(f"{', '.join(lost)}: significant at p < 0.05")
+
+
+def test_one_band_is_its_own_holm_family(qgis_processing, scene, tmp_path):
+    """BANDS of one band: Holm's adjustment leaves its p-value as it is, in the CSV, the JSON and the report, whose
+    row read 'adjusted for the 1 bands tested'; no warning."""
+    report, table = str(tmp_path / "one.html"), str(tmp_path / "one.csv")
+    feedback = warnings_feedback()
+    result = qgis_processing.run("prospectra:bandcorrelation", {
+        "INPUT": [scene], "SENSOR": GF2, "POINTS": TILL, "FIELD": FIELD, "BANDS": "B3",
+        "OUTPUT_REPORT": report, "OUTPUT_TABLE": table}, feedback=feedback)
+    with open(table) as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["band"] == "B3" and row["spearman_p_holm"] == row["spearman_p"]
+    with open(result["OUTPUT_JSON"]) as f:
+        saved = json.load(f)
+    assert saved["bands"][0]["spearman_p_holm"] == saved["bands"][0]["spearman_p"]
+    assert saved["significant_bands_holm"] == saved["significant_bands"] == ["B3"] == [result["SIGNIFICANT_BANDS"]]
+    with open(report) as f:
+        assert "Sig. adjusted for the 1 band tested (Holm)" in f.read()
+    assert not [w for w in feedback.warnings if "Holm" in w]
