@@ -142,7 +142,7 @@ class AssessAccuracy(ProspectraAlgorithm):
         if result["unmatched"]:
             pixels = sum(k["pixels"] for k in result["classes"] if not k["map_classes"])
             feedback.pushWarning(f"No class of the map agrees with {', '.join(result['unmatched'])}: their {units} "
-                                 f"({pixels} pixels) count as disagreement. Check "
+                                 f"{'' if raster else f'({pixels} pixels) '}count as disagreement. Check "
                                  f"{'REFERENCE_RASTER' if raster else 'FIELD'} against the map's class names.")
         if result["together"]:
             feedback.pushWarning(f"Assessed together, as the map does not tell them apart (or their names differ "
@@ -153,8 +153,9 @@ class AssessAccuracy(ProspectraAlgorithm):
                                     "no site of it covers a valid pixel of the map."))
         c = result["counts"]
         if raster:
+            both = c["map_nodata"] + c["reference_nodata"] + c["compared"] - c["pixels"]
             feedback.pushInfo(f"Left out: {c['map_nodata']} pixels of nodata in MAP, {c['reference_nodata']} in "
-                              f"REFERENCE_RASTER; {c['compared']} of {c['pixels']} compared.")
+                              f"REFERENCE_RASTER ({both} in both); {c['compared']} of {c['pixels']} compared.")
         else:
             skipped = [f"{n} {why}" for why, n in (("without a class", c["no_class"]),
                                                    ("without a geometry (or not transformable)", c["no_geometry"]),

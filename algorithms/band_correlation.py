@@ -1,5 +1,3 @@
-import math
-
 from qgis.core import (QgsProcessingOutputFile,
                        QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
@@ -103,9 +101,9 @@ class BandCorrelation(ProspectraAlgorithm):
                               f"(p {r['pearson_p']:.3g})")
         lost = [b for b in result["significant_bands"] if b not in result["significant_bands_holm"]]
         if lost:
-            tested = sum(math.isfinite(r["spearman_p"]) for r in result["bands"])
             feedback.pushWarning(f"{', '.join(lost)}: significant at p < 0.05 on {'its' if len(lost) == 1 else 'their'} "
-                                 f"own, not after Holm's correction for the {tested} bands tested; a mark that "
+                                 f"own, not after Holm's correction for the {result['bands_tested']} bands tested; a "
+                                 f"mark that "
                                  f"chance alone may give.")
         results = {"OUTPUT_REPORT": report, "OUTPUT_JSON": json_path(report),
                    "SIGNIFICANT_BANDS": ",".join(result["significant_bands"]), "SAMPLES": s["used"]}

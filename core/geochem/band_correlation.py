@@ -113,7 +113,8 @@ def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=
                                    "median": float(np.median(v)), "max": float(v.max())},
               "bands": rows,
               "significant_bands": [r["band"] for r in rows if r["spearman_sig"]],
-              "significant_bands_holm": [r["band"] for r in rows if r["spearman_p_holm"] < 0.05]}
+              "significant_bands_holm": [r["band"] for r in rows if r["spearman_p_holm"] < 0.05],
+              "bands_tested": sum(math.isfinite(r["spearman_p"]) for r in rows)}  # Holm's family
     with OutputTransaction({"OUTPUT_TABLE": table_path, "OUTPUT_REPORT": report}):  # all outputs or none
         if table_path:
             write_table(result, table_path)
@@ -160,7 +161,7 @@ def write_report(result, html_path):
     s = result["samples"]
     rows = result["bands"]
     head = ["", *[esc(r["band"]) for r in rows]]
-    tested = sum(np.isfinite(r["spearman_p"]) for r in rows)
+    tested = result["bands_tested"]
     t3 = table(head, [
         ["Spearman correlation coefficient", *[fmt(r["spearman_rho"], 3) + r["spearman_sig"] for r in rows]],
         ["Sig. (two-sided)", *[fmt(r["spearman_p"], 3) for r in rows]],

@@ -127,14 +127,26 @@ class Image:
     def add_read_notes(self, notes):
         """Take in another image's read_notes, as if its reads had been this image's."""
         for n, stored in notes["left_out"].items():
-            earlier = self.left_out.get(n)
-            if earlier is None or (stored - earlier) * self.scaling[n][0] < 0:  # lower once scaled
-                self.left_out[n] = stored
+            self._note_left_out(n, stored)
         for n, c in notes["constant"].items():
-            earlier = self.constant.get(n, c)
-            # one value in both, and one pixel only if both read the same one (tiles' halos overlap)
-            self.constant[n] = (c[0], c[1] if earlier[1] == c[1] else None) \
-                if c is not None and earlier is not None and earlier[0] == c[0] else None
+            self._note_one_value(n, *(c or (None, None)))
+
+    def _note_left_out(self, n, stored):
+        """Note a stored value of band n left out as a fill, keeping the lowest once scaled."""
+        earlier = self.left_out.get(n)
+        if earlier is None or (stored - earlier) * self.scaling[n][0] < 0:
+            self.left_out[n] = stored
+
+    def _note_one_value(self, n, value, pixel):
+        """Note that the valid pixels of band n a read held one stored value (None: several), at pixel (None: at
+        several). The band keeps one value while every read holds the same one (tiles' halos may read one pixel
+        twice): to the bit, or for a float band within float32's rounding, as a view of another scaling
+        (patch_tagging) reads it back."""
+        earlier = self.constant.get(n, (value, pixel))
+        scale, offset = self.scaling[n]
+        same = value is not None and earlier is not None and (earlier[0] == value or self._kind(n).kind == "f" and
+                                                              abs(earlier[0] - value) <= 1e-6 * (abs(value) + 2 * abs(offset / scale)))
+        self.constant[n] = (earlier[0], pixel if earlier[1] == pixel else None) if same else None
 
     def _note_constant(self, names, kinds, stack, valid, stored, window):
         """Update self.constant with a read: stack and valid as read_stack returns them, window the read's."""
@@ -162,12 +174,7 @@ class Image:
                 rows, cols = np.nonzero(valid)
                 at = 0 if keep is None else int(np.flatnonzero(keep)[0])
                 pixel = (window[1] + int(rows[at]), window[0] + int(cols[at]))
-            earlier = self.constant.get(n, (value, pixel))
-            # a float band read through a view of another scaling (patch_tagging) comes back within float32's
-            # rounding of that scaling, not to the bit
-            same = earlier[0] == value or kind.kind == "f" and \
-                abs(earlier[0] - value) <= 1e-6 * (abs(float(lo)) + abs(offset)) / abs(scale)
-            self.constant[n] = (earlier[0], pixel if earlier[1] == pixel else None) if lo == hi and same else None
+            self._note_one_value(n, value if lo == hi else None, pixel)
 
     @property
     def band_names(self):
@@ -267,10 +274,7 @@ class Image:
                 if left_out.any():  # NaN, or a fill: the lowest fill is recorded, for the run to say so
                     below = stack[i][left_out & (stack[i] < lowest)]
                     if below.size:
-                        stored_value = (float(below.min()) - offset) / scale
-                        earlier = self.left_out.get(n)
-                        if earlier is None or (stored_value - earlier) * scale < 0:  # lower once scaled
-                            self.left_out[n] = stored_value
+                        self._note_left_out(n, (float(below.min()) - offset) / scale)
                 valid &= ok
         self._note_constant(names, kinds, stack, valid, stored, window)
         return stack, valid

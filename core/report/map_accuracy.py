@@ -19,7 +19,7 @@ import numpy as np
 from osgeo import osr
 
 from ..errors import Canceled, InputError
-from ..io.blocks import bounded_cache, class_names, windows
+from ..io.blocks import bounded_cache, class_names, step, windows
 from ..io.image import FILL_VALUES, open_raster
 from ..io.outputs import OutputTransaction, write_file
 from ..learning.training_samples import Classes, extract_samples, fits_class_raster
@@ -90,7 +90,7 @@ def _matches(class_map, classes, mapped_values, parameter, remedy):
         return {v: {v} & known for v in classes.values}
     if not class_map.class_names:
         raise InputError(parameter, f"holds class names, but the map carries no class names to match them with (no "
-                                    f"GDAL categories in {class_map.parameter}); {remedy}")
+                                    f"attribute table or GDAL categories in {class_map.parameter}); {remedy}")
     return {v: {m for m in known if n.casefold() in _members(class_map.label(m))}
             for v, n in zip(classes.values, classes.names)}
 
@@ -126,9 +126,10 @@ def _add_counts(counts, values, pixels=None):
 def mapped_pixels(class_map, feedback=None):
     """{map value: pixels} over the whole map (nodata left out), block by block."""
     counts = {}
-    for window in class_map.windows():
-        if feedback is not None and feedback.isCanceled():
-            raise Canceled("Canceled by the user; no report was written.")
+    all_windows = list(class_map.windows())
+    for i, window in enumerate(all_windows):
+        if feedback is not None:
+            step(feedback, i, len(all_windows))
         values, valid = class_map.read(window)
         _add_counts(counts, whole_classes(values[0][valid], class_map))
     return counts
@@ -266,10 +267,11 @@ def assess_map_on_raster(class_map, reference, report_path=None, feedback=None):
     is given; returns the result dict, as assess_map."""
     same_grid(class_map, reference)
     pairs, mapped_counts, reference_counts = {}, {}, {}
-    with bounded_cache():  # each block is read once: GDAL's cache would only grow with the rasters
-        for window in class_map.windows():
-            if feedback is not None and feedback.isCanceled():
-                raise Canceled("Canceled by the user; no report was written.")
+    with bounded_cache():  # the windows are read once: GDAL's cache would only grow with the rasters
+        all_windows = list(class_map.windows())
+        for i, window in enumerate(all_windows):
+            if feedback is not None:
+                step(feedback, i, len(all_windows))
             values, valid = class_map.read(window)
             ref_values, ref_valid = reference.read(window)
             _add_counts(mapped_counts, whole_classes(values[0][valid], class_map))
@@ -293,13 +295,15 @@ def assess_map_on_raster(class_map, reference, report_path=None, feedback=None):
     classes = Classes(values, [reference.label(v) for v in values], bool(reference.class_names))
     ref, mapped = (np.array([p[k] for p in pairs], np.int64) for k in (0, 1))
     pixels = np.array(list(pairs.values()), np.int64)
-    sites = {v: int(pixels[ref == v].sum()) for v in values}  # each pixel is a site of its own
+    sites = dict.fromkeys(values, 0)  # each pixel is a site of its own
+    for v, n in zip(ref.tolist(), pixels.tolist()):
+        sites[v] += n
     counts = {"pixels": grid, "map_nodata": grid - sum(mapped_counts.values()),
               "reference_nodata": grid - sum(reference_counts.values()), "compared": int(pixels.sum())}
     tally = Tally(classes, ref, mapped, pixels, sites, counts, "raster", mapped_counts)
-    result = _assess(class_map, tally, reference.parameter, f"give {reference.parameter} without its category names "
-                                                           f"to match the classes by value, or a class map written by "
-                                                           f"Prospectra.")
+    result = _assess(class_map, tally, reference.parameter, f"give {reference.parameter} without class names (an "
+                                                           f"attribute table or GDAL categories) to match the classes "
+                                                           f"by value, or a class map written by Prospectra.")
     result["reference"] = reference.path
     return _finish(result, report_path, feedback)
 

@@ -323,6 +323,9 @@ def test_counting_the_map_stops_at_cancel(tmp_path):
             self.calls += 1
             return self.calls > self.left
 
+        def setProgress(self, progress):  # noqa: N802 (the count reports it per block)
+            self.progress = progress
+
     blocks = len(list(class_map.windows()))
     assert blocks > 3
     counts = mapped_pixels(class_map, CancelAfter(blocks))
@@ -484,7 +487,7 @@ def test_a_reference_raster_is_refused_when_it_cannot_be_scored(qgis_processing,
     unnamed_map = str(inputs / "unnamed_map.tif")
     reference_raster(unnamed_map, vc.read(sam))
     run_fails("prospectra:assessaccuracy", {"MAP": unnamed_map, "REFERENCE_RASTER": named, "REPORT": report},
-              "REFERENCE_RASTER: holds class names, but the map carries no class names", "without its category names")
+              "REFERENCE_RASTER: holds class names, but the map carries no class names", "without class names")
     refused(reference_raster(inputs / "fit.tif", codes * 0.5), "REFERENCE_RASTER: holds ", "whole class values")
     filled = codes.astype(np.float32)
     filled[:10] = -9999
