@@ -115,11 +115,29 @@ def _assessed_together(names, agree, from_text):
     return list(members.values())
 
 
-def _add_counts(counts, values, pixels=None):
-    """Adds each value's pixels (one each, or `pixels`) to {value: pixels}."""
-    if pixels is None:
-        values, pixels = np.unique(values, return_counts=True)
-    for v, k in zip(values.tolist(), pixels.tolist()):
+COUNTED_SPAN = 2 ** 20  # class values spanning fewer are counted (bincount), more sorted (np.unique): 15x faster
+
+
+def _distinct(values):
+    """(the distinct values, in order; each value's index among them; each one's pixels) of int64 values: by
+    counting where they span fewer than COUNTED_SPAN (class values nearly always do), else by sorting."""
+    if not len(values):
+        return values, values, values
+    low = values.min()
+    if values.max() - low >= COUNTED_SPAN:
+        distinct, index, pixels = np.unique(values, return_inverse=True, return_counts=True)
+        return distinct, index, pixels
+    counts = np.bincount(values - low)
+    present = np.flatnonzero(counts)
+    rank = np.zeros(len(counts), np.int64)
+    rank[present] = np.arange(len(present))
+    return present + low, rank[values - low], counts[present]
+
+
+def _add_counts(counts, values):
+    """Adds each value's pixels to {value: pixels}."""
+    distinct, _, pixels = _distinct(values)
+    for v, k in zip(distinct.tolist(), pixels.tolist()):
         counts[v] = counts.get(v, 0) + k
 
 
@@ -210,8 +228,8 @@ class Tally:
 
 def _pairs(reference, mapped):
     """(reference values, map values, pixels) of the distinct pairs among the pixels."""
-    ref_values, ref_index = np.unique(reference, return_inverse=True)
-    map_values, map_index = np.unique(mapped, return_inverse=True)
+    ref_values, ref_index, _ = _distinct(reference)
+    map_values, map_index, _ = _distinct(mapped)
     pixels = np.bincount(ref_index * len(map_values) + map_index, minlength=len(ref_values) * len(map_values))
     found = np.nonzero(pixels)[0]
     return ref_values[found // len(map_values)], map_values[found % len(map_values)], pixels[found]

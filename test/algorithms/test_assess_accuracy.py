@@ -649,3 +649,14 @@ def test_a_continuous_integer_raster_is_refused_as_a_reference_raster(qgis_proce
         "MAP": reference_raster(inputs / "thousand.tif", thousand), "REFERENCE_RASTER": mapped,
         "REPORT": str(inputs / "t.html")})
     assert_equals_scikit_learn(result, [str(v) for v in (dem % 7).ravel()], [str(v) for v in thousand.ravel()])
+
+
+@pytest.mark.parametrize("low, span", [(0, 8), (-5, 300), (-2 ** 31 + 1, 2 ** 32 - 2)])
+def test_distinct_class_values_counted_or_sorted_equal_numpy_unique(low, span):
+    """Class values are counted (bincount) where they span few values and sorted beyond: both as np.unique."""
+    from prospectra.core.report.map_accuracy import _distinct
+
+    values = np.random.default_rng(0).integers(low, low + span, 100_000, dtype=np.int64)
+    expected = np.unique(values, return_inverse=True, return_counts=True)
+    for got, want in zip(_distinct(values), expected):
+        assert np.array_equal(got, want.ravel())
