@@ -140,9 +140,9 @@ class AssessAccuracy(ProspectraAlgorithm):
             feedback.pushInfo(f"  {k['class']} ({counted}): precision {k['precision']:.3f}, recall {k['recall']:.3f}, "
                               f"F1 {k['f1']:.3f}; agrees with {', '.join(k['map_classes']) or 'no map class'}")
         if result["unmatched"]:
-            pixels = sum(k["pixels"] for k in result["classes"] if not k["map_classes"])
+            pixels = "" if raster else f"({sum(k['pixels'] for k in result['classes'] if not k['map_classes'])} pixels) "
             feedback.pushWarning(f"No class of the map agrees with {', '.join(result['unmatched'])}: their {units} "
-                                 f"{'' if raster else f'({pixels} pixels) '}count as disagreement. Check "
+                                 f"{pixels}count as disagreement. Check "
                                  f"{'REFERENCE_RASTER' if raster else 'FIELD'} against the map's class names.")
         if result["together"]:
             feedback.pushWarning(f"Assessed together, as the map does not tell them apart (or their names differ "

@@ -143,9 +143,12 @@ class Image:
         twice): to the bit, or for a float band within float32's rounding, as a view of another scaling
         (patch_tagging) reads it back."""
         earlier = self.constant.get(n, (value, pixel))
+        if value is None or earlier is None:
+            self.constant[n] = None
+            return
         scale, offset = self.scaling[n]
-        same = value is not None and earlier is not None and (earlier[0] == value or self._kind(n).kind == "f" and
-                                                              abs(earlier[0] - value) <= 1e-6 * (abs(value) + 2 * abs(offset / scale)))
+        rounding = 1e-6 * (abs(value) + 2 * abs(offset / scale)) if self._kind(n).kind == "f" else 0
+        same = abs(earlier[0] - value) <= rounding
         self.constant[n] = (earlier[0], pixel if earlier[1] == pixel else None) if same else None
 
     def _note_constant(self, names, kinds, stack, valid, stored, window):
