@@ -1,14 +1,14 @@
 import html
 
 from qgis.core import (QgsProcessingOutputFile, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterRasterLayer)
+                       QgsProcessingParameterField, QgsProcessingParameterFileDestination)
 
 from ..core.errors import InputError
 from ..core.io.blocks import check_outputs
 from ..core.report.geochem_report import json_path
 from ..core.report.map_accuracy import REFERENCES, ClassMap, assess_map, assess_map_on_raster, not_estimated
 from .base import ProspectraAlgorithm
+from .parameters import RasterInput
 from .compat import ANY_FIELD, POINTS, POLYGONS
 from .features import labelled_features
 
@@ -68,14 +68,14 @@ class AssessAccuracy(ProspectraAlgorithm):
             "<p><b>References</b></p><ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in REFERENCES) + "</ul>")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterRasterLayer("MAP", "Class map (band 1: class values)"))
+        self.addParameter(RasterInput("MAP", "Class map (band 1: class values)"))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "REFERENCE", "Reference sites (points or polygons; or give REFERENCE_RASTER)", [POINTS, POLYGONS],
             optional=True))
         self.addParameter(QgsProcessingParameterField(
             "FIELD", "Class field of the sites (integer class values, or class names)",
             parentLayerParameterName="REFERENCE", type=ANY_FIELD, optional=True))
-        self.addParameter(QgsProcessingParameterRasterLayer(
+        self.addParameter(RasterInput(
             "REFERENCE_RASTER", "Reference class raster on the map's grid (band 1; or give REFERENCE)", optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             "REPORT", "Accuracy report (HTML; a JSON of the same name is written beside it)",

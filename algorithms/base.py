@@ -26,6 +26,7 @@ from ..core.io.outputs import OutputTransaction
 from ..core.sensors import sensors
 from .compat import ADVANCED, DOUBLE, FILE_BEHAVIOR, RASTER
 from .features import input_paths
+from .parameters import RasterInputs, raster_file_paths
 from .provider_icon import ICON
 
 DEFAULT_SENSOR = "sentinel2a_msi"
@@ -86,9 +87,8 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         return list(sensors().values())[self.parameterAsEnum(parameters, "SENSOR", context)]
 
     def add_image_parameters(self):
-        self.addParameter(QgsProcessingParameterMultipleLayers(
-            "INPUT", "Input image (one multiband raster, or one single-band raster per band)",
-            RASTER))
+        self.addParameter(RasterInputs(
+            "INPUT", "Input image (one multiband raster, or one single-band raster per band)"))
         self.add_sensor_parameter()
         self.addParameter(QgsProcessingParameterString(
             "BAND_ORDER", "Band names in input order, e.g. B2,B3,B4 (empty: from the image)", optional=True))
@@ -213,18 +213,14 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
                         open_raster(value, definition.name())
                     except InputError as e:
                         return False, str(e)
-        # QGIS's own check (QgsProcessingAlgorithm::checkParameterValues, one parameter at a time) loads each input
-        # as a layer and computes statistics for its stretch, which GDAL writes into a VRT input itself (a VRT is
-        # its own metadata store) or beside any other (.aux.xml). Raster files opened above are checked already:
-        # QGIS checks them without loading (no context); every other value as QGIS would.
+        # QGIS's own check (QgsProcessingAlgorithm::checkParameterValues, one parameter at a time), where raster
+        # files opened above are checked without loading them (parameters.RasterInput); other values as QGIS would.
         store = context.temporaryLayerStore()
         before = set(store.mapLayers())
         try:
             with no_statistics_beside_inputs():  # layers of other kinds, and rasters named other than by a file
                 for definition in self.parameterDefinitions():
-                    value = parameters.get(definition.name())
-                    opened = is_raster_parameter(definition) and raster_file_paths(value)
-                    if not definition.checkValueIsAcceptable(value, None if opened else context):
+                    if not definition.checkValueIsAcceptable(parameters.get(definition.name()), context):
                         return False, (self.invalidRasterError(parameters, definition.name())
                                        if isinstance(definition, QgsProcessingParameterRasterLayer) else
                                        self.invalidSourceError(parameters, definition.name())
@@ -477,12 +473,6 @@ def unreadable(path):
 def is_raster_parameter(definition):
     return isinstance(definition, QgsProcessingParameterRasterLayer) or (
         isinstance(definition, QgsProcessingParameterMultipleLayers) and definition.layerType() == RASTER)
-
-
-def raster_file_paths(value):
-    """Whether a layer parameter's value is one raster file path, or a list of them (each opened by the check)."""
-    values = value if isinstance(value, (list, tuple)) else [value]
-    return bool(values) and all(isinstance(v, str) and os.path.isfile(v) for v in values)
 
 
 @contextmanager

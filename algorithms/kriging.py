@@ -3,7 +3,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingOutputFile,
                        QgsProcessingParameterCrs, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString)
 
 from ..core.io.blocks import check_outputs
@@ -14,6 +14,7 @@ from ..core.geochem.kriging import (DEFAULT_LAGS, DEFAULT_NEIGHBOURS, VARIOGRAM_
                                     parse_variogram_parameters)
 from .compat import DOUBLE, INTEGER, NUMERIC_FIELD, POINTS, WKT_GDAL
 from .base import ProspectraAlgorithm
+from .parameters import RasterInput
 from .features import read_points
 from .styles import style_pseudocolor
 
@@ -77,7 +78,7 @@ class Kriging(ProspectraAlgorithm):
         self.addParameter(QgsProcessingParameterField(
             "FIELD", "Field to interpolate (numeric)", parentLayerParameterName="INPUT",
             type=NUMERIC_FIELD))
-        self.addParameter(QgsProcessingParameterRasterLayer(
+        self.addParameter(RasterInput(
             "REFERENCE", "Reference raster whose grid the output takes (or give EXTENT and PIXEL_SIZE)",
             optional=True))
         self.addParameter(QgsProcessingParameterExtent(

@@ -1,7 +1,9 @@
 """Parameters, parsing and help text that more than one algorithm shares (an algorithm never imports another)."""
-from qgis.core import QgsProcessingParameterMultipleLayers
+import os
 
-from .compat import RASTER
+from qgis.core import QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterLayer
+
+from .compat import OPTIONAL, RASTER
 
 UNITS = ["auto", "nm", "um"]
 
@@ -19,10 +21,46 @@ RANDOM_FOREST_SOURCES = (
     "Measurement 20, 37-46.</p>")
 
 
+def raster_file_paths(value):
+    """Whether a layer parameter's value is one raster file path, or a list of them (each opened by the check)."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return bool(values) and all(isinstance(v, str) and os.path.isfile(v) for v in values)
+
+
+class _NotLoadedToCheck:
+    """A raster parameter that QGIS checks without loading a file as a layer. Loaded to be checked, a layer
+    computes statistics for its stretch, which GDAL writes into a VRT input itself (its own metadata store) or
+    beside any other raster (.aux.xml) when the dataset closes. qgis_process checks every parameter this way
+    before anything else runs; the algorithm's own check opens each file instead (and names what is wrong)."""
+
+    def checkValueIsAcceptable(self, value, context=None):  # noqa: N802
+        return super().checkValueIsAcceptable(value, None if raster_file_paths(value) else context)
+
+    def clone(self):
+        copy = self._copy()
+        copy.setFlags(self.flags())
+        copy.setHelp(self.help())
+        copy.setMetadata(self.metadata())
+        return copy
+
+
+class RasterInput(_NotLoadedToCheck, QgsProcessingParameterRasterLayer):
+    def _copy(self):
+        return RasterInput(self.name(), self.description(), self.defaultValue(), bool(self.flags() & OPTIONAL))
+
+
+class RasterInputs(_NotLoadedToCheck, QgsProcessingParameterMultipleLayers):
+    def __init__(self, name, description, defaultValue=None, optional=False):  # noqa: N803
+        super().__init__(name, description, RASTER, defaultValue, optional)
+
+    def _copy(self):
+        return RasterInputs(self.name(), self.description(), self.defaultValue(), bool(self.flags() & OPTIONAL))
+
+
 def extra_features_parameter():
-    return QgsProcessingParameterMultipleLayers(
+    return RasterInputs(
         "EXTRA_FEATURES", "Extra feature rasters on the image's grid (e.g. band ratios), values as stored",
-        RASTER, optional=True)
+        optional=True)
 
 
 def extra_feature_paths(algorithm, parameters, context):

@@ -267,6 +267,37 @@ def test_no_file_is_written_beside_the_inputs_nor_into_them(qgis_processing, tmp
     assert checksums(inputs) == before and len(before) == 2
 
 
+def test_qgis_process_writes_nothing_beside_the_inputs_nor_into_them(qgis_process, tmp_path):
+    """qgis_process checks every parameter before anything else runs, and loaded each raster input as a layer to do
+    so: the layer's statistics went into a VRT input and beside a GeoTIFF (.aux.xml) when the process ended. Every
+    raster parameter kind (a list of layers, one layer, an optional one) is checked here with a VRT and a GeoTIFF;
+    the folder of the inputs is left as it was, byte for byte."""
+    inputs, out = tmp_path / "inputs", tmp_path / "out"
+    inputs.mkdir(), out.mkdir()
+    rng = np.random.default_rng(0)
+    names = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"]
+    scene = write_raster(inputs / "scene.tif", rng.uniform(0.05, 0.5, (12, 64, 64)).astype(np.float32), crs=32633,
+                         descriptions=names)
+    classes = write_raster(inputs / "classes.tif", rng.integers(1, 4, (1, 64, 64)).astype(np.uint8), crs=32633)
+    grid = write_raster(inputs / "grid.tif", np.zeros((1, 12, 10), np.float32), crs=3067,
+                        geotransform=(352000, 5000, 0, 7530000, 0, -5000))
+    vrts = {}
+    for path in (scene, classes, grid):
+        vrts[path] = path[:-4] + ".vrt"
+        gdal.Translate(vrts[path], path, format="VRT")
+    before = checksums(inputs)
+    for source in (scene, vrts[scene]):
+        qgis_process("run", "prospectra:bandratio", "--", f"INPUT={source}", "SENSOR=2", f"OUTPUT={out / 'r.tif'}")
+    qgis_process("run", "prospectra:assessaccuracy", "--", f"MAP={vrts[classes]}", f"REFERENCE_RASTER={classes}",
+                 f"REPORT={out / 'a.html'}")
+    qgis_process("run", "prospectra:assessaccuracy", "--", f"MAP={classes}", f"REFERENCE_RASTER={vrts[classes]}",
+                 f"REPORT={out / 'a.html'}")
+    for reference in (grid, vrts[grid]):
+        qgis_process("run", "prospectra:kriging", "--", f"INPUT={TILL}", "FIELD=La_ppm_511", f"REFERENCE={reference}",
+                     f"OUTPUT={out / 'k.tif'}")
+    assert checksums(inputs) == before and len(before) == 6
+
+
 def test_a_raster_truncated_after_its_header(refused, tmp_path):
     cube = np.random.default_rng(0).uniform(0.05, 0.5, (12, 600, 600)).astype(np.float32)
     path = write_raster(tmp_path / "cut.tif", cube, crs=32633)
