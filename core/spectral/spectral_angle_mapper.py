@@ -5,7 +5,7 @@ spectrum from a file or the image); a pixel's angle to a class is its smallest a
 mapping, the classes are compared in the sensor's bands at the image's own noise level by leaving out one
 sample at a time (separability(), by the same rule the mapper applies): classes the sensor cannot tell apart
 merge into one named group, and each class's default maximum angle is how far an unseen sample of it falls
-from the library (95th percentile).
+from the library (95th percentile; in a group, the largest of its minerals').
 A pixel takes the class of the smallest angle if that angle is within the class's maximum angle and the
 next-best class of another group is more than the margin (measured with the noise) further away; otherwise it is
 unclassified (0). When every class joins one group, the sensor tells none of them apart and nothing is mapped."""
@@ -115,7 +115,8 @@ class Separability:
     trials: np.ndarray  # (minerals,) simulated unseen samples (0: a single sample, not testable)
     outcome: np.ndarray  # (minerals, classes + 1) trials mapped to each class, or left unclassified within the
     # margin of it (confused with it either way); last column: trials outside every class's limit
-    spread: np.ndarray  # (classes,) the SPREAD_PERCENTILE angle of unseen samples to their own class (NaN: untested)
+    spread: np.ndarray  # (classes,) the SPREAD_PERCENTILE angle of unseen samples to their own class, the largest
+    # of its minerals' (NaN: untested)
     noise_angle: float  # median angle the noise alone moves a spectrum by
     margin: float  # how far the noise moves the difference between a pixel's two nearest classes (95th percentile)
 
@@ -137,7 +138,7 @@ def separability(endmembers, sigma, level, trials=40, seed=0):
     k = len(endmembers.names)
     samples, member_mineral = np.array(endmembers.samples), np.array(endmembers.minerals)
     minerals = list(dict.fromkeys(endmembers.minerals))
-    own_angles = [[] for _ in range(k)]
+    own_angles = [{} for _ in range(k)]  # per class, per mineral: each mineral of a group must pass its limit
     trials_of = []  # (row of the held-out sample's mineral, (trials, classes) angles to each class)
     noise_angles, gap_shifts = [], []
     # The unit left out is a physical sample; a sample id may stand for spectra of more than one mineral
@@ -167,9 +168,10 @@ def separability(endmembers, sigma, level, trials=40, seed=0):
             rows = np.arange(trials)
             gap_shifts.extend(np.abs((per_class[rows, second] - per_class[rows, first])
                                      - (clean_class[rows, second] - clean_class[rows, first])))
-        own_angles[c].extend(per_class[:, c])
+        own_angles[c].setdefault(mineral, []).extend(per_class[:, c])
         trials_of.append((minerals.index(mineral), per_class))
-    spread = np.array([np.percentile(a, SPREAD_PERCENTILE) if a else np.nan for a in own_angles])
+    spread = np.array([max(np.percentile(v, SPREAD_PERCENTILE) for v in a.values()) if a else np.nan
+                       for a in own_angles])
     noise_angle = float(np.median(noise_angles)) if noise_angles else 0.0
     margin = float(np.percentile(gap_shifts, 95)) if gap_shifts else 0.0
     limit = np.where(np.isfinite(spread), spread, FALLBACK_ANGLE)

@@ -260,3 +260,31 @@ def test_the_noise_of_a_band_stored_finer_than_it_was_measured_is_not_zero(tmp_p
     assert (native > 0).all()
     assert np.allclose(resampled, native, rtol=0.1), (native, resampled)
     assert "B5 every 4 pixels" in how
+
+
+def test_a_groups_maximum_angle_admits_each_of_its_minerals():
+    """A group's default maximum angle is the largest of its minerals' spreads (the 95th percentile of each
+    mineral's left-out samples' angles to the rest of the group), not the percentile of all its samples together,
+    where the 60 tight samples of one mineral would set the angle for the 2 scattered samples of the other.
+    Without noise the left-out angles are exact, so the reference is computed directly."""
+    from prospectra.core.spectral.spectral_angle_mapper import Endmembers, separability
+
+    rng = np.random.default_rng(5)
+    base = np.array([0.3, 0.35, 0.4, 0.5, 0.55, 0.45])
+    tight = base * (1 + rng.normal(0, 0.005, (60, 6)))
+    loose = base * (1 + rng.normal(0, 0.05, (2, 6)))
+    other = np.array([[0.1, 0.2, 0.35, 0.3, 0.2, 0.1]]) * (1 + rng.normal(0, 0.01, (3, 6)))
+    members = np.vstack([tight, loose, other])
+    member_class = np.array([0] * 62 + [1] * 3)
+    minerals = ["Tight"] * 60 + ["Loose"] * 2 + ["Other"] * 3
+    samples = [f"s{i}" for i in range(len(members))]
+    group = Endmembers(["Tight / Loose", "Other"], members, member_class, samples, samples,
+                       groups=[["Tight", "Loose"], ["Other"]], minerals=minerals)
+    sep = separability(group, np.zeros(6), np.full(6, 0.3))
+    unit = _unit(members)
+    angles = np.arccos(np.clip(unit[:62] @ unit[:62].T, -1, 1))
+    np.fill_diagonal(angles, np.inf)
+    nearest = np.repeat(angles.min(axis=1), 40)  # each left-out sample's 40 trials, all at the same angle
+    per_mineral = [np.percentile(nearest[:60 * 40], 95), np.percentile(nearest[60 * 40:], 95)]
+    assert sep.spread[0] == pytest.approx(max(per_mineral), abs=1e-6)
+    assert sep.spread[0] > np.percentile(nearest, 95) * 1.5  # the pooled percentile would follow the tight mineral
