@@ -658,13 +658,17 @@ _S2_INDEX = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10",
 
 def _product_folders(path):
     """Where a Sentinel-2 product file of path can lie: its own folder, and the product's root when path lies in a
-    SAFE's image data (SAFE/GRANULE/<id>/IMG_DATA/R10m/<band>.jp2). Never any other folder above: a stack
-    exported under a folder holding another product's metadata would take its scaling, even one below a folder
-    that happens to be named GRANULE."""
-    folder = os.path.dirname(os.path.abspath(path))
-    parts = folder.split(os.sep)
-    granule = [i for i, part in enumerate(parts[:-2]) if part == "GRANULE" and parts[i + 2] == "IMG_DATA"]
-    return [folder] + ([os.sep.join(parts[:granule[-1]]) or os.sep] if granule else [])
+    SAFE's image data (SAFE/GRANULE/<id>/IMG_DATA/R10m/<band>.jp2); the same for the file a link points to (band
+    files linked into a working folder keep their product). Never any other folder above: a stack exported under
+    a folder holding another product's metadata would take its scaling, even one below a folder that happens to
+    be named GRANULE."""
+    folders = []
+    for file in (os.path.abspath(path), os.path.realpath(path)):
+        folder = os.path.dirname(file)
+        parts = folder.split(os.sep)
+        granule = [i for i, part in enumerate(parts[:-2]) if part == "GRANULE" and parts[i + 2] == "IMG_DATA"]
+        folders += [folder] + ([os.sep.join(parts[:granule[-1]]) or os.sep] if granule else [])
+    return list(dict.fromkeys(folders))
 
 
 def _sentinel2_mtd(path, names):
@@ -675,7 +679,7 @@ def _sentinel2_mtd(path, names):
                 try:
                     root = ET.parse(mtd).getroot()
                 except ET.ParseError as e:
-                    raise InputError("SCALING", f"{fn} beside the input is not readable XML ({e}).") from None
+                    raise InputError("SCALING", f"{mtd} is not readable XML ({e}).") from None
                 quant, offsets = None, {}
                 for el in root.iter():
                     tag = el.tag.split("}")[-1]

@@ -211,6 +211,31 @@ def test_sentinel2_l2a_boa_offset_from_product_metadata(tmp_path):
     assert valid.tolist() == [[False, True, True, True]]
 
 
+def test_sentinel2_band_files_linked_into_a_working_folder_keep_their_product(tmp_path):
+    """Band files of a SAFE linked into a working folder are scaled by the product they belong to (the link's folder
+    holds no metadata); a damaged metadata file is named by its path, wherever it was found."""
+    img_data = tmp_path / "S2B_MSIL1C.SAFE" / "GRANULE" / "L1C_T33TWM_A1" / "IMG_DATA"
+    img_data.mkdir(parents=True)
+    mtd = tmp_path / "S2B_MSIL1C.SAFE" / "MTD_MSIL1C.xml"
+    mtd.write_text("<root><QUANTIFICATION_VALUE>10000</QUANTIFICATION_VALUE>"
+                   + "".join(f'<RADIO_ADD_OFFSET band_id="{i}">-1000</RADIO_ADD_OFFSET>' for i in range(13)) + "</root>")
+    work = tmp_path / "work"
+    work.mkdir()
+    dn = np.full((1, 2, 2), 2500, dtype=np.uint16)
+    links = []
+    for b in ("B11", "B12"):
+        os.symlink(write_tif(img_data / f"T33TWM_{b}.tif", dn, gdal.GDT_UInt16), work / f"{b}.tif")
+        links.append(str(work / f"{b}.tif"))
+    image = open_image(links, "sentinel2b_msi")
+    assert "MTD_MSIL1C.xml" in image.scaling_source
+    bands, _ = full(image, ["B11"])
+    assert np.allclose(bands["B11"], 0.15, atol=1e-6)  # (2500 - 1000) / 10000
+    mtd.write_text("<root><QUANTIFICATION_VALUE>")
+    with pytest.raises(InputError) as e:
+        open_image(links, "sentinel2b_msi")
+    assert e.value.parameter == "SCALING" and f"{mtd} is not readable XML" in str(e.value)
+
+
 def test_sentinel2_metadata_of_a_folder_above_is_not_taken(tmp_path):
     """A stack exported into a subfolder of another product's folder is not scaled by that product's metadata
     (the folders above were searched up to 5 levels): only its own folder, or the root of the SAFE whose GRANULE
