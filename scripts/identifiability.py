@@ -111,9 +111,10 @@ def held_out_section():
               "so the map could say nothing about which is where, and `spectralanglemapper` says so, naming "
               f"ENDMEMBERS. Where it maps, right on at least {CHECK_GOAL:.0%}: {len(met)} of {len(mapped)} "
               f"sensor-mineral pairs ({verdict})"
-              + (f"; missed: {missed}. A missed held-out sample is left unclassified: outside its class's maximum "
-                 "angle (measured on the samples the class has, which an unlike sample falls beyond) or within the "
-                 "noise margin of another class; the defaults hold back rather than overclaim." if missed else ".")
+              + (f"; missed: {missed}. Missed held-out samples are mostly left unclassified: outside their class's "
+                 "maximum angle (measured on the samples the class has, which an unlike sample falls beyond) or "
+                 "within the noise margin of another class; the defaults hold back rather than overclaim."
+                 if missed else ".")
               + " The largest share put in another class is "
               f"{max((row[5] for row in mapped), default=0):.0%}.", ""]
     return lines
