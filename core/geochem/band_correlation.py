@@ -26,10 +26,16 @@ REFERENCES = [
     "panmixia. Philosophical Transactions of the Royal Society A 187, 253-318.",
     "Holm S. (1979). A simple sequentially rejective multiple test procedure. Scandinavian Journal of Statistics "
     "6, 65-70.",
+    "Clifford P., Richardson S., Hemon D. (1989). Assessing the significance of the correlation between two spatial "
+    "processes. Biometrics 45, 123-134.",
+    "Dutilleul P. (1993). Modifying the t test for assessing the correlation between two spatial processes. "
+    "Biometrics 49, 305-314.",
     "Virtanen P. et al. (2020). SciPy 1.0. Nature Methods 17, 261-272 (scipy.stats.spearmanr, pearsonr).",
 ]
-CSV_FIELDS = ["band", "centre_nm", "n", "spearman_rho", "spearman_p", "spearman_sig", "spearman_p_holm", "pearson_r",
-              "pearson_p", "pearson_sig", "mean_reflectance"]
+CSV_FIELDS = ["band", "centre_nm", "n", "spearman_rho", "spearman_p", "spearman_sig", "spearman_p_holm",
+              "effective_n", "spearman_p_dutilleul", "pearson_r", "pearson_p", "pearson_sig", "mean_reflectance"]
+DISTANCE_CLASSES = 13  # Moran's I in 13 classes of equal width up to the largest distance between samples
+ROWS_PER_PASS = 256  # samples whose distances to all others are held at once
 
 
 def significance(p):
@@ -50,6 +56,76 @@ def holm(p):
     adjusted = np.full(p.shape, np.nan)
     adjusted[order] = np.minimum(np.maximum.accumulate(p[order] * (m - np.arange(m))), 1.0)
     return adjusted
+
+
+def _moran_by_distance(x, y, variables):
+    """Moran's I of each variable (rows of variables) in DISTANCE_CLASSES classes of equal width up to the largest
+    distance, with how many other samples each sample has in each class. Distances are taken ROWS_PER_PASS samples
+    at a time against all others. Returns (I (variables, classes), counts (samples, classes))."""
+    n = len(x)
+    z = variables - variables.mean(axis=1, keepdims=True)
+    passes = [slice(i, i + ROWS_PER_PASS) for i in range(0, n, ROWS_PER_PASS)]
+
+    def distances(rows):
+        return np.hypot(x[rows, None] - x[None, :], y[rows, None] - y[None, :])
+
+    width = max(distances(rows).max() for rows in passes) / DISTANCE_CLASSES
+    k = DISTANCE_CLASSES + 1  # and a class of its own for each sample itself
+    counts, sums = np.zeros((n, k)), np.zeros((len(z), n, k))
+    for rows in passes:
+        d = distances(rows)
+        cls = np.minimum((d / width).astype(np.int64), DISTANCE_CLASSES - 1)
+        own = np.arange(rows.start, rows.start + len(d))
+        cls[np.arange(len(d)), own] = DISTANCE_CLASSES  # distinct samples never share a location (refused)
+        index = (np.arange(len(d))[:, None] * k + cls).ravel()
+        counts[rows] = np.bincount(index, minlength=len(d) * k).reshape(len(d), k)
+        for v in range(len(z)):
+            sums[v, rows] = np.bincount(index, np.broadcast_to(z[v], d.shape).ravel(), len(d) * k).reshape(len(d), k)
+    counts, sums = counts[:, :-1], sums[:, :, :-1]
+    pairs = counts.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        moran = n * np.einsum("vi,vik->vk", z, sums) / pairs / (z ** 2).sum(axis=1, keepdims=True)
+    return np.nan_to_num(moran), counts
+
+
+def effective_sample_sizes(x, y, values, bands):
+    """Dutilleul's (1993) effective sample size for the correlation of values with each band (columns of bands)
+    at samples x, y, on ranks as Spearman's coefficient is: 1 + 1 / the variance of the coefficient under
+    independence of the two, estimated from each one's spatial autocorrelation (Moran's I by distance class,
+    Clifford et al. 1989): tr(B Sx B Sy) / (tr(B Sx) tr(B Sy)), B centring, S the correlation between samples.
+    n where neither is autocorrelated; fewer the more alike neighbouring samples of both are. NaN for a band
+    constant over the samples."""
+    from scipy.stats import rankdata
+
+    n = len(values)
+    ranks = np.vstack([rankdata(values), *[rankdata(b) for b in np.asarray(bands).T]])
+    moran, counts = _moran_by_distance(np.asarray(x, float), np.asarray(y, float), ranks)
+    pairs = counts.sum(axis=0)
+    row_sums = 1 + counts @ moran.T  # (samples, variables): each row of S summed, 1 on its diagonal
+    totals = row_sums.sum(axis=0)
+    field = 0
+    sizes = []
+    for v in range(1, len(ranks)):
+        if np.ptp(ranks[v]) == 0:
+            sizes.append(math.nan)
+            continue
+        cross = n + pairs @ (moran[field] * moran[v])  # sum of Sx * Sy over all pairs
+        centred = cross - 2 / n * row_sums[:, field] @ row_sums[:, v] + totals[field] * totals[v] / n ** 2
+        variance = centred / ((n - totals[field] / n) * (n - totals[v] / n))
+        sizes.append(1 + 1 / variance if variance > 0 else math.nan)
+    return np.array(sizes)
+
+
+def dutilleul_p(r, size):
+    """Two-sided p-value of a correlation r with an effective sample size: F = (size - 2) r^2 / (1 - r^2) on 1 and
+    size - 2 degrees of freedom (Dutilleul 1993). NaN where size is not above 2 (nothing left to test with)."""
+    from scipy.stats import f
+
+    if not (np.isfinite(r) and np.isfinite(size) and size > 2):
+        return math.nan
+    if abs(r) >= 1:
+        return 0.0
+    return float(f.sf((size - 2) * r * r / (1 - r * r), 1, size - 2))
 
 
 def _correlate(v, b):
@@ -104,6 +180,9 @@ def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=
                      "mean_reflectance": float(b.mean())})
     for row, adjusted in zip(rows, holm([r["spearman_p"] for r in rows])):
         row["spearman_p_holm"] = float(adjusted)
+    for row, size in zip(rows, effective_sample_sizes(samples.x[used], samples.y[used], v, reflectance[used])):
+        row["effective_n"] = float(size)
+        row["spearman_p_dutilleul"] = dutilleul_p(row["spearman_rho"], size)
     if feedback is not None:
         feedback.setProgress(100)
     result = {"field": field, "sensor": image.sensor.name, "scaling": image.scaling_source, "window": window,
@@ -114,6 +193,7 @@ def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=
               "bands": rows,
               "significant_bands": [r["band"] for r in rows if r["spearman_sig"]],
               "significant_bands_holm": [r["band"] for r in rows if r["spearman_p_holm"] < 0.05],
+              "significant_bands_dutilleul": [r["band"] for r in rows if r["spearman_p_dutilleul"] < 0.05],
               "bands_tested": sum(math.isfinite(r["spearman_p"]) for r in rows)}  # Holm's family
     with OutputTransaction({"OUTPUT_TABLE": table_path, "OUTPUT_REPORT": report}):  # all outputs or none
         if table_path:
@@ -167,6 +247,8 @@ def write_report(result, html_path):
         ["Sig. (two-sided)", *[fmt(r["spearman_p"], 3) for r in rows]],
         [f"Sig. adjusted for the {tested} band{'' if tested == 1 else 's'} tested (Holm)",
          *[fmt(r["spearman_p_holm"], 3) for r in rows]],
+        ["Effective sample size (Dutilleul)", *[fmt(r["effective_n"], 4) for r in rows]],
+        ["Sig. with the effective sample size", *[fmt(r["spearman_p_dutilleul"], 3) for r in rows]],
         ["Pearson correlation coefficient", *[fmt(r["pearson_r"], 3) + r["pearson_sig"] for r in rows]],
         ["Sig. (two-sided)", *[fmt(r["pearson_p"], 3) for r in rows]],
         ["band centre (nm)", *[fmt(r["centre_nm"], 4) for r in rows]],
@@ -183,8 +265,10 @@ def write_report(result, html_path):
         "samples and test each band on its own: neighbouring samples and pixels are alike, so with spatially "
         "autocorrelated data they overstate significance. The row adjusted by Holm's (1979) procedure corrects "
         "Spearman's p-values for testing every band at once (a band below 0.05 there keeps the family's chance of "
-        "any false mark below 1 in 20); it does not correct for autocorrelation. A first screen, not proof that a "
-        "band carries the content.</p>"
+        "any false mark below 1 in 20). The effective sample size (Dutilleul 1993) is how many independent samples "
+        "the correlation is worth, given how alike neighbouring samples of the content and of the band are (their "
+        "ranks' Moran's I in 13 distance classes); the row below it tests Spearman's rho with it instead of n. "
+        "A first screen, not proof that a band carries the content.</p>"
         + _bars_png(result)
         + "<h2>Samples</h2>"
         + table(["", "count"], [["points in the layer", s["points"]], ["without a value", s["without_value"]],

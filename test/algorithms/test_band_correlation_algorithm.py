@@ -166,3 +166,44 @@ def test_one_band_is_its_own_holm_family(qgis_processing, scene, tmp_path):
     with open(report) as f:
         assert "Sig. adjusted for the 1 band tested (Holm)" in f.read()
     assert not [w for w in feedback.warnings if "Holm" in w]
+
+
+def test_marks_that_do_not_survive_the_autocorrelation_are_warned(qgis_processing, scene, tmp_path):
+    """A smooth field over the real till sites (a seeded Gaussian field of 40 km scale, SIMULATED, unrelated to the
+    simulated image) chosen so that some band is marked at p < 0.05 on its own: the CSV and JSON carry each band's
+    effective sample size and corrected p-value (Dutilleul 1993), and the log names exactly the bands whose mark
+    the autocorrelation explains."""
+    from prospectra.core.geochem.band_correlation import dutilleul_p, effective_sample_sizes
+
+    x, y, _ = till_points(FIELD)
+    values, status = sampled_by_hand(scene, x, y, window=1)
+    used = np.array([s == "ok" for s in status])
+    refl = np.array([v for v, s in zip(values, status) if s == "ok"])
+    d = np.hypot(x[:, None] - x, y[:, None] - y)
+    root = np.linalg.cholesky(np.exp(-d / 40000.0) + 1e-9 * np.eye(len(x)))
+    for seed in range(200):
+        field = root @ np.random.default_rng(seed).normal(size=len(x))
+        rho = [stats.spearmanr(field[used], refl[:, k]) for k in range(4)]
+        sizes = effective_sample_sizes(x[used], y[used], field[used], refl)
+        corrected = [dutilleul_p(r, s) for (r, _), s in zip(rho, sizes)]
+        lost = [f"B{k + 1}" for k in range(4) if rho[k][1] < 0.05 <= corrected[k]]
+        if lost:
+            break
+    feedback = warnings_feedback()
+    layer = write_points(tmp_path / "smooth.gpkg", [(xi, yi, {"smooth": float(v)}) for xi, yi, v in zip(x, y, field)])
+    table = str(tmp_path / "smooth.csv")
+    result = qgis_processing.run("prospectra:bandcorrelation", {
+        "INPUT": [scene], "SENSOR": GF2, "POINTS": layer, "FIELD": "smooth", "OUTPUT_TABLE": table,
+        "OUTPUT_REPORT": str(tmp_path / "smooth.html")}, feedback=feedback)
+    with open(table) as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["effective_n"]) for r in rows] == pytest.approx(sizes, rel=1e-5)
+    assert [float(r["spearman_p_dutilleul"]) for r in rows] == pytest.approx(corrected, rel=1e-5)
+    # where the image is smooth too, the pairs count as far fewer samples than there are
+    assert all(sizes[int(b[1]) - 1] < used.sum() / 2 for b in lost)
+    with open(result["OUTPUT_JSON"]) as f:
+        saved = json.load(f)
+    assert saved["significant_bands_dutilleul"] == [f"B{k + 1}" for k in range(4) if corrected[k] < 0.05]
+    assert lost and set(lost) <= set(result["SIGNIFICANT_BANDS"].split(","))
+    warned = [w for w in feedback.warnings if "autocorrelation" in w]
+    assert len(warned) == 1 and warned[0].startswith(f"{', '.join(lost)}: significant at p < 0.05")

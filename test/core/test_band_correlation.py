@@ -152,3 +152,73 @@ def test_report_and_table_hold_holm_adjusted_p_values(scene, tmp_path):
         rows = list(csv.DictReader(f))
     assert [float(r["spearman_p_holm"]) for r in rows] == pytest.approx(expected, rel=1e-5, abs=1e-300)
     assert "adjusted for the 4 bands tested (Holm)" in open(str(tmp_path / "c.html")).read()
+
+
+def test_moran_by_distance_equals_the_textbook_sum():
+    """Moran's I per distance class, I = (n / W) sum_ij w_ij z_i z_j / sum_i z_i^2 with w_ij = 1 for the pairs of
+    the class, on a full distance matrix; the function takes 256 samples at a time (600 here: three passes)."""
+    from prospectra.core.geochem.band_correlation import DISTANCE_CLASSES, _moran_by_distance
+
+    rng = np.random.default_rng(2)
+    n = 600
+    x, y = rng.uniform(0, 5000, n), rng.uniform(0, 3000, n)
+    values = np.vstack([np.sin(x / 900) + rng.normal(0, 0.3, n), rng.normal(size=n)])
+    moran, counts = _moran_by_distance(x, y, values)
+    d = np.hypot(x[:, None] - x, y[:, None] - y)
+    width = d.max() / DISTANCE_CLASSES
+    cls = np.minimum(np.floor(d / width), DISTANCE_CLASSES - 1)
+    np.fill_diagonal(cls, -1)
+    for v, z in enumerate(values - values.mean(axis=1, keepdims=True)):
+        for k in range(DISTANCE_CLASSES):
+            w = cls == k
+            assert counts[:, k] == pytest.approx(w.sum(axis=1))
+            assert moran[v, k] == pytest.approx(n / w.sum() * (z @ w @ z) / (z @ z), abs=1e-9)
+    assert moran[0, 0] > 0.5 and abs(moran[1, 0]) < 0.1  # the smooth field is alike at short range, the noise not
+
+
+def _fields(rng, n, scale, correlation=0.0):
+    """Two Gaussian fields at n random points of the unit square, exponential covariance of this scale, with the
+    given correlation between them (SIMULATED)."""
+    x, y = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+    d = np.hypot(x[:, None] - x, y[:, None] - y)
+    root = np.linalg.cholesky(np.exp(-d / max(scale, 1e-9)) + 1e-9 * np.eye(n))
+    a, c = root @ rng.normal(size=n), root @ rng.normal(size=n)
+    return x, y, a, correlation * a + math.sqrt(1 - correlation ** 2) * c
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.1, 0.3])
+def test_dutilleuls_test_keeps_its_level_where_neighbours_are_alike(scale):
+    """The reference is the level itself: two independent fields, correlated in space each but not with each other,
+    should be marked at p < 0.05 one time in 20. With neighbours alike (scale 0.1 and 0.3 of the square) the
+    plain test marks them far more often (27 % and 52 % of these 300 draws of n 150); with the effective sample size
+    5.3 % and 5.0 % (median effective size 66 and 26). Without autocorrelation (scale 0) the effective size is n
+    (median 150.1) and both keep the level."""
+    from prospectra.core.geochem.band_correlation import dutilleul_p, effective_sample_sizes
+
+    rng = np.random.default_rng(7)
+    n, draws = 150, 300
+    plain, corrected, sizes = [], [], []
+    for _ in range(draws):
+        x, y, a, b = _fields(rng, n, scale)
+        rho, p = stats.spearmanr(a, b)
+        (size,) = effective_sample_sizes(x, y, a, b[:, None])
+        plain.append(p < 0.05), corrected.append(dutilleul_p(rho, size) < 0.05), sizes.append(size)
+    # 300 draws at a true level of 5 %: a share outside 2-9 % has a chance below 1 in 1000
+    assert 0.02 <= np.mean(corrected) <= 0.09
+    if scale:
+        assert np.mean(plain) > 0.2 and np.median(sizes) < n / 2
+    else:
+        assert 0.02 <= np.mean(plain) <= 0.09 and np.median(sizes) == pytest.approx(n, rel=0.05)
+
+
+def test_dutilleuls_test_still_finds_a_real_correlation():
+    """Fields correlated 0.7 with each other, neighbours alike (scale 0.1): the corrected test still marks them."""
+    from prospectra.core.geochem.band_correlation import dutilleul_p, effective_sample_sizes
+
+    rng = np.random.default_rng(8)
+    found = []
+    for _ in range(100):
+        x, y, a, b = _fields(rng, 150, 0.1, correlation=0.7)
+        rho, _ = stats.spearmanr(a, b)
+        found.append(dutilleul_p(rho, effective_sample_sizes(x, y, a, b[:, None])[0]) < 0.05)
+    assert np.mean(found) >= 0.9
