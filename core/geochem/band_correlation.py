@@ -14,6 +14,7 @@ from ..errors import InputError, require
 from ..io.outputs import OutputTransaction, write_file
 from ..report.geochem_report import NO_PLOT, esc, figure, fmt, json_path, page, png, table, write_json
 from .geochem_samples import MIN_SAMPLES, check_spectra, numeric_samples, refuse_duplicates
+from ..io.blocks import step
 from ..io.image import pixel_of, sample_image
 
 REFERENCES = [
@@ -58,10 +59,11 @@ def holm(p):
     return adjusted
 
 
-def _moran_by_distance(x, y, variables):
+def _moran_by_distance(x, y, variables, feedback=None):
     """Moran's I of each variable (rows of variables) in DISTANCE_CLASSES classes of equal width up to the largest
     distance, with how many other samples each sample has in each class. Distances are taken ROWS_PER_PASS samples
-    at a time against all others. Returns (I (variables, classes), counts (samples, classes))."""
+    at a time against all others (progress and cancel per pass). Returns (I (variables, classes), counts (samples,
+    classes))."""
     n = len(x)
     z = variables - variables.mean(axis=1, keepdims=True)
     passes = [slice(i, i + ROWS_PER_PASS) for i in range(0, n, ROWS_PER_PASS)]
@@ -72,7 +74,9 @@ def _moran_by_distance(x, y, variables):
     width = max(distances(rows).max() for rows in passes) / DISTANCE_CLASSES
     k = DISTANCE_CLASSES + 1  # and a class of its own for each sample itself
     counts, sums = np.zeros((n, k)), np.zeros((len(z), n, k))
-    for rows in passes:
+    for i, rows in enumerate(passes):
+        if feedback is not None:
+            step(feedback, i, len(passes))
         d = distances(rows)
         cls = np.minimum((d / width).astype(np.int64), DISTANCE_CLASSES - 1)
         own = np.arange(rows.start, rows.start + len(d))
@@ -88,18 +92,22 @@ def _moran_by_distance(x, y, variables):
     return np.nan_to_num(moran), counts
 
 
-def effective_sample_sizes(x, y, values, bands):
+def effective_sample_sizes(x, y, values, bands, degrees=False, feedback=None):
     """Dutilleul's (1993) effective sample size for the correlation of values with each band (columns of bands)
     at samples x, y, on ranks as Spearman's coefficient is: 1 + 1 / the variance of the coefficient under
     independence of the two, estimated from each one's spatial autocorrelation (Moran's I by distance class,
     Clifford et al. 1989): tr(B Sx B Sy) / (tr(B Sx) tr(B Sy)), B centring, S the correlation between samples.
     n where neither is autocorrelated; fewer the more alike neighbouring samples of both are. NaN for a band
-    constant over the samples."""
+    constant over the samples. degrees: x, y are longitude and latitude, whose east-west degrees shrink with
+    the cosine of the latitude."""
     from scipy.stats import rankdata
 
     n = len(values)
     ranks = np.vstack([rankdata(values), *[rankdata(b) for b in np.asarray(bands).T]])
-    moran, counts = _moran_by_distance(np.asarray(x, float), np.asarray(y, float), ranks)
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if degrees:
+        x = x * math.cos(math.radians(float(np.mean(y))))
+    moran, counts = _moran_by_distance(x, y, ranks, feedback)
     pairs = counts.sum(axis=0)
     row_sums = 1 + counts @ moran.T  # (samples, variables): each row of S summed, 1 on its diagonal
     totals = row_sums.sum(axis=0)
@@ -149,9 +157,9 @@ def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=
     bands = image.require(bands, "BANDS", distinct=True) if bands else image.band_names
     samples = numeric_samples(x, y, values, field, parameter="FIELD", points_parameter="POINTS",
                               purpose="correlate")
+    degrees = bool(image.projection) and bool(osr.SpatialReference(wkt=image.projection).IsGeographic())
     refuse_duplicates(samples, "POINTS", "A correlation counts each location once (copies would count as "
-                                         "independent samples and overstate its significance)",
-                      degrees=bool(image.projection) and bool(osr.SpatialReference(wkt=image.projection).IsGeographic()))
+                                         "independent samples and overstate its significance)", degrees=degrees)
     reflectance, status = sample_image(image, bands, samples.x, samples.y, window, feedback)
     used = status == "ok"
     n = int(used.sum())
@@ -180,7 +188,8 @@ def band_correlation(image, x, y, values, field, bands=None, window=1, feedback=
                      "mean_reflectance": float(b.mean())})
     for row, adjusted in zip(rows, holm([r["spearman_p"] for r in rows])):
         row["spearman_p_holm"] = float(adjusted)
-    for row, size in zip(rows, effective_sample_sizes(samples.x[used], samples.y[used], v, reflectance[used])):
+    sizes = effective_sample_sizes(samples.x[used], samples.y[used], v, reflectance[used], degrees, feedback)
+    for row, size in zip(rows, sizes):
         row["effective_n"] = float(size)
         row["spearman_p_dutilleul"] = dutilleul_p(row["spearman_rho"], size)
     if feedback is not None:

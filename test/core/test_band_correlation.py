@@ -222,3 +222,31 @@ def test_dutilleuls_test_still_finds_a_real_correlation():
         rho, _ = stats.spearmanr(a, b)
         found.append(dutilleul_p(rho, effective_sample_sizes(x, y, a, b[:, None])[0]) < 0.05)
     assert np.mean(found) >= 0.9
+
+
+def test_effective_sample_size_in_degrees_is_that_in_metres():
+    """Sites 40 x 20 km at latitude 60, given in degrees of a geographic CRS: east-west degrees are half as long
+    there, and the distance classes must follow the ground, not the degrees."""
+    from prospectra.core.geochem.band_correlation import effective_sample_sizes
+
+    rng = np.random.default_rng(3)
+    x, y, a, b = _fields(rng, 150, 0.2)
+    east, north = x * 40000, y * 20000
+    lon, lat = east / (111320 * math.cos(math.radians(60))), 60 + north / 111320
+    metres = effective_sample_sizes(east, north, a, b[:, None])[0]
+    assert effective_sample_sizes(lon, lat, a, b[:, None], degrees=True)[0] == pytest.approx(metres, rel=0.02)
+    assert effective_sample_sizes(lon, lat, a, b[:, None])[0] != pytest.approx(metres, rel=0.02)
+
+
+def test_cancel_stops_the_autocorrelation():
+    from prospectra.core.errors import Canceled
+    from prospectra.core.geochem.band_correlation import effective_sample_sizes
+
+    class Cancelled(NullFeedback):
+        def isCanceled(self):  # noqa: N802
+            return True
+
+    rng = np.random.default_rng(4)
+    with pytest.raises(Canceled):
+        effective_sample_sizes(rng.uniform(size=600), rng.uniform(size=600), rng.normal(size=600),
+                               rng.normal(size=(600, 2)), feedback=Cancelled())
