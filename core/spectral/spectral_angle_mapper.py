@@ -31,6 +31,9 @@ IDENTIFIED = 0.75  # a class the sensor identifies: at least 3 of 4 unseen sampl
 SPREAD_PERCENTILE = 95  # a class's default maximum angle: this percentile of its unseen samples' angles
 NOMINAL_NOISE = 0.01  # reflectance; used where an image is too small to measure its own
 MAX_NOISE_STEP = 8  # pixels: a band stored at most 8 times finer than measured has its noise measured
+# A 95th percentile of n samples needs n >= 19: an unseen sample lies beyond all n about 1 time in n + 1 (rank of
+# exchangeable draws), more than 1 in 20 below 19; the log says so for a class with a mineral of fewer samples.
+FEW_SAMPLES = 19
 FALLBACK_ANGLE = 0.10  # for a class with a single sample, whose spread cannot be measured (0.10 rad ~ 5.7 deg)
 
 
@@ -246,14 +249,23 @@ def class_limits(endmembers, sep=None, max_angle=None, class_angles=None):
         raise InputError("CLASS_ANGLES", f"{', '.join(unknown)} is not one of the classes "
                                          f"({'; '.join(endmembers.names)}).")
     given = {n.lower(): a for n, a in class_angles.items()}
+    samples = {m: len({s for s, n in zip(endmembers.samples, endmembers.minerals) if n == m})
+               for m in endmembers.minerals}
+
+    def few(minerals):
+        """Of the minerals whose spread is measured (two samples or more), the one with the fewest, if too few."""
+        count, mineral = min((samples[m], m) for m in minerals if samples.get(m, 0) > 1)
+        return (f"; only {count} of {mineral}: an unseen sample of it falls beyond the limit about 1 time in "
+                f"{count + 1}" if count < FEW_SAMPLES else "")
     angles, how = [], []
-    for name, spread in zip(endmembers.names, sep.spread if sep is not None else [np.nan] * len(endmembers.names)):
+    for name, spread, minerals in zip(endmembers.names, sep.spread if sep is not None else [np.nan] * len(endmembers.names),
+                                      endmembers.groups):
         if name.lower() in given:
             angles.append(given[name.lower()]), how.append("CLASS_ANGLES")
         elif max_angle is not None:
             angles.append(max_angle), how.append("MAX_ANGLE")
         elif np.isfinite(spread) and spread > 0:
-            angles.append(max(spread, sep.noise_angle)), how.append("spread of its samples")
+            angles.append(max(spread, sep.noise_angle)), how.append("spread of its samples" + few(minerals))
         else:
             angles.append(FALLBACK_ANGLE), how.append("a single sample: fallback")
     angles = np.array(angles, dtype=np.float64)
