@@ -13,8 +13,8 @@ from qgis.core import (QgsProcessingAlgorithm,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
                        QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsProperty, QgsRasterLayer,
-                       QgsVectorFileWriter)
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsProcessingUtils, QgsProperty,
+                       QgsRasterLayer, QgsVectorFileWriter)
 from osgeo import gdal, ogr
 from qgis.PyQt import sip
 from qgis.PyQt.QtGui import QIcon
@@ -26,7 +26,7 @@ from ..core.io.outputs import OutputTransaction
 from ..core.sensors import sensors
 from .compat import ADVANCED, DOUBLE, FILE_BEHAVIOR, RASTER
 from .features import input_paths
-from .parameters import RasterInputs, raster_file_paths
+from .parameters import RasterInputs, names_a_file, raster_file_paths
 from .provider_icon import ICON
 
 DEFAULT_SENSOR = "sentinel2a_msi"
@@ -208,6 +208,9 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             if not is_raster_parameter(definition):
                 continue
             for value in values if isinstance(values, (list, tuple)) else [values]:
+                if names_a_file(value) and not os.path.isfile(value):  # "x.tif|option:...": the run reads no options
+                    return False, (f"{definition.name()}: '{value}' adds layer options after '|', which Prospectra "
+                                   f"does not read; give the file alone ('{value.split('|')[0]}').")
                 if isinstance(value, str) and os.path.isfile(value):
                     try:
                         open_raster(value, definition.name())
@@ -221,8 +224,8 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             with no_statistics_beside_inputs():  # layers of other kinds, and rasters named other than by a file
                 for definition in self.parameterDefinitions():
                     if not definition.checkValueIsAcceptable(parameters.get(definition.name()), context):
-                        return False, (self.invalidRasterError(parameters, definition.name())
-                                       if isinstance(definition, QgsProcessingParameterRasterLayer) else
+                        return False, (self.invalid_raster(parameters, definition, context)
+                                       if is_raster_parameter(definition) else
                                        self.invalidSourceError(parameters, definition.name())
                                        if isinstance(definition, QgsProcessingParameterFeatureSource) else
                                        f"Incorrect parameter value for {definition.name()}")
@@ -230,6 +233,22 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             for layer_id in set(store.mapLayers()) - before:
                 store.removeMapLayer(layer_id)
         return True, ""
+
+    def invalid_raster(self, parameters, definition, context):
+        """Why QGIS refused a raster parameter's value: the path it names that is a folder or is not there (QGIS
+        says 'Incorrect parameter value', or 'not found' of a folder), else QGIS's own message."""
+        name, values = definition.name(), parameters.get(definition.name())
+        for value in values if isinstance(values, (list, tuple)) else [values]:
+            if not isinstance(value, str) or not value or os.path.isfile(value) or \
+                    QgsProcessingUtils.mapLayerFromString(value, context, False):  # a layer of the project
+                continue
+            if os.path.isdir(value):
+                return f"{name}: '{value}' is a folder, not a raster file; choose the file itself."
+            if value.startswith("/vsi"):
+                return f"{name}: '{value}' is a GDAL virtual path, which QGIS does not load as a layer; give a file."
+            return f"{name}: '{value}' does not exist (no such file, nor a layer of the project)."
+        return (self.invalidRasterError(parameters, name) if isinstance(definition, QgsProcessingParameterRasterLayer)
+                else f"Incorrect parameter value for {name}")
 
     def output_files(self, parameters, context):
         """{parameter: file path} of every output parameter set that is a file."""

@@ -27,6 +27,12 @@ def raster_file_paths(value):
     return bool(values) and all(isinstance(v, str) and os.path.isfile(v) for v in values)
 
 
+def names_a_file(value):
+    """Whether value is the path of an existing file, or such a path with QGIS layer options after '|' (which the
+    algorithm's check refuses)."""
+    return isinstance(value, str) and (os.path.isfile(value) or os.path.isfile(value.split("|")[0]))
+
+
 class _NotLoadedToCheck:
     """A raster parameter that QGIS checks without loading a file as a layer. Loaded to be checked, a layer
     computes statistics for its stretch, which GDAL writes into a VRT input itself (its own metadata store) or
@@ -34,7 +40,13 @@ class _NotLoadedToCheck:
     before anything else runs; the algorithm's own check opens each file instead (and names what is wrong)."""
 
     def checkValueIsAcceptable(self, value, context=None):  # noqa: N802
-        return super().checkValueIsAcceptable(value, None if raster_file_paths(value) else context)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        others = [v for v in values if not names_a_file(v)]
+        if len(others) == len(values):
+            return super().checkValueIsAcceptable(value, context)
+        # files unloaded; the other items of a list (a missing file, a layer id) as QGIS checks them
+        return super().checkValueIsAcceptable(value, None) and (
+            not others or super().checkValueIsAcceptable(others, context))
 
     def clone(self):
         copy = self._copy()

@@ -298,6 +298,35 @@ def test_qgis_process_writes_nothing_beside_the_inputs_nor_into_them(qgis_proces
     assert checksums(inputs) == before and len(before) == 6
 
 
+def test_qgis_process_refuses_a_raster_beside_a_bad_value_without_loading_it(qgis_process, tmp_path):
+    """A raster file listed with a missing file or a folder, or given with QGIS layer options ('x.vrt|option:...'):
+    the parameter check loaded the file as a layer, so the VRT was rewritten with its statistics and an .aux.xml
+    left beside the GeoTIFF; the message was 'Incorrect parameter value for INPUT', or for the options that the
+    file 'does not exist'. Now each names the parameter and the value at fault, and the inputs are as they were."""
+    inputs, out = tmp_path / "inputs", tmp_path / "out"
+    inputs.mkdir(), out.mkdir()
+    names = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"]
+    scene = write_raster(inputs / "scene.tif", np.random.default_rng(0).uniform(0.05, 0.5, (12, 32, 32)).astype(
+        np.float32), crs=32633, descriptions=names)
+    vrt = scene[:-4] + ".vrt"
+    gdal.Translate(vrt, scene, format="VRT")
+    missing, folder = str(inputs / "missing.tif"), str(tmp_path / "folder.tif")
+    os.mkdir(folder)
+    before = checksums(inputs)
+    ratio = ("run", "prospectra:bandratio", "--", "SENSOR=2", f"OUTPUT={out / 'r.tif'}")
+    for args, *expected in [
+            ((*ratio, f"INPUT={scene}", f"INPUT={missing}"), f"INPUT: '{missing}' does not exist"),
+            ((*ratio, f"INPUT={vrt}", f"INPUT={missing}"), f"INPUT: '{missing}' does not exist"),
+            ((*ratio, f"INPUT={vrt}", f"INPUT={folder}"), f"INPUT: '{folder}' is a folder"),
+            ((*ratio, f"INPUT={vrt}|option:NUM_THREADS=1"), "INPUT: ", "adds layer options after '|'"),
+            (("run", "prospectra:assessaccuracy", "--", f"MAP={scene}", f"REFERENCE_RASTER={vrt}|option:X=1",
+              f"REPORT={out / 'a.html'}"), "REFERENCE_RASTER: ", "adds layer options after '|'")]:
+        proc = qgis_process(*args, check=False)
+        assert proc.returncode != 0 and all(text in proc.stderr for text in expected), proc.stderr
+        assert "Traceback" not in proc.stderr and not os.listdir(out), proc.stderr
+        assert checksums(inputs) == before, args
+
+
 def test_a_raster_truncated_after_its_header(refused, tmp_path):
     cube = np.random.default_rng(0).uniform(0.05, 0.5, (12, 600, 600)).astype(np.float32)
     path = write_raster(tmp_path / "cut.tif", cube, crs=32633)
