@@ -324,13 +324,15 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         if raster_file_paths(value):
             return list(value) if isinstance(value, (list, tuple)) else [value]
         if isinstance(self.parameterDefinition(name), QgsProcessingParameterMultipleLayers):
-            layers = self.parameterAsLayerList(parameters, name, context) or []
+            layers = []
+            for item in value if isinstance(value, (list, tuple)) else [value]:  # in order: a file beside a layer
+                layers += [item] if raster_file_paths(item) else self.parameterAsLayerList({name: item}, name, context) or []
         else:
             layers = [layer for layer in [self.parameterAsRasterLayer(parameters, name, context)] if layer]
         for layer in layers:
-            if not isinstance(layer, QgsRasterLayer):
+            if not isinstance(layer, (str, QgsRasterLayer)):
                 raise InputError(name, f"'{layer.name()}' is not a raster layer.")
-        return [layer.source() for layer in layers]
+        return [layer if isinstance(layer, str) else layer.source() for layer in layers]
 
     def sink_file(self, parameters, name, context):
         """The file a vector output is written to, or None (a temporary layer in memory, a database); refused

@@ -267,6 +267,31 @@ def test_no_file_is_written_beside_the_inputs_nor_into_them(qgis_processing, tmp
     assert checksums(inputs) == before and len(before) == 2
 
 
+def test_a_file_listed_beside_a_layer_of_the_project_is_not_loaded(qgis_processing, tmp_path):
+    """One band a layer of the project (by its id), the others file paths: the run loaded every path as a layer to
+    read its source, and GDAL left an .aux.xml of its statistics beside each band file."""
+    import gc
+
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    names = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12"]
+    rng = np.random.default_rng(0)
+    bands = [write_raster(inputs / f"band_{n}.tif", rng.uniform(0.05, 0.5, (1, 32, 32)).astype(np.float32),
+                          crs=32633) for n in names]
+    before = checksums(inputs)
+    layer = QgsRasterLayer(bands[0], "B1")
+    QgsProject.instance().addMapLayer(layer)
+    try:
+        qgis_processing.run("prospectra:bandratio", {"INPUT": [layer.id(), *bands[1:]], "SENSOR": 2,
+                                                     "OUTPUT": str(tmp_path / "ratio.tif")})
+        gc.collect()  # the layers QGIS loaded are dropped with their context
+        assert checksums(inputs) == before
+    finally:
+        QgsProject.instance().removeMapLayer(layer.id())
+
+
 def test_qgis_process_writes_nothing_beside_the_inputs_nor_into_them(qgis_process, tmp_path):
     """qgis_process checks every parameter before anything else runs, and loaded each raster input as a layer to do
     so: the layer's statistics went into a VRT input and beside a GeoTIFF (.aux.xml) when the process ended. Every
