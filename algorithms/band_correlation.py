@@ -1,3 +1,5 @@
+import math
+
 from qgis.core import (QgsProcessingOutputFile,
                        QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
@@ -39,8 +41,8 @@ class BandCorrelation(ProspectraAlgorithm):
             "add to that. The report gives two corrections of Spearman's p-values beside them. <b>Autocorrelation</b>: "
             "Dutilleul's (1993) modified test counts the samples as the effective number of independent ones, "
             "estimated from the spatial autocorrelation of the content's and the band's ranks (Moran's I in 13 "
-            "distance classes of equal width up to the largest distance between samples); kriged contents, smooth "
-            "by construction, may count as a few dozen samples out of thousands. <b>Several bands</b>: Holm's "
+            "distance classes of equal width up to the largest distance between samples), never more than the "
+            "samples there are. <b>Several bands</b>: Holm's "
             "(1979) procedure corrects for the number of bands tested. The log names the bands whose mark does not "
             "survive either correction (SIGNIFICANT_BANDS keeps the unadjusted marks of Table 3). Take the marks as "
             "a first screen, and judge a band by the inversion model's held-out samples (<i>Train content inversion "
@@ -104,11 +106,17 @@ class BandCorrelation(ProspectraAlgorithm):
                               f"(p {r['spearman_p']:.3g}; {r['effective_n']:.0f} effective samples, p "
                               f"{r['spearman_p_dutilleul']:.3g}), Pearson r {r['pearson_r']:.3f}{r['pearson_sig']} "
                               f"(p {r['pearson_p']:.3g})")
-        for key, correction in (("significant_bands_dutilleul", "for the spatial autocorrelation of the samples "
-                                                                  "(Dutilleul's effective sample size)"),
-                                ("significant_bands_holm", f"Holm's correction for the {result['bands_tested']} "
-                                                           f"bands tested")):
-            lost = [b for b in result["significant_bands"] if b not in result[key]]
+        unestimated = [r["band"] for r in result["bands"] if math.isfinite(r["spearman_p"])
+                       and not math.isfinite(r["effective_n"])]
+        if unestimated:
+            feedback.pushWarning(f"{', '.join(unestimated)}: the effective sample size could not be estimated (the "
+                                 f"estimated variance of the coefficient is not positive, which happens with few "
+                                 f"samples); their p-values are not corrected for spatial autocorrelation.")
+        for key, correction, untested in (
+                ("significant_bands_dutilleul", "the correction for the spatial autocorrelation of the samples "
+                                                "(Dutilleul's effective sample size)", unestimated),
+                ("significant_bands_holm", f"Holm's correction for the {result['bands_tested']} bands tested", [])):
+            lost = [b for b in result["significant_bands"] if b not in result[key] and b not in untested]
             if lost:
                 feedback.pushWarning(f"{', '.join(lost)}: significant at p < 0.05 on {'its' if len(lost) == 1 else 'their'} "
                                      f"own, not after {correction}; a mark that chance alone may give.")

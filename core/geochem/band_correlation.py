@@ -13,9 +13,9 @@ from osgeo import osr
 from ..errors import InputError, require
 from ..io.outputs import OutputTransaction, write_file
 from ..report.geochem_report import NO_PLOT, esc, figure, fmt, json_path, page, png, table, write_json
-from .geochem_samples import MIN_SAMPLES, check_spectra, numeric_samples, refuse_duplicates
 from ..io.blocks import step
 from ..io.image import pixel_of, sample_image
+from .geochem_samples import MIN_SAMPLES, check_spectra, numeric_samples, refuse_duplicates
 
 REFERENCES = [
     "Cheng G. et al. (2023). Research on quantitative inversion of ion adsorption type rare earth ore based on "
@@ -59,6 +59,18 @@ def holm(p):
     return adjusted
 
 
+def _largest_distance(x, y):
+    """The largest distance between two samples, found among the corners of their convex hull (joggled, so that
+    samples on one line have one too)."""
+    from scipy.spatial import ConvexHull
+    from scipy.spatial.distance import pdist
+
+    points = np.column_stack([x, y])
+    if len(points) > 3:
+        points = points[ConvexHull(points, qhull_options="QJ").vertices]
+    return float(pdist(points).max())
+
+
 def _moran_by_distance(x, y, variables, feedback=None):
     """Moran's I of each variable (rows of variables) in DISTANCE_CLASSES classes of equal width up to the largest
     distance, with how many other samples each sample has in each class. Distances are taken ROWS_PER_PASS samples
@@ -67,20 +79,15 @@ def _moran_by_distance(x, y, variables, feedback=None):
     n = len(x)
     z = variables - variables.mean(axis=1, keepdims=True)
     passes = [slice(i, i + ROWS_PER_PASS) for i in range(0, n, ROWS_PER_PASS)]
-
-    def distances(rows):
-        return np.hypot(x[rows, None] - x[None, :], y[rows, None] - y[None, :])
-
-    width = max(distances(rows).max() for rows in passes) / DISTANCE_CLASSES
+    width = _largest_distance(x, y) / DISTANCE_CLASSES
     k = DISTANCE_CLASSES + 1  # and a class of its own for each sample itself
     counts, sums = np.zeros((n, k)), np.zeros((len(z), n, k))
     for i, rows in enumerate(passes):
         if feedback is not None:
             step(feedback, i, len(passes))
-        d = distances(rows)
+        d = np.hypot(x[rows, None] - x[None, :], y[rows, None] - y[None, :])
         cls = np.minimum((d / width).astype(np.int64), DISTANCE_CLASSES - 1)
-        own = np.arange(rows.start, rows.start + len(d))
-        cls[np.arange(len(d)), own] = DISTANCE_CLASSES  # distinct samples never share a location (refused)
+        cls[np.arange(len(d)), np.arange(rows.start, rows.start + len(d))] = DISTANCE_CLASSES
         index = (np.arange(len(d))[:, None] * k + cls).ravel()
         counts[rows] = np.bincount(index, minlength=len(d) * k).reshape(len(d), k)
         for v in range(len(z)):
@@ -89,7 +96,7 @@ def _moran_by_distance(x, y, variables, feedback=None):
     pairs = counts.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         moran = n * np.einsum("vi,vik->vk", z, sums) / pairs / (z ** 2).sum(axis=1, keepdims=True)
-    return np.nan_to_num(moran), counts
+    return np.where(pairs > 0, moran, 0.0), counts  # a class without pairs adds nothing
 
 
 def effective_sample_sizes(x, y, values, bands, degrees=False, feedback=None):
@@ -97,9 +104,11 @@ def effective_sample_sizes(x, y, values, bands, degrees=False, feedback=None):
     at samples x, y, on ranks as Spearman's coefficient is: 1 + 1 / the variance of the coefficient under
     independence of the two, estimated from each one's spatial autocorrelation (Moran's I by distance class,
     Clifford et al. 1989): tr(B Sx B Sy) / (tr(B Sx) tr(B Sy)), B centring, S the correlation between samples.
-    n where neither is autocorrelated; fewer the more alike neighbouring samples of both are. NaN for a band
-    constant over the samples. degrees: x, y are longitude and latitude, whose east-west degrees shrink with
-    the cosine of the latitude."""
+    About n where neither is autocorrelated; fewer the more alike neighbouring samples of both are; never more
+    than n (a larger estimate, from the estimate's own noise, would make the test surer than the samples allow).
+    NaN for a band constant over the samples, and where the estimated variance is not positive (not estimable).
+    degrees: x, y are longitude and latitude; east-west degrees are scaled by the cosine of the mean latitude (an
+    approximation for a survey of a few degrees)."""
     from scipy.stats import rankdata
 
     n = len(values)
@@ -111,16 +120,15 @@ def effective_sample_sizes(x, y, values, bands, degrees=False, feedback=None):
     pairs = counts.sum(axis=0)
     row_sums = 1 + counts @ moran.T  # (samples, variables): each row of S summed, 1 on its diagonal
     totals = row_sums.sum(axis=0)
-    field = 0
     sizes = []
-    for v in range(1, len(ranks)):
+    for v in range(1, len(ranks)):  # row 0 holds the values
         if np.ptp(ranks[v]) == 0:
             sizes.append(math.nan)
             continue
-        cross = n + pairs @ (moran[field] * moran[v])  # sum of Sx * Sy over all pairs
-        centred = cross - 2 / n * row_sums[:, field] @ row_sums[:, v] + totals[field] * totals[v] / n ** 2
-        variance = centred / ((n - totals[field] / n) * (n - totals[v] / n))
-        sizes.append(1 + 1 / variance if variance > 0 else math.nan)
+        cross = n + pairs @ (moran[0] * moran[v])  # sum of Sx * Sy over all pairs
+        centred = cross - 2 / n * row_sums[:, 0] @ row_sums[:, v] + totals[0] * totals[v] / n ** 2
+        variance = centred / ((n - totals[0] / n) * (n - totals[v] / n))
+        sizes.append(min(n, 1 + 1 / variance) if variance > 0 else math.nan)
     return np.array(sizes)
 
 

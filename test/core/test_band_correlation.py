@@ -192,7 +192,7 @@ def test_dutilleuls_test_keeps_its_level_where_neighbours_are_alike(scale):
     should be marked at p < 0.05 one time in 20. With neighbours alike (scale 0.1 and 0.3 of the square) the
     plain test marks them far more often (27 % and 52 % of these 300 draws of n 150); with the effective sample size
     5.3 % and 5.0 % (median effective size 66 and 26). Without autocorrelation (scale 0) the effective size is n
-    (median 150.1) and both keep the level."""
+    (median 150, its cap) and both keep the level (5.7 % each)."""
     from prospectra.core.geochem.band_correlation import dutilleul_p, effective_sample_sizes
 
     rng = np.random.default_rng(7)
@@ -250,3 +250,49 @@ def test_cancel_stops_the_autocorrelation():
     with pytest.raises(Canceled):
         effective_sample_sizes(rng.uniform(size=600), rng.uniform(size=600), rng.normal(size=600),
                                rng.normal(size=(600, 2)), feedback=Cancelled())
+
+
+def test_effective_sample_size_equals_the_matrix_formula():
+    """The effective size from the summed form equals 1 + 1 / (tr(B Sx B Sy) / (tr(B Sx) tr(B Sy))) with the n x n
+    matrices written out (B = I - J / n; S: 1 on the diagonal, the pair's class Moran's I elsewhere, computed here
+    by the textbook sum on the ranks), capped at n."""
+    from scipy.stats import rankdata
+
+    from prospectra.core.geochem.band_correlation import DISTANCE_CLASSES, effective_sample_sizes
+
+    rng = np.random.default_rng(9)
+    n = 60
+    x, y, a, b = _fields(rng, n, 0.2)
+    d = np.hypot(x[:, None] - x, y[:, None] - y)
+    cls = np.minimum(np.floor(d / (d.max() / DISTANCE_CLASSES)), DISTANCE_CLASSES - 1)
+    np.fill_diagonal(cls, -1)
+    centring = np.eye(n) - 1 / n
+
+    def correlation_matrix(values):
+        z = rankdata(values) - rankdata(values).mean()
+        s = np.eye(n)
+        for k in range(DISTANCE_CLASSES):
+            w = cls == k
+            if w.any():
+                s[w] = n / w.sum() * (z @ w @ z) / (z @ z)
+        return s
+
+    sx, sy = correlation_matrix(a), correlation_matrix(b)
+    variance = np.trace(centring @ sx @ centring @ sy) / (np.trace(centring @ sx) * np.trace(centring @ sy))
+    expected = min(n, 1 + 1 / variance)
+    assert expected < n / 2  # autocorrelated: the cap plays no part
+    assert effective_sample_sizes(x, y, a, b[:, None])[0] == pytest.approx(expected, rel=1e-9)
+
+
+def test_an_effective_sample_size_that_cannot_be_estimated_is_nan():
+    """With few samples the estimated variance of the coefficient can come out not positive: no effective size, and
+    no corrected p-value (never a guess)."""
+    from prospectra.core.geochem.band_correlation import dutilleul_p, effective_sample_sizes
+
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        x, y, a, b = rng.uniform(size=10), rng.uniform(size=10), rng.normal(size=10), rng.normal(size=(10, 1))
+        (size,) = effective_sample_sizes(x, y, a, b)
+        if not np.isfinite(size):
+            break
+    assert np.isnan(size) and np.isnan(dutilleul_p(stats.spearmanr(a, b[:, 0])[0], size))
