@@ -120,6 +120,7 @@ class Separability:
     # margin of it (confused with it either way); last column: trials outside every class's limit
     spread: np.ndarray  # (classes,) the SPREAD_PERCENTILE angle of unseen samples to their own class, the largest
     # of its minerals' (NaN: untested)
+    limited_by: list  # (classes,) (the mineral whose spread that is, its samples left out), or None: untested
     noise_angle: float  # median angle the noise alone moves a spectrum by
     margin: float  # how far the noise moves the difference between a pixel's two nearest classes (95th percentile)
 
@@ -173,8 +174,10 @@ def separability(endmembers, sigma, level, trials=40, seed=0):
                                      - (clean_class[rows, second] - clean_class[rows, first])))
         own_angles[c].setdefault(mineral, []).extend(per_class[:, c])
         trials_of.append((minerals.index(mineral), per_class))
-    spread = np.array([max(np.percentile(v, SPREAD_PERCENTILE) for v in a.values()) if a else np.nan
-                       for a in own_angles])
+    spreads = [{m: np.percentile(v, SPREAD_PERCENTILE) for m, v in a.items()} for a in own_angles]
+    widest = [max(s, key=s.get) if s else None for s in spreads]
+    spread = np.array([s[m] if m else np.nan for s, m in zip(spreads, widest)])
+    limited_by = [(m, len(a[m]) // trials) if m else None for a, m in zip(own_angles, widest)]
     noise_angle = float(np.median(noise_angles)) if noise_angles else 0.0
     margin = float(np.percentile(gap_shifts, 95)) if gap_shifts else 0.0
     limit = np.where(np.isfinite(spread), spread, FALLBACK_ANGLE)
@@ -189,8 +192,8 @@ def separability(endmembers, sigma, level, trials=40, seed=0):
             best = np.where(close & (best == mineral_class[row]), order[:, 1], best)
         counts[row] += len(best)
         np.add.at(outcome[row], np.where(within, best, k), 1)
-    return Separability(list(endmembers.names), minerals, mineral_class, counts, outcome, spread, noise_angle,
-                        margin)
+    return Separability(list(endmembers.names), minerals, mineral_class, counts, outcome, spread, limited_by,
+                        noise_angle, margin)
 
 
 def _merged(endmembers, a, b):
@@ -238,6 +241,12 @@ def group_inseparable(endmembers, sigma, level, keep_apart=False):
     return joined, np.arange(len(joined.names)), first, sep
 
 
+def few_samples_note(mineral, samples):
+    """What the log adds where a class's limit is the spread of a mineral of fewer than FEW_SAMPLES samples."""
+    return (f"; set by {samples} samples of {mineral}: an unseen sample of it falls beyond the limit about 1 time in "
+            f"{samples + 1}" if samples < FEW_SAMPLES else "")
+
+
 def class_limits(endmembers, sep=None, max_angle=None, class_angles=None):
     """Per-class maximum angles: CLASS_ANGLES, else MAX_ANGLE when set, else the class's measured spread (sep:
     the Separability of these classes, if measured), else FALLBACK_ANGLE for a class with a single sample.
@@ -249,23 +258,16 @@ def class_limits(endmembers, sep=None, max_angle=None, class_angles=None):
         raise InputError("CLASS_ANGLES", f"{', '.join(unknown)} is not one of the classes "
                                          f"({'; '.join(endmembers.names)}).")
     given = {n.lower(): a for n, a in class_angles.items()}
-    samples = {m: len({s for s, n in zip(endmembers.samples, endmembers.minerals) if n == m})
-               for m in endmembers.minerals}
-
-    def few(minerals):
-        """Of the minerals whose spread is measured (two samples or more), the one with the fewest, if too few."""
-        count, mineral = min((samples[m], m) for m in minerals if samples.get(m, 0) > 1)
-        return (f"; only {count} of {mineral}: an unseen sample of it falls beyond the limit about 1 time in "
-                f"{count + 1}" if count < FEW_SAMPLES else "")
     angles, how = [], []
-    for name, spread, minerals in zip(endmembers.names, sep.spread if sep is not None else [np.nan] * len(endmembers.names),
-                                      endmembers.groups):
+    for c, name in enumerate(endmembers.names):
+        spread = sep.spread[c] if sep is not None else np.nan
         if name.lower() in given:
             angles.append(given[name.lower()]), how.append("CLASS_ANGLES")
         elif max_angle is not None:
             angles.append(max_angle), how.append("MAX_ANGLE")
         elif np.isfinite(spread) and spread > 0:
-            angles.append(max(spread, sep.noise_angle)), how.append("spread of its samples" + few(minerals))
+            angles.append(max(spread, sep.noise_angle)), how.append("spread of its samples" + few_samples_note(
+                *sep.limited_by[c]))
         else:
             angles.append(FALLBACK_ANGLE), how.append("a single sample: fallback")
     angles = np.array(angles, dtype=np.float64)

@@ -311,5 +311,23 @@ def test_the_log_says_how_often_an_unseen_sample_falls_beyond_a_limit_of_few_sam
         unseen = _unit(base * (1 + rng.normal(0, 0.03, (300, 6))))
         beyond.append(np.mean(np.arccos(np.clip(unseen @ _unit(samples).T, -1, 1)).min(axis=1) > limits[0]))
     assert 0.6 / (count + 1) < np.mean(beyond) < 1.5 / (count + 1)
-    note = f"only {count} of Mineral: an unseen sample of it falls beyond the limit about 1 time in {count + 1}"
+    note = f"set by {count} samples of Mineral: an unseen sample of it falls beyond the limit about 1 time in {count + 1}"
     assert (note in how[0]) == (count < 19) and how[0].startswith("spread of its samples")
+
+
+def test_the_note_on_few_samples_names_the_mineral_that_sets_a_groups_limit():
+    """In a group, the limit is the widest of its minerals' spreads: the note is about that mineral, whether it has
+    few samples (3 scattered ones beside 30 tight ones) or many (30 scattered beside 3 tight: no note)."""
+    from prospectra.core.spectral.spectral_angle_mapper import Endmembers, separability
+
+    rng = np.random.default_rng(11)
+    base, other = np.array([0.3, 0.35, 0.4, 0.5, 0.55, 0.45]), np.array([0.1, 0.2, 0.35, 0.3, 0.2, 0.1])
+    for scattered, tight, note in ((3, 30, "set by 3 samples of Scattered"), (30, 3, None)):
+        members = np.vstack([base * (1 + rng.normal(0, 0.05, (scattered, 6))),
+                             base * (1 + rng.normal(0, 0.005, (tight, 6))), other * (1 + rng.normal(0, 0.01, (3, 6)))])
+        minerals = ["Scattered"] * scattered + ["Tight"] * tight + ["Other"] * 3
+        names = [f"s{i}" for i in range(len(members))]
+        group = Endmembers(["Scattered / Tight", "Other"], members, np.array([0] * (scattered + tight) + [1] * 3),
+                           names, names, groups=[["Scattered", "Tight"], ["Other"]], minerals=minerals)
+        _, how = class_limits(group, separability(group, np.zeros(6), np.full(6, 0.3)))
+        assert (note in how[0]) if note else how[0] == "spread of its samples"
