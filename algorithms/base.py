@@ -26,7 +26,7 @@ from ..core.io.outputs import OutputTransaction
 from ..core.sensors import sensors
 from .compat import ADVANCED, DOUBLE, FILE_BEHAVIOR, RASTER
 from .features import input_paths
-from .parameters import RasterInputs, names_a_file, raster_file_paths
+from .parameters import RasterInputs, is_file, items, names_a_file
 from .provider_icon import ICON
 
 DEFAULT_SENSOR = "sentinel2a_msi"
@@ -207,11 +207,11 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             # a file that is no raster: QGIS would say one it cannot load is 'not found'
             if not is_raster_parameter(definition):
                 continue
-            for value in values if isinstance(values, (list, tuple)) else [values]:
-                if names_a_file(value) and not os.path.isfile(value):  # "x.tif|option:...": the run reads no options
+            for value in items(values):
+                if names_a_file(value) and not is_file(value):  # "x.tif|option:...": the run reads no options
                     return False, (f"{definition.name()}: '{value}' adds layer options after '|', which Prospectra "
                                    f"does not read; give the file alone ('{value.split('|')[0]}').")
-                if isinstance(value, str) and os.path.isfile(value):
+                if is_file(value):
                     try:
                         open_raster(value, definition.name())
                     except InputError as e:
@@ -238,8 +238,8 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         """Why QGIS refused a raster parameter's value: the path it names that is a folder or is not there (QGIS
         says 'Incorrect parameter value', or 'not found' of a folder), else QGIS's own message."""
         name, values = definition.name(), parameters.get(definition.name())
-        for value in values if isinstance(values, (list, tuple)) else [values]:
-            if not isinstance(value, str) or not value or os.path.isfile(value) or \
+        for value in items(values):
+            if not isinstance(value, str) or not value or is_file(value) or \
                     QgsProcessingUtils.mapLayerFromString(value, context, False):  # a layer of the project
                 continue
             if os.path.isdir(value):
@@ -320,19 +320,20 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
         """The files of a raster layer parameter (one, or a list). A file path is taken as it is: loading it as a
         layer, QGIS computes statistics for the layer's stretch, which GDAL writes beside the user's raster
         (.aux.xml) when the layer is dropped. Layers of the project and layer ids are resolved by QGIS."""
-        value = parameters.get(name)
-        if raster_file_paths(value):
-            return list(value) if isinstance(value, (list, tuple)) else [value]
-        if isinstance(self.parameterDefinition(name), QgsProcessingParameterMultipleLayers):
-            layers = []
-            for item in value if isinstance(value, (list, tuple)) else [value]:  # in order: a file beside a layer
-                layers += [item] if raster_file_paths(item) else self.parameterAsLayerList({name: item}, name, context) or []
-        else:
-            layers = [layer for layer in [self.parameterAsRasterLayer(parameters, name, context)] if layer]
-        for layer in layers:
-            if not isinstance(layer, (str, QgsRasterLayer)):
-                raise InputError(name, f"'{layer.name()}' is not a raster layer.")
-        return [layer if isinstance(layer, str) else layer.source() for layer in layers]
+        several = isinstance(self.parameterDefinition(name), QgsProcessingParameterMultipleLayers)
+        files = []
+        for item in items(parameters.get(name)):  # one by one, in order: a file listed beside a layer stays a file
+            if is_file(item):
+                files.append(item)
+                continue
+            for layer in (self.parameterAsLayerList({name: item}, name, context) if several else
+                          [self.parameterAsRasterLayer({name: item}, name, context)]) or []:
+                if layer is None:
+                    continue
+                if not isinstance(layer, QgsRasterLayer):
+                    raise InputError(name, f"'{layer.name()}' is not a raster layer.")
+                files.append(layer.source())
+        return files
 
     def sink_file(self, parameters, name, context):
         """The file a vector output is written to, or None (a temporary layer in memory, a database); refused

@@ -3,7 +3,7 @@ import os
 
 from qgis.core import QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterLayer
 
-from .compat import OPTIONAL, RASTER
+from .compat import RASTER
 
 UNITS = ["auto", "nm", "um"]
 
@@ -21,16 +21,19 @@ RANDOM_FOREST_SOURCES = (
     "Measurement 20, 37-46.</p>")
 
 
-def raster_file_paths(value):
-    """Whether a layer parameter's value is one raster file path, or a list of them (each opened by the check)."""
-    values = value if isinstance(value, (list, tuple)) else [value]
-    return bool(values) and all(isinstance(v, str) and os.path.isfile(v) for v in values)
+def items(value):
+    """The items of a layer parameter's value: a list's, or the value alone."""
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def names_a_file(value):
-    """Whether value is the path of an existing file, or such a path with QGIS layer options after '|' (which the
-    algorithm's check refuses)."""
-    return isinstance(value, str) and (os.path.isfile(value) or os.path.isfile(value.split("|")[0]))
+def is_file(item):
+    """Whether an item of a layer parameter's value is the path of a file (opened by the algorithm's own check)."""
+    return isinstance(item, str) and os.path.isfile(item)
+
+
+def names_a_file(item):
+    """Whether an item is the path of a file, or one with QGIS layer options after '|' (which the check refuses)."""
+    return is_file(item) or (isinstance(item, str) and is_file(item.split("|")[0]))
 
 
 class _NotLoadedToCheck:
@@ -40,7 +43,7 @@ class _NotLoadedToCheck:
     before anything else runs; the algorithm's own check opens each file instead (and names what is wrong)."""
 
     def checkValueIsAcceptable(self, value, context=None):  # noqa: N802
-        values = value if isinstance(value, (list, tuple)) else [value]
+        values = items(value)
         others = [v for v in values if not names_a_file(v)]
         if len(others) == len(values):
             return super().checkValueIsAcceptable(value, context)
@@ -49,7 +52,7 @@ class _NotLoadedToCheck:
             not others or super().checkValueIsAcceptable(others, context))
 
     def clone(self):
-        copy = self._copy()
+        copy = type(self)(self.name(), self.description(), self.defaultValue())
         copy.setFlags(self.flags())
         copy.setHelp(self.help())
         copy.setMetadata(self.metadata())
@@ -57,16 +60,12 @@ class _NotLoadedToCheck:
 
 
 class RasterInput(_NotLoadedToCheck, QgsProcessingParameterRasterLayer):
-    def _copy(self):
-        return RasterInput(self.name(), self.description(), self.defaultValue(), bool(self.flags() & OPTIONAL))
+    pass
 
 
 class RasterInputs(_NotLoadedToCheck, QgsProcessingParameterMultipleLayers):
     def __init__(self, name, description, defaultValue=None, optional=False):  # noqa: N803
         super().__init__(name, description, RASTER, defaultValue, optional)
-
-    def _copy(self):
-        return RasterInputs(self.name(), self.description(), self.defaultValue(), bool(self.flags() & OPTIONAL))
 
 
 def extra_features_parameter():
