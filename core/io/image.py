@@ -688,10 +688,10 @@ def _sentinel2_mtd(path, names):
                     elif tag in ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET"):
                         band = el.get("band_id", "")
                         if not band.isdigit() or int(band) >= len(_S2_INDEX):
-                            raise InputError("SCALING", f"{fn}: {tag} has band_id '{band}', not 0-12.")
+                            raise InputError("SCALING", f"{mtd}: {tag} has band_id '{band}', not 0-12.")
                         offsets[_S2_INDEX[int(band)]] = _product_number(el.text, f"{tag} of band {band}", mtd)
                 if quant is not None and quant <= 0:
-                    raise InputError("SCALING", f"{fn}: the quantification value is {quant:g}; it must be positive.")
+                    raise InputError("SCALING", f"{mtd}: the quantification value is {quant:g}; it must be positive.")
                 if quant:
                     return ({n: (1.0 / quant, offsets.get(n, 0.0) / quant) for n in names},
                             f"quantification value {quant:g} and offsets {sorted(set(offsets.values())) or [0]} "
