@@ -352,6 +352,31 @@ def test_qgis_process_refuses_a_raster_beside_a_bad_value_without_loading_it(qgi
         assert checksums(inputs) == before, args
 
 
+def test_a_raster_parameter_clone_checks_files_unloaded_as_the_original(qgis_processing, tmp_path):
+    """QGIS clones parameters (a model's child algorithm, the toolbox): a clone keeps Prospectra's class, and with it
+    the check that does not load a file (no layer in the context's store), and every property QGIS shows or saves."""
+    from qgis.core import QgsApplication, QgsProcessingContext
+
+    from prospectra.algorithms.parameters import RasterInput, RasterInputs
+
+    path = write_raster(tmp_path / "one.tif", np.ones((1, 4, 4), np.float32), crs=32633)
+    cloned = set()
+    for algorithm in QgsApplication.processingRegistry().providerById("prospectra").algorithms():
+        for original in algorithm.parameterDefinitions():
+            if not isinstance(original, (RasterInput, RasterInputs)):
+                continue
+            copy = original.clone()
+            assert type(copy) is type(original) and copy.asScriptCode() == original.asScriptCode()
+            assert (copy.flags(), copy.help(), copy.metadata(), copy.defaultValue()) == \
+                (original.flags(), original.help(), original.metadata(), original.defaultValue())
+            context = QgsProcessingContext()
+            assert copy.checkValueIsAcceptable([path] if isinstance(copy, RasterInputs) else path, context)
+            assert not context.temporaryLayerStore().count()
+            cloned.add((algorithm.name(), original.name()))
+    assert {("bandratio", "INPUT"), ("classifyrandomforest", "EXTRA_FEATURES"), ("assessaccuracy", "MAP"),
+            ("assessaccuracy", "REFERENCE_RASTER"), ("kriging", "REFERENCE")} <= cloned
+
+
 def test_a_raster_truncated_after_its_header(refused, tmp_path):
     cube = np.random.default_rng(0).uniform(0.05, 0.5, (12, 600, 600)).astype(np.float32)
     path = write_raster(tmp_path / "cut.tif", cube, crs=32633)
