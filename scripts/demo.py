@@ -105,6 +105,17 @@ def south_truth(truth, path):
     shutil.copy(os.path.splitext(truth)[0] + ".qml", os.path.splitext(path)[0] + ".qml")  # styled as the whole map
 
 
+def correlation_line(report):
+    """What a bandcorrelation report says of significance: the marks of Table 3, then after each correction."""
+    with open(os.path.splitext(report)[0] + ".json") as f:
+        result = json.load(f)
+    sizes = [b["effective_n"] for b in result["bands"]]
+    return (f"Marked at p < 0.05 (Table 3): {', '.join(result['significant_bands']) or 'none'}; after the correction "
+            f"for spatial autocorrelation ({min(sizes):.0f}-{max(sizes):.0f} effective samples of "
+            f"{result['samples']['used']}): {', '.join(result['significant_bands_dutilleul']) or 'none'}; after "
+            f"Holm's for the bands tested: {', '.join(result['significant_bands_holm']) or 'none'}.")
+
+
 def accuracy_line(report):
     """What an assessaccuracy report says: against sites, the site-based figure and the estimate over the whole
     map; against the Tetracorder raster, the census of every pixel, with the true area of each class."""
@@ -286,8 +297,9 @@ def main():
         ("Band correlation with RE2O3", "bandcorrelation", gf2_scene,
          dict(gf2, OUTPUT_REPORT=o("ree_band_correlation.html"), POINTS=samples, FIELD="RE2O3",
               OUTPUT_TABLE=o("ree_band_correlation.csv")),
-         "Which bands track rare-earth content in soil (significant Spearman and Pearson r): the evidence an "
-         "inversion model can learn from; no significant band, no map.",
+         "Which bands track rare-earth content in soil (Spearman and Pearson r): a first screen, with p-values "
+         "corrected for spatial autocorrelation (neighbouring samples are alike) and for the bands tested. The "
+         "inversion model's held-out blocks, next, decide what the bands carry.",
          "SIMULATED GF-2 scene and 374 soil samples (as Cheng et al. 2023, Table 3): no real REE imagery exists here."),
         ("Content inversion: model comparison", "traininversion", gf2_scene,
          dict(gf2, OUTPUT_REPORT=o("ree_inversion_report.html"), OUTPUT_MODEL=o("ree_inversion.onnx"),
@@ -319,8 +331,9 @@ def main():
             south_truth(truth, params["REFERENCE_RASTER"])
         error = run(alg, params, inputs) if alg else None
         seconds = time.time() - t0
-        agreement = None if error else (accuracy_line(params["REPORT"]) if alg == "assessaccuracy"
-                                        else cuprite_agreement(params.get("OUTPUT")))
+        agreement = None if error else (accuracy_line(params["REPORT"]) if alg == "assessaccuracy" else
+                                        correlation_line(params["OUTPUT_REPORT"]) if alg == "bandcorrelation" else
+                                        cuprite_agreement(params.get("OUTPUT")))
         print(f"{seconds:.1f} s" + (f"  FAILED: {error}" if error else "") + (f"  {agreement}" if agreement else ""),
               flush=True)
         sections.append(dict(title=title, meaning=meaning, about=about, files=files, error=error, seconds=seconds,
