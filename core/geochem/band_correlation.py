@@ -13,7 +13,7 @@ from osgeo import osr
 from ..errors import InputError, require
 from ..io.outputs import OutputTransaction, write_file
 from ..report.geochem_report import NO_PLOT, esc, figure, fmt, json_path, page, png, table, write_json
-from ..io.blocks import step
+from ..io.blocks import stepped
 from ..io.image import pixel_of, sample_image
 from .geochem_samples import MIN_SAMPLES, check_spectra, numeric_samples, refuse_duplicates
 
@@ -82,9 +82,7 @@ def _moran_by_distance(x, y, variables, feedback=None):
     width = _largest_distance(x, y) / DISTANCE_CLASSES
     k = DISTANCE_CLASSES + 1  # and a class of its own for each sample itself
     counts, sums = np.zeros((n, k)), np.zeros((len(z), n, k))
-    for i, rows in enumerate(passes):
-        if feedback is not None:
-            step(feedback, i, len(passes))
+    for rows in stepped(passes, feedback):
         d = np.hypot(x[rows, None] - x[None, :], y[rows, None] - y[None, :])
         cls = np.minimum((d / width).astype(np.int64), DISTANCE_CLASSES - 1)
         cls[np.arange(len(d)), np.arange(rows.start, rows.start + len(d))] = DISTANCE_CLASSES

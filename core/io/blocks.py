@@ -332,3 +332,12 @@ def step(feedback, done, total):
         raise Canceled("Canceled by the user; no output was written.")
     feedback.setProgress(100.0 * done / max(total, 1))
 
+
+def stepped(parts, feedback=None):
+    """The parts of a piece of work in order (windows, passes), each after a step: progress and cancel."""
+    parts = list(parts)
+    for done, part in enumerate(parts):
+        if feedback is not None:
+            step(feedback, done, len(parts))
+        yield part
+

@@ -19,7 +19,7 @@ import numpy as np
 from osgeo import osr
 
 from ..errors import Canceled, InputError
-from ..io.blocks import bounded_cache, class_names, step, windows
+from ..io.blocks import bounded_cache, class_names, stepped, windows
 from ..io.image import FILL_VALUES, open_raster
 from ..io.outputs import OutputTransaction, write_file
 from ..learning.training_samples import Classes, extract_samples, fits_class_raster
@@ -144,10 +144,7 @@ def _add_counts(counts, values):
 def mapped_pixels(class_map, feedback=None):
     """{map value: pixels} over the whole map (nodata left out), block by block."""
     counts = {}
-    all_windows = list(class_map.windows())
-    for i, window in enumerate(all_windows):
-        if feedback is not None:
-            step(feedback, i, len(all_windows))
+    for window in stepped(class_map.windows(), feedback):
         values, valid = class_map.read(window)
         _add_counts(counts, whole_classes(values[0][valid], class_map))
     return counts
@@ -286,10 +283,7 @@ def assess_map_on_raster(class_map, reference, report_path=None, feedback=None):
     same_grid(class_map, reference)
     pairs, mapped_counts, reference_counts = {}, {}, {}
     with bounded_cache():  # the windows are read once: GDAL's cache would only grow with the rasters
-        all_windows = list(class_map.windows())
-        for i, window in enumerate(all_windows):
-            if feedback is not None:
-                step(feedback, i, len(all_windows))
+        for window in stepped(class_map.windows(), feedback):
             values, valid = class_map.read(window)
             ref_values, ref_valid = reference.read(window)
             _add_counts(mapped_counts, whole_classes(values[0][valid], class_map))
