@@ -274,7 +274,7 @@ class ProspectraAlgorithm(QgsProcessingAlgorithm):
             if definition.type() == "file":  # a model, a library: a path, never a layer to resolve
                 files.append(self.parameterAsFile(parameters, definition.name(), context))
             elif definition.type() in INPUT_TYPES:
-                files += input_paths(context, *(value if isinstance(value, (list, tuple)) else [value]))
+                files += input_paths(context, *items(value))
         return files
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802

@@ -2,7 +2,6 @@
 grid's) CRS through the feature request itself, and features it cannot transform come back without a geometry
 and are counted. Also the file paths of inputs, so that no output overwrites one. Shared helpers, not an
 algorithm."""
-import os
 
 from qgis.core import (NULL, QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsMapLayer,
                        QgsProcessingFeatureSourceDefinition, QgsProcessingUtils, QgsProperty, QgsProviderRegistry,
@@ -11,6 +10,7 @@ from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
 
 from ..core.errors import InputError
 from .compat import FIELD_TYPES, LINE_GEOMETRY, POLYGON_GEOMETRY
+from .parameters import is_file
 
 
 def request_in(source, crs, context, attributes=None):
@@ -165,7 +165,7 @@ def input_paths(context, *inputs):
         if isinstance(item, QgsProperty):  # a static value, or an expression a model or script evaluates
             item = item.valueAsString(context.expressionContext())
             item = item[0] if isinstance(item, tuple) else item  # (value, ok) in the Python bindings
-        if isinstance(item, str) and os.path.isfile(item):  # a file as it is: loaded, a raster would get statistics
+        if is_file(item):  # a file as it is: loaded, a raster would get statistics
             out.append(item)
             continue
         layer = item if isinstance(item, QgsMapLayer) else \
