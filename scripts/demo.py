@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import demo_report  # noqa: E402
 import validate_cuprite as vc  # noqa: E402
 from prospectra.core.io.blocks import RasterWriter  # noqa: E402
+from prospectra.core.report.geochem_report import json_path  # noqa: E402
 
 
 def preset_index(kind, preset_id):
@@ -105,10 +106,15 @@ def south_truth(truth, path):
     shutil.copy(os.path.splitext(truth)[0] + ".qml", os.path.splitext(path)[0] + ".qml")  # styled as the whole map
 
 
+def report_json(report):
+    """The JSON an algorithm writes beside its HTML report."""
+    with open(json_path(report)) as f:
+        return json.load(f)
+
+
 def correlation_line(report):
     """What a bandcorrelation report says of significance: the marks of Table 3, then after each correction."""
-    with open(os.path.splitext(report)[0] + ".json") as f:
-        result = json.load(f)
+    result = report_json(report)
     sizes = [b["effective_n"] for b in result["bands"]]
     return (f"Marked at p < 0.05 (Table 3): {', '.join(result['significant_bands']) or 'none'}; after the correction "
             f"for spatial autocorrelation ({min(sizes):.0f}-{max(sizes):.0f} effective samples of "
@@ -119,8 +125,7 @@ def correlation_line(report):
 def accuracy_line(report):
     """What an assessaccuracy report says: against sites, the site-based figure and the estimate over the whole
     map; against the Tetracorder raster, the census of every pixel, with the true area of each class."""
-    with open(os.path.splitext(report)[0] + ".json") as f:
-        result = json.load(f)
+    result = report_json(report)
     if result["geometry"] == "raster":
         areas = "; ".join(f"{k['class']} {k['pixels']:,}" for k in result["classes"])
         return (f"Census of all {result['pixels']:,} southern pixels against Tetracorder: overall accuracy "
